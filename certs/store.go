@@ -1,0 +1,102 @@
+// Package certs loads the certificates muxgate serves to its clients, picks one by SNI,
+// reloads them from disk on request, and makes self-signed ones for tries and tests.
+package certs
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// Pair names a certificate chain and its key, both PEM files.
+type Pair struct {
+	CertFile string
+	KeyFile  string
+}
+
+// Store holds the serving certificates. It is safe for concurrent use: GetCertificate may run
+// during Reload and sees either the old set or the new one, never a mix.
+type Store struct {
+	pairs []Pair
+
+	mu    sync.RWMutex      // guards certs
+	certs []tls.Certificate // guarded by mu; in the order of pairs, the first is the default
+}
+
+// Load reads every pair; an error names the file that failed.
+func Load(pairs ...Pair) (*Store, error) {
+	if len(pairs) == 0 {
+		return nil, errors.New("certs: no certificate given")
+	}
+	s := &Store{pairs: pairs}
+	if err := s.Reload(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// FromCertificates serves certificates already in memory (tests, the demo); Reload keeps them.
+func FromCertificates(certs ...tls.Certificate) *Store {
+	return &Store{certs: certs}
+}
+
+// Reload reads the files again. On error the certificates in use stay as they were.
+func (s *Store) Reload() error {
+	if len(s.pairs) == 0 {
+		return nil
+	}
+	loaded := make([]tls.Certificate, 0, len(s.pairs))
+	for _, p := range s.pairs {
+		c, err := tls.LoadX509KeyPair(p.CertFile, p.KeyFile)
+		if err != nil {
+			return fmt.Errorf("certs: load %s: %w", p.CertFile, err)
+		}
+		if c.Leaf == nil && len(c.Certificate) > 0 {
+			c.Leaf, _ = x509.ParseCertificate(c.Certificate[0])
+		}
+		loaded = append(loaded, c)
+	}
+	s.mu.Lock()
+	s.certs = loaded
+	s.mu.Unlock()
+	return nil
+}
+
+// GetCertificate picks the first certificate whose names match the client's SNI, or the first
+// certificate when none matches or the client sent no SNI. It fits tls.Config.GetCertificate.
+func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.certs) == 0 {
+		return nil, errors.New("certs: store is empty")
+	}
+	name := strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))
+	if name != "" {
+		for i := range s.certs {
+			if hello.SupportsCertificate(&s.certs[i]) == nil && matches(&s.certs[i], name) {
+				return &s.certs[i], nil
+			}
+		}
+	}
+	return &s.certs[0], nil
+}
+
+func matches(c *tls.Certificate, name string) bool {
+	if c.Leaf == nil {
+		return false
+	}
+	return c.Leaf.VerifyHostname(name) == nil
+}
+
+// ServerConfig returns a TLS configuration for an HTTP/1.1 listener: ALPN http/1.1, TLS 1.2 at
+// least, certificates from the store.
+func (s *Store) ServerConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"http/1.1"},
+		GetCertificate: s.GetCertificate,
+	}
+}
