@@ -1,0 +1,171 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"muxgate/certs"
+	"muxgate/gateway"
+	"muxgate/h1"
+)
+
+// options are the parsed command line, before it becomes a gateway.Config.
+type options struct {
+	demo       bool
+	listen     listFlag
+	listenTLS  listFlag
+	cert, key  listFlag
+	upstream   string
+	upCA       string
+	upName     string
+	upInsecure bool
+	front      h1.Config
+	pool       gateway.PoolConfig
+	upTimeout  time.Duration
+	noXFF      bool
+	noXFP      bool
+	noVia      bool
+	shutdown   time.Duration
+	logLevel   string
+	logFormat  string
+	accessLog  string
+	streamWin  int
+	connWin    int
+}
+
+// listFlag is a flag that may be given several times.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+const defaultListen = "127.0.0.1:8080"
+
+// errHelp asks for the usage text and exit code 0.
+var errHelp = flag.ErrHelp
+
+func newFlagSet(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("muxgate", flag.ContinueOnError)
+	fs.BoolVar(&o.demo, "demo", false, "serve with an embedded HTTP/2 demo upstream (h2c, in-process); no -upstream needed")
+	fs.Var(&o.listen, "listen", "clear-text HTTP/1.1 listener `host:port`, repeatable (default "+defaultListen+" when no listener is given)")
+	fs.Var(&o.listenTLS, "listen-tls", "HTTP/1.1-over-TLS listener `host:port`, repeatable; needs -cert and -key")
+	fs.Var(&o.cert, "cert", "certificate chain `file` (PEM) for the TLS listeners, repeatable; chosen by SNI, first is the default")
+	fs.Var(&o.key, "key", "private key `file` (PEM) for the -cert of the same position")
+	fs.StringVar(&o.upstream, "upstream", "", "upstream `URL`: h2c://host:port (HTTP/2 clear text) or https://host:port (HTTP/2 over TLS)")
+	fs.StringVar(&o.upCA, "upstream-ca", "", "CA certificates `file` (PEM) to verify an https upstream (default: system roots)")
+	fs.StringVar(&o.upName, "upstream-server-name", "", "TLS server `name` (SNI and verification) for an https upstream (default: the URL's host)")
+	fs.BoolVar(&o.upInsecure, "upstream-insecure", false, "do not verify the upstream's certificate (tests only)")
+
+	fs.IntVar(&o.pool.MaxSessions, "max-sessions", 4, "upstream sessions per upstream at most")
+	fs.IntVar(&o.pool.MaxStreamsPerSession, "max-streams-per-session", 0, "local cap on concurrent streams per session (0: the upstream's SETTINGS_MAX_CONCURRENT_STREAMS)")
+	fs.IntVar(&o.pool.QueueLength, "queue-length", 1024, "requests that may wait for an upstream stream at most (503 beyond)")
+	fs.DurationVar(&o.pool.QueueTimeout, "queue-timeout", 5*time.Second, "longest wait for an upstream stream (503 after)")
+	fs.IntVar(&o.streamWin, "stream-window", 256<<10, "HTTP/2 receive window per upstream stream, bytes")
+	fs.IntVar(&o.connWin, "conn-window", 1<<20, "HTTP/2 receive window per upstream session, bytes")
+	fs.DurationVar(&o.pool.DialTimeout, "dial-timeout", 5*time.Second, "upstream connect and handshake timeout")
+	fs.DurationVar(&o.pool.PingInterval, "ping-interval", 30*time.Second, "PING an upstream session that was silent this long")
+	fs.DurationVar(&o.pool.PingTimeout, "ping-timeout", 5*time.Second, "drop an upstream session whose PING is unanswered this long")
+	fs.DurationVar(&o.upTimeout, "upstream-timeout", 30*time.Second, "longest wait for the upstream's response head (504 after)")
+
+	fs.DurationVar(&o.front.HeaderTimeout, "header-timeout", 10*time.Second, "time for a request head to arrive (408 after a partial head)")
+	fs.DurationVar(&o.front.IdleTimeout, "idle-timeout", 60*time.Second, "keep-alive idle time before a silent close")
+	fs.IntVar(&o.front.MaxConns, "max-conns", 10000, "client connections at most (accept pauses at the cap)")
+	fs.IntVar(&o.front.MaxHeaderBytes, "max-header-bytes", 16<<10, "request line and header bytes at most (431 beyond)")
+	fs.IntVar(&o.front.MaxHeaderCount, "max-header-count", 100, "request header fields at most (431 beyond)")
+	fs.IntVar(&o.front.MaxURIBytes, "max-uri-bytes", 8<<10, "request-target bytes at most (414 beyond)")
+	fs.IntVar(&o.front.MaxRequestsPerConn, "max-requests-per-conn", 0, "requests per client connection (0: unlimited)")
+
+	fs.BoolVar(&o.noXFF, "no-x-forwarded-for", false, "do not append the client address to X-Forwarded-For")
+	fs.BoolVar(&o.noXFP, "no-x-forwarded-proto", false, "do not set X-Forwarded-Proto")
+	fs.BoolVar(&o.noVia, "no-via", false, "do not add Via to requests and responses")
+	fs.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "drain deadline after SIGTERM or SIGINT")
+
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&o.logFormat, "log-format", "", "log format: json or console (default: console when stderr is a terminal, else json)")
+	fs.StringVar(&o.accessLog, "access-log", "-", "access log: a file `path`, - for standard output, or off")
+	return fs
+}
+
+// parseFlags reads args. A usage error is one line, meant for stderr and exit code 2; -help
+// returns errHelp after writing the usage to help.
+func parseFlags(args []string, help io.Writer) (*options, error) {
+	o := &options{}
+	fs := newFlagSet(o)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, help)
+			return nil, errHelp
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	o.pool.StreamWindow, o.pool.ConnWindow = int32(o.streamWin), int32(o.connWin)
+	return o, nil
+}
+
+func (o *options) check() error {
+	switch {
+	case o.demo && o.upstream != "":
+		return errors.New("-demo brings its own upstream: drop -upstream")
+	case !o.demo && o.upstream == "":
+		return errors.New("-upstream is required (or -demo)")
+	case len(o.listenTLS) > 0 && len(o.cert) == 0:
+		return errors.New("-listen-tls needs -cert and -key")
+	case len(o.cert) != len(o.key):
+		return errors.New("give one -key for each -cert")
+	case o.streamWin < 1 || o.streamWin > 1<<31-1:
+		return errors.New("-stream-window must be 1 to 2147483647 bytes")
+	case o.connWin < 65535 || o.connWin > 1<<31-1:
+		return errors.New("-conn-window must be 65535 to 2147483647 bytes")
+	case o.pool.MaxSessions < 1:
+		return errors.New("-max-sessions must be at least 1")
+	case o.pool.QueueLength < 0, o.pool.MaxStreamsPerSession < 0, o.front.MaxConns < 1,
+		o.front.MaxHeaderBytes < 1, o.front.MaxHeaderCount < 1, o.front.MaxURIBytes < 1, o.front.MaxRequestsPerConn < 0:
+		return errors.New("limits must not be negative, and -max-conns and the header and URI limits must be at least 1")
+	}
+	for _, d := range []time.Duration{o.pool.QueueTimeout, o.pool.DialTimeout, o.pool.PingInterval, o.pool.PingTimeout,
+		o.upTimeout, o.front.HeaderTimeout, o.front.IdleTimeout, o.shutdown} {
+		if d <= 0 {
+			return errors.New("timeouts must be positive")
+		}
+	}
+	if _, err := parseLevel(o.logLevel); err != nil {
+		return err
+	}
+	if o.logFormat != "" && o.logFormat != "json" && o.logFormat != "console" {
+		return fmt.Errorf("-log-format must be json or console, not %q", o.logFormat)
+	}
+	return nil
+}
+
+// tlsListeners loads the certificates and returns the TLS settings for the -listen-tls ports.
+func (o *options) serverTLS() (*certs.Store, error) {
+	pairs := make([]certs.Pair, len(o.cert))
+	for i := range o.cert {
+		pairs[i] = certs.Pair{CertFile: o.cert[i], KeyFile: o.key[i]}
+	}
+	return certs.Load(pairs...)
+}
+
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, `muxgate: an HTTP/1.1 edge gateway onto multiplexed HTTP/2 upstream sessions
+
+usage: muxgate -upstream h2c://host:port [-listen host:port] [flags]
+       muxgate -demo
+
+flags:
+`)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}

@@ -1,0 +1,132 @@
+// Command muxgate is an HTTP/1.1 edge gateway: it keeps clients' persistent HTTP/1.x
+// connections and funnels their requests onto a few multiplexed HTTP/2 upstream sessions.
+// Run it with -help for the flags, or -demo to try it with an embedded upstream.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"muxgate/certs"
+	"muxgate/gateway"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run is main without the exit: 0 after a clean drain, 1 on a runtime failure, 2 on bad usage.
+func run(args []string) int {
+	o, err := parseFlags(args, os.Stdout)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "muxgate: %v (see muxgate -help)\n", err)
+		return 2
+	}
+	log := newLogger(o)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg, cleanup, err := buildConfig(o)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "muxgate: %v\n", err)
+		return 2
+	}
+	defer cleanup()
+	cfg.Logger = log
+	g, err := gateway.New(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "muxgate: %v\n", err)
+		return 1
+	}
+	if o.demo {
+		printTry(os.Stderr, g.Addrs()[0].String(), cfg.Upstream)
+	}
+	if err := g.Serve(ctx); err != nil {
+		log.Error().Err(err).Msg("stopped")
+		return 1
+	}
+	return 0
+}
+
+// buildConfig turns the options into a gateway.Config, starting the demo upstream and loading
+// certificates as they ask. cleanup stops what it started.
+func buildConfig(o *options) (gateway.Config, func(), error) {
+	cleanup := func() {}
+	cfg := gateway.Config{
+		Front:            o.front,
+		Pool:             o.pool,
+		Upstream:         o.upstream,
+		UpstreamTimeout:  o.upTimeout,
+		NoForwardedFor:   o.noXFF,
+		NoForwardedProto: o.noXFP,
+		NoVia:            o.noVia,
+		ShutdownTimeout:  o.shutdown,
+	}
+	access, closer, err := newAccessLog(o.accessLog)
+	if err != nil {
+		return cfg, cleanup, err
+	}
+	cfg.AccessLog = access
+	cleanup = func() { closer.Close() }
+	if o.demo {
+		s, url, err := startDemo()
+		if err != nil {
+			return cfg, cleanup, err
+		}
+		cfg.Upstream = url
+		cleanup = func() { s.Close(); closer.Close() }
+	}
+	upTLS, err := upstreamTLS(o)
+	if err != nil {
+		return cfg, cleanup, err
+	}
+	cfg.UpstreamTLS = upTLS
+	if err := addListeners(o, &cfg); err != nil {
+		return cfg, cleanup, err
+	}
+	return cfg, cleanup, nil
+}
+
+func upstreamTLS(o *options) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: o.upName, InsecureSkipVerify: o.upInsecure}
+	if o.upCA != "" {
+		pem, err := os.ReadFile(o.upCA)
+		if err != nil {
+			return nil, fmt.Errorf("-upstream-ca: %w", err)
+		}
+		if tc.RootCAs, err = certs.LoadPool(pem); err != nil {
+			return nil, fmt.Errorf("-upstream-ca %s: %w", o.upCA, err)
+		}
+	}
+	return tc, nil
+}
+
+func addListeners(o *options, cfg *gateway.Config) error {
+	listen := o.listen
+	if len(listen) == 0 && len(o.listenTLS) == 0 {
+		listen = listFlag{defaultListen}
+	}
+	for _, a := range listen {
+		cfg.Listeners = append(cfg.Listeners, gateway.Listener{Addr: a})
+	}
+	if len(o.listenTLS) == 0 {
+		return nil
+	}
+	store, err := o.serverTLS()
+	if err != nil {
+		return err
+	}
+	reloadOnHUP(store)
+	for _, a := range o.listenTLS {
+		cfg.Listeners = append(cfg.Listeners, gateway.Listener{Addr: a, TLS: store.ServerConfig()})
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package gateway
+
+import (
+	"net/http"
+	"time"
+
+	"muxgate/internal/pool"
+)
+
+// record gathers what the access log line of one request says.
+type record struct {
+	start    time.Time
+	in       *http.Request
+	status   int
+	bytesIn  int64
+	bytesOut int64
+	info     *pool.Info
+	reason   string
+	err      error
+}
+
+// logAccess writes the one access-log line of a request.
+func (p *proxy) logAccess(rec *record) {
+	ev := p.access.Log()
+	if ev == nil {
+		return
+	}
+	ev.Str("client", rec.in.RemoteAddr).
+		Str("method", rec.in.Method).
+		Str("target", rec.in.RequestURI).
+		Str("proto", rec.in.Proto).
+		Int("status", rec.status).
+		Int64("bytes_in", rec.bytesIn).
+		Int64("bytes_out", rec.bytesOut).
+		Int64("duration_us", time.Since(rec.start).Microseconds()).
+		Str("upstream", p.upName)
+	if i := rec.info; i != nil && i.SessionID != 0 {
+		ev.Str("upstream_proto", i.Protocol).Uint64("session", i.SessionID).Uint64("stream", i.StreamID)
+		if i.Attempts > 1 {
+			ev.Int("attempts", i.Attempts)
+		}
+	}
+	if rec.reason != "" {
+		ev.Str("error", rec.reason)
+	}
+	ev.Send()
+}

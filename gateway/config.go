@@ -1,0 +1,68 @@
+// Package gateway is muxgate's request path: it takes the HTTP/1.x requests that h1 parses,
+// rewrites them for the upstream, sends them over a pool of multiplexed sessions, and streams
+// the answers back. It owns the header rules, the mapping of errors to statuses, the access log
+// and the order of start-up and drain.
+package gateway
+
+import (
+	"crypto/tls"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"muxgate/h1"
+)
+
+// Listener is one address the gateway accepts clients on.
+type Listener struct {
+	Addr string      // host:port; port 0 picks a free one (see Gateway.Addrs)
+	TLS  *tls.Config // nil: clear text; else TLS is terminated with this configuration
+}
+
+// PoolConfig sizes the upstream pool; the fields mean the same for every upstream protocol.
+type PoolConfig struct {
+	MaxSessions          int           // sessions per upstream at most; 0: 4
+	MaxStreamsPerSession int           // local cap on concurrent streams per session; 0: the peer's limit only
+	QueueLength          int           // requests waiting for a stream at most; 0: 1024
+	QueueTimeout         time.Duration // longest wait for a stream; 0: 5s
+	StreamWindow         int32         // receive window per stream, bytes; 0: 256 KiB
+	ConnWindow           int32         // receive window per session, bytes; 0: 1 MiB
+	DialTimeout          time.Duration // connect and handshake; 0: 5s
+	PingInterval         time.Duration // PING a session silent this long; 0: 30s
+	PingTimeout          time.Duration // drop a session whose PING is unanswered this long; 0: 5s
+}
+
+// Config is everything a Gateway needs. New fills defaults; the zero value of each field is
+// documented beside it.
+type Config struct {
+	Logger    zerolog.Logger // process log; zero value: silent
+	AccessLog zerolog.Logger // one line per request; zero value: no access log
+
+	Listeners []Listener // at least one
+	Front     h1.Config  // client-side timeouts and limits
+
+	// Upstream is where requests go: h2c://host:port (HTTP/2 in clear text, prior knowledge)
+	// or https://host:port (HTTP/2 over TLS, ALPN h2; port 443 when omitted).
+	Upstream    string
+	UpstreamTLS *tls.Config // for https: roots, server name, verification; nil: system roots
+	Pool        PoolConfig
+
+	// UpstreamTimeout bounds the wait for the upstream's response head; 0: 30s.
+	UpstreamTimeout time.Duration
+
+	NoForwardedFor   bool // zero: X-Forwarded-For gets the client's address appended
+	NoForwardedProto bool // zero: X-Forwarded-Proto is set to http or https
+	NoVia            bool // zero: Via is appended to requests and responses (RFC 9110 7.6.3)
+
+	// ShutdownTimeout bounds the drain after the serve context ends; 0: 30s.
+	ShutdownTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.UpstreamTimeout <= 0 {
+		c.UpstreamTimeout = 30 * time.Second
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+}

@@ -1,0 +1,43 @@
+package gateway
+
+import (
+	"io"
+	"net/http"
+	"sync"
+)
+
+// copyBufSize matches HTTP/2's default frame size, so one read usually holds one DATA frame.
+const copyBufSize = 16 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// copyBody streams resp's body to w. It flushes after each piece unless the piece completes a
+// body of known length: then h1 writes it with the rest of the response when the handler
+// returns, which saves a write system call for small responses. A slow client stalls only this
+// stream: the copy blocks on w, stops reading, and the upstream's flow-control window closes.
+func copyBody(w http.ResponseWriter, resp *http.Response) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	flusher, _ := w.(http.Flusher)
+	var total int64
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+			if flusher != nil && total != resp.ContentLength && rerr == nil {
+				flusher.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"muxgate/internal/pool"
+)
+
+// Errors the gateway itself causes on the request path.
+var (
+	errUpstreamTimeout = errors.New("gateway: upstream sent no response head in time")
+	errClientBody      = errors.New("gateway: reading the client's request body")
+)
+
+// failure is what a client is told about an error: its status and a short plain-text body, and
+// the reason the access log gives.
+type failure struct {
+	status int
+	body   string
+	reason string
+}
+
+// classify maps an error from the request path to what the client gets. It is the one place
+// where errors become statuses.
+func classify(err error) failure {
+	switch {
+	case errors.Is(err, errUpstreamTimeout):
+		return failure{http.StatusGatewayTimeout, "upstream did not answer in time\n", "upstream_timeout"}
+	case errors.Is(err, errClientBody):
+		return failure{http.StatusBadRequest, "request body could not be read\n", "client_body"}
+	case errors.Is(err, pool.ErrQueueFull):
+		return failure{http.StatusServiceUnavailable, "too many requests waiting for the upstream\n", "queue_full"}
+	case errors.Is(err, pool.ErrQueueTimeout):
+		return failure{http.StatusServiceUnavailable, "no upstream stream became free in time\n", "queue_timeout"}
+	case errors.Is(err, pool.ErrClosed):
+		return failure{http.StatusServiceUnavailable, "gateway is shutting down\n", "shutting_down"}
+	case errors.Is(err, pool.ErrUnavailable):
+		return failure{http.StatusBadGateway, "upstream is not reachable\n", "upstream_unreachable"}
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer. 499 as nginx logs it.
+		return failure{statusClientClosed, "", "client_closed"}
+	default:
+		return failure{http.StatusBadGateway, "upstream failed\n", "upstream_error"}
+	}
+}
+
+// statusClientClosed is logged when the client closed before its response; it is never sent.
+const statusClientClosed = 499

@@ -1,0 +1,141 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rs/zerolog"
+
+	"muxgate/h1"
+)
+
+// Gateway is a running muxgate: listeners, the h1 front end and the upstream pool.
+type Gateway struct {
+	cfg       Config
+	log       zerolog.Logger
+	up        upstream
+	front     *h1.Server
+	listeners []net.Listener
+	draining  atomic.Bool
+}
+
+// New checks cfg, builds the pool and the front end, and binds every listener, so that a busy
+// port or a bad upstream URL is reported before anything is served.
+func New(cfg Config) (*Gateway, error) {
+	cfg.setDefaults()
+	if len(cfg.Listeners) == 0 {
+		return nil, errors.New("gateway: no listener configured")
+	}
+	t, err := parseUpstream(cfg.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	up, err := newPool(&cfg, t)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, up: up}
+	p := &proxy{
+		up:      up,
+		upName:  cfg.Upstream,
+		scheme:  t.scheme,
+		address: t.address,
+		timeout: cfg.UpstreamTimeout,
+		forward: forwarding{
+			forwardedFor:   !cfg.NoForwardedFor,
+			forwardedProto: !cfg.NoForwardedProto,
+			via:            !cfg.NoVia,
+		},
+		log:      cfg.Logger,
+		access:   cfg.AccessLog,
+		draining: g.draining.Load,
+	}
+	front := cfg.Front
+	front.Logger = cfg.Logger
+	g.front = h1.New(front, p)
+	if err := g.listen(); err != nil {
+		up.Shutdown(context.Background())
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *Gateway) listen() error {
+	for _, l := range g.cfg.Listeners {
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			g.closeListeners()
+			return fmt.Errorf("gateway: listen %s: %w", l.Addr, err)
+		}
+		if l.TLS != nil {
+			ln = tls.NewListener(ln, l.TLS)
+		}
+		g.listeners = append(g.listeners, ln)
+	}
+	return nil
+}
+
+func (g *Gateway) closeListeners() {
+	for _, ln := range g.listeners {
+		ln.Close()
+	}
+}
+
+// Addrs returns the bound address of each listener, in the order of Config.Listeners.
+func (g *Gateway) Addrs() []net.Addr {
+	addrs := make([]net.Addr, len(g.listeners))
+	for i, ln := range g.listeners {
+		addrs[i] = ln.Addr()
+	}
+	return addrs
+}
+
+// Serve serves until ctx ends or a listener fails, then drains: it stops accepting, lets
+// in-flight requests finish (their responses carry Connection: close), sends GOAWAY upstream,
+// and returns within ShutdownTimeout. It returns nil after a drain that ctx asked for.
+func (g *Gateway) Serve(ctx context.Context) error {
+	errc := make(chan error, len(g.listeners))
+	var wg sync.WaitGroup
+	for i, ln := range g.listeners {
+		g.log.Info().Str("listen", ln.Addr().String()).Bool("tls", g.cfg.Listeners[i].TLS != nil).
+			Str("upstream", g.cfg.Upstream).Msg("serving")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.front.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	err := g.drain()
+	wg.Wait()
+	return errors.Join(serveErr, err)
+}
+
+// drain is the shutdown order: front end first, so no new request reaches the pool, then the
+// pool; both within one deadline, after which what remains is closed.
+func (g *Gateway) drain() error {
+	g.draining.Store(true)
+	g.log.Info().Dur("timeout", g.cfg.ShutdownTimeout).Msg("draining")
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
+	defer cancel()
+	frontErr := g.front.Shutdown(ctx)
+	upErr := g.up.Shutdown(ctx)
+	if frontErr != nil || upErr != nil {
+		g.front.Close()
+		return fmt.Errorf("gateway: drain: %w", errors.Join(frontErr, upErr))
+	}
+	g.log.Info().Msg("drained")
+	return nil
+}

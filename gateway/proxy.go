@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"muxgate/internal/pool"
+)
+
+// upstream is what the proxy needs of a pool: h2.Pool and h3.Pool satisfy it.
+type upstream interface {
+	RoundTrip(*http.Request) (*http.Response, error)
+	Shutdown(ctx context.Context) error
+}
+
+// proxy is the http.Handler that h1 serves: one client request in, one upstream stream out.
+type proxy struct {
+	up       upstream
+	upName   string // for the access log: the upstream's URL as configured
+	scheme   string // :scheme sent upstream, "http" or "https"
+	address  string // host:port of the upstream, the URL's host
+	timeout  time.Duration
+	forward  forwarding
+	log      zerolog.Logger // process log, for the reason of each failure
+	access   zerolog.Logger // one line per request
+	draining func() bool    // reports whether the gateway is draining
+}
+
+// ServeHTTP forwards r upstream and streams the answer back. Failures before the response head
+// become statuses in classify; failures after it abort the connection, since a status line
+// cannot be taken back.
+func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := record{start: start, in: r}
+	body := &countingBody{r: r.Body}
+	out := p.outbound(r, body)
+
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	info := &pool.Info{}
+	out = out.WithContext(pool.WithInfo(ctx, info))
+	timer := time.AfterFunc(p.timeout, func() { cancel(errUpstreamTimeout) })
+	resp, err := p.up.RoundTrip(out)
+	timer.Stop()
+	rec.info = info
+	if err != nil {
+		rec.bytesIn = body.count()
+		p.fail(w, &rec, p.cause(ctx, body, err))
+		return
+	}
+	defer resp.Body.Close()
+	rec.status = resp.StatusCode
+	p.writeHead(w, r, resp)
+	n, err := copyBody(w, resp)
+	rec.bytesOut = n
+	rec.bytesIn = body.count()
+	if err != nil {
+		rec.err = err
+		p.logAccess(&rec)
+		// The head is out: only closing the connection tells the client the body is short.
+		panic(http.ErrAbortHandler)
+	}
+	copyTrailers(w, resp)
+	p.logAccess(&rec)
+}
+
+// cause picks the error that explains a failed round trip: our own timeout, the client's body,
+// or what the pool said.
+func (p *proxy) cause(ctx context.Context, body *countingBody, err error) error {
+	if c := context.Cause(ctx); errors.Is(c, errUpstreamTimeout) {
+		return c
+	}
+	if berr := body.readErr(); berr != nil && !errors.Is(berr, io.EOF) {
+		return errors.Join(errClientBody, berr)
+	}
+	return err
+}
+
+// outbound builds the upstream request: the target and authority of r, its fields without the
+// hop-by-hop ones, the forwarding fields, and its body streamed through.
+func (p *proxy) outbound(r *http.Request, body *countingBody) *http.Request {
+	u := *r.URL
+	u.Scheme, u.Host = p.scheme, p.address
+	h := r.Header.Clone()
+	if removeHopHeaders(h) {
+		h["Te"] = []string{"trailers"}
+	}
+	p.forward.add(h, r)
+	out := &http.Request{
+		Method:        r.Method,
+		URL:           &u,
+		Proto:         "HTTP/2.0",
+		ProtoMajor:    2,
+		Header:        h,
+		Host:          r.Host, // becomes :authority (RFC 9113 8.3.1)
+		ContentLength: r.ContentLength,
+		Body:          http.NoBody,
+	}
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		out.Body = body
+	}
+	return out
+}
+
+// writeHead copies the status and the end-to-end fields of resp to w.
+func (p *proxy) writeHead(w http.ResponseWriter, r *http.Request, resp *http.Response) {
+	h := w.Header()
+	for k, vv := range resp.Header {
+		h[k] = vv
+	}
+	removeHopHeaders(h)
+	if len(resp.Trailer) > 0 {
+		// Announce the trailers, so h1 sends them after a chunked body (RFC 9110 6.6.2).
+		for k := range resp.Trailer {
+			h.Add("Trailer", k)
+		}
+	}
+	if resp.ContentLength >= 0 && h.Get("Content-Length") == "" && bodyAllowed(r, resp.StatusCode) {
+		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
+	if p.forward.via {
+		h["Via"] = append(h["Via"], viaResponse(resp))
+	}
+	if p.draining() {
+		// Drain: the client learns to reconnect elsewhere with its next response.
+		h.Set("Connection", "close")
+	}
+	w.WriteHeader(resp.StatusCode)
+}
+
+// bodyAllowed reports whether a response to r with this status may carry a body
+// (RFC 9110 6.4.1).
+func bodyAllowed(r *http.Request, status int) bool {
+	return r.Method != http.MethodHead && status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// copyTrailers sends the upstream's trailer fields, known only after its body ended.
+func copyTrailers(w http.ResponseWriter, resp *http.Response) {
+	for k, vv := range resp.Trailer {
+		w.Header()[http.TrailerPrefix+k] = vv
+	}
+}
+
+// fail answers the client with the status that err maps to, and logs why.
+func (p *proxy) fail(w http.ResponseWriter, rec *record, err error) {
+	f := classify(err)
+	rec.status, rec.err, rec.reason = f.status, err, f.reason
+	if f.status != statusClientClosed {
+		h := w.Header()
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Content-Length", strconv.Itoa(len(f.body)))
+		h.Set("X-Muxgate-Error", f.reason)
+		w.WriteHeader(f.status)
+		io.WriteString(w, f.body)
+	}
+	p.log.Warn().Str("reason", f.reason).Str("method", rec.in.Method).Str("target", rec.in.RequestURI).Err(err).Msg("request failed")
+	p.logAccess(rec)
+}
+
+// countingBody passes the client's body to the upstream and remembers how much was read and
+// the read error, so a failure can be blamed on the right side. The pool reads it on a goroutine
+// of its own while the handler copies the response, hence the lock.
+type countingBody struct {
+	r io.ReadCloser
+
+	mu  sync.Mutex // guards n and err
+	n   int64
+	err error
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.mu.Lock()
+	b.n += int64(n)
+	if err != nil {
+		b.err = err
+	}
+	b.mu.Unlock()
+	return n, err
+}
+
+// Close closes the client's body: h1 then stops a read in progress and discards what is left.
+func (b *countingBody) Close() error { return b.r.Close() }
+
+func (b *countingBody) count() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n
+}
+
+func (b *countingBody) readErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}

@@ -1,0 +1,160 @@
+package h1
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// body is the Body of a request that has content. The handler may read it from any goroutine,
+// one Read at a time. After the handler returns, the serve goroutine closes it to the handler and
+// may read and drop the rest.
+//
+// Lock order: body.mu before response.mu (a Read may send 100 Continue).
+type body struct {
+	w       *response // the exchange: 100 Continue, Trailer, background read
+	br      *bufio.Reader
+	chunked bool
+
+	// unread is the content not yet read of a length-framed body (-1 for chunked), for the
+	// response header's decision to close; written under mu, read without it.
+	unread atomic.Int64
+
+	mu           sync.Mutex
+	left         int64         // guarded by mu: length-framed content not yet read
+	cr           chunkedReader // guarded by mu
+	needContinue bool          // guarded by mu: 100 Continue is owed before the first read
+	eof          bool          // guarded by mu: all content (and trailers) read
+	err          error         // guarded by mu: the sticky read error
+	closed       bool          // guarded by mu: the handler closed it, or returned
+}
+
+// init prepares b for a request with the given head, reading from br.
+func (b *body) init(w *response, h *head, br *bufio.Reader, lim limits) {
+	b.w, b.br = w, br
+	b.needContinue = h.expectContinue
+	if h.framing == framingChunked {
+		b.chunked = true
+		b.cr = chunkedReader{br: br, lim: lim}
+		b.unread.Store(-1)
+		return
+	}
+	b.left = h.length
+	b.unread.Store(h.length)
+}
+
+// Read reads request content. It sends 100 Continue first if the client asked for it and no
+// final response has been started (RFC 9110 10.1.1). Errors: io.ErrUnexpectedEOF if the client
+// closed early, an error matching ErrMalformedBody for broken chunked framing,
+// http.ErrBodyReadAfterClose after Close or after the handler returned.
+func (b *body) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	return b.readLocked(p)
+}
+
+// Close stops the handler's reading. What is left is dealt with after the handler returns.
+func (b *body) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *body) readLocked(p []byte) (int, error) {
+	switch {
+	case b.err != nil:
+		return 0, b.err
+	case b.eof:
+		return 0, io.EOF
+	case len(p) == 0:
+		return 0, nil
+	}
+	if b.needContinue {
+		b.needContinue = false
+		if err := b.w.writeContinue(); err != nil {
+			b.err = err
+			return 0, err
+		}
+	}
+	var n int
+	var err error
+	if b.chunked {
+		n, err = b.cr.Read(p)
+	} else {
+		if int64(len(p)) > b.left {
+			p = p[:b.left]
+		}
+		n, err = b.br.Read(p)
+		b.left -= int64(n)
+		b.unread.Store(b.left)
+		switch {
+		case b.left == 0:
+			err = io.EOF
+		case err == io.EOF:
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	switch {
+	case err == io.EOF:
+		b.eof = true
+		b.atEOF()
+	case err != nil:
+		b.err = err
+	}
+	return n, err
+}
+
+// atEOF hands the trailer fields to the request and, while the handler runs and nothing of a
+// next request is buffered, starts the background read that notices a client going away.
+func (b *body) atEOF() {
+	if t := b.cr.trailer; t != nil {
+		req := b.w.req
+		if req.Trailer == nil {
+			req.Trailer = make(http.Header, len(t))
+		}
+		for k, vv := range t {
+			req.Trailer[k] = vv
+		}
+	}
+	if !b.closed && b.br.Buffered() == 0 {
+		b.w.c.cr.startBackgroundRead()
+	}
+}
+
+// closeForServer closes the body to the handler, which has returned, and returns the read error
+// the handler met, if any.
+func (b *body) closeForServer() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	return b.err
+}
+
+// discard reads and drops what the handler left of the content, up to maxDiscard bytes, and
+// reports whether the content ended within that bound, so that the connection is positioned at
+// the next request. Content owed a 100 Continue is not read: the client may never send it.
+func (b *body) discard() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.eof:
+		return true
+	case b.err != nil || b.needContinue:
+		return false
+	case !b.chunked && b.left > maxDiscard:
+		return false
+	}
+	io.CopyN(io.Discard, lockedBody{b}, maxDiscard+1)
+	return b.eof
+}
+
+// lockedBody reads a body whose lock the caller holds.
+type lockedBody struct{ b *body }
+
+func (r lockedBody) Read(p []byte) (int, error) { return r.b.readLocked(p) }

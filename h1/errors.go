@@ -1,0 +1,113 @@
+package h1
+
+import (
+	"errors"
+	"net/http"
+)
+
+// ErrMalformedBody is matched (errors.Is) by the error a request body's Read returns when the
+// body's framing is broken: a malformed or overlong chunk line, a chunk not followed by CRLF, a
+// malformed trailer section, or framing that outweighs its data. The connection is not reused.
+// If the handler writes nothing, the server answers 400 itself; a handler that answers on its
+// own should use 400 as well.
+var ErrMalformedBody = errors.New("h1: malformed request body")
+
+// statusError is a request the server refuses on its own, before or instead of the handler. It is
+// answered with code, the reason as a short plain-text body, and Connection: close, and then the
+// connection is closed.
+type statusError struct {
+	code   int
+	reason string
+}
+
+func (e *statusError) Error() string { return "h1: " + e.reason }
+
+// The refusals, each with the rule it enforces.
+var (
+	// RFC 9112 3: request-line = method SP request-target SP HTTP-version, single spaces.
+	errRequestLine = &statusError{http.StatusBadRequest, "malformed request line"}
+	// RFC 9110 9.1: method = token.
+	errMethod = &statusError{http.StatusBadRequest, "malformed method"}
+	// RFC 9112 3.2: the four forms of request-target; no whitespace, controls or fragment.
+	errTarget = &statusError{http.StatusBadRequest, "malformed request target"}
+	// RFC 9112 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive.
+	errVersionSyntax = &statusError{http.StatusBadRequest, "malformed HTTP version"}
+	// RFC 9110 15.6.6: only HTTP/1.x is served here.
+	errVersion = &statusError{http.StatusHTTPVersionNotSupported, "HTTP version not supported"}
+	// RFC 9112 2.2: lines end in CRLF; this parser accepts no bare LF.
+	errBareLF = &statusError{http.StatusBadRequest, "line not terminated by CRLF"}
+	// RFC 9112 5.2: obs-fold outside message/http is rejected with 400.
+	errObsFold = &statusError{http.StatusBadRequest, "obsolete line folding"}
+	// RFC 9112 5: field-line = field-name ":" OWS field-value OWS.
+	errFieldLine = &statusError{http.StatusBadRequest, "malformed header field"}
+	// RFC 9110 5.1: field-name = token.
+	errFieldName = &statusError{http.StatusBadRequest, "malformed header field name"}
+	// RFC 9112 5.1: whitespace between field name and colon MUST be answered with 400.
+	errSpaceBeforeColon = &statusError{http.StatusBadRequest, "whitespace before colon in header field"}
+	// RFC 9110 5.5: field values hold no CR, LF, NUL or other controls except HTAB.
+	errFieldValue = &statusError{http.StatusBadRequest, "malformed header field value"}
+	// RFC 9112 3.2: an HTTP/1.1 request carries exactly one, valid, Host field.
+	errMissingHost   = &statusError{http.StatusBadRequest, "missing Host header"}
+	errDuplicateHost = &statusError{http.StatusBadRequest, "more than one Host header"}
+	errHost          = &statusError{http.StatusBadRequest, "malformed Host header"}
+	// The authority of an absolute-form or authority-form target must agree with Host; a
+	// disagreement is a classic way to make two hops route one request differently.
+	errHostMismatch = &statusError{http.StatusBadRequest, "Host header differs from request target"}
+	// RFC 9110 8.6 and RFC 9112 6.3: Content-Length = 1*DIGIT, several values only if identical.
+	errContentLength = &statusError{http.StatusBadRequest, "invalid Content-Length"}
+	// RFC 9112 6.3: both framings at once is a smuggling shape; refused rather than repaired.
+	errLengthAndChunked = &statusError{http.StatusBadRequest, "both Content-Length and Transfer-Encoding"}
+	// RFC 9112 6.1: only a single final "chunked" is decoded here; none in HTTP/1.0.
+	errTransferEncoding = &statusError{http.StatusBadRequest, "unsupported Transfer-Encoding"}
+	// RFC 9110 10.1.1: an expectation other than 100-continue may be refused with 417.
+	errExpectation = &statusError{http.StatusExpectationFailed, "unsupported expectation"}
+	// RFC 6585 5.
+	errHeaderTooLarge = &statusError{http.StatusRequestHeaderFieldsTooLarge, "request header too large"}
+	errTooManyFields  = &statusError{http.StatusRequestHeaderFieldsTooLarge, "too many header fields"}
+	// RFC 9110 15.5.15.
+	errURITooLong = &statusError{http.StatusRequestURITooLong, "request target too long"}
+	// RFC 9110 15.5.9: the head did not complete within HeaderTimeout.
+	errRequestTimeout = &statusError{http.StatusRequestTimeout, "request head timeout"}
+	// The connection ended in the middle of a request head.
+	errIncompleteHead = &statusError{http.StatusBadRequest, "incomplete request head"}
+	// The handler read a request body whose framing is broken and answered nothing.
+	errBadBody = &statusError{http.StatusBadRequest, "malformed request body"}
+	// The handler panicked before any byte of its response reached the client.
+	errHandlerPanic = &statusError{http.StatusInternalServerError, "internal server error"}
+)
+
+// bodyError is a broken request body; it matches ErrMalformedBody.
+type bodyError struct{ reason string }
+
+func (e *bodyError) Error() string        { return "h1: malformed request body: " + e.reason }
+func (e *bodyError) Is(target error) bool { return target == ErrMalformedBody }
+
+func isMalformed(err error) bool { return errors.Is(err, ErrMalformedBody) }
+
+var (
+	// RFC 9112 7.1: chunk-size = 1*HEXDIG, fitting in an int64 here.
+	errChunkSize = &bodyError{"invalid chunk size"}
+	// RFC 9112 7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ).
+	errChunkExt = &bodyError{"invalid chunk extension"}
+	// A chunk line must fit in the read buffer and end in CRLF.
+	errChunkLine = &bodyError{"malformed chunk line"}
+	// RFC 9112 7.1: chunk-data is followed by CRLF.
+	errChunkEnd = &bodyError{"chunk data not followed by CRLF"}
+	// Framing bytes (sizes, extensions) that far outweigh the data they carry.
+	errChunkOverhead = &bodyError{"chunk framing exceeds data"}
+	// RFC 9112 7.1.2: trailer-section = *( field-line CRLF ), bounded like the header section.
+	errTrailer = &bodyError{"malformed trailer section"}
+)
+
+// errors of the connection itself, never sent to the client.
+var (
+	// errIdleClose ends a connection that is idle (no byte of a request received) because its
+	// timeout passed, the client closed it, or the server is shutting down: closed silently.
+	errIdleClose = errors.New("h1: idle connection closed")
+	// errConnDone is the cause of a connection context cancelled because the connection ended.
+	errConnDone = errors.New("h1: connection closed")
+	// errPeerGone is the cause of a request context cancelled because the client went away.
+	errPeerGone = errors.New("h1: client closed the connection")
+	// errAfterHandler is returned by a ResponseWriter used after its handler returned.
+	errAfterHandler = errors.New("h1: response used after the handler returned")
+)

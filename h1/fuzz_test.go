@@ -1,0 +1,165 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// fuzzSeeds are real requests and the known attack shapes: request smuggling through
+// conflicting framing, obs-fold, bare LF, odd whitespace, oversized and malformed chunks.
+var fuzzSeeds = []string{
+	"GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n",
+	"GET /index.html?q=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\nuser-agent: h2load nghttp2/1.52.0\r\n\r\n",
+	"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+	"HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+	"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+	"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+	"GET http://a/b HTTP/1.1\r\nHost: a\r\n\r\n",
+	"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+	"POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+	"POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n3;ext=\"v\"\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n",
+	"PUT /p HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi",
+	// Smuggling shapes.
+	"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nX",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+	"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\nhello",
+	"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello",
+	"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	"GET / HTTP/1.1\nHost: a\n\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+	"GET http://b/ HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n",
+	"GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nX\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("x", 300) + "\r\na\r\n0\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+	"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+	"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+}
+
+// FuzzParseRequest feeds arbitrary bytes to the head reader, the parser and the chunked decoder.
+// They must never panic; what they accept must be well formed; and net/http's own parser must
+// accept it too and read it the same way (we are stricter, never more lenient).
+func FuzzParseRequest(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lim := limits{headerBytes: 4096, headerCount: 64, uriBytes: 1024}
+		br := bufio.NewReaderSize(bytes.NewReader(data), 64)
+		raw, err := readHead(br, nil, lim)
+		if err != nil {
+			var se *statusError
+			if !errors.As(err, &se) && err != io.EOF {
+				t.Fatalf("readHead: got error %v (%T), want a *statusError or io.EOF", err, err)
+			}
+			return
+		}
+		if len(raw) > lim.headerBytes {
+			t.Fatalf("readHead: got %d bytes, want at most %d", len(raw), lim.headerBytes)
+		}
+		var h head
+		if err := parseHead(&h, string(raw)); err != nil {
+			var se *statusError
+			if !errors.As(err, &se) {
+				t.Fatalf("parseHead: got error %v (%T), want a *statusError", err, err)
+			}
+			return
+		}
+		checkHead(t, &h)
+		checkBody(t, &h, br, lim)
+		compareWithNetHTTP(t, &h, raw)
+	})
+}
+
+// checkHead asserts the invariants of an accepted head.
+func checkHead(t *testing.T, h *head) {
+	t.Helper()
+	switch {
+	case h.framing == framingNone && h.length != 0,
+		h.framing == framingLength && h.length <= 0,
+		h.framing == framingChunked && (h.length != -1 || !h.http11()),
+		h.framing > framingChunked:
+		t.Fatalf("got framing %d with length %d, want none/0, length/>0 or chunked/-1 in HTTP/1.1", h.framing, h.length)
+	}
+	if !isToken(h.method) || h.target == "" || !validTarget(h.target) || h.url == nil {
+		t.Fatalf("got method %q target %q url %v, want a token, a clean target and a URL", h.method, h.target, h.url)
+	}
+	if h.http11() && len(h.header["Host"]) != 1 {
+		t.Fatalf("got Host %q in HTTP/1.1, want exactly one", h.header["Host"])
+	}
+	if !validHost(h.host) {
+		t.Fatalf("got host %q, want a valid authority", h.host)
+	}
+	for k, vv := range h.header {
+		if !isToken(k) || k != http.CanonicalHeaderKey(k) {
+			t.Fatalf("got field name %q, want a canonical token", k)
+		}
+		for _, v := range vv {
+			if !validFieldValue(v) || v != trimOWS(v) {
+				t.Fatalf("got value %q for %q, want no controls and no outer whitespace", v, k)
+			}
+		}
+	}
+	if h.close && h.keepAlive {
+		t.Fatalf("got close and keep-alive both set")
+	}
+}
+
+// checkBody decodes a chunked body: it must end in io.EOF, a short read, or a malformed-body error.
+func checkBody(t *testing.T, h *head, br *bufio.Reader, lim limits) {
+	t.Helper()
+	if h.framing != framingChunked {
+		return
+	}
+	cr := &chunkedReader{br: br, lim: lim}
+	_, err := io.Copy(io.Discard, cr)
+	if err != nil && err != io.ErrUnexpectedEOF && !errors.Is(err, ErrMalformedBody) {
+		t.Fatalf("chunked body: got error %v, want nil, io.ErrUnexpectedEOF or ErrMalformedBody", err)
+	}
+	if cr.left < 0 {
+		t.Fatalf("chunked body: got %d bytes left in chunk, want >= 0", cr.left)
+	}
+}
+
+// compareWithNetHTTP checks that net/http accepts what we accept and reads it the same way.
+func compareWithNetHTTP(t *testing.T, h *head, raw []byte) {
+	t.Helper()
+	// Known, intended differences: a list of identical Content-Length values in one field is
+	// valid (RFC 9112 6.3 rule 5) but refused by net/http.
+	for _, v := range h.header["Content-Length"] {
+		if strings.Contains(v, ",") {
+			return
+		}
+	}
+	std, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		t.Fatalf("we accept %q; net/http refuses it: %v", raw, err)
+	}
+	if std.Method != h.method || std.RequestURI != h.target || std.Host != h.host ||
+		std.ProtoMinor != h.minor || std.URL.String() != h.url.String() {
+		t.Fatalf("got %s %s %s host %q url %q; net/http read %s %s %s host %q url %q",
+			h.method, h.target, h.proto, h.host, h.url, std.Method, std.RequestURI, std.Proto, std.Host, std.URL)
+	}
+	if std.ContentLength != h.length && !(h.framing == framingNone && std.ContentLength == 0) {
+		t.Fatalf("got content length %d; net/http read %d", h.length, std.ContentLength)
+	}
+	if std.Close != h.close {
+		t.Fatalf("got close %v; net/http read %v", h.close, std.Close)
+	}
+}

@@ -1,0 +1,521 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// framing is how a request's content is delimited (RFC 9112 6.3). Requests are never
+// close-delimited: one with neither Content-Length nor Transfer-Encoding has no content.
+type framing uint8
+
+const (
+	framingNone    framing = iota // no content
+	framingLength                 // Content-Length bytes (more than zero)
+	framingChunked                // chunked transfer coding
+)
+
+// head is a parsed, validated request head. Its strings are substrings of one string holding the
+// whole head, so a head costs one allocation for all its text.
+type head struct {
+	method string
+	target string // request-target as received
+	proto  string // "HTTP/1.1"
+	minor  int    // HTTP/1.minor; the major version is always 1
+	header http.Header
+	url    *url.URL
+	host   string // the Host field, or the authority of an absolute-form or authority-form target
+
+	framing framing
+	length  int64 // Content-Length for framingLength, 0 for framingNone, -1 for framingChunked
+
+	// close: the client asked to close after this exchange (Connection: close in HTTP/1.1; in
+	// HTTP/1.0 the absence of Connection: keep-alive). keepAlive: an HTTP/1.0 client asked to
+	// keep the connection, so a persistent response must say Connection: keep-alive.
+	close     bool
+	keepAlive bool
+
+	// expectContinue: an HTTP/1.1 request with content and Expect: 100-continue.
+	expectContinue bool
+}
+
+// http11 reports whether the request is HTTP/1.1 or a later 1.x, which RFC 9110 2.5 says to treat
+// as 1.1.
+func (h *head) http11() bool { return h.minor >= 1 }
+
+// readHead reads one request head from br, the request line through the empty line that ends the
+// header section, and returns it (appended to buf[:0]) without leading empty lines. It checks the
+// size limits on every byte as soon as it arrives, so an oversized head is refused without
+// waiting for the rest of it, and refuses a bare LF at once rather than waiting for a CRLF CRLF
+// that never comes.
+//
+// Errors are a *statusError, or the reader's error (io.EOF, a timeout) if it came first.
+func readHead(br *bufio.Reader, buf []byte, lim limits) ([]byte, error) {
+	buf = buf[:0]
+	start := 0   // offset of the line being read in buf
+	fields := -1 // header fields read; -1 while reading the request line
+	skipped := 0 // empty lines before the request line, bytes
+	for {
+		frag, complete, err := nextFragment(br)
+		if err != nil {
+			return nil, err
+		}
+		buf = append(buf, frag...)
+		if fields < 0 {
+			if targetLen(buf[start:]) > lim.uriBytes {
+				return nil, errURITooLong
+			}
+		}
+		if len(buf)+skipped > lim.headerBytes {
+			if fields < 0 && inTarget(buf[start:]) {
+				return nil, errURITooLong
+			}
+			return nil, errHeaderTooLarge
+		}
+		if !complete {
+			continue
+		}
+		line := buf[start:]
+		if len(line) < 2 || line[len(line)-2] != '\r' {
+			return nil, errBareLF
+		}
+		switch {
+		case len(line) == 2 && fields < 0:
+			// RFC 9112 2.2: ignore empty lines received before the request line.
+			skipped += 2
+			buf = buf[:start]
+			continue
+		case len(line) == 2:
+			return buf, nil
+		case fields >= lim.headerCount:
+			return nil, errTooManyFields
+		}
+		fields++
+		start = len(buf)
+	}
+}
+
+// nextFragment returns what br holds of the current line: up to and including the next LF
+// (complete), or everything buffered. It blocks only when nothing is buffered. The slice is valid
+// until the next read from br.
+func nextFragment(br *bufio.Reader) (frag []byte, complete bool, err error) {
+	if br.Buffered() == 0 {
+		if _, err := br.Peek(1); err != nil {
+			return nil, false, err
+		}
+	}
+	b, _ := br.Peek(br.Buffered())
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b, complete = b[:i+1], true
+	}
+	br.Discard(len(b))
+	return b, complete, nil
+}
+
+// targetLen returns the length of the request-target in a (partial) request line: the bytes
+// after the first SP, up to the second SP or the line's end.
+func targetLen(line []byte) int {
+	i := bytes.IndexByte(line, ' ')
+	if i < 0 {
+		return 0
+	}
+	rest := line[i+1:]
+	if j := bytes.IndexByte(rest, ' '); j >= 0 {
+		return j
+	}
+	return len(rest)
+}
+
+// inTarget reports whether a partial request line ends inside its request-target.
+func inTarget(line []byte) bool {
+	i := bytes.IndexByte(line, ' ')
+	return i >= 0 && bytes.IndexByte(line[i+1:], ' ') < 0
+}
+
+// parseHead parses and validates raw, a head as returned by readHead, into h. Errors are
+// *statusError.
+func parseHead(h *head, raw string) error {
+	eol := strings.Index(raw, "\r\n")
+	if eol < 0 {
+		return errRequestLine
+	}
+	if err := h.parseRequestLine(raw[:eol]); err != nil {
+		return err
+	}
+	rest := raw[eol+2:]
+
+	// One backing array for all single-valued fields, as most are.
+	n := strings.Count(rest, "\r\n")
+	h.header = make(http.Header, n)
+	vals := make([]string, n)
+	for {
+		eol = strings.Index(rest, "\r\n")
+		if eol < 0 {
+			return errFieldLine
+		}
+		if eol == 0 {
+			break
+		}
+		name, value, err := parseField(rest[:eol])
+		if err != nil {
+			return err
+		}
+		rest = rest[eol+2:]
+		key := http.CanonicalHeaderKey(name)
+		if vv, ok := h.header[key]; ok {
+			h.header[key] = append(vv, value)
+			continue
+		}
+		vals[0] = value
+		h.header[key] = vals[:1:1]
+		vals = vals[1:]
+	}
+	if err := h.parseTarget(); err != nil {
+		return err
+	}
+	if err := h.parseFraming(); err != nil {
+		return err
+	}
+	return h.parseConnection()
+}
+
+// parseRequestLine parses "method SP request-target SP HTTP-version" (RFC 9112 3), strictly: one
+// SP each, no other whitespace.
+func (h *head) parseRequestLine(line string) error {
+	method, rest, ok := strings.Cut(line, " ")
+	if !ok {
+		return errRequestLine
+	}
+	target, proto, ok := strings.Cut(rest, " ")
+	if !ok || target == "" {
+		return errRequestLine
+	}
+	if !isToken(method) {
+		return errMethod
+	}
+	// RFC 9112 2.3: HTTP-version = HTTP-name "/" DIGIT "." DIGIT.
+	if len(proto) != len("HTTP/1.1") || proto[:5] != "HTTP/" || !isDigit(proto[5]) ||
+		proto[6] != '.' || !isDigit(proto[7]) {
+		return errVersionSyntax
+	}
+	if proto[5] != '1' {
+		return errVersion
+	}
+	if !validTarget(target) {
+		return errTarget
+	}
+	h.method, h.target, h.proto, h.minor = method, target, proto, int(proto[7]-'0')
+	return nil
+}
+
+// validTarget reports whether every byte of a request-target is a visible ASCII character other
+// than '#': RFC 9112 3.2 leaves no room for whitespace, controls, non-ASCII bytes or a fragment.
+func validTarget(t string) bool {
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c <= ' ' || c >= 0x7f || c == '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseField splits a field line into name and value (RFC 9112 5), validating both.
+func parseField(line string) (name, value string, err error) {
+	if line[0] == ' ' || line[0] == '\t' {
+		return "", "", errObsFold
+	}
+	name, value, ok := strings.Cut(line, ":")
+	if !ok {
+		return "", "", errFieldLine
+	}
+	if name == "" {
+		return "", "", errFieldName
+	}
+	if c := name[len(name)-1]; c == ' ' || c == '\t' {
+		return "", "", errSpaceBeforeColon
+	}
+	if !isToken(name) {
+		return "", "", errFieldName
+	}
+	value = trimOWS(value)
+	if !validFieldValue(value) {
+		return "", "", errFieldValue
+	}
+	return name, value, nil
+}
+
+// parseTarget classifies the request-target (RFC 9112 3.2), parses it into h.url, and settles
+// h.host against the Host field (RFC 9112 3.2, 3.2.2).
+func (h *head) parseTarget() error {
+	hosts := h.header["Host"]
+	switch {
+	case len(hosts) > 1:
+		return errDuplicateHost
+	case len(hosts) == 0 && h.http11():
+		return errMissingHost
+	case len(hosts) == 1:
+		if !validHost(hosts[0]) {
+			return errHost
+		}
+		h.host = hosts[0]
+	}
+
+	var authority string
+	switch {
+	case h.method == http.MethodConnect:
+		// RFC 9110 9.3.6: CONNECT takes the authority-form, host and port.
+		if !validAuthority(h.target) {
+			return errTarget
+		}
+		h.url = &url.URL{Host: h.target}
+		authority = h.target
+	case h.target[0] == '/':
+		u, err := url.ParseRequestURI(h.target)
+		if err != nil {
+			return errTarget
+		}
+		h.url = u
+		return h.checkOriginHost()
+	case h.target == "*":
+		// RFC 9112 3.2.4: asterisk-form is for a server-wide OPTIONS only.
+		if h.method != http.MethodOptions {
+			return errTarget
+		}
+		h.url = &url.URL{Path: "*"}
+		return h.checkOriginHost()
+	default:
+		// RFC 9112 3.2.2: absolute-form. Only http and https URIs name an origin here; user
+		// info in the authority is refused (RFC 9110 4.2.4).
+		u, err := url.ParseRequestURI(h.target)
+		if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" || !validHost(u.Host) ||
+			!(strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Scheme, "https")) {
+			return errTarget
+		}
+		h.url = u
+		authority = u.Host
+	}
+	if len(hosts) == 1 && !strings.EqualFold(hosts[0], authority) {
+		return errHostMismatch
+	}
+	h.host = authority
+	return nil
+}
+
+// checkOriginHost refuses an empty Host in an HTTP/1.1 request whose target has no authority of
+// its own: the Host then is the authority of an http(s) URI, which must not be empty
+// (RFC 9110 4.2.1, 4.2.2).
+func (h *head) checkOriginHost() error {
+	if h.http11() && h.host == "" {
+		return errHost
+	}
+	return nil
+}
+
+// parseFraming decides how the content is delimited (RFC 9112 6.3), refusing every ambiguous
+// shape rather than picking a reading of it.
+func (h *head) parseFraming() error {
+	te, hasTE := h.header["Transfer-Encoding"]
+	cl, hasCL := h.header["Content-Length"]
+	switch {
+	case hasTE && hasCL:
+		return errLengthAndChunked
+	case hasTE:
+		// RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing; and chunked must be
+		// the final coding, applied once. No other coding is decoded here.
+		if !h.http11() || !onlyChunked(te) {
+			return errTransferEncoding
+		}
+		h.framing, h.length = framingChunked, -1
+	case hasCL:
+		n, ok := parseContentLength(cl)
+		if !ok {
+			return errContentLength
+		}
+		h.length = n
+		if n > 0 {
+			h.framing = framingLength
+		}
+	}
+	return nil
+}
+
+// parseConnection reads the Connection options (RFC 9112 9.3) and Expect (RFC 9110 10.1.1).
+func (h *head) parseConnection() error {
+	var closeOpt, keepAliveOpt bool
+	for _, v := range h.header["Connection"] {
+		for elem := range strings.SplitSeq(v, ",") {
+			switch elem = trimOWS(elem); {
+			case strings.EqualFold(elem, "close"):
+				closeOpt = true
+			case strings.EqualFold(elem, "keep-alive"):
+				keepAliveOpt = true
+			}
+		}
+	}
+	if h.http11() {
+		h.close = closeOpt
+	} else {
+		h.close = closeOpt || !keepAliveOpt
+		h.keepAlive = !h.close
+	}
+
+	// A server MUST ignore a 100-continue expectation in an HTTP/1.0 request.
+	if !h.http11() {
+		return nil
+	}
+	for _, v := range h.header["Expect"] {
+		for elem := range strings.SplitSeq(v, ",") {
+			switch elem = trimOWS(elem); {
+			case strings.EqualFold(elem, "100-continue"):
+				h.expectContinue = h.framing != framingNone
+			case elem != "":
+				return errExpectation
+			}
+		}
+	}
+	return nil
+}
+
+// onlyChunked reports whether the Transfer-Encoding field values, taken together as one list,
+// are exactly "chunked" (case-insensitive, RFC 9112 7).
+func onlyChunked(values []string) bool {
+	n := 0
+	for _, v := range values {
+		for elem := range strings.SplitSeq(v, ",") {
+			if n++; n > 1 || !strings.EqualFold(trimOWS(elem), "chunked") {
+				return false
+			}
+		}
+	}
+	return n == 1
+}
+
+// parseContentLength parses Content-Length field values (RFC 9110 8.6): each value, and each
+// member of a comma-separated list, must be 1*DIGIT and all must be equal (RFC 9112 6.3 rule 5).
+func parseContentLength(values []string) (int64, bool) {
+	n := int64(-1)
+	for _, v := range values {
+		for elem := range strings.SplitSeq(v, ",") {
+			x, ok := parseDecimal(trimOWS(elem))
+			if !ok || (n >= 0 && x != n) {
+				return 0, false
+			}
+			n = x
+		}
+	}
+	return n, n >= 0
+}
+
+// parseDecimal parses 1*DIGIT into a non-negative int64, refusing signs, spaces and overflow.
+func parseDecimal(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	const maxInt64 = 1<<63 - 1
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+		d := int64(s[i] - '0')
+		if n > (maxInt64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// validAuthority reports whether s is host ":" port, the authority-form of RFC 9112 3.2.3.
+func validAuthority(s string) bool {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 || i == len(s)-1 || !validHost(s) {
+		return false
+	}
+	for j := i + 1; j < len(s); j++ {
+		if !isDigit(s[j]) {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost reports whether s uses only the characters of uri-host [ ":" port ] (RFC 3986 3.2.2:
+// unreserved, pct-encoded, sub-delims, and the brackets and colons of IP literals). Empty is
+// valid: RFC 9112 3.2 lets a Host field be empty when the target has no authority.
+func validHost(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !hostChar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// trimOWS removes optional whitespace (SP, HTAB; RFC 9110 5.6.3) around s.
+func trimOWS(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// isToken reports whether s is a non-empty token (RFC 9110 5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tokenChar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldValue reports whether s holds only field-vchar, SP and HTAB (RFC 9110 5.5): no NUL,
+// CR, LF, other controls, or DEL. obs-text (0x80-0xFF) is allowed.
+func validFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenChar is tchar (RFC 9110 5.6.2).
+var tokenChar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// hostChar is the characters of uri-host and port (RFC 3986 3.2.2, 3.2.3).
+var hostChar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "-._~%!$&'()*+,;=:[]" {
+		t[c] = true
+	}
+	return t
+}()

@@ -1,0 +1,444 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// response is one exchange: the request handed to the handler and the http.ResponseWriter and
+// http.Flusher it answers with. The serve goroutine makes one per request; the handler owns it
+// until it returns, and must not use it afterwards.
+//
+// The response writes into the connection's bufio.Writer; nothing reaches the socket before the
+// buffer fills, the handler flushes, or the handler returns. That is the seam for pipelined
+// dispatch: a response that is not at the head of the pipeline would get a writer of its own
+// (a buffer held back) and be copied to the connection in order, with no change here.
+type response struct {
+	c      *conn
+	req    *http.Request
+	head   head
+	body   body // the request's Body when hasBody
+	cancel context.CancelFunc
+
+	hasBody bool        // the request has content; set before the handler runs
+	header  http.Header // the handler's header map
+
+	// wroteHeader and sentContinue are written under mu (by the handler, or by the body's reader
+	// sending 100 Continue, which may run on another goroutine); the handler goroutine, the only
+	// writer of wroteHeader, reads it without mu.
+	mu           sync.Mutex
+	wroteHeader  bool
+	sentContinue bool
+
+	// Owned by the handler goroutine until the handler returns, then by the serve goroutine.
+	status     int
+	mode       bodyMode
+	length     int64    // the Content-Length of a length-framed response
+	written    int64    // body bytes accepted
+	closeAfter bool     // the connection closes after this response (said in its header)
+	trailers   []string // trailer names declared in the Trailer header (chunked only)
+	headerMark int64    // c.wired when the final header was started
+	done       bool     // the handler has returned
+}
+
+// bodyMode is how a response's body is delimited (RFC 9112 6.3).
+type bodyMode uint8
+
+const (
+	bodyNone       bodyMode = iota // no body: HEAD, 1xx, 204, 304
+	bodyLength                     // Content-Length
+	bodyChunked                    // chunked transfer coding, for HTTP/1.1
+	bodyUntilClose                 // ends when the connection closes, for HTTP/1.0 without length
+)
+
+var (
+	_ http.ResponseWriter = (*response)(nil)
+	_ http.Flusher        = (*response)(nil)
+)
+
+// Header returns the header map the response will be sent with. Changes after WriteHeader (or
+// the first Write) only matter for trailers: keys declared in the Trailer header, and keys
+// prefixed with http.TrailerPrefix.
+func (w *response) Header() http.Header { return w.header }
+
+// WriteHeader sends the status line and header. A 1xx code (other than 101) sends an
+// informational response with the current header map at once, and may be repeated; a final code
+// counts only the first time. Codes outside 100-999 panic, as with net/http.
+func (w *response) WriteHeader(code int) {
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("h1: invalid WriteHeader code %d", code))
+	}
+	if w.done || w.wroteHeader {
+		return
+	}
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		w.writeInformational(code)
+		return
+	}
+	w.writeHeader(code, false)
+}
+
+// Write sends body bytes: as one chunk for a chunked response, as they are otherwise. Errors:
+// http.ErrContentLength for bytes past a declared Content-Length, http.ErrBodyNotAllowed for a
+// status without a body (bytes written for a HEAD request are dropped silently), the connection's
+// error after it failed.
+func (w *response) Write(p []byte) (int, error) { return w.write(p, "") }
+
+// WriteString is Write for a string, without a copy.
+func (w *response) WriteString(s string) (int, error) { return w.write(nil, s) }
+
+// Flush sends what is buffered to the client at once.
+func (w *response) Flush() { w.FlushError() }
+
+// FlushError is Flush that reports the connection's error (used by http.ResponseController).
+func (w *response) FlushError() error {
+	if w.done {
+		return errAfterHandler
+	}
+	if !w.wroteHeader {
+		w.writeHeader(http.StatusOK, false)
+	}
+	return w.c.bw.Flush()
+}
+
+func (w *response) write(p []byte, s string) (int, error) {
+	if w.done {
+		return 0, errAfterHandler
+	}
+	if !w.wroteHeader {
+		w.writeHeader(http.StatusOK, false)
+	}
+	n := len(p) + len(s)
+	if n == 0 {
+		return 0, nil
+	}
+	bw := w.c.bw
+	switch w.mode {
+	case bodyNone:
+		if w.head.method == http.MethodHead && bodyAllowed(w.status) {
+			return n, nil
+		}
+		return 0, http.ErrBodyNotAllowed
+	case bodyLength:
+		if w.written+int64(n) > w.length {
+			return 0, http.ErrContentLength
+		}
+	case bodyChunked:
+		bw.Write(appendChunkHeader(bw.AvailableBuffer(), n))
+	}
+	if p != nil {
+		bw.Write(p)
+	} else {
+		bw.WriteString(s)
+	}
+	if w.mode == bodyChunked {
+		bw.WriteString("\r\n")
+	}
+	// bufio.Writer errors are sticky: one check covers the writes above.
+	if _, err := bw.Write(nil); err != nil {
+		w.closeAfter = true
+		return 0, err
+	}
+	w.written += int64(n)
+	return n, nil
+}
+
+// writeHeader commits the final status and header to the connection's writer. finished says the
+// handler returned without writing a body, so an empty body can be framed by length.
+func (w *response) writeHeader(code int, finished bool) {
+	w.mu.Lock()
+	w.wroteHeader = true
+	continueOwed := w.head.expectContinue && !w.sentContinue
+	w.headerMark = w.c.wired + int64(w.c.bw.Buffered())
+	w.mu.Unlock()
+
+	w.status = code
+	h := w.header
+	length, hasLength := handlerLength(h["Content-Length"])
+	switch {
+	case !bodyAllowed(code) || w.head.method == http.MethodHead:
+		w.mode = bodyNone
+	case hasLength:
+		w.mode, w.length = bodyLength, length
+	case finished:
+		w.mode, w.length, hasLength = bodyLength, 0, true
+	case w.head.http11():
+		w.mode = bodyChunked
+	default:
+		w.mode = bodyUntilClose
+	}
+	w.closeAfter = w.closeAfter || w.mustClose(code, continueOwed)
+	if w.mode == bodyChunked {
+		w.trailers = declaredTrailers(h["Trailer"])
+	}
+
+	bw := w.c.bw
+	writeStatusLine(bw, code)
+	for k, vv := range h {
+		if !w.sendField(k) {
+			continue
+		}
+		for _, v := range vv {
+			writeField(bw, k, v)
+		}
+	}
+	if _, ok := h["Date"]; !ok {
+		bw.WriteString("Date: ")
+		bw.Write(w.c.s.date.get(time.Now()))
+		bw.WriteString("\r\n")
+	}
+	// RFC 9110 8.6: no Content-Length in 1xx and 204 responses; a HEAD or 304 response keeps the
+	// one the handler set, which describes the body a GET would have got.
+	if hasLength && code != http.StatusNoContent && code >= 200 {
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), length, 10))
+		bw.WriteString("\r\n")
+	}
+	if w.mode == bodyChunked {
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+		if len(w.trailers) > 0 {
+			// Only the names a trailer may carry: a recipient may refuse a response that
+			// announces others (RFC 9110 6.6.2).
+			bw.WriteString("Trailer: ")
+			for i, k := range w.trailers {
+				if i > 0 {
+					bw.WriteString(", ")
+				}
+				bw.WriteString(k)
+			}
+			bw.WriteString("\r\n")
+		}
+	}
+	switch {
+	case w.closeAfter:
+		bw.WriteString("Connection: close\r\n")
+	case w.head.keepAlive:
+		// RFC 9112 9.3: an HTTP/1.0 client keeps the connection only if told so.
+		bw.WriteString("Connection: keep-alive\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// mustClose decides, when the header is written, whether the connection closes after this
+// response. continueOwed says the client is waiting for 100 Continue that was never sent, so it
+// may or may not send its content now (RFC 9110 10.1.1): the connection cannot be reused.
+func (w *response) mustClose(code int, continueOwed bool) bool {
+	s := w.c.s
+	switch {
+	case w.head.close, w.mode == bodyUntilClose, code == http.StatusSwitchingProtocols:
+		return true
+	case continueOwed, w.body.unread.Load() > maxDiscard, s.closing.Load():
+		return true
+	case s.cfg.MaxRequestsPerConn > 0 && w.c.served+1 >= s.cfg.MaxRequestsPerConn:
+		return true
+	}
+	return hasToken(w.header["Connection"], "close")
+}
+
+// sendField reports whether the handler's header field k goes into the header section. Framing
+// and connection fields are the server's own; trailers wait for the end of the body.
+func (w *response) sendField(k string) bool {
+	switch k {
+	case "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Date":
+		return k == "Date"
+	case "Trailer":
+		return false // rewritten from w.trailers
+	}
+	if strings.HasPrefix(k, http.TrailerPrefix) || !isToken(k) {
+		return false
+	}
+	for _, t := range w.trailers {
+		if t == k {
+			return false
+		}
+	}
+	return true
+}
+
+// writeInformational sends a 1xx response (e.g. 103 Early Hints) with the current header map and
+// flushes it. RFC 9110 15.2: none is sent to an HTTP/1.0 client.
+func (w *response) writeInformational(code int) {
+	if !w.head.http11() {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if code == http.StatusContinue {
+		if w.sentContinue {
+			return
+		}
+		w.sentContinue = true
+	}
+	bw := w.c.bw
+	writeStatusLine(bw, code)
+	for k, vv := range w.header {
+		switch k {
+		case "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Trailer":
+			continue
+		}
+		if strings.HasPrefix(k, http.TrailerPrefix) || !isToken(k) {
+			continue
+		}
+		for _, v := range vv {
+			writeField(bw, k, v)
+		}
+	}
+	bw.WriteString("\r\n")
+	bw.Flush()
+}
+
+// writeContinue sends 100 Continue unless it was sent or a final response has begun. It is called
+// by the request body's first Read, which may run on another goroutine than the handler.
+func (w *response) writeContinue() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sentContinue || w.wroteHeader {
+		return nil
+	}
+	w.sentContinue = true
+	bw := w.c.bw
+	bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	return bw.Flush()
+}
+
+// finish completes the response after the handler returned normally: the implied header, the
+// last chunk and trailers, the check of a declared length, and the flush. bodyErr is the error
+// the handler met reading the request body. It reports false if, instead, the server must
+// answer errBadBody itself.
+func (w *response) finish(bodyErr error) bool {
+	w.done = true
+	if bodyErr != nil {
+		// The request's framing is lost: the connection cannot carry another request.
+		w.closeAfter = true
+	}
+	if !w.wroteHeader {
+		if isMalformed(bodyErr) {
+			return false
+		}
+		w.writeHeader(http.StatusOK, true)
+	}
+	bw := w.c.bw
+	switch w.mode {
+	case bodyChunked:
+		writeTrailerSection(bw, w.header, w.trailers)
+	case bodyLength:
+		if w.written < w.length {
+			// The body is short of its declared length: only closing tells the client.
+			w.closeAfter = true
+			w.c.s.log.Warn().Str("remote", w.c.remoteAddr).Int64("declared", w.length).
+				Int64("written", w.written).Msg("h1: handler wrote less than its Content-Length")
+		}
+	}
+	if bw.Flush() != nil {
+		w.closeAfter = true
+	}
+	return true
+}
+
+// bodyAllowed reports whether a response with the status may have a body (RFC 9110 6.4.1).
+func bodyAllowed(code int) bool {
+	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
+}
+
+// handlerLength returns the Content-Length a handler set, if it is one valid value (or the same
+// value repeated); anything else is ignored and the response framed otherwise.
+func handlerLength(values []string) (int64, bool) {
+	if len(values) == 0 {
+		return 0, false
+	}
+	return parseContentLength(values)
+}
+
+// declaredTrailers returns the canonical names listed in the handler's Trailer header, without
+// those a trailer may not carry.
+func declaredTrailers(values []string) []string {
+	var names []string
+	for _, v := range values {
+		for elem := range strings.SplitSeq(v, ",") {
+			if elem = trimOWS(elem); isToken(elem) {
+				if k := http.CanonicalHeaderKey(elem); !forbiddenTrailer(k) {
+					names = append(names, k)
+				}
+			}
+		}
+	}
+	return names
+}
+
+// hasToken reports whether the comma-separated values hold token, case-insensitively.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for elem := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(trimOWS(elem), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// writeStatusLine writes "HTTP/1.1 code reason CRLF", always with a reason phrase: some clients
+// (h2load among them) count a status line without one as a failure.
+func writeStatusLine(bw *bufio.Writer, code int) {
+	b := append(bw.AvailableBuffer(), "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	b = append(b, reasonPhrase(code)...)
+	b = append(b, '\r', '\n')
+	bw.Write(b)
+}
+
+// reasonPhrase is the standard reason phrase of code, or "Status" for a code without one.
+func reasonPhrase(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return t
+	}
+	return "Status"
+}
+
+// writeField writes "k: v CRLF". A value with a CR, LF or other control character, which would
+// split the header or corrupt it, has each such byte replaced by a space.
+func writeField(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	if validFieldValue(v) {
+		bw.WriteString(v)
+	} else {
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if (c < ' ' && c != '\t') || c == 0x7f {
+				c = ' '
+			}
+			bw.WriteByte(c)
+		}
+	}
+	bw.WriteString("\r\n")
+}
+
+// dateCache holds the Date field value for the current second, shared by all connections.
+type dateCache struct {
+	v atomic.Pointer[dateValue]
+}
+
+type dateValue struct {
+	sec int64
+	b   []byte // IMF-fixdate (RFC 9110 5.6.7); never modified once stored
+}
+
+// get returns the Date value for now; callers must not modify it.
+func (d *dateCache) get(now time.Time) []byte {
+	sec := now.Unix()
+	if v := d.v.Load(); v != nil && v.sec == sec {
+		return v.b
+	}
+	v := &dateValue{sec: sec, b: now.UTC().AppendFormat(make([]byte, 0, len(http.TimeFormat)), http.TimeFormat)}
+	d.v.Store(v)
+	return v.b
+}

@@ -1,0 +1,259 @@
+// Package h1 is muxgate's front end: it accepts HTTP/1.x connections, in clear text or over TLS,
+// reads their requests with a strict RFC 9112 parser of its own, and serves them with any
+// http.Handler, over persistent connections with timeouts and limits.
+//
+// It imports only the standard library and zerolog.
+package h1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Server serves HTTP/1.x on any number of listeners. It owns every goroutine it starts (one per
+// connection, and briefly one per request that watches for the client going away) and waits for
+// them in Shutdown and Close.
+type Server struct {
+	cfg     Config // filled in by New; read-only
+	lim     limits // from cfg
+	handler http.Handler
+	log     zerolog.Logger
+	ctx     context.Context // parent of every connection's context
+
+	// slots holds one token per open connection: an accept loop sends before it accepts, a
+	// connection receives when it ends. It is never closed.
+	slots chan struct{}
+	// done is closed by beginShutdown; it stops accept loops waiting for a slot or a back-off.
+	done chan struct{}
+	// closing is set, under mu, once Shutdown or Close has begun; read anywhere.
+	closing atomic.Bool
+
+	// Lock order: Server.mu before nothing else of this package.
+	mu        sync.Mutex
+	listeners map[*net.Listener]struct{} // guarded by mu
+	conns     map[*conn]struct{}         // guarded by mu
+	// wg counts accept loops and connection goroutines; Add is only called under mu while
+	// closing is unset, so that no Add races with Wait.
+	wg sync.WaitGroup
+
+	open     atomic.Int64  // connections open
+	active   atomic.Int64  // requests whose handler is running or whose response is being written
+	requests atomic.Uint64 // requests handled since New
+	date     dateCache
+}
+
+// State is a snapshot of a Server's load.
+type State struct {
+	Conns    int    // client connections open
+	Active   int    // requests being handled (from head read to response written)
+	Requests uint64 // requests handled since New, whatever their outcome
+}
+
+// New returns a Server for h, with cfg's zero values filled in and its limits clamped (see
+// Config). A nil h answers every request with 404.
+func New(cfg Config, h http.Handler) *Server {
+	cfg = cfg.withDefaults()
+	if h == nil {
+		h = http.NotFoundHandler()
+	}
+	return &Server{
+		cfg:       cfg,
+		lim:       cfg.limits(),
+		handler:   h,
+		log:       cfg.Logger,
+		ctx:       context.Background(),
+		slots:     make(chan struct{}, cfg.MaxConns),
+		done:      make(chan struct{}),
+		listeners: make(map[*net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+	}
+}
+
+// Serve accepts connections on ln and serves each on its own goroutine until Shutdown or Close;
+// then it returns http.ErrServerClosed. It may be called for several listeners at once, all
+// sharing MaxConns: before each Accept it takes a connection slot, so at the cap it stops
+// accepting until a connection closes. Temporary Accept errors (out of file descriptors and the
+// like) are retried after a growing pause; another error is returned. Serve closes ln on return.
+//
+// A listener from tls.NewListener yields *tls.Conn: each is handshaken within HeaderTimeout, and
+// its requests carry the connection state in Request.TLS.
+func (s *Server) Serve(ln net.Listener) error {
+	defer ln.Close()
+	if !s.addListener(&ln) {
+		return http.ErrServerClosed
+	}
+	defer s.dropListener(&ln)
+	var pause time.Duration
+	for {
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.done:
+			return http.ErrServerClosed
+		}
+		rwc, err := ln.Accept()
+		if err != nil {
+			<-s.slots
+			if s.closing.Load() {
+				return http.ErrServerClosed
+			}
+			if !temporary(err) {
+				return fmt.Errorf("h1: accept on %s: %w", ln.Addr(), err)
+			}
+			pause = min(max(2*pause, minAcceptBackoff), maxAcceptBackoff)
+			s.log.Warn().Err(err).Dur("pause", pause).Msg("h1: accept failed, retrying")
+			if !s.pause(pause) {
+				return http.ErrServerClosed
+			}
+			continue
+		}
+		pause = 0
+		c := newConn(s, rwc)
+		if !s.addConn(c) {
+			rwc.Close()
+			<-s.slots
+			return http.ErrServerClosed
+		}
+		go c.serve()
+	}
+}
+
+// Shutdown stops the server gracefully: it stops accepting, closes idle connections at once, and
+// lets busy ones finish their current response, which carries Connection: close, before they
+// close. It returns once every connection has closed, or, when ctx is done first, closes them
+// all (as Close) and returns ctx.Err().
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.beginShutdown()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.closeIfIdle()
+	}
+	s.mu.Unlock()
+
+	finished := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		s.abortConns()
+		<-finished
+		return ctx.Err()
+	}
+}
+
+// Close stops the server at once: it stops accepting, closes every connection, cancels the
+// contexts of the requests in flight, and waits for their handlers to return.
+func (s *Server) Close() error {
+	s.beginShutdown()
+	s.abortConns()
+	s.wg.Wait()
+	return nil
+}
+
+// State returns the server's current load.
+func (s *Server) State() State {
+	return State{
+		Conns:    int(s.open.Load()),
+		Active:   int(s.active.Load()),
+		Requests: s.requests.Load(),
+	}
+}
+
+// beginShutdown stops the accept loops: no listener or connection is added after it.
+func (s *Server) beginShutdown() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return
+	}
+	s.closing.Store(true)
+	close(s.done)
+	for ln := range s.listeners {
+		(*ln).Close()
+	}
+}
+
+func (s *Server) abortConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.abort()
+	}
+}
+
+func (s *Server) addListener(ln *net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.listeners[ln] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) dropListener(ln *net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, ln)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func (s *Server) addConn(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.open.Add(1)
+	s.wg.Add(1)
+	return true
+}
+
+// dropConn forgets a closed connection and frees its slot.
+func (s *Server) dropConn(c *conn) {
+	c.state.Store(stateClosed)
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.open.Add(-1)
+	<-s.slots
+	s.wg.Done()
+}
+
+// pause waits for d, or until shutdown begins, and reports whether the server is still running.
+func (s *Server) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+// temporary reports whether an Accept error is worth retrying: the process or the system is out
+// of descriptors or memory, or a connection died in the accept queue.
+func temporary(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS,
+		syscall.ENOMEM, syscall.ECONNABORTED, syscall.ECONNRESET} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,208 @@
+package h1
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// These tests run in a synctest bubble over in-memory connections: time is fake and moves only
+// when every goroutine is blocked, so the timeouts are checked exactly and take no real time.
+// time.Sleep in a bubble only advances the fake clock.
+
+const (
+	testHeaderTimeout = 5 * time.Second
+	testIdleTimeout   = 30 * time.Second
+)
+
+var timeoutConfig = Config{HeaderTimeout: testHeaderTimeout, IdleTimeout: testIdleTimeout}
+
+const getRoot = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+
+func TestNewConnectionSilentClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, l := servePipe(t, timeoutConfig, text)
+		conn := l.dial()
+		defer conn.Close()
+		start := time.Now()
+		b, err := io.ReadAll(conn)
+		if len(b) != 0 || err != nil {
+			t.Errorf("got %q, %v; want a silent close", b, err)
+		}
+		if d := time.Since(start); d != testHeaderTimeout {
+			t.Errorf("closed after %v, want %v", d, testHeaderTimeout)
+		}
+	})
+}
+
+func TestPartialHeadTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, l := servePipe(t, timeoutConfig, text)
+		c := newClient(t, l.dial())
+		start := time.Now()
+		time.Sleep(time.Second)
+		c.send("GET / HTTP/1.1\r\nHo")
+		r := c.read("GET")
+		if r.StatusCode != 408 || !r.Close {
+			t.Errorf("got %d close %v, want 408 with Connection: close", r.StatusCode, r.Close)
+		}
+		// A new connection's head is due HeaderTimeout after the accept.
+		if d := time.Since(start); d != testHeaderTimeout {
+			t.Errorf("answered after %v, want %v", d, testHeaderTimeout)
+		}
+		c.expectClosed()
+	})
+}
+
+func TestKeptAliveConnectionTimeouts(t *testing.T) {
+	t.Run("idle close is silent", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			_, l := servePipe(t, timeoutConfig, text)
+			c := newClient(t, l.dial())
+			c.roundTrip(getRoot)
+			start := time.Now()
+			b, err := io.ReadAll(c.br)
+			if len(b) != 0 || err != nil {
+				t.Errorf("got %q, %v; want a silent close", b, err)
+			}
+			if d := time.Since(start); d != testIdleTimeout {
+				t.Errorf("closed after %v idle, want %v", d, testIdleTimeout)
+			}
+		})
+	})
+	t.Run("partial head after idling gets 408", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			_, l := servePipe(t, timeoutConfig, text)
+			c := newClient(t, l.dial())
+			c.roundTrip(getRoot)
+			// Idle almost to the idle timeout: the head's own timeout starts with its first byte.
+			time.Sleep(testIdleTimeout - time.Second)
+			c.send("GET / HT")
+			start := time.Now()
+			r := c.read("GET")
+			if r.StatusCode != 408 || !r.Close {
+				t.Errorf("got %d close %v, want 408 with Connection: close", r.StatusCode, r.Close)
+			}
+			if d := time.Since(start); d != testHeaderTimeout {
+				t.Errorf("answered %v after the first byte, want %v", d, testHeaderTimeout)
+			}
+			c.expectClosed()
+		})
+	})
+	t.Run("slow but complete head is served", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			_, l := servePipe(t, timeoutConfig, text)
+			c := newClient(t, l.dial())
+			c.roundTrip(getRoot)
+			c.send("GET /slow HTTP/1.1\r\n")
+			time.Sleep(testHeaderTimeout - time.Millisecond)
+			if r := c.roundTrip("Host: a\r\n\r\n"); r.body != "GET /slow" {
+				t.Errorf("got %d %q, want the request served", r.StatusCode, r.body)
+			}
+		})
+	})
+}
+
+func TestIdleConnectionReleasesReadBuffer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, l := servePipe(t, timeoutConfig, text)
+		c := newClient(t, l.dial())
+		c.roundTrip(getRoot)
+		time.Sleep(idleRelease + time.Second)
+		synctest.Wait()
+		s.mu.Lock()
+		for sc := range s.conns {
+			if sc.br != nil || sc.bw != nil {
+				t.Errorf("idle for %v: got reader %v writer %v, want both released", idleRelease+time.Second, sc.br != nil, sc.bw != nil)
+			}
+		}
+		s.mu.Unlock()
+		// The byte read without a buffer starts the next request.
+		if r := c.roundTrip("GET /after HTTP/1.1\r\nHost: a\r\n\r\n"); r.body != "GET /after" {
+			t.Errorf("after release: got %q, want %q", r.body, "GET /after")
+		}
+		// The idle timeout still counts from the end of the last response.
+		start := time.Now()
+		if b, err := io.ReadAll(c.br); len(b) != 0 || err != nil || time.Since(start) != testIdleTimeout {
+			t.Errorf("got %q, %v after %v; want a silent close after %v", b, err, time.Since(start), testIdleTimeout)
+		}
+	})
+}
+
+func TestMaxConnsPausesAccept(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, l := servePipe(t, Config{MaxConns: 2}, text)
+		a := newClient(t, l.dial())
+		a.roundTrip(getRoot)
+		b := newClient(t, l.dial())
+		b.roundTrip(getRoot)
+		waiting := l.dial()
+		synctest.Wait()
+		if n := len(l.conns); n != 1 {
+			t.Errorf("at the cap: got %d connections waiting for Accept, want 1", n)
+		}
+		if st := s.State(); st.Conns != 2 {
+			t.Errorf("at the cap: got %+v, want 2 connections", st)
+		}
+		a.conn.Close()
+		synctest.Wait()
+		if n := len(l.conns); n != 0 {
+			t.Errorf("after a close: got %d connections waiting, want 0", n)
+		}
+		if r := newClient(t, waiting).roundTrip(getRoot); r.StatusCode != 200 {
+			t.Errorf("accepted after the pause: got %d, want 200", r.StatusCode)
+		}
+	})
+}
+
+// flakyListener fails Accept with EMFILE a given number of times first.
+type flakyListener struct {
+	*pipeListener
+	fails atomic.Int32
+	err   error
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept", l.err)}
+	}
+	return l.pipeListener.Accept()
+}
+
+func TestAcceptBacksOffOnTemporaryErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &flakyListener{pipeListener: newPipeListener(), err: syscall.EMFILE}
+		l.fails.Store(3)
+		s := New(Config{Logger: testLogger(t)}, text)
+		served := make(chan error, 1)
+		start := time.Now()
+		go func() { served <- s.Serve(l) }()
+		c := newClient(t, l.dial())
+		if r := c.roundTrip(getRoot); r.StatusCode != 200 {
+			t.Errorf("after EMFILE: got %d, want 200", r.StatusCode)
+		}
+		if d, want := time.Since(start), 5*time.Millisecond+10*time.Millisecond+20*time.Millisecond; d != want {
+			t.Errorf("served after %v, want the back-off of %v", d, want)
+		}
+		s.Close()
+		if err := <-served; err != http.ErrServerClosed {
+			t.Errorf("Serve: got %v, want http.ErrServerClosed", err)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		l := &flakyListener{pipeListener: newPipeListener(), err: syscall.EINVAL}
+		l.fails.Store(1)
+		s := New(Config{Logger: testLogger(t)}, text)
+		if err := s.Serve(l); err == nil || !errors.Is(err, syscall.EINVAL) {
+			t.Errorf("Serve: got %v, want the permanent Accept error", err)
+		}
+		s.Close()
+	})
+}

@@ -1,0 +1,61 @@
+package h2
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+
+	"golang.org/x/net/http2"
+
+	"muxgate/internal/pool"
+)
+
+// dial opens one session: TCP, TLS with ALPN h2 unless h2c, the HTTP/2
+// preface, and a PING. It is the pool's DialFunc.
+func (p *Pool) dial(ctx context.Context, id uint64) (pool.Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	open := p.dialConn
+	if open == nil {
+		open = p.connect
+	}
+	c, err := open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("h2: dial %s: %w", p.cfg.Address, err)
+	}
+	w, wc := newWatchConn(c)
+	cc, err := p.t2.NewClientConn(wc)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("h2: %s: %w", p.cfg.Address, err)
+	}
+	// The peer's preface begins with its SETTINGS (RFC 9113 3.4), so once
+	// the PING's ACK is in, its SETTINGS_MAX_CONCURRENT_STREAMS is known and
+	// the peer is known to speak HTTP/2, before any request is sent.
+	if err := cc.Ping(ctx); err != nil {
+		cc.Close()
+		return nil, fmt.Errorf("h2: %s: no answer to the first PING: %w", p.cfg.Address, err)
+	}
+	return &session{id: id, cc: cc, conn: w}, nil
+}
+
+// connect dials cfg.Address and, for TLS, completes the handshake with
+// ALPN h2.
+func (p *Pool) connect(ctx context.Context) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", p.cfg.Address)
+	if err != nil || p.tls == nil {
+		return c, err
+	}
+	tc := tls.Client(c, p.tls)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if proto := tc.ConnectionState().NegotiatedProtocol; proto != http2.NextProtoTLS {
+		tc.Close()
+		return nil, fmt.Errorf("server chose ALPN protocol %q, want %q", proto, http2.NextProtoTLS)
+	}
+	return tc, nil
+}

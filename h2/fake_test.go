@@ -1,0 +1,274 @@
+package h2
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"muxgate/internal/pool"
+)
+
+// result is one request's outcome.
+type result struct {
+	res  *http.Response
+	info *pool.Info
+	err  error
+}
+
+func get(p *Pool) result {
+	info := new(pool.Info)
+	req, _ := http.NewRequestWithContext(pool.WithInfo(context.Background(), info), "GET", "http://upstream.test/x", nil)
+	res, err := p.RoundTrip(req)
+	return result{res, info, err}
+}
+
+func goGet(p *Pool) <-chan result {
+	c := make(chan result, 1)
+	go func() { c <- get(p) }()
+	return c
+}
+
+// mustGet sends a GET and wants it on the given session and stream.
+func mustGet(t *testing.T, p *Pool, session, stream uint64) result {
+	t.Helper()
+	return want(t, get(p), session, stream)
+}
+
+func want(t *testing.T, r result, session, stream uint64) result {
+	t.Helper()
+	if r.err != nil {
+		t.Fatalf("RoundTrip: %v", r.err)
+	}
+	if r.info.SessionID != session || r.info.StreamID != stream || r.info.Protocol != "h2" {
+		t.Errorf("request on session %d stream %d (%s), want session %d stream %d (h2)",
+			r.info.SessionID, r.info.StreamID, r.info.Protocol, session, stream)
+	}
+	return r
+}
+
+// readAll reads and closes a response body.
+func readAll(t *testing.T, res *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatalf("reading body: %v", err)
+	}
+	return string(b)
+}
+
+func TestSettingsWindows(t *testing.T) {
+	tests := []struct {
+		name                   string
+		stream, conn           int32
+		wantStream, wantUpdate uint32
+	}{
+		{"defaults", 0, 0, 256 << 10, 1<<20 - 65535},
+		{"configured", 100_000, 500_000, 100_000, 500_000 - 65535},
+		{"connection window raised to the minimum", 20_000, 1000, 20_000, 65535},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ps := &peers{}
+				p := newFakePool(t, Config{StreamWindow: tt.stream, ConnWindow: tt.conn}, ps)
+				if body := readAll(t, mustGet(t, p, 1, 1).res); body != "ok" {
+					t.Errorf("body %q, want ok", body)
+				}
+				pr := ps.get(0)
+				pr.mu.Lock()
+				settings, inc := pr.clientSettings, pr.connIncrement
+				pr.mu.Unlock()
+				var got uint32
+				var found bool
+				for _, s := range settings {
+					if s.ID == http2.SettingInitialWindowSize {
+						got, found = s.Val, true
+					}
+				}
+				if !found || got != tt.wantStream {
+					t.Errorf("SETTINGS_INITIAL_WINDOW_SIZE %d (sent %v), want %d; settings %v", got, found, tt.wantStream, settings)
+				}
+				if inc != tt.wantUpdate {
+					t.Errorf("connection WINDOW_UPDATE %d, want %d", inc, tt.wantUpdate)
+				}
+			})
+		})
+	}
+}
+
+// holdOpen answers with headers and keeps the stream open.
+func holdOpen(p *fakePeer, stream uint32, _ []hpack.HeaderField) { p.headers(stream, 200, false) }
+
+func TestPeerMaxConcurrentStreams(t *testing.T) {
+	maxTwo := []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 2}}
+	t.Run("second session allowed", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ps := &peers{settings: maxTwo, onRequest: holdOpen}
+			p := newFakePool(t, Config{MaxSessions: 2}, ps)
+			mustGet(t, p, 1, 1)
+			mustGet(t, p, 1, 3)
+			mustGet(t, p, 2, 1)
+			st := p.State()
+			if len(st.Sessions) != 2 || st.Sessions[0].MaxStreams != 2 || st.Sessions[0].InFlight != 2 {
+				t.Errorf("State sessions %+v, want 2, the first with 2 of 2 streams", st.Sessions)
+			}
+		})
+	})
+	t.Run("one session: queued", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ps := &peers{settings: maxTwo, onRequest: holdOpen}
+			p := newFakePool(t, Config{MaxSessions: 1}, ps)
+			first := mustGet(t, p, 1, 1)
+			mustGet(t, p, 1, 3)
+			third := goGet(p)
+			synctest.Wait()
+			if st := p.State(); st.Queued != 1 || ps.count() != 1 {
+				t.Fatalf("third request: %d queued, %d sessions dialled; want 1 and 1", st.Queued, ps.count())
+			}
+			if reqs, _ := ps.get(0).stats(); len(reqs) != 2 {
+				t.Fatalf("peer saw %d streams, want 2 (its limit)", len(reqs))
+			}
+			first.res.Body.Close()
+			want(t, <-third, 1, 5)
+		})
+	})
+}
+
+func TestRefusedStreamRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ps := &peers{}
+		ps.onRequest = func(pr *fakePeer, stream uint32, _ []hpack.HeaderField) {
+			if pr == ps.get(0) {
+				pr.refuse(stream)
+				return
+			}
+			pr.respond(stream, 200, "second")
+		}
+		p := newFakePool(t, Config{MaxSessions: 2}, ps)
+		r := mustGet(t, p, 2, 1)
+		if body := readAll(t, r.res); body != "second" || r.info.Attempts != 2 {
+			t.Errorf("body %q after %d attempts, want second after 2", body, r.info.Attempts)
+		}
+	})
+}
+
+func TestGoAwayDrains(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ps := &peers{}
+		p := newFakePool(t, Config{}, ps)
+		readAll(t, mustGet(t, p, 1, 1).res)
+		ps.get(0).goAway(1)
+		synctest.Wait()
+		if st := p.State(); len(st.Sessions) != 1 || !st.Sessions[0].Draining {
+			t.Fatalf("State sessions %+v, want session 1 draining", st.Sessions)
+		}
+		r := mustGet(t, p, 2, 1)
+		if r.info.Attempts != 1 {
+			t.Errorf("%d attempts, want 1: a drained session takes no stream", r.info.Attempts)
+		}
+		readAll(t, r.res)
+		synctest.Wait()
+		if st := p.State(); len(st.Sessions) != 1 || st.Sessions[0].ID != 2 {
+			t.Errorf("State sessions %+v, want only session 2", st.Sessions)
+		}
+	})
+}
+
+func TestGoAwayAboveLastStreamRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ps := &peers{}
+		ps.onRequest = func(pr *fakePeer, stream uint32, _ []hpack.HeaderField) {
+			if pr == ps.get(0) && stream > 1 {
+				pr.goAway(1) // stream 3 arrived after the peer decided to go away
+				return
+			}
+			pr.respond(stream, 200, "ok")
+		}
+		p := newFakePool(t, Config{}, ps)
+		first := mustGet(t, p, 1, 1)
+		r := mustGet(t, p, 2, 1)
+		if r.info.Attempts != 2 {
+			t.Errorf("%d attempts, want 2", r.info.Attempts)
+		}
+		readAll(t, r.res)
+		if body := readAll(t, first.res); body != "ok" {
+			t.Errorf("stream below the GOAWAY: body %q, want ok", body)
+		}
+	})
+}
+
+func TestPeerClosesIdleSession(t *testing.T) {
+	for _, settle := range []bool{true, false} {
+		name := "noticed"
+		if !settle {
+			name = "racing"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ps := &peers{}
+				p := newFakePool(t, Config{}, ps)
+				readAll(t, mustGet(t, p, 1, 1).res)
+				ps.get(0).conn.Close()
+				if settle {
+					synctest.Wait()
+				}
+				r := get(p)
+				if r.err != nil || r.info.SessionID != 2 {
+					t.Fatalf("request after the peer closed: session %d err %v, want session 2", r.info.SessionID, r.err)
+				}
+				readAll(t, r.res)
+			})
+		})
+	}
+}
+
+func TestUnansweredPingDropsSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ps := &peers{}
+		p := newFakePool(t, Config{PingInterval: 30 * time.Second, PingTimeout: 5 * time.Second}, ps)
+		readAll(t, mustGet(t, p, 1, 1).res)
+		pr := ps.get(0)
+		pr.setSilent()
+
+		time.Sleep(30*time.Second + time.Millisecond)
+		synctest.Wait()
+		if _, pings := pr.stats(); pings != 2 {
+			t.Fatalf("peer got %d PINGs after 30s idle, want 2 (dial, then interval)", pings)
+		}
+		if st := p.State(); st.Sessions[0].Closed {
+			t.Fatalf("session closed before its PING timed out")
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if st := p.State(); len(st.Sessions) != 1 || !st.Sessions[0].Closed {
+			t.Fatalf("State sessions %+v, want session 1 closed after the PING timeout", st.Sessions)
+		}
+		readAll(t, mustGet(t, p, 2, 1).res)
+		if st := p.State(); len(st.Sessions) != 1 || st.Sessions[0].ID != 2 {
+			t.Errorf("State sessions %+v, want only session 2", st.Sessions)
+		}
+	})
+}
+
+func TestDialFailsWithoutPingAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ps := &peers{silent: true}
+		p := newFakePool(t, Config{DialTimeout: 2 * time.Second}, ps)
+		start := time.Now()
+		r := get(p)
+		if !errors.Is(r.err, pool.ErrUnavailable) || !errors.Is(r.err, context.DeadlineExceeded) {
+			t.Errorf("err %v, want ErrUnavailable wrapping the dial timeout", r.err)
+		}
+		if d := time.Since(start); d != 2*time.Second {
+			t.Errorf("failed after %v, want the 2s dial timeout", d)
+		}
+	})
+}

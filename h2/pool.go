@@ -1,0 +1,216 @@
+// Package h2 is the HTTP/2 upstream: a pool of a few long-lived HTTP/2
+// connections (h2 over TLS, or h2c with prior knowledge) to one upstream
+// address, on golang.org/x/net/http2's ClientConn, with the policy of
+// muxgate/internal/pool.
+package h2
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/net/http2"
+
+	"muxgate/internal/pool"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultStreamWindow = 256 << 10
+	DefaultConnWindow   = 1 << 20
+	DefaultDialTimeout  = 5 * time.Second
+	DefaultPingInterval = 30 * time.Second
+	DefaultPingTimeout  = 5 * time.Second
+
+	// initialWindow is the window every HTTP/2 connection starts with
+	// (RFC 9113 6.9.2); the connection's WINDOW_UPDATE adds to it.
+	initialWindow = 65535
+	// minConnWindow is the smallest ConnWindow: x/net takes the WINDOW_UPDATE
+	// increment, ConnWindow-initialWindow, only from initialWindow up.
+	minConnWindow = 2 * initialWindow
+)
+
+// Config configures a Pool. Zero values are documented per field.
+type Config struct {
+	// Logger receives session and dial events. The zero value is silent.
+	Logger zerolog.Logger
+
+	// Address is the upstream's host:port. Required.
+	Address string
+
+	// TLS, if non-nil, makes sessions HTTP/2 over TLS: NextProtos is forced
+	// to ["h2"], the server must select h2 by ALPN, and ServerName defaults
+	// to Address's host. nil: h2c with prior knowledge (RFC 9113 3.3).
+	TLS *tls.Config
+
+	// MaxSessions, MaxStreamsPerSession, QueueLength, QueueTimeout and
+	// ReplayBuffer are as in pool.Config: 0 means 4 sessions, only the
+	// peer's stream limit, 1024 queued requests, 5s in the queue, and no
+	// request body kept for retries.
+	MaxSessions          int
+	MaxStreamsPerSession int
+	QueueLength          int
+	QueueTimeout         time.Duration
+	ReplayBuffer         int
+
+	// StreamWindow is the receive window of each stream
+	// (SETTINGS_INITIAL_WINDOW_SIZE), which bounds the response bytes
+	// buffered per stream when the client reads slowly. 0: 256 KiB.
+	StreamWindow int32
+
+	// ConnWindow is the receive window of each connection, all streams
+	// together. 0: 1 MiB. Less than 2×65535 bytes is raised to that: x/net
+	// can only add 65535 or more to the 65535 a connection starts with.
+	ConnWindow int32
+
+	// DialTimeout bounds connecting, the TLS handshake and the first PING
+	// round trip of a new session. 0: 5s.
+	DialTimeout time.Duration
+
+	// PingInterval: a session that received nothing for this long is sent
+	// a PING. 0: 30s. Negative: never.
+	PingInterval time.Duration
+
+	// PingTimeout: a session whose PING is not answered within this is
+	// closed and dropped. 0: 5s.
+	PingTimeout time.Duration
+}
+
+// Pool is an HTTP/2 upstream pool. Its methods are safe for concurrent use.
+type Pool struct {
+	cfg  Config
+	log  zerolog.Logger
+	tls  *tls.Config // nil: h2c
+	t2   *http2.Transport
+	pool *pool.Pool
+
+	// dialConn opens the connection of a new session; nil: TCP (and TLS)
+	// to cfg.Address. Tests set it to hand in an in-memory conn.
+	dialConn func(ctx context.Context) (net.Conn, error)
+}
+
+// New returns a Pool that dials nothing until the first request.
+func New(cfg Config) (*Pool, error) {
+	return newPool(cfg, nil)
+}
+
+func newPool(cfg Config, dialConn func(context.Context) (net.Conn, error)) (*Pool, error) {
+	if cfg.Address == "" {
+		return nil, errors.New("h2: Config.Address is empty")
+	}
+	if cfg.StreamWindow < 0 || cfg.ConnWindow < 0 || cfg.DialTimeout < 0 || cfg.PingTimeout < 0 {
+		return nil, errors.New("h2: negative window or timeout in Config")
+	}
+	if cfg.StreamWindow == 0 {
+		cfg.StreamWindow = DefaultStreamWindow
+	}
+	if cfg.ConnWindow == 0 {
+		cfg.ConnWindow = DefaultConnWindow
+	}
+	cfg.ConnWindow = max(cfg.ConnWindow, minConnWindow)
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.PingTimeout == 0 {
+		cfg.PingTimeout = DefaultPingTimeout
+	}
+
+	p := &Pool{
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("upstream", cfg.Address).Str("proto", "h2").Logger(),
+		dialConn: dialConn,
+	}
+	if cfg.TLS != nil {
+		p.tls = cfg.TLS.Clone()
+		p.tls.NextProtos = []string{http2.NextProtoTLS}
+		if p.tls.ServerName == "" {
+			host, _, err := net.SplitHostPort(cfg.Address)
+			if err != nil {
+				return nil, errors.New("h2: Config.Address is not host:port")
+			}
+			p.tls.ServerName = host
+		}
+	}
+	var err error
+	if p.t2, err = newTransport(cfg); err != nil {
+		return nil, err
+	}
+	p.pool, err = pool.New(pool.Config{
+		Dial:                 p.dial,
+		Protocol:             "h2",
+		MaxSessions:          cfg.MaxSessions,
+		MaxStreamsPerSession: cfg.MaxStreamsPerSession,
+		QueueLength:          cfg.QueueLength,
+		QueueTimeout:         cfg.QueueTimeout,
+		ReplayBuffer:         cfg.ReplayBuffer,
+		Logger:               p.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// newTransport makes the x/net Transport whose NewClientConn makes the
+// sessions. x/net's legacy transport takes the receive windows only from
+// net/http's HTTP2Config, so they travel through t1; it sends
+// MaxReceiveBufferPerStream as SETTINGS_INITIAL_WINDOW_SIZE and
+// MaxReceiveBufferPerConnection as the connection's first WINDOW_UPDATE
+// increment (transport.go, newClientConn).
+func newTransport(cfg Config) (*http2.Transport, error) {
+	ping := cfg.PingInterval
+	if ping < 0 {
+		ping = 0
+	}
+	t1 := &http.Transport{
+		// A proxy passes Accept-Encoding and bodies through untouched.
+		DisableCompression: true,
+		HTTP2: &http.HTTP2Config{
+			StrictMaxConcurrentRequests:   true,
+			MaxReceiveBufferPerStream:     int(cfg.StreamWindow),
+			MaxReceiveBufferPerConnection: int(cfg.ConnWindow) - initialWindow,
+			SendPingTimeout:               ping,
+			PingTimeout:                   cfg.PingTimeout,
+		},
+	}
+	t2, err := http2.ConfigureTransports(t1)
+	if err != nil {
+		return nil, err
+	}
+	// The pool keeps each session within the peer's
+	// SETTINGS_MAX_CONCURRENT_STREAMS; should the peer lower it, requests
+	// wait in x/net for a free stream instead of failing.
+	t2.StrictMaxConcurrentStreams = true
+	t2.AllowHTTP = true
+	t2.DisableCompression = true
+	t2.ReadIdleTimeout = ping
+	t2.PingTimeout = cfg.PingTimeout
+	return t2, nil
+}
+
+// RoundTrip sends req upstream on one stream. The gateway sets req.Host
+// (sent as :authority) and req.URL.Scheme (sent as :scheme). Errors wrap
+// the sentinels of muxgate/internal/pool (ErrQueueFull, ErrQueueTimeout,
+// ErrUnavailable, ErrClosed, ErrNotProcessed). An Info put in req's context
+// with pool.WithInfo is filled, stream ID included.
+func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
+	return p.pool.RoundTrip(req)
+}
+
+// Shutdown stops taking requests, sends GOAWAY on every session and waits
+// for their streams to end; at ctx's end it closes what remains.
+func (p *Pool) Shutdown(ctx context.Context) error {
+	return p.pool.Shutdown(ctx)
+}
+
+// State returns a snapshot of the pool and its sessions.
+func (p *Pool) State() pool.State {
+	return p.pool.State()
+}

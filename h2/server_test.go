@@ -1,0 +1,342 @@
+package h2
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"muxgate/internal/pool"
+)
+
+// upstream is a real x/net/http2 server on a loopback listener, h2c or TLS.
+type upstream struct {
+	addr string
+	tls  *tls.Config // client config trusting the server; nil for h2c
+}
+
+// startUpstream serves h on 127.0.0.1:0 until the test ends, then closes
+// the listener and every connection and waits for the serving goroutines.
+func startUpstream(t *testing.T, useTLS bool, maxStreams uint32, h http.Handler) upstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := upstream{addr: ln.Addr().String()}
+	var serverTLS *tls.Config
+	if useTLS {
+		cert, pool := selfSigned(t)
+		serverTLS = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{http2.NextProtoTLS}}
+		u.tls = &tls.Config{RootCAs: pool}
+	}
+	srv := &http2.Server{MaxConcurrentStreams: maxStreams}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if serverTLS != nil {
+				c = tls.Server(c, serverTLS)
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				if tc, ok := c.(*tls.Conn); ok {
+					if err := tc.Handshake(); err != nil {
+						c.Close()
+						return
+					}
+				}
+				srv.ServeConn(c, &http2.ServeConnOpts{Handler: h})
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return u
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "upstream"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+func newRealPool(t *testing.T, u upstream, cfg Config) *Pool {
+	t.Helper()
+	cfg.Address, cfg.TLS = u.addr, u.tls
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return p
+}
+
+func scheme(u upstream) string {
+	if u.tls != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// forBoth runs f against an h2c and a TLS upstream.
+func forBoth(t *testing.T, f func(t *testing.T, useTLS bool)) {
+	for _, useTLS := range []bool{false, true} {
+		name := "h2c"
+		if useTLS {
+			name = "tls"
+		}
+		t.Run(name, func(t *testing.T) { f(t, useTLS) })
+	}
+}
+
+func TestRealGet(t *testing.T) {
+	forBoth(t, func(t *testing.T, useTLS bool) {
+		u := startUpstream(t, useTLS, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Seen", r.Proto+" "+r.Host+" "+r.URL.Path+" "+r.Header.Get("Accept-Encoding"))
+			io.WriteString(w, "hello")
+		}))
+		p := newRealPool(t, u, Config{})
+		for i, wantStream := range []uint64{1, 3} {
+			info := new(pool.Info)
+			req, _ := http.NewRequestWithContext(pool.WithInfo(context.Background(), info), "GET", scheme(u)+"://"+u.addr+"/path", nil)
+			req.Host = "example.test"
+			res, err := p.RoundTrip(req)
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if string(body) != "hello" || res.StatusCode != 200 {
+				t.Errorf("request %d: %d %q, want 200 hello", i, res.StatusCode, body)
+			}
+			if got := res.Header.Get("X-Seen"); got != "HTTP/2.0 example.test /path " {
+				t.Errorf("upstream saw %q, want HTTP/2.0, :authority example.test, no Accept-Encoding added", got)
+			}
+			if (res.TLS != nil) != useTLS {
+				t.Errorf("Response.TLS set %v, want %v", res.TLS != nil, useTLS)
+			}
+			if *info != (pool.Info{SessionID: 1, StreamID: wantStream, Protocol: "h2", Attempts: 1}) {
+				t.Errorf("request %d: Info %+v, want session 1 stream %d", i, *info, wantStream)
+			}
+		}
+	})
+}
+
+// pattern is an endless deterministic stream of bytes.
+type pattern struct{ n int }
+
+func (p *pattern) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte(p.n*7 + p.n>>8)
+		p.n++
+	}
+	return len(b), nil
+}
+
+func TestRealPostStreaming(t *testing.T) {
+	const size = 10 << 20
+	forBoth(t, func(t *testing.T, useTLS bool) {
+		u := startUpstream(t, useTLS, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := sha256.New()
+			n, err := io.Copy(h, r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			fmt.Fprintf(w, "%d %x", n, h.Sum(nil))
+		}))
+		p := newRealPool(t, u, Config{})
+		want := sha256.New()
+		io.Copy(want, io.LimitReader(&pattern{}, size))
+
+		// No Content-Length: the body streams as it is read.
+		req, _ := http.NewRequest("POST", scheme(u)+"://"+u.addr+"/upload", io.NopCloser(io.LimitReader(&pattern{}, size)))
+		res, err := p.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if got, wantBody := string(body), strconv.Itoa(size)+" "+hex.EncodeToString(want.Sum(nil)); got != wantBody {
+			t.Errorf("upstream got %q, want %q", got, wantBody)
+		}
+	})
+}
+
+func TestRealConcurrentUsesTwoSessions(t *testing.T) {
+	const n = 200
+	forBoth(t, func(t *testing.T, useTLS bool) {
+		// Every handler waits until all n requests are in the upstream at
+		// once, which takes two sessions of 100 streams.
+		arrived := make(chan struct{}, n)
+		all := make(chan struct{})
+		var once sync.Once
+		u := startUpstream(t, useTLS, 100, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrived <- struct{}{}
+			if len(arrived) == n {
+				once.Do(func() { close(all) })
+			}
+			select {
+			case <-all:
+			case <-r.Context().Done():
+				return
+			}
+			io.WriteString(w, "ok")
+		}))
+		p := newRealPool(t, u, Config{})
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Go(func() {
+				req, _ := http.NewRequestWithContext(ctx, "GET", scheme(u)+"://"+u.addr+"/", nil)
+				res, err := p.RoundTrip(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				if err == nil && !bytes.Equal(body, []byte("ok")) {
+					err = fmt.Errorf("body %q", body)
+				}
+				if err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("request: %v", err)
+			break
+		}
+		st := p.State()
+		if len(st.Sessions) != 2 {
+			t.Errorf("%d sessions for %d concurrent requests at 100 streams per session, want 2", len(st.Sessions), n)
+		}
+		for _, s := range st.Sessions {
+			if s.MaxStreams != 100 || s.InFlight != 0 {
+				t.Errorf("session %d: max streams %d, in flight %d; want 100 and 0", s.ID, s.MaxStreams, s.InFlight)
+			}
+		}
+	})
+}
+
+func TestRealDialErrors(t *testing.T) {
+	t.Run("refused", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		p := newRealPool(t, upstream{addr: addr}, Config{})
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		_, err = p.RoundTrip(req)
+		if !errors.Is(err, pool.ErrUnavailable) {
+			t.Errorf("err %v, want ErrUnavailable", err)
+		}
+	})
+	t.Run("no h2 by ALPN", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A TLS server without ALPN: the handshake succeeds, no protocol
+		// is selected.
+		cert, roots := selfSigned(t)
+		tln := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				c, err := tln.Accept()
+				if err != nil {
+					return
+				}
+				c.(*tls.Conn).Handshake()
+				io.Copy(io.Discard, c)
+				c.Close()
+			}
+		}()
+		t.Cleanup(func() {
+			tln.Close()
+			<-done
+		})
+		u := upstream{addr: ln.Addr().String(), tls: &tls.Config{RootCAs: roots}}
+		p := newRealPool(t, u, Config{})
+		req, _ := http.NewRequest("GET", "https://"+u.addr+"/", nil)
+		_, err = p.RoundTrip(req)
+		if !errors.Is(err, pool.ErrUnavailable) || !strings.Contains(err.Error(), "ALPN") {
+			t.Errorf("err %v, want ErrUnavailable for ALPN", err)
+		}
+	})
+}

@@ -1,0 +1,101 @@
+package h2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
+
+	"golang.org/x/net/http2"
+
+	"muxgate/internal/pool"
+)
+
+// session is one HTTP/2 connection: an x/net ClientConn over a watchConn.
+// It implements pool.Session.
+type session struct {
+	id   uint64
+	cc   *http2.ClientConn
+	conn *watchConn
+}
+
+func (s *session) Reserve() bool {
+	// x/net lets a closed ClientConn that never carried a stream take one,
+	// to report the error; the pool wants a live session instead.
+	return !s.conn.closed.Load() && s.cc.ReserveNewRequest()
+}
+
+// State reads what the watchConn saw on the wire, and x/net's mu-only
+// CanTakeNewRequest: ClientConn.State would take the write lock, which a
+// stalled write holds.
+func (s *session) State() pool.SessionState {
+	return pool.SessionState{
+		Closed:     s.conn.closed.Load(),
+		Draining:   s.conn.goAway.Load() >= 0 || !s.cc.CanTakeNewRequest(),
+		MaxStreams: int(s.conn.maxStreams.Load()),
+	}
+}
+
+func (s *session) Shutdown(ctx context.Context) error { return s.cc.Shutdown(ctx) }
+
+func (s *session) Close() error { return s.cc.Close() }
+
+// RoundTrip sends req on a new stream. Its error wraps pool.ErrNotProcessed
+// when the upstream provably did not process req.
+func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
+	t := &streamTrace{conn: s.conn}
+	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{WroteHeaderField: t.wroteHeaderField})
+	res, err := s.cc.RoundTrip(req.WithContext(ctx))
+	id := t.id.Load()
+	if info := pool.InfoFrom(req.Context()); info != nil {
+		info.StreamID = uint64(id)
+	}
+	if err != nil {
+		// x/net returns a stream's error only after its writer ended (or
+		// on cancellation, which is never retried), so wrote is final here.
+		return nil, s.classify(err, id, t.wrote.Load())
+	}
+	return res, nil
+}
+
+// classify wraps err, marking it not processed when RFC 9113 says so:
+// REFUSED_STREAM (8.7), a stream above a GOAWAY's last stream ID (6.8), or
+// a session that closed or drained before the stream's HEADERS were
+// written.
+//
+// x/net reports the GOAWAY case with an unexported error; the watchConn's
+// record of the GOAWAY frame stands in for it.
+func (s *session) classify(err error, id uint32, wrote bool) error {
+	var se http2.StreamError
+	switch {
+	case errors.As(err, &se) && se.Code == http2.ErrCodeRefusedStream,
+		wrote && s.conn.goAway.Load() >= 0 && int64(id) > s.conn.goAway.Load(),
+		!wrote && s.unusable():
+		return pool.NotProcessed(fmt.Errorf("h2: session %d: %w", s.id, err))
+	}
+	return fmt.Errorf("h2: session %d: %w", s.id, err)
+}
+
+func (s *session) unusable() bool {
+	return s.conn.closed.Load() || s.conn.goAway.Load() >= 0 || !s.cc.CanTakeNewRequest()
+}
+
+// streamTrace learns a request's stream ID from the watchConn. x/net
+// reports each header field while it encodes a request (WroteHeaderField),
+// holding the write lock it keeps until the HEADERS frame is written; the
+// first report claims the next stream the watchConn sees opened.
+type streamTrace struct {
+	conn    *watchConn
+	claimed bool          // owned by x/net's writer, the only caller of wroteHeaderField
+	id      atomic.Uint32 // set by the watchConn before the HEADERS frame is written
+	wrote   atomic.Bool   // set by the watchConn once the whole HEADERS frame was written
+}
+
+func (t *streamTrace) wroteHeaderField(string, []string) {
+	if !t.claimed {
+		t.claimed = true
+		t.conn.claimNext(t)
+	}
+}

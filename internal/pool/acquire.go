@@ -1,0 +1,239 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// waiter is one request queued for a stream.
+type waiter struct {
+	// ready receives exactly one grant, sent by the pool with mu held by
+	// whoever removes the waiter from Pool.waiters. Buffered, never closed.
+	ready chan grant
+	tried []*entry // sessions the request used already; see pickLocked
+}
+
+// grant is a stream counted on e, or the error that ends the wait.
+type grant struct {
+	e   *entry
+	err error
+}
+
+// acquire returns a session with one stream counted and reserved on it. It
+// prefers sessions not in tried, the ones a retried request already used.
+func (p *Pool) acquire(ctx context.Context, tried []*entry) (*entry, error) {
+	for {
+		e, err := p.take(ctx, tried)
+		if err != nil {
+			return nil, err
+		}
+		if e.s.Reserve() {
+			return e, nil
+		}
+		// The session began to drain or died between the pick and Reserve.
+		p.mu.Lock()
+		if !e.dropped {
+			p.dropLocked(e, "refused a reservation")
+		}
+		p.releaseLocked(e)
+		p.mu.Unlock()
+	}
+}
+
+// take counts a stream on the least-loaded session with room, or queues the
+// request until one has room.
+func (p *Pool) take(ctx context.Context, tried []*entry) (*entry, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if e := p.pickLocked(tried); e != nil {
+		e.inflight++
+		p.mu.Unlock()
+		return e, nil
+	}
+	if len(p.sessions) == 0 && p.dial.err != nil {
+		// Fail fast while the upstream is unreachable; a dial due after the
+		// back-off starts now for the requests that follow.
+		err := p.dial.err
+		p.dialLocked()
+		p.mu.Unlock()
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if len(p.waiters) >= p.cfg.QueueLength {
+		p.mu.Unlock()
+		return nil, ErrQueueFull
+	}
+	w := &waiter{ready: make(chan grant, 1), tried: tried}
+	p.waiters = append(p.waiters, w)
+	p.dialLocked()
+	p.mu.Unlock()
+	return p.wait(ctx, w)
+}
+
+// wait blocks until w is granted a stream, the queue timeout passes or ctx
+// ends.
+func (p *Pool) wait(ctx context.Context, w *waiter) (*entry, error) {
+	t := time.NewTimer(p.cfg.QueueTimeout)
+	defer t.Stop()
+	var err error
+	select {
+	case g := <-w.ready:
+		return g.e, g.err
+	case <-t.C:
+		err = ErrQueueTimeout
+	case <-ctx.Done():
+		err = fmt.Errorf("pool: waiting for a stream: %w", ctx.Err())
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.Index(p.waiters, w); i >= 0 {
+		p.waiters = slices.Delete(p.waiters, i, i+1)
+		return nil, err
+	}
+	// A grant raced the timer or ctx: it is in ready already.
+	g := <-w.ready
+	if g.e != nil && ctx.Err() == nil {
+		return g.e, nil
+	}
+	if g.e != nil {
+		p.releaseLocked(g.e)
+	}
+	if g.err != nil {
+		return nil, g.err
+	}
+	return nil, err
+}
+
+// pickLocked returns the session with room and the fewest streams in
+// flight, dropping the draining and dead ones it meets. A session in tried
+// is used only when no other has room and no session can be added now.
+func (p *Pool) pickLocked(tried []*entry) *entry {
+	var best, fallback *entry
+	for i := 0; i < len(p.sessions); {
+		e := p.sessions[i]
+		st := e.s.State()
+		if st.Closed || st.Draining {
+			reason := "draining"
+			if st.Closed {
+				reason = "closed"
+			}
+			p.dropLocked(e, reason)
+			continue
+		}
+		i++
+		if e.inflight >= p.limit(st) {
+			continue
+		}
+		if slices.Contains(tried, e) {
+			if fallback == nil || e.inflight < fallback.inflight {
+				fallback = e
+			}
+			continue
+		}
+		if best == nil || e.inflight < best.inflight {
+			best = e
+		}
+	}
+	if best == nil && fallback != nil && !p.canGrowLocked() {
+		return fallback
+	}
+	return best
+}
+
+// canGrowLocked reports whether a session is being added or may be added
+// now.
+func (p *Pool) canGrowLocked() bool {
+	return len(p.sessions) < p.cfg.MaxSessions && (p.dialing || !time.Now().Before(p.dial.next))
+}
+
+// limit is how many streams the pool puts on a session in state st.
+func (p *Pool) limit(st SessionState) int {
+	n := st.MaxStreams
+	if n < 0 {
+		n = math.MaxInt
+	}
+	if c := p.cfg.MaxStreamsPerSession; c > 0 {
+		n = min(n, c)
+	}
+	return n
+}
+
+// release returns a stream counted by acquire.
+func (p *Pool) release(e *entry) {
+	p.mu.Lock()
+	p.releaseLocked(e)
+	p.mu.Unlock()
+}
+
+func (p *Pool) releaseLocked(e *entry) {
+	e.inflight--
+	if e.inflight == 0 {
+		e.lastIdle = time.Now()
+	}
+	if !e.dropped {
+		p.grantLocked()
+		return
+	}
+	if e.inflight == 0 {
+		if i := slices.Index(p.dropped, e); i >= 0 {
+			p.dropped = slices.Delete(p.dropped, i, i+1)
+			p.closeLocked(e)
+		}
+	}
+}
+
+// grantLocked hands streams to waiters, oldest first, while a session has
+// room, and dials when waiters remain.
+func (p *Pool) grantLocked() {
+	for len(p.waiters) > 0 {
+		e := p.pickLocked(p.waiters[0].tried)
+		if e == nil {
+			break
+		}
+		e.inflight++
+		w := p.waiters[0]
+		p.waiters[0] = nil
+		p.waiters = p.waiters[1:]
+		w.ready <- grant{e: e}
+	}
+	if len(p.waiters) > 0 {
+		p.dialLocked()
+	}
+}
+
+func (p *Pool) failWaitersLocked(err error) {
+	for _, w := range p.waiters {
+		w.ready <- grant{err: err}
+	}
+	p.waiters = nil
+}
+
+// dropLocked takes e out of the sessions that take new streams. It is closed
+// once its last stream is released.
+func (p *Pool) dropLocked(e *entry, reason string) {
+	if i := slices.Index(p.sessions, e); i >= 0 {
+		p.sessions = slices.Delete(p.sessions, i, i+1)
+	}
+	e.dropped = true
+	p.log.Debug().Uint64("session", e.id).Str("reason", reason).Int("in_flight", e.inflight).
+		Msg("session dropped")
+	if e.inflight == 0 {
+		p.closeLocked(e)
+		return
+	}
+	p.dropped = append(p.dropped, e)
+}
+
+// closeLocked closes e on a goroutine of the pool. After Shutdown started,
+// Shutdown closes the sessions itself.
+func (p *Pool) closeLocked(e *entry) {
+	if p.closed {
+		return
+	}
+	p.wg.Go(func() { e.s.Close() })
+}

@@ -1,0 +1,74 @@
+package pool
+
+import (
+	"fmt"
+	"time"
+)
+
+// dialState is the outcome of past dials. Owned by Pool.mu.
+type dialState struct {
+	err      error         // the last dial error; nil after a success
+	failures int           // failed dials since the last success
+	backoff  time.Duration // the wait after the last failure; 0 after a success
+	next     time.Time     // no dial starts before this
+}
+
+// dialLocked starts a dial if none is running, a session may be added and
+// the back-off has passed. Dials are driven by demand: callers are requests
+// that found no room.
+func (p *Pool) dialLocked() {
+	if p.closed || p.dialing || len(p.sessions) >= p.cfg.MaxSessions || time.Now().Before(p.dial.next) {
+		return
+	}
+	p.dialing = true
+	p.nextID++
+	id := p.nextID
+	p.wg.Go(func() { p.runDial(id) })
+}
+
+// runDial dials one session and adds it to the pool. It runs on a
+// goroutine started by dialLocked.
+func (p *Pool) runDial(id uint64) {
+	s, err := p.cfg.Dial(p.ctx, id)
+	p.mu.Lock()
+	p.dialing = false
+	if p.closed {
+		p.mu.Unlock()
+		if err == nil {
+			s.Close()
+		}
+		return
+	}
+	if err != nil {
+		p.dialFailedLocked(err)
+		p.mu.Unlock()
+		return
+	}
+	if p.dial.err != nil {
+		p.log.Info().Int("failures", p.dial.failures).Msg("upstream reachable again")
+	}
+	p.dial = dialState{}
+	p.sessions = append(p.sessions, &entry{id: id, s: s, lastIdle: time.Now()})
+	p.log.Debug().Uint64("session", id).Int("sessions", len(p.sessions)).Msg("session up")
+	p.grantLocked()
+	p.mu.Unlock()
+}
+
+func (p *Pool) dialFailedLocked(err error) {
+	d := &p.dial
+	d.backoff = min(max(2*d.backoff, minBackoff), maxBackoff)
+	d.next = time.Now().Add(d.backoff)
+	d.failures++
+	// Log once per change of error, not once per attempt.
+	if d.err == nil || d.err.Error() != err.Error() {
+		p.log.Error().Err(err).Dur("backoff", d.backoff).Msg("dial failed")
+	}
+	d.err = err
+	if len(p.sessions) == 0 {
+		p.failWaitersLocked(fmt.Errorf("%w: %w", ErrUnavailable, err))
+		return
+	}
+	// Retried requests that avoided the live sessions for a new one now
+	// take what there is.
+	p.grantLocked()
+}

@@ -1,0 +1,38 @@
+package pool
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors the gateway acts on. Errors returned by Pool.RoundTrip wrap at most
+// one of them.
+var (
+	// ErrQueueFull: every session is busy, no more may be opened and the
+	// queue holds Config.QueueLength requests already (gateway: 503).
+	ErrQueueFull = errors.New("pool: request queue full")
+
+	// ErrQueueTimeout: the request waited Config.QueueTimeout in the queue
+	// without getting a stream (gateway: 503).
+	ErrQueueTimeout = errors.New("pool: timed out waiting for a stream")
+
+	// ErrUnavailable: no session is live and the last dial failed; the
+	// error also wraps that dial error (gateway: 502, upstream not reachable).
+	ErrUnavailable = errors.New("pool: upstream not reachable")
+
+	// ErrClosed: the pool is shut down.
+	ErrClosed = errors.New("pool: closed")
+
+	// ErrNotProcessed is wrapped by a Session's RoundTrip error when the
+	// upstream provably did not process the request (RFC 9113 8.7: a refused
+	// stream, a stream above a GOAWAY's last stream ID, a session that died
+	// before the request was written). The pool retries such a request on
+	// another session when its body can be replayed.
+	ErrNotProcessed = errors.New("pool: request not processed by the upstream")
+)
+
+// NotProcessed returns an error that wraps both ErrNotProcessed and err.
+// Sessions use it to mark an error as safe to retry.
+func NotProcessed(err error) error {
+	return fmt.Errorf("%w: %w", ErrNotProcessed, err)
+}

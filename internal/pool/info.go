@@ -1,0 +1,27 @@
+package pool
+
+import "context"
+
+// Info describes how the pool carried one request. A caller that wants it
+// puts a zeroed *Info in the request's context with WithInfo before
+// RoundTrip and reads it after RoundTrip returns; the pool and the session
+// write it only on the goroutine that called RoundTrip, before it returns.
+type Info struct {
+	SessionID uint64 // the session of the last attempt; 0 if none was reached
+	StreamID  uint64 // the stream of the last attempt; 0 if the session cannot tell
+	Protocol  string // Config.Protocol, such as "h2" or "h3"
+	Attempts  int    // streams tried: 1, or more when a request was retried
+}
+
+type infoKey struct{}
+
+// WithInfo returns a copy of ctx that carries info.
+func WithInfo(ctx context.Context, info *Info) context.Context {
+	return context.WithValue(ctx, infoKey{}, info)
+}
+
+// InfoFrom returns the Info that ctx carries, or nil.
+func InfoFrom(ctx context.Context) *Info {
+	info, _ := ctx.Value(infoKey{}).(*Info)
+	return info
+}

@@ -1,0 +1,200 @@
+// Package pool holds the protocol-neutral logic of an upstream pool: it
+// reserves streams on the least-loaded of a few multiplexed sessions, opens
+// another session only when all are full, one dial at a time, queues requests
+// (bounded in count and time) when it may open no more, drops sessions that
+// drain or die, and retries at once a request that the upstream provably did
+// not process. h2 and h3 supply the sessions.
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Defaults for Config's zero values, and the fixed policies.
+const (
+	DefaultMaxSessions  = 4
+	DefaultQueueLength  = 1024
+	DefaultQueueTimeout = 5 * time.Second
+
+	// maxAttempts bounds the streams one request may use when the upstream
+	// did not process it.
+	maxAttempts = 3
+
+	// Dial back-off after a failed dial: it doubles from minBackoff up to
+	// maxBackoff and is reset by a successful dial.
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// Config configures a Pool. Zero values are documented per field.
+type Config struct {
+	// Dial opens a session. Required.
+	Dial DialFunc
+
+	// Protocol names the sessions' protocol in Info and State ("h2", "h3").
+	Protocol string
+
+	// MaxSessions bounds the sessions that take new streams. 0: 4.
+	MaxSessions int
+
+	// MaxStreamsPerSession caps the streams the pool puts on one session,
+	// below the peer's limit. 0: only the peer's limit.
+	MaxStreamsPerSession int
+
+	// QueueLength bounds the requests waiting for a stream; one more fails
+	// with ErrQueueFull. 0: 1024.
+	QueueLength int
+
+	// QueueTimeout bounds the time a request waits for a stream; then it
+	// fails with ErrQueueTimeout. 0: 5s.
+	QueueTimeout time.Duration
+
+	// ReplayBuffer is how many bytes of each request body the pool keeps so
+	// that the request can be retried on another session. 0: none; a request
+	// is then retried only if no byte of its body was read.
+	ReplayBuffer int
+
+	// Logger receives session and dial events. The zero value is silent.
+	Logger zerolog.Logger
+}
+
+// Pool spreads requests over sessions to one upstream. Its methods are safe
+// for concurrent use.
+//
+// Lock order: Pool.mu, then any lock a Session takes in State. The pool calls
+// no other Session method with mu held.
+type Pool struct {
+	cfg Config
+	log zerolog.Logger
+
+	ctx    context.Context // ends at Shutdown; dials run under it
+	cancel context.CancelFunc
+
+	// wg counts the pool's goroutines: dials and session closes. They are
+	// started only with mu held and closed false, so Shutdown's Wait sees
+	// them all.
+	wg sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions []*entry  // guarded by mu; sessions that take new streams
+	dropped  []*entry  // guarded by mu; draining or dead sessions that still carry streams
+	waiters  []*waiter // guarded by mu; requests waiting for a stream, oldest first
+	nextID   uint64    // guarded by mu; the last session ID handed out
+	dialing  bool      // guarded by mu; a dial goroutine is running
+	dial     dialState // guarded by mu
+	closed   bool      // guarded by mu; set once by Shutdown
+}
+
+// entry is the pool's record of one session.
+type entry struct {
+	id       uint64
+	s        Session
+	inflight int       // guarded by Pool.mu
+	lastIdle time.Time // guarded by Pool.mu
+	dropped  bool      // guarded by Pool.mu; out of sessions, takes no new streams
+}
+
+// State is a snapshot of a Pool.
+type State struct {
+	Protocol     string
+	Sessions     []SessionState // taking streams first, then draining ones
+	Queued       int            // requests waiting for a stream
+	Dialing      bool           // a dial is in progress
+	DialError    error          // the last dial error; nil after a successful dial
+	DialFailures int            // failed dials since the last success
+	Closed       bool           // Shutdown was called
+}
+
+// New returns a Pool that dials nothing until the first request.
+func New(cfg Config) (*Pool, error) {
+	if cfg.Dial == nil {
+		return nil, errors.New("pool: Config.Dial is nil")
+	}
+	if cfg.MaxSessions < 0 || cfg.MaxStreamsPerSession < 0 || cfg.QueueLength < 0 ||
+		cfg.QueueTimeout < 0 || cfg.ReplayBuffer < 0 {
+		return nil, errors.New("pool: negative limit in Config")
+	}
+	if cfg.MaxSessions == 0 {
+		cfg.MaxSessions = DefaultMaxSessions
+	}
+	if cfg.QueueLength == 0 {
+		cfg.QueueLength = DefaultQueueLength
+	}
+	if cfg.QueueTimeout == 0 {
+		cfg.QueueTimeout = DefaultQueueTimeout
+	}
+	p := &Pool{cfg: cfg, log: cfg.Logger}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	return p, nil
+}
+
+// State returns a snapshot of the pool and its sessions.
+func (p *Pool) State() State {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := State{
+		Protocol:     p.cfg.Protocol,
+		Queued:       len(p.waiters),
+		Dialing:      p.dialing,
+		DialError:    p.dial.err,
+		DialFailures: p.dial.failures,
+		Closed:       p.closed,
+		Sessions:     make([]SessionState, 0, len(p.sessions)+len(p.dropped)),
+	}
+	for _, e := range p.sessions {
+		st.Sessions = append(st.Sessions, p.sessionStateLocked(e))
+	}
+	for _, e := range p.dropped {
+		s := p.sessionStateLocked(e)
+		s.Draining = true
+		st.Sessions = append(st.Sessions, s)
+	}
+	return st
+}
+
+func (p *Pool) sessionStateLocked(e *entry) SessionState {
+	s := e.s.State()
+	s.ID = e.id
+	s.InFlight = e.inflight
+	s.LastIdle = e.lastIdle
+	return s
+}
+
+// Shutdown stops taking requests (they fail with ErrClosed), fails the
+// queued ones, and shuts every session down gracefully. When ctx ends first
+// it closes the sessions that remain and returns an error wrapping ctx.Err().
+// It returns after every goroutine the pool started has ended.
+func (p *Pool) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.closed = true
+	p.failWaitersLocked(ErrClosed)
+	all := append(p.sessions, p.dropped...)
+	p.sessions, p.dropped = nil, nil
+	p.mu.Unlock()
+	p.cancel()
+
+	var wg sync.WaitGroup
+	for _, e := range all {
+		wg.Go(func() {
+			if err := e.s.Shutdown(ctx); err != nil {
+				e.s.Close()
+			}
+		})
+	}
+	wg.Wait()
+	p.wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pool: shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package pool
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestLimit(t *testing.T) {
+	tests := []struct {
+		peer, local, want int
+	}{
+		{100, 0, 100},
+		{100, 10, 10},
+		{5, 10, 5},
+		{0, 10, 0}, // the peer allows no stream now
+		{NoLimit, 10, 10},
+		{NoLimit, 0, int(^uint(0) >> 1)},
+	}
+	for _, tt := range tests {
+		p := &Pool{cfg: Config{MaxStreamsPerSession: tt.local}}
+		if got := p.limit(SessionState{MaxStreams: tt.peer}); got != tt.want {
+			t.Errorf("limit(peer %d, local %d) = %d, want %d", tt.peer, tt.local, got, tt.want)
+		}
+	}
+}
+
+func TestReplayStaleViewAndBufferedBytes(t *testing.T) {
+	body := &closeCounter{Reader: strings.NewReader("abcdef")}
+	r := newReplay(body, 4)
+	first := r.view()
+	buf := make([]byte, 3)
+	if n, err := first.Read(buf); n != 3 || err != nil {
+		t.Fatalf("first read: %d %v", n, err)
+	}
+	first.Close() // a failed attempt's transport closes its body
+	if body.closes != 0 {
+		t.Fatalf("body closed by a view before the request was over")
+	}
+	if !r.rewind() {
+		t.Fatalf("rewind refused with 3 of 4 bytes kept")
+	}
+	if _, err := first.Read(buf); !errors.Is(err, errStaleBody) {
+		t.Errorf("stale view read: %v, want errStaleBody", err)
+	}
+	second := r.view()
+	got, err := io.ReadAll(second)
+	if string(got) != "abcdef" || err != nil {
+		t.Errorf("second view read %q %v, want abcdef", got, err)
+	}
+	// 6 bytes read now exceed the 4 kept: no third attempt.
+	if r.rewind() {
+		t.Errorf("rewind allowed after 6 bytes read with a 4-byte buffer")
+	}
+	r.finish()
+	if body.closes != 0 {
+		t.Errorf("body closed at finish before the successful view was closed")
+	}
+	second.Close()
+	second.Close()
+	if body.closes != 1 {
+		t.Errorf("body closed %d times, want 1", body.closes)
+	}
+}
+
+func TestReplayAbortClosesOnce(t *testing.T) {
+	body := &closeCounter{Reader: strings.NewReader("x")}
+	r := newReplay(body, 0)
+	v := r.view()
+	r.abort()
+	v.Close()
+	if body.closes != 1 {
+		t.Errorf("body closed %d times, want 1", body.closes)
+	}
+	if _, err := v.Read(make([]byte, 1)); !errors.Is(err, errStaleBody) {
+		t.Errorf("read after abort: %v, want errStaleBody", err)
+	}
+	if r.rewind() {
+		t.Errorf("rewind allowed after abort")
+	}
+}

@@ -1,0 +1,90 @@
+package pool
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sync/atomic"
+)
+
+// RoundTrip sends req on a stream of the least-loaded session, opening or
+// waiting for one as Config says. When the upstream provably did not process
+// req and its body can be replayed, RoundTrip retries at once on another
+// session, up to 3 streams in all.
+//
+// The response body must be closed (or read to its end): until then the
+// stream counts against its session. RoundTrip closes req.Body, also on
+// error, possibly after it returns.
+func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	info := InfoFrom(ctx)
+	var body *replay
+	if req.Body != nil && req.Body != http.NoBody {
+		body = newReplay(req.Body, p.cfg.ReplayBuffer)
+	}
+	var tried [maxAttempts]*entry
+	for attempt := 1; ; attempt++ {
+		e, err := p.acquire(ctx, tried[:attempt-1])
+		if err != nil {
+			body.abort()
+			return nil, err
+		}
+		tried[attempt-1] = e
+		if info != nil {
+			*info = Info{SessionID: e.id, Protocol: p.cfg.Protocol, Attempts: attempt}
+		}
+		r := req
+		if body != nil {
+			r = new(http.Request)
+			*r = *req
+			r.Body = body.view()
+		}
+		res, err := e.s.RoundTrip(r)
+		if err == nil {
+			body.finish()
+			res.Request = req
+			if res.Body == nil || res.Body == http.NoBody {
+				p.release(e)
+			} else {
+				res.Body = &responseBody{rc: res.Body, p: p, e: e}
+			}
+			return res, nil
+		}
+		p.release(e)
+		if attempt == maxAttempts || !errors.Is(err, ErrNotProcessed) || ctx.Err() != nil || !body.rewind() {
+			body.abort()
+			return nil, err
+		}
+		p.log.Debug().Err(err).Uint64("session", e.id).Int("attempt", attempt).Msg("retrying request")
+	}
+}
+
+// responseBody releases its stream when the body ends or is closed.
+type responseBody struct {
+	rc       io.ReadCloser
+	p        *Pool
+	e        *entry
+	released atomic.Bool
+}
+
+func (b *responseBody) Read(buf []byte) (int, error) {
+	n, err := b.rc.Read(buf)
+	if err != nil {
+		b.release()
+	}
+	return n, err
+}
+
+// Close closes the session's body first: for HTTP/2 that waits for the
+// stream to end, so the stream is free when the pool counts it free.
+func (b *responseBody) Close() error {
+	err := b.rc.Close()
+	b.release()
+	return err
+}
+
+func (b *responseBody) release() {
+	if b.released.CompareAndSwap(false, true) {
+		b.p.release(b.e)
+	}
+}

@@ -1,0 +1,58 @@
+package pool
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Session is one multiplexed connection to the upstream (an HTTP/2
+// connection or a QUIC session) as the pool sees it. Its methods are safe
+// for concurrent use.
+type Session interface {
+	// Reserve reserves one stream for a RoundTrip that follows at once. It
+	// returns false when the session takes no new streams at all: it is
+	// draining or closed. The pool keeps count of streams itself (against
+	// State's MaxStreams), so Reserve need not refuse for a full session; a
+	// session that does is dropped.
+	Reserve() bool
+
+	// RoundTrip sends req on the stream that Reserve reserved. When the
+	// upstream provably did not process req, the error wraps ErrNotProcessed
+	// (see NotProcessed). If req's context carries an Info, RoundTrip may set
+	// its StreamID before it returns.
+	RoundTrip(req *http.Request) (*http.Response, error)
+
+	// Shutdown stops new streams (GOAWAY), waits for the open ones to end and
+	// closes the session. If ctx ends first it returns an error and leaves
+	// the session to Close.
+	Shutdown(ctx context.Context) error
+
+	// Close closes the session at once, failing its open streams.
+	Close() error
+
+	// State reports Closed, Draining and MaxStreams. The pool calls it under
+	// its own lock for every pick, so it must be cheap and never wait for
+	// I/O.
+	State() SessionState
+}
+
+// SessionState is a snapshot of one session. The session fills Closed,
+// Draining and MaxStreams; the pool fills ID, InFlight and LastIdle from its
+// own accounting.
+type SessionState struct {
+	ID         uint64    // assigned by the pool at dial, from 1
+	Closed     bool      // the connection is gone
+	Draining   bool      // no new streams: GOAWAY received or sent
+	MaxStreams int       // the peer's limit on concurrent streams (0: none now); NoLimit: none announced
+	InFlight   int       // streams the pool counts: from Reserve until the response body ends
+	LastIdle   time.Time // when InFlight last fell to zero, or the dial time
+}
+
+// NoLimit is SessionState.MaxStreams for a peer that announced no limit.
+const NoLimit = -1
+
+// DialFunc opens a session. id is the pool's ID for it, for logs. The
+// function must return once ctx ends (at Shutdown) and bound its own time
+// (a dial timeout).
+type DialFunc func(ctx context.Context, id uint64) (Session, error)
