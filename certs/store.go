@@ -91,12 +91,12 @@ func matches(c *tls.Certificate, name string) bool {
 	return c.Leaf.VerifyHostname(name) == nil
 }
 
-// ServerConfig returns a TLS configuration for an HTTP/1.1 listener: ALPN http/1.1, TLS 1.2 at
-// least, certificates from the store.
+// ServerConfig returns a TLS configuration for an HTTP/1.x listener: ALPN http/1.1 (and
+// http/1.0, which curl --http1.0 offers alone), TLS 1.2 at least, certificates from the store.
 func (s *Store) ServerConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
-		NextProtos:     []string{"http/1.1"},
+		NextProtos:     []string{"http/1.1", "http/1.0"},
 		GetCertificate: s.GetCertificate,
 	}
 }

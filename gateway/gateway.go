@@ -15,6 +15,10 @@ import (
 	"muxgate/h1"
 )
 
+// ErrConfig is wrapped by the errors New returns for a Config that cannot work, as opposed to
+// a failure of the machine (a port in use).
+var ErrConfig = errors.New("gateway: bad configuration")
+
 // Gateway is a running muxgate: listeners, the h1 front end and the upstream pool.
 type Gateway struct {
 	cfg       Config
@@ -30,7 +34,7 @@ type Gateway struct {
 func New(cfg Config) (*Gateway, error) {
 	cfg.setDefaults()
 	if len(cfg.Listeners) == 0 {
-		return nil, errors.New("gateway: no listener configured")
+		return nil, fmt.Errorf("%w: no listener", ErrConfig)
 	}
 	t, err := parseUpstream(cfg.Upstream)
 	if err != nil {

@@ -117,12 +117,13 @@ func (p *proxy) writeHead(w http.ResponseWriter, r *http.Request, resp *http.Res
 	}
 	removeHopHeaders(h)
 	if len(resp.Trailer) > 0 {
-		// Announce the trailers, so h1 sends them after a chunked body (RFC 9110 6.6.2).
+		// Announce the trailers, so h1 sends them after a chunked body (RFC 9110 6.6.2);
+		// a length-framed body would have no place for them.
 		for k := range resp.Trailer {
 			h.Add("Trailer", k)
 		}
-	}
-	if resp.ContentLength >= 0 && h.Get("Content-Length") == "" && bodyAllowed(r, resp.StatusCode) {
+		delete(h, "Content-Length")
+	} else if resp.ContentLength >= 0 && h.Get("Content-Length") == "" && bodyAllowed(r, resp.StatusCode) {
 		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
 	if p.forward.via {

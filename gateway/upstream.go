@@ -23,10 +23,10 @@ type target struct {
 func parseUpstream(raw string) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return target{}, fmt.Errorf("gateway: upstream %q: %w", raw, err)
+		return target{}, fmt.Errorf("%w: upstream %q: %w", ErrConfig, raw, err)
 	}
 	if u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		return target{}, fmt.Errorf("gateway: upstream %q: want scheme://host:port and nothing else", raw)
+		return target{}, fmt.Errorf("%w: upstream %q: want scheme://host:port and nothing else", ErrConfig, raw)
 	}
 	var t target
 	port := u.Port()
@@ -34,7 +34,7 @@ func parseUpstream(raw string) (target, error) {
 	case "h2c":
 		t.proto, t.scheme = "h2c", "http"
 		if port == "" {
-			return target{}, fmt.Errorf("gateway: upstream %q: h2c needs a port", raw)
+			return target{}, fmt.Errorf("%w: upstream %q: h2c needs a port", ErrConfig, raw)
 		}
 	case "https", "h2":
 		t.proto, t.scheme = "h2", "https"
@@ -42,7 +42,7 @@ func parseUpstream(raw string) (target, error) {
 			port = "443"
 		}
 	default:
-		return target{}, fmt.Errorf("gateway: upstream %q: scheme must be h2c or https", raw)
+		return target{}, fmt.Errorf("%w: upstream %q: scheme must be h2c or https", ErrConfig, raw)
 	}
 	t.host = u.Hostname()
 	t.address = net.JoinHostPort(t.host, port)

@@ -55,7 +55,7 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		// x/net returns a stream's error only after its writer ended (or
 		// on cancellation, which is never retried), so wrote is final here.
-		return nil, s.classify(err, id, t.wrote.Load())
+		return nil, s.classify(err, id, t.wrote.Load(), idempotent(req))
 	}
 	return res, nil
 }
@@ -63,16 +63,20 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 // classify wraps err, marking it not processed when RFC 9113 says so:
 // REFUSED_STREAM (8.7), a stream above a GOAWAY's last stream ID (6.8), or
 // a session that closed or drained before the stream's HEADERS were
-// written.
+// written. An idempotent request whose session died before its response
+// head may be retried as well (RFC 9110 9.2.2): an upstream that closes an
+// idle connection without GOAWAY races the request sent on it, and the
+// client must not pay for that race.
 //
 // x/net reports the GOAWAY case with an unexported error; the watchConn's
 // record of the GOAWAY frame stands in for it.
-func (s *session) classify(err error, id uint32, wrote bool) error {
+func (s *session) classify(err error, id uint32, wrote, idempotent bool) error {
 	var se http2.StreamError
 	switch {
 	case errors.As(err, &se) && se.Code == http2.ErrCodeRefusedStream,
 		wrote && s.conn.goAway.Load() >= 0 && int64(id) > s.conn.goAway.Load(),
-		!wrote && s.unusable():
+		!wrote && s.unusable(),
+		idempotent && s.conn.closed.Load():
 		return pool.NotProcessed(fmt.Errorf("h2: session %d: %w", s.id, err))
 	}
 	return fmt.Errorf("h2: session %d: %w", s.id, err)
@@ -98,4 +102,14 @@ func (t *streamTrace) wroteHeaderField(string, []string) {
 		t.claimed = true
 		t.conn.claimNext(t)
 	}
+}
+
+// idempotent reports whether req may be sent twice without harm: an
+// idempotent method (RFC 9110 9.2.2) and no body.
+func idempotent(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return req.Body == nil || req.Body == http.NoBody
+	}
+	return false
 }

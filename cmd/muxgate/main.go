@@ -44,6 +44,9 @@ func run(args []string) int {
 	g, err := gateway.New(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "muxgate: %v\n", err)
+		if errors.Is(err, gateway.ErrConfig) {
+			return 2
+		}
 		return 1
 	}
 	if o.demo {

@@ -1,12 +1,15 @@
 package demo
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/net/http2"
 )
@@ -23,19 +26,23 @@ type Options struct {
 	Handler http.Handler
 }
 
+// handshakeTimeout bounds a client's TLS handshake.
+const handshakeTimeout = 10 * time.Second
+
 // Server is a running demo upstream on a loopback or given address.
 type Server struct {
 	ln      net.Listener
 	h2      *http2.Server
+	base    *http.Server // h2 is configured on it, so its Shutdown sends GOAWAY; it serves nothing
 	h1      *http.Server
-	handler http.Handler
+	handler *counter
 
 	accepted atomic.Int64 // connections accepted so far
 	open     atomic.Int64 // connections open now
 
-	mu     sync.Mutex            // guards conns
-	conns  map[net.Conn]struct{} // guarded by mu
-	wg     sync.WaitGroup        // one per connection goroutine and the accept loop
+	mu     sync.Mutex              // guards conns
+	conns  map[net.Conn]*connWatch // guarded by mu; the watch is nil until HTTP/2 is served
+	wg     sync.WaitGroup          // one per connection goroutine and the accept loop
 	closed atomic.Bool
 }
 
@@ -45,10 +52,11 @@ func Listen(addr string, opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{handler: opt.Handler, conns: map[net.Conn]struct{}{}}
-	if s.handler == nil {
-		s.handler = Handler()
+	h := opt.Handler
+	if h == nil {
+		h = Handler()
 	}
+	s := &Server{handler: &counter{next: h}, conns: map[net.Conn]*connWatch{}}
 	if opt.TLS != nil {
 		cfg := opt.TLS.Clone()
 		cfg.NextProtos = []string{"h2"}
@@ -72,6 +80,13 @@ func Listen(addr string, opt Options) (*Server, error) {
 		streams = 100
 	}
 	s.h2 = &http2.Server{MaxConcurrentStreams: streams}
+	// Configuring h2 on an HTTP/1 server registers every HTTP/2 connection with it, so that
+	// base.Shutdown can start a graceful shutdown of each (see GoAway).
+	s.base = &http.Server{}
+	if err := http2.ConfigureServer(s.base, s.h2); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -85,6 +100,15 @@ func (s *Server) Accepted() int64 { return s.accepted.Load() }
 
 // Open counts the connections open now.
 func (s *Server) Open() int64 { return s.open.Load() }
+
+// Requests counts the requests that reached the handler since Listen.
+func (s *Server) Requests() int64 { return s.handler.total.Load() }
+
+// Active counts the requests whose handler is running now.
+func (s *Server) Active() int64 { return s.handler.active.Load() }
+
+// Peak is the most requests that were in the handler at once since Listen.
+func (s *Server) Peak() int64 { return s.handler.peak.Load() }
 
 func (s *Server) accept() {
 	defer s.wg.Done()
@@ -101,10 +125,40 @@ func (s *Server) accept() {
 		go func() {
 			defer s.wg.Done()
 			defer s.track(c, http.StateClosed)
-			s.h2.ServeConn(c, &http2.ServeConnOpts{Handler: s.handler, BaseConfig: &http.Server{}})
-			c.Close()
+			defer c.Close()
+			s.serveConn(c)
 		}()
 	}
+}
+
+// serveConn serves HTTP/2 on c until either side closes it.
+func (s *Server) serveConn(c net.Conn) {
+	var served net.Conn
+	if tc, ok := c.(*tls.Conn); ok {
+		// The HTTP/2 server checks the TLS version and ALPN result before it reads, so the
+		// handshake must be complete, as net/http completes it before TLSNextProto.
+		ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil || tc.ConnectionState().NegotiatedProtocol != "h2" {
+			return
+		}
+		served = &watchedTLSConn{watchedConn{Conn: tc}}
+	} else {
+		served = &watchedConn{Conn: c}
+	}
+	w := served.(interface{ watch() *connWatch }).watch()
+	w.goAway = make(chan struct{})
+	w.done = make(chan struct{})
+	defer close(w.done)
+	s.mu.Lock()
+	if _, ok := s.conns[c]; !ok { // closed by CloseConns or Close before the handshake ended
+		s.mu.Unlock()
+		return
+	}
+	s.conns[c] = w
+	s.mu.Unlock()
+	s.h2.ServeConn(served, &http2.ServeConnOpts{Handler: s.handler, BaseConfig: s.base})
 }
 
 func (s *Server) track(c net.Conn, state http.ConnState) {
@@ -112,7 +166,7 @@ func (s *Server) track(c net.Conn, state http.ConnState) {
 	defer s.mu.Unlock()
 	switch state {
 	case http.StateNew:
-		s.conns[c] = struct{}{}
+		s.conns[c] = nil
 		s.accepted.Add(1)
 		s.open.Add(1)
 	case http.StateClosed, http.StateHijacked:
@@ -121,6 +175,37 @@ func (s *Server) track(c net.Conn, state http.ConnState) {
 			s.open.Add(-1)
 		}
 	}
+}
+
+// GoAway starts a graceful shutdown of every open HTTP/2 connection, as an upstream that is
+// being redeployed does: each sends GOAWAY(NO_ERROR) and closes once its streams are done. The
+// server keeps accepting new connections. GoAway returns once each of those connections has
+// written its GOAWAY frame or closed, or with an error when ctx ends first. For an HTTP1 server
+// it does nothing.
+func (s *Server) GoAway(ctx context.Context) error {
+	if s.base == nil {
+		return nil
+	}
+	s.mu.Lock()
+	watches := make([]*connWatch, 0, len(s.conns))
+	for _, w := range s.conns {
+		if w != nil {
+			watches = append(watches, w)
+		}
+	}
+	s.mu.Unlock()
+	// base has no listener and no connection of its own: Shutdown only asks each HTTP/2
+	// connection to shut down gracefully, and returns.
+	s.base.Shutdown(ctx)
+	for _, w := range watches {
+		select {
+		case <-w.goAway:
+		case <-w.done:
+		case <-ctx.Done():
+			return fmt.Errorf("demo: GOAWAY not sent on every connection: %w", context.Cause(ctx))
+		}
+	}
+	return nil
 }
 
 // CloseConns closes every open connection abruptly, as an upstream that restarts would.

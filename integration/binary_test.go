@@ -1,0 +1,277 @@
+package integration
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"muxgate/internal/demo"
+)
+
+// flagDefaults says, for every flag of cmd/muxgate, what its -help entry must show about its
+// default: "" for a flag whose default is off or empty.
+var flagDefaults = map[string]string{
+	"demo":                    "",
+	"listen":                  "default 127.0.0.1:8080",
+	"listen-tls":              "",
+	"cert":                    "",
+	"key":                     "",
+	"upstream":                "",
+	"upstream-ca":             "default: system roots",
+	"upstream-server-name":    "default: the URL's host",
+	"upstream-insecure":       "",
+	"max-sessions":            "(default 4)",
+	"max-streams-per-session": "0: the upstream's",
+	"queue-length":            "(default 1024)",
+	"queue-timeout":           "(default 5s)",
+	"stream-window":           "(default 262144)",
+	"conn-window":             "(default 1048576)",
+	"dial-timeout":            "(default 5s)",
+	"ping-interval":           "(default 30s)",
+	"ping-timeout":            "(default 5s)",
+	"upstream-timeout":        "(default 30s)",
+	"header-timeout":          "(default 10s)",
+	"idle-timeout":            "(default 1m0s)",
+	"max-conns":               "(default 10000)",
+	"max-header-bytes":        "(default 16384)",
+	"max-header-count":        "(default 100)",
+	"max-uri-bytes":           "(default 8192)",
+	"max-requests-per-conn":   "(0: unlimited)",
+	"no-x-forwarded-for":      "",
+	"no-x-forwarded-proto":    "",
+	"no-via":                  "",
+	"shutdown-timeout":        "(default 30s)",
+	"log-level":               `(default "info")`,
+	"log-format":              "(default: console when stderr is a terminal, else json)",
+	"access-log":              `(default "-")`,
+}
+
+// definedFlags lists the flags cmd/muxgate/flags.go defines: the name argument of every
+// fs.XxxVar call.
+func definedFlags(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "../cmd/muxgate/flags.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || len(call.Args) < 3 {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok || !strings.HasSuffix(sel.Sel.Name, "Var") {
+			return true
+		}
+		if recv, ok := sel.X.(*ast.Ident); !ok || recv.Name != "fs" {
+			return true
+		}
+		if lit, ok := call.Args[1].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			name, err := strconv.Unquote(lit.Value)
+			if err == nil {
+				names = append(names, name)
+			}
+		}
+		return true
+	})
+	if len(names) == 0 {
+		t.Fatal("found no fs.XxxVar call in cmd/muxgate/flags.go: the test's parser is out of date")
+	}
+	return names
+}
+
+// TestBinaryHelp: -help exits 0 and documents every flag with its default.
+func TestBinaryHelp(t *testing.T) {
+	code, stdout, stderr := runBinary(t, "-help")
+	if code != 0 {
+		t.Fatalf("-help: exit code %d, want 0\nstderr:\n%s", code, stderr)
+	}
+	// flag.PrintDefaults: "  -name type\n    \tusage (default x)\n", usage possibly over lines.
+	entries := map[string]string{}
+	var current string
+	for line := range strings.Lines(stdout) {
+		if rest, ok := strings.CutPrefix(line, "  -"); ok {
+			current, _, _ = strings.Cut(strings.TrimSpace(rest), " ")
+			entries[current] = line
+		} else if current != "" {
+			entries[current] += line
+		}
+	}
+	defined := definedFlags(t)
+	for _, name := range defined {
+		want, known := flagDefaults[name]
+		if !known {
+			t.Errorf("flag -%s is new: add its expected default to flagDefaults", name)
+			continue
+		}
+		entry, ok := entries[name]
+		if !ok {
+			t.Errorf("-help does not list -%s", name)
+			continue
+		}
+		if !strings.Contains(strings.Join(strings.Fields(entry), " "), want) {
+			t.Errorf("-help entry of -%s does not show %q:\n%s", name, want, entry)
+		}
+	}
+	for name := range flagDefaults {
+		if !slices.Contains(defined, name) {
+			t.Errorf("flagDefaults names -%s, which cmd/muxgate no longer defines", name)
+		}
+	}
+}
+
+// TestBinaryBadFlags: a usage error is one line on stderr and exit code 2, with nothing served.
+func TestBinaryBadFlags(t *testing.T) {
+	up := "h2c://127.0.0.1:1"
+	dir := t.TempDir()
+	cases := [][]string{
+		{"-no-such-flag"},
+		{"-upstream", up, "-no-such-flag"},
+		{"-upstream", up, "-max-sessions", "many"},
+		{"-upstream", up, "-max-sessions", "0"},
+		{"-upstream", up, "-max-conns", "-1"},
+		{"-upstream", up, "-header-timeout", "forever"},
+		{"-upstream", up, "-idle-timeout", "0s"},
+		{"-upstream", up, "-stream-window", "0"},
+		{"-upstream", up, "-conn-window", "100"},
+		{"-upstream", up, "-log-format", "xml"},
+		{"-upstream", up, "-log-level", "loud"},
+		{"-upstream", up, "-no-via=maybe"},
+		{"-upstream", up, "stray-argument"},
+		{},
+		{"-demo", "-upstream", up},
+		{"-upstream", up, "-listen-tls", "127.0.0.1:0"},
+		{"-upstream", up, "-listen-tls", "127.0.0.1:0", "-cert", dir + "/missing.pem", "-key", dir + "/missing.key"},
+		{"-upstream", up, "-upstream-ca", dir + "/missing-ca.pem"},
+		{"-upstream", "ftp://127.0.0.1:21"},
+		{"-upstream", "h2c://127.0.0.1"},
+	}
+	for _, args := range cases {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			code, stdout, stderr := runBinary(t, append([]string{"-listen", "127.0.0.1:0"}, args...)...)
+			if code != 2 {
+				t.Errorf("exit code %d, want 2", code)
+			}
+			if strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, "\n") || len(strings.TrimSpace(stderr)) == 0 {
+				t.Errorf("stderr is not exactly one line:\n%s", stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout not empty:\n%s", stdout)
+			}
+		})
+	}
+}
+
+// TestBinaryDemo: -demo serves the embedded upstream, logs one access-log line per request, and
+// drains and exits 0 on SIGTERM.
+func TestBinaryDemo(t *testing.T) {
+	p := startBinary(t, "-demo", "-listen", "127.0.0.1:0", "-log-format", "json")
+	addrs, _ := p.waitServing(1)
+	addr := addrs[0]
+	if !strings.Contains(p.stderrText(), "http://"+addr) {
+		t.Errorf("-demo does not print where it listens (http://%s) on stderr:\n%s", addr, p.stderrText())
+	}
+
+	c := newClient(t)
+	resp, body := get(t, c, "http://"+addr+"/")
+	if resp.StatusCode != 200 || body != "hello from the muxgate demo upstream\n" {
+		t.Fatalf("GET /: %s %q", resp.Status, body)
+	}
+	l := waitLine(t, p.stdoutLines, "access-log line", 10*time.Second, func(l logLine) bool { return l["status"] != nil })
+	want := map[string]string{
+		"method":    "GET",
+		"target":    "/",
+		"status":    "200",
+		"bytes_in":  "0",
+		"bytes_out": strconv.Itoa(len(body)),
+	}
+	for k, v := range want {
+		if got := l.str(k); got != v {
+			t.Errorf("access log %s = %q, want %q (line %v)", k, got, v, l)
+		}
+	}
+	for _, k := range []string{"client", "duration_us", "upstream", "session", "stream"} {
+		if l.str(k) == "" {
+			t.Errorf("access log has no %s (line %v)", k, l)
+		}
+	}
+	if !strings.HasPrefix(l.str("client"), "127.0.0.1:") {
+		t.Errorf("access log client %q, want 127.0.0.1:port", l.str("client"))
+	}
+	if !strings.HasPrefix(l.str("upstream"), "h2c://127.0.0.1:") {
+		t.Errorf("access log upstream %q, want the demo's h2c URL", l.str("upstream"))
+	}
+
+	// One line per request: two more requests, two more lines.
+	get(t, c, "http://"+addr+"/path/a")
+	get(t, c, "http://"+addr+"/status/404")
+	for _, target := range []string{"/path/a", "/status/404"} {
+		l := waitLine(t, p.stdoutLines, "access-log line for "+target, 10*time.Second, func(l logLine) bool { return l["status"] != nil })
+		if l.str("target") != target {
+			t.Errorf("access-log line for %s names %q", target, l.str("target"))
+		}
+	}
+
+	c.CloseIdleConnections()
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+	if !strings.Contains(p.stderrText(), `"drained"`) {
+		t.Errorf("the process log does not say it drained:\n%s", p.stderrText())
+	}
+}
+
+// TestBinaryDrain: on SIGTERM a request in flight is answered (with Connection: close), an idle
+// keep-alive connection is closed, and the process exits 0.
+func TestBinaryDrain(t *testing.T) {
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			b := newBlocker(t)
+			u := startUpstream(t, k, demo.Options{Handler: b.handler()})
+			certFile, keyFile := writePEM(t)
+			p := startBinary(t, "-upstream", u.url, "-upstream-ca", certFile, "-listen", "127.0.0.1:0",
+				"-listen-tls", "127.0.0.1:0", "-cert", certFile, "-key", keyFile,
+				"-access-log", "off", "-log-format", "json", "-shutdown-timeout", "10s")
+			defer b.unblock()
+			clear, tlsAddrs := p.waitServing(2)
+			if len(clear) != 1 || len(tlsAddrs) != 1 {
+				t.Fatalf("listeners: clear %v, tls %v; want one of each", clear, tlsAddrs)
+			}
+
+			idle := dialRaw(t, tlsAddrs[0], true)
+			idle.send("GET /path/idle HTTP/1.1\r\nHost: example.test\r\n\r\n")
+			if resp, body := idle.response("GET"); resp.StatusCode != 200 || body != "/path/idle" {
+				t.Fatalf("GET /path/idle: %s %q", resp.Status, body)
+			}
+			busy := dialRaw(t, clear[0], false)
+			busy.send("GET /block/busy HTTP/1.1\r\nHost: example.test\r\n\r\n")
+			b.waitEntered(t)
+
+			p.signal(syscall.SIGTERM)
+			waitLine(t, p.stderrLines, `"draining" log line`, 10*time.Second, func(l logLine) bool {
+				return l.str("message") == "draining"
+			})
+			idle.expectClosed()
+			b.unblock()
+			resp, body := busy.response("GET")
+			if resp.StatusCode != 200 || body != "released /block/busy" {
+				t.Errorf("request in flight at SIGTERM: %s %q, want 200", resp.Status, body)
+			}
+			if !resp.Close { // ReadResponse takes Connection: close out of the header
+				t.Error("the response during the drain has no Connection: close")
+			}
+			busy.expectClosed()
+			if code := p.wait(20 * time.Second); code != 0 {
+				t.Errorf("exit code %d after SIGTERM, want 0", code)
+			}
+		})
+	}
+}

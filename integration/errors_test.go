@@ -1,0 +1,167 @@
+package integration
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"muxgate/gateway"
+	"muxgate/internal/demo"
+)
+
+// TestUpstreamDown: with nothing listening upstream the client gets 502 saying so, and once an
+// upstream listens on that port, requests succeed again without restarting the gateway.
+func TestUpstreamDown(t *testing.T) {
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			addr := freePort(t)
+			scheme := map[bool]string{false: "h2c://", true: "https://"}[k.tls]
+			cfg := testConfig(&upstream{url: scheme + addr})
+			f := startGateway(t, cfg)
+			c := newClient(t)
+
+			for i := range 3 {
+				resp, body := get(t, c, f.url(false)+"/path/down")
+				wantStatus(t, resp, "502 Bad Gateway")
+				if !strings.Contains(body, "not reachable") {
+					t.Errorf("attempt %d: 502 body %q, want it to say the upstream is not reachable", i+1, body)
+				}
+			}
+
+			u := startUpstreamAt(t, k, addr, demo.Options{})
+			const limit = 15 * time.Second // above the pool's longest dial back-off
+			start := time.Now()
+			deadline := start.Add(limit)
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			var last string
+			for {
+				resp, body := get(t, c, f.url(false)+"/path/up")
+				if resp.StatusCode == 200 && body == "/path/up" {
+					break
+				}
+				last = resp.Status + " " + body
+				if resp.StatusCode != 502 {
+					t.Fatalf("while the upstream comes back: %s, want 502 or 200", last)
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no success within %v of the upstream listening; last answer %q", limit, last)
+				}
+				<-tick.C
+			}
+			t.Logf("first success %v after the upstream started listening", time.Since(start).Round(time.Millisecond))
+			if u.Requests() != 1 {
+				t.Errorf("upstream saw %d requests, want 1", u.Requests())
+			}
+		})
+	}
+}
+
+// TestUpstreamTimeout: an upstream that sends no response head within UpstreamTimeout gets the
+// client a 504, and the upstream's stream is cancelled.
+func TestUpstreamTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			b := newBlocker(t)
+			u := startUpstream(t, k, demo.Options{Handler: b.handler()})
+			cfg := testConfig(u)
+			cfg.UpstreamTimeout = timeout
+			f := startGateway(t, cfg)
+			defer b.unblock()
+			c := newClient(t)
+
+			start := time.Now()
+			resp, body := get(t, c, f.url(false)+"/block/slow")
+			elapsed := time.Since(start)
+			wantStatus(t, resp, "504 Gateway Timeout")
+			if elapsed < timeout {
+				t.Errorf("504 after %v, before the upstream timeout of %v", elapsed, timeout)
+			}
+			if elapsed > timeout+3*time.Second {
+				t.Errorf("504 after %v, long after the upstream timeout of %v", elapsed, timeout)
+			}
+			if body == "" {
+				t.Error("504 without a body saying why")
+			}
+			b.waitEntered(t)
+			// The gateway keeps working, on the same client connection.
+			if resp, body := get(t, c, f.url(false)+"/path/after"); resp.StatusCode != 200 || body != "/path/after" {
+				t.Errorf("next request: %s %q, want 200 /path/after", resp.Status, body)
+			}
+		})
+	}
+}
+
+// TestQueueFull: with one session of one stream busy and the queue holding one request, another
+// request gets 503 at once; the queued one is served when the stream frees.
+func TestQueueFull(t *testing.T) {
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			b := newBlocker(t)
+			u := startUpstream(t, k, demo.Options{Handler: b.handler(), MaxConcurrentStreams: 1})
+			cfg := testConfig(u)
+			cfg.Pool = gateway.PoolConfig{MaxSessions: 1, QueueLength: 1, QueueTimeout: 20 * time.Second, DialTimeout: 2 * time.Second}
+			f := startGateway(t, cfg)
+			defer b.unblock()
+
+			type result struct {
+				name, status, body string
+			}
+			results := make(chan result, 3)
+			c := newClient(t)
+			fetch := func(name, path string) {
+				resp, err := c.Get(f.url(false) + path)
+				if err != nil {
+					results <- result{name, "error", err.Error()}
+					return
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				if err != nil {
+					results <- result{name, "error", err.Error()}
+					return
+				}
+				results <- result{name, resp.Proto + " " + resp.Status, string(body)}
+			}
+
+			go fetch("first", "/block/first")
+			if p := b.waitEntered(t); p != "/block/first" {
+				t.Fatalf("upstream got %s first, want /block/first", p)
+			}
+			// One of these two waits in the queue, the other finds it full.
+			go fetch("second", "/path/second")
+			go fetch("third", "/path/third")
+			first := waitResult(t, results)
+			if first.status != "HTTP/1.1 503 Service Unavailable" {
+				t.Fatalf("first answer (%s): %s %q, want HTTP/1.1 503 Service Unavailable while the queue is full", first.name, first.status, first.body)
+			}
+			if !strings.Contains(first.body, "too many") {
+				t.Errorf("503 body %q, want it to say too many requests wait", first.body)
+			}
+			b.unblock()
+			for range 2 {
+				r := waitResult(t, results)
+				if r.status != "HTTP/1.1 200 OK" {
+					t.Errorf("%s: %s %q, want 200 once the stream is free", r.name, r.status, r.body)
+				}
+			}
+			if n := u.Accepted(); n != 1 {
+				t.Errorf("upstream accepted %d connections, want 1 (MaxSessions 1)", n)
+			}
+		})
+	}
+}
+
+func waitResult[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(15 * time.Second):
+		t.Fatal("no answer within 15s")
+		var zero T
+		return zero
+	}
+}

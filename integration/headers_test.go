@@ -1,0 +1,128 @@
+package integration
+
+import (
+	"strings"
+	"testing"
+
+	"muxgate/internal/demo"
+)
+
+// TestHeaderRules: hop-by-hop fields and the fields Connection names never reach the upstream;
+// X-Forwarded-For, X-Forwarded-Proto and Via are set, and each can be turned off.
+func TestHeaderRules(t *testing.T) {
+	const request = "GET /headers HTTP/1.1\r\n" +
+		"Host: example.test:8080\r\n" +
+		"Connection: keep-alive, X-Secret\r\n" +
+		"Connection: X-Other-Secret\r\n" +
+		"Keep-Alive: timeout=5\r\n" +
+		"Proxy-Connection: keep-alive\r\n" +
+		"Upgrade: foo/2\r\n" +
+		"X-Secret: hide me\r\n" +
+		"X-Other-Secret: hide me too\r\n" +
+		"TE: trailers, gzip\r\n" +
+		"X-Forwarded-For: 192.0.2.7\r\n" +
+		"X-Kept: yes\r\n" +
+		"\r\n"
+	removed := []string{"connection", "keep-alive", "proxy-connection", "upgrade", "x-secret", "x-other-secret", "transfer-encoding"}
+
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			u := startUpstream(t, k, demo.Options{})
+			f := startGateway(t, testConfig(u))
+			for _, useTLS := range []bool{false, true} {
+				addr := map[bool]string{false: f.addr, true: f.tlsAddr}[useTLS]
+				proto := map[bool]string{false: "http", true: "https"}[useTLS]
+				t.Run(proto, func(t *testing.T) {
+					c := dialRaw(t, addr, useTLS)
+					c.send(request)
+					resp, body := c.response("GET")
+					if resp.StatusCode != 200 {
+						t.Fatalf("status %d, want 200; body:\n%s", resp.StatusCode, body)
+					}
+					got := headerLines(body)
+					for _, name := range removed {
+						if v, ok := got[name]; ok {
+							t.Errorf("the upstream got %s: %q, want it removed\n%s", name, v, body)
+						}
+					}
+					want := map[string]string{
+						"authority":         "example.test:8080",
+						"x-forwarded-for":   "192.0.2.7, 127.0.0.1",
+						"x-forwarded-proto": proto,
+						"via":               "1.1 muxgate",
+						"x-kept":            "yes",
+						"te":                "trailers",
+					}
+					for name, v := range want {
+						if got[name] != v {
+							t.Errorf("the upstream got %s: %q, want %q\n%s", name, got[name], v, body)
+						}
+					}
+					if via := resp.Header.Get("Via"); !strings.Contains(via, "muxgate") {
+						t.Errorf("response Via %q, want it to name muxgate", via)
+					}
+					// The connection stays usable after the hop-by-hop fields.
+					c.send("GET /path/next HTTP/1.1\r\nHost: example.test\r\n\r\n")
+					if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "/path/next" {
+						t.Errorf("next request: status %d body %q, want 200 /path/next", resp.StatusCode, body)
+					}
+				})
+			}
+			t.Run("http1.0", func(t *testing.T) {
+				c := dialRaw(t, f.addr, false)
+				c.send("GET /headers HTTP/1.0\r\nHost: example.test\r\n\r\n")
+				resp, body := c.response("GET")
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d, want 200", resp.StatusCode)
+				}
+				if got := headerLines(body)["via"]; got != "1.0 muxgate" {
+					t.Errorf("the upstream got Via %q for an HTTP/1.0 request, want %q", got, "1.0 muxgate")
+				}
+			})
+		})
+	}
+
+	t.Run("turned off", func(t *testing.T) {
+		u := startUpstream(t, upstreamKinds[0], demo.Options{})
+		cfg := testConfig(u)
+		cfg.NoForwardedFor, cfg.NoForwardedProto, cfg.NoVia = true, true, true
+		f := startGateway(t, cfg)
+		c := dialRaw(t, f.addr, false)
+		c.send("GET /headers HTTP/1.1\r\nHost: example.test\r\nX-Forwarded-For: 192.0.2.7\r\n\r\n")
+		resp, body := c.response("GET")
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d, want 200", resp.StatusCode)
+		}
+		got := headerLines(body)
+		if got["x-forwarded-for"] != "192.0.2.7" {
+			t.Errorf("X-Forwarded-For %q, want the client's own %q untouched", got["x-forwarded-for"], "192.0.2.7")
+		}
+		for _, name := range []string{"x-forwarded-proto", "via"} {
+			if v, ok := got[name]; ok {
+				t.Errorf("the upstream got %s: %q with the flag off\n%s", name, v, body)
+			}
+		}
+		if via := resp.Header.Get("Via"); via != "" {
+			t.Errorf("response Via %q with NoVia", via)
+		}
+	})
+}
+
+// TestTrailers: the upstream's trailer fields reach the client after a chunked body.
+func TestTrailers(t *testing.T) {
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			u := startUpstream(t, k, demo.Options{})
+			f := startGateway(t, testConfig(u))
+			c := dialRaw(t, f.addr, false)
+			c.send("GET /trailers HTTP/1.1\r\nHost: example.test\r\nTE: trailers\r\n\r\n")
+			resp, body := c.response("GET")
+			if resp.StatusCode != 200 || body != "body before trailers\n" {
+				t.Fatalf("status %d body %q, want 200 %q", resp.StatusCode, body, "body before trailers\n")
+			}
+			if got := resp.Trailer.Get("X-Checksum"); got != "done" {
+				t.Errorf("trailer X-Checksum %q, want done (trailers %v)", got, resp.Trailer)
+			}
+		})
+	}
+}

@@ -1,0 +1,477 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"muxgate/certs"
+	"muxgate/gateway"
+	"muxgate/h1"
+	"muxgate/internal/demo"
+)
+
+// Shared by every test of the package; set once in TestMain.
+var (
+	// binary is the muxgate command built for this run; buildErr says why there is none.
+	binary   string
+	buildErr error
+
+	// serverCert is served by TLS upstreams and TLS front listeners; roots trusts it.
+	serverCert tls.Certificate
+	roots      *x509.CertPool
+)
+
+// leakWait bounds the wait for goroutines to end after the tests.
+const leakWait = 10 * time.Second
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	var err error
+	serverCert, err = certs.SelfSigned("127.0.0.1", "localhost")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "integration: self-signed certificate: %v\n", err)
+		return 1
+	}
+	roots = certs.Pool(serverCert)
+
+	dir, err := os.MkdirTemp("", "muxgate-integration-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "integration: temp dir: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary, buildErr = buildBinary(dir)
+
+	before := runtime.NumGoroutine()
+	code := m.Run()
+	if code == 0 {
+		if err := checkLeaks(before); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+			return 1
+		}
+	}
+	return code
+}
+
+// buildBinary builds cmd/muxgate into dir, without the race detector, so that the memory the
+// streaming tests measure is the gateway's own.
+func buildBinary(dir string) (string, error) {
+	out := filepath.Join(dir, "muxgate")
+	cmd := exec.Command("go", "build", "-o", out, "muxgate/cmd/muxgate")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/muxgate: %v\n%s", err, b)
+	}
+	return out, nil
+}
+
+// checkLeaks waits, bounded, until no more goroutines run than before the tests.
+func checkLeaks(before int) error {
+	deadline := time.Now().Add(leakWait)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n := runtime.NumGoroutine()
+		if n <= before {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("integration: goroutine leak: %d goroutines still running %v after the tests, %d before them", n, leakWait, before)
+		}
+		<-tick.C
+	}
+}
+
+// needTool returns the path of an external program. When it is missing the test fails if CI is
+// "true" (CI installs it, see .ci/run) and is skipped otherwise.
+func needTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required with CI=true but is not installed: %v", name, err)
+	}
+	t.Skipf("skipping: %s is not installed (%v); with CI=true this is a failure", name, err)
+	return ""
+}
+
+// needBinary returns the muxgate binary built by TestMain, or fails the test with the reason.
+func needBinary(t testing.TB) string {
+	t.Helper()
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// upstreamKind is a way the gateway talks to its upstream.
+type upstreamKind struct {
+	name string // h2c or h2 (TLS, ALPN h2)
+	tls  bool
+}
+
+// upstreamKinds are the upstream protocols every end-to-end case runs over.
+var upstreamKinds = []upstreamKind{
+	{name: "h2c"},
+	{name: "h2", tls: true},
+}
+
+// upstream is a demo server the test started and the URL the gateway reaches it by.
+type upstream struct {
+	*demo.Server
+	url string
+}
+
+// startUpstream starts a demo upstream of kind k on a free loopback port, or on addr if given.
+// It is closed when the test ends.
+func startUpstream(t testing.TB, k upstreamKind, opt demo.Options) *upstream {
+	t.Helper()
+	return startUpstreamAt(t, k, "127.0.0.1:0", opt)
+}
+
+func startUpstreamAt(t testing.TB, k upstreamKind, addr string, opt demo.Options) *upstream {
+	t.Helper()
+	scheme := "h2c://"
+	if k.tls {
+		opt.TLS = certs.FromCertificates(serverCert).ServerConfig()
+		scheme = "https://"
+	}
+	s, err := demo.Listen(addr, opt)
+	if err != nil {
+		t.Fatalf("demo upstream on %s: %v", addr, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &upstream{Server: s, url: scheme + s.Addr()}
+}
+
+// upstreamTLS trusts the test certificate, for an https upstream.
+func upstreamTLS() *tls.Config { return &tls.Config{RootCAs: roots} }
+
+// front is a running gateway: its clear-text address and, if asked for, its TLS address.
+type front struct {
+	g       *gateway.Gateway
+	addr    string // clear text
+	tlsAddr string // TLS; empty unless the config asked for it
+}
+
+// testConfig returns a gateway configuration for the upstream u, listening on a clear-text and
+// a TLS loopback port, with short drain and dial timeouts. Callers adjust it before startGateway.
+func testConfig(u *upstream) gateway.Config {
+	return gateway.Config{
+		Listeners: []gateway.Listener{
+			{Addr: "127.0.0.1:0"},
+			{Addr: "127.0.0.1:0", TLS: certs.FromCertificates(serverCert).ServerConfig()},
+		},
+		Upstream:        u.url,
+		UpstreamTLS:     upstreamTLS(),
+		Pool:            gateway.PoolConfig{DialTimeout: 2 * time.Second},
+		Front:           h1.Config{},
+		ShutdownTimeout: 5 * time.Second,
+	}
+}
+
+// logBuffer keeps a gateway's process log, for the report of a failed test.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer // guarded by mu
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startGateway runs a gateway with cfg until the test ends; then it cancels Serve and checks
+// that the drain was clean and bounded. The gateway's log is shown if the test fails.
+func startGateway(t testing.TB, cfg gateway.Config) *front {
+	t.Helper()
+	logs := &logBuffer{}
+	cfg.Logger = zerolog.New(logs).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", logs.String())
+		}
+	})
+	g, err := gateway.New(cfg)
+	if err != nil {
+		t.Fatalf("gateway.New: %v", err)
+	}
+	f := &front{g: g}
+	for i, a := range g.Addrs() {
+		if cfg.Listeners[i].TLS != nil {
+			f.tlsAddr = a.String()
+		} else if f.addr == "" {
+			f.addr = a.String()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		limit := cfg.ShutdownTimeout + 5*time.Second
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("gateway.Serve after cancel: %v, want nil (a clean drain)", err)
+			}
+		case <-time.After(limit):
+			t.Errorf("gateway.Serve did not return within %v of cancel", limit)
+		}
+	})
+	return f
+}
+
+// frontURL is the base URL of the gateway's clear-text or TLS listener.
+func (f *front) url(useTLS bool) string {
+	if useTLS {
+		return "https://" + f.tlsAddr
+	}
+	return "http://" + f.addr
+}
+
+// newClient returns an HTTP/1.1 client that trusts the test certificate and closes its idle
+// connections when the test ends.
+func newClient(t testing.TB) *http.Client {
+	tr := &http.Transport{
+		TLSClientConfig:    &tls.Config{RootCAs: roots},
+		ForceAttemptHTTP2:  false,
+		DisableCompression: true,
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// get fetches url and returns the response, whose body has been read into body.
+func get(t testing.TB, c *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading the body: %v", url, err)
+	}
+	return resp, string(b)
+}
+
+// rawConn is a client connection driven byte by byte, for what http.Client hides: pipelining,
+// HTTP/1.0, malformed requests, and how the connection ends.
+type rawConn struct {
+	t  testing.TB
+	c  net.Conn
+	br *bufio.Reader
+}
+
+// rawDeadline bounds every read and write on a rawConn.
+const rawDeadline = 10 * time.Second
+
+// dialRaw connects to addr in clear text, or over TLS when useTLS.
+func dialRaw(t testing.TB, addr string, useTLS bool) *rawConn {
+	t.Helper()
+	var c net.Conn
+	var err error
+	if useTLS {
+		c, err = tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}})
+	} else {
+		c, err = net.Dial("tcp", addr)
+	}
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(rawDeadline))
+	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// send writes s in one write.
+func (r *rawConn) send(s string) {
+	r.t.Helper()
+	if _, err := io.WriteString(r.c, s); err != nil {
+		r.t.Fatalf("write: %v", err)
+	}
+}
+
+// response reads one response to a request with this method and its whole body.
+func (r *rawConn) response(method string) (*http.Response, string) {
+	r.t.Helper()
+	resp, err := http.ReadResponse(r.br, &http.Request{Method: method})
+	if err != nil {
+		r.t.Fatalf("reading the response to %s: %v", method, err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		r.t.Fatalf("reading the body of the response to %s: %v", method, err)
+	}
+	return resp, string(b)
+}
+
+// expectClosed checks that the peer closes the connection without sending another byte.
+func (r *rawConn) expectClosed() {
+	r.t.Helper()
+	b, err := r.br.ReadByte()
+	if err == nil {
+		rest, _ := r.br.Peek(r.br.Buffered())
+		r.t.Fatalf("connection still open: read %q, want EOF", append([]byte{b}, rest...))
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		r.t.Fatalf("connection still open after %v, want it closed", rawDeadline)
+	}
+}
+
+// wantStatus fails unless resp has the status line "HTTP/1.1 <status>", reason phrase included.
+// status gives RFC 9110's reason phrase; the one net/http uses for the code passes too (they
+// differ for 414, "Request URI Too Long" in net/http).
+func wantStatus(t testing.TB, resp *http.Response, status string) {
+	t.Helper()
+	code, _, _ := strings.Cut(status, " ")
+	n, _ := strconv.Atoi(code)
+	got := resp.Proto + " " + resp.Status
+	if got != "HTTP/1.1 "+status && got != "HTTP/1.1 "+code+" "+http.StatusText(n) {
+		t.Fatalf("status line %q, want %q", got, "HTTP/1.1 "+status)
+	}
+}
+
+// pattern returns the first n bytes of every /bytes/N and /stream/N body.
+func pattern(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = demo.Pattern(i)
+	}
+	return string(b)
+}
+
+// headerLines returns the header lines of a /headers body, keyed by lower-case field name.
+func headerLines(body string) map[string]string {
+	m := map[string]string{}
+	for line := range strings.Lines(body) {
+		k, v, ok := strings.Cut(strings.TrimRight(line, "\n"), ": ")
+		if ok {
+			m[strings.ToLower(k)] = v
+		}
+	}
+	return m
+}
+
+// writePEM writes the test certificate and key to files for curl, h2load and the binary.
+func writePEM(t testing.TB) (certFile, keyFile string) {
+	t.Helper()
+	c, k, err := certs.PEM(serverCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, c, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, k, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// freePort returns a loopback address that was free a moment ago.
+func freePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// blocker is an upstream handler for /block that holds each request until released (or until
+// the request is cancelled), and tells the test when a request arrived. Other paths get the
+// demo routes.
+type blocker struct {
+	entered chan string   // receives the path of each request that reached /block
+	release chan struct{} // closed by the test, or by the cleanup, to let them finish
+	closed  bool
+}
+
+func newBlocker(t testing.TB) *blocker {
+	b := &blocker{entered: make(chan string, 64), release: make(chan struct{})}
+	t.Cleanup(b.unblock)
+	return b
+}
+
+// unblock lets every held request finish. Call it from the test goroutine only.
+func (b *blocker) unblock() {
+	if !b.closed {
+		b.closed = true
+		close(b.release)
+	}
+}
+
+func (b *blocker) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", demo.Handler())
+	mux.HandleFunc("/block/", func(w http.ResponseWriter, r *http.Request) {
+		b.entered <- r.URL.Path
+		select {
+		case <-b.release:
+			io.WriteString(w, "released "+r.URL.Path)
+		case <-r.Context().Done():
+		}
+	})
+	return mux
+}
+
+// waitEntered waits, bounded, for a request to reach the blocking handler.
+func (b *blocker) waitEntered(t testing.TB) string {
+	t.Helper()
+	select {
+	case p := <-b.entered:
+		return p
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request reached the upstream's blocking handler within 10s")
+		return ""
+	}
+}
+
+// lastLines returns the last n lines of s, for failure messages about long outputs.
+func lastLines(s string, n int) string {
+	lines := strings.SplitAfter(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return "...\n" + strings.Join(lines[len(lines)-n:], "")
+}

@@ -1,0 +1,130 @@
+package demo
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"muxgate/certs"
+)
+
+// client returns an HTTP/2 client for s: prior knowledge in clear text, or TLS trusting cert.
+func client(t *testing.T, cert *tls.Certificate) *http.Client {
+	tr := &http2.Transport{}
+	if cert == nil {
+		tr.AllowHTTP = true
+		tr.DialTLSContext = func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}
+	} else {
+		tr.TLSClientConfig = &tls.Config{RootCAs: certs.Pool(*cert)}
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+func fetch(t *testing.T, c *http.Client, url string) string {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		t.Fatalf("GET %s: %s %s", url, resp.Proto, resp.Status)
+	}
+	return string(b)
+}
+
+func TestServeAndGoAway(t *testing.T) {
+	cert, err := certs.SelfSigned("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, useTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "h2c", true: "h2"}[useTLS], func(t *testing.T) {
+			opt, scheme, cc := Options{}, "http://", (*tls.Certificate)(nil)
+			if useTLS {
+				opt.TLS, scheme, cc = certs.FromCertificates(cert).ServerConfig(), "https://", &cert
+			}
+			s, err := Listen("127.0.0.1:0", opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			c := client(t, cc)
+			base := scheme + s.Addr()
+
+			if got := fetch(t, c, base+"/bytes/30"); got != "abcdefghijklmnopqrstuvwxyzabcd" {
+				t.Errorf("/bytes/30: %q", got)
+			}
+			fetch(t, c, base+"/path/x")
+			if s.Accepted() != 1 || s.Requests() != 2 || s.Peak() != 1 {
+				t.Errorf("accepted %d, requests %d, peak %d; want 1, 2, 1", s.Accepted(), s.Requests(), s.Peak())
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := s.GoAway(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// After GOAWAY the server takes no new stream on that connection.
+			fetch(t, c, base+"/path/y")
+			if s.Accepted() != 2 {
+				t.Errorf("accepted %d after GOAWAY and a request, want 2", s.Accepted())
+			}
+		})
+	}
+}
+
+func TestPeak(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	s, err := Listen("127.0.0.1:0", Options{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := client(t, nil)
+	done := make(chan error, 3)
+	for range 3 {
+		go func() {
+			resp, err := c.Get("http://" + s.Addr() + "/")
+			if err == nil {
+				resp.Body.Close()
+			}
+			done <- err
+		}()
+	}
+	for range 3 {
+		<-entered
+	}
+	if s.Active() != 3 {
+		t.Errorf("active %d, want 3", s.Active())
+	}
+	close(release)
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	if s.Peak() != 3 || s.Requests() != 3 {
+		t.Errorf("peak %d, requests %d; want 3, 3", s.Peak(), s.Requests())
+	}
+	if s.Accepted() != 1 {
+		t.Errorf("accepted %d, want 1", s.Accepted())
+	}
+}
