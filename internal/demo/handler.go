@@ -81,16 +81,22 @@ func size(w http.ResponseWriter, r *http.Request) (int, bool) {
 	return n, true
 }
 
-func writePattern(w http.ResponseWriter, n int, flush bool) {
-	var buf [16 << 10]byte
-	for i := range buf {
-		buf[i] = Pattern(i)
+// patternBlock holds a 16 KiB piece of the pattern plus one period more, so that a piece
+// starting at any offset is a slice of it. Built once; never written after.
+var patternBlock = func() []byte {
+	b := make([]byte, 16<<10+26)
+	for i := range b {
+		b[i] = Pattern(i)
 	}
-	// 16 KiB is a multiple of 26 only every 13 blocks, so each piece starts where the last ended.
+	return b
+}()
+
+func writePattern(w http.ResponseWriter, n int, flush bool) {
+	const piece = 16 << 10
 	for off := 0; off < n; {
 		start := off % 26
-		m := min(len(buf)-start, n-off)
-		if _, err := w.Write(buf[start : start+m]); err != nil {
+		m := min(piece, n-off)
+		if _, err := w.Write(patternBlock[start : start+m]); err != nil {
 			return
 		}
 		off += m
