@@ -58,9 +58,17 @@ func (b *body) Read(p []byte) (int, error) {
 	return b.readLocked(p)
 }
 
-// Close stops the handler's reading. What is left is dealt with after the handler returns.
+// Close stops the handler's reading; it may be called while a Read is in progress on another
+// goroutine. Such a Read, blocked on a client that sends slowly or not at all, is interrupted at
+// once: a proxy's upstream may answer before it took the whole body, and the exchange must not
+// wait for content nobody will read. The rest of an interrupted body is not discarded, so the
+// connection closes after the response. What is left of a body closed between reads is dealt
+// with after the handler returns.
 func (b *body) Close() error {
-	b.mu.Lock()
+	if !b.mu.TryLock() {
+		b.w.c.rwc.SetReadDeadline(aLongTimeAgo)
+		b.mu.Lock()
+	}
 	b.closed = true
 	b.mu.Unlock()
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -113,8 +114,10 @@ func (r *chunkedReader) chargeFraming(framingBytes int, size int64) error {
 }
 
 // readTrailer reads the trailer section after the last chunk (RFC 9112 7.1.2), bounded like the
-// header section, and keeps the fields a trailer may carry.
+// header section, and keeps the fields a trailer may carry. r.trailer is set only once the
+// section is complete.
 func (r *chunkedReader) readTrailer() error {
+	var trailer http.Header
 	total, count := 0, 0
 	for {
 		line, err := readLine(r.br)
@@ -125,6 +128,7 @@ func (r *chunkedReader) readTrailer() error {
 			return err
 		}
 		if len(line) == 0 {
+			r.trailer = trailer
 			return nil
 		}
 		total += len(line) + 2
@@ -139,10 +143,10 @@ func (r *chunkedReader) readTrailer() error {
 		if forbiddenTrailer(key) {
 			continue
 		}
-		if r.trailer == nil {
-			r.trailer = make(http.Header)
+		if trailer == nil {
+			trailer = make(http.Header)
 		}
-		r.trailer[key] = append(r.trailer[key], value)
+		trailer[key] = append(trailer[key], value)
 	}
 }
 
@@ -290,8 +294,8 @@ func writeTrailerSection(bw *bufio.Writer, h http.Header, declared []string) {
 			continue
 		}
 		name = http.CanonicalHeaderKey(name)
-		if forbiddenTrailer(name) {
-			continue
+		if forbiddenTrailer(name) || (len(h[name]) > 0 && slices.Contains(declared, name)) {
+			continue // not allowed, or already written as a declared trailer
 		}
 		for _, v := range vv {
 			writeField(bw, name, v)

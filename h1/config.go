@@ -63,6 +63,9 @@ const (
 	// bufferSize is the size of a connection's bufio.Reader and of a response's bufio.Writer.
 	bufferSize = 4 << 10
 
+	// maxKeptHeadBuf is the largest request-head buffer a connection keeps for its next request.
+	maxKeptHeadBuf = 1 << 10
+
 	// maxDiscard bounds the unread request body the server reads and throws away after the
 	// handler returns to keep the connection; a larger remainder closes the connection instead.
 	maxDiscard = 256 << 10
@@ -77,7 +80,8 @@ const (
 	lingerTimeout = 500 * time.Millisecond
 	maxLinger     = 256 << 10
 
-	// maxAcceptBackoff caps the pause after a temporary Accept error (EMFILE and the like).
+	// The pause after a temporary Accept error (EMFILE and the like) starts at minAcceptBackoff
+	// and doubles up to maxAcceptBackoff while the errors go on.
 	minAcceptBackoff = 5 * time.Millisecond
 	maxAcceptBackoff = time.Second
 )

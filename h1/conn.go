@@ -25,6 +25,14 @@ const (
 
 // conn is one client connection. Its serve goroutine, owned by the Server, reads requests and
 // runs the handler for each, one at a time, in order.
+//
+// The loop is split so that pipelined dispatch can be added without reshaping it: readRequest
+// produces an exchange (a *response holding its request) and serveRequest runs and completes it.
+// Concurrent dispatch of safe pipelined requests (RFC 9112 9.3.2: GET and HEAD without content)
+// would keep reading heads while earlier exchanges run, give every exchange that is not at the
+// head of the line a writer of its own in place of the connection's bufio.Writer, and copy each
+// held-back response to the connection when the one before it completes. The background read
+// would then be the reader of the next head itself.
 type conn struct {
 	s          *Server
 	rwc        net.Conn
@@ -89,7 +97,8 @@ func (c *conn) serve() {
 	}
 }
 
-// handshake completes a TLS handshake within HeaderTimeout of the accept.
+// handshake completes a TLS handshake within HeaderTimeout of the accept, and accepts only
+// connections that negotiated http/1.1, http/1.0 or no protocol with ALPN.
 func (c *conn) handshake() bool {
 	tc, ok := c.rwc.(*tls.Conn)
 	if !ok {
@@ -102,6 +111,12 @@ func (c *conn) handshake() bool {
 	}
 	c.rwc.SetWriteDeadline(time.Time{})
 	st := tc.ConnectionState()
+	if p := st.NegotiatedProtocol; p != "" && p != "http/1.1" && p != "http/1.0" {
+		// ALPN chose a protocol this package does not speak (the listener's tls.Config offered
+		// it): answering in HTTP/1.1 would only confuse the client.
+		c.s.log.Warn().Str("remote", c.remoteAddr).Str("alpn", p).Msg("h1: TLS connection negotiated a protocol other than HTTP/1.x")
+		return false
+	}
 	c.tlsState = &st
 	return true
 }
@@ -123,7 +138,11 @@ func (c *conn) readRequest() (*response, error) {
 		}
 		return nil, err
 	}
-	c.headBuf = raw[:0]
+	if cap(raw) <= maxKeptHeadBuf {
+		c.headBuf = raw[:0]
+	} else {
+		c.headBuf = nil // a rare large head should not stay with the connection
+	}
 	c.rwc.SetReadDeadline(time.Time{})
 	w := &response{c: c}
 	if err := parseHead(&w.head, string(raw)); err != nil {
@@ -139,7 +158,7 @@ func (c *conn) readRequest() (*response, error) {
 // close or Shutdown, returns errIdleClose.
 func (c *conn) awaitRequest() error {
 	cfg := &c.s.cfg
-	if c.br.Buffered() > 0 {
+	if c.br.Buffered() > 0 || c.cr.stashed {
 		// Pipelined: the next head has begun already.
 		return c.rwc.SetReadDeadline(time.Now().Add(cfg.HeaderTimeout))
 	}
@@ -180,7 +199,7 @@ func (c *conn) waitByte(deadline time.Time) error {
 				return err
 			}
 			putReader(c.br)
-			c.br = nil
+			c.br, c.headBuf = nil, nil
 		}
 	}
 	c.rwc.SetReadDeadline(deadline)

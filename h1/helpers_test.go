@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,8 +41,39 @@ func startServer(t *testing.T, cfg Config, h http.Handler) (*Server, string) {
 		if st := s.State(); st.Conns != 0 || st.Active != 0 {
 			t.Errorf("after Close: got %+v, want no connections or requests", st)
 		}
+		checkNoServerGoroutines(t)
 	})
 	return s, ln.Addr().String()
+}
+
+// checkNoServerGoroutines fails the test if a goroutine of the server outlived Close, which
+// waits for all of them. A goroutine may still be returning from its last deferred call, so
+// the check yields and looks again a bounded number of times before it reports.
+func checkNoServerGoroutines(t testing.TB) {
+	t.Helper()
+	var leaked []string
+	for range 1000 {
+		leaked = serverGoroutines()
+		if len(leaked) == 0 {
+			return
+		}
+		runtime.Gosched()
+	}
+	t.Errorf("after Close: server goroutines still running:\n%s", strings.Join(leaked, "\n\n"))
+}
+
+func serverGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var found []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, f := range []string{"h1.(*conn).serve", "h1.(*connReader).backgroundRead", "h1.(*Server).Serve("} {
+			if strings.Contains(g, f) {
+				found = append(found, g)
+			}
+		}
+	}
+	return found
 }
 
 // client is a raw HTTP/1.x client on one connection.
@@ -199,3 +231,5 @@ var text = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+var noDeadline time.Time

@@ -162,9 +162,17 @@ func (w *response) writeHeader(code int, finished bool) {
 	w.status = code
 	h := w.header
 	length, hasLength := handlerLength(h["Content-Length"])
+	var declared []string
+	if t, ok := h["Trailer"]; ok && w.head.http11() {
+		declared = declaredTrailers(t)
+	}
 	switch {
 	case !bodyAllowed(code) || w.head.method == http.MethodHead:
 		w.mode = bodyNone
+	case len(declared) > 0:
+		// Declared trailers need the chunked coding, the only framing with room for them
+		// (RFC 9112 7.1.2); a Content-Length set as well is dropped.
+		w.mode, w.trailers, hasLength = bodyChunked, declared, false
 	case hasLength:
 		w.mode, w.length = bodyLength, length
 	case finished:
@@ -175,9 +183,6 @@ func (w *response) writeHeader(code int, finished bool) {
 		w.mode = bodyUntilClose
 	}
 	w.closeAfter = w.closeAfter || w.mustClose(code, continueOwed)
-	if w.mode == bodyChunked {
-		w.trailers = declaredTrailers(h["Trailer"])
-	}
 
 	bw := w.c.bw
 	writeStatusLine(bw, code)

@@ -55,7 +55,7 @@ type Server struct {
 type State struct {
 	Conns    int    // client connections open
 	Active   int    // requests being handled (from head read to response written)
-	Requests uint64 // requests handled since New, whatever their outcome
+	Requests uint64 // requests handed to the handler since New (refused requests are not counted)
 }
 
 // New returns a Server for h, with cfg's zero values filled in and its limits clamped (see
@@ -154,7 +154,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close stops the server at once: it stops accepting, closes every connection, cancels the
-// contexts of the requests in flight, and waits for their handlers to return.
+// contexts of the requests in flight, and waits for their handlers to return. It must not be
+// called from a handler, which it would wait for.
 func (s *Server) Close() error {
 	s.beginShutdown()
 	s.abortConns()

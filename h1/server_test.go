@@ -261,7 +261,9 @@ func TestExpectContinue(t *testing.T) {
 	t.Run("Go client", func(t *testing.T) {
 		tr := &http.Transport{ExpectContinueTimeout: time.Hour}
 		defer tr.CloseIdleConnections()
-		req, _ := http.NewRequest("PUT", "http://"+addr+"/read", strings.NewReader("payload"))
+		ctx, cancel := context.WithTimeout(context.Background(), safetyNet)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "PUT", "http://"+addr+"/read", strings.NewReader("payload"))
 		req.Header.Set("Expect", "100-continue")
 		resp, err := (&http.Client{Transport: tr}).Do(req)
 		if err != nil {
@@ -293,6 +295,41 @@ func TestUnreadBody(t *testing.T) {
 	c.send("POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nstart")
 	if r := c.read("POST"); !r.Close || r.body != "POST /big" {
 		t.Errorf("big unread body: got close %v body %q, want Connection: close", r.Close, r.body)
+	}
+	c.expectClosed()
+}
+
+// TestCloseInterruptsBodyRead: a handler that reads the body on another goroutine (as a proxy
+// does) and closes it once it has its answer must not wait for a client that stopped sending.
+func TestCloseInterruptsBodyRead(t *testing.T) {
+	readErr := make(chan error, 1)
+	_, addr := startServer(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started := make(chan struct{})
+		go func() {
+			buf := make([]byte, 64)
+			n, _ := io.ReadFull(r.Body, buf[:5])
+			close(started)
+			for {
+				m, err := r.Body.Read(buf)
+				n += m
+				if err != nil {
+					readErr <- err
+					return
+				}
+			}
+		}()
+		<-started
+		r.Body.Close()
+		io.WriteString(w, "answered early")
+	}))
+	c := dial(t, addr)
+	c.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nstart")
+	r := c.read("POST")
+	if r.body != "answered early" || !r.Close {
+		t.Errorf("got body %q close %v, want %q with Connection: close", r.body, r.Close, "answered early")
+	}
+	if err := <-readErr; err == nil || err == io.EOF {
+		t.Errorf("interrupted read: got %v, want an error", err)
 	}
 	c.expectClosed()
 }
@@ -381,6 +418,30 @@ func TestChunkedResponseWithTrailers(t *testing.T) {
 	}
 	if head, _, _ := strings.Cut(got, "\r\n\r\n"); strings.Contains(head, "X-Sum: 42") {
 		t.Errorf("got header section %q, want X-Sum only as a trailer", head)
+	}
+}
+
+func TestDeclaredTrailersOverrideLength(t *testing.T) {
+	_, addr := startServer(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "4")
+		w.Header().Set("Trailer", "X-Sum")
+		w.Header().Set("X-Sum", "early") // a declared trailer is not sent in the header section
+		io.WriteString(w, "body")
+		w.Header().Set(http.TrailerPrefix+"X-Sum", "dup")
+		w.Header().Set("X-Sum", "7")
+	}))
+	c := dial(t, addr)
+	r := c.roundTrip("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if r.body != "body" || r.ContentLength != -1 || len(r.TransferEncoding) != 1 {
+		t.Errorf("got body %q, length %d, TE %q; want chunked framing", r.body, r.ContentLength, r.TransferEncoding)
+	}
+	if got := r.Trailer["X-Sum"]; len(got) != 1 || got[0] != "7" || r.Header.Get("X-Sum") != "" {
+		t.Errorf("got trailer X-Sum %q and header X-Sum %q, want only the trailer 7", got, r.Header.Get("X-Sum"))
+	}
+	// HTTP/1.0 has no chunked coding: the length stands and the trailers are lost.
+	r = c.roundTrip("GET / HTTP/1.0\r\n\r\n")
+	if r.body != "body" || r.ContentLength != 4 {
+		t.Errorf("HTTP/1.0: got body %q, length %d; want 4 bytes framed by length", r.body, r.ContentLength)
 	}
 }
 
@@ -747,5 +808,73 @@ func TestNewDefaults(t *testing.T) {
 	}
 	if cap(s.slots) != 10000 {
 		t.Errorf("got %d slots, want 10000", cap(s.slots))
+	}
+}
+
+// TestRefusalWithUnreadData refuses a head while much more of it is on its way: the answer comes
+// without waiting for the rest, and reaches the client although it is still sending. (Over
+// loopback a reset cannot overtake a response already delivered, so this cannot tell whether the
+// lingering close did its part; on a real network it is what keeps the answer from being lost.)
+func TestRefusalWithUnreadData(t *testing.T) {
+	_, addr := startServer(t, Config{MaxHeaderBytes: 1024}, text)
+	for i := range 3 {
+		c := dial(t, addr)
+		io.WriteString(c.conn, "GET / HTTP/1.1\r\nHost: a\r\nX: "+strings.Repeat("y", 200<<10)) // may fail once refused
+		resp, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			t.Fatalf("round %d: got %v, want the 431 response", i, err)
+		}
+		if resp.StatusCode != 431 || !resp.Close {
+			t.Errorf("round %d: got %d close %v, want 431 with Connection: close", i, resp.StatusCode, resp.Close)
+		}
+	}
+}
+
+// TestConcurrentClients runs many clients at once, some reading the request body on another
+// goroutine while the handler writes, for the race detector.
+func TestConcurrentClients(t *testing.T) {
+	_, addr := startServer(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := make(chan []byte, 1)
+		go func() {
+			b, _ := io.ReadAll(r.Body)
+			got <- b
+		}()
+		w.Header().Set("X-Path", r.URL.Path)
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		w.Write(<-got)
+	}))
+	tr := &http.Transport{MaxIdleConnsPerHost: 4}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 25 {
+				want := strings.Repeat(itoa(g), i*100)
+				req, _ := http.NewRequest("POST", "http://"+addr+"/p", strings.NewReader(want))
+				if i%2 == 1 {
+					req.ContentLength = -1 // chunked
+					req.Body = io.NopCloser(strings.NewReader(want))
+				}
+				resp, err := hc.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || string(b) != want {
+					errs <- errors.New("got " + itoa(len(b)) + " bytes back, want " + itoa(len(want)))
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

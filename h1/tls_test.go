@@ -95,4 +95,38 @@ func TestTLS(t *testing.T) {
 		t.Errorf("got %d close %v, want 400 with Connection: close", r.StatusCode, r.Close)
 	}
 	c.expectClosed()
+
+	// A client that negotiated h2 is not answered in HTTP/1.1.
+	srvConf := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1", "http/1.0"}}
+	inner2, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln2 := tls.NewListener(inner2, srvConf)
+	s2 := New(Config{Logger: testLogger(t)}, text)
+	served2 := make(chan error, 1)
+	go func() { served2 <- s2.Serve(ln2) }()
+	h2c, err := tls.Dial("tcp", ln2.Addr().String(), &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2c.SetDeadline(time.Now().Add(safetyNet))
+	if n, err := h2c.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("h2 over ALPN: got %d bytes, %v; want the connection closed", n, err)
+	}
+	h2c.Close()
+
+	// curl --http1.0 offers http/1.0 alone; that is served.
+	c10, err := tls.Dial("tcp", ln2.Addr().String(), &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c10.SetDeadline(time.Now().Add(safetyNet))
+	if r := newClient(t, c10).roundTrip("GET /ten HTTP/1.0\r\n\r\n"); r.body != "GET /ten" {
+		t.Errorf("ALPN http/1.0: got %d %q, want GET /ten", r.StatusCode, r.body)
+	}
+	s2.Close()
+	if err := <-served2; err != http.ErrServerClosed {
+		t.Errorf("Serve: got %v, want http.ErrServerClosed", err)
+	}
 }
