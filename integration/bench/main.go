@@ -1,0 +1,277 @@
+// Command bench measures muxgate against nghttpx and HAProxy doing the same job on this
+// machine: each is an HTTP/1.1 front end on loopback funnelling into one Go HTTP/2 upstream
+// over h2c, loaded by h2load. The upstream's own HTTP/1.1 listener is the ceiling. Rounds are
+// interleaved and the report gives medians; see -help.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the parsed command line.
+type options struct {
+	rounds       int
+	requests     int
+	scenarios    []string
+	idle         []int
+	jsonPath     string
+	requirePeers bool
+	muxgate      string
+	targets      []string
+	keep         bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	o, err := parseFlags(args, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := bench(ctx, o, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string, out io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var scen, idle, targets string
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds; the targets run interleaved in each, and the report gives medians")
+	fs.IntVar(&o.requests, "n", 0, "requests per h2load run in every load scenario (0: each scenario's own, a few seconds here: "+defaultsText()+")")
+	fs.StringVar(&scen, "scenarios", scenarioNames(), "comma `list` of scenarios:\n"+scenarioHelp())
+	fs.StringVar(&idle, "idle", "5000,10000", "comma `list` of idle keep-alive connection counts for the idle scenario")
+	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `file`, for comparing commits")
+	fs.BoolVar(&o.requirePeers, "require-peers", false, "fail when h2load, nghttpx or haproxy is missing, instead of leaving its rows out")
+	fs.StringVar(&o.muxgate, "muxgate", "", "prebuilt muxgate `binary` (default: go build ./cmd/muxgate into a temp dir)")
+	fs.StringVar(&targets, "targets", strings.Join(rowOrder, ","), "comma `list` of rows to run: muxgate, nghttpx, haproxy, direct")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
+	fs.Usage = func() {
+		fmt.Fprintf(out, `usage: go run ./integration/bench [flags]
+
+Runs h2load (--h1 -t 1 -c %d) against muxgate, nghttpx and HAProxy, each an HTTP/1.1 front end
+on a loopback port funnelling into the same Go HTTP/2 upstream over h2c, with %d worker threads
+each, and against the upstream's own HTTP/1.1 listener (the "direct" ceiling). Each proxy runs
+as a child process with its own config in a temp dir, started fresh for every run. Per scenario
+it reports requests/s, p50 and p99 latency, proxy CPU per request, peak RSS, memory per idle
+connection, upstream connections, and muxgate's ratios to the peers: medians over the rounds.
+
+It installs nothing. Needs h2load (Debian: nghttp2-client); nghttpx (nghttp2-proxy) and
+haproxy (haproxy) rows are left out when missing unless -require-peers. Only loopback traffic.
+The default run takes about 5 minutes on 2 quiet cores, up to 10 on a busy machine.
+
+flags:
+`, clients, threads)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.rounds < 1 {
+		return nil, errors.New("-rounds must be at least 1")
+	}
+	if o.requests < 0 || (o.requests > 0 && o.requests < clients) {
+		return nil, fmt.Errorf("-n must be 0 or at least %d (one request per client)", clients)
+	}
+	o.scenarios = splitList(scen)
+	var err error
+	if o.idle, err = parseCounts(idle); err != nil {
+		return nil, err
+	}
+	o.targets = splitList(targets)
+	for _, t := range o.targets {
+		if !slices.Contains(rowOrder, t) {
+			return nil, fmt.Errorf("-targets: unknown %q (have %s)", t, strings.Join(rowOrder, ", "))
+		}
+	}
+	if _, err := blocks(o.scenarios, o.idle, o.requests); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func defaultsText() string {
+	var list []string
+	for _, s := range scenarios {
+		if !s.idle {
+			list = append(list, fmt.Sprintf("%s %d", s.name, s.requests))
+		}
+	}
+	return strings.Join(list, ", ")
+}
+
+func scenarioHelp() string {
+	var b strings.Builder
+	for _, s := range scenarios {
+		opt := ""
+		if s.optional {
+			opt = " (not by default)"
+		}
+		fmt.Fprintf(&b, "\t%-12s %s%s\n", s.name, s.desc, opt)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// bench sets up the upstream and the targets, runs the rounds and writes the report.
+func bench(ctx context.Context, o *options, stdout, progress io.Writer) error {
+	start := time.Now()
+	limit, err := raiseFileLimit()
+	if err != nil {
+		return err
+	}
+	bl, _ := blocks(o.scenarios, o.idle, o.requests)
+	for _, b := range bl {
+		if b.idle > 0 && uint64(b.idle+fdReserve) > limit {
+			return fmt.Errorf("-idle %d needs %d file descriptors, the hard limit is %d (raise ulimit -Hn)", b.idle, b.idle+fdReserve, limit)
+		}
+	}
+	rep := &report{Date: formatDate(start), Host: hostInfo(), Tools: map[string]string{}, Rounds: o.rounds}
+
+	h2load, err := findTool("h2load")
+	if err != nil {
+		return fmt.Errorf("%w: install the Debian package nghttp2-client", err)
+	}
+	rep.Tools["h2load"] = toolVersion(h2load, "--version")
+
+	dir, err := os.MkdirTemp("", "muxgate-bench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintf(progress, "configs and logs kept in %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	targets, err := findTargets(o, dir, rep, progress)
+	if err != nil {
+		return err
+	}
+	if len(targets) == 0 {
+		return errors.New("no target to run")
+	}
+	up, err := startUpstream(dir)
+	if err != nil {
+		return err
+	}
+	defer up.close()
+	rep.Setup = setupText()
+
+	r := &runner{up: up, dir: dir, targets: targets, rounds: o.rounds, blocks: bl, log: progress}
+	r.run(ctx)
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	rep.Blocks = r.blockReports()
+	rep.Elapsed = time.Since(start).Round(time.Second).String()
+	rep.writeText(stdout)
+	if o.jsonPath != "" {
+		if err := rep.writeJSON(o.jsonPath); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// findTargets resolves the chosen rows: the peers on this machine, and muxgate prebuilt or built.
+func findTargets(o *options, dir string, rep *report, progress io.Writer) ([]target, error) {
+	var out []target
+	for _, name := range rowOrder {
+		if !slices.Contains(o.targets, name) {
+			continue
+		}
+		if name == "direct" {
+			out = append(out, target{name: name})
+			continue
+		}
+		i := slices.IndexFunc(peers, func(p peer) bool { return p.name == name })
+		p := &peers[i]
+		if name == "muxgate" {
+			bin, desc, err := muxgateBinary(o.muxgate, dir, progress)
+			if err != nil {
+				return nil, err
+			}
+			rep.Muxgate = desc
+			out = append(out, target{name: name, peer: p, bin: bin})
+			continue
+		}
+		bin, err := findTool(p.tool)
+		if err != nil {
+			msg := fmt.Sprintf("%s: %v (Debian package %s); its rows are left out", name, err, p.pkg)
+			if o.requirePeers {
+				return nil, fmt.Errorf("%s: %w; install the Debian package %s", name, err, p.pkg)
+			}
+			fmt.Fprintln(progress, msg)
+			rep.Missing = append(rep.Missing, msg)
+			continue
+		}
+		if name == "haproxy" {
+			rep.Tools[name] = toolVersion(bin, "-v")
+		} else {
+			rep.Tools[name] = toolVersion(bin, "--version")
+		}
+		out = append(out, target{name: name, peer: p, bin: bin})
+	}
+	if rep.Muxgate == "" {
+		rep.Muxgate = "not run (-targets)"
+	}
+	return out, nil
+}
+
+// muxgateBinary returns the binary to run and a line that says which it is.
+func muxgateBinary(prebuilt, dir string, progress io.Writer) (string, string, error) {
+	if prebuilt != "" {
+		if _, err := os.Stat(prebuilt); err != nil {
+			return "", "", fmt.Errorf("-muxgate: %w", err)
+		}
+		return prebuilt, "prebuilt " + prebuilt, nil
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return "", "", err
+	}
+	fmt.Fprintln(progress, "building muxgate ...")
+	bin, err := buildMuxgate(root, dir)
+	if err != nil {
+		return "", "", fmt.Errorf("%w\n(run the peers alone with -targets nghttpx,haproxy,direct)", err)
+	}
+	return bin, fmt.Sprintf("%s, built from %s/cmd/muxgate", revision(root), root), nil
+}
+
+// setupText is the part of the header that says how the targets were configured.
+func setupText() []string {
+	return []string{
+		fmt.Sprintf("HTTP/1.1 front on loopback -> h2c to one Go upstream (internal/demo) in the bench process; h2load --h1 -t 1 -c %d", clients),
+		fmt.Sprintf("%d worker threads each: muxgate GOMAXPROCS=%d, nghttpx workers=%d, haproxy nbthread %d", threads, threads, threads, threads),
+		fmt.Sprintf("upstream stream window %d KiB for all; connection window: muxgate's default, nghttpx's and haproxy's 2 GiB", streamWindow>>10),
+		"no forwarding headers added (X-Forwarded-For, X-Forwarded-Proto, Via off in muxgate and nghttpx); no access logs",
+		"haproxy: http-reuse always, option http-no-delay, 'http-response set-status 200 if { status 200 }' (reason phrase for h2 responses)",
+		"each proxy started fresh per run; CPU = utime+stime of its processes / requests; peak RSS = VmHWM (summed over nghttpx's 2 processes)",
+		"direct: h2load at the upstream's HTTP/1.1 listener; its CPU and RSS are the bench process's; upstream conns = client conns",
+		"! marks a row with failed requests (h2load's failed/errored/timeout or non-2xx) or runs that errored",
+	}
+}

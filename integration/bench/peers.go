@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// The settings every proxy gets alike, so that the comparison is of the code, not the tuning.
+const (
+	threads      = 2         // worker threads of each proxy (muxgate: GOMAXPROCS)
+	streamWindow = 256 << 10 // HTTP/2 receive window per upstream stream: muxgate's default
+)
+
+// front is what one start of a proxy needs: where to listen, where the upstream is, and a
+// directory of its own for its config file.
+type front struct {
+	dir      string    // this run's directory; the config file goes here
+	port     int       // loopback port to listen on
+	tls      bool      // terminate TLS (http/1.1) with the shared certificate
+	cert     certFiles // the shared certificate
+	upstream string    // host:port of the upstream
+	upTLS    bool      // the upstream speaks h2 over TLS, not h2c
+	maxConns int       // client connections the proxy must accept at once
+}
+
+func (f front) addr() string { return "127.0.0.1:" + strconv.Itoa(f.port) }
+
+// peer is one HTTP/1.1 -> h2c proxy under test.
+type peer struct {
+	name string
+	tool string // the executable; found on PATH, or muxgate's built binary
+	pkg  string // the Debian package that provides tool; empty for muxgate
+	// command writes f's config into f.dir and returns the command that runs the proxy in the
+	// foreground with it.
+	command func(bin string, f front) (*exec.Cmd, error)
+}
+
+var peers = []peer{
+	{name: "muxgate", tool: "muxgate", command: muxgateCommand},
+	{name: "nghttpx", tool: "nghttpx", pkg: "nghttp2-proxy", command: nghttpxCommand},
+	{name: "haproxy", tool: "haproxy", pkg: "haproxy", command: haproxyCommand},
+}
+
+// muxgateCommand runs muxgate with the flags of an operator who benchmarks: no access log,
+// warnings only, and the forwarding headers off (the peers add none either). The command line
+// is written to the run directory, so that a run can be repeated by hand.
+func muxgateCommand(bin string, f front) (*exec.Cmd, error) {
+	up := "h2c://" + f.upstream
+	if f.upTLS {
+		up = "https://" + f.upstream
+	}
+	args := []string{
+		"-upstream", up,
+		"-access-log", "off",
+		"-log-level", "warn",
+		"-max-conns", strconv.Itoa(f.maxConns),
+		"-stream-window", strconv.Itoa(streamWindow),
+		"-idle-timeout", "120s",
+		"-shutdown-timeout", "5s",
+		"-no-x-forwarded-for", "-no-x-forwarded-proto", "-no-via",
+	}
+	if f.upTLS {
+		args = append(args, "-upstream-insecure")
+	}
+	if f.tls {
+		args = append(args, "-listen-tls", f.addr(), "-cert", f.cert.cert, "-key", f.cert.key)
+	} else {
+		args = append(args, "-listen", f.addr())
+	}
+	env := "GOMAXPROCS=" + strconv.Itoa(threads)
+	line := env + " " + bin + " " + strings.Join(args, " ") + "\n"
+	if err := writeFile(filepath.Join(f.dir, "muxgate.cmdline"), line); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env)
+	return cmd, nil
+}
+
+// nghttpxCommand: nghttpx in its default (reverse proxy) mode with an h2 backend. Its backend
+// stream window defaults to 64 KiB, which slows large bodies; it gets muxgate's. It adds
+// X-Forwarded-Proto and Via unless told not to.
+func nghttpxCommand(bin string, f front) (*exec.Cmd, error) {
+	var b strings.Builder
+	if f.tls {
+		fmt.Fprintf(&b, "frontend=127.0.0.1,%d\n", f.port)
+		fmt.Fprintf(&b, "private-key-file=%s\ncertificate-file=%s\n", f.cert.key, f.cert.cert)
+	} else {
+		fmt.Fprintf(&b, "frontend=127.0.0.1,%d;no-tls\n", f.port)
+	}
+	host, port, _ := strings.Cut(f.upstream, ":")
+	if f.upTLS {
+		fmt.Fprintf(&b, "backend=%s,%s;;proto=h2;tls\ninsecure=yes\n", host, port)
+	} else {
+		fmt.Fprintf(&b, "backend=%s,%s;;proto=h2\n", host, port)
+	}
+	fmt.Fprintf(&b, "workers=%d\n", threads)
+	b.WriteString("no-ocsp=yes\n")
+	fmt.Fprintf(&b, "backend-http2-window-size=%d\n", streamWindow)
+	b.WriteString("worker-frontend-connections=0\n") // unlimited
+	b.WriteString("frontend-keep-alive-timeout=120s\n")
+	b.WriteString("no-via=yes\nno-add-x-forwarded-proto=yes\n")
+	b.WriteString("no-server-push=yes\n")
+	conf := filepath.Join(f.dir, "nghttpx.conf")
+	if err := writeFile(conf, b.String()); err != nil {
+		return nil, err
+	}
+	return exec.Command(bin, "--conf="+conf), nil
+}
+
+// haproxyCommand: HAProxy with an h2 server line and the settings PEERS.md found necessary.
+//
+// HAProxy 2.6 writes "HTTP/1.1 200 " (no reason phrase) for responses that came over HTTP/2, and
+// h2load counts those as failed. set-status without a reason fills in the standard phrase; it is
+// applied to 200 only, the one status the benchmark asks for, so other statuses pass untouched.
+//
+// maxconn wants twice its value in file descriptors, which the hard limit here may not allow;
+// idle client connections share the upstream session and need one each, so the limit is given
+// explicitly and strict-limits is off.
+func haproxyCommand(bin string, f front) (*exec.Cmd, error) {
+	server := "server s1 " + f.upstream + " proto h2"
+	if f.upTLS {
+		server += " ssl verify none alpn h2"
+	}
+	bind := "bind " + f.addr()
+	if f.tls {
+		bind += " ssl crt " + f.cert.combo + " alpn http/1.1"
+	}
+	conf := fmt.Sprintf(`global
+    nbthread %[1]d
+    maxconn %[2]d
+    ulimit-n %[3]d
+    no strict-limits
+    tune.h2.initial-window-size %[4]d
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+    timeout http-request 10s
+    timeout http-keep-alive 120s
+    option http-no-delay
+
+frontend fe
+    %[5]s
+    maxconn %[2]d
+    default_backend be
+
+backend be
+    http-reuse always
+    %[6]s
+    http-response set-status 200 if { status 200 }
+`, threads, f.maxConns, haproxyFDs(f.maxConns), streamWindow, bind, server)
+	path := filepath.Join(f.dir, "haproxy.cfg")
+	if err := writeFile(path, conf); err != nil {
+		return nil, err
+	}
+	// -db: foreground, no daemon, no master process.
+	return exec.Command(bin, "-db", "-f", path), nil
+}
+
+// haproxyFDs is HAProxy's ulimit-n: the two descriptors per connection it would reserve, within
+// the file limit the bench has.
+func haproxyFDs(maxConns int) uint64 {
+	return min(fdLimit(), uint64(2*maxConns+256))
+}

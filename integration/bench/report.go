@@ -1,0 +1,281 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// report is the whole result, printed as a table and written as JSON for comparing commits.
+type report struct {
+	Date    string            `json:"date"`
+	Elapsed string            `json:"elapsed"`
+	Host    host              `json:"host"`
+	Tools   map[string]string `json:"tools"`
+	Muxgate string            `json:"muxgate"` // revision and how the binary was had
+	Setup   []string          `json:"setup"`
+	Rounds  int               `json:"rounds"`
+	Missing []string          `json:"missing,omitempty"` // targets left out, and why
+	Blocks  []blockReport     `json:"blocks"`
+}
+
+type host struct {
+	Nproc  int    `json:"nproc"`
+	Kernel string `json:"kernel"`
+	CPU    string `json:"cpu"`
+	Go     string `json:"go"`
+}
+
+type blockReport struct {
+	Name     string      `json:"name"`
+	Desc     string      `json:"desc"`
+	Requests int         `json:"requests,omitempty"` // per run
+	Idle     int         `json:"idle_conns,omitempty"`
+	Rows     []rowReport `json:"rows"`
+}
+
+// rowReport is one target in one block: medians over the rounds that ran, failures summed.
+type rowReport struct {
+	Target string      `json:"target"`
+	Median runResult   `json:"median"`
+	Errors int         `json:"errors"` // rounds that produced no measurement
+	Runs   []runResult `json:"runs"`
+}
+
+// rowOrder is the order of the rows in every block, whatever order they ran in.
+var rowOrder = []string{"muxgate", "nghttpx", "haproxy", "direct"}
+
+func (r *runner) blockReports() []blockReport {
+	var out []blockReport
+	for _, b := range r.blocks {
+		br := blockReport{Name: b.name(), Desc: b.desc(), Requests: b.requests, Idle: b.idle}
+		for _, name := range rowOrder {
+			runs, ok := r.results[b.name()][name]
+			if !ok {
+				continue
+			}
+			br.Rows = append(br.Rows, summarize(name, runs))
+		}
+		out = append(out, br)
+	}
+	return out
+}
+
+// summarize takes the median of each measure over the runs without an error.
+func summarize(name string, runs []runResult) rowReport {
+	row := rowReport{Target: name, Runs: runs}
+	var good []runResult
+	for _, r := range runs {
+		if r.Error != "" {
+			row.Errors++
+			continue
+		}
+		good = append(good, r)
+		row.Median.Requests += r.Requests
+		row.Median.Failed += r.Failed
+	}
+	if len(good) == 0 {
+		return row
+	}
+	pick := func(f func(runResult) float64) float64 {
+		v := make([]float64, len(good))
+		for i, r := range good {
+			v[i] = f(r)
+		}
+		return median(v)
+	}
+	m := &row.Median
+	m.ReqPerSec = pick(func(r runResult) float64 { return r.ReqPerSec })
+	m.P50us = pick(func(r runResult) float64 { return r.P50us })
+	m.P99us = pick(func(r runResult) float64 { return r.P99us })
+	m.CPUPerReqUs = pick(func(r runResult) float64 { return r.CPUPerReqUs })
+	m.PeakRSS = int64(pick(func(r runResult) float64 { return float64(r.PeakRSS) }))
+	m.BytesPerIdle = pick(func(r runResult) float64 { return r.BytesPerIdle })
+	m.UpstreamConns = int64(pick(func(r runResult) float64 { return float64(r.UpstreamConns) }))
+	return row
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// writeText prints the report as plain text: a header, then one table per block.
+func (rep *report) writeText(w io.Writer) {
+	fmt.Fprintf(w, "muxgate benchmark  %s  (run took %s)\n", rep.Date, rep.Elapsed)
+	fmt.Fprintf(w, "host      nproc %d, kernel %s, %s, %s\n", rep.Host.Nproc, rep.Host.Kernel, rep.Host.CPU, rep.Host.Go)
+	var tools []string
+	for _, k := range []string{"h2load", "nghttpx", "haproxy"} {
+		if v, ok := rep.Tools[k]; ok {
+			tools = append(tools, v)
+		}
+	}
+	fmt.Fprintf(w, "tools     %s\n", strings.Join(tools, "; "))
+	fmt.Fprintf(w, "muxgate   %s\n", rep.Muxgate)
+	for i, s := range rep.Setup {
+		label := ""
+		if i == 0 {
+			label = "setup"
+		}
+		fmt.Fprintf(w, "%-9s %s\n", label, s)
+	}
+	for _, m := range rep.Missing {
+		fmt.Fprintf(w, "MISSING   %s\n", m)
+	}
+	for _, b := range rep.Blocks {
+		fmt.Fprintf(w, "\n== %s: %s\n", b.Name, b.Desc)
+		if b.Idle > 0 {
+			fmt.Fprintf(w, "   (req/s: connections opened per second, one request each; p50/p99: connect to end of that response;\n"+
+				"    CPU us/req: per connection and its request; bytes/idle conn: RSS growth / connections held)\n")
+		}
+		writeBlock(w, b)
+	}
+}
+
+func writeBlock(w io.Writer, b blockReport) {
+	table := [][]string{{"target", "req/s", "p50", "p99", "CPU us/req", "peak RSS", "bytes/idle conn", "upstream conns", "failed"}}
+	rows := map[string]runResult{}
+	for _, r := range b.Rows {
+		m := r.Median
+		mark := ""
+		if m.Failed > 0 || r.Errors > 0 {
+			mark = " !"
+		}
+		if r.Errors == len(r.Runs) {
+			table = append(table, []string{r.Target, "-", "-", "-", "-", "-", "-", "-", fmt.Sprintf("%d runs errored%s", r.Errors, mark)})
+			continue
+		}
+		rows[r.Target] = m
+		idle := "-"
+		if b.Idle > 0 {
+			idle = fmtBytes(m.BytesPerIdle)
+		}
+		failed := fmt.Sprint(m.Failed)
+		if r.Errors > 0 {
+			failed += fmt.Sprintf(", %d runs errored", r.Errors)
+		}
+		table = append(table, []string{r.Target, fmt.Sprintf("%.0f", m.ReqPerSec), fmtUs(m.P50us), fmtUs(m.P99us),
+			fmt.Sprintf("%.1f", m.CPUPerReqUs), fmtBytes(float64(m.PeakRSS)), idle, fmt.Sprint(m.UpstreamConns), failed + mark})
+	}
+	writeTable(w, table)
+	if worst := maxOther(b.Rows); worst >= 0.1 {
+		fmt.Fprintf(w, "(other processes used up to %.1f of the %d cores during these runs)\n", worst, runtime.NumCPU())
+	}
+	mg, ok := rows["muxgate"]
+	if !ok {
+		return
+	}
+	var parts []string
+	for _, peer := range []string{"nghttpx", "haproxy"} {
+		p, ok := rows[peer]
+		if !ok {
+			continue
+		}
+		if b.Idle > 0 {
+			parts = append(parts, fmt.Sprintf("vs %s: bytes/idle conn %s", peer, ratio(mg.BytesPerIdle, p.BytesPerIdle)))
+		} else {
+			parts = append(parts, fmt.Sprintf("vs %s: req/s %s, CPU/req %s", peer, ratio(mg.ReqPerSec, p.ReqPerSec),
+				ratio(mg.CPUPerReqUs, p.CPUPerReqUs)))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "muxgate %s\n", strings.Join(parts, "; "))
+	}
+}
+
+// writeTable prints rows of cells in columns: the first and last left-aligned, numbers right.
+func writeTable(w io.Writer, table [][]string) {
+	width := make([]int, len(table[0]))
+	for _, row := range table {
+		for i, c := range row {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	for _, row := range table {
+		var b strings.Builder
+		for i, c := range row {
+			switch i {
+			case 0:
+				fmt.Fprintf(&b, "%-*s", width[i], c)
+			case len(row) - 1:
+				fmt.Fprintf(&b, "  %s", c)
+			default:
+				fmt.Fprintf(&b, "  %*s", width[i], c)
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
+
+// fmtUs prints microseconds as us below a millisecond, else as ms.
+func fmtUs(v float64) string {
+	switch {
+	case v == 0:
+		return "-"
+	case v < 1000:
+		return fmt.Sprintf("%.0fus", v)
+	case v < 100_000:
+		return fmt.Sprintf("%.2fms", v/1000)
+	default:
+		return fmt.Sprintf("%.0fms", v/1000)
+	}
+}
+
+// fmtBytes prints a byte count in binary units.
+func fmtBytes(v float64) string {
+	switch a := max(v, -v); {
+	case v == 0:
+		return "-"
+	case a < 1<<10:
+		return fmt.Sprintf("%.0fB", v)
+	case a < 1<<20:
+		return fmt.Sprintf("%.1fKiB", v/(1<<10))
+	case a < 1<<30:
+		return fmt.Sprintf("%.1fMiB", v/(1<<20))
+	default:
+		return fmt.Sprintf("%.2fGiB", v/(1<<30))
+	}
+}
+
+func (rep *report) writeJSON(path string) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("json: %w", err)
+	}
+	return nil
+}
+
+func formatDate(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// maxOther is the most CPU, in cores, that other processes used during any run of the block.
+func maxOther(rows []rowReport) float64 {
+	var worst float64
+	for _, r := range rows {
+		for _, run := range r.Runs {
+			worst = max(worst, run.OtherCores)
+		}
+	}
+	return worst
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestSummarize(t *testing.T) {
+	runs := []runResult{
+		{Round: 1, ReqPerSec: 100, CPUPerReqUs: 20, UpstreamConns: 2, Requests: 10, Failed: 1},
+		{Round: 2, Error: "nghttpx: exited during start-up"},
+		{Round: 3, ReqPerSec: 300, CPUPerReqUs: 10, UpstreamConns: 4, Requests: 10},
+	}
+	row := summarize("nghttpx", runs)
+	if row.Errors != 1 {
+		t.Errorf("errors = %d, want 1", row.Errors)
+	}
+	m := row.Median
+	if m.ReqPerSec != 200 || m.CPUPerReqUs != 15 || m.UpstreamConns != 3 {
+		t.Errorf("median req/s %v, CPU %v, upstream %v; want 200, 15, 3", m.ReqPerSec, m.CPUPerReqUs, m.UpstreamConns)
+	}
+	if m.Requests != 20 || m.Failed != 1 {
+		t.Errorf("requests %d, failed %d; want the sums 20, 1", m.Requests, m.Failed)
+	}
+}
+
+func TestWriteBlock(t *testing.T) {
+	b := blockReport{Name: "small", Rows: []rowReport{
+		summarize("muxgate", []runResult{{ReqPerSec: 30000, CPUPerReqUs: 15, P50us: 1500, P99us: 4200}}),
+		summarize("nghttpx", []runResult{{ReqPerSec: 20000, CPUPerReqUs: 20, Failed: 3}}),
+		summarize("haproxy", []runResult{{Error: "haproxy: not ready"}}),
+	}}
+	var out bytes.Buffer
+	writeBlock(&out, b)
+	text := out.String()
+	for _, want := range []string{
+		"muxgate  30000  1.50ms  4.20ms", "15.0",
+		"3 !",                                    // failures marked
+		"1 runs errored !",                       // a row with no measurement
+		"vs nghttpx: req/s 1.50x, CPU/req 0.75x", // ratios, and none to the errored peer
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("table lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "vs haproxy") {
+		t.Errorf("table has a ratio to a peer without a measurement:\n%s", text)
+	}
+}

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// target is a row of the report: a proxy, or the direct baseline (peer nil).
+type target struct {
+	name string
+	peer *peer  // nil: h2load straight at the upstream's HTTP/1.1 listener
+	bin  string // the proxy's executable
+}
+
+// runResult is one target's measurement in one block and round.
+type runResult struct {
+	Round         int     `json:"round"`
+	ReqPerSec     float64 `json:"req_per_s"` // idle blocks: connections opened per second
+	P50us         float64 `json:"p50_us"`    // idle blocks: connect to end of the first response
+	P99us         float64 `json:"p99_us"`
+	CPUPerReqUs   float64 `json:"cpu_us_per_req"` // idle blocks: per connection and its request
+	PeakRSS       int64   `json:"peak_rss_bytes"`
+	BytesPerIdle  float64 `json:"bytes_per_idle_conn,omitempty"`
+	UpstreamConns int64   `json:"upstream_conns"`
+	// OtherCores is the CPU that processes other than the target, h2load and the bench used
+	// during the run, in cores: the noise on a shared machine.
+	OtherCores float64 `json:"other_cores"`
+	Requests   int     `json:"requests"`
+	Failed     int     `json:"failed"`
+	Detail     string  `json:"detail,omitempty"` // h2load's requests and status lines, when some failed
+	Error      string  `json:"error,omitempty"`
+}
+
+// runner runs the blocks against the targets and collects the results.
+type runner struct {
+	up      *upstream
+	dir     string // temp directory; each proxy start gets a directory under it
+	targets []target
+	rounds  int
+	blocks  []block
+	log     io.Writer                         // progress lines
+	results map[string]map[string][]runResult // block name -> target name -> one per round
+}
+
+// loadConns is the connection limit the proxies get for load runs; idle runs get their count
+// plus this.
+const loadConns = 1024
+
+func (r *runner) run(ctx context.Context) {
+	r.results = map[string]map[string][]runResult{}
+	for round := 1; round <= r.rounds; round++ {
+		for bi, b := range r.blocks {
+			ts := r.targets
+			if b.sc.idle || b.sc.tlsUp {
+				ts = proxiesOnly(ts)
+			}
+			// Interleave: each round and block starts with a different target.
+			for i := range ts {
+				if ctx.Err() != nil {
+					return
+				}
+				t := ts[(i+round-1+bi)%len(ts)]
+				runtime.GC()
+				var res runResult
+				if b.sc.idle {
+					res = r.idle(ctx, t, b, round)
+				} else {
+					res = r.load(ctx, t, b, round)
+				}
+				res.Round = round
+				r.record(b, t, res)
+			}
+		}
+	}
+}
+
+func proxiesOnly(ts []target) []target {
+	var out []target
+	for _, t := range ts {
+		if t.peer != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (r *runner) record(b block, t target, res runResult) {
+	m := r.results[b.name()]
+	if m == nil {
+		m = map[string][]runResult{}
+		r.results[b.name()] = m
+	}
+	m[t.name] = append(m[t.name], res)
+	line := fmt.Sprintf("round %d  %-11s %-8s %9.0f req/s  p50 %s  p99 %s  %6.1f us/req  peak %s  up %d",
+		res.Round, b.name(), t.name, res.ReqPerSec, fmtUs(res.P50us), fmtUs(res.P99us), res.CPUPerReqUs,
+		fmtBytes(float64(res.PeakRSS)), res.UpstreamConns)
+	if b.sc.idle {
+		line += "  " + fmtBytes(res.BytesPerIdle) + "/idle conn"
+	}
+	line += fmt.Sprintf("  others %.2f cores", res.OtherCores)
+	if res.Failed > 0 {
+		line += "  FAILED " + strconv.Itoa(res.Failed)
+		if res.Detail != "" {
+			line += " (" + res.Detail + ")"
+		}
+	}
+	if res.Error != "" {
+		line = fmt.Sprintf("round %d  %-11s %-8s error: %s", res.Round, b.name(), t.name,
+			strings.ReplaceAll(strings.TrimSpace(res.Error), "\n", " | "))
+	}
+	fmt.Fprintln(r.log, line)
+}
+
+// start starts t's proxy with a fresh config and waits until it answers through the upstream.
+func (r *runner) start(t target, b block, useTLS bool, maxConns int, round int) (*proc, front, error) {
+	f := front{tls: useTLS, upTLS: b.sc.tlsUp, cert: r.up.files, upstream: r.up.h2c.Addr(), maxConns: maxConns}
+	if f.upTLS {
+		f.upstream = r.up.h2tls.Addr()
+	}
+	dir, err := os.MkdirTemp(r.dir, fmt.Sprintf("%s-%s-r%d-", t.name, b.name(), round))
+	if err != nil {
+		return nil, f, err
+	}
+	f.dir = dir
+	if f.port, err = freePort(); err != nil {
+		return nil, f, err
+	}
+	cmd, err := t.peer.command(t.bin, f)
+	if err != nil {
+		return nil, f, err
+	}
+	p, err := startProc(t.name, cmd)
+	if err != nil {
+		return nil, f, err
+	}
+	if err := p.ready(f.addr(), useTLS, 10*time.Second); err != nil {
+		p.stop(5 * time.Second)
+		return nil, f, err
+	}
+	return p, f, nil
+}
+
+// load measures one h2load run of block b against t. A proxy is started fresh for the run, so
+// that its peak RSS and upstream connections belong to this run alone.
+func (r *runner) load(ctx context.Context, t target, b block, round int) (res runResult) {
+	var (
+		addr     string
+		sample   func() (usage, error)
+		accepted func() int64
+		base     int64 // accepted() before the run, or before the proxy's start
+	)
+	if t.peer == nil {
+		srv := r.up.h1
+		if b.sc.tls {
+			srv = r.up.h1tls
+		}
+		addr, accepted = srv.Addr(), srv.Accepted
+		base = accepted()
+		self := os.Getpid()
+		resetPeak(self) // best effort: without it the peak is the bench's since start
+		sample = func() (usage, error) { return sampleOne(self) }
+	} else {
+		// Count from before the start: the readiness probe's session is the proxy's too.
+		accepted = r.up.accepted
+		base = accepted()
+		p, f, err := r.start(t, b, b.sc.tls, loadConns, round)
+		if err != nil {
+			res.Error = err.Error()
+			return res
+		}
+		defer func() {
+			if err := p.stop(5 * time.Second); err != nil && res.Error == "" {
+				res.Error = err.Error()
+			}
+		}()
+		addr = f.addr()
+		sample = func() (usage, error) { return sampleTree(p.pid()) }
+	}
+	scheme := "http://"
+	if b.sc.tls {
+		scheme = "https://"
+	}
+	l := load{
+		url:      scheme + addr + b.sc.path,
+		clients:  clients,
+		pipeline: b.sc.pipeline,
+		requests: b.requests,
+		logFile:  r.dir + "/h2load.log",
+		timeout:  2 * time.Minute,
+	}
+	before, err := sample()
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	noise := startNoise(t.peer == nil)
+	lr, err := l.run(ctx)
+	after, err2 := sample()
+	res.OtherCores = noise.cores(after.cpu - before.cpu + lr.cpu)
+	res.UpstreamConns = accepted() - base
+	if err == nil {
+		err = err2
+	}
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	res.Requests = lr.done
+	res.Failed = lr.bad()
+	if res.Failed > 0 {
+		res.Detail = lr.requestLines()
+	}
+	res.ReqPerSec = lr.reqPerSec
+	res.P50us, res.P99us = us(lr.p50), us(lr.p99)
+	if lr.done > 0 {
+		res.CPUPerReqUs = us(after.cpu-before.cpu) / float64(lr.done)
+	}
+	res.PeakRSS = after.mem.peak
+	return res
+}
+
+// idle measures the memory a proxy holds per idle keep-alive client connection.
+func (r *runner) idle(ctx context.Context, t target, b block, round int) (res runResult) {
+	before := r.up.accepted()
+	p, f, err := r.start(t, b, false, b.idle+loadConns, round)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer func() {
+		if err := p.stop(5 * time.Second); err != nil && res.Error == "" {
+			res.Error = err.Error()
+		}
+	}()
+	u0, err := sampleTree(p.pid())
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	noise := startNoise(false)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	set := openIdle(ctx, f.addr(), b.idle, clients)
+	defer set.close()
+	// Let the proxy finish what the last responses started before reading its memory.
+	time.Sleep(time.Second)
+	u1, err := sampleTree(p.pid())
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	res.OtherCores = noise.cores(u1.cpu - u0.cpu)
+	closed := set.closedByPeer()
+	res.UpstreamConns = r.up.accepted() - before
+	res.Requests = len(set.conns)
+	res.Failed = set.failed + closed
+	if set.lastErr != nil {
+		fmt.Fprintf(r.log, "  %s: %d connections failed, the last: %v\n", t.name, set.failed, set.lastErr)
+	}
+	if closed > 0 {
+		fmt.Fprintf(r.log, "  %s: closed %d idle connections within a second\n", t.name, closed)
+	}
+	if n := len(set.conns); n > 0 {
+		res.BytesPerIdle = float64(u1.mem.rss-u0.mem.rss) / float64(n)
+		res.CPUPerReqUs = us(u1.cpu-u0.cpu) / float64(n)
+		res.ReqPerSec = float64(n) / set.elapsed.Seconds()
+	}
+	res.P50us, res.P99us = us(percentileOf(set.times, 50)), us(percentileOf(set.times, 99))
+	res.PeakRSS = u1.mem.peak
+	return res
+}
+
+// sampleOne samples a single process (the bench itself, whose children are not the target).
+func sampleOne(pid int) (usage, error) {
+	st, err := readStat(pid)
+	if err != nil {
+		return usage{}, err
+	}
+	m, err := readStatus(pid)
+	if err != nil {
+		return usage{}, err
+	}
+	return usage{cpu: st.cpu, mem: m}, nil
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// noise measures how much CPU the rest of the machine took during a run: all busy time, less
+// the target's, h2load's and the bench process's own.
+type noise struct {
+	start    time.Time
+	busy     time.Duration // system-wide busy time at the start
+	self     time.Duration // the bench process's CPU at the start
+	selfIsIn bool          // the target is the bench process: its CPU is already counted
+}
+
+func startNoise(selfIsTarget bool) noise {
+	n := noise{start: time.Now(), selfIsIn: selfIsTarget}
+	n.busy, _ = readCPUBusy()
+	if st, err := readStat(os.Getpid()); err == nil {
+		n.self = st.cpu
+	}
+	return n
+}
+
+// cores returns the others' CPU time over the run's wall time; ours is the CPU of the target and
+// of h2load during the run.
+func (n noise) cores(ours time.Duration) float64 {
+	busy, err := readCPUBusy()
+	wall := time.Since(n.start)
+	if err != nil || n.busy == 0 || wall <= 0 {
+		return 0
+	}
+	if st, err := readStat(os.Getpid()); err == nil && !n.selfIsIn {
+		ours += st.cpu - n.self
+	}
+	return max(0, float64(busy-n.busy-ours)/float64(wall))
+}
