@@ -8,6 +8,9 @@ import (
 	"golang.org/x/net/http2"
 )
 
+// The watchConn exists only under EngineXNet: x/net exports neither the
+// stream IDs nor the peer's settings that EngineOwn reports itself.
+
 // frames returns the bytes of frames written by fn with a Framer.
 func frames(fn func(fr *http2.Framer)) []byte {
 	var b bytes.Buffer

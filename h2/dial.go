@@ -11,8 +11,8 @@ import (
 	"muxgate/internal/pool"
 )
 
-// dial opens one session: TCP, TLS with ALPN h2 unless h2c, the HTTP/2
-// preface, and a PING. It is the pool's DialFunc.
+// dial opens one session of cfg.Engine: TCP, TLS with ALPN h2 unless h2c,
+// the HTTP/2 preface, and a PING. It is the pool's DialFunc.
 func (p *Pool) dial(ctx context.Context, id uint64) (pool.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
@@ -24,6 +24,14 @@ func (p *Pool) dial(ctx context.Context, id uint64) (pool.Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("h2: dial %s: %w", p.cfg.Address, err)
 	}
+	if p.cfg.Engine == EngineOwn {
+		return p.dialOwn(ctx, id, c)
+	}
+	return p.dialXNet(ctx, id, c)
+}
+
+// dialXNet starts an EngineXNet session on c.
+func (p *Pool) dialXNet(ctx context.Context, id uint64, c net.Conn) (pool.Session, error) {
 	w, wc := newWatchConn(c)
 	cc, err := p.t2.NewClientConn(wc)
 	if err != nil {

@@ -64,6 +64,27 @@ func readAll(t *testing.T, res *http.Response) string {
 	return string(b)
 }
 
+// engines are the sessions every pool test runs on, where the behaviour
+// is the same.
+var engines = []Engine{EngineOwn, EngineXNet}
+
+// name is an engine's name as a subtest name, without a slash.
+func (e Engine) name() string {
+	if e == EngineXNet {
+		return "xnet"
+	}
+	return "own"
+}
+
+// forEngines runs f once per engine, each in a synctest bubble.
+func forEngines(t *testing.T, f func(t *testing.T, e Engine)) {
+	for _, e := range engines {
+		t.Run(e.name(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { f(t, e) })
+		})
+	}
+}
+
 func TestSettingsWindows(t *testing.T) {
 	tests := []struct {
 		name                   string
@@ -76,9 +97,9 @@ func TestSettingsWindows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
+			forEngines(t, func(t *testing.T, e Engine) {
 				ps := &peers{}
-				p := newFakePool(t, Config{StreamWindow: tt.stream, ConnWindow: tt.conn}, ps)
+				p := newFakePool(t, Config{Engine: e, StreamWindow: tt.stream, ConnWindow: tt.conn}, ps)
 				if body := readAll(t, mustGet(t, p, 1, 1).res); body != "ok" {
 					t.Errorf("body %q, want ok", body)
 				}
@@ -110,9 +131,9 @@ func holdOpen(p *fakePeer, stream uint32, _ []hpack.HeaderField) { p.headers(str
 func TestPeerMaxConcurrentStreams(t *testing.T) {
 	maxTwo := []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 2}}
 	t.Run("second session allowed", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
+		forEngines(t, func(t *testing.T, e Engine) {
 			ps := &peers{settings: maxTwo, onRequest: holdOpen}
-			p := newFakePool(t, Config{MaxSessions: 2}, ps)
+			p := newFakePool(t, Config{Engine: e, MaxSessions: 2}, ps)
 			mustGet(t, p, 1, 1)
 			mustGet(t, p, 1, 3)
 			mustGet(t, p, 2, 1)
@@ -123,9 +144,9 @@ func TestPeerMaxConcurrentStreams(t *testing.T) {
 		})
 	})
 	t.Run("one session: queued", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
+		forEngines(t, func(t *testing.T, e Engine) {
 			ps := &peers{settings: maxTwo, onRequest: holdOpen}
-			p := newFakePool(t, Config{MaxSessions: 1}, ps)
+			p := newFakePool(t, Config{Engine: e, MaxSessions: 1}, ps)
 			first := mustGet(t, p, 1, 1)
 			mustGet(t, p, 1, 3)
 			third := goGet(p)
@@ -143,7 +164,7 @@ func TestPeerMaxConcurrentStreams(t *testing.T) {
 }
 
 func TestRefusedStreamRetried(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	forEngines(t, func(t *testing.T, e Engine) {
 		ps := &peers{}
 		ps.onRequest = func(pr *fakePeer, stream uint32, _ []hpack.HeaderField) {
 			if pr == ps.get(0) {
@@ -152,7 +173,7 @@ func TestRefusedStreamRetried(t *testing.T) {
 			}
 			pr.respond(stream, 200, "second")
 		}
-		p := newFakePool(t, Config{MaxSessions: 2}, ps)
+		p := newFakePool(t, Config{Engine: e, MaxSessions: 2}, ps)
 		r := mustGet(t, p, 2, 1)
 		if body := readAll(t, r.res); body != "second" || r.info.Attempts != 2 {
 			t.Errorf("body %q after %d attempts, want second after 2", body, r.info.Attempts)
@@ -161,9 +182,9 @@ func TestRefusedStreamRetried(t *testing.T) {
 }
 
 func TestGoAwayDrains(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	forEngines(t, func(t *testing.T, e Engine) {
 		ps := &peers{}
-		p := newFakePool(t, Config{}, ps)
+		p := newFakePool(t, Config{Engine: e}, ps)
 		readAll(t, mustGet(t, p, 1, 1).res)
 		ps.get(0).goAway(1)
 		synctest.Wait()
@@ -183,7 +204,7 @@ func TestGoAwayDrains(t *testing.T) {
 }
 
 func TestGoAwayAboveLastStreamRetried(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	forEngines(t, func(t *testing.T, e Engine) {
 		ps := &peers{}
 		ps.onRequest = func(pr *fakePeer, stream uint32, _ []hpack.HeaderField) {
 			if pr == ps.get(0) && stream > 1 {
@@ -192,7 +213,7 @@ func TestGoAwayAboveLastStreamRetried(t *testing.T) {
 			}
 			pr.respond(stream, 200, "ok")
 		}
-		p := newFakePool(t, Config{}, ps)
+		p := newFakePool(t, Config{Engine: e}, ps)
 		first := mustGet(t, p, 1, 1)
 		r := mustGet(t, p, 2, 1)
 		if r.info.Attempts != 2 {
@@ -212,9 +233,9 @@ func TestPeerClosesIdleSession(t *testing.T) {
 			name = "racing"
 		}
 		t.Run(name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
+			forEngines(t, func(t *testing.T, e Engine) {
 				ps := &peers{}
-				p := newFakePool(t, Config{}, ps)
+				p := newFakePool(t, Config{Engine: e}, ps)
 				readAll(t, mustGet(t, p, 1, 1).res)
 				ps.get(0).conn.Close()
 				if settle {
@@ -231,9 +252,9 @@ func TestPeerClosesIdleSession(t *testing.T) {
 }
 
 func TestUnansweredPingDropsSession(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	forEngines(t, func(t *testing.T, e Engine) {
 		ps := &peers{}
-		p := newFakePool(t, Config{PingInterval: 30 * time.Second, PingTimeout: 5 * time.Second}, ps)
+		p := newFakePool(t, Config{Engine: e, PingInterval: 30 * time.Second, PingTimeout: 5 * time.Second}, ps)
 		readAll(t, mustGet(t, p, 1, 1).res)
 		pr := ps.get(0)
 		pr.setSilent()
@@ -259,9 +280,9 @@ func TestUnansweredPingDropsSession(t *testing.T) {
 }
 
 func TestDialFailsWithoutPingAnswer(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	forEngines(t, func(t *testing.T, e Engine) {
 		ps := &peers{silent: true}
-		p := newFakePool(t, Config{DialTimeout: 2 * time.Second}, ps)
+		p := newFakePool(t, Config{Engine: e, DialTimeout: 2 * time.Second}, ps)
 		start := time.Now()
 		r := get(p)
 		if !errors.Is(r.err, pool.ErrUnavailable) || !errors.Is(r.err, context.DeadlineExceeded) {
@@ -271,4 +292,48 @@ func TestDialFailsWithoutPingAnswer(t *testing.T) {
 			t.Errorf("failed after %v, want the 2s dial timeout", d)
 		}
 	})
+}
+
+// TestSessionDiesAfterRequestSent: the upstream closes the connection once
+// it has read a request's HEADERS, without GOAWAY, so the request may have
+// been processed. A GET may go again on another session (RFC 9110 9.2.2);
+// a POST, even without a body, must not.
+func TestSessionDiesAfterRequestSent(t *testing.T) {
+	for _, tt := range []struct {
+		method string
+		retry  bool
+	}{
+		{"GET", true},
+		{"POST", false},
+	} {
+		t.Run(tt.method, func(t *testing.T) {
+			forEngines(t, func(t *testing.T, e Engine) {
+				ps := &peers{}
+				ps.onRequest = func(pr *fakePeer, stream uint32, _ []hpack.HeaderField) {
+					if pr == ps.get(0) {
+						pr.conn.Close()
+						return
+					}
+					pr.respond(stream, 200, "second")
+				}
+				p := newFakePool(t, Config{Engine: e}, ps)
+				info := new(pool.Info)
+				req, _ := http.NewRequestWithContext(pool.WithInfo(context.Background(), info), tt.method, "http://upstream.test/x", nil)
+				res, err := p.RoundTrip(req)
+				if !tt.retry {
+					if err == nil || errors.Is(err, pool.ErrNotProcessed) || info.Attempts != 1 {
+						t.Fatalf("err %v after %d attempts, want a processed-maybe error after 1", err, info.Attempts)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("RoundTrip: %v", err)
+				}
+				if body := readAll(t, res); body != "second" || info.Attempts != 2 || info.SessionID != 2 {
+					t.Errorf("body %q after %d attempts on session %d, want second after 2 on session 2",
+						body, info.Attempts, info.SessionID)
+				}
+			})
+		})
+	}
 }

@@ -1,13 +1,16 @@
 // Package h2 is the HTTP/2 upstream: a pool of a few long-lived HTTP/2
 // connections (h2 over TLS, or h2c with prior knowledge) to one upstream
-// address, on golang.org/x/net/http2's ClientConn, with the policy of
-// muxgate/internal/pool.
+// address, with the policy of muxgate/internal/pool. Each connection is a
+// session of our own (h2/internal/h2conn, on x/net's Framer and hpack) or,
+// as the reference to compare with, golang.org/x/net/http2's ClientConn;
+// Config.Engine chooses.
 package h2
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -15,7 +18,25 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/net/http2"
 
+	"muxgate/h2/internal/h2conn"
 	"muxgate/internal/pool"
+)
+
+// Engine names the HTTP/2 client session a Pool runs on.
+type Engine string
+
+const (
+	// EngineOwn is our own session, h2/internal/h2conn: one writer
+	// goroutine sends every stream's frames in batched writes, one reader
+	// hands each response to its request, no goroutine per request
+	// without a body, and the connection window is credited as DATA
+	// arrives, so a client that stops reading stalls only its own stream.
+	EngineOwn Engine = "own"
+
+	// EngineXNet is golang.org/x/net/http2's ClientConn, kept as the
+	// reference. It credits the connection window only as bodies are
+	// read: ConnWindow / StreamWindow stalled readers stall its session.
+	EngineXNet Engine = "x/net"
 )
 
 // Defaults for Config's zero values.
@@ -42,6 +63,11 @@ type Config struct {
 	// Address is the upstream's host:port. Required.
 	Address string
 
+	// Engine chooses the session every connection of the Pool runs on.
+	// "" (the zero value) or EngineOwn: our own; EngineXNet: x/net's
+	// ClientConn. Anything else makes New fail.
+	Engine Engine
+
 	// TLS, if non-nil, makes sessions HTTP/2 over TLS: NextProtos is forced
 	// to ["h2"], the server must select h2 by ALPN, and ServerName defaults
 	// to Address's host. nil: h2c with prior knowledge (RFC 9113 3.3).
@@ -60,11 +86,16 @@ type Config struct {
 	// StreamWindow is the receive window of each stream
 	// (SETTINGS_INITIAL_WINDOW_SIZE), which bounds the response bytes
 	// buffered per stream when the client reads slowly. 0: 256 KiB.
+	// EngineOwn raises less than 16 KiB to 16 KiB.
 	StreamWindow int32
 
 	// ConnWindow is the receive window of each connection, all streams
 	// together. 0: 1 MiB. Less than 2×65535 bytes is raised to that: x/net
 	// can only add 65535 or more to the 65535 a connection starts with.
+	// EngineOwn credits it as response bytes arrive, so it bounds the bytes
+	// in flight and a session buffers at most its streams × StreamWindow;
+	// EngineXNet credits it as bodies are read, so it also bounds what the
+	// whole session buffers.
 	ConnWindow int32
 
 	// DialTimeout bounds connecting, the TLS handshake and the first PING
@@ -84,8 +115,9 @@ type Config struct {
 type Pool struct {
 	cfg  Config
 	log  zerolog.Logger
-	tls  *tls.Config // nil: h2c
-	t2   *http2.Transport
+	tls  *tls.Config      // nil: h2c
+	t2   *http2.Transport // makes EngineXNet sessions; nil for EngineOwn
+	own  h2conn.Config    // for EngineOwn sessions; dial adds each one's logger
 	pool *pool.Pool
 
 	// dialConn opens the connection of a new session; nil: TCP (and TLS)
@@ -104,6 +136,13 @@ func newPool(cfg Config, dialConn func(context.Context) (net.Conn, error)) (*Poo
 	}
 	if cfg.StreamWindow < 0 || cfg.ConnWindow < 0 || cfg.DialTimeout < 0 || cfg.PingTimeout < 0 {
 		return nil, errors.New("h2: negative window or timeout in Config")
+	}
+	switch cfg.Engine {
+	case "":
+		cfg.Engine = EngineOwn
+	case EngineOwn, EngineXNet:
+	default:
+		return nil, fmt.Errorf("h2: unknown Config.Engine %q (want %q or %q)", cfg.Engine, EngineOwn, EngineXNet)
 	}
 	if cfg.StreamWindow == 0 {
 		cfg.StreamWindow = DefaultStreamWindow
@@ -139,8 +178,12 @@ func newPool(cfg Config, dialConn func(context.Context) (net.Conn, error)) (*Poo
 		}
 	}
 	var err error
-	if p.t2, err = newTransport(cfg); err != nil {
-		return nil, err
+	if cfg.Engine == EngineXNet {
+		if p.t2, err = newTransport(cfg); err != nil {
+			return nil, err
+		}
+	} else {
+		p.own = ownConfig(cfg)
 	}
 	p.pool, err = pool.New(pool.Config{
 		Dial:                 p.dial,

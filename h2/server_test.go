@@ -36,7 +36,7 @@ type upstream struct {
 
 // startUpstream serves h on 127.0.0.1:0 until the test ends, then closes
 // the listener and every connection and waits for the serving goroutines.
-func startUpstream(t *testing.T, useTLS bool, maxStreams uint32, h http.Handler) upstream {
+func startUpstream(t testing.TB, useTLS bool, maxStreams uint32, h http.Handler) upstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -91,7 +91,7 @@ func startUpstream(t *testing.T, useTLS bool, maxStreams uint32, h http.Handler)
 }
 
 // selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -119,7 +119,7 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
-func newRealPool(t *testing.T, u upstream, cfg Config) *Pool {
+func newRealPool(t testing.TB, u upstream, cfg Config) *Pool {
 	t.Helper()
 	cfg.Address, cfg.TLS = u.addr, u.tls
 	p, err := New(cfg)
@@ -143,24 +143,26 @@ func scheme(u upstream) string {
 	return "http"
 }
 
-// forBoth runs f against an h2c and a TLS upstream.
-func forBoth(t *testing.T, f func(t *testing.T, useTLS bool)) {
-	for _, useTLS := range []bool{false, true} {
-		name := "h2c"
-		if useTLS {
-			name = "tls"
+// forBoth runs f on each engine against an h2c and a TLS upstream.
+func forBoth(t *testing.T, f func(t *testing.T, e Engine, useTLS bool)) {
+	for _, e := range engines {
+		for _, useTLS := range []bool{false, true} {
+			name := "h2c"
+			if useTLS {
+				name = "tls"
+			}
+			t.Run(e.name()+"/"+name, func(t *testing.T) { f(t, e, useTLS) })
 		}
-		t.Run(name, func(t *testing.T) { f(t, useTLS) })
 	}
 }
 
 func TestRealGet(t *testing.T) {
-	forBoth(t, func(t *testing.T, useTLS bool) {
+	forBoth(t, func(t *testing.T, e Engine, useTLS bool) {
 		u := startUpstream(t, useTLS, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Seen", r.Proto+" "+r.Host+" "+r.URL.Path+" "+r.Header.Get("Accept-Encoding"))
 			io.WriteString(w, "hello")
 		}))
-		p := newRealPool(t, u, Config{})
+		p := newRealPool(t, u, Config{Engine: e})
 		for i, wantStream := range []uint64{1, 3} {
 			info := new(pool.Info)
 			req, _ := http.NewRequestWithContext(pool.WithInfo(context.Background(), info), "GET", scheme(u)+"://"+u.addr+"/path", nil)
@@ -200,7 +202,7 @@ func (p *pattern) Read(b []byte) (int, error) {
 
 func TestRealPostStreaming(t *testing.T) {
 	const size = 10 << 20
-	forBoth(t, func(t *testing.T, useTLS bool) {
+	forBoth(t, func(t *testing.T, e Engine, useTLS bool) {
 		u := startUpstream(t, useTLS, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := sha256.New()
 			n, err := io.Copy(h, r.Body)
@@ -210,7 +212,7 @@ func TestRealPostStreaming(t *testing.T) {
 			}
 			fmt.Fprintf(w, "%d %x", n, h.Sum(nil))
 		}))
-		p := newRealPool(t, u, Config{})
+		p := newRealPool(t, u, Config{Engine: e})
 		want := sha256.New()
 		io.Copy(want, io.LimitReader(&pattern{}, size))
 
@@ -230,7 +232,7 @@ func TestRealPostStreaming(t *testing.T) {
 
 func TestRealConcurrentUsesTwoSessions(t *testing.T) {
 	const n = 200
-	forBoth(t, func(t *testing.T, useTLS bool) {
+	forBoth(t, func(t *testing.T, e Engine, useTLS bool) {
 		// Every handler waits until all n requests are in the upstream at
 		// once, which takes two sessions of 100 streams.
 		arrived := make(chan struct{}, n)
@@ -248,7 +250,7 @@ func TestRealConcurrentUsesTwoSessions(t *testing.T) {
 			}
 			io.WriteString(w, "ok")
 		}))
-		p := newRealPool(t, u, Config{})
+		p := newRealPool(t, u, Config{Engine: e})
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 
@@ -290,7 +292,86 @@ func TestRealConcurrentUsesTwoSessions(t *testing.T) {
 	})
 }
 
+// TestRealStalledReaderStallsOnlyItsStream: two responses nobody reads
+// hold their stream windows, together the whole connection window. A large
+// response on the same session must still arrive in full (DESIGN.md: a
+// slow client stalls only its own stream), and the stalled ones keep their
+// bytes.
+func TestRealStalledReaderStallsOnlyItsStream(t *testing.T) {
+	const (
+		win = 64 << 10
+		big = 4 << 20
+	)
+	for _, e := range engines {
+		t.Run(e.name(), func(t *testing.T) {
+			if e == EngineXNet {
+				t.Skip("x/net's ClientConn credits its connection window only as bodies are read " +
+					"(transportResponseBody.Read): ConnWindow / StreamWindow stalled readers stall its session")
+			}
+			wrote := make(chan struct{}, 2)
+			u := startUpstream(t, false, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/big" {
+					io.Copy(w, io.LimitReader(&pattern{}, big))
+					return
+				}
+				// One stream window, then nothing until the stream ends.
+				io.Copy(w, io.LimitReader(&pattern{}, win))
+				w.(http.Flusher).Flush()
+				wrote <- struct{}{}
+				<-r.Context().Done()
+			}))
+			p := newRealPool(t, u, Config{Engine: e, MaxSessions: 1, StreamWindow: win, ConnWindow: 2 * win})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var stalled []*http.Response
+			defer func() {
+				for _, res := range stalled {
+					res.Body.Close()
+				}
+			}()
+			for range 2 {
+				req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+u.addr+"/stall", nil)
+				res, err := p.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stalled = append(stalled, res)
+				<-wrote
+			}
+			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+u.addr+"/big", nil)
+			res, err := p.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if n != big || err != nil {
+				t.Fatalf("large response: %d of %d bytes, err %v", n, big, err)
+			}
+			want := make([]byte, win)
+			io.ReadFull(&pattern{}, want)
+			for i, res := range stalled {
+				got := make([]byte, win)
+				if _, err := io.ReadFull(res.Body, got); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("stalled response %d: err %v, bytes intact %v", i, err, bytes.Equal(got, want))
+				}
+			}
+			if st := p.State(); len(st.Sessions) != 1 {
+				t.Errorf("%d sessions, want 1", len(st.Sessions))
+			}
+		})
+	}
+}
+
 func TestRealDialErrors(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name(), func(t *testing.T) { testDialErrors(t, e) })
+	}
+}
+
+// testDialErrors fails before either engine starts, but each engine dials
+// on its own path.
+func testDialErrors(t *testing.T, e Engine) {
 	t.Run("refused", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -298,7 +379,7 @@ func TestRealDialErrors(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		p := newRealPool(t, upstream{addr: addr}, Config{})
+		p := newRealPool(t, upstream{addr: addr}, Config{Engine: e})
 		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
 		_, err = p.RoundTrip(req)
 		if !errors.Is(err, pool.ErrUnavailable) {
@@ -332,7 +413,7 @@ func TestRealDialErrors(t *testing.T) {
 			<-done
 		})
 		u := upstream{addr: ln.Addr().String(), tls: &tls.Config{RootCAs: roots}}
-		p := newRealPool(t, u, Config{})
+		p := newRealPool(t, u, Config{Engine: e})
 		req, _ := http.NewRequest("GET", "https://"+u.addr+"/", nil)
 		_, err = p.RoundTrip(req)
 		if !errors.Is(err, pool.ErrUnavailable) || !strings.Contains(err.Error(), "ALPN") {

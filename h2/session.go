@@ -3,7 +3,6 @@ package h2
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
@@ -13,8 +12,8 @@ import (
 	"muxgate/internal/pool"
 )
 
-// session is one HTTP/2 connection: an x/net ClientConn over a watchConn.
-// It implements pool.Session.
+// session is one HTTP/2 connection of EngineXNet: an x/net ClientConn over
+// a watchConn. It implements pool.Session.
 type session struct {
 	id   uint64
 	cc   *http2.ClientConn
@@ -43,7 +42,8 @@ func (s *session) Shutdown(ctx context.Context) error { return s.cc.Shutdown(ctx
 func (s *session) Close() error { return s.cc.Close() }
 
 // RoundTrip sends req on a new stream. Its error wraps pool.ErrNotProcessed
-// when the upstream provably did not process req.
+// when the upstream provably did not process req, or when req may be sent
+// again (see streamFailed).
 func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	t := &streamTrace{conn: s.conn}
 	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{WroteHeaderField: t.wroteHeaderField})
@@ -55,31 +55,23 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		// x/net returns a stream's error only after its writer ended (or
 		// on cancellation, which is never retried), so wrote is final here.
-		return nil, s.classify(err, id, t.wrote.Load(), idempotent(req))
+		return nil, streamFailed(s.id, err, req, s.notProcessed(err, id, t.wrote.Load()), s.conn.closed.Load())
 	}
 	return res, nil
 }
 
-// classify wraps err, marking it not processed when RFC 9113 says so:
-// REFUSED_STREAM (8.7), a stream above a GOAWAY's last stream ID (6.8), or
-// a session that closed or drained before the stream's HEADERS were
-// written. An idempotent request whose session died before its response
-// head may be retried as well (RFC 9110 9.2.2): an upstream that closes an
-// idle connection without GOAWAY races the request sent on it, and the
-// client must not pay for that race.
+// notProcessed reports whether RFC 9113 says the upstream did not process
+// the request of stream id: REFUSED_STREAM (8.7), a stream above a
+// GOAWAY's last stream ID (6.8), or a session that closed or drained before
+// the stream's HEADERS were written.
 //
 // x/net reports the GOAWAY case with an unexported error; the watchConn's
 // record of the GOAWAY frame stands in for it.
-func (s *session) classify(err error, id uint32, wrote, idempotent bool) error {
+func (s *session) notProcessed(err error, id uint32, wrote bool) bool {
 	var se http2.StreamError
-	switch {
-	case errors.As(err, &se) && se.Code == http2.ErrCodeRefusedStream,
-		wrote && s.conn.goAway.Load() >= 0 && int64(id) > s.conn.goAway.Load(),
-		!wrote && s.unusable(),
-		idempotent && s.conn.closed.Load():
-		return pool.NotProcessed(fmt.Errorf("h2: session %d: %w", s.id, err))
-	}
-	return fmt.Errorf("h2: session %d: %w", s.id, err)
+	return errors.As(err, &se) && se.Code == http2.ErrCodeRefusedStream ||
+		wrote && s.conn.goAway.Load() >= 0 && int64(id) > s.conn.goAway.Load() ||
+		!wrote && s.unusable()
 }
 
 func (s *session) unusable() bool {
@@ -102,14 +94,4 @@ func (t *streamTrace) wroteHeaderField(string, []string) {
 		t.claimed = true
 		t.conn.claimNext(t)
 	}
-}
-
-// idempotent reports whether req may be sent twice without harm: an
-// idempotent method (RFC 9110 9.2.2) and no body.
-func idempotent(req *http.Request) bool {
-	switch req.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-		return req.Body == nil || req.Body == http.NoBody
-	}
-	return false
 }

@@ -1,0 +1,504 @@
+// Package h2conn is an HTTP/2 client connection (RFC 9113) built for a
+// proxy's hot path, on x/net's http2.Framer and hpack.
+//
+// Requests encode their HEADERS under one mutex into a shared buffer and
+// wake one writer goroutine, which sends everything pending in one Write.
+// One reader goroutine decodes responses and hands each to its waiting
+// RoundTrip through a one-slot channel. A request without a body costs no
+// goroutine; a request with a body costs one, which reads the body and
+// queues DATA within the send windows.
+//
+// # Locks
+//
+// Lock order: Conn.wmu before Conn.mu. Code that holds mu never takes
+// wmu; code that holds wmu may take mu briefly. Neither is held across
+// network I/O or a wait.
+//
+// # Goroutines
+//
+// New starts the writer, the reader and (with Config.PingInterval) the
+// keep-alive; RoundTrip starts one body sender per request that has a
+// body. All are counted in Conn.wg; Close and Shutdown wait for them.
+package h2conn
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// Config configures a Conn. The zero value is usable.
+type Config struct {
+	// StreamWindow is our SETTINGS_INITIAL_WINDOW_SIZE: how many response
+	// body bytes one stream may have in flight or buffered before its Body
+	// is read. Zero: 256 KiB. Clamped to [16 KiB, 2^31-1].
+	StreamWindow uint32
+
+	// ConnWindow is the receive window of the whole connection, announced
+	// with a WINDOW_UPDATE after the preface. It bounds the response
+	// bytes in flight on the wire, not the buffered ones: bytes are
+	// credited back as soon as the reader has put them into their
+	// stream's buffer, which StreamWindow bounds. So a Body nobody reads
+	// stalls its own stream, never the connection, and the connection
+	// buffers at most its open streams times StreamWindow. Zero: 4 MiB.
+	// Raised to at least StreamWindow, clamped to 2^31-1.
+	ConnWindow uint32
+
+	// MaxHeaderListSize is our SETTINGS_MAX_HEADER_LIST_SIZE. A response
+	// head or trailer block that decodes larger fails its stream. Zero:
+	// 64 KiB.
+	MaxHeaderListSize uint32
+
+	// MaxStreams caps concurrent streams on our side; it also applies when
+	// the peer announces no SETTINGS_MAX_CONCURRENT_STREAMS. Zero: 1000.
+	MaxStreams int
+
+	// SettingsTimeout bounds how long New waits for the peer's first
+	// SETTINGS frame. Zero: 10 s.
+	SettingsTimeout time.Duration
+
+	// PingInterval turns on the keep-alive: after this long without a frame
+	// from the peer, the connection sends a PING. Zero: no keep-alive.
+	PingInterval time.Duration
+
+	// PingTimeout is how long a keep-alive PING may go unanswered before
+	// the connection is closed. Zero: 15 s. Used only with PingInterval.
+	PingTimeout time.Duration
+
+	// Logger receives connection events (GOAWAY, protocol errors, I/O
+	// failures), never per-request lines. Zero value: silent.
+	Logger zerolog.Logger
+}
+
+const (
+	defaultStreamWindow = 256 << 10
+	defaultConnWindow   = 4 << 20
+	defaultMaxHeaders   = 64 << 10
+	defaultMaxStreams   = 1000
+	defaultSettingsWait = 10 * time.Second
+	defaultPingTimeout  = 15 * time.Second
+	minStreamWindow     = 16 << 10
+	maxWindow           = 1<<31 - 1
+	initialWindow       = 65535   // RFC 9113 6.9.2
+	defaultMaxFrame     = 1 << 14 // RFC 9113 4.2; we never announce more
+	readBufferSize      = 32 << 10
+	maxStreamID         = 1<<31 - 1
+)
+
+func (cfg Config) withDefaults() Config {
+	if cfg.StreamWindow == 0 {
+		cfg.StreamWindow = defaultStreamWindow
+	}
+	cfg.StreamWindow = min(max(cfg.StreamWindow, minStreamWindow), maxWindow)
+	if cfg.ConnWindow == 0 {
+		cfg.ConnWindow = defaultConnWindow
+	}
+	cfg.ConnWindow = min(max(cfg.ConnWindow, cfg.StreamWindow, initialWindow), maxWindow)
+	if cfg.MaxHeaderListSize == 0 {
+		cfg.MaxHeaderListSize = defaultMaxHeaders
+	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = defaultMaxStreams
+	}
+	if cfg.SettingsTimeout <= 0 {
+		cfg.SettingsTimeout = defaultSettingsWait
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = defaultPingTimeout
+	}
+	return cfg
+}
+
+// Conn is one HTTP/2 client connection. Its methods are safe for
+// concurrent use.
+type Conn struct {
+	nc  net.Conn       // immutable; closed by the writer goroutine when it leaves
+	cfg Config         // immutable after New
+	log zerolog.Logger // immutable
+
+	// tlsState is nc's TLS state, shared by every Response.TLS; nil when
+	// nc is not TLS. Immutable.
+	tlsState *tls.ConnectionState
+
+	// Write side. Stream IDs are assigned under wmu, so they increase in
+	// the order their HEADERS are queued, and the hpack encoder sees the
+	// header blocks in wire order (RFC 9113 5.1.1, RFC 7541 2.2).
+	wmu      sync.Mutex
+	wbuf     pending        // guarded by wmu: frames queued for the writer
+	spare    []byte         // guarded by wmu: the writer's previous buffer, for reuse
+	wfr      *http2.Framer  // guarded by wmu: writes whole frames into wbuf
+	enc      *hpack.Encoder // guarded by wmu: writes into hbuf
+	hbuf     bytes.Buffer   // guarded by wmu: the header block being encoded
+	nextID   uint32         // guarded by wmu: ID for the next stream
+	maxFrame int            // guarded by wmu: the peer's SETTINGS_MAX_FRAME_SIZE
+	takes    uint64         // guarded by wmu: buffers the writer has taken
+	wrote    uint64         // guarded by wmu: buffers the writer has finished writing
+	wfull    chan struct{}  // guarded by wmu: made by a sender waiting for room; closed by the writer when it takes the buffer
+	wflush   chan struct{}  // guarded by wmu: made by flush; closed by the writer after a write
+
+	// wake has room for one token. Whoever queues frames sends without
+	// blocking; the writer receives. Never closed.
+	wake chan struct{}
+
+	mu          sync.Mutex
+	streams     map[uint32]*stream        // guarded by mu: streams not yet closed
+	reserved    int                       // guarded by mu: Reserve calls not yet used by a RoundTrip
+	maxStreams  int                       // guarded by mu: min(peer's MAX_CONCURRENT_STREAMS, cfg.MaxStreams)
+	lastID      uint32                    // guarded by mu: the highest stream ID opened
+	sentID      uint32                    // guarded by mu: the highest stream ID whose HEADERS the writer took
+	peerWindow  int32                     // guarded by mu: the peer's SETTINGS_INITIAL_WINDOW_SIZE
+	sendWindow  int32                     // guarded by mu: connection-level send window
+	recvWindow  int32                     // guarded by mu: bytes the peer may still send on the connection
+	recvUnacked int32                     // guarded by mu: connection bytes the reader took, not yet credited
+	credit      []*stream                 // guarded by mu: streams whose WINDOW_UPDATE is due
+	draining    bool                      // guarded by mu: no new streams
+	goAwaySent  bool                      // guarded by mu
+	goAway      *ConnError                // guarded by mu: the peer's GOAWAY (lowest last stream ID)
+	closed      bool                      // guarded by mu
+	err         error                     // guarded by mu: why the connection closed
+	lastIdle    time.Time                 // guarded by mu
+	idle        chan struct{}             // guarded by mu: made by Shutdown; closed when no stream is active or reserved
+	pings       map[[8]byte]chan struct{} // guarded by mu: our PINGs awaiting their ACK; the reader closes the channel
+	pingSeq     uint64                    // guarded by mu
+
+	peerMaxHeaderList atomic.Uint32 // the peer's SETTINGS_MAX_HEADER_LIST_SIZE; 0: none
+	lastRead          atomic.Int64  // written by the reader: UnixNano of the last frame read
+
+	// Owned by the reader goroutine.
+	rfr         *http2.Framer
+	dec         *hpack.Decoder
+	fields      []hpack.HeaderField // the header block being decoded
+	hsize       uint32              // its decoded size (RFC 9113 6.5.2)
+	gotSettings bool
+
+	settingsc chan struct{} // closed by the reader once the first SETTINGS is applied
+	done      chan struct{} // closed by failLocked when the connection closes
+	wg        sync.WaitGroup
+}
+
+// pending is the buffer the write framer appends frames to.
+type pending struct{ b []byte }
+
+func (p *pending) Write(b []byte) (int, error) {
+	p.b = append(p.b, b...)
+	return len(b), nil
+}
+
+// New starts an HTTP/2 client connection on nc, which must be fresh (h2
+// negotiated by ALPN, with the handshake complete, or h2c with prior
+// knowledge). A TLS nc's ConnectionState goes into every Response.TLS. It sends the preface
+// and our SETTINGS and waits for the peer's first SETTINGS, bounded by ctx
+// and Config.SettingsTimeout. New owns nc from then on: it closes nc when
+// it fails, and so do Close and Shutdown.
+func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
+	cfg = cfg.withDefaults()
+	c := &Conn{
+		nc:         nc,
+		cfg:        cfg,
+		log:        cfg.Logger.With().Str("remote", nc.RemoteAddr().String()).Logger(),
+		nextID:     1,
+		maxFrame:   defaultMaxFrame,
+		wake:       make(chan struct{}, 1),
+		streams:    make(map[uint32]*stream),
+		maxStreams: cfg.MaxStreams,
+		peerWindow: initialWindow,
+		sendWindow: initialWindow,
+		recvWindow: int32(cfg.ConnWindow),
+		lastIdle:   time.Now(),
+		pings:      make(map[[8]byte]chan struct{}),
+		settingsc:  make(chan struct{}),
+		done:       make(chan struct{}),
+	}
+	if tc, ok := nc.(interface{ ConnectionState() tls.ConnectionState }); ok {
+		st := tc.ConnectionState()
+		c.tlsState = &st
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	c.wfr = http2.NewFramer(&c.wbuf, nil)
+	c.enc = hpack.NewEncoder(&c.hbuf)
+	c.rfr = http2.NewFramer(nil, bufio.NewReaderSize(nc, readBufferSize))
+	c.rfr.SetReuseFrames()
+	c.rfr.SetMaxReadFrameSize(defaultMaxFrame)
+	c.dec = hpack.NewDecoder(4096, c.onField)
+	c.dec.SetMaxStringLength(int(cfg.MaxHeaderListSize))
+	c.queuePreface()
+
+	c.wg.Add(2)
+	go c.writeLoop()
+	go c.readLoop()
+	if cfg.PingInterval > 0 {
+		c.wg.Add(1)
+		go c.keepAlive()
+	}
+	c.wakeWriter()
+
+	t := time.NewTimer(cfg.SettingsTimeout)
+	defer t.Stop()
+	var err error
+	select {
+	case <-c.settingsc:
+		return c, nil
+	case <-c.done:
+		err = c.closeErr()
+	case <-t.C:
+		err = errSettingsWait
+	case <-ctx.Done():
+		err = &wrapError{"h2conn: waiting for SETTINGS", ctx.Err()}
+	}
+	c.mu.Lock()
+	c.failLocked(err)
+	c.mu.Unlock()
+	c.wg.Wait()
+	return nil, err
+}
+
+// Reserve reserves a stream for a RoundTripReserved that follows. It
+// returns false when the connection takes no new stream: it is draining or
+// closed, or its active and reserved streams reach the peer's
+// SETTINGS_MAX_CONCURRENT_STREAMS (capped by Config.MaxStreams). A caller
+// that does not use its reservation must call Unreserve.
+func (c *Conn) Reserve() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.draining || len(c.streams)+c.reserved >= c.maxStreams {
+		return false
+	}
+	c.reserved++
+	return true
+}
+
+// Unreserve gives back a reservation that no RoundTripReserved used.
+func (c *Conn) Unreserve() {
+	c.mu.Lock()
+	c.unreserveLocked()
+	c.mu.Unlock()
+}
+
+func (c *Conn) unreserveLocked() {
+	if c.reserved > 0 {
+		c.reserved--
+		c.maybeIdleLocked()
+	}
+}
+
+// State is a snapshot of a connection.
+type State struct {
+	Active     int       // open streams (HEADERS sent, not yet closed or reset)
+	Reserved   int       // reservations not yet used
+	MaxStreams int       // the peer's SETTINGS_MAX_CONCURRENT_STREAMS, capped by Config.MaxStreams
+	Draining   bool      // no new streams: GOAWAY sent or received, or stream IDs exhausted
+	Closed     bool      // the connection is gone
+	LastIdle   time.Time // when Active+Reserved last fell to zero, or when New started
+}
+
+// State returns a snapshot of c. It never waits for I/O.
+func (c *Conn) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return State{
+		Active:     len(c.streams),
+		Reserved:   c.reserved,
+		MaxStreams: c.maxStreams,
+		Draining:   c.draining,
+		Closed:     c.closed,
+		LastIdle:   c.lastIdle,
+	}
+}
+
+// Err returns why the connection closed, or nil while it is open.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Done is closed when the connection closes.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Close closes the connection at once. Open streams fail with an error
+// wrapping ErrClosed (and ErrUnprocessed for those whose HEADERS never
+// left). Close waits for the connection's goroutines, including request
+// body senders, whose bodies it closes; it must not be called from an
+// httptrace hook.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	c.failLocked(ErrClosed)
+	c.mu.Unlock()
+	c.wg.Wait()
+	return nil
+}
+
+// Shutdown drains the connection: it sends GOAWAY(NO_ERROR), takes no new
+// streams (reservations already made may still be used), waits until no
+// stream is active or reserved, flushes and closes. If ctx ends first it
+// returns an error and leaves the connection open for Close.
+func (c *Conn) Shutdown(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		c.wg.Wait()
+		return nil
+	}
+	first := !c.goAwaySent
+	c.goAwaySent, c.draining = true, true
+	var idle chan struct{}
+	if len(c.streams)+c.reserved > 0 {
+		if c.idle == nil {
+			c.idle = make(chan struct{})
+		}
+		idle = c.idle
+	}
+	c.mu.Unlock()
+	if first {
+		c.wmu.Lock()
+		_ = c.wfr.WriteGoAway(0, http2.ErrCodeNo, nil) // we accept no pushed streams: last ID 0
+		c.wmu.Unlock()
+		c.wakeWriter()
+	}
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-c.done:
+		case <-ctx.Done():
+			return &wrapError{"h2conn: shutdown", ctx.Err()}
+		}
+	}
+	err := c.flush(ctx)
+	c.mu.Lock()
+	c.failLocked(ErrClosed)
+	c.mu.Unlock()
+	c.wg.Wait()
+	if err != nil && ctx.Err() != nil {
+		return &wrapError{"h2conn: shutdown", ctx.Err()}
+	}
+	return nil
+}
+
+// Ping sends a PING and waits for its ACK, for ctx, or for the connection
+// to close.
+func (c *Conn) Ping(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		err := c.err
+		c.mu.Unlock()
+		return err
+	}
+	c.pingSeq++
+	var data [8]byte
+	for i, v := 0, c.pingSeq; i < 8; i, v = i+1, v>>8 {
+		data[i] = byte(v)
+	}
+	ack := make(chan struct{})
+	c.pings[data] = ack
+	c.mu.Unlock()
+
+	c.wmu.Lock()
+	_ = c.wfr.WritePing(false, data)
+	c.wmu.Unlock()
+	c.wakeWriter()
+
+	select {
+	case <-ack:
+		return nil
+	case <-c.done:
+		return c.closeErr()
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.pings, data)
+		c.mu.Unlock()
+		return &wrapError{"h2conn: ping", ctx.Err()}
+	}
+}
+
+// keepAlive PINGs the peer after PingInterval without a frame from it and
+// closes the connection when a PING goes unanswered for PingTimeout.
+func (c *Conn) keepAlive() {
+	defer c.wg.Done()
+	interval := c.cfg.PingInterval
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		idle := time.Since(time.Unix(0, c.lastRead.Load()))
+		if idle < interval {
+			t.Reset(interval - idle)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.PingTimeout)
+		err := c.Ping(ctx)
+		cancel()
+		if err != nil {
+			c.mu.Lock()
+			if !c.closed {
+				c.log.Warn().Msg("h2conn: keep-alive ping not answered; closing")
+			}
+			c.failLocked(errPingTimeout)
+			c.mu.Unlock()
+			return
+		}
+		t.Reset(interval)
+	}
+}
+
+func (c *Conn) closeErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// failLocked closes the connection with err as the cause, unless it is
+// closed already: it fails every open stream, wakes every waiter and
+// breaks the I/O of the reader and the writer (the writer then closes nc).
+// It does not wait for the goroutines.
+func (c *Conn) failLocked(err error) {
+	if c.closed {
+		return
+	}
+	c.closed, c.draining, c.err = true, true, err
+	for _, s := range c.streams {
+		serr := err
+		if s.id > c.sentID || (c.goAway != nil && s.id > c.goAway.LastStreamID) {
+			serr = unprocessed(err)
+		}
+		c.resetLocked(s, serr)
+	}
+	if c.idle != nil {
+		close(c.idle)
+		c.idle = nil
+	}
+	close(c.done)
+	// A deadline in the past breaks a blocked Read or Write at once without
+	// the wait that closing a TLS connection may cost; the writer closes nc
+	// when it leaves.
+	_ = c.nc.SetDeadline(time.Unix(1, 0))
+}
+
+// maybeIdleLocked notes that the count of active and reserved streams may
+// have fallen to zero.
+func (c *Conn) maybeIdleLocked() {
+	if len(c.streams)+c.reserved > 0 {
+		return
+	}
+	c.lastIdle = time.Now()
+	if c.idle != nil {
+		close(c.idle)
+		c.idle = nil
+	}
+	if c.goAway != nil {
+		// RFC 9113 6.8: the peer's GOAWAY leaves nothing to finish.
+		c.failLocked(c.goAway)
+	}
+}

@@ -1,0 +1,138 @@
+package h2conn
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// fuzzSeeds are peer byte streams for the three streams FuzzPeerFrames
+// opens (1: GET, 3: POST with a body, 5: GET): valid exchanges and the
+// known attack shapes.
+func fuzzSeeds() [][]byte {
+	var seeds [][]byte
+	build := func(write func(fr *http2.Framer, block func(kv ...string) []byte)) {
+		var buf bytes.Buffer
+		fr := http2.NewFramer(&buf, nil)
+		fr.AllowIllegalWrites = true
+		var hb bytes.Buffer
+		enc := hpack.NewEncoder(&hb)
+		block := func(kv ...string) []byte {
+			hb.Reset()
+			for i := 0; i < len(kv); i += 2 {
+				enc.WriteField(hpack.HeaderField{Name: kv[i], Value: kv[i+1]})
+			}
+			return bytes.Clone(hb.Bytes())
+		}
+		write(fr, block)
+		seeds = append(seeds, buf.Bytes())
+	}
+	headers := func(fr *http2.Framer, id uint32, end bool, b []byte) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: b, EndStream: end, EndHeaders: true})
+	}
+	build(func(fr *http2.Framer, block func(...string) []byte) { // valid responses
+		for _, id := range []uint32{1, 3, 5} {
+			headers(fr, id, false, block(":status", "200", "content-type", "text/plain", "trailer", "x-t"))
+			fr.WriteData(id, false, []byte("hello"))
+			headers(fr, id, true, block("x-t", "v"))
+		}
+	})
+	build(func(fr *http2.Framer, block func(...string) []byte) { // 1xx, refusals, GOAWAY
+		headers(fr, 1, false, block(":status", "100"))
+		headers(fr, 1, true, block(":status", "204"))
+		fr.WriteRSTStream(3, http2.ErrCodeRefusedStream)
+		fr.WriteGoAway(3, http2.ErrCodeNo, []byte("bye"))
+	})
+	build(func(fr *http2.Framer, block func(...string) []byte) { // settings and windows
+		fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0},
+			http2.Setting{ID: http2.SettingMaxFrameSize, Val: 1 << 20},
+			http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0},
+			http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 0})
+		fr.WriteWindowUpdate(3, 100)
+		fr.WriteWindowUpdate(0, 1<<30)
+		fr.WritePing(false, [8]byte{1})
+		fr.WritePing(true, [8]byte{2})
+		fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1})
+		fr.WriteWindowUpdate(3, 1<<31-1)
+	})
+	build(func(fr *http2.Framer, block func(...string) []byte) { // CONTINUATION flood
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block(":status", "200")})
+		for i := 0; i < 50; i++ {
+			fr.WriteContinuation(1, false, block("x-flood", strings.Repeat("f", 4000)))
+		}
+	})
+	build(func(fr *http2.Framer, block func(...string) []byte) { // window overrun, bad frames
+		headers(fr, 1, false, block(":status", "200", "content-length", "3"))
+		fr.WriteData(1, false, make([]byte, 16000))
+		fr.WriteData(1, true, make([]byte, 16000))
+		fr.WriteDataPadded(5, false, []byte("x"), make([]byte, 200))
+		fr.WriteRawFrame(http2.FrameType(0xee), 0, 1, []byte("unknown"))
+		fr.WriteRawFrame(http2.FrameRSTStream, 0, 0, []byte{0, 0})
+	})
+	build(func(fr *http2.Framer, block func(...string) []byte) { // malformed heads
+		headers(fr, 1, false, block("x-no-status", "1"))
+		headers(fr, 3, false, block(":status", "2000"))
+		headers(fr, 5, true, block(":status", "200", ":path", "/"))
+		fr.WritePushPromise(http2.PushPromiseParam{StreamID: 1, PromiseID: 2, BlockFragment: block(":method", "GET"), EndHeaders: true})
+	})
+	seeds = append(seeds, []byte("HTTP/1.1 400 Bad Request\r\n\r\n"), []byte{0, 0, 0, 4, 1, 0, 0, 0, 0})
+	return seeds
+}
+
+// FuzzPeerFrames feeds arbitrary bytes from the peer, after a valid
+// SETTINGS exchange, to a connection with three requests open: the client
+// must not panic or hang, and every RoundTrip and body read must return
+// once the peer hangs up. The synctest bubble turns a hang into a
+// deadlock failure.
+func FuzzPeerFrames(f *testing.F) {
+	for _, s := range fuzzSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		synctest.Test(t, func(t *testing.T) {
+			p := newPeer(t, Config{StreamWindow: 16 << 10, ConnWindow: 65535, MaxHeaderListSize: 8 << 10})
+			reqs := []*http.Request{
+				get("/1"),
+				mustRequest("POST", "http://example.com/3", strings.NewReader(strings.Repeat("b", 20000))),
+				get("/5"),
+			}
+			done := make(chan struct{}, len(reqs))
+			for _, req := range reqs {
+				r := p.start(req)
+				p.expectSkipping(http2.FrameHeaders, http2.FrameData)
+				go func() {
+					defer func() { done <- struct{}{} }()
+					r.wait()
+					if r.err != nil {
+						return
+					}
+					io.Copy(io.Discard, r.res.Body)
+					r.res.Body.Close()
+				}()
+			}
+			p.nc.Write(data) // fails once the client hangs up; that is fine
+			p.nc.Close()
+			for range reqs {
+				<-done
+			}
+			<-p.c.Done()
+			if st := p.c.State(); !st.Closed || st.Active != 0 {
+				t.Errorf("after the peer hung up: State %+v, want closed with no stream", st)
+			}
+		})
+	})
+}
+
+func mustRequest(method, url string, body io.Reader) *http.Request {
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		panic(err)
+	}
+	return req
+}

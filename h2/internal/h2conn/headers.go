@@ -1,0 +1,288 @@
+package h2conn
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2/hpack"
+)
+
+// head is a request head checked and ready to encode. prepare runs
+// without locks; encode runs under wmu and cannot fail, so that a header
+// block that reaches the hpack encoder is always sent.
+type head struct {
+	req       *http.Request
+	method    string
+	scheme    string
+	authority string
+	path      string
+	connect   bool   // CONNECT without :scheme and :path (RFC 9113 8.5)
+	te        bool   // send "te: trailers"
+	trailers  string // value of the "trailer" field, from req.Trailer
+	clen      string // value of "content-length", or "" for none
+	bodyLen   int64  // bytes of body: 0 none, -1 unknown
+}
+
+func (h *head) prepare(req *http.Request, peerMaxList uint32) error {
+	if req.URL == nil {
+		return errors.New("h2conn: request has no URL")
+	}
+	h.req = req
+	h.method = req.Method
+	if h.method == "" {
+		h.method = http.MethodGet
+	} else if !httpguts.ValidHeaderFieldName(h.method) {
+		return errors.New("h2conn: invalid request method")
+	}
+	h.authority = req.Host
+	if h.authority == "" {
+		h.authority = req.URL.Host
+	}
+	if h.authority == "" || !httpguts.ValidHostHeader(h.authority) {
+		return errors.New("h2conn: invalid or missing request host")
+	}
+	h.connect = h.method == http.MethodConnect
+	if !h.connect {
+		h.scheme = req.URL.Scheme
+		if h.scheme == "" {
+			h.scheme = "https"
+		}
+		h.path = req.URL.RequestURI()
+		if h.path == "" || h.path[0] != '/' && h.path != "*" {
+			return errors.New("h2conn: invalid request path")
+		}
+	}
+	h.bodyLen = bodyLength(req)
+	if h.bodyLen > 0 || h.bodyLen == 0 && sendsZeroLength(h.method) {
+		h.clen = strconv.FormatInt(h.bodyLen, 10)
+	}
+	if err := checkFields(req.Header, "header"); err != nil {
+		return err
+	}
+	if err := checkFields(req.Trailer, "trailer"); err != nil {
+		return err
+	}
+	if len(req.Trailer) > 0 {
+		keys := make([]string, 0, len(req.Trailer))
+		for k := range req.Trailer {
+			switch lowerKey(k) {
+			case "content-length", "transfer-encoding", "trailer", "host", "te":
+				return errors.New("h2conn: forbidden request trailer " + k)
+			}
+			keys = append(keys, lowerKey(k))
+		}
+		h.trailers = strings.Join(keys, ",")
+	}
+	h.te = httpguts.HeaderValuesContainsToken(req.Header["Te"], "trailers")
+	if peerMaxList > 0 && h.listSize() > uint64(peerMaxList) {
+		return errHeaderListSize
+	}
+	return nil
+}
+
+// listSize is the header list size (RFC 9113 6.5.2) of what encode sends.
+func (h *head) listSize() uint64 {
+	n := uint64(len(h.method) + len(h.scheme) + len(h.authority) + len(h.path) + 7 + 7 + 10 + 5 + 4*32)
+	for k, vv := range h.req.Header {
+		if _, ok := requestField(k); ok {
+			for _, v := range vv {
+				n += uint64(len(k) + len(v) + 32)
+			}
+		}
+	}
+	return n + uint64(len(h.trailers)+len(h.clen)+2*32)
+}
+
+// encode writes the request's header block into c.hbuf. Called under wmu.
+func (h *head) encode(c *Conn) {
+	c.hbuf.Reset()
+	c.encodeField(":method", h.method)
+	if !h.connect {
+		c.encodeField(":scheme", h.scheme)
+		c.encodeField(":path", h.path)
+	}
+	c.encodeField(":authority", h.authority)
+	for k, vv := range h.req.Header {
+		name, ok := requestField(k)
+		if !ok {
+			continue
+		}
+		for _, v := range vv {
+			c.encodeField(name, v)
+		}
+	}
+	if h.te {
+		c.encodeField("te", "trailers")
+	}
+	if h.trailers != "" {
+		c.encodeField("trailer", h.trailers)
+	}
+	if h.clen != "" {
+		c.encodeField("content-length", h.clen)
+	}
+}
+
+func (c *Conn) encodeField(name, value string) {
+	_ = c.enc.WriteField(hpack.HeaderField{Name: name, Value: value})
+}
+
+// requestField maps a request header key to the field name sent, or
+// reports that the field is not sent as it is: Host becomes :authority,
+// Content-Length and TE are written from the request, and
+// connection-specific fields never cross (RFC 9113 8.2.2).
+func requestField(k string) (string, bool) {
+	name := lowerKey(k)
+	switch name {
+	case "host", "content-length", "te", "connection", "proxy-connection",
+		"keep-alive", "transfer-encoding", "upgrade":
+		return "", false
+	}
+	return name, true
+}
+
+// bodyLength is the number of request body bytes: 0 for none, -1 when
+// unknown (a body with ContentLength 0, as net/http's transports read it).
+func bodyLength(req *http.Request) int64 {
+	if req.Body == nil || req.Body == http.NoBody {
+		return 0
+	}
+	if req.ContentLength != 0 {
+		return req.ContentLength
+	}
+	return -1
+}
+
+// sendsZeroLength reports whether a request of the method without a body
+// says "content-length: 0", as HTTP/1.1 clients do for these methods.
+func sendsZeroLength(method string) bool {
+	return method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch
+}
+
+// checkFields rejects field names and values that HTTP/2 cannot carry,
+// before any of them reaches the hpack encoder.
+func checkFields(h http.Header, what string) error {
+	for k, vv := range h {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return errors.New("h2conn: invalid request " + what + " name " + strconv.Quote(k))
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return errors.New("h2conn: invalid request " + what + " value for " + k)
+			}
+		}
+	}
+	return nil
+}
+
+// validFieldName reports whether a received field name is a lower-case
+// token (RFC 9113 8.2.1).
+func validFieldName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		if 'A' <= b && b <= 'Z' || !httpguts.IsTokenRune(rune(b)) {
+			return false
+		}
+	}
+	return true
+}
+
+// connectionField reports whether a received field is connection-specific
+// and so dropped (RFC 9113 8.2.2; net/http's HTTP/2 client drops them too).
+func connectionField(name string) bool {
+	switch name {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+		return true
+	}
+	return false
+}
+
+// commonFields lists field names common enough to be worth converting
+// between canonical and lower case without allocating.
+var commonFields = []string{
+	"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Accept-Ranges",
+	"Access-Control-Allow-Credentials", "Access-Control-Allow-Headers",
+	"Access-Control-Allow-Methods", "Access-Control-Allow-Origin",
+	"Access-Control-Expose-Headers", "Access-Control-Max-Age",
+	"Access-Control-Request-Headers", "Access-Control-Request-Method",
+	"Age", "Allow", "Alt-Svc", "Authorization", "Cache-Control", "Connection",
+	"Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length",
+	"Content-Location", "Content-Range", "Content-Security-Policy", "Content-Type",
+	"Cookie", "Date", "Etag", "Expect", "Expires", "Forwarded", "From", "Host",
+	"If-Match", "If-Modified-Since", "If-None-Match", "If-Range", "If-Unmodified-Since",
+	"Keep-Alive", "Last-Modified", "Link", "Location", "Max-Forwards", "Origin",
+	"Pragma", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
+	"Range", "Referer", "Refresh", "Retry-After", "Server", "Set-Cookie",
+	"Strict-Transport-Security", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"User-Agent", "Vary", "Via", "Www-Authenticate", "X-Content-Type-Options",
+	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Frame-Options",
+	"X-Real-Ip", "X-Request-Id", "X-Xss-Protection",
+}
+
+var (
+	lowerOf     = make(map[string]string, len(commonFields)) // canonical -> lower
+	canonicalOf = make(map[string]string, len(commonFields)) // lower -> canonical
+)
+
+func init() {
+	for _, k := range commonFields {
+		l := strings.ToLower(k)
+		lowerOf[k] = l
+		canonicalOf[l] = k
+	}
+	for code := 100; code < len(statusLines); code++ {
+		if t := http.StatusText(code); t != "" {
+			statusLines[code] = strconv.Itoa(code) + " " + t
+		}
+	}
+}
+
+func lowerKey(k string) string {
+	if l, ok := lowerOf[k]; ok {
+		return l
+	}
+	for i := 0; i < len(k); i++ {
+		if 'A' <= k[i] && k[i] <= 'Z' {
+			return strings.ToLower(k)
+		}
+	}
+	return k
+}
+
+func canonicalKey(name string) string {
+	if k, ok := canonicalOf[name]; ok {
+		return k
+	}
+	return http.CanonicalHeaderKey(name)
+}
+
+// statusLines holds Response.Status for the codes with a text, as
+// net/http's HTTP/2 client writes it.
+var statusLines [600]string
+
+func statusLine(code int, raw string) string {
+	if code < len(statusLines) && statusLines[code] != "" {
+		return statusLines[code]
+	}
+	return raw + " " + http.StatusText(code)
+}
+
+// parseStatus parses a :status value: exactly three digits.
+func parseStatus(v string) (int, bool) {
+	if len(v) != 3 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < 3; i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(v[i]-'0')
+	}
+	return n, n >= 100
+}

@@ -1,0 +1,532 @@
+package h2conn
+
+import (
+	"errors"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// errResHeaderListSize fails a stream whose response head or trailers
+// exceed Config.MaxHeaderListSize.
+var errResHeaderListSize = errors.New("h2conn: response header list too large")
+
+// streamReset is returned by a frame handler that found a stream error
+// (RFC 9113 5.4.2): the reader resets the stream and goes on.
+type streamReset struct {
+	s    *stream
+	code http2.ErrCode
+	err  error // what the stream's users get; nil: a StreamError with code
+}
+
+func (e *streamReset) Error() string { return "h2conn: stream error " + e.code.String() }
+
+// connError is a connection error we detected (RFC 9113 5.4.1).
+func connError(code http2.ErrCode, reason string) *ConnError {
+	return &ConnError{Code: code, Reason: reason}
+}
+
+// readLoop is the reader goroutine. When it ends, the connection fails.
+func (c *Conn) readLoop() {
+	defer c.wg.Done()
+	err := c.readFrames()
+	c.mu.Lock()
+	if !c.closed {
+		c.log.Debug().Err(err).Msg("h2conn: connection lost")
+	}
+	c.failLocked(err)
+	c.mu.Unlock()
+}
+
+func (c *Conn) readFrames() error {
+	for {
+		f, err := c.readFrame()
+		if err == nil {
+			err = c.onFrame(f)
+		}
+		if err != nil {
+			if err = c.onFrameError(err); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// readFrame reads the next frame and sorts the framer's errors into
+// stream errors, our connection errors and I/O errors.
+func (c *Conn) readFrame() (http2.Frame, error) {
+	fh, err := c.rfr.ReadFrameHeader()
+	if err == nil {
+		var f http2.Frame
+		if f, err = c.rfr.ReadFrameForHeader(fh); err == nil {
+			c.lastRead.Store(time.Now().UnixNano())
+			return f, nil
+		}
+	}
+	var se http2.StreamError
+	var ce http2.ConnectionError
+	switch {
+	case errors.As(err, &se):
+		if fh.Type == http2.FrameWindowUpdate {
+			c.mu.Lock()
+			s := c.streams[se.StreamID]
+			c.mu.Unlock()
+			if s != nil {
+				return nil, &streamReset{s: s, code: se.Code}
+			}
+			return nil, nil
+		}
+		// Any other stream error loses a header block or data the
+		// connection's state depends on.
+		return nil, connError(se.Code, "malformed "+fh.Type.String()+" frame")
+	case errors.As(err, &ce):
+		reason := ""
+		if d := c.rfr.ErrorDetail(); d != nil {
+			reason = d.Error()
+		}
+		return nil, connError(http2.ErrCode(ce), reason)
+	case errors.Is(err, http2.ErrFrameTooLarge):
+		return nil, connError(http2.ErrCodeFrameSize, "frame too large")
+	}
+	return nil, &opError{"read", err}
+}
+
+// onFrameError handles an error from reading or handling a frame: a
+// stream error resets the stream, anything else ends the connection (with
+// a GOAWAY when the peer broke the protocol).
+func (c *Conn) onFrameError(err error) error {
+	var sr *streamReset
+	if errors.As(err, &sr) {
+		serr := sr.err
+		if serr == nil {
+			serr = &StreamError{StreamID: sr.s.id, Code: sr.code}
+		}
+		c.abort(sr.s, serr, sr.code)
+		return nil
+	}
+	var ce *ConnError
+	if errors.As(err, &ce) && !ce.Remote {
+		c.log.Warn().Str("code", ce.Code.String()).Str("reason", ce.Reason).Msg("h2conn: protocol error")
+		c.queueGoAway(ce.Code, ce.Reason)
+	}
+	return err
+}
+
+func (c *Conn) onFrame(f http2.Frame) error {
+	if f == nil {
+		return nil
+	}
+	if !c.gotSettings {
+		// RFC 9113 3.4: the server's preface is a SETTINGS frame.
+		if _, ok := f.(*http2.SettingsFrame); !ok {
+			return connError(http2.ErrCodeProtocol, "first frame is not SETTINGS")
+		}
+	}
+	switch f := f.(type) {
+	case *http2.DataFrame:
+		return c.onData(f)
+	case *http2.HeadersFrame:
+		return c.onHeaders(f)
+	case *http2.SettingsFrame:
+		return c.onSettings(f)
+	case *http2.WindowUpdateFrame:
+		return c.onWindowUpdate(f)
+	case *http2.RSTStreamFrame:
+		return c.onRSTStream(f)
+	case *http2.PingFrame:
+		return c.onPing(f)
+	case *http2.GoAwayFrame:
+		return c.onGoAway(f)
+	case *http2.PushPromiseFrame:
+		return connError(http2.ErrCodeProtocol, "PUSH_PROMISE with push disabled")
+	}
+	return nil // PRIORITY and unknown frame types are ignored (RFC 9113 5.5)
+}
+
+// lookupLocked finds an open stream. It returns nil for a stream that was
+// open once, and a connection error for an idle stream (RFC 9113 5.1),
+// which a server-initiated (even) ID always is here: push is disabled.
+func (c *Conn) lookupLocked(id uint32) (*stream, error) {
+	if s := c.streams[id]; s != nil {
+		return s, nil
+	}
+	if id%2 == 0 || id > c.lastID {
+		return nil, connError(http2.ErrCodeProtocol, "frame on idle stream "+strconv.FormatUint(uint64(id), 10))
+	}
+	return nil, nil
+}
+
+func (c *Conn) onData(f *http2.DataFrame) error {
+	n := int32(f.Length) // padding counts against the windows (RFC 9113 6.9.1)
+	data := f.Data()
+	c.mu.Lock()
+	if n > c.recvWindow {
+		c.mu.Unlock()
+		return connError(http2.ErrCodeFlowControl, "connection window exceeded")
+	}
+	c.recvWindow -= n
+	// The connection gets its bytes back at once, whatever becomes of them
+	// (see flow.go).
+	wake := c.acceptedLocked(int(n))
+	s, err := c.lookupLocked(f.StreamID)
+	var reset *streamReset
+	rst := false
+	switch {
+	case err != nil || s == nil:
+	case s.remoteDone:
+		reset = &streamReset{s: s, code: http2.ErrCodeStreamClosed}
+	case !s.gotHead:
+		reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
+	case n > s.recvWindow:
+		reset = &streamReset{s: s, code: http2.ErrCodeFlowControl}
+	default:
+		s.recvWindow -= n
+		s.got += int64(len(data))
+		pad := int(n) - len(data)
+		if s.clen >= 0 && s.got > s.clen {
+			reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
+			pad = int(n) // dropped, so credited now
+		} else if s.discard {
+			pad = int(n) // HEAD: nobody reads, so credit all of it now
+		} else if len(data) > 0 {
+			s.buf.write(data)
+			s.signalRead()
+		}
+		if c.consumedLocked(s, pad) {
+			wake = true
+		}
+		if reset == nil && f.StreamEnded() {
+			if s.clen >= 0 && s.got != s.clen {
+				reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
+			} else {
+				rst = c.endRemoteLocked(s)
+			}
+		}
+	}
+	c.mu.Unlock()
+	if wake {
+		c.wakeWriter()
+	}
+	if rst {
+		c.queueRST(s, http2.ErrCodeCancel)
+	}
+	if err != nil {
+		return err
+	}
+	if reset != nil {
+		return reset
+	}
+	return nil
+}
+
+func (c *Conn) onRSTStream(f *http2.RSTStreamFrame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, err := c.lookupLocked(f.StreamID)
+	if s == nil {
+		return err
+	}
+	serr := error(&StreamError{StreamID: s.id, Code: f.ErrCode, Remote: true})
+	switch {
+	case f.ErrCode == http2.ErrCodeRefusedStream:
+		// RFC 9113 8.7: the peer did no processing of the request.
+		serr = unprocessed(serr)
+	case f.ErrCode == http2.ErrCodeNo && s.remoteDone:
+		// RFC 9113 8.1: the response is complete and the peer wants no
+		// more of the request body.
+		s.localDone = true
+		c.closeStreamLocked(s)
+		return nil
+	}
+	c.resetLocked(s, serr)
+	return nil
+}
+
+func (c *Conn) onPing(f *http2.PingFrame) error {
+	if f.IsAck() {
+		c.mu.Lock()
+		if ack := c.pings[f.Data]; ack != nil {
+			delete(c.pings, f.Data)
+			close(ack)
+		}
+		c.mu.Unlock()
+		return nil
+	}
+	data := f.Data
+	return c.queueControl(func(fr *http2.Framer) { _ = fr.WritePing(true, data) })
+}
+
+func (c *Conn) onGoAway(f *http2.GoAwayFrame) error {
+	debug := f.DebugData()
+	if len(debug) > 256 {
+		debug = debug[:256]
+	}
+	ga := &ConnError{Code: f.ErrCode, Remote: true, LastStreamID: f.LastStreamID, Reason: string(debug)}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.goAway != nil && c.goAway.LastStreamID < ga.LastStreamID {
+		ga.LastStreamID = c.goAway.LastStreamID // it may only decrease (RFC 9113 6.8)
+	}
+	c.goAway, c.draining = ga, true
+	c.log.Info().Str("code", ga.Code.String()).Uint32("last_stream", ga.LastStreamID).
+		Str("debug", ga.Reason).Msg("h2conn: GOAWAY from peer")
+	for id, s := range c.streams {
+		if id > ga.LastStreamID {
+			c.resetLocked(s, unprocessed(ga))
+		}
+	}
+	c.maybeIdleLocked()
+	return nil
+}
+
+// onHeaders decodes a header block, reading its CONTINUATION frames, and
+// handles it. Every block is decoded, even for a stream that is gone, to
+// keep the hpack decoder in step with the peer's encoder.
+func (c *Conn) onHeaders(f *http2.HeadersFrame) error {
+	c.fields = c.fields[:0]
+	c.hsize = 0
+	c.dec.SetEmitEnabled(true)
+	id, endStream := f.StreamID, f.StreamEnded()
+	frag, ended := f.HeaderBlockFragment(), f.HeadersEnded()
+	// A block may not be much bigger than the list it decodes to; this
+	// bounds a CONTINUATION flood whatever the decoder emits.
+	limit := 2*int(c.cfg.MaxHeaderListSize) + 4096
+	total := 0
+	for {
+		if total += len(frag); total > limit {
+			return connError(http2.ErrCodeEnhanceYourCalm, "header block too large")
+		}
+		if _, err := c.dec.Write(frag); err != nil {
+			return connError(http2.ErrCodeCompression, err.Error())
+		}
+		if ended {
+			break
+		}
+		nf, err := c.readFrame()
+		if err != nil {
+			var sr *streamReset
+			if errors.As(err, &sr) {
+				err = connError(http2.ErrCodeProtocol, "bad frame in header block")
+			}
+			return err
+		}
+		cf, ok := nf.(*http2.ContinuationFrame)
+		if !ok { // the framer lets nothing else through
+			return connError(http2.ErrCodeProtocol, "expected CONTINUATION")
+		}
+		frag, ended = cf.HeaderBlockFragment(), cf.HeadersEnded()
+	}
+	if err := c.dec.Close(); err != nil {
+		return connError(http2.ErrCodeCompression, err.Error())
+	}
+
+	c.mu.Lock()
+	s, err := c.lookupLocked(id)
+	closed := s != nil && s.remoteDone
+	c.mu.Unlock()
+	switch {
+	case s == nil:
+		return err
+	case closed:
+		return &streamReset{s: s, code: http2.ErrCodeStreamClosed}
+	case c.hsize > c.cfg.MaxHeaderListSize:
+		return &streamReset{s: s, code: http2.ErrCodeCancel, err: errResHeaderListSize}
+	case !s.gotHead:
+		return c.onResponseHead(s, endStream)
+	}
+	return c.onTrailers(s, endStream)
+}
+
+// onField is the hpack decoder's emit function; it collects the fields
+// of the block being decoded, up to Config.MaxHeaderListSize.
+func (c *Conn) onField(f hpack.HeaderField) {
+	c.hsize += f.Size()
+	if c.hsize > c.cfg.MaxHeaderListSize {
+		c.dec.SetEmitEnabled(false)
+		return
+	}
+	c.fields = append(c.fields, f)
+}
+
+func malformed(s *stream) error { return &streamReset{s: s, code: http2.ErrCodeProtocol} }
+
+// onResponseHead handles a response head (or a 1xx head) for s.
+func (c *Conn) onResponseHead(s *stream, endStream bool) error {
+	fields := c.fields
+	var status string
+	for len(fields) > 0 && fields[0].IsPseudo() {
+		if fields[0].Name != ":status" || status != "" {
+			return malformed(s)
+		}
+		status = fields[0].Value
+		fields = fields[1:]
+	}
+	code, ok := parseStatus(status)
+	if !ok || code == http.StatusSwitchingProtocols { // RFC 9113 8.6: no 101
+		return malformed(s)
+	}
+	h, declared, ok := buildHeader(fields, true)
+	if !ok {
+		return malformed(s)
+	}
+	if code < 200 {
+		return c.onInformational(s, code, h, endStream)
+	}
+	s.gotHead = true
+	res := &s.res
+	res.Status = statusLine(code, status)
+	res.StatusCode = code
+	res.Proto, res.ProtoMajor, res.ProtoMinor = "HTTP/2.0", 2, 0
+	res.Header = h
+	res.Trailer = declared
+	res.Request = s.req
+	res.TLS = c.tlsState
+	res.ContentLength = contentLength(h)
+	if res.ContentLength < 0 && endStream && !s.head {
+		res.ContentLength = 0
+	}
+	// A HEAD, 204 or 304 response has no content whatever its
+	// content-length says (RFC 9110 6.4.1); other lengths are checked
+	// against the DATA received (RFC 9113 8.1.1).
+	if !s.head && code != http.StatusNoContent && code != http.StatusNotModified {
+		s.clen = res.ContentLength
+	}
+	bad := endStream && s.clen > 0
+	if s.head || endStream && !bad {
+		res.Body = http.NoBody
+		s.discard = true
+	} else {
+		res.Body = (*body)(s)
+	}
+
+	c.mu.Lock()
+	if s.closed {
+		c.mu.Unlock()
+		return nil // reset meanwhile; RoundTrip has its error
+	}
+	c.deliverLocked(s, nil)
+	if bad {
+		c.mu.Unlock()
+		return malformed(s)
+	}
+	c.endLocked(s, endStream)
+	return nil
+}
+
+// endLocked ends the peer's side of s if endStream, then releases c.mu.
+func (c *Conn) endLocked(s *stream, endStream bool) {
+	rst := endStream && c.endRemoteLocked(s)
+	c.mu.Unlock()
+	if rst {
+		c.queueRST(s, http2.ErrCodeCancel)
+	}
+}
+
+// onInformational handles a 1xx response: it goes to the request's
+// httptrace hooks, if any, and is otherwise skipped.
+func (c *Conn) onInformational(s *stream, code int, h http.Header, endStream bool) error {
+	if endStream {
+		return malformed(s)
+	}
+	if s.n1xx++; s.n1xx > max1xx {
+		return malformed(s)
+	}
+	if t := s.trace; t != nil {
+		if code == http.StatusContinue && t.Got100Continue != nil {
+			t.Got100Continue()
+		}
+		if t.Got1xxResponse != nil {
+			if err := t.Got1xxResponse(code, textproto.MIMEHeader(h)); err != nil {
+				return &streamReset{s: s, code: http2.ErrCodeCancel, err: err}
+			}
+		}
+	}
+	return nil
+}
+
+// onTrailers handles the trailer block that ends s.
+func (c *Conn) onTrailers(s *stream, endStream bool) error {
+	if !endStream || len(c.fields) > 0 && c.fields[0].IsPseudo() {
+		return malformed(s)
+	}
+	t, _, ok := buildHeader(c.fields, false)
+	if !ok {
+		return malformed(s)
+	}
+	c.mu.Lock()
+	if s.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	if s.clen >= 0 && s.got != s.clen {
+		c.mu.Unlock()
+		return malformed(s)
+	}
+	s.trailer = t
+	c.endLocked(s, true)
+	return nil
+}
+
+// buildHeader turns decoded regular fields into an http.Header with two
+// allocations (the map and one backing array of values). In a response
+// head, "trailer" declares Response.Trailer keys instead.
+func buildHeader(fields []hpack.HeaderField, resHead bool) (h, declared http.Header, ok bool) {
+	vals := make([]string, len(fields))
+	h = make(http.Header, len(fields))
+	for i, f := range fields {
+		if f.IsPseudo() || !validFieldName(f.Name) || !httpguts.ValidHeaderFieldValue(f.Value) {
+			return nil, nil, false
+		}
+		if connectionField(f.Name) {
+			continue
+		}
+		key := canonicalKey(f.Name)
+		if resHead && key == "Trailer" {
+			if declared == nil {
+				declared = make(http.Header)
+			}
+			for _, k := range strings.Split(f.Value, ",") {
+				if k = textproto.TrimString(k); k != "" {
+					declared[http.CanonicalHeaderKey(k)] = nil
+				}
+			}
+			continue
+		}
+		if vv, dup := h[key]; dup {
+			h[key] = append(vv, f.Value)
+			continue
+		}
+		vals[i] = f.Value
+		h[key] = vals[i : i+1 : i+1]
+	}
+	return h, declared, true
+}
+
+// contentLength reads Content-Length as net/http's HTTP/2 client does:
+// repeated identical values collapse to one; a conflicting or invalid
+// value is dropped and the length is unknown (-1).
+func contentLength(h http.Header) int64 {
+	vv, ok := h["Content-Length"]
+	if !ok {
+		return -1
+	}
+	for _, v := range vv[1:] {
+		if v != vv[0] {
+			delete(h, "Content-Length")
+			return -1
+		}
+	}
+	n, err := strconv.ParseUint(vv[0], 10, 63)
+	if err != nil {
+		delete(h, "Content-Length")
+		return -1
+	}
+	h["Content-Length"] = vv[:1]
+	return int64(n)
+}

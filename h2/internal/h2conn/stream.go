@@ -1,0 +1,357 @@
+package h2conn
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
+
+	"golang.org/x/net/http2"
+)
+
+// stream is one request and its response. The response Body is the
+// stream itself (see body.go), so a request costs one allocation for
+// both, plus the response channel.
+type stream struct {
+	c     *Conn
+	req   *http.Request          // immutable
+	ctx   context.Context        // immutable
+	trace *httptrace.ClientTrace // immutable; nil without a trace
+	stop  func() bool            // stops the context watch; nil if ctx never ends; immutable after RoundTrip sets it
+	head  bool                   // the request is HEAD; immutable
+	id    uint32                 // set under wmu before the stream is registered; then immutable
+
+	// resc hands the response head to RoundTrip: deliverLocked sends one
+	// token, once, after setting resErr (nil: res is ready); RoundTrip
+	// receives it. A zero-size element makes the channel one allocation.
+	resc chan struct{}
+
+	// Guarded by c.mu.
+	res          http.Response // filled by the reader before resc gets nil
+	delivered    bool          // resc was sent to
+	resErr       error         // the error RoundTrip returns, set before resc is sent to
+	opened       bool          // registered in c.streams
+	canceled     error         // the context ended before the stream opened
+	localDone    bool          // we queued END_STREAM, or may send nothing more
+	remoteDone   bool          // the peer ended its side, or the stream was reset
+	closed       bool          // removed from c.streams (both sides done, or reset)
+	sendWindow   int32         // what the peer lets us send
+	recvWindow   int32         // what we let the peer send
+	unacked      int32         // body bytes consumed but not yet credited
+	creditQueued bool          // s is in c.credit
+	buf          dataBuffer    // response body bytes not yet read
+	rerr         error         // what Body.Read returns once buf is empty
+	bodyClosed   bool          // Body.Close was called
+	trailer      http.Header   // received trailers, moved to res.Trailer at EOF
+	sending      bool          // a body sender goroutine runs
+	readc        chan struct{} // cap 1, made by a waiting Body.Read; signaled when buf or rerr changes
+	sendc        chan struct{} // cap 1, made for a request with a body; signaled when windows grow or the stream ends
+
+	// Guarded by c.wmu.
+	endQueued bool // END_STREAM queued
+	rstQueued bool // RST_STREAM queued: queue nothing more for s
+
+	// Owned by the reader goroutine.
+	gotHead bool  // the final response head arrived
+	discard bool  // the response has no Body to read (HEAD): DATA is dropped
+	n1xx    int   // informational responses so far
+	clen    int64 // the response's content-length; -1 if none
+	got     int64 // response body bytes received
+
+	reqBodyClosed atomic.Bool // req.Body was closed (by the sender or a closer goroutine)
+}
+
+// errStreamDone tells a request body sender to stop quietly: the stream
+// was reset or the connection failed, and someone else reported why.
+var errStreamDone = errors.New("h2conn: stream done")
+
+// max1xx bounds the informational responses one request may get.
+const max1xx = 16
+
+// RoundTrip reserves a stream and sends req on it, as RoundTripReserved.
+// When no stream is free, its error wraps ErrUnprocessed.
+func (c *Conn) RoundTrip(req *http.Request) (*http.Response, uint32, error) {
+	if !c.Reserve() {
+		closeBody(req)
+		err := c.Err()
+		if err == nil {
+			err = errNoStream
+		}
+		return nil, 0, unprocessed(err)
+	}
+	return c.RoundTripReserved(req)
+}
+
+// RoundTripReserved sends req on the stream reserved by a successful
+// Reserve and returns the response head, with the stream's ID (0 if no
+// stream was opened). The response Body streams; the caller must close
+// it. Until the stream ends, the end of req.Context() resets it
+// (RST_STREAM CANCEL) and fails RoundTrip or Body.Read with the context's
+// error. The request body is closed, as by an
+// http.RoundTripper, perhaps after RoundTrip returns.
+func (c *Conn) RoundTripReserved(req *http.Request) (*http.Response, uint32, error) {
+	ctx := req.Context()
+	var h head
+	if err := h.prepare(req, c.peerMaxHeaderList.Load()); err != nil {
+		c.Unreserve()
+		closeBody(req)
+		return nil, 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		c.Unreserve()
+		closeBody(req)
+		return nil, 0, &wrapError{"h2conn: request", err}
+	}
+	s := &stream{
+		c:    c,
+		req:  req,
+		ctx:  ctx,
+		head: req.Method == http.MethodHead,
+		resc: make(chan struct{}, 1),
+		clen: -1,
+	}
+	s.trace = httptrace.ContextClientTrace(ctx)
+	if h.bodyLen != 0 || len(req.Trailer) > 0 {
+		s.sendc = make(chan struct{}, 1)
+	}
+	if ctx.Done() != nil {
+		s.stop = context.AfterFunc(ctx, s.cancel)
+	}
+	if err := c.openStream(s, &h); err != nil {
+		if s.stop != nil {
+			s.stop()
+		}
+		closeBody(req)
+		return nil, s.id, err
+	}
+	<-s.resc
+	if s.resErr != nil { // written before the send: no lock needed
+		return nil, s.id, s.resErr
+	}
+	return &s.res, s.id, nil
+}
+
+// openStream assigns s its ID, queues its HEADERS, registers it and
+// starts its body sender. It consumes the caller's reservation.
+func (c *Conn) openStream(s *stream, h *head) error {
+	c.wmu.Lock()
+	c.mu.Lock()
+	if err := c.openErrLocked(); err != nil {
+		c.unreserveLocked()
+		c.mu.Unlock()
+		c.wmu.Unlock()
+		return err
+	}
+	c.mu.Unlock()
+
+	// Encode before registering: once encoded, the block must be sent, or
+	// the peer's hpack decoder would lose step with our encoder. Should the
+	// connection close or get a GOAWAY meanwhile, no block is ever sent on
+	// it again, so dropping this one desynchronizes nothing.
+	h.encode(c)
+	endStream := h.bodyLen == 0 && len(s.req.Trailer) == 0
+
+	c.mu.Lock()
+	if err := c.openErrLocked(); err != nil {
+		c.unreserveLocked()
+		c.mu.Unlock()
+		c.wmu.Unlock()
+		return err
+	}
+	c.unreserveCountLocked()
+	id := c.nextID
+	c.nextID += 2
+	if c.nextID >= maxStreamID {
+		c.draining = true // RFC 9113 5.1.1: no IDs left for another stream
+	}
+	s.id = id
+	s.opened = true
+	s.sendWindow = c.peerWindow
+	s.recvWindow = int32(c.cfg.StreamWindow)
+	s.localDone = endStream
+	c.streams[id] = s
+	c.lastID = id
+	canceled := s.canceled
+	if canceled == nil && !endStream {
+		s.sending = true
+		c.wg.Add(1)
+		go s.sendBody(h.bodyLen)
+	}
+	c.mu.Unlock()
+	c.writeHeaderBlockLocked(id, endStream)
+	c.wmu.Unlock()
+	c.wakeWriter()
+
+	if canceled != nil {
+		// The context ended while the stream opened: end it now that its
+		// HEADERS are queued.
+		c.abort(s, &wrapError{"h2conn: request", canceled}, http2.ErrCodeCancel)
+		s.closeReqBody()
+	}
+	return nil
+}
+
+// openErrLocked reports why no stream may open now, wrapping
+// ErrUnprocessed. Our own Shutdown lets reserved streams open.
+func (c *Conn) openErrLocked() error {
+	switch {
+	case c.closed:
+		return unprocessed(c.err)
+	case c.goAway != nil:
+		return unprocessed(c.goAway)
+	case c.nextID >= maxStreamID:
+		return unprocessed(errStreamIDs)
+	}
+	return nil
+}
+
+// unreserveCountLocked uses up one reservation without the idle check.
+func (c *Conn) unreserveCountLocked() {
+	if c.reserved > 0 {
+		c.reserved--
+	}
+}
+
+// cancel runs when the request's context ends.
+func (s *stream) cancel() {
+	c := s.c
+	c.mu.Lock()
+	if !s.opened {
+		s.canceled = s.ctx.Err()
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.abort(s, &wrapError{"h2conn: request", s.ctx.Err()}, http2.ErrCodeCancel)
+}
+
+// abort ends s at once with err, sending RST_STREAM(code), unless s is
+// closed already.
+// A stream that closed normally keeps its response.
+func (c *Conn) abort(s *stream, err error, code http2.ErrCode) {
+	c.mu.Lock()
+	if s.closed || !s.opened {
+		c.mu.Unlock()
+		return
+	}
+	c.resetLocked(s, err)
+	c.mu.Unlock()
+	c.queueRST(s, code)
+}
+
+// resetLocked ends s with err: the RoundTrip (if still waiting) and the
+// Body reader get err, buffered body bytes are dropped (the connection
+// window had them back when they arrived), and the stream closes. The
+// caller queues RST_STREAM if one is due.
+func (c *Conn) resetLocked(s *stream, err error) {
+	if s.rerr == nil || s.rerr == io.EOF && s.buf.size > 0 {
+		s.rerr = err
+	}
+	s.buf.release()
+	s.localDone, s.remoteDone = true, true
+	c.deliverLocked(s, err)
+	c.closeStreamLocked(s)
+	s.signalRead()
+}
+
+// deliverLocked hands the response head's fate to RoundTrip, once.
+func (c *Conn) deliverLocked(s *stream, err error) {
+	if s.delivered {
+		return
+	}
+	s.delivered = true
+	s.resErr = err
+	s.resc <- struct{}{}
+}
+
+// closeStreamLocked removes s from the connection: its slot is free.
+func (c *Conn) closeStreamLocked(s *stream) {
+	if s.closed || !s.opened {
+		return
+	}
+	s.closed = true
+	delete(c.streams, s.id)
+	s.unacked = 0 // no WINDOW_UPDATE for a closed stream; the connection's share is counted apart
+	if s.stop != nil {
+		s.stop()
+	}
+	if s.sending {
+		s.signalSend()
+		if !s.reqBodyClosed.Load() {
+			// The sender may be blocked in Read: closing the body is what
+			// unblocks it (as net/http's transports do).
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				s.closeReqBody()
+			}()
+		}
+	}
+	c.maybeIdleLocked()
+}
+
+// endLocalLocked notes that we queued END_STREAM.
+func (c *Conn) endLocalLocked(s *stream) {
+	s.localDone = true
+	s.sending = false
+	if s.remoteDone {
+		c.closeStreamLocked(s)
+	}
+}
+
+// endRemoteLocked notes that the peer ended its side normally. A request
+// body still being sent is stopped with RST_STREAM(CANCEL): the response
+// is complete, so the peer wants no more of it. It reports whether that
+// RST is due.
+func (c *Conn) endRemoteLocked(s *stream) (rst bool) {
+	s.remoteDone = true
+	if s.rerr == nil {
+		s.rerr = io.EOF
+	}
+	s.signalRead()
+	if !s.localDone {
+		s.localDone = true
+		rst = true
+	}
+	c.closeStreamLocked(s)
+	return rst
+}
+
+// isDone reports whether s may send nothing more.
+func (s *stream) isDone() bool {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return s.closed || s.localDone
+}
+
+func (s *stream) signalSend() {
+	if s.sendc != nil {
+		select {
+		case s.sendc <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *stream) signalRead() {
+	if s.readc != nil {
+		select {
+		case s.readc <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *stream) closeReqBody() {
+	if s.reqBodyClosed.CompareAndSwap(false, true) && s.req.Body != nil {
+		_ = s.req.Body.Close()
+	}
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}

@@ -1,0 +1,82 @@
+package h2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"muxgate/h2/internal/h2conn"
+	"muxgate/internal/pool"
+)
+
+// ownSession is one HTTP/2 connection of EngineOwn, an h2conn.Conn. It
+// implements pool.Session.
+type ownSession struct {
+	id   uint64
+	conn *h2conn.Conn
+}
+
+// ownConfig is the h2conn configuration for cfg, whose defaults are
+// filled. The pool's limit on streams per session caps the connection's
+// too, so that neither refuses what the other allows.
+func ownConfig(cfg Config) h2conn.Config {
+	return h2conn.Config{
+		StreamWindow: uint32(cfg.StreamWindow),
+		ConnWindow:   uint32(cfg.ConnWindow),
+		MaxStreams:   cfg.MaxStreamsPerSession,
+		PingInterval: max(cfg.PingInterval, 0),
+		PingTimeout:  cfg.PingTimeout,
+	}
+}
+
+// dialOwn starts an EngineOwn session on c, which it owns from then on.
+// Like the x/net session's dial it waits for the answer to a first PING, so
+// that the peer is known to answer before any request is sent.
+func (p *Pool) dialOwn(ctx context.Context, id uint64, c net.Conn) (pool.Session, error) {
+	cfg := p.own
+	cfg.Logger = p.log.With().Uint64("session", id).Logger()
+	conn, err := h2conn.New(ctx, c, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("h2: %s: %w", p.cfg.Address, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("h2: %s: no answer to the first PING: %w", p.cfg.Address, err)
+	}
+	return &ownSession{id: id, conn: conn}, nil
+}
+
+// Reserve reserves a stream on the connection. It fails when the
+// connection is draining or closed, or is full by the peer's latest
+// SETTINGS_MAX_CONCURRENT_STREAMS (the pool then drops the session).
+func (s *ownSession) Reserve() bool { return s.conn.Reserve() }
+
+// RoundTrip sends req on the reserved stream. Its error wraps
+// pool.ErrNotProcessed when the upstream provably did not process req, or
+// when req may be sent again (see streamFailed).
+func (s *ownSession) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, id, err := s.conn.RoundTripReserved(req)
+	if info := pool.InfoFrom(req.Context()); info != nil {
+		info.StreamID = uint64(id)
+	}
+	if err != nil {
+		// The response head never came. The stream failed with the
+		// connection exactly when its error wraps the connection's.
+		cerr := s.conn.Err()
+		died := cerr != nil && errors.Is(err, cerr)
+		return nil, streamFailed(s.id, err, req, errors.Is(err, h2conn.ErrUnprocessed), died)
+	}
+	return res, nil
+}
+
+// State never waits for I/O: h2conn holds its state lock only briefly.
+func (s *ownSession) State() pool.SessionState {
+	st := s.conn.State()
+	return pool.SessionState{Closed: st.Closed, Draining: st.Draining, MaxStreams: st.MaxStreams}
+}
+
+func (s *ownSession) Shutdown(ctx context.Context) error { return s.conn.Shutdown(ctx) }
+
+func (s *ownSession) Close() error { return s.conn.Close() }
