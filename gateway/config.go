@@ -30,6 +30,10 @@ type PoolConfig struct {
 	DialTimeout          time.Duration // connect and handshake; 0: 5s
 	PingInterval         time.Duration // PING a session silent this long; 0: 30s
 	PingTimeout          time.Duration // drop a session whose PING is unanswered this long; 0: 5s
+
+	// QUICIdleTimeout is QUIC's max_idle_timeout for HTTP/3 sessions: one that received nothing
+	// this long is closed (PingInterval is QUIC's keep-alive period). 0: 30s.
+	QUICIdleTimeout time.Duration
 }
 
 // Config is everything a Gateway needs. New fills defaults; the zero value of each field is
@@ -41,10 +45,13 @@ type Config struct {
 	Listeners []Listener // at least one
 	Front     h1.Config  // client-side timeouts and limits
 
-	// Upstream is where requests go: h2c://host:port (HTTP/2 in clear text, prior knowledge)
-	// or https://host:port (HTTP/2 over TLS, ALPN h2; port 443 when omitted).
+	// Upstream is where requests go: h2c://host:port (HTTP/2 in clear text, prior knowledge),
+	// https://host:port (HTTP/2 over TLS, ALPN h2; port 443 when omitted), h3://host:port
+	// (HTTP/3 over QUIC, ALPN h3; port 443 when omitted), or h3+h2://host:port (HTTP/3, falling
+	// back to HTTP/2 over TLS to the same host and port while QUIC cannot connect or keeps
+	// failing).
 	Upstream    string
-	UpstreamTLS *tls.Config // for https: roots, server name, verification; nil: system roots
+	UpstreamTLS *tls.Config // for https, h3, h3+h2: roots, server name, verification; nil: system roots
 	Pool        PoolConfig
 
 	// UpstreamTimeout bounds the wait for the upstream's response head; 0: 30s.

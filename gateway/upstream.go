@@ -1,25 +1,32 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
 
 	"muxgate/h2"
+	"muxgate/h3"
 )
 
-var _ upstream = (*h2.Pool)(nil)
+var (
+	_ statePool = (*h2.Pool)(nil)
+	_ statePool = (*h3.Pool)(nil)
+	_ upstream  = (*fallback)(nil)
+)
 
 // target is a parsed upstream URL.
 type target struct {
-	proto   string // "h2c" or "h2"
+	proto   string // "h2c", "h2", "h3" or "h3+h2"
 	scheme  string // :scheme on the upstream requests
 	address string // host:port to dial
 	host    string // host without the port, the default TLS server name
 }
 
-// parseUpstream reads h2c://host:port or https://host[:port].
+// parseUpstream reads h2c://host:port, https://host[:port], h3://host[:port] or
+// h3+h2://host[:port].
 func parseUpstream(raw string) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -41,16 +48,42 @@ func parseUpstream(raw string) (target, error) {
 		if port == "" {
 			port = "443"
 		}
+	case "h3", "h3+h2":
+		t.proto, t.scheme = u.Scheme, "https"
+		if port == "" {
+			port = "443"
+		}
 	default:
-		return target{}, fmt.Errorf("%w: upstream %q: scheme must be h2c or https", ErrConfig, raw)
+		return target{}, fmt.Errorf("%w: upstream %q: scheme must be h2c, https, h3 or h3+h2", ErrConfig, raw)
 	}
 	t.host = u.Hostname()
 	t.address = net.JoinHostPort(t.host, port)
 	return t, nil
 }
 
-// newPool builds the pool that serves t.
+// newPool builds the pool that serves t: for h3+h2, an HTTP/3 pool with an HTTP/2 pool over TLS
+// to the same host and port as its fallback.
 func newPool(cfg *Config, t target) (upstream, error) {
+	switch t.proto {
+	case "h3":
+		return newH3Pool(cfg, t)
+	case "h3+h2":
+		p3, err := newH3Pool(cfg, t)
+		if err != nil {
+			return nil, err
+		}
+		t.proto = "h2"
+		p2, err := newH2Pool(cfg, t)
+		if err != nil {
+			p3.Shutdown(context.Background())
+			return nil, err
+		}
+		return newFallback(p3, p2, cfg.Logger.With().Str("upstream", cfg.Upstream).Logger()), nil
+	}
+	return newH2Pool(cfg, t)
+}
+
+func newH2Pool(cfg *Config, t target) (*h2.Pool, error) {
 	pc := cfg.Pool
 	h2cfg := h2.Config{
 		Logger:               cfg.Logger.With().Str("upstream", cfg.Upstream).Logger(),
@@ -66,14 +99,38 @@ func newPool(cfg *Config, t target) (upstream, error) {
 		PingTimeout:          pc.PingTimeout,
 	}
 	if t.proto == "h2" {
-		tc := &tls.Config{}
-		if cfg.UpstreamTLS != nil {
-			tc = cfg.UpstreamTLS.Clone()
-		}
-		if tc.ServerName == "" {
-			tc.ServerName = t.host
-		}
-		h2cfg.TLS = tc
+		h2cfg.TLS = upstreamTLS(cfg, t)
 	}
 	return h2.New(h2cfg)
+}
+
+func newH3Pool(cfg *Config, t target) (*h3.Pool, error) {
+	pc := cfg.Pool
+	return h3.New(h3.Config{
+		Logger:               cfg.Logger.With().Str("upstream", cfg.Upstream).Logger(),
+		Address:              t.address,
+		TLS:                  upstreamTLS(cfg, t),
+		MaxSessions:          pc.MaxSessions,
+		MaxStreamsPerSession: pc.MaxStreamsPerSession,
+		QueueLength:          pc.QueueLength,
+		QueueTimeout:         pc.QueueTimeout,
+		StreamWindow:         pc.StreamWindow,
+		ConnWindow:           pc.ConnWindow,
+		DialTimeout:          pc.DialTimeout,
+		PingInterval:         pc.PingInterval,
+		IdleTimeout:          pc.QUICIdleTimeout,
+	})
+}
+
+// upstreamTLS is the client TLS configuration for t: cfg.UpstreamTLS, with the URL's host as the
+// server name unless one is set.
+func upstreamTLS(cfg *Config, t target) *tls.Config {
+	tc := &tls.Config{}
+	if cfg.UpstreamTLS != nil {
+		tc = cfg.UpstreamTLS.Clone()
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = t.host
+	}
+	return tc
 }

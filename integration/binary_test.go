@@ -35,6 +35,7 @@ var flagDefaults = map[string]string{
 	"dial-timeout":            "(default 5s)",
 	"ping-interval":           "(default 30s)",
 	"ping-timeout":            "(default 5s)",
+	"quic-idle-timeout":       "(default 30s)",
 	"upstream-timeout":        "(default 30s)",
 	"header-timeout":          "(default 10s)",
 	"idle-timeout":            "(default 1m0s)",

@@ -55,20 +55,21 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(&o.listenTLS, "listen-tls", "HTTP/1.1-over-TLS listener `host:port`, repeatable; needs -cert and -key")
 	fs.Var(&o.cert, "cert", "certificate chain `file` (PEM) for the TLS listeners, repeatable; chosen by SNI, first is the default")
 	fs.Var(&o.key, "key", "private key `file` (PEM) for the -cert of the same position")
-	fs.StringVar(&o.upstream, "upstream", "", "upstream `URL`: h2c://host:port (HTTP/2 clear text) or https://host:port (HTTP/2 over TLS)")
-	fs.StringVar(&o.upCA, "upstream-ca", "", "CA certificates `file` (PEM) to verify an https upstream (default: system roots)")
-	fs.StringVar(&o.upName, "upstream-server-name", "", "TLS server `name` (SNI and verification) for an https upstream (default: the URL's host)")
+	fs.StringVar(&o.upstream, "upstream", "", "upstream `URL`: h2c://host:port (HTTP/2 clear text), https://host:port (HTTP/2 over TLS), h3://host:port (HTTP/3 over QUIC) or h3+h2://host:port (HTTP/3, falling back to HTTP/2 over TLS)")
+	fs.StringVar(&o.upCA, "upstream-ca", "", "CA certificates `file` (PEM) to verify an https, h3 or h3+h2 upstream (default: system roots)")
+	fs.StringVar(&o.upName, "upstream-server-name", "", "TLS server `name` (SNI and verification) for an https, h3 or h3+h2 upstream (default: the URL's host)")
 	fs.BoolVar(&o.upInsecure, "upstream-insecure", false, "do not verify the upstream's certificate (tests only)")
 
 	fs.IntVar(&o.pool.MaxSessions, "max-sessions", 4, "upstream sessions per upstream at most")
-	fs.IntVar(&o.pool.MaxStreamsPerSession, "max-streams-per-session", 0, "local cap on concurrent streams per session (0: the upstream's SETTINGS_MAX_CONCURRENT_STREAMS)")
+	fs.IntVar(&o.pool.MaxStreamsPerSession, "max-streams-per-session", 0, "local cap on concurrent streams per session (0: HTTP/2 the upstream's SETTINGS_MAX_CONCURRENT_STREAMS, HTTP/3 100)")
 	fs.IntVar(&o.pool.QueueLength, "queue-length", 1024, "requests that may wait for an upstream stream at most (503 beyond)")
 	fs.DurationVar(&o.pool.QueueTimeout, "queue-timeout", 5*time.Second, "longest wait for an upstream stream (503 after)")
-	fs.IntVar(&o.streamWin, "stream-window", 256<<10, "HTTP/2 receive window per upstream stream, bytes")
-	fs.IntVar(&o.connWin, "conn-window", 1<<20, "HTTP/2 receive window per upstream session, bytes")
+	fs.IntVar(&o.streamWin, "stream-window", 256<<10, "HTTP/2 and HTTP/3 receive window per upstream stream, bytes")
+	fs.IntVar(&o.connWin, "conn-window", 1<<20, "HTTP/2 and HTTP/3 receive window per upstream session, bytes")
 	fs.DurationVar(&o.pool.DialTimeout, "dial-timeout", 5*time.Second, "upstream connect and handshake timeout")
 	fs.DurationVar(&o.pool.PingInterval, "ping-interval", 30*time.Second, "PING an upstream session that was silent this long")
 	fs.DurationVar(&o.pool.PingTimeout, "ping-timeout", 5*time.Second, "drop an upstream session whose PING is unanswered this long")
+	fs.DurationVar(&o.pool.QUICIdleTimeout, "quic-idle-timeout", 30*time.Second, "HTTP/3 upstreams: close a QUIC session that received nothing this long (-ping-interval is its keep-alive)")
 	fs.DurationVar(&o.upTimeout, "upstream-timeout", 30*time.Second, "longest wait for the upstream's response head (504 after)")
 
 	fs.DurationVar(&o.front.HeaderTimeout, "header-timeout", 10*time.Second, "time for a request head to arrive (408 after a partial head)")
@@ -127,6 +128,8 @@ func (o *options) check() error {
 		return errors.New("-stream-window must be 1 to 2147483647 bytes")
 	case o.connWin < 65535 || o.connWin > 1<<31-1:
 		return errors.New("-conn-window must be 65535 to 2147483647 bytes")
+	case o.pool.QUICIdleTimeout <= 0:
+		return errors.New("-quic-idle-timeout must be positive")
 	case o.pool.MaxSessions < 1:
 		return errors.New("-max-sessions must be at least 1")
 	case o.pool.QueueLength < 0, o.pool.MaxStreamsPerSession < 0, o.front.MaxConns < 1,
@@ -158,9 +161,9 @@ func (o *options) serverTLS() (*certs.Store, error) {
 }
 
 func usage(fs *flag.FlagSet, w io.Writer) {
-	fmt.Fprintf(w, `muxgate: an HTTP/1.1 edge gateway onto multiplexed HTTP/2 upstream sessions
+	fmt.Fprintf(w, `muxgate: an HTTP/1.1 edge gateway onto multiplexed HTTP/2 and HTTP/3 upstream sessions
 
-usage: muxgate -upstream h2c://host:port [-listen host:port] [flags]
+usage: muxgate -upstream h2c://host:port|https://host:port|h3://host:port|h3+h2://host:port [-listen host:port] [flags]
        muxgate -demo
 
 flags:

@@ -1,0 +1,92 @@
+package h3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/quic-go/quic-go"
+
+	"muxgate/internal/pool"
+)
+
+var errClosed = errors.New("h3: pool is shut down")
+
+// dial opens one session: the QUIC handshake (TLS 1.3, ALPN h3), then the
+// HTTP/3 ClientConn, and waits for the peer's SETTINGS. It is the pool's
+// DialFunc.
+func (p *Pool) dial(ctx context.Context, id uint64) (pool.Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	udp, err := p.socket()
+	if err != nil {
+		return nil, fmt.Errorf("h3: dial %s: %w", p.cfg.Address, err)
+	}
+	addr, err := resolve(ctx, p.cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("h3: dial %s: %w", p.cfg.Address, err)
+	}
+	conn, err := udp.Dial(ctx, addr, p.tls, p.quic)
+	if err != nil {
+		return nil, fmt.Errorf("h3: dial %s: %w", p.cfg.Address, err)
+	}
+	cc := p.h3.NewClientConn(conn)
+	// The peer's control stream opens with its SETTINGS (RFC 9114 6.2.1):
+	// once they are in, the peer is known to speak HTTP/3 and not merely
+	// QUIC with ALPN h3, before any request is sent.
+	select {
+	case <-cc.ReceivedSettings():
+	case <-conn.Context().Done():
+		return nil, fmt.Errorf("h3: %s: closed before its SETTINGS: %w", p.cfg.Address, context.Cause(conn.Context()))
+	case <-ctx.Done():
+		conn.CloseWithError(noError, "")
+		return nil, fmt.Errorf("h3: %s: no SETTINGS: %w", p.cfg.Address, ctx.Err())
+	}
+	return newSession(id, conn, cc, p.cfg.MaxStreamsPerSession), nil
+}
+
+// socket returns the pool's UDP socket, opening it at the first call. Every
+// session of the pool shares it; quic-go tells their packets apart by
+// connection ID.
+func (p *Pool) socket() (*quic.Transport, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errClosed
+	}
+	if p.udp != nil {
+		return p.udp, nil
+	}
+	// A wildcard socket reaches IPv4 and IPv6 upstreams alike.
+	c, err := net.ListenUDP("udp", nil)
+	if err != nil {
+		return nil, err
+	}
+	p.udp = &quic.Transport{Conn: c}
+	return p.udp, nil
+}
+
+// resolve turns host:port into a UDP address, within ctx.
+func resolve(ctx context.Context, address string) (*net.UDPAddr, error) {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	n, err := net.DefaultResolver.LookupPort(ctx, "udp", port)
+	if err != nil {
+		return nil, err
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(n))), nil
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, err
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("no address for %s", host)
+	}
+	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ips[0].Unmap(), uint16(n))), nil
+}

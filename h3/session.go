@@ -1,0 +1,210 @@
+package h3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"muxgate/internal/pool"
+)
+
+// noError closes a connection gracefully (RFC 9114 8.1, H3_NO_ERROR).
+const noError = quic.ApplicationErrorCode(http3.ErrCodeNoError)
+
+// session is one QUIC connection with quic-go's HTTP/3 ClientConn on it. It
+// implements pool.Session.
+//
+// quic-go's ClientConn does not tell when a GOAWAY arrived: it closes the
+// connection itself once a GOAWAY arrived and no stream is open, and until
+// then refuses to open new streams. A request that finds it so fails before
+// its stream opens, which marks the session draining and sends the request,
+// not processed, to another session.
+type session struct {
+	id         uint64
+	conn       *quic.Conn
+	cc         *http3.ClientConn
+	maxStreams int
+
+	draining atomic.Bool // no new streams: Shutdown began, or a stream could not be opened
+
+	mu     sync.Mutex
+	active int           // guarded by mu; streams from Reserve until the response body ends
+	idle   chan struct{} // guarded by mu; made by Shutdown, closed by whoever ends the last stream
+}
+
+func newSession(id uint64, conn *quic.Conn, cc *http3.ClientConn, maxStreams int) *session {
+	return &session{id: id, conn: conn, cc: cc, maxStreams: maxStreams}
+}
+
+func (s *session) closed() bool { return s.conn.Context().Err() != nil }
+
+func (s *session) Reserve() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() || s.closed() {
+		return false
+	}
+	s.active++
+	return true
+}
+
+func (s *session) State() pool.SessionState {
+	return pool.SessionState{
+		Closed:     s.closed(),
+		Draining:   s.draining.Load(),
+		MaxStreams: s.maxStreams,
+	}
+}
+
+// streamDone ends a stream counted by Reserve.
+func (s *session) streamDone() {
+	s.mu.Lock()
+	s.active--
+	if s.active == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.mu.Unlock()
+}
+
+// Shutdown takes no new streams, waits for the open ones to end, and closes
+// the connection with H3_NO_ERROR. quic-go's client cannot send a GOAWAY of
+// its own; closing once idle is what RFC 9114 5.2 asks of it after one.
+func (s *session) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining.Store(true)
+	var idle chan struct{}
+	if s.active > 0 {
+		if s.idle == nil {
+			s.idle = make(chan struct{})
+		}
+		idle = s.idle
+	}
+	s.mu.Unlock()
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-s.conn.Context().Done():
+		case <-ctx.Done():
+			return fmt.Errorf("h3: session %d: shutdown: %w", s.id, ctx.Err())
+		}
+	}
+	return s.Close()
+}
+
+func (s *session) Close() error {
+	s.draining.Store(true)
+	return s.cc.CloseWithError(noError, "")
+}
+
+// RoundTrip sends req on a new stream. Its error wraps pool.ErrNotProcessed
+// when the upstream provably did not process req.
+func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
+	t := &streamTrace{}
+	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteHeaderField: t.wroteHeaderField,
+		WroteHeaders:     t.wroteHeaders,
+	})
+	res, err := s.cc.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		s.streamDone()
+		if !t.opened.Load() && req.Context().Err() == nil && !s.closed() {
+			// A live connection that would not open a stream met a GOAWAY
+			// (quic-go fails the request before the stream opens, as RFC
+			// 9114 5.2 asks): the session drains from now on.
+			s.draining.Store(true)
+		}
+		err = classify(err, attempt{opened: t.opened.Load(), wrote: t.wrote.Load(), closed: s.closed(), idempotent: idempotent(req)})
+		return nil, fmt.Errorf("h3: session %d: %w", s.id, err)
+	}
+	if res.Body == nil || res.Body == http.NoBody {
+		s.streamDone()
+		return res, nil
+	}
+	res.Body = &body{rc: res.Body, s: s}
+	return res, nil
+}
+
+// classify wraps err, marking it not processed when RFC 9114 says so:
+// H3_REQUEST_REJECTED (4.1.1, 8.1), a stream that never opened (the
+// connection was closed or had received a GOAWAY), or a connection that
+// closed before the request's HEADERS frame was written. An idempotent
+// request whose connection died before its response may be retried as well
+// (RFC 9110 9.2.2): an upstream that drops a connection races the requests
+// sent on it, and the client must not pay for that race.
+func classify(err error, a attempt) error {
+	var he *http3.Error
+	switch {
+	case errors.As(err, &he) && he.ErrorCode == http3.ErrCodeRequestRejected,
+		!a.opened,
+		!a.wrote && a.closed,
+		a.idempotent && a.closed:
+		return pool.NotProcessed(err)
+	}
+	return err
+}
+
+// attempt is what a failed round trip got to.
+type attempt struct {
+	opened     bool // the request's stream was opened
+	wrote      bool // its HEADERS frame was written to the stream
+	closed     bool // the connection is closed now
+	idempotent bool // see idempotent
+}
+
+// streamTrace follows one request through quic-go's ClientConn. quic-go
+// reports header fields only after it opened the request's stream, and
+// WroteHeaders once the whole HEADERS frame went to the stream.
+type streamTrace struct {
+	opened atomic.Bool
+	wrote  atomic.Bool
+}
+
+func (t *streamTrace) wroteHeaderField(string, []string) { t.opened.Store(true) }
+
+func (t *streamTrace) wroteHeaders() { t.wrote.Store(true) }
+
+// body ends its stream's count in the session when it ends or is closed.
+type body struct {
+	rc   io.ReadCloser
+	s    *session
+	done atomic.Bool
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil {
+		b.end()
+	}
+	return n, err
+}
+
+func (b *body) Close() error {
+	err := b.rc.Close()
+	b.end()
+	return err
+}
+
+func (b *body) end() {
+	if b.done.CompareAndSwap(false, true) {
+		b.s.streamDone()
+	}
+}
+
+// idempotent reports whether req may be sent twice without harm: an
+// idempotent method (RFC 9110 9.2.2) and no body.
+func idempotent(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return req.Body == nil || req.Body == http.NoBody
+	}
+	return false
+}
