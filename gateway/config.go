@@ -31,6 +31,9 @@ type PoolConfig struct {
 	PingInterval         time.Duration // PING a session silent this long; 0: 30s
 	PingTimeout          time.Duration // drop a session whose PING is unanswered this long; 0: 5s
 
+	// H2Engine picks the HTTP/2 session: "" or "own" for muxgate's own, "x/net" for
+	// golang.org/x/net/http2's ClientConn, kept as the reference to compare against.
+	H2Engine string
 	// QUICIdleTimeout is QUIC's max_idle_timeout for HTTP/3 sessions: one that received nothing
 	// this long is closed (PingInterval is QUIC's keep-alive period). 0: 30s.
 	QUICIdleTimeout time.Duration

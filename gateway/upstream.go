@@ -97,6 +97,7 @@ func newH2Pool(cfg *Config, t target) (*h2.Pool, error) {
 		DialTimeout:          pc.DialTimeout,
 		PingInterval:         pc.PingInterval,
 		PingTimeout:          pc.PingTimeout,
+		Engine:               h2.Engine(pc.H2Engine),
 	}
 	if t.proto == "h2" {
 		h2cfg.TLS = upstreamTLS(cfg, t)

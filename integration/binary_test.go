@@ -36,6 +36,7 @@ var flagDefaults = map[string]string{
 	"ping-interval":           "(default 30s)",
 	"ping-timeout":            "(default 5s)",
 	"quic-idle-timeout":       "(default 30s)",
+	"h2-engine":               "(default \"own\")",
 	"upstream-timeout":        "(default 30s)",
 	"header-timeout":          "(default 10s)",
 	"idle-timeout":            "(default 1m0s)",

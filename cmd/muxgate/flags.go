@@ -61,7 +61,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.upInsecure, "upstream-insecure", false, "do not verify the upstream's certificate (tests only)")
 
 	fs.IntVar(&o.pool.MaxSessions, "max-sessions", 4, "upstream sessions per upstream at most")
-	fs.IntVar(&o.pool.MaxStreamsPerSession, "max-streams-per-session", 0, "local cap on concurrent streams per session (0: HTTP/2 the upstream's SETTINGS_MAX_CONCURRENT_STREAMS, HTTP/3 100)")
+	fs.IntVar(&o.pool.MaxStreamsPerSession, "max-streams-per-session", 0, "local cap on concurrent streams per session (0: the upstream's SETTINGS_MAX_CONCURRENT_STREAMS for HTTP/2, 100 for HTTP/3)")
 	fs.IntVar(&o.pool.QueueLength, "queue-length", 1024, "requests that may wait for an upstream stream at most (503 beyond)")
 	fs.DurationVar(&o.pool.QueueTimeout, "queue-timeout", 5*time.Second, "longest wait for an upstream stream (503 after)")
 	fs.IntVar(&o.streamWin, "stream-window", 256<<10, "HTTP/2 and HTTP/3 receive window per upstream stream, bytes")
@@ -69,6 +69,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.pool.DialTimeout, "dial-timeout", 5*time.Second, "upstream connect and handshake timeout")
 	fs.DurationVar(&o.pool.PingInterval, "ping-interval", 30*time.Second, "PING an upstream session that was silent this long")
 	fs.DurationVar(&o.pool.PingTimeout, "ping-timeout", 5*time.Second, "drop an upstream session whose PING is unanswered this long")
+	fs.StringVar(&o.pool.H2Engine, "h2-engine", "own", "HTTP/2 upstream session: own (muxgate's) or x/net (golang.org/x/net/http2's ClientConn, the reference)")
 	fs.DurationVar(&o.pool.QUICIdleTimeout, "quic-idle-timeout", 30*time.Second, "HTTP/3 upstreams: close a QUIC session that received nothing this long (-ping-interval is its keep-alive)")
 	fs.DurationVar(&o.upTimeout, "upstream-timeout", 30*time.Second, "longest wait for the upstream's response head (504 after)")
 
@@ -128,6 +129,8 @@ func (o *options) check() error {
 		return errors.New("-stream-window must be 1 to 2147483647 bytes")
 	case o.connWin < 65535 || o.connWin > 1<<31-1:
 		return errors.New("-conn-window must be 65535 to 2147483647 bytes")
+	case o.pool.H2Engine != "own" && o.pool.H2Engine != "x/net":
+		return fmt.Errorf("-h2-engine must be own or x/net, not %q", o.pool.H2Engine)
 	case o.pool.QUICIdleTimeout <= 0:
 		return errors.New("-quic-idle-timeout must be positive")
 	case o.pool.MaxSessions < 1:
