@@ -34,7 +34,7 @@ func (p *proxy) logAccess(rec *record) {
 		Int64("bytes_out", rec.bytesOut).
 		Int64("duration_us", time.Since(rec.start).Microseconds()).
 		Str("upstream", p.upName)
-	if i := rec.info; i != nil && i.SessionID != 0 {
+	if i := rec.info; i.SessionID != 0 {
 		ev.Str("upstream_proto", i.Protocol).Uint64("session", i.SessionID).Uint64("stream", i.StreamID)
 		if i.Attempts > 1 {
 			ev.Int("attempts", i.Attempts)

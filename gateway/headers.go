@@ -52,25 +52,46 @@ type forwarding struct {
 	via            bool
 }
 
+// Field values the gateway sets often, shared read-only so that setting them allocates nothing.
+// Nothing may change their elements; appending copies (see appendVia).
+var (
+	teTrailers = []string{"trailers"}
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+	via10      = []string{"1.0 muxgate"}
+	via11      = []string{"1.1 muxgate"}
+	via2       = []string{"2 muxgate"}
+	via3       = []string{"3 muxgate"}
+)
+
 // viaReceived is the Via entry for a request received over HTTP/1.x (RFC 9110 7.6.3): the
 // protocol version the gateway received, then its pseudonym.
-func viaReceived(r *http.Request) string {
+func viaReceived(r *http.Request) []string {
 	if r.ProtoMajor == 1 && r.ProtoMinor == 0 {
-		return "1.0 muxgate"
+		return via10
 	}
-	return "1.1 muxgate"
+	return via11
 }
 
 // viaResponse is the Via entry added to responses, which arrive over HTTP/2 or HTTP/3.
-func viaResponse(resp *http.Response) string {
+func viaResponse(resp *http.Response) []string {
 	if resp.ProtoMajor == 3 {
-		return "3 muxgate"
+		return via3
 	}
-	return "2 muxgate"
+	return via2
 }
 
-// addForwarding sets X-Forwarded-For, X-Forwarded-Proto and Via on the outbound header h as f
-// says, for the request in that arrived from the client.
+// appendVia adds entry to the Via values prior. The result never shares a backing array that
+// prior's owner could see change: a shared slice is copied before it grows.
+func appendVia(prior, entry []string) []string {
+	if len(prior) == 0 {
+		return entry
+	}
+	return append(prior[:len(prior):len(prior)], entry...)
+}
+
+// add sets X-Forwarded-For, X-Forwarded-Proto and Via on the outbound header h as f says, for
+// the request in that arrived from the client.
 func (f forwarding) add(h http.Header, in *http.Request) {
 	if f.forwardedFor {
 		if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
@@ -81,13 +102,12 @@ func (f forwarding) add(h http.Header, in *http.Request) {
 		}
 	}
 	if f.forwardedProto {
-		proto := "http"
+		h["X-Forwarded-Proto"] = protoHTTP
 		if in.TLS != nil {
-			proto = "https"
+			h["X-Forwarded-Proto"] = protoHTTPS
 		}
-		h["X-Forwarded-Proto"] = []string{proto}
 	}
 	if f.via {
-		h["Via"] = append(h["Via"], viaReceived(in))
+		h["Via"] = appendVia(h["Via"], viaReceived(in))
 	}
 }

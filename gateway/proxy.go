@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -37,22 +39,18 @@ type proxy struct {
 // become statuses in classify; failures after it abort the connection, since a status line
 // cannot be taken back.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rec := record{start: start, in: r}
-	body := &countingBody{r: r.Body}
-	out := p.outbound(r, body)
+	ex := &exchange{body: countingBody{r: r.Body}}
+	rec := record{start: time.Now(), in: r, info: &ex.info}
 
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	info := &pool.Info{}
-	out = out.WithContext(pool.WithInfo(ctx, info))
+	out := p.outbound(pool.WithInfo(ctx, &ex.info), r, ex)
 	timer := time.AfterFunc(p.timeout, func() { cancel(errUpstreamTimeout) })
 	resp, err := p.up.RoundTrip(out)
 	timer.Stop()
-	rec.info = info
 	if err != nil {
-		rec.bytesIn = body.count()
-		p.fail(w, &rec, p.cause(ctx, body, err))
+		rec.bytesIn = ex.body.count()
+		p.fail(w, &rec, p.cause(ctx, &ex.body, err))
 		return
 	}
 	defer resp.Body.Close()
@@ -60,7 +58,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.writeHead(w, r, resp)
 	n, err := copyBody(w, resp)
 	rec.bytesOut = n
-	rec.bytesIn = body.count()
+	rec.bytesIn = ex.body.count()
 	if err != nil {
 		rec.err = err
 		p.logAccess(&rec)
@@ -69,6 +67,14 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	copyTrailers(w, resp)
 	p.logAccess(&rec)
+}
+
+// exchange is the proxy's per-request state, allocated once: the upstream URL, what the pool
+// reports of the attempt, and the client's body as the pool reads it.
+type exchange struct {
+	url  url.URL
+	info pool.Info
+	body countingBody
 }
 
 // cause picks the error that explains a failed round trip: our own timeout, the client's body,
@@ -83,19 +89,22 @@ func (p *proxy) cause(ctx context.Context, body *countingBody, err error) error 
 	return err
 }
 
-// outbound builds the upstream request: the target and authority of r, its fields without the
-// hop-by-hop ones, the forwarding fields, and its body streamed through.
-func (p *proxy) outbound(r *http.Request, body *countingBody) *http.Request {
-	u := *r.URL
-	u.Scheme, u.Host = p.scheme, p.address
-	h := r.Header.Clone()
+// outbound builds the upstream request on ctx: the target and authority of r, its fields
+// without the hop-by-hop ones, the forwarding fields, and its body streamed through ex.body.
+func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *http.Request {
+	ex.url = *r.URL
+	ex.url.Scheme, ex.url.Host = p.scheme, p.address
+	// The value slices are shared with r.Header: neither side changes them from here on, and
+	// the fields added below get slices of their own.
+	h := make(http.Header, len(r.Header)+3)
+	maps.Copy(h, r.Header)
 	if removeHopHeaders(h) {
-		h["Te"] = []string{"trailers"}
+		h["Te"] = teTrailers
 	}
 	p.forward.add(h, r)
-	out := &http.Request{
+	out := http.Request{
 		Method:        r.Method,
-		URL:           &u,
+		URL:           &ex.url,
 		Proto:         "HTTP/2.0",
 		ProtoMajor:    2,
 		Header:        h,
@@ -104,9 +113,9 @@ func (p *proxy) outbound(r *http.Request, body *countingBody) *http.Request {
 		Body:          http.NoBody,
 	}
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		out.Body = body
+		out.Body = &ex.body
 	}
-	return out
+	return out.WithContext(ctx)
 }
 
 // writeHead copies the status and the end-to-end fields of resp to w.
@@ -127,7 +136,7 @@ func (p *proxy) writeHead(w http.ResponseWriter, r *http.Request, resp *http.Res
 		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
 	if p.forward.via {
-		h["Via"] = append(h["Via"], viaResponse(resp))
+		h["Via"] = appendVia(h["Via"], viaResponse(resp))
 	}
 	if p.draining() {
 		// Drain: the client learns to reconnect elsewhere with its next response.
