@@ -6,8 +6,10 @@ import (
 	"sync"
 )
 
-// copyBufSize matches HTTP/2's default frame size, so one read usually holds one DATA frame.
-const copyBufSize = 16 << 10
+// copyBufSize is the most one read of an upstream body takes: everything the session holds of
+// a 64 KiB body at once, so that it leaves in one or two writes rather than one per 16 KiB
+// DATA frame. The buffers are pooled: only responses being copied hold one.
+const copyBufSize = 64 << 10
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
