@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // body is the Body of a request that has content. The handler may read it from any goroutine,
@@ -21,6 +22,14 @@ type body struct {
 	// unread is the content not yet read of a length-framed body (-1 for chunked), for the
 	// response header's decision to close; written under mu, read without it.
 	unread atomic.Int64
+
+	// interrupting is set by Close before it interrupts a Read in progress, so that the Read
+	// tells that interruption from a client that is too slow.
+	interrupting atomic.Bool
+
+	// failed is set, under mu, with err: the content's framing is lost, and the response header,
+	// written without mu, says Connection: close.
+	failed atomic.Bool
 
 	mu           sync.Mutex
 	left         int64         // guarded by mu: length-framed content not yet read
@@ -49,13 +58,33 @@ func (b *body) init(w *response, h *head, br *bufio.Reader, lim limits) {
 // final response has been started (RFC 9110 10.1.1). Errors: io.ErrUnexpectedEOF if the client
 // closed early, an error matching ErrMalformedBody for broken chunked framing,
 // http.ErrBodyReadAfterClose after Close or after the handler returned.
+//
+// A Read that waits for the client more than BodyReadTimeout fails with ErrBodyTimeout and
+// cancels the request's context.
 func (b *body) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return 0, http.ErrBodyReadAfterClose
 	}
-	return b.readLocked(p)
+	c := b.w.c
+	timed := b.br.Buffered() == 0 && !b.eof && b.err == nil && len(p) > 0
+	if timed {
+		c.rwc.SetReadDeadline(time.Now().Add(c.s.cfg.BodyReadTimeout))
+		if b.interrupting.Load() {
+			// Close began while the deadline was set: keep its interruption.
+			c.rwc.SetReadDeadline(aLongTimeAgo)
+		}
+	}
+	n, err := b.readLocked(p)
+	if timed && err != nil && isTimeout(err) && !b.interrupting.Load() {
+		// RFC 9110 15.5.9: the client did not send its content in time.
+		b.err = ErrBodyTimeout
+		b.failed.Store(true)
+		err = ErrBodyTimeout
+		c.fail(ErrBodyTimeout)
+	}
+	return n, err
 }
 
 // Close stops the handler's reading; it may be called while a Read is in progress on another
@@ -66,6 +95,7 @@ func (b *body) Read(p []byte) (int, error) {
 // with after the handler returns.
 func (b *body) Close() error {
 	if !b.mu.TryLock() {
+		b.interrupting.Store(true)
 		b.w.c.rwc.SetReadDeadline(aLongTimeAgo)
 		b.mu.Lock()
 	}
@@ -87,6 +117,7 @@ func (b *body) readLocked(p []byte) (int, error) {
 		b.needContinue = false
 		if err := b.w.writeContinue(); err != nil {
 			b.err = err
+			b.failed.Store(true)
 			return 0, err
 		}
 	}
@@ -114,6 +145,7 @@ func (b *body) readLocked(p []byte) (int, error) {
 		b.atEOF()
 	case err != nil:
 		b.err = err
+		b.failed.Store(true)
 	}
 	return n, err
 }
@@ -131,6 +163,8 @@ func (b *body) atEOF() {
 		}
 	}
 	if !b.closed && b.br.Buffered() == 0 {
+		// The background read waits without a deadline; the body's own is over.
+		b.w.c.rwc.SetReadDeadline(time.Time{})
 		b.w.c.cr.startBackgroundRead()
 	}
 }

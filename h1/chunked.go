@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -302,4 +303,77 @@ func writeTrailerSection(bw *bufio.Writer, h http.Header, declared []string) {
 		}
 	}
 	bw.WriteString("\r\n")
+}
+
+// precheckChunked walks the chunked framing of b, the part of a request's content that arrived
+// with its head, without consuming it, and returns the error the chunked reader will meet in it,
+// if any. A request whose content is already known to be malformed is refused before its handler
+// runs, so that it never reaches the upstream; content that arrives later is checked as it is
+// read. The framing-overhead bound is left to the reader.
+func precheckChunked(b []byte, lim limits) error {
+	for {
+		line, rest, ok := cutLine(b)
+		if !ok {
+			return nil
+		}
+		if line == nil {
+			return errChunkLine
+		}
+		size, end, ok := parseHex(line)
+		if !ok {
+			return errChunkSize
+		}
+		if !validChunkExt(line[end:]) {
+			return errChunkExt
+		}
+		b = rest
+		if size == 0 {
+			return precheckTrailer(b, lim)
+		}
+		if size > int64(len(b))-2 {
+			return nil
+		}
+		b = b[size:]
+		if b[0] != '\r' || b[1] != '\n' {
+			return errChunkEnd
+		}
+		b = b[2:]
+	}
+}
+
+// precheckTrailer is precheckChunked for the trailer section.
+func precheckTrailer(b []byte, lim limits) error {
+	total, count := 0, 0
+	for {
+		line, rest, ok := cutLine(b)
+		switch {
+		case !ok:
+			return nil
+		case line == nil:
+			return errTrailer
+		case len(line) == 0:
+			return nil
+		}
+		total += len(line) + 2
+		if count++; count > lim.headerCount || total > lim.headerBytes {
+			return errTrailer
+		}
+		if _, _, err := parseField(string(line)); err != nil {
+			return errTrailer
+		}
+		b = rest
+	}
+}
+
+// cutLine splits the first line off b. ok is false if b holds no complete line; line is nil
+// (and ok true) if the line does not end in CRLF.
+func cutLine(b []byte) (line, rest []byte, ok bool) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return nil, b, false
+	}
+	if i == 0 || b[i-1] != '\r' {
+		return nil, b, true
+	}
+	return b[: i-1 : i-1], b[i+1:], true
 }

@@ -28,6 +28,13 @@ type Config struct {
 	// the accept loops pause until a connection closes. Zero means 10000.
 	MaxConns int
 
+	// MaxConnsPerIP caps the open connections of one client IP address, so that one address
+	// cannot take all of MaxConns. A connection beyond it is refused at once: on a clear-text
+	// listener with a 503 Service Unavailable and Connection: close, written without reading the
+	// request; on TLS with a plain close, before the handshake (the one costly thing a refusal
+	// would otherwise spend). Zero (or negative) means no limit.
+	MaxConnsPerIP int
+
 	// MaxHeaderBytes caps the request line plus the header section, in bytes. A larger head is
 	// answered with 431 (414 when the request line alone is too long because of its target).
 	// It also caps a chunked body's trailer section. Zero means 16 KiB; at most 1 MiB.
@@ -44,6 +51,31 @@ type Config struct {
 	// MaxRequestsPerConn caps the requests served on one connection; the response to the last
 	// one carries Connection: close. Zero (or negative) means unlimited.
 	MaxRequestsPerConn int
+
+	// PipelineDepth is how many pipelined safe requests (GET and HEAD without content) of one
+	// connection are handled at once, each on a goroutine of its own, their responses written in
+	// request order (RFC 9112 9.3.2). Other requests wait until the responses before them are
+	// written, then run alone. 1 handles pipelined requests one at a time. Zero means 8; at most
+	// 256.
+	PipelineDepth int
+
+	// MaxPipelineBuffer caps the bytes of pipelined responses held in memory, per connection,
+	// while they wait for the responses before them to be written. Past it, a waiting
+	// response's Write blocks until its turn. Zero means 256 KiB.
+	MaxPipelineBuffer int
+
+	// WriteTimeout bounds each write to the client: a client that takes none of a response for
+	// this long is cut off, its request's context cancelled and its connection closed. To spare
+	// a system call per write, the deadline is renewed only once half of it has passed, so a
+	// write is cut after between WriteTimeout/2 and WriteTimeout without progress. Zero means
+	// 30s.
+	WriteTimeout time.Duration
+
+	// BodyReadTimeout bounds each read of a request body from the client: a client that sends
+	// none of its announced content for this long while the handler waits for it is cut off,
+	// its request's context cancelled (ErrBodyTimeout) and its connection closed, after a 408 if
+	// the handler had not answered. Zero means 30s.
+	BodyReadTimeout time.Duration
 }
 
 const (
@@ -53,9 +85,14 @@ const (
 	defaultMaxHeaderBytes = 16 << 10
 	defaultMaxHeaderCount = 100
 	defaultMaxURIBytes    = 8 << 10
+	defaultPipelineDepth  = 8
+	defaultPipelineBuffer = 256 << 10
+	defaultWriteTimeout   = 30 * time.Second
+	defaultBodyTimeout    = 30 * time.Second
 
 	maxHeaderBytesCap = 1 << 20
 	maxHeaderCountCap = 10000
+	maxPipelineDepth  = 256
 )
 
 // Fixed policies that are not (yet) worth a knob.
@@ -70,9 +107,11 @@ const (
 	// handler returns to keep the connection; a larger remainder closes the connection instead.
 	maxDiscard = 256 << 10
 
-	// idleRelease is how long a connection waits for its next request while holding its read
-	// buffer; after that it returns the buffer to the pool and waits with a one-byte read.
-	idleRelease = 5 * time.Second
+	// idleShed is how long a connection waits for its next request on the goroutine that served
+	// the last one; after that it goes on on a fresh goroutine, so that an idle connection does
+	// not keep the stack its handlers grew. A busy connection's next request comes sooner. (It
+	// holds no read buffer while it waits, from the start: see connReader.waitIdle.)
+	idleShed = 100 * time.Millisecond
 
 	// lingerTimeout and maxLinger bound the lingering close (RFC 9112 9.6): after its last
 	// response the server half-closes and reads what the client still sends, so that the
@@ -111,6 +150,22 @@ func (c Config) withDefaults() Config {
 	c.MaxURIBytes = min(c.MaxURIBytes, c.MaxHeaderBytes)
 	if c.MaxRequestsPerConn < 0 {
 		c.MaxRequestsPerConn = 0
+	}
+	if c.MaxConnsPerIP < 0 {
+		c.MaxConnsPerIP = 0
+	}
+	if c.PipelineDepth <= 0 {
+		c.PipelineDepth = defaultPipelineDepth
+	}
+	c.PipelineDepth = min(c.PipelineDepth, maxPipelineDepth)
+	if c.MaxPipelineBuffer <= 0 {
+		c.MaxPipelineBuffer = defaultPipelineBuffer
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = defaultWriteTimeout
+	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = defaultBodyTimeout
 	}
 	return c
 }

@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -24,77 +26,282 @@ const (
 )
 
 // conn is one client connection. Its serve goroutine, owned by the Server, reads requests and
-// runs the handler for each, one at a time, in order.
-//
-// The loop is split so that pipelined dispatch can be added without reshaping it: readRequest
-// produces an exchange (a *response holding its request) and serveRequest runs and completes it.
-// Concurrent dispatch of safe pipelined requests (RFC 9112 9.3.2: GET and HEAD without content)
-// would keep reading heads while earlier exchanges run, give every exchange that is not at the
-// head of the line a writer of its own in place of the connection's bufio.Writer, and copy each
-// held-back response to the connection when the one before it completes. The background read
-// would then be the reader of the next head itself.
+// runs the handler for each on its own stack, one at a time, in order; that is the common case,
+// and it costs no goroutine per request. Safe requests that arrive pipelined are dispatched to
+// goroutines of their own and answered in order through the connection's pipeline (see
+// pipeline.go); any other request waits for the pipeline to drain and then runs on the serve
+// goroutine again.
 type conn struct {
 	s          *Server
 	rwc        net.Conn
 	remoteAddr string
 	start      time.Time       // when it was accepted
-	ctx        context.Context // parent of request contexts; cancelled when the connection ends or dies
-	cancel     context.CancelCauseFunc
-	state      atomic.Int32 // connState; idle <-> active by the serve goroutine, -> closed by anyone
+	base       context.Context // parent of the request contexts (with the local address); never cancelled
+	state      atomic.Int32    // connState; idle <-> active by the serve goroutine, -> closed by anyone
+
+	// Request contexts are not children of a per-connection cancelable context, which would keep
+	// a map of children (and a channel) for the connection's life, idle or not. The connection
+	// cancels its running requests itself: the one run by the serve goroutine (cur), and the
+	// dispatched ones through the pipeline.
+	mu     sync.Mutex
+	failed error                   // guarded by mu: why the connection failed; the cause for every request context, later ones too
+	cur    context.CancelCauseFunc // guarded by mu: the cancel of the exchange the serve goroutine runs, while it runs
+
+	// Set by Server.addConn before the serve goroutine starts; read-only after.
+	ip      netip.Addr // the client address counted against MaxConnsPerIP; zero if not counted
+	refused bool       // the address is at MaxConnsPerIP: refuse the connection
+
+	// pipe is set once, by the serve goroutine at the first dispatch, and read by anyone.
+	pipe atomic.Pointer[pipeline]
 
 	// Owned by the serve goroutine, and lent to the exchange while its handler runs.
 	tlsState *tls.ConnectionState // set by the handshake
 	cr       connReader
 	br       *bufio.Reader // nil while released during a long idle wait
-	bw       *bufio.Writer // taken from the pool for an exchange, nil between exchanges
+	bw       *bufio.Writer // taken from the pool for an exchange run by the serve goroutine, nil between exchanges
 	headBuf  []byte        // reused for each request head
-	served   int           // exchanges finished
+	reqs     int           // requests read
+	started  bool          // the first serve goroutine has begun (and done the TLS handshake)
+	shed     bool          // the idle wait moved to a fresh goroutine, which resumes it
+	idleEnd  time.Time     // when the current wait for a request ends
 
-	// wired counts bytes written to the socket. It is written by whoever writes through bw (the
-	// handler, or a body reader sending 100 Continue under the response's lock) and read by the
-	// serve goroutine after the handler returned.
+	// wired counts bytes written to the socket through bw. It is written by whoever writes
+	// through bw (the handler, or a body reader sending 100 Continue under the response's lock)
+	// and read by the serve goroutine after the handler returned.
 	wired int64
+
+	// wdl is the socket's write deadline; owned by whoever writes to the socket (one at a time:
+	// the exchange run by the serve goroutine, or the pipeline's head or writer).
+	wdl time.Time
 }
 
 func newConn(s *Server, rwc net.Conn) *conn {
-	ctx := context.WithValue(s.ctx, http.LocalAddrContextKey, rwc.LocalAddr())
-	ctx, cancel := context.WithCancelCause(ctx)
-	c := &conn{s: s, rwc: rwc, remoteAddr: rwc.RemoteAddr().String(), start: time.Now(), ctx: ctx, cancel: cancel}
-	c.cr = newConnReader(rwc, cancel)
+	c := &conn{s: s, rwc: rwc, remoteAddr: rwc.RemoteAddr().String(), start: time.Now(),
+		base: context.WithValue(s.ctx, http.LocalAddrContextKey, rwc.LocalAddr())}
+	c.cr.init(c)
 	return c
 }
 
 // Write is the sink of the connection's bufio.Writer.
 func (c *conn) Write(p []byte) (int, error) {
-	n, err := c.rwc.Write(p)
+	n, err := c.writeSocket(p)
 	c.wired += int64(n)
+	return n, err
+}
+
+// writeSocket writes p to the socket within WriteTimeout. A failed write (the client is gone,
+// or stopped reading) fails the connection: the handlers' work stops.
+func (c *conn) writeSocket(p []byte) (int, error) {
+	c.armWrite()
+	n, err := c.rwc.Write(p)
 	if err != nil {
-		// The client is unreachable: stop the handler's work.
-		c.cancel(err)
+		if isTimeout(err) {
+			err = errWriteTimeout
+		}
+		c.fail(err)
 	}
 	return n, err
 }
 
-// serve runs the connection until it closes. Every path out of it closes rwc.
+// armWrite sets the write deadline for the next write to WriteTimeout from now. To spare a
+// system call per write, a deadline that is still more than half the timeout away is kept, so a
+// write that makes no progress is cut after between half the timeout and all of it.
+func (c *conn) armWrite() {
+	d := c.s.cfg.WriteTimeout
+	now := time.Now()
+	if c.wdl.Sub(now) < d/2 {
+		c.wdl = now.Add(d)
+		c.rwc.SetWriteDeadline(c.wdl)
+	}
+}
+
+// fail cancels the connection's requests with cause, and those it may still start, and stops its
+// pipeline: nothing more is written. Safe from any goroutine.
+func (c *conn) fail(cause error) {
+	c.mu.Lock()
+	if c.failed == nil {
+		c.failed = cause
+	}
+	cur := c.cur
+	c.mu.Unlock()
+	if cur != nil {
+		cur(cause)
+	}
+	if p := c.pipe.Load(); p != nil {
+		p.close(true)
+	}
+}
+
+// failure is why the connection failed, or nil.
+func (c *conn) failure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
+}
+
+// track registers (or, with nil, forgets) the cancel of the exchange the serve goroutine runs,
+// for fail; an exchange that starts on a failed connection starts cancelled.
+func (c *conn) track(cancel context.CancelCauseFunc) {
+	c.mu.Lock()
+	c.cur = cancel
+	failed := c.failed
+	c.mu.Unlock()
+	if failed != nil && cancel != nil {
+		cancel(failed)
+	}
+}
+
+// setReadDeadline sets the serve goroutine's read deadline, unless a pipeline has closed and
+// keeps the reads interrupted.
+func (c *conn) setReadDeadline(t time.Time) error {
+	if p := c.pipe.Load(); p != nil {
+		return p.setReadDeadline(c.rwc, t)
+	}
+	return c.rwc.SetReadDeadline(t)
+}
+
+// serve runs the connection until it closes, then frees what it holds. Every path out of it
+// closes rwc, after every dispatched handler has returned. A connection that waits long for its
+// next request continues on a fresh goroutine, started here (see waitByte).
 func (c *conn) serve() {
-	defer c.s.dropConn(c)
-	defer c.release()
-	defer c.cancel(errConnDone)
-	if !c.handshake() {
+	if c.run() {
+		go c.serve()
+		return
+	}
+	c.waitHandlers()
+	c.release()
+	c.s.dropConn(c)
+}
+
+// run reads and serves requests until the connection closes, and reports true instead if it is
+// to go on on a fresh goroutine.
+func (c *conn) run() (shed bool) {
+	if !c.started {
+		c.started = true
+		if c.refused {
+			c.refuse()
+			return false
+		}
+		if !c.handshake() {
+			c.rwc.Close()
+			return false
+		}
+	}
+	for {
+		w, err := c.readRequest()
+		if err == errShed {
+			return true
+		}
+		if err != nil {
+			c.abandon(err)
+			return false
+		}
+		if c.dispatchable(w) {
+			if !c.dispatch(w) || w.head.close || c.lastRequest(w) {
+				// Nothing is read after a request that ends the connection.
+				c.closePipelined()
+				return false
+			}
+			continue
+		}
+		if p := c.pipe.Load(); p != nil && !p.drain() {
+			c.closePipelined()
+			return false
+		}
+		if !c.serveRequest(w) {
+			return false
+		}
+	}
+}
+
+// lastRequest reports whether w is the last request MaxRequestsPerConn allows.
+func (c *conn) lastRequest(w *response) bool {
+	m := c.s.cfg.MaxRequestsPerConn
+	return m > 0 && w.seq+1 >= m
+}
+
+// dispatchable reports whether w runs concurrently with the requests around it: a GET or HEAD
+// without content (RFC 9110 9.2.1: safe, so running it early changes nothing), with pipelining
+// allowed, while more of the pipeline is buffered or earlier dispatched responses are unwritten.
+func (c *conn) dispatchable(w *response) bool {
+	if c.s.cfg.PipelineDepth < 2 || w.hasBody ||
+		(w.head.method != http.MethodGet && w.head.method != http.MethodHead) {
+		return false
+	}
+	if c.br.Buffered() > 0 || c.cr.buffered() {
+		return true
+	}
+	p := c.pipe.Load()
+	return p != nil && p.busy()
+}
+
+// dispatch runs w on a goroutine of its own through the pipeline, made at the first dispatch.
+// It reports false if the pipeline has closed.
+func (c *conn) dispatch(w *response) bool {
+	p := c.pipe.Load()
+	if p == nil {
+		p = newPipeline(c)
+		c.pipe.Store(p)
+	}
+	// After the pipeline is stored, a failure closes it; before, it is seen here.
+	if c.failure() != nil {
+		p.close(true)
+		return false
+	}
+	return p.dispatch(w)
+}
+
+// serveDispatched runs a dispatched exchange: the handler, then the end of its response, which
+// the pipeline writes in turn.
+func (c *conn) serveDispatched(w *response) {
+	p := w.out.p
+	defer p.handlers.Done()
+	panicked := c.runHandler(w)
+	w.cancel(errHandlerDone)
+	if panicked {
+		w.afterDispatchedPanic()
+	} else {
+		w.finish(nil)
+	}
+	p.complete(&w.out)
+	putWriter(w.bw)
+	c.s.requests.Add(1)
+	c.s.active.Add(-1)
+}
+
+// waitHandlers stops the pipeline, if there is one, and waits for its handlers.
+func (c *conn) waitHandlers() {
+	if p := c.pipe.Load(); p != nil {
+		p.stop()
+	}
+}
+
+// closePipelined ends the connection once its pipeline has drained or closed and the
+// dispatched handlers have returned: with a lingering close, or at once after a cut response or
+// a failed socket.
+func (c *conn) closePipelined() {
+	p := c.pipe.Load()
+	if p != nil {
+		p.drain()
+	}
+	if p == nil || p.stop() {
+		c.closeGracefully()
+		return
+	}
+	c.rwc.Close()
+}
+
+// refuse ends a connection from an address at MaxConnsPerIP: clear text gets a 503 with
+// Connection: close at once, before its request is read, and the lingering close that lets the
+// client read it; TLS is closed before the handshake, which is the costly part.
+func (c *conn) refuse() {
+	c.s.log.Debug().Str("remote", c.remoteAddr).Msg("h1: connection refused: too many from this address")
+	if _, ok := c.rwc.(*tls.Conn); ok {
 		c.rwc.Close()
 		return
 	}
-	c.br = getReader(&c.cr)
-	for {
-		w, err := c.readRequest()
-		if err != nil {
-			c.abandon(err)
-			return
-		}
-		if !c.serveRequest(w) {
-			return
-		}
-	}
+	c.replyError(errTooManyConns)
+	c.closeGracefully()
 }
 
 // handshake completes a TLS handshake within HeaderTimeout of the accept, and accepts only
@@ -105,7 +312,7 @@ func (c *conn) handshake() bool {
 		return true
 	}
 	c.rwc.SetDeadline(c.start.Add(c.s.cfg.HeaderTimeout))
-	if err := tc.HandshakeContext(c.ctx); err != nil {
+	if err := tc.Handshake(); err != nil {
 		c.s.log.Debug().Str("remote", c.remoteAddr).Err(err).Msg("h1: TLS handshake failed")
 		return false
 	}
@@ -143,11 +350,19 @@ func (c *conn) readRequest() (*response, error) {
 	} else {
 		c.headBuf = nil // a rare large head should not stay with the connection
 	}
-	c.rwc.SetReadDeadline(time.Time{})
+	c.setReadDeadline(time.Time{})
 	w := &response{c: c}
 	if err := parseHead(&w.head, string(raw)); err != nil {
 		return nil, err
 	}
+	if w.head.framing == framingChunked {
+		buffered, _ := c.br.Peek(c.br.Buffered())
+		if precheckChunked(buffered, c.s.lim) != nil {
+			return nil, errBadBody
+		}
+	}
+	w.seq = c.reqs
+	c.reqs++
 	c.newRequest(w)
 	return w, nil
 }
@@ -155,59 +370,79 @@ func (c *conn) readRequest() (*response, error) {
 // awaitRequest waits for the first byte of the next request and arms the head's deadline. A new
 // connection has HeaderTimeout from its accept for that; a kept-alive one IdleTimeout, and then
 // HeaderTimeout from the first byte. A connection closing while idle, for a timeout, the client's
-// close or Shutdown, returns errIdleClose.
+// close or Shutdown, returns errIdleClose. While dispatched responses are unwritten the
+// connection is not idle: it waits for the byte without a deadline until they are written. A
+// wait that moves to a fresh goroutine returns errShed, and the next call resumes it.
 func (c *conn) awaitRequest() error {
 	cfg := &c.s.cfg
-	if c.br.Buffered() > 0 || c.cr.stashed {
+	if (c.br != nil && c.br.Buffered() > 0) || c.cr.buffered() {
 		// Pipelined: the next head has begun already.
-		return c.rwc.SetReadDeadline(time.Now().Add(cfg.HeaderTimeout))
+		return c.setReadDeadline(time.Now().Add(cfg.HeaderTimeout))
 	}
-	if !c.state.CompareAndSwap(stateActive, stateIdle) && c.state.Load() != stateIdle {
-		return errIdleClose
+	resumed := c.shed
+	c.shed = false
+	if !resumed {
+		if p := c.pipe.Load(); p != nil {
+			switch err := p.awaitByte(); err {
+			case nil:
+				return c.setReadDeadline(time.Now().Add(cfg.HeaderTimeout))
+			case errDrained:
+			default:
+				return err
+			}
+		}
+		if !c.state.CompareAndSwap(stateActive, stateIdle) && c.state.Load() != stateIdle {
+			return errIdleClose
+		}
+		// Shutdown sets closing before it closes idle connections; checking after becoming idle
+		// means one of the two sees the other.
+		if c.s.closing.Load() {
+			return errIdleClose
+		}
+		c.idleEnd = time.Now().Add(cfg.IdleTimeout)
+		if c.reqs == 0 {
+			c.idleEnd = c.start.Add(cfg.HeaderTimeout)
+		}
 	}
-	// Shutdown sets closing before it closes idle connections; checking after becoming idle
-	// means one of the two sees the other.
-	if c.s.closing.Load() {
-		return errIdleClose
-	}
-	fresh := c.served == 0
-	deadline := time.Now().Add(cfg.IdleTimeout)
-	if fresh {
-		deadline = c.start.Add(cfg.HeaderTimeout)
-	}
-	if err := c.waitByte(deadline); err != nil {
+	switch err := c.waitByte(c.idleEnd, !resumed); {
+	case err == errShed:
+		c.shed = true
+		return errShed
+	case err != nil:
 		return errIdleClose
 	}
 	if !c.state.CompareAndSwap(stateIdle, stateActive) {
 		return errIdleClose
 	}
-	if !fresh {
+	deadline := c.idleEnd
+	if c.reqs > 0 {
 		deadline = time.Now().Add(cfg.HeaderTimeout)
 	}
 	return c.rwc.SetReadDeadline(deadline)
 }
 
-// waitByte blocks until a byte arrives or the deadline passes. After idleRelease it gives the
-// bufio.Reader back to the pool and waits with a one-byte read, so that an idle connection holds
-// no read buffer; a busy one pays nothing for this.
-func (c *conn) waitByte(deadline time.Time) error {
+// waitByte blocks until the first bytes of a request arrive or the deadline passes, holding no
+// read buffer (see connReader.waitIdle); the bufio.Reader is taken from the pool once bytes have
+// arrived. With mayShed, a wait that lasts idleShed returns errShed instead: the connection goes
+// on on a fresh goroutine, with a small stack, and the stack this one grew running handlers is
+// freed. A busy connection's next request comes sooner and pays nothing for this.
+func (c *conn) waitByte(deadline time.Time, mayShed bool) error {
 	if c.br != nil {
-		if soft := time.Now().Add(idleRelease); soft.Before(deadline) {
-			c.rwc.SetReadDeadline(soft)
-			_, err := c.br.Peek(1)
-			if err == nil || !isTimeout(err) {
-				return err
-			}
-			putReader(c.br)
-			c.br, c.headBuf = nil, nil
+		putReader(c.br)
+		c.br = nil
+	}
+	wait := deadline
+	if mayShed {
+		if soft := time.Now().Add(idleShed); soft.Before(deadline) {
+			wait = soft
 		}
 	}
-	c.rwc.SetReadDeadline(deadline)
-	if c.br != nil {
-		_, err := c.br.Peek(1)
-		return err
-	}
-	if err := c.cr.fill(); err != nil {
+	c.rwc.SetReadDeadline(wait)
+	if err := c.cr.waitIdle(); err != nil {
+		if !wait.Equal(deadline) && isTimeout(err) {
+			c.headBuf = nil
+			return errShed
+		}
 		return err
 	}
 	c.br = getReader(&c.cr)
@@ -217,7 +452,7 @@ func (c *conn) waitByte(deadline time.Time) error {
 // newRequest builds the *http.Request for the parsed head in w.
 func (c *conn) newRequest(w *response) {
 	h := &w.head
-	ctx, cancel := context.WithCancel(c.ctx)
+	ctx, cancel := context.WithCancelCause(c.base)
 	w.cancel = cancel
 	w.header = make(http.Header)
 	r := &http.Request{
@@ -261,6 +496,8 @@ func (c *conn) serveRequest(w *response) bool {
 	s.active.Add(1)
 	defer s.active.Add(-1)
 	c.bw = getWriter(c)
+	w.bw = c.bw
+	c.track(w.cancel)
 	if !w.hasBody && c.br.Buffered() == 0 {
 		c.cr.startBackgroundRead()
 	}
@@ -270,18 +507,20 @@ func (c *conn) serveRequest(w *response) bool {
 		bodyErr = w.body.closeForServer()
 	}
 	c.cr.stopBackgroundRead()
-	w.cancel()
-	c.served++
+	c.track(nil)
+	w.cancel(errHandlerDone)
 	s.requests.Add(1)
 
-	switch {
-	case panicked:
+	if panicked {
 		c.afterPanic(w)
 		return false
-	case !w.finish(bodyErr):
-		c.replyError(errBadBody)
+	}
+	if e := w.finish(bodyErr); e != nil {
+		c.replyError(e)
 		c.closeGracefully()
 		return false
+	}
+	switch {
 	case c.cr.gone != nil:
 		c.rwc.Close()
 		return false
@@ -330,12 +569,21 @@ func (c *conn) afterPanic(w *response) {
 	c.rwc.Close()
 }
 
-// abandon ends a connection whose next request could not be read: a *statusError is answered,
-// anything else (idle close, I/O error) closes silently.
+// abandon ends a connection whose next request could not be read: a *statusError is answered
+// after the responses before it, anything else (idle close, I/O error) closes silently.
 func (c *conn) abandon(err error) {
+	if err == errPipelineClosed {
+		c.closePipelined()
+		return
+	}
 	var se *statusError
 	if !errors.As(err, &se) {
+		c.waitHandlers()
 		c.rwc.Close()
+		return
+	}
+	if p := c.pipe.Load(); p != nil && !p.drain() {
+		c.closePipelined()
 		return
 	}
 	c.s.log.Debug().Str("remote", c.remoteAddr).Int("status", se.code).Str("reason", se.reason).
@@ -349,17 +597,20 @@ func (c *conn) replyError(e *statusError) {
 	if c.bw == nil {
 		c.bw = getWriter(c)
 	}
-	c.rwc.SetWriteDeadline(time.Now().Add(c.s.cfg.HeaderTimeout))
-	bw := c.bw
+	writeErrorReply(c.bw, e, c.s.date.get(time.Now()))
+	c.bw.Flush()
+}
+
+// writeErrorReply writes the server's own answer to a refused request, with Connection: close.
+func writeErrorReply(bw *bufio.Writer, e *statusError, date []byte) {
 	writeStatusLine(bw, e.code)
 	bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nDate: ")
-	bw.Write(c.s.date.get(time.Now()))
+	bw.Write(date)
 	bw.WriteString("\r\nContent-Length: ")
 	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(e.reason)+1), 10))
 	bw.WriteString("\r\n\r\n")
 	bw.WriteString(e.reason)
 	bw.WriteString("\n")
-	bw.Flush()
 }
 
 // closeGracefully closes after a complete response: it half-closes, then reads and drops what the
@@ -387,6 +638,7 @@ func halfClose(c net.Conn) bool {
 
 // release gives the connection's buffers back to their pools once it is closed.
 func (c *conn) release() {
+	c.cr.release()
 	if c.br != nil {
 		putReader(c.br)
 		c.br = nil
@@ -407,6 +659,6 @@ func (c *conn) closeIfIdle() {
 // abort closes the connection whatever it is doing and cancels its requests, for Close.
 func (c *conn) abort() {
 	c.state.Store(stateClosed)
-	c.cancel(http.ErrServerClosed)
+	c.fail(http.ErrServerClosed)
 	c.rwc.Close()
 }

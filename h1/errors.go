@@ -12,6 +12,12 @@ import (
 // own should use 400 as well.
 var ErrMalformedBody = errors.New("h1: malformed request body")
 
+// ErrBodyTimeout is matched (errors.Is) by the error a request body's Read returns when the
+// client sent nothing for BodyReadTimeout, and it is the cause of the request's cancelled context.
+// The connection is closed after the response; if the handler writes nothing, the server answers
+// 408 itself.
+var ErrBodyTimeout = errors.New("h1: request body timeout")
+
 // statusError is a request the server refuses on its own, before or instead of the handler. It is
 // answered with code, the reason as a short plain-text body, and Connection: close, and then the
 // connection is closed.
@@ -72,6 +78,10 @@ var (
 	errIncompleteHead = &statusError{http.StatusBadRequest, "incomplete request head"}
 	// The handler read a request body whose framing is broken and answered nothing.
 	errBadBody = &statusError{http.StatusBadRequest, "malformed request body"}
+	// The client sent no content for BodyReadTimeout and the handler answered nothing.
+	errBodyTimeoutReply = &statusError{http.StatusRequestTimeout, "request body timeout"}
+	// RFC 9110 15.6.4: the client's address has MaxConnsPerIP connections open already.
+	errTooManyConns = &statusError{http.StatusServiceUnavailable, "too many connections from this address"}
 	// The handler panicked before any byte of its response reached the client.
 	errHandlerPanic = &statusError{http.StatusInternalServerError, "internal server error"}
 )
@@ -104,10 +114,23 @@ var (
 	// errIdleClose ends a connection that is idle (no byte of a request received) because its
 	// timeout passed, the client closed it, or the server is shutting down: closed silently.
 	errIdleClose = errors.New("h1: idle connection closed")
-	// errConnDone is the cause of a connection context cancelled because the connection ended.
-	errConnDone = errors.New("h1: connection closed")
+	// errHandlerDone is the cause of a request context cancelled because its handler returned.
+	errHandlerDone = errors.New("h1: handler returned")
 	// errPeerGone is the cause of a request context cancelled because the client went away.
 	errPeerGone = errors.New("h1: client closed the connection")
 	// errAfterHandler is returned by a ResponseWriter used after its handler returned.
 	errAfterHandler = errors.New("h1: response used after the handler returned")
+	// errPipelineClosed is returned by the writer of a dispatched response that will not be
+	// sent, because an earlier response closed the connection or the connection failed; it is
+	// also the cause of its request's cancelled context.
+	errPipelineClosed = errors.New("h1: connection closed before this pipelined response's turn")
+	// errShed says a connection's idle wait moves to a fresh goroutine; never returned outside
+	// the package.
+	errShed = errors.New("h1: idle wait moves to a fresh goroutine")
+	// errDrained says the pipeline wrote every dispatched response while the serve goroutine
+	// waited for the next request; never returned outside the package.
+	errDrained = errors.New("h1: pipeline drained")
+	// errWriteTimeout is the error of a write to the client that made no progress within
+	// WriteTimeout, and the cause of the cancelled request contexts.
+	errWriteTimeout = errors.New("h1: write to the client timed out")
 )

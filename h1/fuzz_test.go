@@ -121,16 +121,22 @@ func checkHead(t *testing.T, h *head) {
 	}
 }
 
-// checkBody decodes a chunked body: it must end in io.EOF, a short read, or a malformed-body error.
+// checkBody decodes a chunked body: it must end in io.EOF, a short read, or a malformed-body error;
+// and if the check of what arrived with the head refuses it, the decoder must refuse it too.
 func checkBody(t *testing.T, h *head, br *bufio.Reader, lim limits) {
 	t.Helper()
 	if h.framing != framingChunked {
 		return
 	}
+	buffered, _ := br.Peek(br.Buffered())
+	pre := precheckChunked(buffered, lim)
 	cr := &chunkedReader{br: br, lim: lim}
 	_, err := io.Copy(io.Discard, cr)
 	if err != nil && err != io.ErrUnexpectedEOF && !errors.Is(err, ErrMalformedBody) {
 		t.Fatalf("chunked body: got error %v, want nil, io.ErrUnexpectedEOF or ErrMalformedBody", err)
+	}
+	if pre != nil && !errors.Is(err, ErrMalformedBody) {
+		t.Fatalf("chunked body: the early check refused it (%v), the decoder got %v", pre, err)
 	}
 	if cr.left < 0 {
 		t.Fatalf("chunked body: got %d bytes left in chunk, want >= 0", cr.left)

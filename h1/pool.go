@@ -7,11 +7,12 @@ import (
 )
 
 // Buffers are pooled so that a connection holds them only while it needs them: the writer for
-// one exchange, the reader until the connection has been idle for idleRelease. Pooled buffers
-// never leave this package.
+// one exchange, the reader from the first bytes of a request until the connection waits for the
+// next one, and a stash for what that wait read. Pooled buffers never leave this package.
 var (
 	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufferSize) }}
 	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufferSize) }}
+	stashPool  = sync.Pool{New: func() any { b := make([]byte, bufferSize); return &b }}
 )
 
 func getReader(r io.Reader) *bufio.Reader {

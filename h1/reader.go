@@ -1,26 +1,35 @@
 package h1
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
-// connReader is the io.Reader under a connection's bufio.Reader. It can hold one byte read ahead
-// of the bufio.Reader, which two things need:
+// connReader is the io.Reader under a connection's bufio.Reader. It can hold bytes read ahead of
+// the bufio.Reader, which two things need:
 //
 //   - the background read, which keeps a read pending while a handler runs so that the request
 //     context is cancelled when the client goes away (any byte it gets is the start of the next
 //     pipelined request, kept for the bufio.Reader);
-//   - the wait for the next request on an idle connection that has released its bufio.Reader
-//     (see conn.waitByte).
+//   - the wait for the next request on an idle connection, which holds no bufio.Reader (see
+//     waitIdle).
 type connReader struct {
-	conn   net.Conn
-	cancel context.CancelCauseFunc // cancels the connection's context; safe from any goroutine
+	c    *conn
+	conn net.Conn
+	raw  syscall.RawConn // the socket of a TCP connection, for waitIdle; nil otherwise
+
+	// Owned by the serve goroutine: what waitIdle read, in a buffer from stashPool (box), until
+	// Read hands it on; and waitIdle's callback and its error.
+	box         *[]byte
+	pending     []byte
+	readable    func(fd uintptr) bool // r.onReadable, bound once
+	readIdleErr error
 
 	// stash, stashed and gone are owned by the background read while one runs (from
 	// startBackgroundRead until stopBackgroundRead returns), and otherwise by the goroutine that
@@ -33,15 +42,21 @@ type connReader struct {
 	// the request body's lock or on the serve goroutine before the handler starts, the second on
 	// the serve goroutine after the body has been closed under its lock, so the two never overlap.
 	running  bool
-	done     chan struct{} // capacity 1; the background goroutine sends once as it returns
-	aborting atomic.Bool   // set by stopBackgroundRead while it interrupts the read
+	done     sync.WaitGroup // the background goroutine, while it runs
+	aborting atomic.Bool    // set by stopBackgroundRead while it interrupts the read
 }
 
-func newConnReader(c net.Conn, cancel context.CancelCauseFunc) connReader {
-	return connReader{conn: c, cancel: cancel, done: make(chan struct{}, 1)}
+// init prepares r, in place, to read c's connection.
+func (r *connReader) init(c *conn) {
+	r.c, r.conn = c, c.rwc
+	if tc, ok := c.rwc.(*net.TCPConn); ok {
+		if raw, err := tc.SyscallConn(); err == nil {
+			r.raw, r.readable = raw, r.onReadable
+		}
+	}
 }
 
-// Read returns the stashed byte if there is one, else reads the connection.
+// Read returns what was read ahead, if anything, else reads the connection.
 func (r *connReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -51,7 +66,57 @@ func (r *connReader) Read(p []byte) (int, error) {
 		r.stashed = false
 		return 1, nil
 	}
+	if r.box != nil {
+		n := copy(p, r.pending)
+		if r.pending = r.pending[n:]; len(r.pending) == 0 {
+			r.release()
+		}
+		return n, nil
+	}
 	return r.conn.Read(p)
+}
+
+// buffered reports whether bytes read ahead wait for the bufio.Reader.
+func (r *connReader) buffered() bool { return r.stashed || r.box != nil }
+
+// waitIdle blocks until bytes arrive, or the read deadline passes, holding no buffer while it
+// waits, and keeps what it read for Read. On a TCP connection it waits for the socket to become
+// readable and then reads what is there into a pooled buffer: the same two read system calls as a
+// plain blocking read (one that finds nothing, one after the wake-up), and no buffer held while
+// parked. On another connection (TLS, which buffers records itself) it reads one byte.
+func (r *connReader) waitIdle() error {
+	if r.raw == nil {
+		return r.fill()
+	}
+	r.readIdleErr = nil
+	if err := r.raw.Read(r.readable); err != nil {
+		return err // the deadline passed, or the connection was closed
+	}
+	return r.readIdleErr
+}
+
+// onReadable is waitIdle's callback: it reads what the socket holds, or reports false to wait.
+func (r *connReader) onReadable(fd uintptr) bool {
+	box := stashPool.Get().(*[]byte)
+	for {
+		n, err := syscall.Read(int(fd), *box)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			stashPool.Put(box)
+			return false // wait until the socket is readable
+		case err != nil:
+			r.readIdleErr = os.NewSyscallError("read", err)
+		case n == 0:
+			r.readIdleErr = io.EOF
+		default:
+			r.box, r.pending = box, (*box)[:n]
+			return true
+		}
+		stashPool.Put(box)
+		return true
+	}
 }
 
 // fill blocks until one byte arrives and stashes it, without a bufio.Reader.
@@ -66,15 +131,24 @@ func (r *connReader) fill() error {
 	return nil
 }
 
+// release gives back the buffer of what waitIdle read.
+func (r *connReader) release() {
+	if r.box != nil {
+		stashPool.Put(r.box)
+		r.box, r.pending = nil, nil
+	}
+}
+
 // startBackgroundRead starts watching the connection while a handler runs, once the request's
 // content has been read entirely and nothing more is buffered. The goroutine is owned by the
 // connection: stopBackgroundRead, called by the serve goroutine before it touches the connection
 // again, waits for it.
 func (r *connReader) startBackgroundRead() {
-	if r.running || r.stashed {
+	if r.running || r.buffered() {
 		return
 	}
 	r.running = true
+	r.done.Add(1)
 	go r.backgroundRead()
 }
 
@@ -84,9 +158,9 @@ func (r *connReader) backgroundRead() {
 	if !r.stashed && err != nil && !(r.aborting.Load() && isTimeout(err)) {
 		// The client closed or reset the connection: the handler's work is wasted.
 		r.gone = err
-		r.cancel(errPeerGone)
+		r.c.fail(errPeerGone)
 	}
-	r.done <- struct{}{}
+	r.done.Done()
 }
 
 // stopBackgroundRead interrupts the background read, if one runs, and waits for it to return.
@@ -97,7 +171,7 @@ func (r *connReader) stopBackgroundRead() {
 	}
 	r.aborting.Store(true)
 	r.conn.SetReadDeadline(aLongTimeAgo)
-	<-r.done
+	r.done.Wait()
 	r.aborting.Store(false)
 	r.running = false
 	r.conn.SetReadDeadline(time.Time{})

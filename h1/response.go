@@ -16,16 +16,19 @@ import (
 // http.Flusher it answers with. The serve goroutine makes one per request; the handler owns it
 // until it returns, and must not use it afterwards.
 //
-// The response writes into the connection's bufio.Writer; nothing reaches the socket before the
-// buffer fills, the handler flushes, or the handler returns. That is the seam for pipelined
-// dispatch: a response that is not at the head of the pipeline would get a writer of its own
-// (a buffer held back) and be copied to the connection in order, with no change here.
+// The response writes into bw; nothing reaches the socket before the buffer fills, the handler
+// flushes, or the handler returns. For an exchange run by the serve goroutine bw is the
+// connection's writer; a dispatched one (pipelined, see pipeline.go) has a writer of its own,
+// whose sink (out) holds the bytes back until the exchange's turn.
 type response struct {
 	c      *conn
 	req    *http.Request
 	head   head
 	body   body // the request's Body when hasBody
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
+	seq    int           // the request's index on its connection, from 0
+	bw     *bufio.Writer // set before the handler runs
+	out    pipedWriter   // the sink of bw for a dispatched exchange (out.p is set), unused otherwise
 
 	hasBody bool        // the request has content; set before the handler runs
 	header  http.Header // the handler's header map
@@ -44,7 +47,7 @@ type response struct {
 	written    int64    // body bytes accepted
 	closeAfter bool     // the connection closes after this response (said in its header)
 	trailers   []string // trailer names declared in the Trailer header (chunked only)
-	headerMark int64    // c.wired when the final header was started
+	headerMark int64    // the bytes of the connection (or of a dispatched exchange) sent or buffered when the final header was started
 	done       bool     // the handler has returned
 }
 
@@ -105,7 +108,7 @@ func (w *response) FlushError() error {
 	if !w.wroteHeader {
 		w.writeHeader(http.StatusOK, false)
 	}
-	return w.c.bw.Flush()
+	return w.bw.Flush()
 }
 
 func (w *response) write(p []byte, s string) (int, error) {
@@ -119,7 +122,7 @@ func (w *response) write(p []byte, s string) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	bw := w.c.bw
+	bw := w.bw
 	switch w.mode {
 	case bodyNone:
 		if w.head.method == http.MethodHead && bodyAllowed(w.status) {
@@ -156,7 +159,7 @@ func (w *response) writeHeader(code int, finished bool) {
 	w.mu.Lock()
 	w.wroteHeader = true
 	continueOwed := w.head.expectContinue && !w.sentContinue
-	w.headerMark = w.c.wired + int64(w.c.bw.Buffered())
+	w.headerMark = w.produced() + int64(w.bw.Buffered())
 	w.mu.Unlock()
 
 	w.status = code
@@ -184,7 +187,7 @@ func (w *response) writeHeader(code int, finished bool) {
 	}
 	w.closeAfter = w.closeAfter || w.mustClose(code, continueOwed)
 
-	bw := w.c.bw
+	bw := w.bw
 	writeStatusLine(bw, code)
 	for k, vv := range h {
 		if !w.sendField(k) {
@@ -239,9 +242,9 @@ func (w *response) mustClose(code int, continueOwed bool) bool {
 	switch {
 	case w.head.close, w.mode == bodyUntilClose, code == http.StatusSwitchingProtocols:
 		return true
-	case continueOwed, w.body.unread.Load() > maxDiscard, s.closing.Load():
+	case continueOwed, w.body.unread.Load() > maxDiscard, w.body.failed.Load(), s.closing.Load():
 		return true
-	case s.cfg.MaxRequestsPerConn > 0 && w.c.served+1 >= s.cfg.MaxRequestsPerConn:
+	case w.c.lastRequest(w):
 		return true
 	}
 	return hasToken(w.header["Connection"], "close")
@@ -281,7 +284,7 @@ func (w *response) writeInformational(code int) {
 		}
 		w.sentContinue = true
 	}
-	bw := w.c.bw
+	bw := w.bw
 	writeStatusLine(bw, code)
 	for k, vv := range w.header {
 		switch k {
@@ -308,28 +311,31 @@ func (w *response) writeContinue() error {
 		return nil
 	}
 	w.sentContinue = true
-	bw := w.c.bw
+	bw := w.bw
 	bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 	return bw.Flush()
 }
 
 // finish completes the response after the handler returned normally: the implied header, the
 // last chunk and trailers, the check of a declared length, and the flush. bodyErr is the error
-// the handler met reading the request body. It reports false if, instead, the server must
-// answer errBadBody itself.
-func (w *response) finish(bodyErr error) bool {
+// the handler met reading the request body. It returns the server's own answer if, instead,
+// the server must answer (a malformed or timed-out body the handler did not answer), else nil.
+func (w *response) finish(bodyErr error) *statusError {
 	w.done = true
 	if bodyErr != nil {
 		// The request's framing is lost: the connection cannot carry another request.
 		w.closeAfter = true
 	}
 	if !w.wroteHeader {
-		if isMalformed(bodyErr) {
-			return false
+		switch {
+		case isMalformed(bodyErr):
+			return errBadBody
+		case bodyErr == ErrBodyTimeout:
+			return errBodyTimeoutReply
 		}
 		w.writeHeader(http.StatusOK, true)
 	}
-	bw := w.c.bw
+	bw := w.bw
 	switch w.mode {
 	case bodyChunked:
 		writeTrailerSection(bw, w.header, w.trailers)
@@ -344,7 +350,39 @@ func (w *response) finish(bodyErr error) bool {
 	if bw.Flush() != nil {
 		w.closeAfter = true
 	}
-	return true
+	return nil
+}
+
+// produced is what bw has passed on: for an exchange run by the serve goroutine the bytes of the
+// connection written so far, for a dispatched one the bytes of the response.
+func (w *response) produced() int64 {
+	if w.out.p != nil {
+		return w.out.flushed
+	}
+	return w.c.wired
+}
+
+// afterDispatchedPanic is afterPanic for a dispatched exchange: a 500 in place of the response
+// if nothing of its final header has been sent, else the connection closes after what was sent.
+func (w *response) afterDispatchedPanic() {
+	w.done = true
+	o := &w.out
+	p := o.p
+	p.mu.Lock()
+	replace := !w.wroteHeader || o.sent <= w.headerMark
+	if replace {
+		p.held -= len(o.held)
+		o.held = o.held[:0]
+	} else {
+		o.cut = true
+	}
+	p.mu.Unlock()
+	if replace {
+		w.bw.Reset(o)
+		w.closeAfter = true
+		writeErrorReply(w.bw, errHandlerPanic, w.c.s.date.get(time.Now()))
+		w.bw.Flush()
+	}
 }
 
 // bodyAllowed reports whether a response with the status may have a body (RFC 9110 6.4.1).

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,9 +20,10 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Server serves HTTP/1.x on any number of listeners. It owns every goroutine it starts (one per
-// connection, and briefly one per request that watches for the client going away) and waits for
-// them in Shutdown and Close.
+// Server serves HTTP/1.x on any number of listeners. It owns every goroutine it starts and waits
+// for them in Shutdown and Close: one per connection (which moves to a fresh goroutine when it
+// has waited idleShed for its next request), briefly one per request that watches for the client
+// going away, and one per pipelined request handled concurrently (see pipeline.go).
 type Server struct {
 	cfg     Config // filled in by New; read-only
 	lim     limits // from cfg
@@ -41,6 +43,7 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{} // guarded by mu
 	conns     map[*conn]struct{}         // guarded by mu
+	perIP     map[netip.Addr]int         // guarded by mu: connections served per client address, with MaxConnsPerIP
 	// wg counts accept loops and connection goroutines; Add is only called under mu while
 	// closing is unset, so that no Add races with Wait.
 	wg sync.WaitGroup
@@ -54,7 +57,7 @@ type Server struct {
 // State is a snapshot of a Server's load.
 type State struct {
 	Conns    int    // client connections open
-	Active   int    // requests being handled (from head read to response written)
+	Active   int    // requests whose handler runs or whose response is being finished
 	Requests uint64 // requests handed to the handler since New (refused requests are not counted)
 }
 
@@ -75,6 +78,7 @@ func New(cfg Config, h http.Handler) *Server {
 		done:      make(chan struct{}),
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		perIP:     make(map[netip.Addr]int),
 	}
 }
 
@@ -218,10 +222,29 @@ func (s *Server) addConn(c *conn) bool {
 	if s.closing.Load() {
 		return false
 	}
+	if s.cfg.MaxConnsPerIP > 0 {
+		c.ip = clientIP(c.rwc)
+		if c.ip.IsValid() {
+			if s.perIP[c.ip] >= s.cfg.MaxConnsPerIP {
+				// Refused by its serve goroutine, which still holds a slot until it is done.
+				c.ip, c.refused = netip.Addr{}, true
+			} else {
+				s.perIP[c.ip]++
+			}
+		}
+	}
 	s.conns[c] = struct{}{}
 	s.open.Add(1)
 	s.wg.Add(1)
 	return true
+}
+
+// clientIP is the address a connection comes from, or the zero Addr if it is not an IP one.
+func clientIP(rwc net.Conn) netip.Addr {
+	if a, ok := rwc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // dropConn forgets a closed connection and frees its slot.
@@ -229,6 +252,13 @@ func (s *Server) dropConn(c *conn) {
 	c.state.Store(stateClosed)
 	s.mu.Lock()
 	delete(s.conns, c)
+	if c.ip.IsValid() {
+		if n := s.perIP[c.ip] - 1; n > 0 {
+			s.perIP[c.ip] = n
+		} else {
+			delete(s.perIP, c.ip)
+		}
+	}
 	s.mu.Unlock()
 	s.open.Add(-1)
 	<-s.slots

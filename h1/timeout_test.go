@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -115,12 +117,11 @@ func TestIdleConnectionReleasesReadBuffer(t *testing.T) {
 		s, l := servePipe(t, timeoutConfig, text)
 		c := newClient(t, l.dial())
 		c.roundTrip(getRoot)
-		time.Sleep(idleRelease + time.Second)
 		synctest.Wait()
 		s.mu.Lock()
 		for sc := range s.conns {
 			if sc.br != nil || sc.bw != nil {
-				t.Errorf("idle for %v: got reader %v writer %v, want both released", idleRelease+time.Second, sc.br != nil, sc.bw != nil)
+				t.Errorf("waiting for the next request: got reader %v writer %v, want both released at once", sc.br != nil, sc.bw != nil)
 			}
 		}
 		s.mu.Unlock()
@@ -128,10 +129,50 @@ func TestIdleConnectionReleasesReadBuffer(t *testing.T) {
 		if r := c.roundTrip("GET /after HTTP/1.1\r\nHost: a\r\n\r\n"); r.body != "GET /after" {
 			t.Errorf("after release: got %q, want %q", r.body, "GET /after")
 		}
-		// The idle timeout still counts from the end of the last response.
+		// The idle timeout still counts from the end of the last response, across the move to a
+		// fresh goroutine.
 		start := time.Now()
 		if b, err := io.ReadAll(c.br); len(b) != 0 || err != nil || time.Since(start) != testIdleTimeout {
 			t.Errorf("got %q, %v after %v; want a silent close after %v", b, err, time.Since(start), testIdleTimeout)
+		}
+	})
+}
+
+// goroutineID is the number of the calling goroutine, from its stack trace.
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
+	return id
+}
+
+// TestIdleConnectionShedsGoroutine: a connection idle for idleShed goes on on a fresh goroutine;
+// the one that ran its handler, and grew its stack, ends. A connection whose next request comes
+// sooner stays on its goroutine.
+func TestIdleConnectionShedsGoroutine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ids := make(chan string, 4)
+		_, l := servePipe(t, timeoutConfig, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ids <- goroutineID()
+			io.WriteString(w, "ok")
+		}))
+		c := newClient(t, l.dial())
+		c.roundTrip(getRoot)
+		first := <-ids
+		time.Sleep(idleShed / 2)
+		c.roundTrip(getRoot)
+		if id := <-ids; id != first {
+			t.Errorf("next request after %v: served on goroutine %s, want the same goroutine %s", idleShed/2, id, first)
+		}
+		time.Sleep(idleShed + time.Millisecond)
+		synctest.Wait()
+		buf := make([]byte, 1<<20)
+		if all := string(buf[:runtime.Stack(buf, true)]); strings.Contains(all, "goroutine "+first+" [") {
+			t.Errorf("idle for %v: goroutine %s that ran the handler still exists, want it ended", idleShed, first)
+		}
+		c.roundTrip(getRoot)
+		if id := <-ids; id == first {
+			t.Errorf("after the idle wait: served on goroutine %s again, want a fresh one", id)
 		}
 	})
 }

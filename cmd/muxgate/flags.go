@@ -80,6 +80,11 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.front.MaxHeaderCount, "max-header-count", 100, "request header fields at most (431 beyond)")
 	fs.IntVar(&o.front.MaxURIBytes, "max-uri-bytes", 8<<10, "request-target bytes at most (414 beyond)")
 	fs.IntVar(&o.front.MaxRequestsPerConn, "max-requests-per-conn", 0, "requests per client connection (0: unlimited)")
+	fs.IntVar(&o.front.PipelineDepth, "pipeline-depth", 8, "pipelined GET and HEAD requests of one client connection handled at once, answered in order (1: one at a time)")
+	fs.IntVar(&o.front.MaxPipelineBuffer, "max-pipeline-buffer", 256<<10, "bytes of pipelined responses held back per client connection while earlier ones are written; past it the upstream stream waits")
+	fs.DurationVar(&o.front.WriteTimeout, "write-timeout", 30*time.Second, "a client that takes no response bytes for this long is cut off")
+	fs.DurationVar(&o.front.BodyReadTimeout, "body-read-timeout", 30*time.Second, "a client that sends none of its announced request body for this long is cut off")
+	fs.IntVar(&o.front.MaxConnsPerIP, "max-conns-per-ip", 0, "client connections per client IP address (0: no limit); beyond it 503 and close (TLS: close before the handshake)")
 
 	fs.BoolVar(&o.noXFF, "no-x-forwarded-for", false, "do not append the client address to X-Forwarded-For")
 	fs.BoolVar(&o.noXFP, "no-x-forwarded-proto", false, "do not set X-Forwarded-Proto")
@@ -136,11 +141,15 @@ func (o *options) check() error {
 	case o.pool.MaxSessions < 1:
 		return errors.New("-max-sessions must be at least 1")
 	case o.pool.QueueLength < 0, o.pool.MaxStreamsPerSession < 0, o.front.MaxConns < 1,
-		o.front.MaxHeaderBytes < 1, o.front.MaxHeaderCount < 1, o.front.MaxURIBytes < 1, o.front.MaxRequestsPerConn < 0:
+		o.front.MaxHeaderBytes < 1, o.front.MaxHeaderCount < 1, o.front.MaxURIBytes < 1, o.front.MaxRequestsPerConn < 0, o.front.MaxConnsPerIP < 0:
 		return errors.New("limits must not be negative, and -max-conns and the header and URI limits must be at least 1")
+	case o.front.PipelineDepth < 1 || o.front.PipelineDepth > 256:
+		return errors.New("-pipeline-depth must be 1 to 256")
+	case o.front.MaxPipelineBuffer < 1:
+		return errors.New("-max-pipeline-buffer must be at least 1 byte")
 	}
 	for _, d := range []time.Duration{o.pool.QueueTimeout, o.pool.DialTimeout, o.pool.PingInterval, o.pool.PingTimeout,
-		o.upTimeout, o.front.HeaderTimeout, o.front.IdleTimeout, o.shutdown} {
+		o.upTimeout, o.front.HeaderTimeout, o.front.IdleTimeout, o.front.WriteTimeout, o.front.BodyReadTimeout, o.shutdown} {
 		if d <= 0 {
 			return errors.New("timeouts must be positive")
 		}
