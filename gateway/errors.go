@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"muxgate/h1"
 	"muxgate/internal/pool"
 )
 
@@ -28,6 +29,8 @@ func classify(err error) failure {
 	switch {
 	case errors.Is(err, errUpstreamTimeout):
 		return failure{http.StatusGatewayTimeout, "upstream did not answer in time\n", "upstream_timeout"}
+	case errors.Is(err, h1.ErrBodyTimeout):
+		return failure{http.StatusRequestTimeout, "request body did not arrive in time\n", "client_body_timeout"}
 	case errors.Is(err, errClientBody):
 		return failure{http.StatusBadRequest, "request body could not be read\n", "client_body"}
 	case errors.Is(err, pool.ErrQueueFull):

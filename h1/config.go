@@ -97,7 +97,8 @@ const (
 
 // Fixed policies that are not (yet) worth a knob.
 const (
-	// bufferSize is the size of a connection's bufio.Reader and of a response's bufio.Writer.
+	// bufferSize is the size of a connection's bufio.Reader, of a response's bufio.Writer, and of
+	// the buffer the first read of an idle connection's next request lands in.
 	bufferSize = 4 << 10
 
 	// maxKeptHeadBuf is the largest request-head buffer a connection keeps for its next request.

@@ -49,7 +49,7 @@ type connReader struct {
 // init prepares r, in place, to read c's connection.
 func (r *connReader) init(c *conn) {
 	r.c, r.conn = c, c.rwc
-	if tc, ok := c.rwc.(*net.TCPConn); ok {
+	if tc, ok := c.rwc.(*net.TCPConn); ok && rawIdleWait {
 		if raw, err := tc.SyscallConn(); err == nil {
 			r.raw, r.readable = raw, r.onReadable
 		}
@@ -93,30 +93,6 @@ func (r *connReader) waitIdle() error {
 		return err // the deadline passed, or the connection was closed
 	}
 	return r.readIdleErr
-}
-
-// onReadable is waitIdle's callback: it reads what the socket holds, or reports false to wait.
-func (r *connReader) onReadable(fd uintptr) bool {
-	box := stashPool.Get().(*[]byte)
-	for {
-		n, err := syscall.Read(int(fd), *box)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			stashPool.Put(box)
-			return false // wait until the socket is readable
-		case err != nil:
-			r.readIdleErr = os.NewSyscallError("read", err)
-		case n == 0:
-			r.readIdleErr = io.EOF
-		default:
-			r.box, r.pending = box, (*box)[:n]
-			return true
-		}
-		stashPool.Put(box)
-		return true
-	}
 }
 
 // fill blocks until one byte arrives and stashes it, without a bufio.Reader.

@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -152,7 +153,7 @@ func goroutineID() string {
 func TestIdleConnectionShedsGoroutine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ids := make(chan string, 4)
-		_, l := servePipe(t, timeoutConfig, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, l := servePipe(t, timeoutConfig, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ids <- goroutineID()
 			io.WriteString(w, "ok")
 		}))
@@ -173,6 +174,17 @@ func TestIdleConnectionShedsGoroutine(t *testing.T) {
 		c.roundTrip(getRoot)
 		if id := <-ids; id == first {
 			t.Errorf("after the idle wait: served on goroutine %s again, want a fresh one", id)
+		}
+
+		// Shutdown closes a connection that waits on its fresh goroutine at once.
+		time.Sleep(idleShed + time.Millisecond)
+		synctest.Wait()
+		start := time.Now()
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if b, err := io.ReadAll(c.br); len(b) != 0 || err != nil || time.Since(start) != 0 {
+			t.Errorf("after Shutdown: got %q, %v after %v; want a silent close at once", b, err, time.Since(start))
 		}
 	})
 }

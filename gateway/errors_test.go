@@ -1,0 +1,35 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"muxgate/h1"
+	"muxgate/internal/pool"
+)
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		reason string
+	}{
+		{errUpstreamTimeout, 504, "upstream_timeout"},
+		{errors.Join(errClientBody, h1.ErrBodyTimeout), 408, "client_body_timeout"},
+		{errors.Join(errClientBody, io.ErrUnexpectedEOF), 400, "client_body"},
+		{fmt.Errorf("h2: %w", pool.ErrQueueFull), 503, "queue_full"},
+		{pool.ErrQueueTimeout, 503, "queue_timeout"},
+		{pool.ErrClosed, 503, "shutting_down"},
+		{fmt.Errorf("%w: dial: connection refused", pool.ErrUnavailable), 502, "upstream_unreachable"},
+		{fmt.Errorf("pool: waiting: %w", context.Canceled), statusClientClosed, "client_closed"},
+		{errors.New("h2conn: stream reset by peer"), 502, "upstream_error"},
+	} {
+		f := classify(tc.err)
+		if f.status != tc.status || f.reason != tc.reason {
+			t.Errorf("classify(%v): got %d %s, want %d %s", tc.err, f.status, f.reason, tc.status, tc.reason)
+		}
+	}
+}

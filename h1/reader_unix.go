@@ -1,0 +1,36 @@
+//go:build unix
+
+package h1
+
+import (
+	"io"
+	"os"
+	"syscall"
+)
+
+// onReadable is waitIdle's callback: it reads what the socket holds, or reports false to wait.
+func (r *connReader) onReadable(fd uintptr) bool {
+	box := stashPool.Get().(*[]byte)
+	for {
+		n, err := syscall.Read(int(fd), *box)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			stashPool.Put(box)
+			return false // wait until the socket is readable
+		case err != nil:
+			r.readIdleErr = os.NewSyscallError("read", err)
+		case n == 0:
+			r.readIdleErr = io.EOF
+		default:
+			r.box, r.pending = box, (*box)[:n]
+			return true
+		}
+		stashPool.Put(box)
+		return true
+	}
+}
+
+// rawIdleWait says whether waitIdle can wait on the socket itself on this system.
+const rawIdleWait = true
