@@ -38,6 +38,8 @@ type body struct {
 	eof          bool          // guarded by mu: all content (and trailers) read
 	err          error         // guarded by mu: the sticky read error
 	closed       bool          // guarded by mu: the handler closed it, or returned
+	got          int64         // guarded by mu: content bytes read, for MinBodyRate
+	waited       time.Duration // guarded by mu: time Reads spent waiting for the client
 }
 
 // init prepares b for a request with the given head, reading from br.
@@ -60,7 +62,8 @@ func (b *body) init(w *response, h *head, br *bufio.Reader, lim limits) {
 // http.ErrBodyReadAfterClose after Close or after the handler returned.
 //
 // A Read that waits for the client more than BodyReadTimeout fails with ErrBodyTimeout and
-// cancels the request's context.
+// cancels the request's context; so does a Read that finds the content arriving slower than
+// MinBodyRate, after returning what it read.
 func (b *body) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -69,15 +72,18 @@ func (b *body) Read(p []byte) (int, error) {
 	}
 	c := b.w.c
 	timed := b.br.Buffered() == 0 && !b.eof && b.err == nil && len(p) > 0
+	var start time.Time
 	if timed {
-		c.rwc.SetReadDeadline(time.Now().Add(c.s.cfg.BodyReadTimeout))
+		start = time.Now()
+		c.rwc.SetReadDeadline(start.Add(c.s.cfg.BodyReadTimeout))
 		if b.interrupting.Load() {
 			// Close began while the deadline was set: keep its interruption.
 			c.rwc.SetReadDeadline(aLongTimeAgo)
 		}
 	}
 	n, err := b.readLocked(p)
-	if timed && err != nil && isTimeout(err) && !b.interrupting.Load() {
+	b.got += int64(n)
+	if timed && !b.interrupting.Load() && (err != nil && isTimeout(err) || err == nil && b.tooSlowLocked(start)) {
 		// RFC 9110 15.5.9: the client did not send its content in time.
 		b.err = ErrBodyTimeout
 		b.failed.Store(true)
@@ -85,6 +91,19 @@ func (b *body) Read(p []byte) (int, error) {
 		c.fail(ErrBodyTimeout)
 	}
 	return n, err
+}
+
+// tooSlowLocked adds the wait of a Read that began at start and reports whether, past the grace
+// period, the content arrived slower than MinBodyRate on average over the waits. Only Reads that
+// wait for the client count, at the cost of one clock read as each returns: reads from the
+// buffer cost nothing, and the handler's own pace is not the client's fault.
+func (b *body) tooSlowLocked(start time.Time) bool {
+	rate := b.w.c.s.cfg.MinBodyRate
+	if rate <= 0 {
+		return false
+	}
+	b.waited += time.Since(start)
+	return b.waited > minRateGrace && float64(b.got) < float64(rate)*b.waited.Seconds()
 }
 
 // Close stops the handler's reading; it may be called while a Read is in progress on another

@@ -76,6 +76,16 @@ type Config struct {
 	// its request's context cancelled (ErrBodyTimeout) and its connection closed, after a 408 if
 	// the handler had not answered. Zero means 30s.
 	BodyReadTimeout time.Duration
+
+	// MinBodyRate is the slowest a request body may arrive, in bytes per second, on average
+	// over the time the handler's Reads spent waiting for it: a client that trickles its content
+	// just fast enough to beat BodyReadTimeout on every read is cut off as if it had timed out
+	// (ErrBodyTimeout, 408). The rate is checked as each Read that waited for the client
+	// returns, once those waits add up to more than minRateGrace (5s), and not after the body's
+	// last byte. Time the handler spends between Reads (an upstream that takes the content
+	// slowly) does not count against the client. Zero (or negative) means no minimum; 1024 suits
+	// an edge server.
+	MinBodyRate int
 }
 
 const (
@@ -124,6 +134,12 @@ const (
 	// and doubles up to maxAcceptBackoff while the errors go on.
 	minAcceptBackoff = 5 * time.Millisecond
 	maxAcceptBackoff = time.Second
+
+	// minRateGrace is how long the Reads of a request body may wait for the client in all
+	// before MinBodyRate applies, so that a body's slow start (a client that waits for
+	// 100 Continue, TCP slow start, a first read that meets nothing buffered) is not held against
+	// it.
+	minRateGrace = 5 * time.Second
 )
 
 // withDefaults returns c with zero values replaced by defaults and limits clamped.
@@ -167,6 +183,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BodyReadTimeout <= 0 {
 		c.BodyReadTimeout = defaultBodyTimeout
+	}
+	if c.MinBodyRate < 0 {
+		c.MinBodyRate = 0
 	}
 	return c
 }

@@ -13,7 +13,8 @@ import (
 var ErrMalformedBody = errors.New("h1: malformed request body")
 
 // ErrBodyTimeout is matched (errors.Is) by the error a request body's Read returns when the
-// client sent nothing for BodyReadTimeout, and it is the cause of the request's cancelled context.
+// client sent nothing for BodyReadTimeout or sent its content slower than MinBodyRate, and it is
+// the cause of the request's cancelled context.
 // The connection is closed after the response; if the handler writes nothing, the server answers
 // 408 itself.
 var ErrBodyTimeout = errors.New("h1: request body timeout")

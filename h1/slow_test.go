@@ -169,3 +169,88 @@ func TestBodyDeadlineDoesNotOutliveBody(t *testing.T) {
 		}
 	})
 }
+
+// TestMinBodyRate: a client that sends a byte a second, each within BodyReadTimeout, is cut off
+// once the grace period is over; a client at a healthy rate, and a client held back by a handler
+// that reads slowly, are served.
+func TestMinBodyRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := slowConfig
+		cfg.MinBodyRate = 1024
+		ended := make(chan handlerEnd, 1)
+		_, l := servePipe(t, cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			var b []byte
+			var err error
+			if r.URL.Path == "/sip" {
+				// A handler that takes a byte every 2s: its pace is not the client's.
+				p := make([]byte, 1)
+				for err == nil {
+					var n int
+					n, err = r.Body.Read(p)
+					b = append(b, p[:n]...)
+					time.Sleep(2 * time.Second)
+				}
+				if err == io.EOF {
+					err = nil
+				}
+			} else {
+				b, err = io.ReadAll(r.Body)
+			}
+			if err == nil {
+				io.WriteString(w, "got "+itoa(len(b)))
+				return
+			}
+			ended <- handlerEnd{err, context.Cause(r.Context()), time.Since(start)}
+		}))
+
+		// trickle sends size bytes of content, step bytes every every, from a goroutine of its
+		// own, and stops when the server closes the connection.
+		trickle := func(c *client, path string, size, step int, every time.Duration) <-chan struct{} {
+			c.send("POST " + path + " HTTP/1.1\r\nHost: a\r\nContent-Length: " + itoa(size) + "\r\n\r\n")
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for sent := 0; sent < size; sent += step {
+					time.Sleep(every)
+					if _, err := c.conn.Write([]byte(strings.Repeat("x", step))); err != nil {
+						return
+					}
+				}
+			}()
+			return done
+		}
+
+		// One byte a second beats BodyReadTimeout on every read but not the rate.
+		c := newClient(t, l.dial())
+		done := trickle(c, "/upload", 100, 1, time.Second)
+		e := <-ended
+		if !errors.Is(e.err, ErrBodyTimeout) || !errors.Is(e.cause, ErrBodyTimeout) {
+			t.Errorf("trickling client: got error %v, cause %v; want ErrBodyTimeout for both", e.err, e.cause)
+		}
+		if want := minRateGrace + time.Second; e.after != want {
+			t.Errorf("trickling client cut after %v, want %v (the first byte after the grace period)", e.after, want)
+		}
+		if r := c.read("POST"); r.StatusCode != http.StatusRequestTimeout || !r.Close {
+			t.Errorf("trickling client: got %d close %v, want 408 with Connection: close", r.StatusCode, r.Close)
+		}
+		c.expectClosed()
+		<-done
+
+		// 2 KiB a second, a quarter at a time, for longer than the grace period.
+		c = newClient(t, l.dial())
+		done = trickle(c, "/upload", 20<<10, 512, time.Second/4)
+		if r := c.read("POST"); r.body != "got "+itoa(20<<10) {
+			t.Errorf("healthy client: got %d %q, want %q", r.StatusCode, r.body, "got "+itoa(20<<10))
+		}
+		<-done
+
+		// Each byte is ready at once, but the handler takes one every 2s, for 40s.
+		c = newClient(t, l.dial())
+		done = trickle(c, "/sip", 20, 1, 0)
+		if r := c.read("POST"); r.body != "got 20" {
+			t.Errorf("client of a slow handler: got %d %q, want %q", r.StatusCode, r.body, "got 20")
+		}
+		<-done
+	})
+}

@@ -49,6 +49,7 @@ var flagDefaults = map[string]string{
 	"max-pipeline-buffer":     "(default 262144)",
 	"write-timeout":           "(default 30s)",
 	"body-read-timeout":       "(default 30s)",
+	"min-body-rate":           "(default 1024)",
 	"max-conns-per-ip":        "(0: no limit)",
 	"no-x-forwarded-for":      "",
 	"no-x-forwarded-proto":    "",

@@ -84,6 +84,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.front.MaxPipelineBuffer, "max-pipeline-buffer", 256<<10, "bytes of pipelined responses held back per client connection while earlier ones are written; past it the upstream stream waits")
 	fs.DurationVar(&o.front.WriteTimeout, "write-timeout", 30*time.Second, "a client that takes no response bytes for this long is cut off")
 	fs.DurationVar(&o.front.BodyReadTimeout, "body-read-timeout", 30*time.Second, "a client that sends none of its announced request body for this long is cut off")
+	fs.IntVar(&o.front.MinBodyRate, "min-body-rate", 1024, "a client whose request body arrives slower than this many bytes per second on average, once the server has waited 5s for it, is cut off (0: off)")
 	fs.IntVar(&o.front.MaxConnsPerIP, "max-conns-per-ip", 0, "client connections per client IP address (0: no limit); beyond it 503 and close (TLS: close before the handshake)")
 
 	fs.BoolVar(&o.noXFF, "no-x-forwarded-for", false, "do not append the client address to X-Forwarded-For")
@@ -147,6 +148,8 @@ func (o *options) check() error {
 		return errors.New("-pipeline-depth must be 1 to 256")
 	case o.front.MaxPipelineBuffer < 1:
 		return errors.New("-max-pipeline-buffer must be at least 1 byte")
+	case o.front.MinBodyRate < 0:
+		return errors.New("-min-body-rate must not be negative (0: off)")
 	}
 	for _, d := range []time.Duration{o.pool.QueueTimeout, o.pool.DialTimeout, o.pool.PingInterval, o.pool.PingTimeout,
 		o.upTimeout, o.front.HeaderTimeout, o.front.IdleTimeout, o.front.WriteTimeout, o.front.BodyReadTimeout, o.shutdown} {
