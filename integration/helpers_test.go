@@ -131,14 +131,28 @@ func needBinary(t testing.TB) string {
 
 // upstreamKind is a way the gateway talks to its upstream.
 type upstreamKind struct {
-	name string // h2c or h2 (TLS, ALPN h2)
-	tls  bool
+	name string // h2c, h2 (TLS, ALPN h2) or h3 (QUIC, ALPN h3)
+	tls  bool   // the upstream needs the test certificate: h2 and h3
+	h3   bool   // HTTP/3 over QUIC on a UDP port instead of HTTP/2 over TCP
 }
 
-// upstreamKinds are the upstream protocols every end-to-end case runs over.
+// upstreamKinds are the upstream protocols every end-to-end case runs over. A case that cannot
+// apply to one of them skips it and says why.
 var upstreamKinds = []upstreamKind{
 	{name: "h2c"},
 	{name: "h2", tls: true},
+	{name: "h3", tls: true, h3: true},
+}
+
+// scheme is how the gateway's Upstream URL names the kind.
+func (k upstreamKind) scheme() string {
+	switch {
+	case k.h3:
+		return "h3://"
+	case k.tls:
+		return "https://"
+	}
+	return "h2c://"
 }
 
 // upstream is a demo server the test started and the URL the gateway reaches it by.
@@ -147,8 +161,8 @@ type upstream struct {
 	url string
 }
 
-// startUpstream starts a demo upstream of kind k on a free loopback port, or on addr if given.
-// It is closed when the test ends.
+// startUpstream starts a demo upstream of kind k on a free loopback port (UDP for h3), or on
+// addr if given. It is closed when the test ends.
 func startUpstream(t testing.TB, k upstreamKind, opt demo.Options) *upstream {
 	t.Helper()
 	return startUpstreamAt(t, k, "127.0.0.1:0", opt)
@@ -156,17 +170,16 @@ func startUpstream(t testing.TB, k upstreamKind, opt demo.Options) *upstream {
 
 func startUpstreamAt(t testing.TB, k upstreamKind, addr string, opt demo.Options) *upstream {
 	t.Helper()
-	scheme := "h2c://"
 	if k.tls {
 		opt.TLS = certs.FromCertificates(serverCert).ServerConfig()
-		scheme = "https://"
 	}
+	opt.HTTP3 = k.h3
 	s, err := demo.Listen(addr, opt)
 	if err != nil {
-		t.Fatalf("demo upstream on %s: %v", addr, err)
+		t.Fatalf("demo %s upstream on %s: %v", k.name, addr, err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &upstream{Server: s, url: scheme + s.Addr()}
+	return &upstream{Server: s, url: k.scheme() + s.Addr()}
 }
 
 // upstreamTLS trusts the test certificate, for an https upstream.
@@ -406,9 +419,19 @@ func writePEM(t testing.TB) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
-// freePort returns a loopback address that was free a moment ago.
-func freePort(t testing.TB) string {
+// freePort returns a loopback address that was free a moment ago for an upstream of kind k: a
+// TCP port, or a UDP port for h3.
+func freePort(t testing.TB, k upstreamKind) string {
 	t.Helper()
+	if k.h3 {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := c.LocalAddr().String()
+		c.Close()
+		return addr
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

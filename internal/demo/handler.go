@@ -1,8 +1,9 @@
-// Package demo is a small HTTP/2 upstream: the one `muxgate -demo` embeds, and the one the
-// integration tests and the benchmark put behind the gateway. It counts the connections it
-// accepts, so a test can check how many sessions the gateway opened, and the requests it serves
-// (in all, at once, and the most at once), so a test can check what reached it. GoAway drains
-// its HTTP/2 connections as a redeployed upstream would.
+// Package demo is a small HTTP/2 upstream, or HTTP/3 with Options.HTTP3: the one `muxgate -demo`
+// embeds, and the one the integration tests and the benchmark put behind the gateway. It counts
+// the connections it accepts (TCP or QUIC), so a test can check how many sessions the gateway
+// opened, and the requests it serves (in all, at once, and the most at once), so a test can
+// check what reached it. GoAway drains its HTTP/2 or HTTP/3 connections as a redeployed upstream
+// would.
 package demo
 
 import (

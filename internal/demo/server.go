@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	"golang.org/x/net/http2"
 )
 
@@ -18,10 +19,14 @@ import (
 type Options struct {
 	// TLS, when set, serves HTTP/2 over TLS (ALPN h2) with these settings; NextProtos is set.
 	TLS *tls.Config
-	// MaxConcurrentStreams is announced in SETTINGS; 0: 100.
+	// MaxConcurrentStreams is announced in SETTINGS; 0: 100. With HTTP3 it is QUIC's limit of
+	// concurrent request streams per connection (initial_max_streams_bidi and MAX_STREAMS).
 	MaxConcurrentStreams uint32
 	// HTTP1 serves HTTP/1.1 instead of HTTP/2: the direct baseline of the benchmark.
 	HTTP1 bool
+	// HTTP3 serves HTTP/3 over QUIC on a UDP socket instead of HTTP/2 over TCP. It needs TLS
+	// (NextProtos is set to h3) and excludes HTTP1.
+	HTTP3 bool
 	// Handler serves the requests; nil: Handler().
 	Handler http.Handler
 }
@@ -31,23 +36,33 @@ const handshakeTimeout = 10 * time.Second
 
 // Server is a running demo upstream on a loopback or given address.
 type Server struct {
-	ln      net.Listener
+	ln      net.Listener   // nil with HTTP3
+	quic    *quic.Listener // nil without HTTP3
 	h2      *http2.Server
 	base    *http.Server // h2 is configured on it, so its Shutdown sends GOAWAY; it serves nothing
 	h1      *http.Server
 	handler *counter
 
-	accepted atomic.Int64 // connections accepted so far
-	open     atomic.Int64 // connections open now
+	accepted atomic.Int64 // connections accepted so far, TCP or QUIC
+	open     atomic.Int64 // connections open now, TCP or QUIC
 
-	mu     sync.Mutex              // guards conns
-	conns  map[net.Conn]*connWatch // guarded by mu; the watch is nil until HTTP/2 is served
-	wg     sync.WaitGroup          // one per connection goroutine and the accept loop
-	closed atomic.Bool
+	mu        sync.Mutex               // guards conns and quicConns
+	conns     map[net.Conn]*connWatch  // guarded by mu; the watch is nil until HTTP/2 is served
+	quicConns map[*quic.Conn]*quicConn // guarded by mu; HTTP3 only
+	wg        sync.WaitGroup           // one per connection goroutine, graceful shutdown and accept loop
+	closed    atomic.Bool              // set by Close before it closes anything
+
+	// stop ends when Close begins: it ends the QUIC accept loop and cuts the graceful shutdowns
+	// GoAway started. HTTP3 only; cancel is called by Close.
+	stop   context.Context
+	cancel context.CancelFunc
 }
 
 // Listen starts a server on addr ("127.0.0.1:0" for a free port). Close stops it.
 func Listen(addr string, opt Options) (*Server, error) {
+	if opt.HTTP3 {
+		return listenQUIC(addr, opt)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -75,11 +90,7 @@ func Listen(addr string, opt Options) (*Server, error) {
 		}()
 		return s, nil
 	}
-	streams := opt.MaxConcurrentStreams
-	if streams == 0 {
-		streams = 100
-	}
-	s.h2 = &http2.Server{MaxConcurrentStreams: streams}
+	s.h2 = &http2.Server{MaxConcurrentStreams: maxStreams(opt)}
 	// Configuring h2 on an HTTP/1 server registers every HTTP/2 connection with it, so that
 	// base.Shutdown can start a graceful shutdown of each (see GoAway).
 	s.base = &http.Server{}
@@ -92,10 +103,24 @@ func Listen(addr string, opt Options) (*Server, error) {
 	return s, nil
 }
 
-// Addr is the listening address.
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+// maxStreams is opt's limit of concurrent streams per connection, its default filled.
+func maxStreams(opt Options) uint32 {
+	if opt.MaxConcurrentStreams == 0 {
+		return 100
+	}
+	return opt.MaxConcurrentStreams
+}
 
-// Accepted counts the connections accepted since Listen.
+// Addr is the listening address: TCP, or UDP with HTTP3.
+func (s *Server) Addr() string {
+	if s.quic != nil {
+		return s.quic.Addr().String()
+	}
+	return s.ln.Addr().String()
+}
+
+// Accepted counts the connections accepted since Listen: TCP connections, or with HTTP3 QUIC
+// connections whose handshake completed.
 func (s *Server) Accepted() int64 { return s.accepted.Load() }
 
 // Open counts the connections open now.
@@ -180,9 +205,13 @@ func (s *Server) track(c net.Conn, state http.ConnState) {
 // GoAway starts a graceful shutdown of every open HTTP/2 connection, as an upstream that is
 // being redeployed does: each sends GOAWAY(NO_ERROR) and closes once its streams are done. The
 // server keeps accepting new connections. GoAway returns once each of those connections has
-// written its GOAWAY frame or closed, or with an error when ctx ends first. For an HTTP1 server
+// written its GOAWAY frame or closed, or with an error when ctx ends first. With HTTP3 it does
+// the same to every QUIC connection (see goAwayQUIC for when it returns). For an HTTP1 server
 // it does nothing.
 func (s *Server) GoAway(ctx context.Context) error {
+	if s.quic != nil {
+		return s.goAwayQUIC(ctx)
+	}
 	if s.base == nil {
 		return nil
 	}
@@ -208,18 +237,29 @@ func (s *Server) GoAway(ctx context.Context) error {
 	return nil
 }
 
-// CloseConns closes every open connection abruptly, as an upstream that restarts would.
+// CloseConns closes every open connection abruptly, as an upstream that restarts would: a QUIC
+// connection with CONNECTION_CLOSE, without GOAWAY and without waiting for its streams.
 func (s *Server) CloseConns() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
 		c.Close()
 	}
+	for c := range s.quicConns {
+		c.CloseWithError(noError, "demo: connection closed")
+	}
 }
 
 // Close stops accepting, closes every connection and waits for the server's goroutines.
 func (s *Server) Close() error {
 	s.closed.Store(true)
+	if s.quic != nil {
+		s.cancel()
+		err := s.quic.Close()
+		s.CloseConns()
+		s.wg.Wait()
+		return err
+	}
 	err := s.ln.Close()
 	if s.h1 != nil {
 		s.h1.Close()

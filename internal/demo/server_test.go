@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go/http3"
 	"golang.org/x/net/http2"
 
 	"muxgate/certs"
@@ -41,7 +42,7 @@ func fetch(t *testing.T, c *http.Client, url string) string {
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+	if resp.StatusCode != 200 || (resp.ProtoMajor != 2 && resp.ProtoMajor != 3) {
 		t.Fatalf("GET %s: %s %s", url, resp.Proto, resp.Status)
 	}
 	return string(b)
@@ -127,4 +128,60 @@ func TestPeak(t *testing.T) {
 	if s.Accepted() != 1 {
 		t.Errorf("accepted %d, want 1", s.Accepted())
 	}
+}
+
+// h3Client returns an HTTP/3 client trusting cert.
+func h3Client(t *testing.T, cert tls.Certificate) *http.Client {
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: certs.Pool(cert)}}
+	t.Cleanup(func() { tr.Close() })
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+func TestServeAndGoAwayHTTP3(t *testing.T) {
+	cert, err := certs.SelfSigned("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Listen("127.0.0.1:0", Options{HTTP3: true}); err == nil {
+		t.Fatal("Listen with HTTP3 and no TLS: no error")
+	}
+	s, err := Listen("127.0.0.1:0", Options{HTTP3: true, TLS: certs.FromCertificates(cert).ServerConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	base := "https://" + s.Addr()
+	c := h3Client(t, cert)
+	for _, path := range []string{"/bytes/30", "/path/x"} {
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || resp.ProtoMajor != 3 {
+			t.Fatalf("GET %s: %s %s, %v", path, resp.Proto, resp.Status, err)
+		}
+		if path == "/bytes/30" && string(b) != "abcdefghijklmnopqrstuvwxyzabcd" {
+			t.Errorf("/bytes/30: %q", b)
+		}
+	}
+	if s.Accepted() != 1 || s.Open() != 1 || s.Requests() != 2 || s.Peak() != 1 {
+		t.Errorf("accepted %d, open %d, requests %d, peak %d; want 1, 1, 2, 1", s.Accepted(), s.Open(), s.Requests(), s.Peak())
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.GoAway(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// After GOAWAY the idle client closes the connection (RFC 9114 5.2); a new client gets a
+	// new one.
+	if got := fetch(t, h3Client(t, cert), base+"/path/y"); got != "/path/y" {
+		t.Errorf("/path/y after GOAWAY: %q", got)
+	}
+	if s.Accepted() != 2 {
+		t.Errorf("accepted %d after GOAWAY and a new client, want 2", s.Accepted())
+	}
+	s.CloseConns()
 }
