@@ -65,7 +65,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `file`, for comparing commits")
 	fs.BoolVar(&o.requirePeers, "require-peers", false, "fail when h2load, nghttpx or haproxy is missing, instead of leaving its rows out")
 	fs.StringVar(&o.muxgate, "muxgate", "", "prebuilt muxgate `binary` (default: go build ./cmd/muxgate into a temp dir)")
-	fs.StringVar(&targets, "targets", strings.Join(rowOrder, ","), "comma `list` of rows to run: muxgate, nghttpx, haproxy, direct")
+	fs.StringVar(&targets, "targets", strings.Join(defaultTargets, ","), "comma `list` of rows to run: muxgate, muxgate-h3 (opt-in), nghttpx, haproxy, direct")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
 	fs.Usage = func() {
 		fmt.Fprintf(out, `usage: go run ./integration/bench [flags]
@@ -76,6 +76,12 @@ each, and against the upstream's own HTTP/1.1 listener (the "direct" ceiling). E
 as a child process with its own config in a temp dir, started fresh for every run. Per scenario
 it reports requests/s, p50 and p99 latency, proxy CPU per request, peak RSS, memory per idle
 connection, upstream connections, and muxgate's ratios to the peers: medians over the rounds.
+
+Opt-in row muxgate-h3 (-targets muxgate,muxgate-h3,...): muxgate as in the muxgate row, but
+reaching the same upstream over HTTP/3 (h3://, QUIC on a UDP loopback port, the certificate
+verified with -upstream-ca); load scenarios only, not idle or tls-upstream. Its block line
+"muxgate-h3 vs muxgate" gives its req/s and CPU per request against muxgate over h2c. It is
+not in the default run: another row in every load scenario would take it past its budget.
 
 It installs nothing. Needs h2load (Debian: nghttp2-client); nghttpx (nghttp2-proxy) and
 haproxy (haproxy) rows are left out when missing unless -require-peers. Only loopback traffic.
@@ -174,12 +180,12 @@ func bench(ctx context.Context, o *options, stdout, progress io.Writer) error {
 	if len(targets) == 0 {
 		return errors.New("no target to run")
 	}
-	up, err := startUpstream(dir)
+	up, err := startUpstream(dir, slices.ContainsFunc(targets, func(t target) bool { return t.h3 }))
 	if err != nil {
 		return err
 	}
 	defer up.close()
-	rep.Setup = setupText()
+	rep.Setup = setupText(slices.ContainsFunc(targets, func(t target) bool { return t.h3 }))
 
 	r := &runner{up: up, dir: dir, targets: targets, rounds: o.rounds, blocks: bl, log: progress}
 	r.run(ctx)
@@ -200,6 +206,7 @@ func bench(ctx context.Context, o *options, stdout, progress io.Writer) error {
 // findTargets resolves the chosen rows: the peers on this machine, and muxgate prebuilt or built.
 func findTargets(o *options, dir string, rep *report, progress io.Writer) ([]target, error) {
 	var out []target
+	var muxBin string
 	for _, name := range rowOrder {
 		if !slices.Contains(o.targets, name) {
 			continue
@@ -210,13 +217,15 @@ func findTargets(o *options, dir string, rep *report, progress io.Writer) ([]tar
 		}
 		i := slices.IndexFunc(peers, func(p peer) bool { return p.name == name })
 		p := &peers[i]
-		if name == "muxgate" {
-			bin, desc, err := muxgateBinary(o.muxgate, dir, progress)
-			if err != nil {
-				return nil, err
+		if p.tool == "muxgate" { // muxgate and muxgate-h3 share one binary
+			if muxBin == "" {
+				bin, desc, err := muxgateBinary(o.muxgate, dir, progress)
+				if err != nil {
+					return nil, err
+				}
+				muxBin, rep.Muxgate = bin, desc
 			}
-			rep.Muxgate = desc
-			out = append(out, target{name: name, peer: p, bin: bin})
+			out = append(out, target{name: name, peer: p, bin: muxBin, h3: name == "muxgate-h3"})
 			continue
 		}
 		bin, err := findTool(p.tool)
@@ -263,8 +272,8 @@ func muxgateBinary(prebuilt, dir string, progress io.Writer) (string, string, er
 }
 
 // setupText is the part of the header that says how the targets were configured.
-func setupText() []string {
-	return []string{
+func setupText(h3 bool) []string {
+	lines := []string{
 		fmt.Sprintf("HTTP/1.1 front on loopback -> h2c to one Go upstream (internal/demo) in the bench process; h2load --h1 -t 1 -c %d", clients),
 		fmt.Sprintf("%d worker threads each: muxgate GOMAXPROCS=%d, nghttpx workers=%d, haproxy nbthread %d", threads, threads, threads, threads),
 		fmt.Sprintf("upstream stream window %d KiB for all; connection window: muxgate's default, nghttpx's and haproxy's 2 GiB", streamWindow>>10),
@@ -274,4 +283,8 @@ func setupText() []string {
 		"direct: h2load at the upstream's HTTP/1.1 listener; its CPU and RSS are the bench process's; upstream conns = client conns",
 		"! marks a row with failed requests (h2load's failed/errored/timeout or non-2xx) or runs that errored",
 	}
+	if h3 {
+		lines = append(lines, "muxgate-h3: muxgate as above but HTTP/3 (h3://, QUIC over UDP loopback) to the same upstream, certificate verified (-upstream-ca); load scenarios only")
+	}
+	return lines
 }

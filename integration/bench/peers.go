@@ -24,6 +24,7 @@ type front struct {
 	cert     certFiles // the shared certificate
 	upstream string    // host:port of the upstream
 	upTLS    bool      // the upstream speaks h2 over TLS, not h2c
+	upH3     bool      // the upstream speaks HTTP/3 over QUIC (UDP); muxgate-h3 only
 	maxConns int       // client connections the proxy must accept at once
 }
 
@@ -41,6 +42,7 @@ type peer struct {
 
 var peers = []peer{
 	{name: "muxgate", tool: "muxgate", command: muxgateCommand},
+	{name: "muxgate-h3", tool: "muxgate", command: muxgateH3Command},
 	{name: "nghttpx", tool: "nghttpx", pkg: "nghttp2-proxy", command: nghttpxCommand},
 	{name: "haproxy", tool: "haproxy", pkg: "haproxy", command: haproxyCommand},
 }
@@ -50,7 +52,10 @@ var peers = []peer{
 // is written to the run directory, so that a run can be repeated by hand.
 func muxgateCommand(bin string, f front) (*exec.Cmd, error) {
 	up := "h2c://" + f.upstream
-	if f.upTLS {
+	switch {
+	case f.upH3:
+		up = "h3://" + f.upstream
+	case f.upTLS:
 		up = "https://" + f.upstream
 	}
 	args := []string{
@@ -63,7 +68,11 @@ func muxgateCommand(bin string, f front) (*exec.Cmd, error) {
 		"-shutdown-timeout", "5s",
 		"-no-x-forwarded-for", "-no-x-forwarded-proto", "-no-via",
 	}
-	if f.upTLS {
+	switch {
+	case f.upH3:
+		// Verified against the shared self-signed certificate, as an operator would run it.
+		args = append(args, "-upstream-ca", f.cert.cert)
+	case f.upTLS:
 		args = append(args, "-upstream-insecure")
 	}
 	if f.tls {
@@ -79,6 +88,12 @@ func muxgateCommand(bin string, f front) (*exec.Cmd, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env)
 	return cmd, nil
+}
+
+// muxgateH3Command is muxgateCommand with the upstream over HTTP/3: the muxgate-h3 row.
+func muxgateH3Command(bin string, f front) (*exec.Cmd, error) {
+	f.upH3 = true
+	return muxgateCommand(bin, f)
 }
 
 // nghttpxCommand: nghttpx in its default (reverse proxy) mode with an h2 backend. Its backend

@@ -48,7 +48,11 @@ type rowReport struct {
 }
 
 // rowOrder is the order of the rows in every block, whatever order they ran in.
-var rowOrder = []string{"muxgate", "nghttpx", "haproxy", "direct"}
+var rowOrder = []string{"muxgate", "muxgate-h3", "nghttpx", "haproxy", "direct"}
+
+// defaultTargets are the rows of a default run: muxgate-h3 is opt-in (-targets), since another
+// row in every load scenario would take the default run past its time budget.
+var defaultTargets = []string{"muxgate", "nghttpx", "haproxy", "direct"}
 
 func (r *runner) blockReports() []blockReport {
 	var out []blockReport
@@ -192,6 +196,10 @@ func writeBlock(w io.Writer, b blockReport) {
 	}
 	if len(parts) > 0 {
 		fmt.Fprintf(w, "muxgate %s\n", strings.Join(parts, "; "))
+	}
+	if h3, ok := rows["muxgate-h3"]; ok && b.Idle == 0 {
+		fmt.Fprintf(w, "muxgate-h3 vs muxgate (HTTP/3 vs h2c upstream): req/s %s, CPU/req %s\n",
+			ratio(h3.ReqPerSec, mg.ReqPerSec), ratio(h3.CPUPerReqUs, mg.CPUPerReqUs))
 	}
 }
 

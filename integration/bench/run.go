@@ -16,6 +16,7 @@ type target struct {
 	name string
 	peer *peer  // nil: h2load straight at the upstream's HTTP/1.1 listener
 	bin  string // the proxy's executable
+	h3   bool   // the proxy reaches the upstream over HTTP/3 (muxgate-h3): load scenarios only
 }
 
 // runResult is one target's measurement in one block and round.
@@ -80,10 +81,12 @@ func (r *runner) run(ctx context.Context) {
 	}
 }
 
+// proxiesOnly keeps the rows that funnel into the h2 upstream: not direct, and not muxgate-h3,
+// whose upstream is HTTP/3 whatever the block says and whose client side is muxgate's.
 func proxiesOnly(ts []target) []target {
 	var out []target
 	for _, t := range ts {
-		if t.peer != nil {
+		if t.peer != nil && !t.h3 {
 			out = append(out, t)
 		}
 	}
@@ -97,7 +100,7 @@ func (r *runner) record(b block, t target, res runResult) {
 		r.results[b.name()] = m
 	}
 	m[t.name] = append(m[t.name], res)
-	line := fmt.Sprintf("round %d  %-11s %-8s %9.0f req/s  p50 %s  p99 %s  %6.1f us/req  peak %s  up %d",
+	line := fmt.Sprintf("round %d  %-11s %-10s %9.0f req/s  p50 %s  p99 %s  %6.1f us/req  peak %s  up %d",
 		res.Round, b.name(), t.name, res.ReqPerSec, fmtUs(res.P50us), fmtUs(res.P99us), res.CPUPerReqUs,
 		fmtBytes(float64(res.PeakRSS)), res.UpstreamConns)
 	if b.sc.idle {
@@ -111,7 +114,7 @@ func (r *runner) record(b block, t target, res runResult) {
 		}
 	}
 	if res.Error != "" {
-		line = fmt.Sprintf("round %d  %-11s %-8s error: %s", res.Round, b.name(), t.name,
+		line = fmt.Sprintf("round %d  %-11s %-10s error: %s", res.Round, b.name(), t.name,
 			strings.ReplaceAll(strings.TrimSpace(res.Error), "\n", " | "))
 	}
 	fmt.Fprintln(r.log, line)
@@ -120,7 +123,10 @@ func (r *runner) record(b block, t target, res runResult) {
 // start starts t's proxy with a fresh config and waits until it answers through the upstream.
 func (r *runner) start(t target, b block, useTLS bool, maxConns int, round int) (*proc, front, error) {
 	f := front{tls: useTLS, upTLS: b.sc.tlsUp, cert: r.up.files, upstream: r.up.h2c.Addr(), maxConns: maxConns}
-	if f.upTLS {
+	switch {
+	case t.h3:
+		f.upstream = r.up.h3.Addr()
+	case f.upTLS:
 		f.upstream = r.up.h2tls.Addr()
 	}
 	dir, err := os.MkdirTemp(r.dir, fmt.Sprintf("%s-%s-r%d-", t.name, b.name(), round))

@@ -15,6 +15,7 @@ import (
 type upstream struct {
 	h2c    *demo.Server // HTTP/2 clear text: the proxies' upstream
 	h2tls  *demo.Server // HTTP/2 over TLS, for an operator who points a proxy at it by hand
+	h3     *demo.Server // HTTP/3 over QUIC on UDP: muxgate-h3's upstream; nil unless that row runs
 	h1     *demo.Server // HTTP/1.1 clear text: the direct baseline
 	h1tls  *demo.Server // HTTP/1.1 over TLS: the direct baseline of the tls scenario
 	files  certFiles
@@ -29,8 +30,8 @@ type certFiles struct {
 }
 
 // startUpstream makes the certificate in memory, writes it to dir for the proxies, and starts
-// the four demo listeners on loopback ports.
-func startUpstream(dir string) (*upstream, error) {
+// the four demo listeners on loopback ports, and with withH3 a fifth serving HTTP/3.
+func startUpstream(dir string, withH3 bool) (*upstream, error) {
 	cert, err := certs.SelfSigned("127.0.0.1", "localhost")
 	if err != nil {
 		return nil, err
@@ -49,6 +50,12 @@ func startUpstream(dir string) (*upstream, error) {
 		{&u.h2tls, demo.Options{TLS: tlsCfg}},
 		{&u.h1, demo.Options{HTTP1: true}},
 		{&u.h1tls, demo.Options{HTTP1: true, TLS: tlsCfg}},
+	}
+	if withH3 {
+		listeners = append(listeners, struct {
+			dst *(*demo.Server)
+			opt demo.Options
+		}{&u.h3, demo.Options{HTTP3: true, TLS: tlsCfg}})
 	}
 	for _, l := range listeners {
 		s, err := demo.Listen("127.0.0.1:0", l.opt)
@@ -84,14 +91,21 @@ func writeCert(dir string, cert tls.Certificate) (certFiles, error) {
 }
 
 // accepted is the number of connections the proxies' upstream listeners have accepted so far.
-func (u *upstream) accepted() int64 { return u.h2c.Accepted() + u.h2tls.Accepted() }
+// With HTTP/3 it counts QUIC connections.
+func (u *upstream) accepted() int64 {
+	n := u.h2c.Accepted() + u.h2tls.Accepted()
+	if u.h3 != nil {
+		n += u.h3.Accepted()
+	}
+	return n
+}
 
 func (u *upstream) close() {
 	if u.closed {
 		return
 	}
 	u.closed = true
-	for _, s := range []*demo.Server{u.h2c, u.h2tls, u.h1, u.h1tls} {
+	for _, s := range []*demo.Server{u.h2c, u.h2tls, u.h3, u.h1, u.h1tls} {
 		if s != nil {
 			s.Close()
 		}
