@@ -33,14 +33,28 @@ func (p *Pool) acquire(ctx context.Context, tried []*entry) (*entry, error) {
 		if e.s.Reserve() {
 			return e, nil
 		}
-		// The session began to drain or died between the pick and Reserve.
 		p.mu.Lock()
-		if !e.dropped {
-			p.dropLocked(e, "refused a reservation")
-		}
+		p.refusedLocked(e)
 		p.releaseLocked(e)
 		p.mu.Unlock()
 	}
+}
+
+// refusedLocked deals with a session whose Reserve refused the stream the pool counted on it.
+// One that began to drain or died is dropped. One that is live but full by its own count (its
+// peer lowered MAX_CONCURRENT_STREAMS, or a stream the pool already released still ends on the
+// wire) is passed over until one of its streams ends, rather than replaced: dropping it would
+// cost a dial and a drain for a moment's difference in counting. A live session with no other
+// stream in flight would never see one end, so it is dropped after all.
+func (p *Pool) refusedLocked(e *entry) {
+	if e.dropped {
+		return
+	}
+	if st := e.s.State(); !st.Closed && !st.Draining && e.inflight > 1 {
+		e.full = true
+		return
+	}
+	p.dropLocked(e, "refused a reservation")
 }
 
 // take counts a stream on the least-loaded session with room, or queues the
@@ -126,7 +140,7 @@ func (p *Pool) pickLocked(tried []*entry) *entry {
 			continue
 		}
 		i++
-		if e.inflight >= p.limit(st) {
+		if e.full || e.inflight >= p.limit(st) {
 			continue
 		}
 		if slices.Contains(tried, e) {
@@ -163,9 +177,11 @@ func (p *Pool) limit(st SessionState) int {
 	return n
 }
 
-// release returns a stream counted by acquire.
+// release returns a stream counted by acquire, once the stream ended: the session may take
+// another even if it refused one before (see refusedLocked).
 func (p *Pool) release(e *entry) {
 	p.mu.Lock()
+	e.full = false
 	p.releaseLocked(e)
 	p.mu.Unlock()
 }

@@ -18,6 +18,7 @@ type fakeSession struct {
 	mu        sync.Mutex
 	closed    bool
 	draining  bool
+	refuse    bool // Reserve refuses while live, as a session full by its own count does
 	reserves  int
 	shutdowns int
 	closes    int
@@ -30,7 +31,7 @@ type fakeSession struct {
 func (s *fakeSession) Reserve() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.draining {
+	if s.closed || s.draining || s.refuse {
 		return false
 	}
 	s.reserves++

@@ -98,6 +98,7 @@ type entry struct {
 	inflight int       // guarded by Pool.mu
 	lastIdle time.Time // guarded by Pool.mu
 	dropped  bool      // guarded by Pool.mu; out of sessions, takes no new streams
+	full     bool      // guarded by Pool.mu; refused a reservation while live: passed over until a stream ends
 }
 
 // State is a snapshot of a Pool.

@@ -257,6 +257,38 @@ func TestDrainingSessionReplaced(t *testing.T) {
 	}
 }
 
+// TestLiveFullSessionPassedOver: a live session that refuses a reservation, full by its own
+// count, is passed over until one of its streams ends, not dropped and replaced.
+func TestLiveFullSessionPassedOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &fakeDialer{}
+		p := newTestPool(t, Config{MaxSessions: 2}, d)
+		first := mustGet(t, p)
+		mustGet(t, p)
+		s1 := d.session(0)
+		s1.set(func(s *fakeSession) { s.refuse = true })
+		third := mustGet(t, p)
+		if third.info.SessionID != 2 {
+			t.Fatalf("request while session 1 refuses: session %d, want 2", third.info.SessionID)
+		}
+		if st := p.State(); len(st.Sessions) != 2 || st.Sessions[0].ID != 1 || st.Sessions[0].Closed {
+			t.Fatalf("State sessions %+v, want session 1 kept beside session 2", st.Sessions)
+		}
+		s1.set(func(s *fakeSession) { s.refuse = false })
+		// Session 1 is passed over until a stream of its own ends, even with room by count.
+		if r := mustGet(t, p); r.info.SessionID != 2 {
+			t.Errorf("request before a stream of session 1 ended: session %d, want 2", r.info.SessionID)
+		}
+		first.res.Body.Close()
+		if r := mustGet(t, p); r.info.SessionID != 1 {
+			t.Errorf("request after a stream of session 1 ended: session %d, want 1 again", r.info.SessionID)
+		}
+		if _, _, closes := s1.counts(); closes != 0 {
+			t.Errorf("session 1 closed %d times, want 0", closes)
+		}
+	})
+}
+
 func TestDialFailureFailsFastAndBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs bytes.Buffer
