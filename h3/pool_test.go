@@ -557,6 +557,28 @@ func TestH3ShutdownWaitsForStreams(t *testing.T) {
 	}
 }
 
+// TestConnectionEnded: the errors quic-go fails a stream with when the whole connection ended
+// count as a dead connection, even before the connection's context says so; a reset of one
+// stream does not.
+func TestConnectionEnded(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"application close", fmt.Errorf("http3: parsing frame failed: %w", &quic.ApplicationError{Remote: true, ErrorCode: 0x100}), true},
+		{"idle timeout", &quic.IdleTimeoutError{}, true},
+		{"stateless reset", &quic.StatelessResetError{}, true},
+		{"transport error", &quic.TransportError{ErrorCode: quic.InternalError}, true},
+		{"stream reset", &quic.StreamError{StreamID: 4, ErrorCode: 0x10c, Remote: true}, false},
+		{"other", errors.New("boom"), false},
+	} {
+		if got := connectionEnded(c.err); got != c.want {
+			t.Errorf("%s: connectionEnded %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 func TestH3Classify(t *testing.T) {
 	rejected := &http3.Error{ErrorCode: http3.ErrCodeRequestRejected, Remote: true}
 	reset := &http3.Error{ErrorCode: http3.ErrCodeInternalError, Remote: true}

@@ -122,7 +122,8 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 			// 9114 5.2 asks): the session drains from now on.
 			s.draining.Store(true)
 		}
-		err = classify(err, attempt{opened: t.opened.Load(), wrote: t.wrote.Load(), closed: s.closed(), idempotent: idempotent(req)})
+		closed := s.closed() || connectionEnded(err)
+		err = classify(err, attempt{opened: t.opened.Load(), wrote: t.wrote.Load(), closed: closed, idempotent: idempotent(req)})
 		return nil, fmt.Errorf("h3: session %d: %w", s.id, err)
 	}
 	if res.Body == nil || res.Body == http.NoBody {
@@ -131,6 +132,17 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	res.Body = &body{rc: res.Body, s: s}
 	return res, nil
+}
+
+// connectionEnded reports whether err says the QUIC connection itself ended (CONNECTION_CLOSE
+// from either side, an idle timeout, a stateless reset) rather than this one stream: quic-go
+// may fail the stream with it before the connection's context is done.
+func connectionEnded(err error) bool {
+	_, app := errors.AsType[*quic.ApplicationError](err)
+	_, transport := errors.AsType[*quic.TransportError](err)
+	_, idle := errors.AsType[*quic.IdleTimeoutError](err)
+	_, reset := errors.AsType[*quic.StatelessResetError](err)
+	return app || transport || idle || reset
 }
 
 // classify wraps err, marking it not processed when RFC 9114 says so:
