@@ -182,9 +182,9 @@ func (b *body) atEOF() {
 		}
 	}
 	if !b.closed && b.br.Buffered() == 0 {
-		// The background read waits without a deadline; the body's own is over.
+		// The watch's read waits without a deadline; the body's own is over.
 		b.w.c.rwc.SetReadDeadline(time.Time{})
-		b.w.c.cr.startBackgroundRead()
+		b.w.c.cr.arm()
 	}
 }
 

@@ -124,6 +124,11 @@ const (
 	// holds no read buffer while it waits, from the start: see connReader.waitIdle.)
 	idleShed = 100 * time.Millisecond
 
+	// watchTick is the period of the sweep that starts watching for the client's close under a
+	// handler that has run for a while (see Server.watchLoop): a request that ends sooner, the
+	// common case, pays nothing for the watch; a client that leaves is noticed within two ticks.
+	watchTick = 100 * time.Millisecond
+
 	// lingerTimeout and maxLinger bound the lingering close (RFC 9112 9.6): after its last
 	// response the server half-closes and reads what the client still sends, so that the
 	// client's unread data does not turn the close into a reset that destroys the response.

@@ -499,14 +499,14 @@ func (c *conn) serveRequest(w *response) bool {
 	w.bw = c.bw
 	c.track(w.cancel)
 	if !w.hasBody && c.br.Buffered() == 0 {
-		c.cr.startBackgroundRead()
+		c.cr.arm()
 	}
 	panicked := c.runHandler(w)
 	var bodyErr error
 	if w.hasBody {
 		bodyErr = w.body.closeForServer()
 	}
-	c.cr.stopBackgroundRead()
+	c.cr.disarm()
 	c.track(nil)
 	w.cancel(errHandlerDone)
 	s.requests.Add(1)

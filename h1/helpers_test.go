@@ -67,7 +67,7 @@ func serverGoroutines() []string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var found []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		for _, f := range []string{"h1.(*conn).serve", "h1.(*conn).serveDispatched", "h1.(*connReader).backgroundRead", "h1.(*Server).Serve("} {
+		for _, f := range []string{"h1.(*conn).serve", "h1.(*conn).serveDispatched", "h1.(*connReader).backgroundRead", "h1.(*Server).Serve(", "h1.(*Server).watchLoop"} {
 			if strings.Contains(g, f) {
 				found = append(found, g)
 			}

@@ -14,7 +14,7 @@ import (
 // connReader is the io.Reader under a connection's bufio.Reader. It can hold bytes read ahead of
 // the bufio.Reader, which two things need:
 //
-//   - the background read, which keeps a read pending while a handler runs so that the request
+//   - the watch, a background read kept pending while a long handler runs so that the request
 //     context is cancelled when the client goes away (any byte it gets is the start of the next
 //     pipelined request, kept for the bufio.Reader);
 //   - the wait for the next request on an idle connection, which holds no bufio.Reader (see
@@ -31,19 +31,21 @@ type connReader struct {
 	readable    func(fd uintptr) bool // r.onReadable, bound once
 	readIdleErr error
 
-	// stash, stashed and gone are owned by the background read while one runs (from
-	// startBackgroundRead until stopBackgroundRead returns), and otherwise by the goroutine that
-	// reads the connection: the serve goroutine, or the handler through the request body.
+	// stash, stashed and gone are owned by the background read while one runs (from the sweep
+	// that starts it until disarm returns), and otherwise by the goroutine that reads the
+	// connection: the serve goroutine, or the handler through the request body.
 	stash   [1]byte
 	stashed bool
 	gone    error // why the background read found the connection dead; nil while it lives
 
-	// running is written only by startBackgroundRead and stopBackgroundRead. The first runs under
-	// the request body's lock or on the serve goroutine before the handler starts, the second on
-	// the serve goroutine after the body has been closed under its lock, so the two never overlap.
-	running  bool
+	// The watch. arm runs under the request body's lock or on the serve goroutine before the
+	// handler starts, disarm on the serve goroutine after the body has been closed under its
+	// lock, so the two never overlap; the sweep runs on the Server's watch goroutine.
+	wmu      sync.Mutex
+	armedAt  uint64         // guarded by wmu: the watch tick at which arm ran; 0 when disarmed
+	running  bool           // guarded by wmu: a background read runs
 	done     sync.WaitGroup // the background goroutine, while it runs
-	aborting atomic.Bool    // set by stopBackgroundRead while it interrupts the read
+	aborting atomic.Bool    // set by disarm while it interrupts the read
 }
 
 // init prepares r, in place, to read c's connection.
@@ -115,12 +117,26 @@ func (r *connReader) release() {
 	}
 }
 
-// startBackgroundRead starts watching the connection while a handler runs, once the request's
-// content has been read entirely and nothing more is buffered. The goroutine is owned by the
-// connection: stopBackgroundRead, called by the serve goroutine before it touches the connection
-// again, waits for it.
-func (r *connReader) startBackgroundRead() {
-	if r.running || r.buffered() {
+// arm makes the connection watchable while the handler runs, once the request's content has
+// been read entirely and nothing more is buffered: the Server's sweep starts a background read
+// under a handler still running a tick later. Until then nothing reads the connection, so a
+// short request costs no goroutine and no system call for the watch.
+func (r *connReader) arm() {
+	if r.buffered() {
+		return
+	}
+	r.wmu.Lock()
+	r.armedAt = max(r.c.s.watchTicks.Load(), 1)
+	r.wmu.Unlock()
+}
+
+// sweep starts the background read if the connection was armed before the tick before now. The
+// goroutine is owned by the connection: disarm, called by the serve goroutine before it touches
+// the connection again, waits for it.
+func (r *connReader) sweep(now uint64) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	if r.running || r.armedAt == 0 || now-r.armedAt < 2 {
 		return
 	}
 	r.running = true
@@ -139,17 +155,23 @@ func (r *connReader) backgroundRead() {
 	r.done.Done()
 }
 
-// stopBackgroundRead interrupts the background read, if one runs, and waits for it to return.
-// The read deadline is cleared on return.
-func (r *connReader) stopBackgroundRead() {
-	if !r.running {
+// disarm ends the watch: it interrupts the background read, if one runs, and waits for it to
+// return. The read deadline is then cleared.
+func (r *connReader) disarm() {
+	r.wmu.Lock()
+	r.armedAt = 0
+	running := r.running
+	r.wmu.Unlock()
+	if !running {
 		return
 	}
 	r.aborting.Store(true)
 	r.conn.SetReadDeadline(aLongTimeAgo)
 	r.done.Wait()
 	r.aborting.Store(false)
+	r.wmu.Lock()
 	r.running = false
+	r.wmu.Unlock()
 	r.conn.SetReadDeadline(time.Time{})
 }
 

@@ -22,8 +22,9 @@ import (
 
 // Server serves HTTP/1.x on any number of listeners. It owns every goroutine it starts and waits
 // for them in Shutdown and Close: one per connection (which moves to a fresh goroutine when it
-// has waited idleShed for its next request), briefly one per request that watches for the client
-// going away, and one per pipelined request handled concurrently (see pipeline.go).
+// has waited idleShed for its next request), one that sweeps the connections every watchTick, one
+// per long request that watches for the client going away (see watch.go), and one per pipelined
+// request handled concurrently (see pipeline.go).
 type Server struct {
 	cfg     Config // filled in by New; read-only
 	lim     limits // from cfg
@@ -41,6 +42,7 @@ type Server struct {
 
 	// Lock order: Server.mu before nothing else of this package.
 	mu        sync.Mutex
+	watching  bool                       // guarded by mu: the watch goroutine has started
 	listeners map[*net.Listener]struct{} // guarded by mu
 	conns     map[*conn]struct{}         // guarded by mu
 	perIP     map[netip.Addr]int         // guarded by mu: connections served per client address, with MaxConnsPerIP
@@ -52,6 +54,9 @@ type Server struct {
 	active   atomic.Int64  // requests whose handler is running or whose response is being written
 	requests atomic.Uint64 // requests handled since New
 	date     dateCache
+
+	watchTicks atomic.Uint64 // watchTick periods since the watch goroutine started, from 1
+	sweepList  []*conn       // the watch goroutine's own: the connections of one sweep
 }
 
 // State is a snapshot of a Server's load.
@@ -206,6 +211,11 @@ func (s *Server) addListener(ln *net.Listener) bool {
 	}
 	s.listeners[ln] = struct{}{}
 	s.wg.Add(1)
+	if !s.watching {
+		s.watching = true
+		s.wg.Add(1)
+		go s.watchLoop()
+	}
 	return true
 }
 

@@ -609,25 +609,34 @@ func TestHandlerPanic(t *testing.T) {
 	}
 }
 
+// TestContextCancelledWhenClientGoes: a client that closes while its handler runs cancels the
+// request, once the watch sweep has started watching it, with or without a body.
 func TestContextCancelledWhenClientGoes(t *testing.T) {
-	started := make(chan struct{})
-	cause := make(chan error, 1)
-	_, addr := startServer(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.ReadAll(r.Body)
-		close(started)
-		select {
-		case <-r.Context().Done():
-			cause <- context.Cause(r.Context())
-		case <-time.After(safetyNet):
-			cause <- errors.New("context not cancelled")
-		}
-	}))
-	c := dial(t, addr)
-	c.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi")
-	<-started
-	c.conn.Close()
-	if err := <-cause; !errors.Is(err, errPeerGone) {
-		t.Errorf("got cause %v, want %v", err, errPeerGone)
+	for name, req := range map[string]string{
+		"POST": "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
+		"GET":  "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			started := make(chan struct{})
+			cause := make(chan error, 1)
+			_, addr := startServer(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.ReadAll(r.Body)
+				close(started)
+				select {
+				case <-r.Context().Done():
+					cause <- context.Cause(r.Context())
+				case <-time.After(safetyNet):
+					cause <- errors.New("context not cancelled")
+				}
+			}))
+			c := dial(t, addr)
+			c.send(req)
+			<-started
+			c.conn.Close()
+			if err := <-cause; !errors.Is(err, errPeerGone) {
+				t.Errorf("got cause %v, want %v", err, errPeerGone)
+			}
+		})
 	}
 }
 
