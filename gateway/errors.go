@@ -9,11 +9,8 @@ import (
 	"muxgate/internal/pool"
 )
 
-// Errors the gateway itself causes on the request path.
-var (
-	errUpstreamTimeout = errors.New("gateway: upstream sent no response head in time")
-	errClientBody      = errors.New("gateway: reading the client's request body")
-)
+// errClientBody is the error the gateway itself causes on the request path.
+var errClientBody = errors.New("gateway: reading the client's request body")
 
 // failure is what a client is told about an error: its status and a short plain-text body, and
 // the reason the access log gives.
@@ -27,7 +24,7 @@ type failure struct {
 // where errors become statuses.
 func classify(err error) failure {
 	switch {
-	case errors.Is(err, errUpstreamTimeout):
+	case errors.Is(err, pool.ErrResponseTimeout):
 		return failure{http.StatusGatewayTimeout, "upstream did not answer in time\n", "upstream_timeout"}
 	case errors.Is(err, h1.ErrBodyTimeout):
 		return failure{http.StatusRequestTimeout, "request body did not arrive in time\n", "client_body_timeout"}

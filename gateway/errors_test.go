@@ -17,7 +17,7 @@ func TestClassify(t *testing.T) {
 		status int
 		reason string
 	}{
-		{errUpstreamTimeout, 504, "upstream_timeout"},
+		{pool.ErrResponseTimeout, 504, "upstream_timeout"},
 		{errors.Join(errClientBody, h1.ErrBodyTimeout), 408, "client_body_timeout"},
 		{errors.Join(errClientBody, io.ErrUnexpectedEOF), 400, "client_body"},
 		{fmt.Errorf("h2: %w", pool.ErrQueueFull), 503, "queue_full"},

@@ -148,7 +148,7 @@ func (f *fallback) failed(ctx context.Context, err error, probe bool) (resend bo
 	notProcessed := errors.Is(err, pool.ErrNotProcessed)
 	counts := unreachable || notProcessed ||
 		!errors.Is(err, pool.ErrQueueFull) && !errors.Is(err, pool.ErrQueueTimeout) && !errors.Is(err, pool.ErrClosed)
-	if ctx.Err() != nil || errors.Is(err, pool.ErrClosed) {
+	if ctx.Err() != nil || errors.Is(err, pool.ErrClosed) || errors.Is(err, pool.ErrResponseTimeout) {
 		// The client left, the request timed out, or the gateway is shutting down: nothing
 		// is learnt about the primary, and nothing is resent.
 		counts, unreachable, notProcessed = false, false, false

@@ -50,7 +50,6 @@ func New(cfg Config) (*Gateway, error) {
 		upName:  cfg.Upstream,
 		scheme:  t.scheme,
 		address: t.address,
-		timeout: cfg.UpstreamTimeout,
 		forward: forwarding{
 			forwardedFor:   !cfg.NoForwardedFor,
 			forwardedProto: !cfg.NoForwardedProto,

@@ -28,7 +28,6 @@ type proxy struct {
 	upName   string // for the access log: the upstream's URL as configured
 	scheme   string // :scheme sent upstream, "http" or "https"
 	address  string // host:port of the upstream, the URL's host
-	timeout  time.Duration
 	forward  forwarding
 	log      zerolog.Logger // process log, for the reason of each failure
 	access   zerolog.Logger // one line per request
@@ -42,15 +41,13 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{body: countingBody{r: r.Body}}
 	rec := record{start: time.Now(), in: r, info: &ex.info}
 
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
-	out := p.outbound(pool.WithInfo(ctx, &ex.info), r, ex)
-	timer := time.AfterFunc(p.timeout, func() { cancel(errUpstreamTimeout) })
+	// The pool bounds the wait for the response head (-upstream-timeout): its sessions know
+	// when a head has come, and ours time it without a timer per request.
+	out := p.outbound(pool.WithInfo(r.Context(), &ex.info), r, ex)
 	resp, err := p.up.RoundTrip(out)
-	timer.Stop()
 	if err != nil {
 		rec.bytesIn = ex.body.count()
-		p.fail(w, &rec, p.cause(ctx, &ex.body, err))
+		p.fail(w, &rec, cause(&ex.body, err))
 		return
 	}
 	defer resp.Body.Close()
@@ -77,12 +74,9 @@ type exchange struct {
 	body countingBody
 }
 
-// cause picks the error that explains a failed round trip: our own timeout, the client's body,
-// or what the pool said.
-func (p *proxy) cause(ctx context.Context, body *countingBody, err error) error {
-	if c := context.Cause(ctx); errors.Is(c, errUpstreamTimeout) {
-		return c
-	}
+// cause picks the error that explains a failed round trip: the client's body, or what the pool
+// said.
+func cause(body *countingBody, err error) error {
 	if berr := body.readErr(); berr != nil && !errors.Is(berr, io.EOF) {
 		return errors.Join(errClientBody, berr)
 	}

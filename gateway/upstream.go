@@ -97,6 +97,7 @@ func newH2Pool(cfg *Config, t target) (*h2.Pool, error) {
 		DialTimeout:          pc.DialTimeout,
 		PingInterval:         pc.PingInterval,
 		PingTimeout:          pc.PingTimeout,
+		ResponseTimeout:      cfg.UpstreamTimeout,
 		Engine:               h2.Engine(pc.H2Engine),
 	}
 	if t.proto == "h2" {
@@ -120,6 +121,7 @@ func newH3Pool(cfg *Config, t target) (*h3.Pool, error) {
 		DialTimeout:          pc.DialTimeout,
 		PingInterval:         pc.PingInterval,
 		IdleTimeout:          pc.QUICIdleTimeout,
+		ResponseTimeout:      cfg.UpstreamTimeout,
 	})
 }
 

@@ -28,6 +28,8 @@ func ownConfig(cfg Config) h2conn.Config {
 		MaxStreams:   cfg.MaxStreamsPerSession,
 		PingInterval: max(cfg.PingInterval, 0),
 		PingTimeout:  cfg.PingTimeout,
+		// Polled by the connection's watch: no timer per request.
+		ResponseTimeout: cfg.ResponseTimeout,
 	}
 }
 
@@ -66,6 +68,9 @@ func (s *ownSession) RoundTrip(req *http.Request) (*http.Response, error) {
 		// connection exactly when its error wraps the connection's.
 		cerr := s.conn.Err()
 		died := cerr != nil && errors.Is(err, cerr)
+		if errors.Is(err, h2conn.ErrResponseTimeout) {
+			err = errors.Join(pool.ErrResponseTimeout, err)
+		}
 		return nil, streamFailed(s.id, err, req, errors.Is(err, h2conn.ErrUnprocessed), died)
 	}
 	return res, nil

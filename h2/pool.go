@@ -109,6 +109,12 @@ type Config struct {
 	// PingTimeout: a session whose PING is not answered within this is
 	// closed and dropped. 0: 5s.
 	PingTimeout time.Duration
+
+	// ResponseTimeout bounds the wait for each response head: a request
+	// that has none this long after it was sent fails with an error
+	// wrapping pool.ErrResponseTimeout, and its stream is reset. 0: no
+	// limit.
+	ResponseTimeout time.Duration
 }
 
 // Pool is an HTTP/2 upstream pool. Its methods are safe for concurrent use.

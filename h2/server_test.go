@@ -189,6 +189,51 @@ func TestRealGet(t *testing.T) {
 	})
 }
 
+// TestRealResponseTimeout: on either engine, a response head that does not come within
+// ResponseTimeout fails the request with pool.ErrResponseTimeout, and the session serves the next
+// request; a head that comes in time keeps its body past the timeout.
+func TestRealResponseTimeout(t *testing.T) {
+	forBoth(t, func(t *testing.T, e Engine, useTLS bool) {
+		const timeout = 200 * time.Millisecond
+		release := make(chan struct{})
+		u := startUpstream(t, useTLS, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow-body" {
+				w.WriteHeader(200)
+				w.(http.Flusher).Flush()
+			}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			io.WriteString(w, "late")
+		}))
+		p := newRealPool(t, u, Config{Engine: e, ResponseTimeout: timeout})
+		get := func(path string) (*http.Response, error) {
+			req, _ := http.NewRequest("GET", scheme(u)+"://"+u.addr+path, nil)
+			return p.RoundTrip(req)
+		}
+		start := time.Now()
+		if res, err := get("/slow-head"); !errors.Is(err, pool.ErrResponseTimeout) {
+			if err == nil {
+				res.Body.Close()
+			}
+			t.Fatalf("slow head: %v, want pool.ErrResponseTimeout", err)
+		}
+		if took := time.Since(start); took < timeout {
+			t.Errorf("timed out after %v, before %v", took, timeout)
+		}
+		res, err := get("/slow-body")
+		if err != nil {
+			t.Fatalf("slow body: %v", err)
+		}
+		defer res.Body.Close()
+		time.AfterFunc(2*timeout, func() { close(release) })
+		if b, err := io.ReadAll(res.Body); err != nil || string(b) != "late" {
+			t.Errorf("slow body: %q, %v; want \"late\"", b, err)
+		}
+	})
+}
+
 // pattern is an endless deterministic stream of bytes.
 type pattern struct{ n int }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/net/http2"
 
@@ -15,9 +16,10 @@ import (
 // session is one HTTP/2 connection of EngineXNet: an x/net ClientConn over
 // a watchConn. It implements pool.Session.
 type session struct {
-	id   uint64
-	cc   *http2.ClientConn
-	conn *watchConn
+	id      uint64
+	cc      *http2.ClientConn
+	conn    *watchConn
+	timeout time.Duration // Config.ResponseTimeout
 }
 
 func (s *session) Reserve() bool {
@@ -46,8 +48,9 @@ func (s *session) Close() error { return s.cc.Close() }
 // again (see streamFailed).
 func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	t := &streamTrace{conn: s.conn}
-	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{WroteHeaderField: t.wroteHeaderField})
-	res, err := s.cc.RoundTrip(req.WithContext(ctx))
+	sent, timer := pool.StartHeadTimer(req, s.timeout)
+	ctx := httptrace.WithClientTrace(sent.Context(), &httptrace.ClientTrace{WroteHeaderField: t.wroteHeaderField})
+	res, err := timer.Headed(s.cc.RoundTrip(sent.WithContext(ctx)))
 	id := t.id.Load()
 	if info := pool.InfoFrom(req.Context()); info != nil {
 		info.StreamID = uint64(id)

@@ -91,6 +91,12 @@ type Config struct {
 	// and dropped. With keep-alive on, it is also how a dead peer is found.
 	// 0: 30s.
 	IdleTimeout time.Duration
+
+	// ResponseTimeout bounds the wait for each response head: a request
+	// that has none this long after it was sent fails with an error
+	// wrapping pool.ErrResponseTimeout, and its stream is reset. 0: no
+	// limit.
+	ResponseTimeout time.Duration
 }
 
 // Pool is an HTTP/3 upstream pool. Its methods are safe for concurrent use.

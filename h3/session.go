@@ -9,6 +9,7 @@ import (
 	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
@@ -32,6 +33,7 @@ type session struct {
 	conn       *quic.Conn
 	cc         *http3.ClientConn
 	maxStreams int
+	timeout    time.Duration // Config.ResponseTimeout
 
 	draining atomic.Bool // no new streams: Shutdown began, or a stream could not be opened
 
@@ -40,8 +42,8 @@ type session struct {
 	idle   chan struct{} // guarded by mu; made by Shutdown, closed by whoever ends the last stream
 }
 
-func newSession(id uint64, conn *quic.Conn, cc *http3.ClientConn, maxStreams int) *session {
-	return &session{id: id, conn: conn, cc: cc, maxStreams: maxStreams}
+func newSession(id uint64, conn *quic.Conn, cc *http3.ClientConn, maxStreams int, timeout time.Duration) *session {
+	return &session{id: id, conn: conn, cc: cc, maxStreams: maxStreams, timeout: timeout}
 }
 
 func (s *session) closed() bool { return s.conn.Context().Err() != nil }
@@ -109,11 +111,12 @@ func (s *session) Close() error {
 // when the upstream provably did not process req.
 func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	t := &streamTrace{}
-	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+	sent, timer := pool.StartHeadTimer(req, s.timeout)
+	ctx := httptrace.WithClientTrace(sent.Context(), &httptrace.ClientTrace{
 		WroteHeaderField: t.wroteHeaderField,
 		WroteHeaders:     t.wroteHeaders,
 	})
-	res, err := s.cc.RoundTrip(req.WithContext(ctx))
+	res, err := timer.Headed(s.cc.RoundTrip(sent.WithContext(ctx)))
 	if err != nil {
 		s.streamDone()
 		if !t.opened.Load() && req.Context().Err() == nil && !s.closed() {

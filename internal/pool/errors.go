@@ -20,6 +20,11 @@ var (
 	// error also wraps that dial error (gateway: 502, upstream not reachable).
 	ErrUnavailable = errors.New("pool: upstream not reachable")
 
+	// ErrResponseTimeout: the upstream sent no response head within the
+	// session's response timeout (gateway: 504). Never retried: the
+	// upstream may be processing the request.
+	ErrResponseTimeout = errors.New("pool: upstream sent no response head in time")
+
 	// ErrClosed: the pool is shut down.
 	ErrClosed = errors.New("pool: closed")
 

@@ -289,9 +289,9 @@ func runtimeGOMAXPROCS() int { return runtime.GOMAXPROCS(0) }
 // TestRoundTripAllocs). With a Background context a GET costs: the stream
 // (which is also the Response and its Body), its response channel, the
 // HEADERS frame the framer parses, the header map (two) and its value
-// array, and some hpack-decoded strings. A cancelable context adds the
-// context.AfterFunc registration.
+// array, and some hpack-decoded strings. A cancelable context adds nothing:
+// the connection's watch polls it (watch.go).
 const (
 	maxAllocsBackground = 7
-	maxAllocsCancelable = 10
+	maxAllocsCancelable = 7
 )

@@ -74,6 +74,13 @@ type Config struct {
 	// the connection is closed. Zero: 15 s. Used only with PingInterval.
 	PingTimeout time.Duration
 
+	// ResponseTimeout bounds the wait for a response head: a stream that
+	// has none this long after RoundTrip queued its HEADERS is reset
+	// (RST_STREAM CANCEL) and its RoundTrip fails with an error wrapping
+	// ErrResponseTimeout. The watch (watch.go) checks it, up to a tick
+	// late. Zero: no limit.
+	ResponseTimeout time.Duration
+
 	// Logger receives connection events (GOAWAY, protocol errors, I/O
 	// failures), never per-request lines. Zero value: silent.
 	Logger zerolog.Logger
@@ -232,9 +239,10 @@ func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 	c.dec.SetMaxStringLength(int(cfg.MaxHeaderListSize))
 	c.queuePreface()
 
-	c.wg.Add(2)
+	c.wg.Add(3)
 	go c.writeLoop()
 	go c.readLoop()
+	go c.watch()
 	if cfg.PingInterval > 0 {
 		c.wg.Add(1)
 		go c.keepAlive()

@@ -636,6 +636,39 @@ func TestContextCancel(t *testing.T) {
 	})
 }
 
+// TestResponseTimeout: a stream whose response head is overdue is reset and fails with
+// ErrResponseTimeout, at the first tick of the watch after ResponseTimeout; one whose head came
+// in time keeps its body however long it streams.
+func TestResponseTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 2 * time.Second
+		p := newPeer(t, Config{ResponseTimeout: timeout})
+		start := time.Now()
+		r := p.start(get("/"))
+		f := p.expect(http2.FrameHeaders)
+		r.wait()
+		if !errors.Is(r.err, ErrResponseTimeout) || errors.Is(r.err, ErrUnprocessed) {
+			t.Errorf("RoundTrip = %v, want ErrResponseTimeout, not ErrUnprocessed", r.err)
+		}
+		if took := time.Since(start); took < timeout || took > timeout+watchTick {
+			t.Errorf("timed out after %v, want %v to %v", took, timeout, timeout+watchTick)
+		}
+		if rst := p.expect(http2.FrameRSTStream); rst.StreamID != f.StreamID || rst.code != http2.ErrCodeCancel {
+			t.Errorf("RST_STREAM stream %d code %v, want %d CANCEL", rst.StreamID, rst.code, f.StreamID)
+		}
+
+		r = p.start(get("/"))
+		f = p.expect(http2.FrameHeaders)
+		p.headers(f.StreamID, false, ":status", "200")
+		r.wait()
+		time.Sleep(2 * timeout)
+		p.data(f.StreamID, true, []byte("late"))
+		if b, err := io.ReadAll(r.res.Body); err != nil || string(b) != "late" {
+			t.Errorf("body after a timely head = %q, %v; want \"late\"", b, err)
+		}
+	})
+}
+
 func TestPeerPingAnswered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newPeer(t, Config{})

@@ -19,6 +19,10 @@ var (
 
 	// ErrClosed is the cause when Close or Shutdown ended the connection.
 	ErrClosed = errors.New("h2conn: connection closed")
+
+	// ErrResponseTimeout is wrapped by the error of a RoundTrip that got no
+	// response head within Config.ResponseTimeout.
+	ErrResponseTimeout = errors.New("h2conn: no response head in time")
 )
 
 var (

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/net/http2"
 )
@@ -15,13 +16,13 @@ import (
 // stream itself (see body.go), so a request costs one allocation for
 // both, plus the response channel.
 type stream struct {
-	c     *Conn
-	req   *http.Request          // immutable
-	ctx   context.Context        // immutable
-	trace *httptrace.ClientTrace // immutable; nil without a trace
-	stop  func() bool            // stops the context watch; nil if ctx never ends; immutable after RoundTrip sets it
-	head  bool                   // the request is HEAD; immutable
-	id    uint32                 // set under wmu before the stream is registered; then immutable
+	c      *Conn
+	req    *http.Request          // immutable
+	ctx    context.Context        // immutable
+	trace  *httptrace.ClientTrace // immutable; nil without a trace
+	head   bool                   // the request is HEAD; immutable
+	headBy int64                  // UnixNano by which the response head is due; 0: no limit. Immutable
+	id     uint32                 // set under wmu before the stream is registered; then immutable
 
 	// resc hands the response head to RoundTrip: deliverLocked sends one
 	// token, once, after setting resErr (nil: res is ready); RoundTrip
@@ -33,7 +34,6 @@ type stream struct {
 	delivered    bool          // resc was sent to
 	resErr       error         // the error RoundTrip returns, set before resc is sent to
 	opened       bool          // registered in c.streams
-	canceled     error         // the context ended before the stream opened
 	localDone    bool          // we queued END_STREAM, or may send nothing more
 	remoteDone   bool          // the peer ended its side, or the stream was reset
 	closed       bool          // removed from c.streams (both sides done, or reset)
@@ -89,8 +89,8 @@ func (c *Conn) RoundTrip(req *http.Request) (*http.Response, uint32, error) {
 // stream was opened). The response Body streams; the caller must close
 // it. Until the stream ends, the end of req.Context() resets it
 // (RST_STREAM CANCEL) and fails RoundTrip or Body.Read with the context's
-// error. The request body is closed, as by an
-// http.RoundTripper, perhaps after RoundTrip returns.
+// error; the watch (watch.go) notices it within a tick. The request body
+// is closed, as by an http.RoundTripper, perhaps after RoundTrip returns.
 func (c *Conn) RoundTripReserved(req *http.Request) (*http.Response, uint32, error) {
 	ctx := req.Context()
 	var h head
@@ -116,13 +116,10 @@ func (c *Conn) RoundTripReserved(req *http.Request) (*http.Response, uint32, err
 	if h.bodyLen != 0 || len(req.Trailer) > 0 {
 		s.sendc = make(chan struct{}, 1)
 	}
-	if ctx.Done() != nil {
-		s.stop = context.AfterFunc(ctx, s.cancel)
+	if d := c.cfg.ResponseTimeout; d > 0 {
+		s.headBy = time.Now().Add(d).UnixNano()
 	}
 	if err := c.openStream(s, &h); err != nil {
-		if s.stop != nil {
-			s.stop()
-		}
 		closeBody(req)
 		return nil, s.id, err
 	}
@@ -173,8 +170,7 @@ func (c *Conn) openStream(s *stream, h *head) error {
 	s.localDone = endStream
 	c.streams[id] = s
 	c.lastID = id
-	canceled := s.canceled
-	if canceled == nil && !endStream {
+	if !endStream {
 		s.sending = true
 		c.wg.Add(1)
 		go s.sendBody(h.bodyLen)
@@ -183,13 +179,6 @@ func (c *Conn) openStream(s *stream, h *head) error {
 	c.writeHeaderBlockLocked(id, endStream)
 	c.wmu.Unlock()
 	c.wakeWriter()
-
-	if canceled != nil {
-		// The context ended while the stream opened: end it now that its
-		// HEADERS are queued.
-		c.abort(s, &wrapError{"h2conn: request", canceled}, http2.ErrCodeCancel)
-		s.closeReqBody()
-	}
 	return nil
 }
 
@@ -214,17 +203,9 @@ func (c *Conn) unreserveCountLocked() {
 	}
 }
 
-// cancel runs when the request's context ends.
-func (s *stream) cancel() {
-	c := s.c
-	c.mu.Lock()
-	if !s.opened {
-		s.canceled = s.ctx.Err()
-		c.mu.Unlock()
-		return
-	}
-	c.mu.Unlock()
-	c.abort(s, &wrapError{"h2conn: request", s.ctx.Err()}, http2.ErrCodeCancel)
+// cancel ends s because its request's context ended.
+func (s *stream) cancel(err error) {
+	s.c.abort(s, &wrapError{"h2conn: request", err}, http2.ErrCodeCancel)
 }
 
 // abort ends s at once with err, sending RST_STREAM(code), unless s is
@@ -274,9 +255,6 @@ func (c *Conn) closeStreamLocked(s *stream) {
 	s.closed = true
 	delete(c.streams, s.id)
 	s.unacked = 0 // no WINDOW_UPDATE for a closed stream; the connection's share is counted apart
-	if s.stop != nil {
-		s.stop()
-	}
 	if s.sending {
 		s.signalSend()
 		if !s.reqBodyClosed.Load() {
