@@ -73,6 +73,11 @@ type conn struct {
 	// wdl is the socket's write deadline; owned by whoever writes to the socket (one at a time:
 	// the exchange run by the serve goroutine, or the pipeline's head or writer).
 	wdl time.Time
+
+	// rdl is the read deadline the serve goroutine last set, while it is known to be the
+	// socket's; zero once something else may have moved it (a body read, the watch, a pipeline,
+	// the TLS handshake). Owned by the serve goroutine. See waitByte.
+	rdl time.Time
 }
 
 func newConn(s *Server, rwc net.Conn) *conn {
@@ -152,11 +157,13 @@ func (c *conn) track(cancel context.CancelCauseFunc) {
 }
 
 // setReadDeadline sets the serve goroutine's read deadline, unless a pipeline has closed and
-// keeps the reads interrupted.
+// keeps the reads interrupted, and remembers it in rdl while no other goroutine may move it.
 func (c *conn) setReadDeadline(t time.Time) error {
 	if p := c.pipe.Load(); p != nil {
+		c.rdl = time.Time{}
 		return p.setReadDeadline(c.rwc, t)
 	}
+	c.rdl = t
 	return c.rwc.SetReadDeadline(t)
 }
 
@@ -350,7 +357,8 @@ func (c *conn) readRequest() (*response, error) {
 	} else {
 		c.headBuf = nil // a rare large head should not stay with the connection
 	}
-	c.setReadDeadline(time.Time{})
+	// The head's deadline stays until the next wait for a request moves it: nothing reads the
+	// socket meanwhile but a body read, the watch or a pipeline, which set their own.
 	w := &response{c: c}
 	if err := parseHead(&w.head, string(raw)); err != nil {
 		return nil, err
@@ -414,30 +422,46 @@ func (c *conn) awaitRequest() error {
 	if !c.state.CompareAndSwap(stateIdle, stateActive) {
 		return errIdleClose
 	}
+	if c.cr.holdsHead() {
+		// The whole head came with its first bytes: reading it waits for nothing, so the wait's
+		// deadline may stay, and two deadline changes per request are saved.
+		return nil
+	}
 	deadline := c.idleEnd
 	if c.reqs > 0 {
 		deadline = time.Now().Add(cfg.HeaderTimeout)
 	}
-	return c.rwc.SetReadDeadline(deadline)
+	return c.setReadDeadline(deadline)
 }
 
 // waitByte blocks until the first bytes of a request arrive or the deadline passes, holding no
 // read buffer (see connReader.waitIdle); the bufio.Reader is taken from the pool once bytes have
 // arrived. With mayShed, a wait that lasts idleShed returns errShed instead: the connection goes
 // on on a fresh goroutine, with a small stack, and the stack this one grew running handlers is
-// freed. A busy connection's next request comes sooner and pays nothing for this.
+// freed. A busy connection's next request comes sooner and pays nothing for this. Nor does it pay
+// a deadline change per request: a soft deadline still between idleShed/2 and idleShed away, set
+// by an earlier wait, is kept, so the wait may shed after half of idleShed.
 func (c *conn) waitByte(deadline time.Time, mayShed bool) error {
 	if c.br != nil {
 		putReader(c.br)
 		c.br = nil
 	}
+	if c.pipe.Load() != nil {
+		c.rdl = time.Time{} // the pipeline's goroutines move the read deadline too
+	}
 	wait := deadline
 	if mayShed {
-		if soft := time.Now().Add(idleShed); soft.Before(deadline) {
+		now := time.Now()
+		if soft := now.Add(idleShed); soft.Before(deadline) {
 			wait = soft
+			if kept := c.rdl; kept.Before(wait) && kept.Sub(now) >= idleShed/2 {
+				wait = kept
+			}
 		}
 	}
-	c.rwc.SetReadDeadline(wait)
+	if !wait.Equal(c.rdl) {
+		c.setReadDeadline(wait)
+	}
 	if err := c.cr.waitIdle(); err != nil {
 		if !wait.Equal(deadline) && isTimeout(err) {
 			c.headBuf = nil
@@ -506,7 +530,9 @@ func (c *conn) serveRequest(w *response) bool {
 	if w.hasBody {
 		bodyErr = w.body.closeForServer()
 	}
-	c.cr.disarm()
+	if c.cr.disarm() || w.hasBody {
+		c.rdl = time.Time{} // the watch or the body's reads moved the read deadline
+	}
 	c.track(nil)
 	w.cancel(errHandlerDone)
 	s.requests.Add(1)
@@ -529,7 +555,7 @@ func (c *conn) serveRequest(w *response) bool {
 		return false
 	}
 	if w.hasBody {
-		c.rwc.SetReadDeadline(time.Now().Add(s.cfg.HeaderTimeout))
+		c.setReadDeadline(time.Now().Add(s.cfg.HeaderTimeout))
 		if !w.body.discard() {
 			c.closeGracefully()
 			return false

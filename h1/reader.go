@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -81,6 +82,14 @@ func (r *connReader) Read(p []byte) (int, error) {
 // buffered reports whether bytes read ahead wait for the bufio.Reader.
 func (r *connReader) buffered() bool { return r.stashed || r.box != nil }
 
+// holdsHead reports whether the bytes waitIdle read hold a whole request head, through the
+// CRLF CRLF that ends it (RFC 9112 2.1).
+func (r *connReader) holdsHead() bool {
+	return r.box != nil && bytes.Contains(r.pending, crlfCRLF)
+}
+
+var crlfCRLF = []byte("\r\n\r\n")
+
 // waitIdle blocks until bytes arrive, or the read deadline passes, holding no buffer while it
 // waits, and keeps what it read for Read. On a TCP connection it waits for the socket to become
 // readable and then reads what is there into a pooled buffer: the same two read system calls as a
@@ -139,6 +148,8 @@ func (r *connReader) sweep(now uint64) {
 	if r.running || r.armedAt == 0 || now-r.armedAt < 2 {
 		return
 	}
+	// The request head's deadline may still be on the socket: the watch waits without one.
+	r.conn.SetReadDeadline(time.Time{})
 	r.running = true
 	r.done.Add(1)
 	go r.backgroundRead()
@@ -156,14 +167,14 @@ func (r *connReader) backgroundRead() {
 }
 
 // disarm ends the watch: it interrupts the background read, if one runs, and waits for it to
-// return. The read deadline is then cleared.
-func (r *connReader) disarm() {
+// return; the read deadline is then cleared. It reports whether a background read ran.
+func (r *connReader) disarm() bool {
 	r.wmu.Lock()
 	r.armedAt = 0
 	running := r.running
 	r.wmu.Unlock()
 	if !running {
-		return
+		return false
 	}
 	r.aborting.Store(true)
 	r.conn.SetReadDeadline(aLongTimeAgo)
@@ -173,6 +184,7 @@ func (r *connReader) disarm() {
 	r.running = false
 	r.wmu.Unlock()
 	r.conn.SetReadDeadline(time.Time{})
+	return true
 }
 
 // aLongTimeAgo is a deadline in the past, which interrupts a blocked read at once.
