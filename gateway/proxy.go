@@ -72,6 +72,7 @@ type exchange struct {
 	url  url.URL
 	info pool.Info
 	body countingBody
+	out  http.Request // the upstream request
 }
 
 // cause picks the error that explains a failed round trip: the client's body, or what the pool
@@ -109,7 +110,8 @@ func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *ht
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		out.Body = &ex.body
 	}
-	return out.WithContext(ctx)
+	ex.out = *out.WithContext(ctx) // inlined: the copy is on the stack, and ex holds the request
+	return &ex.out
 }
 
 // writeHead copies the status and the end-to-end fields of resp to w.

@@ -510,7 +510,10 @@ func (c *conn) newRequest(w *response) {
 			r.Trailer[k] = nil
 		}
 	}
-	w.req = r.WithContext(ctx)
+	// The request lives in w: one allocation for both. (WithContext's copy is inlined and
+	// stays on the stack.)
+	w.reqv = *r.WithContext(ctx)
+	w.req = &w.reqv
 }
 
 // serveRequest runs the handler for w and completes the exchange. It reports whether the

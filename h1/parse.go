@@ -27,6 +27,7 @@ type head struct {
 	minor  int    // HTTP/1.minor; the major version is always 1
 	header http.Header
 	url    *url.URL
+	urlv   url.URL // what url points to for a plain origin-form target (see plainOrigin)
 	host   string // the Host field, or the authority of an absolute-form or authority-form target
 
 	framing framing
@@ -273,6 +274,14 @@ func (h *head) parseTarget() error {
 		h.url = &url.URL{Host: h.target}
 		authority = h.target
 	case h.target[0] == '/':
+		if plainOrigin(h.target) {
+			h.urlv = url.URL{Path: h.target}
+			if path, query, ok := strings.Cut(h.target, "?"); ok {
+				h.urlv.Path, h.urlv.RawQuery = path, query
+			}
+			h.url = &h.urlv
+			return h.checkOriginHost()
+		}
 		u, err := url.ParseRequestURI(h.target)
 		if err != nil {
 			return errTarget
@@ -515,6 +524,38 @@ var hostChar = func() (t [256]bool) {
 		t[c], t[c-'a'+'A'] = true, true
 	}
 	for _, c := range "-._~%!$&'()*+,;=:[]" {
+		t[c] = true
+	}
+	return t
+}()
+
+// plainOrigin reports whether target, in origin-form, is one that url.ParseRequestURI would
+// only split at its first '?' into Path and RawQuery: no percent-escapes, no fragment, not
+// starting with "//", no empty query, and only the characters that url.URL.EscapedPath keeps as
+// they are: unreserved ones and "$&+,/:;=@" (so that RawPath stays empty), and '?'. Most targets
+// are, and then the URL costs no allocation of its own. The others go through
+// url.ParseRequestURI.
+func plainOrigin(target string) bool {
+	if len(target) < 1 || target[0] != '/' || strings.HasPrefix(target, "//") || strings.HasSuffix(target, "?") {
+		return false
+	}
+	for i := 0; i < len(target); i++ {
+		if !plainTargetByte[target[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// plainTargetByte marks the bytes plainOrigin accepts.
+var plainTargetByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~$&+,;=:@/?" {
 		t[c] = true
 	}
 	return t

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -277,4 +278,30 @@ func TestStatusErrorsHaveStandardCodes(t *testing.T) {
 			t.Errorf("%v: got code %d without a reason phrase, want a standard code", e, e.code)
 		}
 	}
+}
+
+// FuzzPlainOrigin: a target that plainOrigin accepts gets exactly the URL that
+// url.ParseRequestURI would give it.
+func FuzzPlainOrigin(f *testing.F) {
+	for _, s := range []string{"/", "/bytes/100", "/a?b=c&d", "/a?b?c", "//x", "/a?", "/%41", "/a#b", "/a b", "/~user/(x)"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		if !plainOrigin(target) {
+			return
+		}
+		var h head
+		h.target, h.method, h.minor = target, "GET", 1
+		h.header = http.Header{"Host": {"example.test"}}
+		if err := h.parseTarget(); err != nil {
+			t.Fatalf("%q: %v", target, err)
+		}
+		want, err := url.ParseRequestURI(target)
+		if err != nil {
+			t.Fatalf("%q: plain, but url.ParseRequestURI fails: %v", target, err)
+		}
+		if *h.url != *want {
+			t.Errorf("%q: got %#v, want %#v", target, *h.url, *want)
+		}
+	})
 }

@@ -22,7 +22,8 @@ import (
 // whose sink (out) holds the bytes back until the exchange's turn.
 type response struct {
 	c      *conn
-	req    *http.Request
+	req    *http.Request // &reqv
+	reqv   http.Request
 	head   head
 	body   body // the request's Body when hasBody
 	cancel context.CancelCauseFunc

@@ -82,7 +82,9 @@ func (p *Pool) take(ctx context.Context, tried []*entry) (*entry, error) {
 		p.mu.Unlock()
 		return nil, ErrQueueFull
 	}
-	w := &waiter{ready: make(chan grant, 1), tried: tried}
+	// The waiter keeps a copy: tried stays on the caller's stack, as it does for a request
+	// that gets a stream at once.
+	w := &waiter{ready: make(chan grant, 1), tried: slices.Clone(tried)}
 	p.waiters = append(p.waiters, w)
 	p.dialLocked()
 	p.mu.Unlock()
