@@ -124,6 +124,14 @@ const (
 	// holds no read buffer while it waits, from the start: see connReader.waitIdle.)
 	idleShed = 100 * time.Millisecond
 
+	// restackWait is how often an idle connection whose goroutine got more than minStack checks
+	// whether a fresh goroutine would get less (see conn.shedAfter).
+	restackWait = 250 * time.Millisecond
+
+	// minStack is the smallest stack the runtime gives a goroutine (2 KiB on every platform
+	// that muxgate builds for).
+	minStack = 2 << 10
+
 	// watchTick is the period of the sweep that starts watching for the client's close under a
 	// handler that has run for a while (see Server.watchLoop): a request that ends sooner, the
 	// common case, pays nothing for the watch; a client that leaves is noticed within two ticks.

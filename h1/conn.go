@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,7 @@ type conn struct {
 	reqs     int           // requests read
 	started  bool          // the first serve goroutine has begun (and done the TLS handshake)
 	shed     bool          // the idle wait moved to a fresh goroutine, which resumes it
+	stack    uint64        // the runtime's starting stack size when the last shed started the serve goroutine
 	idleEnd  time.Time     // when the current wait for a request ends
 
 	// wired counts bytes written to the socket through bw. It is written by whoever writes
@@ -172,6 +174,7 @@ func (c *conn) setReadDeadline(t time.Time) error {
 // next request continues on a fresh goroutine, started here (see waitByte).
 func (c *conn) serve() {
 	if c.run() {
+		c.stack = startingStack()
 		go c.serve()
 		return
 	}
@@ -195,7 +198,13 @@ func (c *conn) run() (shed bool) {
 		}
 	}
 	for {
-		w, err := c.readRequest()
+		// The wait is called from here, not from readRequest, to keep the stack of an idle
+		// connection shallow (see waitByte).
+		err := c.awaitRequest()
+		var w *response
+		if err == nil {
+			w, err = c.readRequest()
+		}
 		if err == errShed {
 			return true
 		}
@@ -335,12 +344,9 @@ func (c *conn) handshake() bool {
 	return true
 }
 
-// readRequest waits for the next request and reads and parses its head. Errors: errIdleClose
-// for a connection to close silently, a *statusError to answer, or the connection's error.
+// readRequest reads and parses the head of the request whose first bytes awaitRequest saw.
+// Errors: a *statusError to answer, or the connection's error.
 func (c *conn) readRequest() (*response, error) {
-	if err := c.awaitRequest(); err != nil {
-		return nil, err
-	}
 	raw, err := readHead(c.br, c.headBuf, c.s.lim)
 	if err != nil {
 		switch {
@@ -412,9 +418,17 @@ func (c *conn) awaitRequest() error {
 			c.idleEnd = c.start.Add(cfg.HeaderTimeout)
 		}
 	}
-	switch err := c.waitByte(c.idleEnd, !resumed); {
+	err := c.waitByte(c.idleEnd, c.shedAfter(resumed))
+	for err == errShed && resumed && startingStack() >= c.stack {
+		// A fresh goroutine would get no smaller a stack than this one has: wait on.
+		err = c.waitByte(c.idleEnd, c.shedAfter(resumed))
+	}
+	switch {
 	case err == errShed:
+		// The fresh goroutine starts with a small stack and must stay within it: arming its
+		// deadline here spares it the runtime's deadline code, the deepest call of its wait.
 		c.shed = true
+		c.setReadDeadline(c.idleEnd)
 		return errShed
 	case err != nil:
 		return errIdleClose
@@ -436,32 +450,16 @@ func (c *conn) awaitRequest() error {
 
 // waitByte blocks until the first bytes of a request arrive or the deadline passes, holding no
 // read buffer (see connReader.waitIdle); the bufio.Reader is taken from the pool once bytes have
-// arrived. With mayShed, a wait that lasts idleShed returns errShed instead: the connection goes
-// on on a fresh goroutine, with a small stack, and the stack this one grew running handlers is
-// freed. A busy connection's next request comes sooner and pays nothing for this. Nor does it pay
-// a deadline change per request: a soft deadline still between idleShed/2 and idleShed away, set
-// by an earlier wait, is kept, so the wait may shed after half of idleShed.
-func (c *conn) waitByte(deadline time.Time, mayShed bool) error {
-	if c.br != nil {
-		putReader(c.br)
-		c.br = nil
-	}
-	if c.pipe.Load() != nil {
-		c.rdl = time.Time{} // the pipeline's goroutines move the read deadline too
-	}
-	wait := deadline
-	if mayShed {
-		now := time.Now()
-		if soft := now.Add(idleShed); soft.Before(deadline) {
-			wait = soft
-			if kept := c.rdl; kept.Before(wait) && kept.Sub(now) >= idleShed/2 {
-				wait = kept
-			}
-		}
-	}
-	if !wait.Equal(c.rdl) {
-		c.setReadDeadline(wait)
-	}
+// arrived. A wait that lasts shedAfter (if positive) returns errShed instead: the connection
+// goes on on a fresh goroutine, with a small stack, and the stack this one grew running handlers
+// is freed. A busy connection's next request comes sooner and pays nothing for this.
+//
+// An idle connection's stack is what it holds most of, so the chain that blocks here is kept
+// shallow: the runtime starts each new goroutine with the average stack that the last garbage
+// collection found in use, plus a guard, rounded up to a power of two; idle connections are most
+// goroutines, and a few hundred bytes more on each tips the average from 2 KiB stacks to 4 KiB.
+func (c *conn) waitByte(deadline time.Time, shedAfter time.Duration) error {
+	wait := c.armIdleWait(deadline, shedAfter)
 	if err := c.cr.waitIdle(); err != nil {
 		if !wait.Equal(deadline) && isTimeout(err) {
 			c.headBuf = nil
@@ -471,6 +469,62 @@ func (c *conn) waitByte(deadline time.Time, mayShed bool) error {
 	}
 	c.br = getReader(&c.cr)
 	return nil
+}
+
+// shedAfter is how long an idle wait lasts before the connection moves to a fresh goroutine:
+// idleShed for the first wait after a request. A goroutine started by a shed moves again only if
+// the runtime gave it more than the smallest stack: it sizes new stacks by the average in use at
+// the last garbage collection, which a burst of busy handlers raises. Such a goroutine checks
+// every restackWait whether a fresh one would get less. Zero: never.
+func (c *conn) shedAfter(resumed bool) time.Duration {
+	switch {
+	case !resumed:
+		return idleShed
+	case c.stack > minStack:
+		return restackWait
+	}
+	return 0
+}
+
+// startingStack is the stack size the runtime gives a goroutine started now.
+func startingStack() uint64 {
+	s := [1]metrics.Sample{{Name: "/gc/stack/starting-size:bytes"}}
+	metrics.Read(s[:])
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return minStack
+	}
+	return s[0].Value.Uint64()
+}
+
+// armIdleWait gives back the read buffer and sets the read deadline of an idle wait that ends by
+// deadline, or by shedAfter from now if that is positive and sooner, and returns it. It does not
+// pay a deadline change per request: a soft deadline still between shedAfter/2 and shedAfter
+// away, set by an earlier wait, is kept, so the wait may shed after half of shedAfter. Not
+// inlined: its frame is gone while waitByte blocks.
+//
+//go:noinline
+func (c *conn) armIdleWait(deadline time.Time, shedAfter time.Duration) time.Time {
+	if c.br != nil {
+		putReader(c.br)
+		c.br = nil
+	}
+	if c.pipe.Load() != nil {
+		c.rdl = time.Time{} // the pipeline's goroutines move the read deadline too
+	}
+	wait := deadline
+	if shedAfter > 0 {
+		now := time.Now()
+		if soft := now.Add(shedAfter); soft.Before(deadline) {
+			wait = soft
+			if kept := c.rdl; kept.Before(wait) && kept.Sub(now) >= shedAfter/2 {
+				wait = kept
+			}
+		}
+	}
+	if !wait.Equal(c.rdl) {
+		c.setReadDeadline(wait)
+	}
+	return wait
 }
 
 // newRequest builds the *http.Request for the parsed head in w.

@@ -38,6 +38,7 @@ var flagDefaults = map[string]string{
 	"quic-idle-timeout":       "(default 30s)",
 	"h2-engine":               "(default \"own\")",
 	"upstream-timeout":        "(default 30s)",
+	"idle-gc":                 "(default 250ms)",
 	"header-timeout":          "(default 10s)",
 	"idle-timeout":            "(default 1m0s)",
 	"max-conns":               "(default 10000)",

@@ -30,6 +30,7 @@ type options struct {
 	noXFP      bool
 	noVia      bool
 	shutdown   time.Duration
+	idleGC     time.Duration
 	logLevel   string
 	logFormat  string
 	accessLog  string
@@ -91,6 +92,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.noXFP, "no-x-forwarded-proto", false, "do not set X-Forwarded-Proto")
 	fs.BoolVar(&o.noVia, "no-via", false, "do not add Via to requests and responses")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "drain deadline after SIGTERM or SIGINT")
+	fs.DurationVar(&o.idleGC, "idle-gc", 250*time.Millisecond, "after a burst, once the process has allocated almost nothing for this long, collect garbage and return free memory to the OS (0: never)")
 
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.logFormat, "log-format", "", "log format: json or console (default: console when stderr is a terminal, else json)")
@@ -150,6 +152,8 @@ func (o *options) check() error {
 		return errors.New("-max-pipeline-buffer must be at least 1 byte")
 	case o.front.MinBodyRate < 0:
 		return errors.New("-min-body-rate must not be negative (0: off)")
+	case o.idleGC < 0:
+		return errors.New("-idle-gc must not be negative (0: off)")
 	}
 	for _, d := range []time.Duration{o.pool.QueueTimeout, o.pool.DialTimeout, o.pool.PingInterval, o.pool.PingTimeout,
 		o.upTimeout, o.front.HeaderTimeout, o.front.IdleTimeout, o.front.WriteTimeout, o.front.BodyReadTimeout, o.shutdown} {

@@ -52,6 +52,9 @@ func run(args []string) int {
 	if o.demo {
 		printTry(os.Stderr, g.Addrs()[0].String(), cfg.Upstream)
 	}
+	if o.idleGC > 0 {
+		go newTrimmer(o.idleGC, log).run(ctx)
+	}
 	if err := g.Serve(ctx); err != nil {
 		log.Error().Err(err).Msg("stopped")
 		return 1
