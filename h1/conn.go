@@ -65,6 +65,7 @@ type conn struct {
 	started  bool          // the first serve goroutine has begun (and done the TLS handshake)
 	shed     bool          // the idle wait moved to a fresh goroutine, which resumes it
 	stack    uint64        // the runtime's starting stack size when the last shed started the serve goroutine
+	restack  time.Duration // the next wait before checking whether a fresh goroutine would get a smaller stack
 	idleEnd  time.Time     // when the current wait for a request ends
 
 	// wired counts bytes written to the socket through bw. It is written by whoever writes
@@ -418,9 +419,12 @@ func (c *conn) awaitRequest() error {
 			c.idleEnd = c.start.Add(cfg.HeaderTimeout)
 		}
 	}
+	c.restack = restackWait
 	err := c.waitByte(c.idleEnd, c.shedAfter(resumed))
 	for err == errShed && resumed && startingStack() >= c.stack {
-		// A fresh goroutine would get no smaller a stack than this one has: wait on.
+		// A fresh goroutine would get no smaller a stack than this one has: wait on, and check
+		// less often each time, so that a starting size that stays high costs next to nothing.
+		c.restack *= 2
 		err = c.waitByte(c.idleEnd, c.shedAfter(resumed))
 	}
 	switch {
@@ -475,13 +479,14 @@ func (c *conn) waitByte(deadline time.Time, shedAfter time.Duration) error {
 // idleShed for the first wait after a request. A goroutine started by a shed moves again only if
 // the runtime gave it more than the smallest stack: it sizes new stacks by the average in use at
 // the last garbage collection, which a burst of busy handlers raises. Such a goroutine checks
-// every restackWait whether a fresh one would get less. Zero: never.
+// after restackWait whether a fresh one would get less, then after twice that, and so on. Zero:
+// never.
 func (c *conn) shedAfter(resumed bool) time.Duration {
 	switch {
 	case !resumed:
 		return idleShed
 	case c.stack > minStack:
-		return restackWait
+		return c.restack
 	}
 	return 0
 }
