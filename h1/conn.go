@@ -419,6 +419,28 @@ func (c *conn) awaitRequest() error {
 			c.idleEnd = c.start.Add(cfg.HeaderTimeout)
 		}
 	}
+	if err := c.idleWait(resumed); err != nil {
+		return err
+	}
+	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+		return errIdleClose
+	}
+	if c.cr.holdsHead() {
+		// The whole head came with its first bytes: reading it waits for nothing, so the wait's
+		// deadline may stay, and two deadline changes per request are saved.
+		return nil
+	}
+	deadline := c.idleEnd
+	if c.reqs > 0 {
+		deadline = time.Now().Add(cfg.HeaderTimeout)
+	}
+	return c.setReadDeadline(deadline)
+}
+
+// idleWait waits for the first bytes of the next request until idleEnd. It returns errShed when
+// the connection is to go on on a fresh goroutine (see shedAfter), and errIdleClose when the wait
+// ends without bytes.
+func (c *conn) idleWait(resumed bool) error {
 	c.restack = restackWait
 	err := c.waitByte(c.idleEnd, c.shedAfter(resumed))
 	for err == errShed && resumed && startingStack() >= c.stack {
@@ -437,19 +459,7 @@ func (c *conn) awaitRequest() error {
 	case err != nil:
 		return errIdleClose
 	}
-	if !c.state.CompareAndSwap(stateIdle, stateActive) {
-		return errIdleClose
-	}
-	if c.cr.holdsHead() {
-		// The whole head came with its first bytes: reading it waits for nothing, so the wait's
-		// deadline may stay, and two deadline changes per request are saved.
-		return nil
-	}
-	deadline := c.idleEnd
-	if c.reqs > 0 {
-		deadline = time.Now().Add(cfg.HeaderTimeout)
-	}
-	return c.setReadDeadline(deadline)
+	return nil
 }
 
 // waitByte blocks until the first bytes of a request arrive or the deadline passes, holding no
