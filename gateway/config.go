@@ -26,7 +26,7 @@ type PoolConfig struct {
 	QueueLength          int           // requests waiting for a stream at most; 0: 1024
 	QueueTimeout         time.Duration // longest wait for a stream; 0: 5s
 	StreamWindow         int32         // receive window per stream, bytes; 0: 256 KiB
-	ConnWindow           int32         // receive window per session, bytes; 0: 1 MiB
+	ConnWindow           int32         // receive window per session, bytes; 0: 16 MiB
 	DialTimeout          time.Duration // connect and handshake; 0: 5s
 	PingInterval         time.Duration // PING a session silent this long; 0: 30s
 	PingTimeout          time.Duration // drop a session whose PING is unanswered this long; 0: 5s

@@ -91,7 +91,7 @@ func TestSettingsWindows(t *testing.T) {
 		stream, conn           int32
 		wantStream, wantUpdate uint32
 	}{
-		{"defaults", 0, 0, 256 << 10, 1<<20 - 65535},
+		{"defaults", 0, 0, 256 << 10, 16<<20 - 65535},
 		{"configured", 100_000, 500_000, 100_000, 500_000 - 65535},
 		{"connection window raised to the minimum", 20_000, 1000, 20_000, 65535},
 	}

@@ -42,7 +42,7 @@ const (
 // Defaults for Config's zero values.
 const (
 	DefaultStreamWindow = 256 << 10
-	DefaultConnWindow   = 1 << 20
+	DefaultConnWindow   = 16 << 20
 	DefaultDialTimeout  = 5 * time.Second
 	DefaultPingInterval = 30 * time.Second
 	DefaultPingTimeout  = 5 * time.Second
@@ -90,7 +90,7 @@ type Config struct {
 	StreamWindow int32
 
 	// ConnWindow is the receive window of each connection, all streams
-	// together. 0: 1 MiB. Less than 2×65535 bytes is raised to that: x/net
+	// together. 0: 16 MiB. Less than 2×65535 bytes is raised to that: x/net
 	// can only add 65535 or more to the 65535 a connection starts with.
 	// EngineOwn credits it as response bytes arrive, so it bounds the bytes
 	// in flight and a session buffers at most its streams × StreamWindow;

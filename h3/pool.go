@@ -25,7 +25,7 @@ import (
 // package h2 where they mean the same.
 const (
 	DefaultStreamWindow = 256 << 10
-	DefaultConnWindow   = 1 << 20
+	DefaultConnWindow   = 16 << 20
 	DefaultDialTimeout  = 5 * time.Second
 	DefaultPingInterval = 30 * time.Second
 	DefaultIdleTimeout  = 30 * time.Second
@@ -72,7 +72,7 @@ type Config struct {
 	StreamWindow int32
 
 	// ConnWindow is the receive window of each connection, all streams
-	// together, initial and maximum. 0: 1 MiB.
+	// together, initial and maximum. 0: 16 MiB.
 	ConnWindow int32
 
 	// DialTimeout bounds the QUIC and TLS handshake and the arrival of the

@@ -31,7 +31,7 @@ var flagDefaults = map[string]string{
 	"queue-length":            "(default 1024)",
 	"queue-timeout":           "(default 5s)",
 	"stream-window":           "(default 262144)",
-	"conn-window":             "(default 1048576)",
+	"conn-window":             "(default 16777216)",
 	"dial-timeout":            "(default 5s)",
 	"ping-interval":           "(default 30s)",
 	"ping-timeout":            "(default 5s)",

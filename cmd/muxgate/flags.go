@@ -66,7 +66,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.pool.QueueLength, "queue-length", 1024, "requests that may wait for an upstream stream at most (503 beyond)")
 	fs.DurationVar(&o.pool.QueueTimeout, "queue-timeout", 5*time.Second, "longest wait for an upstream stream (503 after)")
 	fs.IntVar(&o.streamWin, "stream-window", 256<<10, "HTTP/2 and HTTP/3 receive window per upstream stream, bytes")
-	fs.IntVar(&o.connWin, "conn-window", 1<<20, "HTTP/2 and HTTP/3 receive window per upstream session, bytes")
+	fs.IntVar(&o.connWin, "conn-window", 16<<20, "HTTP/2 and HTTP/3 receive window per upstream session, bytes")
 	fs.DurationVar(&o.pool.DialTimeout, "dial-timeout", 5*time.Second, "upstream connect and handshake timeout")
 	fs.DurationVar(&o.pool.PingInterval, "ping-interval", 30*time.Second, "PING an upstream session that was silent this long")
 	fs.DurationVar(&o.pool.PingTimeout, "ping-timeout", 5*time.Second, "drop an upstream session whose PING is unanswered this long")
