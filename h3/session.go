@@ -116,7 +116,13 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 		WroteHeaderField: t.wroteHeaderField,
 		WroteHeaders:     t.wroteHeaders,
 	})
-	res, err := timer.Headed(s.cc.RoundTrip(sent.WithContext(ctx)))
+	r := sent.WithContext(ctx)
+	if r.Body == http.NoBody {
+		// quic-go sends any non-nil Body on a goroutine of its own with an 8 KiB buffer; nil
+		// closes the stream's sending side with the HEADERS, as a bodiless request should.
+		r.Body = nil
+	}
+	res, err := timer.Headed(s.cc.RoundTrip(r))
 	if err != nil {
 		s.streamDone()
 		if !t.opened.Load() && req.Context().Err() == nil && !s.closed() {
