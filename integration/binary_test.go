@@ -39,6 +39,7 @@ var flagDefaults = map[string]string{
 	"h2-engine":               "(default \"own\")",
 	"upstream-timeout":        "(default 30s)",
 	"idle-gc":                 "(default 250ms)",
+	"gc-percent":              "(default 400)",
 	"header-timeout":          "(default 10s)",
 	"idle-timeout":            "(default 1m0s)",
 	"max-conns":               "(default 10000)",

@@ -31,6 +31,8 @@ type options struct {
 	noVia      bool
 	shutdown   time.Duration
 	idleGC     time.Duration
+	gcPercent  int
+	gcSet      bool // -gc-percent was given
 	logLevel   string
 	logFormat  string
 	accessLog  string
@@ -92,6 +94,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.noXFP, "no-x-forwarded-proto", false, "do not set X-Forwarded-Proto")
 	fs.BoolVar(&o.noVia, "no-via", false, "do not add Via to requests and responses")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "drain deadline after SIGTERM or SIGINT")
+	fs.IntVar(&o.gcPercent, "gc-percent", 400, "garbage collector target: heap growth over live data, percent, before a collection (GOGC; -1: off); overrides the GOGC environment variable only when given")
 	fs.DurationVar(&o.idleGC, "idle-gc", 250*time.Millisecond, "after a burst, once the process has allocated almost nothing for this long, collect garbage and return free memory to the OS (0: never)")
 
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
@@ -116,6 +119,7 @@ func parseFlags(args []string, help io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	fs.Visit(func(f *flag.Flag) { o.gcSet = o.gcSet || f.Name == "gc-percent" })
 	if err := o.check(); err != nil {
 		return nil, err
 	}
@@ -154,6 +158,8 @@ func (o *options) check() error {
 		return errors.New("-min-body-rate must not be negative (0: off)")
 	case o.idleGC < 0:
 		return errors.New("-idle-gc must not be negative (0: off)")
+	case o.gcPercent < -1:
+		return errors.New("-gc-percent must be -1 (off) or more")
 	}
 	for _, d := range []time.Duration{o.pool.QueueTimeout, o.pool.DialTimeout, o.pool.PingInterval, o.pool.PingTimeout,
 		o.upTimeout, o.front.HeaderTimeout, o.front.IdleTimeout, o.front.WriteTimeout, o.front.BodyReadTimeout, o.shutdown} {

@@ -31,6 +31,7 @@ func run(args []string) int {
 		return 2
 	}
 	log := newLogger(o)
+	setGCPercent(o)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

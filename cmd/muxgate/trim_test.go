@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"io"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -94,3 +96,30 @@ func TestReadHeapStats(t *testing.T) {
 }
 
 var sink []byte
+
+// TestSetGCPercent: -gc-percent applies when given or when GOGC is not set; GOGC wins over the
+// default only.
+func TestSetGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, tc := range []struct {
+		args []string
+		gogc string
+		want int
+	}{
+		{nil, "", 400},
+		{[]string{"-gc-percent", "250"}, "", 250},
+		{nil, "150", 100}, // GOGC is left to the runtime: unchanged here
+		{[]string{"-gc-percent", "300"}, "150", 300},
+	} {
+		t.Setenv("GOGC", tc.gogc)
+		o, err := parseFlags(append([]string{"-upstream", "h2c://127.0.0.1:1"}, tc.args...), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		debug.SetGCPercent(100)
+		setGCPercent(o)
+		if got := debug.SetGCPercent(100); got != tc.want {
+			t.Errorf("%v with GOGC=%q: GC percent %d, want %d", tc.args, tc.gogc, got, tc.want)
+		}
+	}
+}
