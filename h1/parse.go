@@ -28,7 +28,7 @@ type head struct {
 	header http.Header
 	url    *url.URL
 	urlv   url.URL // what url points to for a plain origin-form target (see plainOrigin)
-	host   string // the Host field, or the authority of an absolute-form or authority-form target
+	host   string  // the Host field, or the authority of an absolute-form or authority-form target
 
 	framing framing
 	length  int64 // Content-Length for framingLength, 0 for framingNone, -1 for framingChunked
