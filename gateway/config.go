@@ -19,10 +19,10 @@ type Listener struct {
 	TLS  *tls.Config // nil: clear text; else TLS is terminated with this configuration
 }
 
-// PoolConfig sizes the upstream pool; the fields mean the same for every upstream protocol.
+// PoolConfig sizes the upstream pool, whatever its protocol.
 type PoolConfig struct {
 	MaxSessions          int           // sessions per upstream at most; 0: 4
-	MaxStreamsPerSession int           // local cap on concurrent streams per session; 0: the peer's limit only
+	MaxStreamsPerSession int           // local cap on concurrent streams per session; 0: the peer's limit only (HTTP/2), 100 (HTTP/3)
 	QueueLength          int           // requests waiting for a stream at most; 0: 1024
 	QueueTimeout         time.Duration // longest wait for a stream; 0: 5s
 	StreamWindow         int32         // receive window per stream, bytes; 0: 256 KiB

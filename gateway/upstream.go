@@ -9,6 +9,7 @@ import (
 
 	"muxgate/h2"
 	"muxgate/h3"
+	"muxgate/internal/pool"
 )
 
 var (
@@ -83,22 +84,29 @@ func newPool(cfg *Config, t target) (upstream, error) {
 	return newH2Pool(cfg, t)
 }
 
-func newH2Pool(cfg *Config, t target) (*h2.Pool, error) {
-	pc := cfg.Pool
-	h2cfg := h2.Config{
-		Logger:               cfg.Logger.With().Str("upstream", cfg.Upstream).Logger(),
-		Address:              t.address,
+// limits are the bounds of pc that the h2 and h3 pools take alike.
+func (pc PoolConfig) limits() pool.Limits {
+	return pool.Limits{
 		MaxSessions:          pc.MaxSessions,
 		MaxStreamsPerSession: pc.MaxStreamsPerSession,
 		QueueLength:          pc.QueueLength,
 		QueueTimeout:         pc.QueueTimeout,
-		StreamWindow:         pc.StreamWindow,
-		ConnWindow:           pc.ConnWindow,
-		DialTimeout:          pc.DialTimeout,
-		PingInterval:         pc.PingInterval,
-		PingTimeout:          pc.PingTimeout,
-		ResponseTimeout:      cfg.UpstreamTimeout,
-		Engine:               h2.Engine(pc.H2Engine),
+	}
+}
+
+func newH2Pool(cfg *Config, t target) (*h2.Pool, error) {
+	pc := cfg.Pool
+	h2cfg := h2.Config{
+		Logger:          cfg.Logger.With().Str("upstream", cfg.Upstream).Logger(),
+		Address:         t.address,
+		Limits:          pc.limits(),
+		StreamWindow:    pc.StreamWindow,
+		ConnWindow:      pc.ConnWindow,
+		DialTimeout:     pc.DialTimeout,
+		PingInterval:    pc.PingInterval,
+		PingTimeout:     pc.PingTimeout,
+		ResponseTimeout: cfg.UpstreamTimeout,
+		Engine:          h2.Engine(pc.H2Engine),
 	}
 	if t.proto == "h2" {
 		h2cfg.TLS = upstreamTLS(cfg, t)
@@ -109,19 +117,16 @@ func newH2Pool(cfg *Config, t target) (*h2.Pool, error) {
 func newH3Pool(cfg *Config, t target) (*h3.Pool, error) {
 	pc := cfg.Pool
 	return h3.New(h3.Config{
-		Logger:               cfg.Logger.With().Str("upstream", cfg.Upstream).Logger(),
-		Address:              t.address,
-		TLS:                  upstreamTLS(cfg, t),
-		MaxSessions:          pc.MaxSessions,
-		MaxStreamsPerSession: pc.MaxStreamsPerSession,
-		QueueLength:          pc.QueueLength,
-		QueueTimeout:         pc.QueueTimeout,
-		StreamWindow:         pc.StreamWindow,
-		ConnWindow:           pc.ConnWindow,
-		DialTimeout:          pc.DialTimeout,
-		PingInterval:         pc.PingInterval,
-		IdleTimeout:          pc.QUICIdleTimeout,
-		ResponseTimeout:      cfg.UpstreamTimeout,
+		Logger:          cfg.Logger.With().Str("upstream", cfg.Upstream).Logger(),
+		Address:         t.address,
+		TLS:             upstreamTLS(cfg, t),
+		Limits:          pc.limits(),
+		StreamWindow:    pc.StreamWindow,
+		ConnWindow:      pc.ConnWindow,
+		DialTimeout:     pc.DialTimeout,
+		PingInterval:    pc.PingInterval,
+		IdleTimeout:     pc.QUICIdleTimeout,
+		ResponseTimeout: cfg.UpstreamTimeout,
 	})
 }
 

@@ -133,7 +133,7 @@ func TestPeerMaxConcurrentStreams(t *testing.T) {
 	t.Run("second session allowed", func(t *testing.T) {
 		forEngines(t, func(t *testing.T, e Engine) {
 			ps := &peers{settings: maxTwo, onRequest: holdOpen}
-			p := newFakePool(t, Config{Engine: e, MaxSessions: 2}, ps)
+			p := newFakePool(t, Config{Engine: e, Limits: pool.Limits{MaxSessions: 2}}, ps)
 			mustGet(t, p, 1, 1)
 			mustGet(t, p, 1, 3)
 			mustGet(t, p, 2, 1)
@@ -146,7 +146,7 @@ func TestPeerMaxConcurrentStreams(t *testing.T) {
 	t.Run("one session: queued", func(t *testing.T) {
 		forEngines(t, func(t *testing.T, e Engine) {
 			ps := &peers{settings: maxTwo, onRequest: holdOpen}
-			p := newFakePool(t, Config{Engine: e, MaxSessions: 1}, ps)
+			p := newFakePool(t, Config{Engine: e, Limits: pool.Limits{MaxSessions: 1}}, ps)
 			first := mustGet(t, p, 1, 1)
 			mustGet(t, p, 1, 3)
 			third := goGet(p)
@@ -173,7 +173,7 @@ func TestRefusedStreamRetried(t *testing.T) {
 			}
 			pr.respond(stream, 200, "second")
 		}
-		p := newFakePool(t, Config{Engine: e, MaxSessions: 2}, ps)
+		p := newFakePool(t, Config{Engine: e, Limits: pool.Limits{MaxSessions: 2}}, ps)
 		r := mustGet(t, p, 2, 1)
 		if body := readAll(t, r.res); body != "second" || r.info.Attempts != 2 {
 			t.Errorf("body %q after %d attempts, want second after 2", body, r.info.Attempts)

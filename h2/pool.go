@@ -73,15 +73,10 @@ type Config struct {
 	// to Address's host. nil: h2c with prior knowledge (RFC 9113 3.3).
 	TLS *tls.Config
 
-	// MaxSessions, MaxStreamsPerSession, QueueLength, QueueTimeout and
-	// ReplayBuffer are as in pool.Config: 0 means 4 sessions, only the
-	// peer's stream limit, 1024 queued requests, 5s in the queue, and no
-	// request body kept for retries.
-	MaxSessions          int
-	MaxStreamsPerSession int
-	QueueLength          int
-	QueueTimeout         time.Duration
-	ReplayBuffer         int
+	// Limits bound the sessions, the streams on each, the queue and the
+	// request body kept for retries; their zero values are those of
+	// pool.Limits.
+	pool.Limits
 
 	// StreamWindow is the receive window of each stream
 	// (SETTINGS_INITIAL_WINDOW_SIZE), which bounds the response bytes
@@ -192,14 +187,10 @@ func newPool(cfg Config, dialConn func(context.Context) (net.Conn, error)) (*Poo
 		p.own = ownConfig(cfg)
 	}
 	p.pool, err = pool.New(pool.Config{
-		Dial:                 p.dial,
-		Protocol:             "h2",
-		MaxSessions:          cfg.MaxSessions,
-		MaxStreamsPerSession: cfg.MaxStreamsPerSession,
-		QueueLength:          cfg.QueueLength,
-		QueueTimeout:         cfg.QueueTimeout,
-		ReplayBuffer:         cfg.ReplayBuffer,
-		Logger:               p.log,
+		Dial:     p.dial,
+		Protocol: "h2",
+		Limits:   cfg.Limits,
+		Logger:   p.log,
 	})
 	if err != nil {
 		return nil, err

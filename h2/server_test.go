@@ -365,7 +365,7 @@ func TestRealStalledReaderStallsOnlyItsStream(t *testing.T) {
 				wrote <- struct{}{}
 				<-r.Context().Done()
 			}))
-			p := newRealPool(t, u, Config{Engine: e, MaxSessions: 1, StreamWindow: win, ConnWindow: 2 * win})
+			p := newRealPool(t, u, Config{Engine: e, Limits: pool.Limits{MaxSessions: 1}, StreamWindow: win, ConnWindow: 2 * win})
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			var stalled []*http.Response

@@ -53,17 +53,11 @@ type Config struct {
 	// server name defaults to Address's host. nil: system roots.
 	TLS *tls.Config
 
-	// MaxSessions, QueueLength, QueueTimeout and ReplayBuffer are as in
-	// pool.Config: 0 means 4 connections, 1024 queued requests, 5s in the
-	// queue, and no request body kept for retries.
-	MaxSessions  int
-	QueueLength  int
-	QueueTimeout time.Duration
-	ReplayBuffer int
-
-	// MaxStreamsPerSession caps the concurrent streams on one connection.
-	// 0: DefaultMaxStreams (100), since quic-go does not tell the peer's.
-	MaxStreamsPerSession int
+	// Limits bound the connections, the streams on each, the queue and the
+	// request body kept for retries. Zero values are as in pool.Limits but
+	// for MaxStreamsPerSession: 0 means DefaultMaxStreams (100), since
+	// quic-go does not tell the peer's limit.
+	pool.Limits
 
 	// StreamWindow is the receive window of each stream, which bounds the
 	// response bytes buffered per stream when the client reads slowly: both
@@ -164,14 +158,10 @@ func New(cfg Config) (*Pool, error) {
 	}
 	p.quic = quicConfig(cfg)
 	p.pool, err = pool.New(pool.Config{
-		Dial:                 p.dial,
-		Protocol:             "h3",
-		MaxSessions:          cfg.MaxSessions,
-		MaxStreamsPerSession: cfg.MaxStreamsPerSession,
-		QueueLength:          cfg.QueueLength,
-		QueueTimeout:         cfg.QueueTimeout,
-		ReplayBuffer:         cfg.ReplayBuffer,
-		Logger:               p.log,
+		Dial:     p.dial,
+		Protocol: "h3",
+		Limits:   cfg.Limits,
+		Logger:   p.log,
 	})
 	if err != nil {
 		return nil, err

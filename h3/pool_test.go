@@ -349,7 +349,7 @@ func TestH3RejectedRequestRetried(t *testing.T) {
 		}
 		io.WriteString(w, "second try")
 	}))
-	p := newTestPool(t, u, Config{ReplayBuffer: 1 << 10})
+	p := newTestPool(t, u, Config{Limits: pool.Limits{ReplayBuffer: 1 << 10}})
 	info := new(pool.Info)
 	req, _ := http.NewRequestWithContext(pool.WithInfo(context.Background(), info), "PUT", "https://"+u.addr+"/x", strings.NewReader("replayed body"))
 	res, err := p.RoundTrip(req)

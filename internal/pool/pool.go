@@ -16,7 +16,7 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Defaults for Config's zero values, and the fixed policies.
+// Defaults for Limits' zero values, and the fixed policies.
 const (
 	DefaultMaxSessions  = 4
 	DefaultQueueLength  = 1024
@@ -32,14 +32,9 @@ const (
 	maxBackoff = 5 * time.Second
 )
 
-// Config configures a Pool. Zero values are documented per field.
-type Config struct {
-	// Dial opens a session. Required.
-	Dial DialFunc
-
-	// Protocol names the sessions' protocol in Info and State ("h2", "h3").
-	Protocol string
-
+// Limits bound a Pool's sessions, streams, queue and retries. Zero values
+// are documented per field; negative ones make New fail.
+type Limits struct {
 	// MaxSessions bounds the sessions that take new streams. 0: 4.
 	MaxSessions int
 
@@ -59,6 +54,19 @@ type Config struct {
 	// that the request can be retried on another session. 0: none; a request
 	// is then retried only if no byte of its body was read.
 	ReplayBuffer int
+}
+
+// Config configures a Pool. Zero values are documented per field.
+type Config struct {
+	// Dial opens a session. Required.
+	Dial DialFunc
+
+	// Protocol names the sessions' protocol in Info and State ("h2", "h3").
+	Protocol string
+
+	// Limits bound the sessions, the streams on each, the queue and the
+	// request body kept for retries; zero values as documented on Limits.
+	Limits
 
 	// Logger receives session and dial events. The zero value is silent.
 	Logger zerolog.Logger

@@ -18,7 +18,7 @@ import (
 func TestLeastLoadedAndGrowOnlyWhenFull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: sessionsWith(3)}
-		p := newTestPool(t, Config{MaxSessions: 2}, d)
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 2}}, d)
 
 		// Each step either opens a request and wants it on a session, or
 		// closes an earlier request's body.
@@ -62,7 +62,7 @@ func TestOneDialAtATime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gate := make(chan struct{})
 		d := &fakeDialer{result: sessionsWith(1), gate: gate}
-		p := newTestPool(t, Config{MaxSessions: 4}, d)
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 4}}, d)
 
 		var results []<-chan result
 		for range 5 {
@@ -112,7 +112,7 @@ func TestOneDialAtATime(t *testing.T) {
 func TestLocalStreamCap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: sessionsWith(100)}
-		p := newTestPool(t, Config{MaxSessions: 2, MaxStreamsPerSession: 1}, d)
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 2, MaxStreamsPerSession: 1}}, d)
 		a := mustGet(t, p)
 		b := mustGet(t, p)
 		if a.info.SessionID == b.info.SessionID {
@@ -134,7 +134,7 @@ func TestLocalStreamCap(t *testing.T) {
 func TestQueueFull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: sessionsWith(1)}
-		p := newTestPool(t, Config{MaxSessions: 1, QueueLength: 1}, d)
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 1, QueueLength: 1}}, d)
 		first := mustGet(t, p)
 		queued := goGet(p)
 		synctest.Wait()
@@ -151,7 +151,7 @@ func TestQueueFull(t *testing.T) {
 func TestQueueTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: sessionsWith(1)}
-		p := newTestPool(t, Config{MaxSessions: 1, QueueTimeout: 2 * time.Second}, d)
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 1, QueueTimeout: 2 * time.Second}}, d)
 		mustGet(t, p)
 		start := time.Now()
 		r := get(p)
@@ -170,7 +170,7 @@ func TestQueueTimeout(t *testing.T) {
 func TestWaiterContextCanceled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: sessionsWith(1)}
-		p := newTestPool(t, Config{MaxSessions: 1}, d)
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 1}}, d)
 		mustGet(t, p)
 		ctx, cancel := context.WithCancel(context.Background())
 		req, _ := http.NewRequestWithContext(ctx, "GET", "http://upstream/", nil)
@@ -190,7 +190,7 @@ func TestWaiterContextCanceled(t *testing.T) {
 func TestWaitersWokenInOrderOnRelease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: sessionsWith(1)}
-		p := newTestPool(t, Config{MaxSessions: 1}, d)
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 1}}, d)
 		first := mustGet(t, p)
 		a := goGet(p)
 		synctest.Wait()
@@ -223,7 +223,7 @@ func TestDrainingSessionReplaced(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				d := &fakeDialer{}
-				p := newTestPool(t, Config{MaxSessions: 1}, d)
+				p := newTestPool(t, Config{Limits: Limits{MaxSessions: 1}}, d)
 				first := mustGet(t, p)
 				s1 := d.session(0)
 				s1.set(func(s *fakeSession) {
@@ -262,7 +262,7 @@ func TestDrainingSessionReplaced(t *testing.T) {
 func TestLiveFullSessionPassedOver(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{}
-		p := newTestPool(t, Config{MaxSessions: 2}, d)
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 2}}, d)
 		first := mustGet(t, p)
 		mustGet(t, p)
 		s1 := d.session(0)
@@ -349,7 +349,7 @@ func TestDialFailureFailsFastAndBacksOff(t *testing.T) {
 func TestDialFailureWithLiveSessionQueues(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: sessionsWith(1)}
-		p := newTestPool(t, Config{MaxSessions: 2}, d)
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 2}}, d)
 		first := mustGet(t, p)
 		d.set(func(d *fakeDialer) {
 			d.result = func(uint64) (*fakeSession, error) { return nil, errors.New("refused") }
@@ -430,7 +430,7 @@ func TestRetryNotProcessed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				d := &fakeDialer{}
-				p := newTestPool(t, Config{MaxSessions: 2, ReplayBuffer: tt.replay}, d)
+				p := newTestPool(t, Config{Limits: Limits{MaxSessions: 2, ReplayBuffer: tt.replay}}, d)
 				mustGet(t, p).res.Body.Close() // session 1 up
 				refuse(d.session(0), tt.read)
 				d.set(func(d *fakeDialer) {
@@ -489,7 +489,7 @@ func TestRetryBounded(t *testing.T) {
 			refuse(s, 0)
 			return s, nil
 		}}
-		p := newTestPool(t, Config{MaxSessions: 4}, d)
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 4}}, d)
 		r := get(p)
 		if !errors.Is(r.err, ErrNotProcessed) {
 			t.Fatalf("err %v, want ErrNotProcessed", r.err)
@@ -532,7 +532,7 @@ func TestNoRetryOnOtherErrors(t *testing.T) {
 func TestRetryPrefersSameSessionOnlyAtMax(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{}
-		p := newTestPool(t, Config{MaxSessions: 1}, d)
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 1}}, d)
 		mustGet(t, p).res.Body.Close()
 		s := d.session(0)
 		var calls int
@@ -555,7 +555,7 @@ func TestRetryPrefersSameSessionOnlyAtMax(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: sessionsWith(1)}
-		p, err := New(Config{Dial: d.dial, MaxSessions: 2})
+		p, err := New(Config{Dial: d.dial, Limits: Limits{MaxSessions: 2}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -640,8 +640,8 @@ func TestNewValidates(t *testing.T) {
 		wantErr bool
 	}{
 		{Config{}, true},
-		{Config{Dial: dial, QueueLength: -1}, true},
-		{Config{Dial: dial, MaxSessions: -1}, true},
+		{Config{Dial: dial, Limits: Limits{QueueLength: -1}}, true},
+		{Config{Dial: dial, Limits: Limits{MaxSessions: -1}}, true},
 		{Config{Dial: dial}, false},
 	}
 	for i, tt := range tests {

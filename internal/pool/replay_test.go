@@ -19,7 +19,7 @@ func TestLimit(t *testing.T) {
 		{NoLimit, 0, int(^uint(0) >> 1)},
 	}
 	for _, tt := range tests {
-		p := &Pool{cfg: Config{MaxStreamsPerSession: tt.local}}
+		p := &Pool{cfg: Config{Limits: Limits{MaxStreamsPerSession: tt.local}}}
 		if got := p.limit(SessionState{MaxStreams: tt.peer}); got != tt.want {
 			t.Errorf("limit(peer %d, local %d) = %d, want %d", tt.peer, tt.local, got, tt.want)
 		}
