@@ -33,19 +33,16 @@ func ownConfig(cfg Config) h2conn.Config {
 	}
 }
 
-// dialOwn starts an EngineOwn session on c, which it owns from then on.
-// Like the x/net session's dial it waits for the answer to a first PING, so
-// that the peer is known to answer before any request is sent.
+// dialOwn starts an EngineOwn session on c, which it owns from then on. h2conn.New returns
+// once the peer's first SETTINGS has arrived (RFC 9113 3.4), so the peer is known to speak
+// HTTP/2 and its stream limit is known before any request is sent; unlike x/net's session, no
+// PING round trip is needed for that.
 func (p *Pool) dialOwn(ctx context.Context, id uint64, c net.Conn) (pool.Session, error) {
 	cfg := p.own
 	cfg.Logger = p.log.With().Uint64("session", id).Logger()
 	conn, err := h2conn.New(ctx, c, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("h2: %s: %w", p.cfg.Address, err)
-	}
-	if err := conn.Ping(ctx); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("h2: %s: no answer to the first PING: %w", p.cfg.Address, err)
 	}
 	return &ownSession{id: id, conn: conn}, nil
 }

@@ -93,8 +93,9 @@ type Config struct {
 	// whole session buffers.
 	ConnWindow int32
 
-	// DialTimeout bounds connecting, the TLS handshake and the first PING
-	// round trip of a new session. 0: 5s.
+	// DialTimeout bounds connecting, the TLS handshake and the wait until a
+	// new session may be used: the peer's first SETTINGS (EngineOwn), or
+	// the answer to a first PING (EngineXNet). 0: 5s.
 	DialTimeout time.Duration
 
 	// PingInterval: a session that received nothing for this long is sent

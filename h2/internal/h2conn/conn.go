@@ -178,6 +178,7 @@ type Conn struct {
 	pingSeq     uint64                    // guarded by mu
 
 	peerMaxHeaderList atomic.Uint32 // the peer's SETTINGS_MAX_HEADER_LIST_SIZE; 0: none
+	linger            atomic.Bool   // we sent GOAWAY for the peer's protocol error: close nc lingering
 	lastRead          atomic.Int64  // written by the reader: UnixNano of the last frame read
 
 	// Owned by the reader goroutine.

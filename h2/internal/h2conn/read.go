@@ -114,6 +114,7 @@ func (c *Conn) onFrameError(err error) error {
 	if errors.As(err, &ce) && !ce.Remote {
 		c.log.Warn().Str("code", ce.Code.String()).Str("reason", ce.Reason).Msg("h2conn: protocol error")
 		c.queueGoAway(ce.Code, ce.Reason)
+		c.linger.Store(true)
 	}
 	return err
 }

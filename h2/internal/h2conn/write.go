@@ -2,6 +2,7 @@ package h2conn
 
 import (
 	"context"
+	"io"
 	"runtime"
 	"time"
 
@@ -22,6 +23,11 @@ const (
 	// goAwayFlushTimeout bounds how long a failing connection tries to
 	// tell the peer why.
 	goAwayFlushTimeout = time.Second
+
+	// lingerTimeout and maxLinger bound the reading and dropping of what a peer that broke
+	// the protocol still sends after our GOAWAY (see closeNC).
+	lingerTimeout = 500 * time.Millisecond
+	maxLinger     = 256 << 10
 )
 
 // wakeWriter tells the writer that frames are queued. It never blocks.
@@ -36,7 +42,7 @@ func (c *Conn) wakeWriter() {
 // it in one Write. It closes nc when the connection closes.
 func (c *Conn) writeLoop() {
 	defer c.wg.Done()
-	defer c.nc.Close()
+	defer c.closeNC()
 	for {
 		select {
 		case <-c.wake:
@@ -221,4 +227,19 @@ func (c *Conn) writeData(s *stream, p []byte, end bool) error {
 	c.wmu.Unlock()
 	c.wakeWriter()
 	return nil
+}
+
+// closeNC closes nc as the writer leaves. After a protocol error of the peer's, the GOAWAY that
+// says why has been written, but the peer may still be sending; closing with its bytes unread
+// would make the kernel reset the connection, which can destroy the GOAWAY before the peer reads
+// it (RFC 9113 5.4.1 asks that it be sent first). So the sending side is shut down, and what the
+// peer still sends is read and dropped for a short while, as in HTTP/1.1's lingering close.
+func (c *Conn) closeNC() {
+	if c.linger.Load() {
+		c.nc.SetDeadline(time.Now().Add(lingerTimeout))
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			io.CopyN(io.Discard, c.nc, maxLinger)
+		}
+	}
+	c.nc.Close()
 }
