@@ -1,0 +1,122 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"muxgate/certs"
+)
+
+// h2specdLimit bounds one run of h2specd: about 27 s here, most of it the cases whose broken
+// frames end the session.
+const h2specdLimit = 3 * time.Minute
+
+// TestH2specdClient: h2specd, the HTTP/2 client conformance suite, finds nothing wrong with
+// muxgate's own upstream session (the h2 pool on h2/internal/h2conn), strict cases included,
+// over h2c and over TLS. h2specd runs integration/h2client once per case, against a server of its
+// own that answers with correct or broken frames, and checks what the session sends back.
+func TestH2specdClient(t *testing.T) {
+	h2specd := needTool(t, "h2specd")
+	client := filepath.Join(t.TempDir(), "h2client")
+	if b, err := exec.Command("go", "build", "-o", client, "muxgate/integration/h2client").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./integration/h2client: %v\n%s", err, b)
+	}
+	for _, tc := range []struct {
+		name     string
+		tls      bool
+		fromPort int // h2specd listens on one port per case from here; below the ephemeral range
+	}{
+		{"h2c", false, 21000},
+		{"tls", true, 21200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"--strict", "--exec", client, "--timeout", "2", "--from-port", strconv.Itoa(tc.fromPort)}
+			if tc.tls {
+				crt, key := writeCertFiles(t)
+				args = append(args, "--tls", "--cert-file", crt, "--cert-key-file", key)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), h2specdLimit)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, h2specd, args...).CombinedOutput()
+			report := stripANSI(string(out))
+			tests, failed, ok := h2specdSummary(report)
+			switch {
+			case !ok:
+				t.Fatalf("h2specd printed no summary (%v):\n%s", err, lastLines(report, 40))
+			case tests == 0:
+				t.Fatalf("h2specd ran no case:\n%s", lastLines(report, 40))
+			case failed > 0:
+				t.Errorf("h2specd: %d of %d cases failed:\n%s", failed, tests, h2specdFailures(report))
+			}
+			t.Logf("h2specd: %d cases, %d failed", tests, failed)
+		})
+	}
+}
+
+// writeCertFiles writes a self-signed certificate for 127.0.0.1 and its key as PEM files.
+func writeCertFiles(t *testing.T) (crt, key string) {
+	t.Helper()
+	c, err := certs.SelfSigned("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := certs.PEM(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	crt, key = filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+	if err := os.WriteFile(crt, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return crt, key
+}
+
+var (
+	ansiEscape      = regexp.MustCompile("\x1b\\[[0-9;]*m")
+	h2specdSummaryR = regexp.MustCompile(`(\d+) tests, (\d+) passed, (\d+) skipped, (\d+) failed`)
+)
+
+func stripANSI(s string) string { return ansiEscape.ReplaceAllString(s, "") }
+
+// h2specdSummary reads the closing line of an h2specd report.
+func h2specdSummary(report string) (tests, failed int, ok bool) {
+	m := h2specdSummaryR.FindStringSubmatch(report)
+	if m == nil {
+		return 0, 0, false
+	}
+	tests, _ = strconv.Atoi(m[1])
+	failed, _ = strconv.Atoi(m[4])
+	return tests, failed, true
+}
+
+// h2specdFailures keeps the report's failed cases and what they expected, without the lines
+// h2specd's servers log as they close.
+func h2specdFailures(report string) string {
+	var b strings.Builder
+	in := false
+	for _, line := range strings.Split(report, "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(trimmed, "×"):
+			in = true
+		case strings.HasPrefix(trimmed, "✔"), trimmed == "", strings.Contains(line, "use of closed network connection"):
+			in = false
+			continue
+		}
+		if in {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
