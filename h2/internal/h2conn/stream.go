@@ -203,7 +203,8 @@ func (c *Conn) unreserveCountLocked() {
 	}
 }
 
-// cancel ends s because its request's context ended.
+// cancel resets s (RST_STREAM CANCEL) and fails its users with err: its request's context
+// ended, or its response head is overdue (see watch.go).
 func (s *stream) cancel(err error) {
 	s.c.abort(s, &wrapError{"h2conn: request", err}, http2.ErrCodeCancel)
 }
