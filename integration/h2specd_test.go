@@ -105,12 +105,13 @@ func h2specdSummary(report string) (tests, failed int, ok bool) {
 func h2specdFailures(report string) string {
 	var b strings.Builder
 	in := false
-	for _, line := range strings.Split(report, "\n") {
+	// h2specd redraws a case's line in place with a carriage return as it finishes.
+	for _, line := range strings.FieldsFunc(report, func(r rune) bool { return r == '\n' || r == '\r' }) {
 		trimmed := strings.TrimSpace(line)
 		switch {
 		case strings.HasPrefix(trimmed, "×"):
 			in = true
-		case strings.HasPrefix(trimmed, "✔"), trimmed == "", strings.Contains(line, "use of closed network connection"):
+		case strings.HasPrefix(trimmed, "✔"), strings.Contains(line, "use of closed network connection"):
 			in = false
 			continue
 		}

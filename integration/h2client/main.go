@@ -5,9 +5,9 @@
 //
 // Usage: h2client [-linger d] URL. An http URL is h2c with prior knowledge, https is h2 over
 // TLS (certificate not verified: the suite's server is throwaway). After the response, or the
-// failure, the session stays open for -linger, as a gateway's long-lived session would, so that
-// it answers what the server sends after the response (frames on closed streams, bad frames)
-// before it is shut down.
+// failure, the session stays open until the server closes it or -linger passes, as a gateway's
+// long-lived session would, so that it answers what the server sends after the response
+// (frames on closed streams, bad frames) before it is shut down.
 package main
 
 import (
@@ -22,10 +22,11 @@ import (
 	"time"
 
 	"muxgate/h2"
+	"muxgate/internal/pool"
 )
 
 func main() {
-	linger := flag.Duration("linger", 300*time.Millisecond, "how long the session stays open after the response")
+	linger := flag.Duration("linger", 1500*time.Millisecond, "how long the session stays open after the response, at most")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: h2client [-linger d] URL")
@@ -50,7 +51,9 @@ func run(target string, linger time.Duration) int {
 		return 2
 	}
 	code := get(p, target)
-	time.Sleep(linger)
+	for end := time.Now().Add(linger); time.Now().Before(end) && open(p.State()); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	p.Shutdown(ctx)
@@ -75,4 +78,14 @@ func get(p *h2.Pool, target string) int {
 		return 1
 	}
 	return 0
+}
+
+// open reports whether a session of the pool is still open.
+func open(st pool.State) bool {
+	for _, s := range st.Sessions {
+		if !s.Closed {
+			return true
+		}
+	}
+	return false
 }
