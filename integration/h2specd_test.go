@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"muxgate/certs"
 )
 
 // h2specdLimit bounds one run of h2specd: about 27 s here, most of it the cases whose broken
@@ -39,7 +36,7 @@ func TestH2specdClient(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"--strict", "--exec", client, "--timeout", "2", "--from-port", strconv.Itoa(tc.fromPort)}
 			if tc.tls {
-				crt, key := writeCertFiles(t)
+				crt, key := writePEM(t)
 				args = append(args, "--tls", "--cert-file", crt, "--cert-key-file", key)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), h2specdLimit)
@@ -58,28 +55,6 @@ func TestH2specdClient(t *testing.T) {
 			t.Logf("h2specd: %d cases, %d failed", tests, failed)
 		})
 	}
-}
-
-// writeCertFiles writes a self-signed certificate for 127.0.0.1 and its key as PEM files.
-func writeCertFiles(t *testing.T) (crt, key string) {
-	t.Helper()
-	c, err := certs.SelfSigned("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err := certs.PEM(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	crt, key = filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
-	if err := os.WriteFile(crt, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return crt, key
 }
 
 var (
