@@ -73,30 +73,10 @@ func TestLoadH2load(t *testing.T) {
 				cfg.Front.MaxConns = 2 * clients
 				f := startGateway(t, cfg)
 
-				ctx, cancel := context.WithTimeout(context.Background(), runLimit)
-				defer cancel()
 				args := []string{"--h1", "-c", strconv.Itoa(clients), "-n", strconv.Itoa(requests), f.url(useTLS) + "/bytes/100"}
-				cmd := exec.CommandContext(ctx, h2load, args...)
 				start := time.Now()
-				out, err := cmd.CombinedOutput()
+				runH2load(t, h2load, runLimit, requests, args...)
 				elapsed := time.Since(start)
-				if ctx.Err() != nil {
-					t.Fatalf("h2load %s did not finish within %v\n%s", strings.Join(args, " "), runLimit, out)
-				}
-				if err != nil {
-					t.Fatalf("h2load %s: %v\n%s", strings.Join(args, " "), err, out)
-				}
-				r, err := parseH2load(string(out))
-				if err != nil {
-					t.Fatalf("%v\n%s", err, out)
-				}
-				if r.succeeded != requests || r.failed != 0 || r.errored != 0 || r.timeout != 0 {
-					t.Errorf("h2load: %d succeeded, %d failed, %d errored, %d timeout; want %d succeeded and no other\n%s",
-						r.succeeded, r.failed, r.errored, r.timeout, requests, out)
-				}
-				if !strings.Contains(string(out), fmt.Sprintf("status codes: %d 2xx", requests)) {
-					t.Errorf("not every status was 2xx\n%s", out)
-				}
 				peak, conns := u.Peak(), u.Accepted()
 				t.Logf("%d requests in %v; upstream: %d requests, peak %d concurrent in its handler, %d connections",
 					requests, elapsed.Round(time.Millisecond), u.Requests(), peak, conns)
@@ -174,4 +154,32 @@ func TestPoolGrowth(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runH2load runs h2load with args, bounded by limit, and checks that all of its requests
+// succeeded with a 2xx status and none failed, errored or timed out. It returns h2load's output.
+func runH2load(t *testing.T, h2load string, limit time.Duration, requests int, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	b, err := exec.CommandContext(ctx, h2load, args...).CombinedOutput()
+	out := string(b)
+	if ctx.Err() != nil {
+		t.Fatalf("h2load %s did not finish within %v\n%s", strings.Join(args, " "), limit, out)
+	}
+	if err != nil {
+		t.Fatalf("h2load %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	r, err := parseH2load(out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if r.succeeded != requests || r.failed != 0 || r.errored != 0 || r.timeout != 0 {
+		t.Errorf("h2load: %d succeeded, %d failed, %d errored, %d timeout; want %d succeeded and no other\n%s",
+			r.succeeded, r.failed, r.errored, r.timeout, requests, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("status codes: %d 2xx", requests)) {
+		t.Errorf("not every status was 2xx\n%s", out)
+	}
+	return out
 }

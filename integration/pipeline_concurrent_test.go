@@ -1,12 +1,10 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,29 +88,13 @@ func TestPipelineConcurrentH2load(t *testing.T) {
 	for _, useTLS := range []bool{false} {
 		t.Run(map[bool]string{false: "http", true: "https"}[useTLS], func(t *testing.T) {
 			before := u.Requests()
-			ctx, cancel := context.WithTimeout(context.Background(), runLimit)
-			defer cancel()
 			args := []string{"--h1", "-c", strconv.Itoa(clients), "-m", strconv.Itoa(depth), "-n", strconv.Itoa(requests),
 				f.url(useTLS) + "/path/h2load"}
-			out, err := exec.CommandContext(ctx, h2load, args...).CombinedOutput()
-			if ctx.Err() != nil {
-				t.Fatalf("h2load %s did not finish within %v\n%s", strings.Join(args, " "), runLimit, out)
-			}
-			if err != nil {
-				t.Fatalf("h2load %s: %v\n%s", strings.Join(args, " "), err, out)
-			}
-			r, err := parseH2load(string(out))
-			if err != nil {
-				t.Fatalf("%v\n%s", err, out)
-			}
-			if r.succeeded != requests || r.failed != 0 || r.errored != 0 || r.timeout != 0 {
-				t.Errorf("h2load: %d succeeded, %d failed, %d errored, %d timeout; want %d succeeded and no other\n%s",
-					r.succeeded, r.failed, r.errored, r.timeout, requests, out)
-			}
+			out := runH2load(t, h2load, runLimit, requests, args...)
 			if got := u.Requests() - before; got != requests {
 				t.Errorf("upstream served %d requests, want %d", got, requests)
 			}
-			t.Logf("%s", lastLines(string(out), 8))
+			t.Logf("%s", lastLines(out, 8))
 		})
 	}
 }
