@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"muxgate/internal/pool"
 )
 
@@ -44,4 +46,15 @@ func (p *proxy) logAccess(rec *record) {
 		ev.Str("error", rec.reason)
 	}
 	ev.Send()
+}
+
+// logs reports whether l writes anything: an access log that is off (zerolog.Nop, the zero
+// Logger, or a level above the one lines are logged at) costs no clock read per request.
+func logs(l zerolog.Logger) bool {
+	ev := l.Log()
+	if ev == nil {
+		return false
+	}
+	ev.Discard()
+	return true
 }

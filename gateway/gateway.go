@@ -57,6 +57,7 @@ func New(cfg Config) (*Gateway, error) {
 		},
 		log:      cfg.Logger,
 		access:   cfg.AccessLog,
+		timed:    logs(cfg.AccessLog),
 		draining: g.draining.Load,
 	}
 	front := cfg.Front

@@ -7,40 +7,42 @@ import (
 	"strings"
 )
 
-// hopHeaders are the connection-specific fields a proxy must not forward (RFC 9110 7.6.1) and
-// that HTTP/2 forbids (RFC 9113 8.2.2). Proxy-Connection is not standard but old clients send it.
-var hopHeaders = []string{
-	"Connection",
-	"Proxy-Connection",
-	"Keep-Alive",
-	"Transfer-Encoding",
-	"Upgrade",
-	"Te",
-	"Trailer",
-	"Http2-Settings",
-}
-
-// removeHopHeaders deletes the hop-by-hop fields and every field that Connection lists
-// (RFC 9110 7.6.1). It returns whether the TE field allowed trailers, the one TE value that may
+// removeHopHeaders deletes the hop-by-hop fields, which a proxy must not forward (RFC 9110
+// 7.6.1) and HTTP/2 forbids (RFC 9113 8.2.2), and every field that Connection lists. The
+// hop-by-hop fields are Connection, Proxy-Connection (not standard, but old clients send it),
+// Keep-Alive, Transfer-Encoding, Upgrade, TE, Trailer and HTTP2-Settings. It returns whether the TE field allowed trailers, the one TE value that may
 // cross into HTTP/2 (RFC 9113 8.2.2).
+//
+// It walks h once rather than deleting each hop-by-hop name: a request or response has a few
+// fields, and comparing their keys costs less than hashing the eight names.
 func removeHopHeaders(h http.Header) (teTrailers bool) {
-	for _, v := range h["Connection"] {
+	var connection, te []string
+	for k, vv := range h {
+		switch k {
+		case "Connection":
+			connection = vv
+		case "Te":
+			te = vv
+		case "Proxy-Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Trailer", "Http2-Settings":
+		default:
+			continue
+		}
+		delete(h, k) // deleting the current key is safe during range
+	}
+	for _, v := range connection {
 		for name := range strings.SplitSeq(v, ",") {
 			if name = textproto.TrimString(name); name != "" {
 				h.Del(name)
 			}
 		}
 	}
-	for _, v := range h["Te"] {
+	for _, v := range te {
 		for coding := range strings.SplitSeq(v, ",") {
 			coding, _, _ = strings.Cut(coding, ";")
 			if strings.EqualFold(textproto.TrimString(coding), "trailers") {
 				teTrailers = true
 			}
 		}
-	}
-	for _, name := range hopHeaders {
-		delete(h, name)
 	}
 	return teTrailers
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,6 +30,7 @@ type proxy struct {
 	forward  forwarding
 	log      zerolog.Logger // process log, for the reason of each failure
 	access   zerolog.Logger // one line per request
+	timed    bool           // the access log writes lines, so requests are timed for it
 	draining func() bool    // reports whether the gateway is draining
 }
 
@@ -39,11 +39,15 @@ type proxy struct {
 // cannot be taken back.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := &exchange{body: countingBody{r: r.Body}}
-	rec := record{start: time.Now(), in: r, info: &ex.info}
+	rec := record{in: r, info: &ex.ctx.Info}
+	if p.timed {
+		rec.start = time.Now()
+	}
 
 	// The pool bounds the wait for the response head (-upstream-timeout): its sessions know
 	// when a head has come, and ours time it without a timer per request.
-	out := p.outbound(pool.WithInfo(r.Context(), &ex.info), r, ex)
+	ex.ctx.Context = r.Context()
+	out := p.outbound(&ex.ctx, r, ex)
 	resp, err := p.up.RoundTrip(out)
 	if err != nil {
 		rec.bytesIn = ex.body.count()
@@ -70,7 +74,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // reports of the attempt, and the client's body as the pool reads it.
 type exchange struct {
 	url  url.URL
-	info pool.Info
+	ctx  pool.InfoContext // the upstream request's context: the client's, carrying the pool's Info
 	body countingBody
 	out  http.Request // the upstream request
 }
@@ -89,10 +93,13 @@ func cause(body *countingBody, err error) error {
 func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *http.Request {
 	ex.url = *r.URL
 	ex.url.Scheme, ex.url.Host = p.scheme, p.address
-	// The value slices are shared with r.Header: neither side changes them from here on, and
-	// the fields added below get slices of their own.
-	h := make(http.Header, len(r.Header)+3)
-	maps.Copy(h, r.Header)
+	// The client's header map becomes the upstream's: h1 leaves a request's Header to its
+	// handler, and nothing reads the client's fields after this. Copying the map cost an
+	// allocation and a hash per field on every request.
+	h := r.Header
+	if h == nil {
+		h = make(http.Header, 3)
+	}
 	if removeHopHeaders(h) {
 		h["Te"] = teTrailers
 	}

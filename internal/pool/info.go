@@ -3,9 +3,10 @@ package pool
 import "context"
 
 // Info describes how the pool carried one request. A caller that wants it
-// puts a zeroed *Info in the request's context with WithInfo before
-// RoundTrip and reads it after RoundTrip returns; the pool and the session
-// write it only on the goroutine that called RoundTrip, before it returns.
+// puts a zeroed *Info in the request's context with WithInfo (or uses an
+// InfoContext) before RoundTrip and reads it after RoundTrip returns; the
+// pool and the session write it only on the goroutine that called
+// RoundTrip, before it returns.
 type Info struct {
 	SessionID uint64 // the session of the last attempt; 0 if none was reached
 	StreamID  uint64 // the stream of the last attempt; 0 if the session cannot tell
@@ -18,6 +19,23 @@ type infoKey struct{}
 // WithInfo returns a copy of ctx that carries info.
 func WithInfo(ctx context.Context, info *Info) context.Context {
 	return context.WithValue(ctx, infoKey{}, info)
+}
+
+// InfoContext is a context that carries its own Info: WithInfo without an
+// allocation, for a caller that keeps per-request state in a struct of its
+// own anyway. Set Context to the parent before use; everything but the Info
+// is the parent's (its deadline, cancellation, cause and values).
+type InfoContext struct {
+	context.Context
+	Info Info
+}
+
+// Value returns &c.Info for the pool's key and the parent's value otherwise.
+func (c *InfoContext) Value(key any) any {
+	if key == (infoKey{}) {
+		return &c.Info
+	}
+	return c.Context.Value(key)
 }
 
 // InfoFrom returns the Info that ctx carries, or nil.
