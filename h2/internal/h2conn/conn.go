@@ -26,6 +26,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -77,8 +78,9 @@ type Config struct {
 	// ResponseTimeout bounds the wait for a response head: a stream that
 	// has none this long after RoundTrip queued its HEADERS is reset
 	// (RST_STREAM CANCEL) and its RoundTrip fails with an error wrapping
-	// ErrResponseTimeout. The watch (watch.go) checks it, up to a tick
-	// late. Zero: no limit.
+	// ErrResponseTimeout. The watch (watch.go) checks it, up to two
+	// ticks late (a tick is 100 ms, or a quarter of ResponseTimeout if
+	// that is shorter). Zero: no limit.
 	ResponseTimeout time.Duration
 
 	// Logger receives connection events (GOAWAY, protocol errors, I/O
@@ -179,7 +181,7 @@ type Conn struct {
 
 	peerMaxHeaderList atomic.Uint32 // the peer's SETTINGS_MAX_HEADER_LIST_SIZE; 0: none
 	linger            atomic.Bool   // we sent GOAWAY for the peer's protocol error: close nc lingering
-	lastRead          atomic.Int64  // written by the reader: UnixNano of the last frame read
+	lastRead          atomic.Int64  // written by the reader with the keep-alive on: UnixNano of the last bytes read (see activity)
 
 	// Owned by the reader goroutine.
 	rfr         *http2.Framer
@@ -233,7 +235,11 @@ func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 	c.lastRead.Store(time.Now().UnixNano())
 	c.wfr = http2.NewFramer(&c.wbuf, nil)
 	c.enc = hpack.NewEncoder(&c.hbuf)
-	c.rfr = http2.NewFramer(nil, bufio.NewReaderSize(nc, readBufferSize))
+	var src io.Reader = nc
+	if cfg.PingInterval > 0 {
+		src = activity{c}
+	}
+	c.rfr = http2.NewFramer(nil, bufio.NewReaderSize(src, readBufferSize))
 	c.rfr.SetReuseFrames()
 	c.rfr.SetMaxReadFrameSize(defaultMaxFrame)
 	c.dec = hpack.NewDecoder(4096, c.onField)
@@ -428,7 +434,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	}
 }
 
-// keepAlive PINGs the peer after PingInterval without a frame from it and
+// keepAlive PINGs the peer after PingInterval without reading from it and
 // closes the connection when a PING goes unanswered for PingTimeout.
 func (c *Conn) keepAlive() {
 	defer c.wg.Done()
@@ -460,6 +466,20 @@ func (c *Conn) keepAlive() {
 		}
 		t.Reset(interval)
 	}
+}
+
+// activity is the reader's source with the keep-alive on: it notes in
+// lastRead when bytes last came from the peer. The bufio.Reader above it
+// calls it once per batch of frames, so the clock is read once per read
+// system call rather than once per frame.
+type activity struct{ c *Conn }
+
+func (a activity) Read(p []byte) (int, error) {
+	n, err := a.c.nc.Read(p)
+	if n > 0 {
+		a.c.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 func (c *Conn) closeErr() error {

@@ -637,8 +637,9 @@ func TestContextCancel(t *testing.T) {
 }
 
 // TestResponseTimeout: a stream whose response head is overdue is reset and fails with
-// ErrResponseTimeout, at the first tick of the watch after ResponseTimeout; one whose head came
-// in time keeps its body however long it streams.
+// ErrResponseTimeout, no sooner than ResponseTimeout and within a tick of it here (the deadline
+// runs from the watch's first tick, which comes a tick after this stream opened); one whose
+// head came in time keeps its body however long it streams.
 func TestResponseTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const timeout = 2 * time.Second

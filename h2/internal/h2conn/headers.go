@@ -10,11 +10,16 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// head is a request head checked and ready to encode. prepare runs
-// without locks; encode runs under wmu and cannot fail, so that a header
-// block that reaches the hpack encoder is always sent.
+// head is a request head checked and ready to encode. prepareHead runs
+// without locks and does all the work that may fail or allocate; encode
+// runs under wmu and cannot fail, so that a header block that reaches the
+// hpack encoder is always sent.
+//
+// The request's regular fields travel beside the head, not in it: the
+// hpack encoder keeps the strings it indexes, and escape analysis, which
+// does not tell a struct's fields apart, would then move the caller's
+// array of fields to the heap.
 type head struct {
-	req       *http.Request
 	method    string
 	scheme    string
 	authority string
@@ -26,11 +31,52 @@ type head struct {
 	bodyLen   int64  // bytes of body: 0 none, -1 unknown
 }
 
-func (h *head) prepare(req *http.Request, peerMaxList uint32) error {
+// field is a request header field as sent: its lower-case name (RFC 9113
+// 8.2.1) and its value.
+type field struct{ name, value string }
+
+// inlineFields is the length of the array RoundTripReserved gives
+// prepareHead for the fields sent; a request with more costs one
+// allocation for them.
+const inlineFields = 16
+
+// prepareHead checks req and returns its head and its regular fields as
+// sent. It walks req.Header once, validating every field, and appends the
+// fields sent (see requestField) to buf, which the caller backs with an
+// array of inlineFields on its stack, so that the common request
+// allocates nothing for them.
+func prepareHead(req *http.Request, peerMaxList uint32, buf []field) (head, []field, error) {
+	var h head
+	if err := h.setPseudo(req); err != nil {
+		return h, nil, err
+	}
+	h.bodyLen = bodyLength(req)
+	if h.bodyLen > 0 || h.bodyLen == 0 && sendsZeroLength(h.method) {
+		h.clen = strconv.FormatInt(h.bodyLen, 10)
+	}
+	fields, size, err := h.addFields(req.Header, buf)
+	if err != nil {
+		return h, nil, err
+	}
+	if err := h.setTrailers(req.Trailer); err != nil {
+		return h, nil, err
+	}
+	// The header list size (RFC 9113 6.5.2) of what encode sends: each
+	// field's name, value and 32 octets. The pseudo-header names are
+	// counted as 7, 7, 10 and 5 octets whether sent or not.
+	size += uint64(len(h.method) + len(h.scheme) + len(h.authority) + len(h.path) + 7 + 7 + 10 + 5 + 4*32)
+	size += uint64(len(h.trailers) + len(h.clen) + 2*32)
+	if peerMaxList > 0 && size > uint64(peerMaxList) {
+		return h, nil, errHeaderListSize
+	}
+	return h, fields, nil
+}
+
+// setPseudo checks and sets the values of the pseudo-header fields.
+func (h *head) setPseudo(req *http.Request) error {
 	if req.URL == nil {
 		return errors.New("h2conn: request has no URL")
 	}
-	h.req = req
 	h.method = req.Method
 	if h.method == "" {
 		h.method = http.MethodGet
@@ -55,49 +101,56 @@ func (h *head) prepare(req *http.Request, peerMaxList uint32) error {
 			return errors.New("h2conn: invalid request path")
 		}
 	}
-	h.bodyLen = bodyLength(req)
-	if h.bodyLen > 0 || h.bodyLen == 0 && sendsZeroLength(h.method) {
-		h.clen = strconv.FormatInt(h.bodyLen, 10)
-	}
-	if err := checkFields(req.Header, "header"); err != nil {
-		return err
-	}
-	if err := checkFields(req.Trailer, "trailer"); err != nil {
-		return err
-	}
-	if len(req.Trailer) > 0 {
-		keys := make([]string, 0, len(req.Trailer))
-		for k := range req.Trailer {
-			switch lowerKey(k) {
-			case "content-length", "transfer-encoding", "trailer", "host", "te":
-				return errors.New("h2conn: forbidden request trailer " + k)
-			}
-			keys = append(keys, lowerKey(k))
-		}
-		h.trailers = strings.Join(keys, ",")
-	}
-	h.te = httpguts.HeaderValuesContainsToken(req.Header["Te"], "trailers")
-	if peerMaxList > 0 && h.listSize() > uint64(peerMaxList) {
-		return errHeaderListSize
-	}
 	return nil
 }
 
-// listSize is the header list size (RFC 9113 6.5.2) of what encode sends.
-func (h *head) listSize() uint64 {
-	n := uint64(len(h.method) + len(h.scheme) + len(h.authority) + len(h.path) + 7 + 7 + 10 + 5 + 4*32)
-	for k, vv := range h.req.Header {
-		if _, ok := requestField(k); ok {
-			for _, v := range vv {
-				n += uint64(len(k) + len(v) + 32)
-			}
+// addFields validates every field of hdr and returns buf with the fields
+// sent appended, and their share of the header list size. It notes a
+// "TE: trailers" request, which encode sends as "te: trailers" (RFC 9113
+// 8.2.2).
+func (h *head) addFields(hdr http.Header, buf []field) ([]field, uint64, error) {
+	var size uint64
+	for k, vv := range hdr {
+		if err := checkField(k, vv, "header"); err != nil {
+			return nil, 0, err
+		}
+		if k == "Te" {
+			h.te = httpguts.HeaderValuesContainsToken(vv, "trailers")
+		}
+		name, ok := requestField(k)
+		if !ok {
+			continue
+		}
+		for _, v := range vv {
+			buf = append(buf, field{name, v})
+			size += uint64(len(name) + len(v) + 32)
 		}
 	}
-	return n + uint64(len(h.trailers)+len(h.clen)+2*32)
+	return buf, size, nil
 }
 
-// encode writes the request's header block into c.hbuf. Called under wmu.
-func (h *head) encode(c *Conn) {
+// setTrailers validates the declared request trailers and sets the value
+// of the "trailer" field that announces them.
+func (h *head) setTrailers(tr http.Header) error {
+	if err := checkFields(tr, "trailer"); err != nil || len(tr) == 0 {
+		return err
+	}
+	keys := make([]string, 0, len(tr))
+	for k := range tr {
+		name := lowerKey(k)
+		switch name {
+		case "content-length", "transfer-encoding", "trailer", "host", "te":
+			return errors.New("h2conn: forbidden request trailer " + k)
+		}
+		keys = append(keys, name)
+	}
+	h.trailers = strings.Join(keys, ",")
+	return nil
+}
+
+// encode writes the request's header block, with the regular fields from
+// prepareHead, into c.hbuf. Called under wmu.
+func (h *head) encode(c *Conn, fields []field) {
 	c.hbuf.Reset()
 	c.encodeField(":method", h.method)
 	if !h.connect {
@@ -105,14 +158,8 @@ func (h *head) encode(c *Conn) {
 		c.encodeField(":path", h.path)
 	}
 	c.encodeField(":authority", h.authority)
-	for k, vv := range h.req.Header {
-		name, ok := requestField(k)
-		if !ok {
-			continue
-		}
-		for _, v := range vv {
-			c.encodeField(name, v)
-		}
+	for _, f := range fields {
+		c.encodeField(f.name, f.value)
 	}
 	if h.te {
 		c.encodeField("te", "trailers")
@@ -165,13 +212,20 @@ func sendsZeroLength(method string) bool {
 // before any of them reaches the hpack encoder.
 func checkFields(h http.Header, what string) error {
 	for k, vv := range h {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return errors.New("h2conn: invalid request " + what + " name " + strconv.Quote(k))
+		if err := checkField(k, vv, what); err != nil {
+			return err
 		}
-		for _, v := range vv {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return errors.New("h2conn: invalid request " + what + " value for " + k)
-			}
+	}
+	return nil
+}
+
+func checkField(k string, vv []string, what string) error {
+	if !httpguts.ValidHeaderFieldName(k) {
+		return errors.New("h2conn: invalid request " + what + " name " + strconv.Quote(k))
+	}
+	for _, v := range vv {
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return errors.New("h2conn: invalid request " + what + " value for " + k)
 		}
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
@@ -65,7 +64,6 @@ func (c *Conn) readFrame() (http2.Frame, error) {
 	if err == nil {
 		var f http2.Frame
 		if f, err = c.rfr.ReadFrameForHeader(fh); err == nil {
-			c.lastRead.Store(time.Now().UnixNano())
 			return f, nil
 		}
 	}
@@ -372,7 +370,11 @@ func (c *Conn) onResponseHead(s *stream, endStream bool) error {
 	if !ok || code == http.StatusSwitchingProtocols { // RFC 9113 8.6: no 101
 		return malformed(s)
 	}
-	h, declared, ok := buildHeader(fields, true)
+	var vals []string
+	if code >= 200 {
+		vals = s.hvals[:] // a 1xx head may be kept by a trace hook: not there
+	}
+	h, declared, ok := buildHeader(fields, true, vals)
 	if !ok {
 		return malformed(s)
 	}
@@ -456,7 +458,7 @@ func (c *Conn) onTrailers(s *stream, endStream bool) error {
 	if !endStream || len(c.fields) > 0 && c.fields[0].IsPseudo() {
 		return malformed(s)
 	}
-	t, _, ok := buildHeader(c.fields, false)
+	t, _, ok := buildHeader(c.fields, false, nil)
 	if !ok {
 		return malformed(s)
 	}
@@ -474,11 +476,14 @@ func (c *Conn) onTrailers(s *stream, endStream bool) error {
 	return nil
 }
 
-// buildHeader turns decoded regular fields into an http.Header with two
-// allocations (the map and one backing array of values). In a response
-// head, "trailer" declares Response.Trailer keys instead.
-func buildHeader(fields []hpack.HeaderField, resHead bool) (h, declared http.Header, ok bool) {
-	vals := make([]string, len(fields))
+// buildHeader turns decoded regular fields into an http.Header. The values
+// share one backing array, as net/textproto's do: vals when it is long
+// enough, else a new one. In a response head, "trailer" declares
+// Response.Trailer keys instead.
+func buildHeader(fields []hpack.HeaderField, resHead bool, vals []string) (h, declared http.Header, ok bool) {
+	if len(vals) < len(fields) {
+		vals = make([]string, len(fields))
+	}
 	h = make(http.Header, len(fields))
 	for i, f := range fields {
 		if f.IsPseudo() || !validFieldName(f.Name) || !httpguts.ValidHeaderFieldValue(f.Value) {
@@ -528,6 +533,8 @@ func contentLength(h http.Header) int64 {
 		delete(h, "Content-Length")
 		return -1
 	}
-	h["Content-Length"] = vv[:1]
+	if len(vv) > 1 {
+		h["Content-Length"] = vv[:1]
+	}
 	return int64(n)
 }

@@ -6,46 +6,48 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/net/http2"
 )
 
 // stream is one request and its response. The response Body is the
-// stream itself (see body.go), so a request costs one allocation for
-// both, plus the response channel.
+// stream itself (see body.go), and the values of the response head's
+// fields usually live in it too, so a request costs one allocation for
+// all of them.
 type stream struct {
-	c      *Conn
-	req    *http.Request          // immutable
-	ctx    context.Context        // immutable
-	trace  *httptrace.ClientTrace // immutable; nil without a trace
-	head   bool                   // the request is HEAD; immutable
-	headBy int64                  // UnixNano by which the response head is due; 0: no limit. Immutable
-	id     uint32                 // set under wmu before the stream is registered; then immutable
+	c     *Conn
+	req   *http.Request          // immutable
+	ctx   context.Context        // immutable
+	trace *httptrace.ClientTrace // immutable; nil without a trace
+	head  bool                   // the request is HEAD; immutable
+	id    uint32                 // set under wmu before the stream is registered; then immutable
 
-	// resc hands the response head to RoundTrip: deliverLocked sends one
-	// token, once, after setting resErr (nil: res is ready); RoundTrip
-	// receives it. A zero-size element makes the channel one allocation.
-	resc chan struct{}
+	// headed hands the response head to RoundTrip, which waits on it:
+	// deliverLocked calls Done once, after setting resErr (nil: res is
+	// ready). Unlike a channel, it costs no allocation.
+	headed sync.WaitGroup
 
-	// Guarded by c.mu.
-	res          http.Response // filled by the reader before resc gets nil
-	delivered    bool          // resc was sent to
-	resErr       error         // the error RoundTrip returns, set before resc is sent to
+	// Guarded by c.mu. (The flags sit together so that the stream fits a
+	// smaller size class.)
+	res          http.Response // filled by the reader before headed is done with resErr nil
+	resErr       error         // the error RoundTrip returns, set before headed is done
+	delivered    bool          // headed is done
 	opened       bool          // registered in c.streams
 	localDone    bool          // we queued END_STREAM, or may send nothing more
 	remoteDone   bool          // the peer ended its side, or the stream was reset
 	closed       bool          // removed from c.streams (both sides done, or reset)
+	creditQueued bool          // s is in c.credit
+	bodyClosed   bool          // Body.Close was called
+	sending      bool          // a body sender goroutine runs
 	sendWindow   int32         // what the peer lets us send
 	recvWindow   int32         // what we let the peer send
 	unacked      int32         // body bytes consumed but not yet credited
-	creditQueued bool          // s is in c.credit
 	buf          dataBuffer    // response body bytes not yet read
 	rerr         error         // what Body.Read returns once buf is empty
-	bodyClosed   bool          // Body.Close was called
 	trailer      http.Header   // received trailers, moved to res.Trailer at EOF
-	sending      bool          // a body sender goroutine runs
+	headBy       int64         // UnixNano by which the response head is due, set by the watch (watch.go); 0: not yet
 	readc        chan struct{} // cap 1, made by a waiting Body.Read; signaled when buf or rerr changes
 	sendc        chan struct{} // cap 1, made for a request with a body; signaled when windows grow or the stream ends
 
@@ -54,11 +56,12 @@ type stream struct {
 	rstQueued bool // RST_STREAM queued: queue nothing more for s
 
 	// Owned by the reader goroutine.
-	gotHead bool  // the final response head arrived
-	discard bool  // the response has no Body to read (HEAD): DATA is dropped
-	n1xx    int   // informational responses so far
-	clen    int64 // the response's content-length; -1 if none
-	got     int64 // response body bytes received
+	gotHead bool      // the final response head arrived
+	hvals   [8]string // backs the values of the final head's Header (see buildHeader); written once
+	discard bool      // the response has no Body to read (HEAD): DATA is dropped
+	n1xx    int       // informational responses so far
+	clen    int64     // the response's content-length; -1 if none
+	got     int64     // response body bytes received
 
 	reqBodyClosed atomic.Bool // req.Body was closed (by the sender or a closer goroutine)
 }
@@ -93,8 +96,9 @@ func (c *Conn) RoundTrip(req *http.Request) (*http.Response, uint32, error) {
 // is closed, as by an http.RoundTripper, perhaps after RoundTrip returns.
 func (c *Conn) RoundTripReserved(req *http.Request) (*http.Response, uint32, error) {
 	ctx := req.Context()
-	var h head
-	if err := h.prepare(req, c.peerMaxHeaderList.Load()); err != nil {
+	var inline [inlineFields]field
+	h, sent, err := prepareHead(req, c.peerMaxHeaderList.Load(), inline[:0])
+	if err != nil {
 		c.Unreserve()
 		closeBody(req)
 		return nil, 0, err
@@ -109,30 +113,28 @@ func (c *Conn) RoundTripReserved(req *http.Request) (*http.Response, uint32, err
 		req:  req,
 		ctx:  ctx,
 		head: req.Method == http.MethodHead,
-		resc: make(chan struct{}, 1),
 		clen: -1,
 	}
 	s.trace = httptrace.ContextClientTrace(ctx)
+	s.headed.Add(1)
 	if h.bodyLen != 0 || len(req.Trailer) > 0 {
 		s.sendc = make(chan struct{}, 1)
 	}
-	if d := c.cfg.ResponseTimeout; d > 0 {
-		s.headBy = time.Now().Add(d).UnixNano()
-	}
-	if err := c.openStream(s, &h); err != nil {
+	if err := c.openStream(s, &h, sent); err != nil {
 		closeBody(req)
 		return nil, s.id, err
 	}
-	<-s.resc
-	if s.resErr != nil { // written before the send: no lock needed
+	s.headed.Wait()
+	if s.resErr != nil { // written before Done: no lock needed
 		return nil, s.id, s.resErr
 	}
 	return &s.res, s.id, nil
 }
 
-// openStream assigns s its ID, queues its HEADERS, registers it and
-// starts its body sender. It consumes the caller's reservation.
-func (c *Conn) openStream(s *stream, h *head) error {
+// openStream assigns s its ID, queues its HEADERS (h and its regular
+// fields), registers it and starts its body sender. It consumes the
+// caller's reservation.
+func (c *Conn) openStream(s *stream, h *head, fields []field) error {
 	c.wmu.Lock()
 	c.mu.Lock()
 	if err := c.openErrLocked(); err != nil {
@@ -147,7 +149,7 @@ func (c *Conn) openStream(s *stream, h *head) error {
 	// the peer's hpack decoder would lose step with our encoder. Should the
 	// connection close or get a GOAWAY meanwhile, no block is ever sent on
 	// it again, so dropping this one desynchronizes nothing.
-	h.encode(c)
+	h.encode(c, fields)
 	endStream := h.bodyLen == 0 && len(s.req.Trailer) == 0
 
 	c.mu.Lock()
@@ -245,7 +247,7 @@ func (c *Conn) deliverLocked(s *stream, err error) {
 	}
 	s.delivered = true
 	s.resErr = err
-	s.resc <- struct{}{}
+	s.headed.Done()
 }
 
 // closeStreamLocked removes s from the connection: its slot is free.

@@ -3,7 +3,7 @@ package h2conn
 import "time"
 
 // watchTick is the period of the watch: how late a stream may notice that its request's
-// context ended, or that its response head is overdue.
+// context ended (twice that for an overdue response head, see headOverdueLocked).
 const watchTick = 100 * time.Millisecond
 
 // watch ends, every tick until the connection closes, the streams whose request context ended
@@ -38,14 +38,27 @@ func (c *Conn) watch() {
 // overdue appends to ended the open streams to end now, and to why the reason for each: the
 // request context's error, or ErrResponseTimeout.
 func (c *Conn) overdue(now int64, ended []*stream, why []error) ([]*stream, []error) {
+	timeout := int64(c.cfg.ResponseTimeout)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range c.streams {
 		if err := s.ctx.Err(); err != nil {
 			ended, why = append(ended, s), append(why, err)
-		} else if s.headBy != 0 && !s.delivered && now >= s.headBy {
+		} else if timeout > 0 && !s.delivered && s.headOverdueLocked(now, timeout) {
 			ended, why = append(ended, s), append(why, ErrResponseTimeout)
 		}
 	}
 	return ended, why
+}
+
+// headOverdueLocked reports whether s's response head is overdue at now. The deadline runs
+// from the first tick that sees s rather than from when its HEADERS were queued, so that
+// RoundTrip reads no clock: a stream is reset no sooner than the timeout and up to two ticks
+// after it.
+func (s *stream) headOverdueLocked(now, timeout int64) bool {
+	if s.headBy == 0 {
+		s.headBy = now + timeout
+		return false
+	}
+	return now >= s.headBy
 }
