@@ -67,6 +67,13 @@ type conn struct {
 	stack    uint64        // the runtime's starting stack size when the last shed started the serve goroutine
 	restack  time.Duration // the next wait before checking whether a fresh goroutine would get a smaller stack
 	idleEnd  time.Time     // when the current wait for a request ends
+	idleFrom time.Time     // when it began, for its first armIdleWait, which clears it; zero after
+
+	// headUnarmed says the head being read came whole with its first bytes, so awaitRequest left
+	// the read deadline as it was. readRequest then arms HeaderTimeout for a request with
+	// content: a body Read that finds bytes buffered sets no deadline of its own, yet may wait
+	// for the client for the rest of a chunk line.
+	headUnarmed bool
 
 	// wired counts bytes written to the socket through bw. It is written by whoever writes
 	// through bw (the handler, or a body reader sending 100 Continue under the response's lock)
@@ -113,11 +120,13 @@ func (c *conn) writeSocket(p []byte) (int, error) {
 
 // armWrite sets the write deadline for the next write to WriteTimeout from now. To spare a
 // system call per write, a deadline that is still more than half the timeout away is kept, so a
-// write that makes no progress is cut after between half the timeout and all of it.
+// write that makes no progress is cut after between half the timeout and all of it. To spare a
+// clock read per write, now is the coarse clock's: a kept deadline is still more than half the
+// timeout plus the coarse clock's slack away by it, and a new one is no later than the timeout.
 func (c *conn) armWrite() {
 	d := c.s.cfg.WriteTimeout
-	now := time.Now()
-	if c.wdl.Sub(now) < d/2 {
+	now, slack := c.s.clock.now(d)
+	if c.wdl.Sub(now) < d/2+slack {
 		c.wdl = now.Add(d)
 		c.rwc.SetWriteDeadline(c.wdl)
 	}
@@ -370,6 +379,9 @@ func (c *conn) readRequest() (*response, error) {
 	if err := parseHead(&w.head, string(raw)); err != nil {
 		return nil, err
 	}
+	if c.headUnarmed && w.head.framing != framingNone {
+		c.setReadDeadline(time.Now().Add(c.s.cfg.HeaderTimeout))
+	}
 	if w.head.framing == framingChunked {
 		buffered, _ := c.br.Peek(c.br.Buffered())
 		if precheckChunked(buffered, c.s.lim) != nil {
@@ -390,9 +402,10 @@ func (c *conn) readRequest() (*response, error) {
 // wait that moves to a fresh goroutine returns errShed, and the next call resumes it.
 func (c *conn) awaitRequest() error {
 	cfg := &c.s.cfg
+	c.headUnarmed = false
 	if (c.br != nil && c.br.Buffered() > 0) || c.cr.buffered() {
 		// Pipelined: the next head has begun already.
-		return c.setReadDeadline(time.Now().Add(cfg.HeaderTimeout))
+		return c.armHead()
 	}
 	resumed := c.shed
 	c.shed = false
@@ -400,7 +413,7 @@ func (c *conn) awaitRequest() error {
 		if p := c.pipe.Load(); p != nil {
 			switch err := p.awaitByte(); err {
 			case nil:
-				return c.setReadDeadline(time.Now().Add(cfg.HeaderTimeout))
+				return c.armHead()
 			case errDrained:
 			default:
 				return err
@@ -414,7 +427,8 @@ func (c *conn) awaitRequest() error {
 		if c.s.closing.Load() {
 			return errIdleClose
 		}
-		c.idleEnd = time.Now().Add(cfg.IdleTimeout)
+		now := time.Now()
+		c.idleEnd, c.idleFrom = now.Add(cfg.IdleTimeout), now
 		if c.reqs == 0 {
 			c.idleEnd = c.start.Add(cfg.HeaderTimeout)
 		}
@@ -428,6 +442,7 @@ func (c *conn) awaitRequest() error {
 	if c.cr.holdsHead() {
 		// The whole head came with its first bytes: reading it waits for nothing, so the wait's
 		// deadline may stay, and two deadline changes per request are saved.
+		c.headUnarmed = true
 		return nil
 	}
 	deadline := c.idleEnd
@@ -435,6 +450,20 @@ func (c *conn) awaitRequest() error {
 		deadline = time.Now().Add(cfg.HeaderTimeout)
 	}
 	return c.setReadDeadline(deadline)
+}
+
+// armHead arms the deadline of a head whose first bytes are in the bufio.Reader: HeaderTimeout
+// from now, unless the whole head is there already, so that reading it waits for nothing; the
+// deadline is then left as it is (see headUnarmed), which spares a clock read and a deadline
+// change for each request of a pipeline.
+func (c *conn) armHead() error {
+	if c.br != nil {
+		if b, _ := c.br.Peek(c.br.Buffered()); holdsHead(b) {
+			c.headUnarmed = true
+			return nil
+		}
+	}
+	return c.setReadDeadline(time.Now().Add(c.s.cfg.HeaderTimeout))
 }
 
 // idleWait waits for the first bytes of the next request until idleEnd. It returns errShed when
@@ -526,9 +555,13 @@ func (c *conn) armIdleWait(deadline time.Time, shedAfter time.Duration) time.Tim
 	if c.pipe.Load() != nil {
 		c.rdl = time.Time{} // the pipeline's goroutines move the read deadline too
 	}
+	now := c.idleFrom
+	c.idleFrom = time.Time{}
 	wait := deadline
 	if shedAfter > 0 {
-		now := time.Now()
+		if now.IsZero() {
+			now = time.Now()
+		}
 		if soft := now.Add(shedAfter); soft.Before(deadline) {
 			wait = soft
 			if kept := c.rdl; kept.Before(wait) && kept.Sub(now) >= shedAfter/2 {
@@ -695,16 +728,17 @@ func (c *conn) replyError(e *statusError) {
 	if c.bw == nil {
 		c.bw = getWriter(c)
 	}
-	writeErrorReply(c.bw, e, c.s.date.get(time.Now()))
+	writeErrorReply(c.bw, e, c.s.clock.dateLine())
 	c.bw.Flush()
 }
 
 // writeErrorReply writes the server's own answer to a refused request, with Connection: close.
-func writeErrorReply(bw *bufio.Writer, e *statusError, date []byte) {
+// dateLine is the Date field line (see clock.dateLine).
+func writeErrorReply(bw *bufio.Writer, e *statusError, dateLine []byte) {
 	writeStatusLine(bw, e.code)
-	bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nDate: ")
-	bw.Write(date)
-	bw.WriteString("\r\nContent-Length: ")
+	bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n")
+	bw.Write(dateLine)
+	bw.WriteString("Content-Length: ")
 	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(e.reason)+1), 10))
 	bw.WriteString("\r\n\r\n")
 	bw.WriteString(e.reason)

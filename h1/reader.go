@@ -82,10 +82,19 @@ func (r *connReader) Read(p []byte) (int, error) {
 // buffered reports whether bytes read ahead wait for the bufio.Reader.
 func (r *connReader) buffered() bool { return r.stashed || r.box != nil }
 
-// holdsHead reports whether the bytes waitIdle read hold a whole request head, through the
-// CRLF CRLF that ends it (RFC 9112 2.1).
+// holdsHead reports whether the bytes waitIdle read hold a whole request head.
 func (r *connReader) holdsHead() bool {
-	return r.box != nil && bytes.Contains(r.pending, crlfCRLF)
+	return r.box != nil && holdsHead(r.pending)
+}
+
+// holdsHead reports whether b, the bytes that start a request, holds its whole head: past the
+// empty lines that may precede it (RFC 9112 2.2), through the CRLF CRLF that ends it
+// (RFC 9112 2.1).
+func holdsHead(b []byte) bool {
+	for len(b) >= 2 && b[0] == '\r' && b[1] == '\n' {
+		b = b[2:]
+	}
+	return bytes.Contains(b, crlfCRLF)
 }
 
 var crlfCRLF = []byte("\r\n\r\n")

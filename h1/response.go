@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 )
 
 // response is one exchange: the request handed to the handler and the http.ResponseWriter and
@@ -199,9 +197,7 @@ func (w *response) writeHeader(code int, finished bool) {
 		}
 	}
 	if _, ok := h["Date"]; !ok {
-		bw.WriteString("Date: ")
-		bw.Write(w.c.s.date.get(time.Now()))
-		bw.WriteString("\r\n")
+		bw.Write(w.c.s.clock.dateLine())
 	}
 	// RFC 9110 8.6: no Content-Length in 1xx and 204 responses; a HEAD or 304 response keeps the
 	// one the handler set, which describes the body a GET would have got.
@@ -381,7 +377,7 @@ func (w *response) afterDispatchedPanic() {
 	if replace {
 		w.bw.Reset(o)
 		w.closeAfter = true
-		writeErrorReply(w.bw, errHandlerPanic, w.c.s.date.get(time.Now()))
+		writeErrorReply(w.bw, errHandlerPanic, w.c.s.clock.dateLine())
 		w.bw.Flush()
 	}
 }
@@ -431,13 +427,30 @@ func hasToken(values []string, token string) bool {
 // writeStatusLine writes "HTTP/1.1 code reason CRLF", always with a reason phrase: some clients
 // (h2load among them) count a status line without one as a failure.
 func writeStatusLine(bw *bufio.Writer, code int) {
-	b := append(bw.AvailableBuffer(), "HTTP/1.1 "...)
+	if code < len(statusLines) && statusLines[code] != "" {
+		bw.WriteString(statusLines[code])
+		return
+	}
+	bw.Write(appendStatusLine(bw.AvailableBuffer(), code))
+}
+
+func appendStatusLine(b []byte, code int) []byte {
+	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(code), 10)
 	b = append(b, ' ')
 	b = append(b, reasonPhrase(code)...)
-	b = append(b, '\r', '\n')
-	bw.Write(b)
+	return append(b, '\r', '\n')
 }
+
+// statusLines holds the status line of each code that has a standard reason phrase.
+var statusLines = func() (t [600]string) {
+	for code := range t {
+		if http.StatusText(code) != "" {
+			t[code] = string(appendStatusLine(nil, code))
+		}
+	}
+	return t
+}()
 
 // reasonPhrase is the standard reason phrase of code, or "Status" for a code without one.
 func reasonPhrase(code int) string {
@@ -450,6 +463,14 @@ func reasonPhrase(code int) string {
 // writeField writes "k: v CRLF". A value with a CR, LF or other control character, which would
 // split the header or corrupt it, has each such byte replaced by a space.
 func writeField(bw *bufio.Writer, k, v string) {
+	if n := len(k) + len(v) + len(": \r\n"); n <= bw.Available() && validFieldValue(v) {
+		// The common case, in one copy into the buffer.
+		b := append(bw.AvailableBuffer(), k...)
+		b = append(b, ": "...)
+		b = append(b, v...)
+		bw.Write(append(b, "\r\n"...))
+		return
+	}
 	bw.WriteString(k)
 	bw.WriteString(": ")
 	if validFieldValue(v) {
@@ -464,25 +485,4 @@ func writeField(bw *bufio.Writer, k, v string) {
 		}
 	}
 	bw.WriteString("\r\n")
-}
-
-// dateCache holds the Date field value for the current second, shared by all connections.
-type dateCache struct {
-	v atomic.Pointer[dateValue]
-}
-
-type dateValue struct {
-	sec int64
-	b   []byte // IMF-fixdate (RFC 9110 5.6.7); never modified once stored
-}
-
-// get returns the Date value for now; callers must not modify it.
-func (d *dateCache) get(now time.Time) []byte {
-	sec := now.Unix()
-	if v := d.v.Load(); v != nil && v.sec == sec {
-		return v.b
-	}
-	v := &dateValue{sec: sec, b: now.UTC().AppendFormat(make([]byte, 0, len(http.TimeFormat)), http.TimeFormat)}
-	d.v.Store(v)
-	return v.b
 }

@@ -2,6 +2,10 @@
 // reads their requests with a strict RFC 9112 parser of its own, and serves them with any
 // http.Handler, over persistent connections with timeouts and limits.
 //
+// A handler may change its request's Header map: h1 takes what it needs of the head (framing,
+// Connection, Expect) before the handler starts and reads nothing of the map after that. A proxy
+// can then send the map on instead of copying it.
+//
 // It imports only the standard library and zerolog.
 package h1
 
@@ -22,9 +26,9 @@ import (
 
 // Server serves HTTP/1.x on any number of listeners. It owns every goroutine it starts and waits
 // for them in Shutdown and Close: one per connection (which moves to a fresh goroutine when it
-// has waited idleShed for its next request), one that sweeps the connections every watchTick, one
-// per long request that watches for the client going away (see watch.go), and one per pipelined
-// request handled concurrently (see pipeline.go).
+// has waited idleShed for its next request), one that sets the coarse clock (see clock.go) and
+// sweeps the connections every watchTick, one per long request that watches for the client going
+// away (see watch.go), and one per pipelined request handled concurrently (see pipeline.go).
 type Server struct {
 	cfg     Config // filled in by New; read-only
 	lim     limits // from cfg
@@ -53,7 +57,7 @@ type Server struct {
 	open     atomic.Int64  // connections open
 	active   atomic.Int64  // requests whose handler is running or whose response is being written
 	requests atomic.Uint64 // requests handled since New
-	date     dateCache
+	clock    clock         // read anywhere; set by the watch goroutine
 
 	watchTicks atomic.Uint64 // watchTick periods since the watch goroutine started, from 1
 	sweepList  []*conn       // the watch goroutine's own: the connections of one sweep

@@ -10,15 +10,19 @@ import "time"
 // starts the background read under handlers that have run for more than a watchTick: a client
 // that leaves is noticed within two ticks, and a short request pays two uncontended locks.
 
-// watchLoop ticks every watchTick until shutdown begins, sweeping the connections at each tick.
+// watchLoop ticks every watchTick until shutdown begins, setting the coarse clock and sweeping the
+// connections at each tick.
 func (s *Server) watchLoop() {
 	defer s.wg.Done()
+	defer s.clock.stop()
 	s.watchTicks.Store(1)
+	s.clock.set(time.Now())
 	t := time.NewTicker(watchTick)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
+			s.clock.set(time.Now())
 			s.sweep(s.watchTicks.Add(1))
 		case <-s.done:
 			return
