@@ -135,10 +135,13 @@ func (w *response) write(p []byte, s string) (int, error) {
 	case bodyChunked:
 		bw.Write(appendChunkHeader(bw.AvailableBuffer(), n))
 	}
-	if p != nil {
-		bw.Write(p)
-	} else {
+	if p == nil {
 		bw.WriteString(s)
+	} else if through, err := w.c.writeThrough(bw, p); !through {
+		bw.Write(p)
+	} else if err != nil {
+		w.closeAfter = true
+		return 0, err
 	}
 	if w.mode == bodyChunked {
 		bw.WriteString("\r\n")

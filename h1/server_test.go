@@ -1,11 +1,13 @@
 package h1
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -908,6 +910,40 @@ func TestConcurrentClients(t *testing.T) {
 	for range 8 {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// A body write larger than the write buffer, made while the head is still buffered, leaves with
+// the head in one writev: the bytes must arrive whole and in order, with either framing, on a
+// kept-alive connection.
+func TestLargeWritesAfterBufferedHead(t *testing.T) {
+	body := make([]byte, 3*bufferSize+123)
+	for i := range body {
+		body[i] = byte('a' + i%26)
+	}
+	_, addr := startServer(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/length" {
+			w.Header().Set("Content-Length", strconv.Itoa(2*len(body)))
+		}
+		w.Write(body) // with the head still in the buffer
+		w.Write(body) // with the buffer empty
+	}))
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	for _, path := range []string{"/length", "/chunked", "/length"} {
+		resp, err := (&http.Client{Transport: tr}).Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(got, append(body[:len(body):len(body)], body...)) {
+			t.Errorf("%s: got %d bytes (err %v), want %d", path, len(got), err, 2*len(body))
+		}
+		chunked := len(resp.TransferEncoding) > 0
+		if want := path == "/chunked"; chunked != want {
+			t.Errorf("%s: chunked is %v, want %v", path, chunked, want)
 		}
 	}
 }
