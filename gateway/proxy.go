@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"muxgate/h1"
 	"muxgate/internal/pool"
 )
 
@@ -123,9 +124,14 @@ func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *ht
 
 // writeHead copies the status and the end-to-end fields of resp to w.
 func (p *proxy) writeHead(w http.ResponseWriter, r *http.Request, resp *http.Response) {
-	h := w.Header()
-	for k, vv := range resp.Header {
-		h[k] = vv
+	// The upstream's map becomes the client's where h1 takes it: nothing else reads it after
+	// the pool returned, and copying it cost a map and a hash per field on every response.
+	h := resp.Header
+	if !h1.AdoptHeader(w, h) {
+		h = w.Header()
+		for k, vv := range resp.Header {
+			h[k] = vv
+		}
 	}
 	removeHopHeaders(h)
 	if len(resp.Trailer) > 0 {

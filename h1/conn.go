@@ -628,7 +628,6 @@ func (c *conn) newRequest(w *response) {
 	h := &w.head
 	ctx, cancel := context.WithCancelCause(c.base)
 	w.cancel = cancel
-	w.header = make(http.Header)
 	r := &http.Request{
 		Method:        h.method,
 		URL:           h.url,

@@ -68,7 +68,28 @@ var (
 // Header returns the header map the response will be sent with. Changes after WriteHeader (or
 // the first Write) only matter for trailers: keys declared in the Trailer header, and keys
 // prefixed with http.TrailerPrefix.
-func (w *response) Header() http.Header { return w.header }
+//
+// The map is made at the first call: a handler that adopts one (AdoptHeader) or sends no field
+// costs none.
+func (w *response) Header() http.Header {
+	if w.header == nil {
+		w.header = make(http.Header)
+	}
+	return w.header
+}
+
+// AdoptHeader makes h the header map that w, a ResponseWriter of this package's, will send,
+// where w's own map is still empty and nothing of the response was written; it reports whether
+// it did. A handler that has a map to send anyway, as a proxy has the upstream's, saves building
+// one field by field; h is then w's, and the handler changes it only through w.Header().
+func AdoptHeader(w http.ResponseWriter, h http.Header) bool {
+	r, ok := w.(*response)
+	if !ok || h == nil || len(r.header) > 0 || r.wroteHeader || r.done {
+		return false
+	}
+	r.header = h
+	return true
+}
 
 // WriteHeader sends the status line and header. A 1xx code (other than 101) sends an
 // informational response with the current header map at once, and may be repeated; a final code

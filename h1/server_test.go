@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"strconv"
 	"strings"
@@ -944,6 +945,42 @@ func TestLargeWritesAfterBufferedHead(t *testing.T) {
 		chunked := len(resp.TransferEncoding) > 0
 		if want := path == "/chunked"; chunked != want {
 			t.Errorf("%s: chunked is %v, want %v", path, chunked, want)
+		}
+	}
+}
+
+// AdoptHeader hands w a map to send, but only while w's own is empty and nothing was written.
+func TestAdoptHeader(t *testing.T) {
+	_, addr := startServer(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/adopt":
+			if !AdoptHeader(w, http.Header{"X-Up": {"1"}}) {
+				t.Error("AdoptHeader refused a fresh response")
+			}
+			w.Header().Set("X-Own", "2")
+		case "/set-first":
+			w.Header().Set("X-Own", "2")
+			if AdoptHeader(w, http.Header{"X-Up": {"1"}}) {
+				t.Error("AdoptHeader replaced fields already set")
+			}
+		case "/written":
+			w.WriteHeader(http.StatusOK)
+			if AdoptHeader(w, http.Header{"X-Up": {"1"}}) {
+				t.Error("AdoptHeader took a map after the head was written")
+			}
+		}
+		if AdoptHeader(httptest.NewRecorder(), http.Header{}) {
+			t.Error("AdoptHeader took another package's ResponseWriter")
+		}
+	}))
+	for path, want := range map[string][2]string{"/adopt": {"1", "2"}, "/set-first": {"", "2"}, "/written": {"", ""}} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := [2]string{resp.Header.Get("X-Up"), resp.Header.Get("X-Own")}; got != want {
+			t.Errorf("%s: got X-Up, X-Own %q, want %q", path, got, want)
 		}
 	}
 }
