@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -156,6 +157,38 @@ func BenchmarkRoundTripRaw(b *testing.B) {
 	})
 }
 
+// BenchmarkRoundTripRaw64K is BenchmarkRoundTripRaw with a 64 KiB
+// response body, sent as four full-size DATA frames: it measures what
+// the client does per body byte.
+func BenchmarkRoundTripRaw64K(b *testing.B) {
+	addr := startRawBody(b, make([]byte, 64<<10))
+	b.Run("serial", func(b *testing.B) {
+		c, _ := dialCounting(b, addr, Config{})
+		req := newRequest(b, "GET", "http://"+addr+"/big", nil)
+		b.ReportAllocs()
+		b.SetBytes(64 << 10)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			doGet(b, c, req)
+		}
+	})
+	b.Run("parallel64", func(b *testing.B) {
+		// The responder ignores flow control: the connection window must
+		// hold 64 responses in flight besides the credit not yet sent.
+		c, _ := dialCounting(b, addr, Config{ConnWindow: 16 << 20})
+		req := newRequest(b, "GET", "http://"+addr+"/big", nil)
+		b.ReportAllocs()
+		b.SetBytes(64 << 10)
+		b.SetParallelism(64 / max(1, runtimeGOMAXPROCS()))
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				doGet(b, c, req)
+			}
+		})
+	})
+}
+
 // proxiedRequest is a GET with the fields a browser's request carries
 // through the gateway.
 func proxiedRequest(tb testing.TB, url string) *http.Request {
@@ -208,8 +241,10 @@ func TestRoundTripAllocs(t *testing.T) {
 
 // rawResponder is a minimal HTTP/2 server that allocates nothing per
 // request: it answers every request HEADERS with one prebuilt response
-// (":status 200", "content-length: 100", 100 bytes of DATA), batching its
-// writes. It understands nothing else, which suffices for GETs.
+// (":status 200", a content-length and the body in DATA frames of at
+// most 16 KiB; startRaw's body is 100 bytes), batching its writes. It
+// understands nothing else, not even flow control, which suffices for
+// GETs that fit the client's windows.
 type rawResponder struct {
 	ln net.Listener
 	wg sync.WaitGroup
@@ -217,7 +252,9 @@ type rawResponder struct {
 	nc []net.Conn
 }
 
-func startRaw(tb testing.TB) string {
+func startRaw(tb testing.TB) string { return startRawBody(tb, small100) }
+
+func startRawBody(tb testing.TB, body []byte) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -238,7 +275,7 @@ func startRaw(tb testing.TB) string {
 			go func() {
 				defer r.wg.Done()
 				defer nc.Close()
-				serveRaw(nc)
+				serveRaw(nc, body)
 			}()
 		}
 	}()
@@ -254,20 +291,28 @@ func startRaw(tb testing.TB) string {
 	return ln.Addr().String()
 }
 
-func serveRaw(nc net.Conn) {
+func serveRaw(nc net.Conn, body []byte) {
 	var tmpl bytes.Buffer
 	enc := hpack.NewEncoder(&tmpl)
 	enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-	enc.WriteField(hpack.HeaderField{Name: "content-length", Value: "100"})
+	enc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
 	block := bytes.Clone(tmpl.Bytes())
 	var resp bytes.Buffer
 	fr := http2.NewFramer(&resp, nil)
 	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block, EndHeaders: true})
-	fr.WriteData(1, true, small100)
-	// The header block adds "content-length: 100" to the client's dynamic
+	for rest := body; len(rest) > 0; {
+		n := min(len(rest), 16<<10)
+		fr.WriteData(1, n == len(rest), rest[:n])
+		rest = rest[n:]
+	}
+	// The header block adds the content-length to the client's dynamic
 	// table each time; repeating it is valid hpack.
 	template := resp.Bytes()
-	headersLen := 9 + len(block)
+	var idAt []int // where each frame of template has its stream ID
+	for at := 0; at < len(template); {
+		idAt = append(idAt, at+5)
+		at += 9 + (int(template[at])<<16 | int(template[at+1])<<8 | int(template[at+2]))
+	}
 
 	br := bufio.NewReaderSize(nc, 64<<10)
 	preface := make([]byte, len(http2.ClientPreface))
@@ -298,8 +343,9 @@ func serveRaw(nc net.Conn) {
 		case typ == http2.FrameHeaders && flags.Has(http2.FlagHeadersEndStream):
 			n := len(out)
 			out = append(out, template...)
-			binary.BigEndian.PutUint32(out[n+5:], id)
-			binary.BigEndian.PutUint32(out[n+headersLen+5:], id)
+			for _, at := range idAt {
+				binary.BigEndian.PutUint32(out[n+at:], id)
+			}
 		}
 		if _, err := br.Discard(length); err != nil {
 			return
@@ -341,4 +387,100 @@ func BenchmarkRequestHead(b *testing.B) {
 		}
 		h.encode(c, sent)
 	}
+}
+
+// BenchmarkReadData measures the reader's DATA path alone: one 16 KiB
+// DATA frame per op, from memory into a stream's buffer, which is then
+// dropped. The read buffer holds two frames but not a third, so most
+// frames arrive in two pieces, as they do from the network.
+func BenchmarkReadData(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		pad  []byte
+	}{{"plain", nil}, {"padded", make([]byte, 100)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var frames bytes.Buffer
+			fr := http2.NewFramer(&frames, nil)
+			fr.WriteDataPadded(1, false, make([]byte, 16<<10-1-len(tc.pad)), tc.pad)
+			c, s := readingConn(&loopReader{b: frames.Bytes()})
+			b.ReportAllocs()
+			b.SetBytes(16 << 10)
+			for b.Loop() {
+				if err := c.readNext(); err != nil {
+					b.Fatal(err)
+				}
+				c.recvWindow, s.recvWindow = maxWindow, maxWindow
+				s.buf.release()
+			}
+		})
+	}
+}
+
+// readingConn is a Conn reduced to its reader, on r, with stream 1 open
+// and its response head received.
+func readingConn(r io.Reader) (*Conn, *stream) {
+	c := &Conn{
+		cfg:         Config{}.withDefaults(),
+		wake:        make(chan struct{}, 1),
+		streams:     make(map[uint32]*stream),
+		recvWindow:  maxWindow,
+		lastID:      1,
+		gotSettings: true,
+	}
+	c.br = bufio.NewReaderSize(r, readBufferSize)
+	c.rfr = http2.NewFramer(nil, c.br)
+	c.rfr.SetReuseFrames()
+	c.rfr.SetMaxReadFrameSize(defaultMaxFrame)
+	s := &stream{c: c, id: 1, opened: true, gotHead: true, clen: -1, recvWindow: maxWindow}
+	c.streams[1] = s
+	return c, s
+}
+
+// loopReader reads b over and over, as much as fits each Read.
+type loopReader struct {
+	b   []byte
+	off int
+}
+
+func (r *loopReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k := copy(p[n:], r.b[r.off:])
+		n += k
+		r.off = (r.off + k) % len(r.b)
+	}
+	return n, nil
+}
+
+// BenchmarkState: a pool calls State for every session at every pick,
+// from many goroutines at once, while GETs keep the reader busy.
+func BenchmarkState(b *testing.B) {
+	addr := startRaw(b)
+	c, _ := dialCounting(b, addr, Config{})
+	req := newRequest(b, "GET", "http://"+addr+"/small", nil)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				doGet(b, c, req)
+			}
+		}
+	}()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if c.State().Closed {
+				b.Error("connection closed")
+			}
+		}
+	})
+	b.StopTimer()
+	close(stop)
+	wg.Wait()
 }

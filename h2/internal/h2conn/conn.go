@@ -160,8 +160,6 @@ type Conn struct {
 
 	mu          sync.Mutex
 	streams     map[uint32]*stream        // guarded by mu: streams not yet closed
-	reserved    int                       // guarded by mu: Reserve calls not yet used by a RoundTrip
-	maxStreams  int                       // guarded by mu: min(peer's MAX_CONCURRENT_STREAMS, cfg.MaxStreams)
 	lastID      uint32                    // guarded by mu: the highest stream ID opened
 	sentID      uint32                    // guarded by mu: the highest stream ID whose HEADERS the writer took
 	peerWindow  int32                     // guarded by mu: the peer's SETTINGS_INITIAL_WINDOW_SIZE
@@ -169,21 +167,29 @@ type Conn struct {
 	recvWindow  int32                     // guarded by mu: bytes the peer may still send on the connection
 	recvUnacked int32                     // guarded by mu: connection bytes the reader took, not yet credited
 	credit      []*stream                 // guarded by mu: streams whose WINDOW_UPDATE is due
-	draining    bool                      // guarded by mu: no new streams
 	goAwaySent  bool                      // guarded by mu
 	goAway      *ConnError                // guarded by mu: the peer's GOAWAY (lowest last stream ID)
-	closed      bool                      // guarded by mu
 	err         error                     // guarded by mu: why the connection closed
-	lastIdle    time.Time                 // guarded by mu
 	idle        chan struct{}             // guarded by mu: made by Shutdown; closed when no stream is active or reserved
 	pings       map[[8]byte]chan struct{} // guarded by mu: our PINGs awaiting their ACK; the reader closes the channel
 	pingSeq     uint64                    // guarded by mu
+
+	// What State reports: written under mu, read under mu or by State
+	// without it. failLocked sets draining before closed.
+	active     atomic.Int64 // len(streams)
+	reserved   atomic.Int64 // Reserve calls not yet used by a RoundTrip
+	maxStreams atomic.Int64 // min(peer's MAX_CONCURRENT_STREAMS, cfg.MaxStreams)
+	draining   atomic.Bool  // no new streams
+	closed     atomic.Bool
+	lastIdle   atomic.Int64 // when active+reserved last fell to zero, as time since start
+	start      time.Time    // immutable: when New began
 
 	peerMaxHeaderList atomic.Uint32 // the peer's SETTINGS_MAX_HEADER_LIST_SIZE; 0: none
 	linger            atomic.Bool   // we sent GOAWAY for the peer's protocol error: close nc lingering
 	lastRead          atomic.Int64  // written by the reader with the keep-alive on: UnixNano of the last bytes read (see activity)
 
 	// Owned by the reader goroutine.
+	br          *bufio.Reader // rfr's source; readData takes DATA payloads from it (data.go)
 	rfr         *http2.Framer
 	dec         *hpack.Decoder
 	fields      []hpack.HeaderField // the header block being decoded
@@ -219,11 +225,10 @@ func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 		maxFrame:   defaultMaxFrame,
 		wake:       make(chan struct{}, 1),
 		streams:    make(map[uint32]*stream),
-		maxStreams: cfg.MaxStreams,
 		peerWindow: initialWindow,
 		sendWindow: initialWindow,
 		recvWindow: int32(cfg.ConnWindow),
-		lastIdle:   time.Now(),
+		start:      time.Now(),
 		pings:      make(map[[8]byte]chan struct{}),
 		settingsc:  make(chan struct{}),
 		done:       make(chan struct{}),
@@ -232,6 +237,7 @@ func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 		st := tc.ConnectionState()
 		c.tlsState = &st
 	}
+	c.maxStreams.Store(int64(cfg.MaxStreams))
 	c.lastRead.Store(time.Now().UnixNano())
 	c.wfr = http2.NewFramer(&c.wbuf, nil)
 	c.enc = hpack.NewEncoder(&c.hbuf)
@@ -239,7 +245,8 @@ func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 	if cfg.PingInterval > 0 {
 		src = activity{c}
 	}
-	c.rfr = http2.NewFramer(nil, bufio.NewReaderSize(src, readBufferSize))
+	c.br = bufio.NewReaderSize(src, readBufferSize)
+	c.rfr = http2.NewFramer(nil, c.br)
 	c.rfr.SetReuseFrames()
 	c.rfr.SetMaxReadFrameSize(defaultMaxFrame)
 	c.dec = hpack.NewDecoder(4096, c.onField)
@@ -284,10 +291,10 @@ func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 func (c *Conn) Reserve() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.draining || len(c.streams)+c.reserved >= c.maxStreams {
+	if c.closed.Load() || c.draining.Load() || c.active.Load()+c.reserved.Load() >= c.maxStreams.Load() {
 		return false
 	}
-	c.reserved++
+	c.reserved.Add(1)
 	return true
 }
 
@@ -299,8 +306,8 @@ func (c *Conn) Unreserve() {
 }
 
 func (c *Conn) unreserveLocked() {
-	if c.reserved > 0 {
-		c.reserved--
+	if c.reserved.Load() > 0 {
+		c.reserved.Add(-1)
 		c.maybeIdleLocked()
 	}
 }
@@ -315,17 +322,20 @@ type State struct {
 	LastIdle   time.Time // when Active+Reserved last fell to zero, or when New started
 }
 
-// State returns a snapshot of c. It never waits for I/O.
+// State returns a snapshot of c. It never waits, not even for c's
+// lock, so a pool may call it for every session at every pick. Each
+// field is current when read, but they are read one by one: a stream
+// that opens meanwhile may be counted in neither Active nor Reserved.
+// Closed implies Draining.
 func (c *Conn) State() State {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	closed := c.closed.Load() // before draining, which failLocked sets first
 	return State{
-		Active:     len(c.streams),
-		Reserved:   c.reserved,
-		MaxStreams: c.maxStreams,
-		Draining:   c.draining,
-		Closed:     c.closed,
-		LastIdle:   c.lastIdle,
+		Active:     int(c.active.Load()),
+		Reserved:   int(c.reserved.Load()),
+		MaxStreams: int(c.maxStreams.Load()),
+		Draining:   c.draining.Load(),
+		Closed:     closed,
+		LastIdle:   c.start.Add(time.Duration(c.lastIdle.Load())),
 	}
 }
 
@@ -358,15 +368,16 @@ func (c *Conn) Close() error {
 // returns an error and leaves the connection open for Close.
 func (c *Conn) Shutdown(ctx context.Context) error {
 	c.mu.Lock()
-	if c.closed {
+	if c.closed.Load() {
 		c.mu.Unlock()
 		c.wg.Wait()
 		return nil
 	}
 	first := !c.goAwaySent
-	c.goAwaySent, c.draining = true, true
+	c.goAwaySent = true
+	c.draining.Store(true)
 	var idle chan struct{}
-	if len(c.streams)+c.reserved > 0 {
+	if c.active.Load()+c.reserved.Load() > 0 {
 		if c.idle == nil {
 			c.idle = make(chan struct{})
 		}
@@ -402,7 +413,7 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 // to close.
 func (c *Conn) Ping(ctx context.Context) error {
 	c.mu.Lock()
-	if c.closed {
+	if c.closed.Load() {
 		err := c.err
 		c.mu.Unlock()
 		return err
@@ -457,7 +468,7 @@ func (c *Conn) keepAlive() {
 		cancel()
 		if err != nil {
 			c.mu.Lock()
-			if !c.closed {
+			if !c.closed.Load() {
 				c.log.Warn().Msg("h2conn: keep-alive ping not answered; closing")
 			}
 			c.failLocked(errPingTimeout)
@@ -493,10 +504,12 @@ func (c *Conn) closeErr() error {
 // breaks the I/O of the reader and the writer (the writer then closes nc).
 // It does not wait for the goroutines.
 func (c *Conn) failLocked(err error) {
-	if c.closed {
+	if c.closed.Load() {
 		return
 	}
-	c.closed, c.draining, c.err = true, true, err
+	c.draining.Store(true)
+	c.closed.Store(true)
+	c.err = err
 	for _, s := range c.streams {
 		serr := err
 		if s.id > c.sentID || (c.goAway != nil && s.id > c.goAway.LastStreamID) {
@@ -518,10 +531,10 @@ func (c *Conn) failLocked(err error) {
 // maybeIdleLocked notes that the count of active and reserved streams may
 // have fallen to zero.
 func (c *Conn) maybeIdleLocked() {
-	if len(c.streams)+c.reserved > 0 {
+	if c.active.Load()+c.reserved.Load() > 0 {
 		return
 	}
-	c.lastIdle = time.Now()
+	c.lastIdle.Store(int64(time.Since(c.start)))
 	if c.idle != nil {
 		close(c.idle)
 		c.idle = nil

@@ -119,7 +119,7 @@ func (c *Conn) queueCreditLocked() {
 		s.unacked = 0
 	}
 	c.credit = c.credit[:0]
-	if c.recvUnacked >= int32(c.cfg.ConnWindow/2) && !c.closed {
+	if c.recvUnacked >= int32(c.cfg.ConnWindow/2) && !c.closed.Load() {
 		_ = c.wfr.WriteWindowUpdate(0, uint32(c.recvUnacked))
 		c.recvWindow += c.recvUnacked
 		c.recvUnacked = 0

@@ -75,6 +75,28 @@ func fuzzSeeds() [][]byte {
 		fr.WriteRawFrame(http2.FrameType(0xee), 0, 1, []byte("unknown"))
 		fr.WriteRawFrame(http2.FrameRSTStream, 0, 0, []byte{0, 0})
 	})
+	build(func(fr *http2.Framer, block func(...string) []byte) { // padded DATA
+		headers(fr, 1, false, block(":status", "200", "content-length", "6"))
+		fr.WriteDataPadded(1, false, []byte("abc"), []byte{}) // pad length 0
+		fr.WriteDataPadded(1, false, nil, make([]byte, 255))  // pad length = payload length - 1
+		fr.WriteDataPadded(1, true, []byte("def"), make([]byte, 9))
+		headers(fr, 5, false, block(":status", "200"))
+		// Frames longer than half the read buffer arrive in two pieces.
+		fr.WriteDataPadded(5, false, make([]byte, 10000), make([]byte, 255))
+		fr.WriteDataPadded(5, false, make([]byte, 6000), make([]byte, 127))
+		fr.WriteDataPadded(5, true, make([]byte, 16000), make([]byte, 255)) // beyond the stream window
+	})
+	build(func(fr *http2.Framer, block func(...string) []byte) { // pad length too long
+		headers(fr, 1, false, block(":status", "200"))
+		fr.WriteRawFrame(http2.FrameData, http2.FlagDataPadded, 1, []byte{2, 'x'})
+	})
+	build(func(fr *http2.Framer, block func(...string) []byte) { // no room for the pad length
+		headers(fr, 1, false, block(":status", "200"))
+		fr.WriteRawFrame(http2.FrameData, http2.FlagDataPadded, 1, nil)
+	})
+	build(func(fr *http2.Framer, block func(...string) []byte) { // DATA on stream 0
+		fr.WriteRawFrame(http2.FrameData, 0, 0, []byte("x"))
+	})
 	build(func(fr *http2.Framer, block func(...string) []byte) { // malformed heads
 		headers(fr, 1, false, block("x-no-status", "1"))
 		headers(fr, 3, false, block(":status", "2000"))

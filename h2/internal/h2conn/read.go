@@ -36,7 +36,7 @@ func (c *Conn) readLoop() {
 	defer c.wg.Done()
 	err := c.readFrames()
 	c.mu.Lock()
-	if !c.closed {
+	if !c.closed.Load() {
 		c.log.Debug().Err(err).Msg("h2conn: connection lost")
 	}
 	c.failLocked(err)
@@ -45,11 +45,7 @@ func (c *Conn) readLoop() {
 
 func (c *Conn) readFrames() error {
 	for {
-		f, err := c.readFrame()
-		if err == nil {
-			err = c.onFrame(f)
-		}
-		if err != nil {
+		if err := c.readNext(); err != nil {
 			if err = c.onFrameError(err); err != nil {
 				return err
 			}
@@ -57,8 +53,31 @@ func (c *Conn) readFrames() error {
 	}
 }
 
-// readFrame reads the next frame and sorts the framer's errors into
-// stream errors, our connection errors and I/O errors.
+// readNext reads and handles the next frame. DATA frames go to readData
+// (see data.go), all others through the framer to onFrame.
+func (c *Conn) readNext() error {
+	fh, err := c.rfr.ReadFrameHeader()
+	if err != nil {
+		return c.frameError(fh, err)
+	}
+	if fh.Type == http2.FrameData {
+		pad, direct, err := c.dataPad(fh)
+		if err != nil {
+			return c.frameError(fh, err)
+		}
+		if direct {
+			return c.readData(fh, pad)
+		}
+	}
+	f, err := c.rfr.ReadFrameForHeader(fh)
+	if err != nil {
+		return c.frameError(fh, err)
+	}
+	return c.onFrame(f)
+}
+
+// readFrame reads the next frame through the framer. It returns a nil
+// frame and error for a frame to skip (see frameError).
 func (c *Conn) readFrame() (http2.Frame, error) {
 	fh, err := c.rfr.ReadFrameHeader()
 	if err == nil {
@@ -67,6 +86,13 @@ func (c *Conn) readFrame() (http2.Frame, error) {
 			return f, nil
 		}
 	}
+	return nil, c.frameError(fh, err)
+}
+
+// frameError sorts an error from reading the frame with header fh into
+// stream errors, our connection errors and I/O errors. It returns nil for
+// a stream error on a stream that is gone: the frame is skipped.
+func (c *Conn) frameError(fh http2.FrameHeader, err error) error {
 	var se http2.StreamError
 	var ce http2.ConnectionError
 	switch {
@@ -76,23 +102,23 @@ func (c *Conn) readFrame() (http2.Frame, error) {
 			s := c.streams[se.StreamID]
 			c.mu.Unlock()
 			if s != nil {
-				return nil, &streamReset{s: s, code: se.Code}
+				return &streamReset{s: s, code: se.Code}
 			}
-			return nil, nil
+			return nil
 		}
 		// Any other stream error loses a header block or data the
 		// connection's state depends on.
-		return nil, connError(se.Code, "malformed "+fh.Type.String()+" frame")
+		return connError(se.Code, "malformed "+fh.Type.String()+" frame")
 	case errors.As(err, &ce):
 		reason := ""
 		if d := c.rfr.ErrorDetail(); d != nil {
 			reason = d.Error()
 		}
-		return nil, connError(http2.ErrCode(ce), reason)
+		return connError(http2.ErrCode(ce), reason)
 	case errors.Is(err, http2.ErrFrameTooLarge):
-		return nil, connError(http2.ErrCodeFrameSize, "frame too large")
+		return connError(http2.ErrCodeFrameSize, "frame too large")
 	}
-	return nil, &opError{"read", err}
+	return &opError{"read", err}
 }
 
 // onFrameError handles an error from reading or handling a frame: a
@@ -129,7 +155,7 @@ func (c *Conn) onFrame(f http2.Frame) error {
 	}
 	switch f := f.(type) {
 	case *http2.DataFrame:
-		return c.onData(f)
+		return c.onDataFrame(f)
 	case *http2.HeadersFrame:
 		return c.onHeaders(f)
 	case *http2.SettingsFrame:
@@ -159,69 +185,6 @@ func (c *Conn) lookupLocked(id uint32) (*stream, error) {
 		return nil, connError(http2.ErrCodeProtocol, "frame on idle stream "+strconv.FormatUint(uint64(id), 10))
 	}
 	return nil, nil
-}
-
-func (c *Conn) onData(f *http2.DataFrame) error {
-	n := int32(f.Length) // padding counts against the windows (RFC 9113 6.9.1)
-	data := f.Data()
-	c.mu.Lock()
-	if n > c.recvWindow {
-		c.mu.Unlock()
-		return connError(http2.ErrCodeFlowControl, "connection window exceeded")
-	}
-	c.recvWindow -= n
-	// The connection gets its bytes back at once, whatever becomes of them
-	// (see flow.go).
-	wake := c.acceptedLocked(int(n))
-	s, err := c.lookupLocked(f.StreamID)
-	var reset *streamReset
-	rst := false
-	switch {
-	case err != nil || s == nil:
-	case s.remoteDone:
-		reset = &streamReset{s: s, code: http2.ErrCodeStreamClosed}
-	case !s.gotHead:
-		reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
-	case n > s.recvWindow:
-		reset = &streamReset{s: s, code: http2.ErrCodeFlowControl}
-	default:
-		s.recvWindow -= n
-		s.got += int64(len(data))
-		pad := int(n) - len(data)
-		if s.clen >= 0 && s.got > s.clen {
-			reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
-			pad = int(n) // dropped, so credited now
-		} else if s.discard {
-			pad = int(n) // HEAD: nobody reads, so credit all of it now
-		} else if len(data) > 0 {
-			s.buf.write(data)
-			s.signalRead()
-		}
-		if c.consumedLocked(s, pad) {
-			wake = true
-		}
-		if reset == nil && f.StreamEnded() {
-			if s.clen >= 0 && s.got != s.clen {
-				reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
-			} else {
-				rst = c.endRemoteLocked(s)
-			}
-		}
-	}
-	c.mu.Unlock()
-	if wake {
-		c.wakeWriter()
-	}
-	if rst {
-		c.queueRST(s, http2.ErrCodeCancel)
-	}
-	if err != nil {
-		return err
-	}
-	if reset != nil {
-		return reset
-	}
-	return nil
 }
 
 func (c *Conn) onRSTStream(f *http2.RSTStreamFrame) error {
@@ -272,7 +235,8 @@ func (c *Conn) onGoAway(f *http2.GoAwayFrame) error {
 	if c.goAway != nil && c.goAway.LastStreamID < ga.LastStreamID {
 		ga.LastStreamID = c.goAway.LastStreamID // it may only decrease (RFC 9113 6.8)
 	}
-	c.goAway, c.draining = ga, true
+	c.goAway = ga
+	c.draining.Store(true)
 	c.log.Info().Str("code", ga.Code.String()).Uint32("last_stream", ga.LastStreamID).
 		Str("debug", ga.Reason).Msg("h2conn: GOAWAY from peer")
 	for id, s := range c.streams {

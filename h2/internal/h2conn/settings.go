@@ -46,7 +46,7 @@ func (c *Conn) onSettings(f *http2.SettingsFrame) error {
 		}
 		switch s.ID {
 		case http2.SettingMaxConcurrentStreams:
-			c.maxStreams = int(min(s.Val, uint32(c.cfg.MaxStreams)))
+			c.maxStreams.Store(int64(min(s.Val, uint32(c.cfg.MaxStreams))))
 		case http2.SettingInitialWindowSize:
 			// RFC 9113 6.9.2: the change applies to every open stream's
 			// send window, which may go negative.

@@ -163,7 +163,7 @@ func (c *Conn) openStream(s *stream, h *head, fields []field) error {
 	id := c.nextID
 	c.nextID += 2
 	if c.nextID >= maxStreamID {
-		c.draining = true // RFC 9113 5.1.1: no IDs left for another stream
+		c.draining.Store(true) // RFC 9113 5.1.1: no IDs left for another stream
 	}
 	s.id = id
 	s.opened = true
@@ -171,6 +171,7 @@ func (c *Conn) openStream(s *stream, h *head, fields []field) error {
 	s.recvWindow = int32(c.cfg.StreamWindow)
 	s.localDone = endStream
 	c.streams[id] = s
+	c.active.Add(1)
 	c.lastID = id
 	if !endStream {
 		s.sending = true
@@ -188,7 +189,7 @@ func (c *Conn) openStream(s *stream, h *head, fields []field) error {
 // ErrUnprocessed. Our own Shutdown lets reserved streams open.
 func (c *Conn) openErrLocked() error {
 	switch {
-	case c.closed:
+	case c.closed.Load():
 		return unprocessed(c.err)
 	case c.goAway != nil:
 		return unprocessed(c.goAway)
@@ -200,8 +201,8 @@ func (c *Conn) openErrLocked() error {
 
 // unreserveCountLocked uses up one reservation without the idle check.
 func (c *Conn) unreserveCountLocked() {
-	if c.reserved > 0 {
-		c.reserved--
+	if c.reserved.Load() > 0 {
+		c.reserved.Add(-1)
 	}
 }
 
@@ -257,6 +258,7 @@ func (c *Conn) closeStreamLocked(s *stream) {
 	}
 	s.closed = true
 	delete(c.streams, s.id)
+	c.active.Add(-1)
 	s.unacked = 0 // no WINDOW_UPDATE for a closed stream; the connection's share is counted apart
 	if s.sending {
 		s.signalSend()

@@ -72,7 +72,7 @@ func (c *Conn) writeLoop() {
 		c.wmu.Unlock()
 		if err != nil {
 			c.mu.Lock()
-			if !c.closed {
+			if !c.closed.Load() {
 				c.log.Debug().Err(err).Msg("h2conn: write failed")
 			}
 			c.failLocked(&opError{"write", err})

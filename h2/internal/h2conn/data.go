@@ -1,0 +1,206 @@
+package h2conn
+
+import (
+	"golang.org/x/net/http2"
+)
+
+// Response body bytes (DATA frames, RFC 9113 6.1) skip the framer's
+// parse. The framer reads every frame header (ReadFrameHeader checks the
+// frame size and the CONTINUATION order, and leaves the payload to be
+// read through ReadFrameForHeader or straight from the framer's reader),
+// but the payload of a DATA frame it would accept is taken by the reader
+// from the read buffer (Conn.br) into its stream's dataBuffer: the bytes
+// are copied once on their way in, instead of once into the framer's read
+// buffer and again into the stream's. The framer still parses the DATA
+// frames it rejects, so that they fail as before.
+//
+// The read buffer is filled only when it is empty, so that no bytes are
+// moved within it: a payload that is partly buffered is taken in two
+// pieces, the buffered one and, once it has arrived, the rest. The checks
+// and the flow control of a frame are applied with its first piece; its
+// END_STREAM, its errors and the reset of its stream wait until the whole
+// payload, padding included, has been read, as they would with the framer.
+
+// Peek needs the whole payload of a frame to fit the read buffer.
+const _ = uint(readBufferSize - defaultMaxFrame)
+
+// dataFrame is a DATA frame on its way from the read buffer.
+type dataFrame struct {
+	http2.FrameHeader
+	size   int     // data bytes: the payload less the pad length and the padding
+	s      *stream // the stream the rest of the frame still concerns; nil: none
+	buffer bool    // the data goes into s.buf
+	end    bool    // END_STREAM ends s once the whole payload is read
+}
+
+// dataPad reports whether the reader takes the DATA frame fh itself
+// (readData), and with how many bytes of padding. It does not for a frame
+// before the peer's SETTINGS, nor for one the framer would reject (RFC
+// 9113 6.1): on stream 0, PADDED without room for the pad length, or
+// with padding as long as the payload or longer. It may wait for the
+// pad length, which it leaves unread.
+func (c *Conn) dataPad(fh http2.FrameHeader) (pad int, direct bool, err error) {
+	if !c.gotSettings || fh.StreamID == 0 {
+		return 0, false, nil
+	}
+	if !fh.Flags.Has(http2.FlagDataPadded) {
+		return 0, true, nil
+	}
+	if fh.Length == 0 {
+		return 0, false, nil
+	}
+	b, err := c.br.Peek(1)
+	if err != nil {
+		return 0, false, err
+	}
+	return int(b[0]), uint32(b[0]) < fh.Length, nil
+}
+
+// readData reads and handles the payload of the DATA frame fh, which
+// dataPad accepted with pad bytes of padding. It returns a connection
+// error, a *streamReset or a read error, as readFrame and onFrame would.
+func (c *Conn) readData(fh http2.FrameHeader, pad int) error {
+	d := &dataFrame{FrameHeader: fh, size: int(fh.Length) - pad}
+	if fh.Flags.Has(http2.FlagDataPadded) {
+		d.size--
+		_, _ = c.br.Discard(1) // the pad length, buffered by dataPad
+	}
+	need := d.size + pad
+	p, err := c.peekPayload(need)
+	if err != nil {
+		return &opError{"read", err}
+	}
+	first := len(p)
+	ferr := c.onData(d, p[:min(first, d.size)], first == need)
+	_, _ = c.br.Discard(first) // buffered: cannot fail
+	if first == need {
+		return ferr
+	}
+	rest := need - first
+	if d.s == nil {
+		if _, err := c.br.Discard(rest); err != nil {
+			return &opError{"read", err}
+		}
+		return ferr
+	}
+	// The read buffer is empty now: Peek fills it without moving bytes.
+	if p, err = c.br.Peek(rest); err != nil {
+		return &opError{"read", err}
+	}
+	c.onDataRest(d, p[:max(d.size-first, 0)])
+	_, _ = c.br.Discard(rest)
+	return ferr
+}
+
+// peekPayload returns, without consuming them, the first of the next need
+// bytes: those already buffered or, when none are, all of them once they
+// have arrived.
+func (c *Conn) peekPayload(need int) ([]byte, error) {
+	k := c.br.Buffered()
+	if k == 0 {
+		k = need
+	}
+	return c.br.Peek(min(k, need))
+}
+
+// onData applies the checks and the flow control of the DATA frame d and
+// buffers p, its data read so far, if its stream takes it. last says
+// that p ends the payload; if it does not, the reader passes the rest of
+// the data to onDataRest, and END_STREAM waits for it. onData returns a
+// connection error or a *streamReset.
+func (c *Conn) onData(d *dataFrame, p []byte, last bool) error {
+	n := int32(d.Length) // padding counts against the windows (RFC 9113 6.9.1)
+	c.mu.Lock()
+	if n > c.recvWindow {
+		c.mu.Unlock()
+		return connError(http2.ErrCodeFlowControl, "connection window exceeded")
+	}
+	c.recvWindow -= n
+	// The connection gets its bytes back at once, whatever becomes of them
+	// (see flow.go).
+	wake := c.acceptedLocked(int(n))
+	s, err := c.lookupLocked(d.StreamID)
+	var reset *streamReset
+	rst := false
+	switch {
+	case err != nil || s == nil:
+	case s.remoteDone:
+		reset = &streamReset{s: s, code: http2.ErrCodeStreamClosed}
+	case !s.gotHead:
+		reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
+	case n > s.recvWindow:
+		reset = &streamReset{s: s, code: http2.ErrCodeFlowControl}
+	default:
+		s.recvWindow -= n
+		s.got += int64(d.size)
+		pad := int(n) - d.size
+		if s.clen >= 0 && s.got > s.clen {
+			reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
+			pad = int(n) // dropped, so credited now
+		} else if s.discard {
+			pad = int(n) // HEAD: nobody reads, so credit all of it now
+		} else if d.size > 0 {
+			d.s, d.buffer = s, true
+			if len(p) > 0 {
+				s.buf.write(p)
+				s.signalRead()
+			}
+		}
+		if c.consumedLocked(s, pad) {
+			wake = true
+		}
+		if reset == nil && d.Flags.Has(http2.FlagDataEndStream) {
+			switch {
+			case s.clen >= 0 && s.got != s.clen:
+				reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
+				d.s = nil
+			case last:
+				rst = c.endRemoteLocked(s)
+			default:
+				d.s, d.end = s, true
+			}
+		}
+	}
+	c.mu.Unlock()
+	if wake {
+		c.wakeWriter()
+	}
+	if rst {
+		c.queueRST(s, http2.ErrCodeCancel)
+	}
+	if err != nil {
+		return err
+	}
+	if reset != nil {
+		return reset
+	}
+	return nil
+}
+
+// onDataRest buffers p, the rest of d's data, and applies d's END_STREAM,
+// now that the whole payload is read, unless d's stream was reset
+// meanwhile (which dropped its buffered bytes).
+func (c *Conn) onDataRest(d *dataFrame, p []byte) {
+	s := d.s
+	c.mu.Lock()
+	if s.remoteDone {
+		c.mu.Unlock()
+		return
+	}
+	if d.buffer && len(p) > 0 {
+		s.buf.write(p)
+		s.signalRead()
+	}
+	rst := d.end && c.endRemoteLocked(s)
+	c.mu.Unlock()
+	if rst {
+		c.queueRST(s, http2.ErrCodeCancel)
+	}
+}
+
+// onDataFrame handles a DATA frame that the framer parsed. readFrames
+// leaves it none it accepts (see dataPad); this keeps onFrame whole.
+func (c *Conn) onDataFrame(f *http2.DataFrame) error {
+	d := &dataFrame{FrameHeader: f.FrameHeader, size: len(f.Data())}
+	return c.onData(d, f.Data(), true)
+}

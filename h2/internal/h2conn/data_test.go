@@ -1,0 +1,189 @@
+package h2conn
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"testing/synctest"
+
+	"golang.org/x/net/http2"
+)
+
+// open starts a GET and answers it with a 200 head; the RoundTrip has
+// returned when open does.
+func (p *peer) open(kv ...string) (*rt, uint32) {
+	p.t.Helper()
+	r := p.start(get("/"))
+	f := p.expect(http2.FrameHeaders)
+	p.headers(f.StreamID, false, append([]string{":status", "200"}, kv...)...)
+	if r.wait(); r.err != nil {
+		p.t.Fatal(r.err)
+	}
+	return r, f.StreamID
+}
+
+// paddedFrame is a DATA frame with a PADDED flag, its pad length and
+// padding; end sets END_STREAM.
+func paddedFrame(id uint32, end bool, data []byte, pad int) []byte {
+	var b bytes.Buffer
+	fr := http2.NewFramer(&b, nil)
+	if err := fr.WriteDataPadded(id, end, data, make([]byte, pad)); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// TestPaddedData: padding is stripped from the body, and counts toward
+// flow control (RFC 9113 6.1, 6.9.1).
+func TestPaddedData(t *testing.T) {
+	t.Run("pad length 0 and payload-1", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := newPeer(t, Config{})
+			r, id := p.open("content-length", "11")
+			p.nc.Write(paddedFrame(id, false, []byte("hello"), 0))
+			p.nc.Write(paddedFrame(id, false, nil, 255)) // pad length = payload length - 1: no data
+			p.nc.Write(paddedFrame(id, true, []byte(" world"), 7))
+			if b, err := io.ReadAll(r.res.Body); err != nil || string(b) != "hello world" {
+				t.Errorf("body = %q, %v; want %q, nil", b, err, "hello world")
+			}
+			if st := p.c.State(); st.Closed || st.Active != 0 {
+				t.Errorf("State %+v, want open with no stream", st)
+			}
+		})
+	})
+	t.Run("connection window", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// Credit is due at half the window, 32768 bytes: the data alone
+			// (32100 bytes) stays below, the frames (32813 bytes) do not.
+			p := newPeer(t, Config{StreamWindow: 64 << 10, ConnWindow: 64 << 10})
+			_, id := p.open()
+			p.nc.Write(paddedFrame(id, false, make([]byte, 16000), 255))
+			p.nc.Write(paddedFrame(id, false, make([]byte, 16000), 255))
+			p.nc.Write(paddedFrame(id, false, make([]byte, 100), 200))
+			fs := p.queued()
+			if len(fs) != 1 || fs[0].Type != http2.FrameWindowUpdate || fs[0].StreamID != 0 || fs[0].inc != 32813 {
+				t.Errorf("client sent %+v, want one WINDOW_UPDATE of 32813 on the connection", fs)
+			}
+		})
+	})
+	t.Run("stream window", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// 16100 bytes of data fit a 16384-byte window; 16457 bytes of
+			// frames do not.
+			p := newPeer(t, Config{StreamWindow: 16 << 10})
+			_, id := p.open()
+			p.nc.Write(paddedFrame(id, false, make([]byte, 16000), 255))
+			p.nc.Write(paddedFrame(id, false, make([]byte, 100), 100))
+			rst := p.expect(http2.FrameRSTStream)
+			if rst.StreamID != id || rst.code != http2.ErrCodeFlowControl {
+				t.Errorf("RST_STREAM stream %d code %v, want %d FLOW_CONTROL_ERROR", rst.StreamID, rst.code, id)
+			}
+		})
+	})
+	// A pad length as long as the payload or longer is a connection
+	// error PROTOCOL_ERROR (RFC 9113 6.1).
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+	}{
+		{"pad length = payload length", []byte{3, 'a', 'b'}},
+		{"pad length > payload length", []byte{200, 'a', 'b'}},
+		{"pad length only", []byte{0xff}},
+	} {
+		payload := tc.payload
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := newPeer(t, Config{})
+				r, id := p.open()
+				p.must(p.fr.WriteRawFrame(http2.FrameData, http2.FlagDataPadded, id, payload))
+				ga := p.expect(http2.FrameGoAway)
+				if ga.code != http2.ErrCodeProtocol {
+					t.Errorf("GOAWAY code %v, want PROTOCOL_ERROR", ga.code)
+				}
+				_, err := io.ReadAll(r.res.Body)
+				var ce *ConnError
+				if !errors.As(err, &ce) || ce.Code != http2.ErrCodeProtocol || ce.Remote {
+					t.Errorf("body read = %v, want our PROTOCOL_ERROR ConnError", err)
+				}
+				<-p.c.Done()
+			})
+		})
+	}
+}
+
+// TestDataInPieces: a DATA frame whose payload arrives in two reads goes
+// to the body as it comes, but ends the stream only once all of it,
+// padding included, has arrived.
+func TestDataInPieces(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789"), 1000)
+	frame := paddedFrame(1, true, body, 50)
+	for _, tc := range []struct {
+		name string
+		at   int // where the frame splits
+	}{
+		{"in the data", 9 + 1 + 3000},
+		{"in the padding", len(frame) - 20},
+		{"after the pad length", 9 + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := newPeer(t, Config{})
+				r, id := p.open("content-length", "10000")
+				b := bytes.Clone(frame)
+				b[8] = byte(id)
+				p.nc.Write(b[:tc.at])
+				synctest.Wait()
+				if st := p.c.State(); st.Active != 1 {
+					t.Fatalf("Active = %d with part of the frame read, want 1", st.Active)
+				}
+				first := min(max(tc.at-10, 0), len(body))
+				buf := make([]byte, len(body))
+				if first > 0 {
+					n, err := r.res.Body.Read(buf)
+					if n != first || err != nil || !bytes.Equal(buf[:n], body[:n]) {
+						t.Fatalf("Read of the first piece = %d, %v; want %d bytes of the body, nil", n, err, first)
+					}
+				}
+				p.nc.Write(b[tc.at:])
+				rest, err := io.ReadAll(r.res.Body)
+				if err != nil || !bytes.Equal(rest, body[first:]) {
+					t.Errorf("rest of the body: %d bytes, %v; want %d bytes, nil", len(rest), err, len(body)-first)
+				}
+				if st := p.c.State(); st.Active != 0 {
+					t.Errorf("Active = %d after the whole frame, want 0", st.Active)
+				}
+			})
+		})
+	}
+	t.Run("body closed between the pieces", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			p := newPeer(t, Config{StreamWindow: 16 << 10, ConnWindow: 65535})
+			r, id := p.open()
+			b := bytes.Clone(frame)
+			b[8] = byte(id)
+			p.nc.Write(b[:3000])
+			synctest.Wait()
+			r.res.Body.Close()
+			if rst := p.expect(http2.FrameRSTStream); rst.StreamID != id || rst.code != http2.ErrCodeCancel {
+				t.Errorf("RST_STREAM stream %d code %v, want %d CANCEL", rst.StreamID, rst.code, id)
+			}
+			p.nc.Write(b[3000:])
+			// Four such frames pass half the connection window: its credit
+			// counts every byte, the dropped ones too.
+			for range 3 {
+				p.nc.Write(b) // on a closed stream: dropped
+			}
+			fs := p.queued()
+			if want := uint32(4 * (len(frame) - 9)); len(fs) != 1 || fs[0].StreamID != 0 || fs[0].inc != want {
+				t.Errorf("client sent %+v, want one WINDOW_UPDATE of %d on the connection", fs, want)
+			}
+			// The connection is still in step.
+			r, _ = p.open()
+			p.data(r.id, true, []byte("ok"))
+			if got, err := io.ReadAll(r.res.Body); err != nil || string(got) != "ok" {
+				t.Errorf("next body = %q, %v", got, err)
+			}
+		})
+	})
+}
