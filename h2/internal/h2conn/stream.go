@@ -147,16 +147,28 @@ func (c *Conn) openStream(s *stream, h *head, fields []field) error {
 
 	// Encode before registering: once encoded, the block must be sent, or
 	// the peer's hpack decoder would lose step with our encoder. Should the
-	// connection close or get a GOAWAY meanwhile, no block is ever sent on
-	// it again, so dropping this one desynchronizes nothing.
+	// connection close meanwhile, no block is ever sent on it again, so
+	// dropping this one desynchronizes nothing; should a GOAWAY come,
+	// blocks still follow (the trailers of the streams it kept), so this
+	// one is sent on a stream the GOAWAY excludes (see sendExcludedLocked).
 	h.encode(c, fields)
+	if hook := testHookEncoded.Load(); hook != nil {
+		(*hook)()
+	}
 	endStream := h.bodyLen == 0 && len(s.req.Trailer) == 0
 
 	c.mu.Lock()
 	if err := c.openErrLocked(); err != nil {
 		c.unreserveLocked()
+		excluded := c.goAway != nil && !c.closed.Load() && c.nextID < maxStreamID
+		if excluded {
+			c.sendExcludedLocked()
+		}
 		c.mu.Unlock()
 		c.wmu.Unlock()
+		if excluded {
+			c.wakeWriter()
+		}
 		return err
 	}
 	c.unreserveCountLocked()
@@ -184,6 +196,24 @@ func (c *Conn) openStream(s *stream, h *head, fields []field) error {
 	c.wakeWriter()
 	return nil
 }
+
+// sendExcludedLocked queues the header block just encoded, which no stream
+// may carry since the peer's GOAWAY came, on the next stream ID, with
+// END_STREAM. That ID is above the GOAWAY's last stream ID, so the peer
+// processes nothing of the request, but it decodes the block (RFC 9113
+// 6.8: field blocks on any stream keep the compression state, RFC 9113
+// 4.3), and its decoder stays in step with our encoder for the blocks
+// still to come. Called with wmu and mu held.
+func (c *Conn) sendExcludedLocked() {
+	id := c.nextID
+	c.nextID += 2
+	c.lastID = id // frames the peer may send on it are for a closed stream
+	c.writeHeaderBlockLocked(id, true)
+}
+
+// testHookEncoded, when set by a test, runs between the encoding of a
+// request's header block and the opening of its stream.
+var testHookEncoded atomic.Pointer[func()]
 
 // openErrLocked reports why no stream may open now, wrapping
 // ErrUnprocessed. Our own Shutdown lets reserved streams open.
