@@ -25,7 +25,17 @@ var (
 // body of known length: then h1 writes it with the rest of the response when the handler
 // returns, which saves a write system call for small responses. A slow client stalls only this
 // stream: the copy blocks on w, stops reading, and the upstream's flow-control window closes.
+// It returns the bytes written to w, and nil once the body ended, else the body's error or w's.
+//
+// A body that writes itself out (h2's, through io.WriterTo) to a ResponseWriter that takes
+// several buffers at once (h1's) is not copied: it hands the chunks its session holds to h1,
+// which writes them in place.
 func copyBody(w http.ResponseWriter, resp *http.Response) (int64, error) {
+	if wt, ok := resp.Body.(io.WriterTo); ok {
+		if bw, ok := w.(buffersWriter); ok {
+			return writeBody(w, bw, wt, resp.ContentLength)
+		}
+	}
 	bufs := &largeBufs
 	if resp.ContentLength >= 0 && resp.ContentLength <= smallCopy {
 		bufs = &smallBufs
@@ -53,5 +63,51 @@ func copyBody(w http.ResponseWriter, resp *http.Response) (int64, error) {
 		if rerr != nil {
 			return total, rerr
 		}
+	}
+}
+
+// buffersWriter is what copyBody needs of a ResponseWriter to pass a body's buffers on in one
+// call (h1's: one writev on a clear-text connection). It must neither keep bufs nor change it.
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
+// writeBody is copyBody for a body that writes itself out, to a ResponseWriter that is a
+// buffersWriter (bw): body writes to a pieceWriter, which passes each piece on.
+func writeBody(w http.ResponseWriter, bw buffersWriter, body io.WriterTo, length int64) (int64, error) {
+	pw := &pieceWriter{w: w, bw: bw, length: length}
+	pw.flusher, _ = w.(http.Flusher)
+	_, err := body.WriteTo(pw)
+	return pw.total, err
+}
+
+// pieceWriter passes the pieces of a body to the client's ResponseWriter, counts them, and
+// flushes after each unless it completes a body of known length (copyBody's rule). A piece h1
+// wrote straight to the socket leaves nothing to flush: that flush costs no system call.
+type pieceWriter struct {
+	w       http.ResponseWriter
+	bw      buffersWriter // w's
+	flusher http.Flusher  // w's; nil if w has none
+	length  int64         // the body's length; -1: unknown
+	total   int64         // bytes written
+}
+
+func (pw *pieceWriter) Write(p []byte) (int, error) {
+	n, err := pw.w.Write(p)
+	pw.wrote(int64(n), err)
+	return n, err
+}
+
+// WriteBuffers makes pw a buffersWriter for bodies that write their chunks in one call.
+func (pw *pieceWriter) WriteBuffers(bufs [][]byte) (int64, error) {
+	n, err := pw.bw.WriteBuffers(bufs)
+	pw.wrote(n, err)
+	return n, err
+}
+
+func (pw *pieceWriter) wrote(n int64, err error) {
+	pw.total += n
+	if err == nil && n > 0 && pw.flusher != nil && pw.total != pw.length {
+		pw.flusher.Flush()
 	}
 }

@@ -80,10 +80,14 @@ type conn struct {
 	// and read by the serve goroutine after the handler returned.
 	wired int64
 
-	// gather is a body write that goes out with bw's next flush in one writev (see writeThrough);
-	// gathered says it did. Owned, like wired, by whoever writes through bw.
-	gather   []byte
-	gathered bool
+	// A body write that goes out in one writev (see writeThrough and writeVectored): iovs is its
+	// list, slot 0 left for what bw holds while gathering says bw's next flush sends the list,
+	// and gathered says it did; iov is the list a writev consumes, so that it costs no
+	// allocation. Owned, like wired, by whoever writes through bw.
+	iovs      [][]byte
+	iov       net.Buffers
+	gathering bool
+	gathered  bool
 
 	// wdl is the socket's write deadline; owned by whoever writes to the socket (one at a time:
 	// the exchange run by the serve goroutine, or the pipeline's head or writer).
@@ -105,7 +109,7 @@ func newConn(s *Server, rwc net.Conn) *conn {
 // Write is the sink of the connection's bufio.Writer. With a gathered body write pending, p (what
 // bw held) and the body leave in one writev.
 func (c *conn) Write(p []byte) (int, error) {
-	if c.gather != nil {
+	if c.gathering {
 		return c.writeGathered(p)
 	}
 	n, err := c.writeSocket(p)
@@ -119,37 +123,83 @@ func (c *conn) Write(p []byte) (int, error) {
 // responses an extra 4 KiB write system call. It reports false, having written nothing, where
 // that does not apply.
 func (c *conn) writeThrough(bw *bufio.Writer, p []byte) (bool, error) {
-	if bw != c.bw || bw.Buffered() == 0 || len(p) <= bw.Available() {
+	if bw.Buffered() == 0 || len(p) <= bw.Available() || !c.writesThrough(bw) {
 		return false, nil
 	}
-	if _, ok := c.rwc.(*net.TCPConn); !ok {
-		return false, nil // TLS writes each buffer as records of its own anyway
+	c.iovs = append(c.iovs[:0], nil, p)
+	return true, c.flushGathered(bw)
+}
+
+// writeVectored writes bufs and then tail, n bytes in all, on a TCP connection, after what bw
+// holds, in one writev: none of them is copied into bw. It reports false, having written
+// nothing, where that does not apply: bw is a pipelined exchange's, the connection is TLS (which
+// writes each buffer as records of its own anyway), or n fits in bw, which then sends it with
+// what follows.
+func (c *conn) writeVectored(bw *bufio.Writer, bufs [][]byte, tail []byte, n int) (bool, error) {
+	if n <= bw.Available() || !c.writesThrough(bw) {
+		return false, nil
 	}
-	c.gather, c.gathered = p, false
+	direct := bw.Buffered() == 0
+	c.iovs = c.iovs[:0]
+	if !direct {
+		c.iovs = append(c.iovs, nil)
+	}
+	c.iovs = append(c.iovs, bufs...)
+	if len(tail) > 0 {
+		c.iovs = append(c.iovs, tail)
+	}
+	if direct {
+		_, err := c.writev()
+		return true, err
+	}
+	return true, c.flushGathered(bw)
+}
+
+// writesThrough reports whether a body write may bypass bw: bw is the connection's own, on TCP.
+func (c *conn) writesThrough(bw *bufio.Writer) bool {
+	_, ok := c.rwc.(*net.TCPConn)
+	return ok && bw == c.bw
+}
+
+// flushGathered flushes bw, whose bytes leave with c.iovs[1:] in one writev (see writeGathered).
+func (c *conn) flushGathered(bw *bufio.Writer) error {
+	c.gathering, c.gathered = true, false
 	err := bw.Flush()
-	c.gather = nil
+	c.gathering = false
 	if err == nil && !c.gathered {
 		err = io.ErrShortWrite
 	}
-	return true, err
+	return err
 }
 
-// writeGathered writes p and then c.gather in one writev, and reports p written: bw's Flush,
+// writeGathered writes p and then c.iovs[1:] in one writev, and reports p written: bw's Flush,
 // which called it, knows nothing of the body.
 func (c *conn) writeGathered(p []byte) (int, error) {
+	c.iovs[0] = p
+	n, err := c.writev()
+	if err != nil {
+		return int(min(n, int64(len(p)))), err
+	}
+	c.gathered = true
+	return len(p), nil
+}
+
+// writev writes c.iovs to the socket within WriteTimeout and drops the list; a failed write
+// fails the connection, as in writeSocket.
+func (c *conn) writev() (int64, error) {
 	c.armWrite()
-	bufs := net.Buffers{p, c.gather}
-	n, err := bufs.WriteTo(c.rwc)
+	c.iov = c.iovs
+	n, err := c.iov.WriteTo(c.rwc)
 	c.wired += n
+	clear(c.iovs) // the buffers go back to their owners
+	c.iovs, c.iov = c.iovs[:0], nil
 	if err != nil {
 		if isTimeout(err) {
 			err = errWriteTimeout
 		}
 		c.fail(err)
-		return int(min(n, int64(len(p)))), err
 	}
-	c.gathered = true
-	return len(p), nil
+	return n, err
 }
 
 // writeSocket writes p to the socket within WriteTimeout. A failed write (the client is gone,

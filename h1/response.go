@@ -131,31 +131,48 @@ func (w *response) FlushError() error {
 	return w.bw.Flush()
 }
 
-func (w *response) write(p []byte, s string) (int, error) {
-	if w.done {
-		return 0, errAfterHandler
+// WriteBuffers sends the bytes of bufs, in order, as one body write: one chunk for a chunked
+// response. Where Write would pass a large write straight to the socket (a clear-text
+// connection, an exchange run by the serve goroutine), what the writer buffers and bufs leave in
+// one writev, and nothing is copied; elsewhere the buffers go through the writer one after
+// another. Its checks and errors are Write's, for the total. It neither keeps bufs nor changes
+// it: the caller may reuse the buffers once it returns. It serves a handler that holds a body in
+// pieces, as the gateway holds what its upstream session buffered.
+func (w *response) WriteBuffers(bufs [][]byte) (int64, error) {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
 	}
-	if !w.wroteHeader {
-		w.writeHeader(http.StatusOK, false)
-	}
-	n := len(p) + len(s)
-	if n == 0 {
-		return 0, nil
+	if ok, m, err := w.admit(n); !ok {
+		return int64(m), err
 	}
 	bw := w.bw
-	switch w.mode {
-	case bodyNone:
-		if w.head.method == http.MethodHead && bodyAllowed(w.status) {
-			return n, nil
-		}
-		return 0, http.ErrBodyNotAllowed
-	case bodyLength:
-		if w.written+int64(n) > w.length {
-			return 0, http.ErrContentLength
-		}
-	case bodyChunked:
-		bw.Write(appendChunkHeader(bw.AvailableBuffer(), n))
+	var tail []byte
+	if w.mode == bodyChunked {
+		tail = crlf // in the writev, so that the chunk's end does not wait in bw
 	}
+	if through, err := w.c.writeVectored(bw, bufs, tail, n+len(tail)); err != nil {
+		w.closeAfter = true
+		return 0, err
+	} else if through {
+		w.written += int64(n)
+		return int64(n), nil
+	}
+	for _, b := range bufs {
+		bw.Write(b)
+	}
+	m, err := w.wrote(n)
+	return int64(m), err
+}
+
+var crlf = []byte("\r\n")
+
+func (w *response) write(p []byte, s string) (int, error) {
+	n := len(p) + len(s)
+	if ok, m, err := w.admit(n); !ok {
+		return m, err
+	}
+	bw := w.bw
 	if p == nil {
 		bw.WriteString(s)
 	} else if through, err := w.c.writeThrough(bw, p); !through {
@@ -164,10 +181,47 @@ func (w *response) write(p []byte, s string) (int, error) {
 		w.closeAfter = true
 		return 0, err
 	}
-	if w.mode == bodyChunked {
-		bw.WriteString("\r\n")
+	return w.wrote(n)
+}
+
+// admit starts a body write of n bytes: it sends the header if it is not yet sent, checks the
+// write against the framing, and writes a chunk's header. It reports whether the n bytes are to
+// be written now; if not, the write returns m and err.
+func (w *response) admit(n int) (ok bool, m int, err error) {
+	if w.done {
+		return false, 0, errAfterHandler
 	}
-	// bufio.Writer errors are sticky: one check covers the writes above.
+	if !w.wroteHeader {
+		w.writeHeader(http.StatusOK, false)
+	}
+	if n == 0 {
+		return false, 0, nil
+	}
+	bw := w.bw
+	switch w.mode {
+	case bodyNone:
+		if w.head.method == http.MethodHead && bodyAllowed(w.status) {
+			return false, n, nil
+		}
+		return false, 0, http.ErrBodyNotAllowed
+	case bodyLength:
+		if w.written+int64(n) > w.length {
+			return false, 0, http.ErrContentLength
+		}
+	case bodyChunked:
+		bw.Write(appendChunkHeader(bw.AvailableBuffer(), n))
+	}
+	return true, 0, nil
+}
+
+// wrote ends a body write of n bytes that went into bw: it ends the chunk, and reports the
+// writer's error, if any, with the connection to be closed after the response.
+func (w *response) wrote(n int) (int, error) {
+	bw := w.bw
+	if w.mode == bodyChunked {
+		bw.Write(crlf)
+	}
+	// bufio.Writer errors are sticky: one check covers the writes before.
 	if _, err := bw.Write(nil); err != nil {
 		w.closeAfter = true
 		return 0, err

@@ -46,7 +46,7 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 			if res.Body == nil || res.Body == http.NoBody {
 				p.release(e)
 			} else {
-				res.Body = &responseBody{rc: res.Body, p: p, e: e}
+				res.Body = wrapBody(res.Body, p, e)
 			}
 			return res, nil
 		}
@@ -65,6 +65,32 @@ type responseBody struct {
 	p        *Pool
 	e        *entry
 	released atomic.Bool
+}
+
+// writerToBody is a responseBody whose session's body writes itself out: h2's passes the bytes
+// it holds to the writer without copying them out, which a copy loop through Read would undo.
+type writerToBody struct {
+	responseBody
+}
+
+// wrapBody returns rc, the body of a response on e's stream, as a responseBody, with rc's
+// WriteTo if it has one.
+func wrapBody(rc io.ReadCloser, p *Pool, e *entry) io.ReadCloser {
+	if _, ok := rc.(io.WriterTo); ok {
+		return &writerToBody{responseBody{rc: rc, p: p, e: e}}
+	}
+	return &responseBody{rc: rc, p: p, e: e}
+}
+
+// WriteTo writes the body to w with the session's body's WriteTo. The body has ended when it
+// returns nil, and the stream is released then; after an error (w's, perhaps, with the stream
+// still open) Close releases it, as the caller must close a body it did not read to its end.
+func (b *writerToBody) WriteTo(w io.Writer) (int64, error) {
+	n, err := b.rc.(io.WriterTo).WriteTo(w)
+	if err == nil {
+		b.release()
+	}
+	return n, err
 }
 
 func (b *responseBody) Read(buf []byte) (int, error) {

@@ -51,6 +51,127 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// buffersWriter is a writer that takes several buffers in one call, as h1's ResponseWriter does
+// (one writev on a clear-text connection). It must neither keep bufs nor change it.
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
+// WriteTo writes the response body to w until EOF, as a loop of Read and Write would, but
+// without copying the bytes out of the stream: it passes w the chunks the stream holds, all
+// those buffered at the time in one call to WriteBuffers when w has that method (each to Write
+// otherwise), then puts them back in their pools and credits them to the flow-control windows,
+// as Read does the bytes it consumes (see flow.go). Crediting them only once written keeps what
+// the stream holds within one window, lent chunks included. It waits for bytes as Read does and
+// fills Response.Trailer at EOF, where it returns nil; otherwise it returns Read's error or w's.
+// w is called without the connection's lock.
+func (b *body) WriteTo(w io.Writer) (int64, error) {
+	s := (*stream)(b)
+	bw, _ := w.(buffersWriter)
+	var l loan
+	defer l.free()
+	var total int64
+	for {
+		if err := s.lendBody(&l); l.size == 0 {
+			return total, err
+		}
+		n, err := writeChunks(w, bw, l.bufs)
+		total += n
+		if err == nil && n < int64(l.size) {
+			err = io.ErrShortWrite
+		}
+		s.returnBody(&l)
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// loan is what a stream's buffer lends to Body.WriteTo: chunks taken out of the buffer, which
+// are WriteTo's until it gives them back. Meanwhile the reader fills new chunks, and a reset
+// drops only those.
+type loan struct {
+	bufs   [][]byte // the chunks, the first from the buffer's read offset on
+	head   []byte   // bufs[0] whole, for its pool
+	size   int      // bytes in bufs
+	pooled *[][]byte
+}
+
+// loanPool holds the lists of chunks that loans use: a body written out costs no allocation.
+var loanPool = sync.Pool{New: func() any { b := make([][]byte, 0, 16); return &b }}
+
+// free gives the list of chunks back to its pool once the last chunks are returned.
+func (l *loan) free() {
+	if l.pooled != nil {
+		*l.pooled = l.bufs[:0]
+		loanPool.Put(l.pooled)
+	}
+}
+
+// lendBody waits, as Read does, for body bytes or the end of the body, and lends the buffered
+// chunks in l. At the end of the body it lends none (l.size is 0) and returns Read's error, or
+// nil at EOF, when Response.Trailer is filled.
+func (s *stream) lendBody(l *loan) error {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for s.buf.size == 0 && s.rerr == nil {
+		if s.readc == nil {
+			s.readc = make(chan struct{}, 1)
+		}
+		ch := s.readc
+		c.mu.Unlock()
+		<-ch
+		c.mu.Lock()
+	}
+	if s.buf.size > 0 {
+		s.buf.lend(l)
+		return nil
+	}
+	if s.rerr != io.EOF {
+		return s.rerr
+	}
+	s.moveTrailersLocked()
+	return nil
+}
+
+// returnBody puts the chunks of l back in their pools and credits their bytes to the windows.
+func (s *stream) returnBody(l *loan) {
+	c := s.c
+	l.bufs[0] = l.head
+	for i, ch := range l.bufs {
+		putChunk(ch)
+		l.bufs[i] = nil
+	}
+	n := l.size
+	l.bufs, l.head, l.size = l.bufs[:0], nil, 0
+	c.mu.Lock()
+	wake := c.consumedLocked(s, n)
+	c.mu.Unlock()
+	if wake {
+		c.wakeWriter()
+	}
+}
+
+// writeChunks writes bufs to w: in one call if w is a buffersWriter (bw), one by one otherwise.
+func writeChunks(w io.Writer, bw buffersWriter, bufs [][]byte) (int64, error) {
+	if bw != nil {
+		return bw.WriteBuffers(bufs)
+	}
+	var n int64
+	for _, b := range bufs {
+		k, err := w.Write(b)
+		n += int64(k)
+		if err == nil && k < len(b) {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 // Close ends the response. Before EOF it resets the stream with
 // RST_STREAM(CANCEL). Unread bytes are dropped; the connection window had
 // them back when they arrived.
@@ -208,12 +329,13 @@ func (s *stream) sendTrailers() error {
 }
 
 // dataBuffer holds response body bytes in chunks from pools, so that a
-// stream's memory follows what is buffered, at most one window.
+// stream's memory follows what is buffered, at most one window. Its chunks
+// may be lent to Body.WriteTo (see loan).
 type dataBuffer struct {
 	chunks [][]byte
 	inline [2][]byte // backs chunks while it is short
 	r      int       // read offset in chunks[0]
-	size   int       // unread bytes
+	size   int       // unread bytes, lent ones not counted
 }
 
 var (
@@ -278,6 +400,21 @@ func (b *dataBuffer) read(p []byte) int {
 		}
 	}
 	return n
+}
+
+// lend moves all buffered chunks into l (see loan), which must hold none.
+func (b *dataBuffer) lend(l *loan) {
+	if l.pooled == nil {
+		l.pooled = loanPool.Get().(*[][]byte)
+		l.bufs = *l.pooled
+	}
+	l.head = b.chunks[0]
+	l.bufs = append(l.bufs[:0], b.chunks...)
+	l.bufs[0] = l.head[b.r:]
+	l.size = b.size
+	clear(b.chunks)
+	b.chunks = b.chunks[:0]
+	b.r, b.size = 0, 0
 }
 
 // release drops all buffered bytes.

@@ -1,0 +1,178 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"muxgate/h1"
+)
+
+// piecesWriter is a ResponseWriter with WriteBuffers, as h1's, that records what it gets: each
+// write and flush in order in log ("w5" for 5 bytes, "f" for a flush).
+type piecesWriter struct {
+	h      http.Header
+	got    bytes.Buffer
+	log    []string
+	failAt int // the write (from 1) that fails; 0: none
+}
+
+var errClientGone = errors.New("client gone")
+
+func (w *piecesWriter) Header() http.Header { return w.h }
+func (w *piecesWriter) WriteHeader(int)     {}
+func (w *piecesWriter) Flush()              { w.log = append(w.log, "f") }
+
+func (w *piecesWriter) Write(p []byte) (int, error) {
+	n, err := w.WriteBuffers([][]byte{p})
+	return int(n), err
+}
+
+func (w *piecesWriter) WriteBuffers(bufs [][]byte) (int64, error) {
+	var n int64
+	for _, b := range bufs {
+		n += int64(len(b))
+	}
+	w.log = append(w.log, "w"+strconv.FormatInt(n, 10))
+	if w.writes() == w.failAt {
+		return 0, errClientGone
+	}
+	for _, b := range bufs {
+		w.got.Write(b)
+	}
+	return n, nil
+}
+
+func (w *piecesWriter) writes() int {
+	k := 0
+	for _, e := range w.log {
+		if e != "f" {
+			k++
+		}
+	}
+	return k
+}
+
+// piecesBody is a response body that writes itself out in the given pieces, each in one
+// WriteBuffers call when the writer has it, as h2's does; err ends it after the pieces.
+type piecesBody struct {
+	pieces [][][]byte
+	err    error
+	reads  int // Read calls: copyBody must not use Read when WriteTo serves
+}
+
+func (b *piecesBody) Read(p []byte) (int, error) {
+	b.reads++
+	return 0, io.EOF
+}
+
+func (b *piecesBody) Close() error { return nil }
+
+func (b *piecesBody) WriteTo(w io.Writer) (int64, error) {
+	bw := w.(buffersWriter)
+	var total int64
+	for _, p := range b.pieces {
+		n, err := bw.WriteBuffers(p)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, b.err
+}
+
+func piece(sizes ...int) [][]byte {
+	var p [][]byte
+	for _, n := range sizes {
+		p = append(p, bytes.Repeat([]byte{'x'}, n))
+	}
+	return p
+}
+
+// TestCopyBodyWriteTo: a body that writes itself out goes to a buffersWriter without Read, a
+// flush after each piece unless it completes a body of known length, and the count and error
+// that decide between a clean end and an aborted response.
+func TestCopyBodyWriteTo(t *testing.T) {
+	bodyErr := errors.New("upstream reset")
+	cases := []struct {
+		name    string
+		length  int64
+		pieces  [][][]byte
+		bodyErr error
+		failAt  int
+		want    []string
+		wantN   int64
+		wantErr error
+	}{
+		{"known length", 30, [][][]byte{piece(5, 5), piece(10), piece(4, 6)}, nil, 0,
+			[]string{"w10", "f", "w10", "f", "w10"}, 30, nil},
+		{"unknown length", -1, [][][]byte{piece(5, 5), piece(10)}, nil, 0,
+			[]string{"w10", "f", "w10", "f"}, 20, nil},
+		{"empty", 0, nil, nil, 0, nil, 0, nil},
+		{"upstream fails", 30, [][][]byte{piece(10)}, bodyErr, 0,
+			[]string{"w10", "f"}, 10, bodyErr},
+		{"client fails", 30, [][][]byte{piece(10), piece(10), piece(10)}, nil, 2,
+			[]string{"w10", "f", "w10"}, 10, errClientGone},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &piecesWriter{h: http.Header{}, failAt: tc.failAt}
+			body := &piecesBody{pieces: tc.pieces, err: tc.bodyErr}
+			n, err := copyBody(w, &http.Response{ContentLength: tc.length, Body: body})
+			if n != tc.wantN || err != tc.wantErr {
+				t.Errorf("got %d, %v; want %d, %v", n, err, tc.wantN, tc.wantErr)
+			}
+			if strings.Join(w.log, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("got writes and flushes %q, want %q", w.log, tc.want)
+			}
+			if body.reads != 0 {
+				t.Errorf("got %d Read calls, want none", body.reads)
+			}
+		})
+	}
+}
+
+// TestCopyBodyReadPath: without WriteBuffers on the writer, a body that writes itself out is
+// still copied through Read, as any other body.
+func TestCopyBodyReadPath(t *testing.T) {
+	w := &discardWriter{h: http.Header{}}
+	body := &piecesBody{pieces: [][][]byte{piece(10)}}
+	if n, err := copyBody(w, &http.Response{ContentLength: -1, Body: body}); n != 0 || err != nil || body.reads != 1 {
+		t.Errorf("got %d, %v after %d reads; want 0, nil after 1", n, err, body.reads)
+	}
+}
+
+// TestH1WriterTakesBuffers: h1's ResponseWriter is the buffersWriter copyBody looks for.
+func TestH1WriterTakesBuffers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := h1.New(h1.Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := w.(buffersWriter); !ok {
+			t.Errorf("h1's %T has no WriteBuffers", w)
+		}
+		w.(buffersWriter).WriteBuffers([][]byte{[]byte("a"), []byte("b")})
+	}))
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	defer func() {
+		s.Close()
+		<-served
+	}()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if string(b) != "ab" {
+		t.Errorf("got %q, want ab", b)
+	}
+}
