@@ -18,15 +18,7 @@ func (b *body) Read(p []byte) (int, error) {
 	s := (*stream)(b)
 	c := s.c
 	c.mu.Lock()
-	for s.buf.size == 0 && s.rerr == nil {
-		if s.readc == nil {
-			s.readc = make(chan struct{}, 1)
-		}
-		ch := s.readc
-		c.mu.Unlock()
-		<-ch
-		c.mu.Lock()
-	}
+	s.awaitBodyLocked()
 	if s.buf.size == 0 || len(p) == 0 {
 		err := s.rerr
 		if s.buf.size > 0 {
@@ -87,6 +79,21 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
+// awaitBodyLocked waits, with c.mu held but released while it waits, until
+// the stream buffers body bytes or its body has ended (rerr is set).
+func (s *stream) awaitBodyLocked() {
+	c := s.c
+	for s.buf.size == 0 && s.rerr == nil {
+		if s.readc == nil {
+			s.readc = make(chan struct{}, 1)
+		}
+		ch := s.readc
+		c.mu.Unlock()
+		<-ch
+		c.mu.Lock()
+	}
+}
+
 // loan is what a stream's buffer lends to Body.WriteTo: chunks taken out of the buffer, which
 // are WriteTo's until it gives them back. Meanwhile the reader fills new chunks, and a reset
 // drops only those.
@@ -115,15 +122,7 @@ func (s *stream) lendBody(l *loan) error {
 	c := s.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for s.buf.size == 0 && s.rerr == nil {
-		if s.readc == nil {
-			s.readc = make(chan struct{}, 1)
-		}
-		ch := s.readc
-		c.mu.Unlock()
-		<-ch
-		c.mu.Lock()
-	}
+	s.awaitBodyLocked()
 	if s.buf.size > 0 {
 		s.buf.lend(l)
 		return nil
