@@ -34,24 +34,34 @@ func BenchmarkParseHead(b *testing.B) {
 	}
 }
 
-// BenchmarkKeepAlive measures one request and response on a kept-alive loopback connection,
-// client included.
-func BenchmarkKeepAlive(b *testing.B) {
-	body := strings.Repeat("x", 100)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		w.Header().Set("Content-Length", "100")
-		io.WriteString(w, body)
-	})
+// hundredBytes answers every request with 100 bytes of text, as the benchmark's upstream does.
+var hundredBytes = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("Content-Length", "100")
+	io.WriteString(w, hundred)
+})
+
+var hundred = strings.Repeat("x", 100)
+
+// benchClient serves hundredBytes on a loopback listener until the benchmark ends, and returns
+// a client connected to it.
+func benchClient(b *testing.B) *client {
 	ln, err := netListen()
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := New(Config{}, h)
+	s := New(Config{}, hundredBytes)
 	go s.Serve(ln)
-	defer s.Close()
+	b.Cleanup(func() { s.Close() })
 	c := dial(b, ln.Addr().String())
 	c.conn.SetDeadline(noDeadline)
+	return c
+}
+
+// BenchmarkKeepAlive measures one request and response on a kept-alive loopback connection,
+// client included.
+func BenchmarkKeepAlive(b *testing.B) {
+	c := benchClient(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		c.send(h2loadGET)
@@ -67,21 +77,7 @@ func BenchmarkKeepAlive(b *testing.B) {
 // (h2load -m 8), and their eight responses, client included; ns/op and allocs/op are per request.
 func BenchmarkPipelined(b *testing.B) {
 	const depth = 8
-	body := strings.Repeat("x", 100)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		w.Header().Set("Content-Length", "100")
-		io.WriteString(w, body)
-	})
-	ln, err := netListen()
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := New(Config{}, h)
-	go s.Serve(ln)
-	defer s.Close()
-	c := dial(b, ln.Addr().String())
-	c.conn.SetDeadline(noDeadline)
+	c := benchClient(b)
 	batch := strings.Repeat(h2loadGET, depth)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i += depth {
@@ -155,13 +151,7 @@ func BenchmarkServe(b *testing.B) { benchmarkServe(b, 1) }
 func BenchmarkServePipelined(b *testing.B) { benchmarkServe(b, 8) }
 
 func benchmarkServe(b *testing.B, batch int) {
-	body := strings.Repeat("x", 100)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		w.Header().Set("Content-Length", "100")
-		io.WriteString(w, body)
-	})
-	s := New(Config{}, h)
+	s := New(Config{}, hundredBytes)
 	s.clock.set(time.Now()) // as the watch goroutine of a serving Server does
 	rwc := &memConn{in: strings.Repeat(h2loadGET, batch), left: (b.N + batch - 1) / batch}
 	b.ReportAllocs()
