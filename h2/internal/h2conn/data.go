@@ -36,9 +36,11 @@ type dataFrame struct {
 // dataPad reports whether the reader takes the DATA frame fh itself
 // (readData), and with how many bytes of padding. It does not for a frame
 // before the peer's SETTINGS, nor for one the framer would reject (RFC
-// 9113 6.1): on stream 0, PADDED without room for the pad length, or
-// with padding as long as the payload or longer. It may wait for the
-// pad length, which it leaves unread.
+// 9113 6.1): on stream 0, or with padding as long as the payload or
+// longer. A PADDED frame without room for its pad length is too small
+// for its mandatory data: a connection error FRAME_SIZE_ERROR (RFC 9113
+// 4.2), where the framer would report only a short read. It may wait for
+// the pad length, which it leaves unread.
 func (c *Conn) dataPad(fh http2.FrameHeader) (pad int, direct bool, err error) {
 	if !c.gotSettings || fh.StreamID == 0 {
 		return 0, false, nil
@@ -47,7 +49,7 @@ func (c *Conn) dataPad(fh http2.FrameHeader) (pad int, direct bool, err error) {
 		return 0, true, nil
 	}
 	if fh.Length == 0 {
-		return 0, false, nil
+		return 0, false, connError(http2.ErrCodeFrameSize, "PADDED DATA frame without its pad length")
 	}
 	b, err := c.br.Peek(1)
 	if err != nil {

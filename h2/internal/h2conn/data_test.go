@@ -82,29 +82,33 @@ func TestPaddedData(t *testing.T) {
 		})
 	})
 	// A pad length as long as the payload or longer is a connection
-	// error PROTOCOL_ERROR (RFC 9113 6.1).
+	// error PROTOCOL_ERROR (RFC 9113 6.1); a PADDED frame with no room for
+	// its pad length is too small for its mandatory data, FRAME_SIZE_ERROR
+	// (RFC 9113 4.2).
 	for _, tc := range []struct {
 		name    string
 		payload []byte
+		code    http2.ErrCode
 	}{
-		{"pad length = payload length", []byte{3, 'a', 'b'}},
-		{"pad length > payload length", []byte{200, 'a', 'b'}},
-		{"pad length only", []byte{0xff}},
+		{"pad length = payload length", []byte{3, 'a', 'b'}, http2.ErrCodeProtocol},
+		{"pad length > payload length", []byte{200, 'a', 'b'}, http2.ErrCodeProtocol},
+		{"pad length only", []byte{0xff}, http2.ErrCodeProtocol},
+		{"no pad length", nil, http2.ErrCodeFrameSize},
 	} {
-		payload := tc.payload
+		payload, code := tc.payload, tc.code
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p := newPeer(t, Config{})
 				r, id := p.open()
 				p.must(p.fr.WriteRawFrame(http2.FrameData, http2.FlagDataPadded, id, payload))
 				ga := p.expect(http2.FrameGoAway)
-				if ga.code != http2.ErrCodeProtocol {
-					t.Errorf("GOAWAY code %v, want PROTOCOL_ERROR", ga.code)
+				if ga.code != code {
+					t.Errorf("GOAWAY code %v, want %v", ga.code, code)
 				}
 				_, err := io.ReadAll(r.res.Body)
 				var ce *ConnError
-				if !errors.As(err, &ce) || ce.Code != http2.ErrCodeProtocol || ce.Remote {
-					t.Errorf("body read = %v, want our PROTOCOL_ERROR ConnError", err)
+				if !errors.As(err, &ce) || ce.Code != code || ce.Remote {
+					t.Errorf("body read = %v, want our %v ConnError", err, code)
 				}
 				<-p.c.Done()
 			})

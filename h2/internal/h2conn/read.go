@@ -93,9 +93,12 @@ func (c *Conn) readFrame() (http2.Frame, error) {
 // stream errors, our connection errors and I/O errors. It returns nil for
 // a stream error on a stream that is gone: the frame is skipped.
 func (c *Conn) frameError(fh http2.FrameHeader, err error) error {
+	var own *ConnError
 	var se http2.StreamError
 	var ce http2.ConnectionError
 	switch {
+	case errors.As(err, &own):
+		return own
 	case errors.As(err, &se):
 		if fh.Type == http2.FrameWindowUpdate {
 			c.mu.Lock()
