@@ -522,6 +522,15 @@ func (c *Conn) failLocked(err error) {
 		c.idle = nil
 	}
 	close(c.done)
+	if c.linger.Load() {
+		// Our GOAWAY for the peer's protocol error may be on its way out:
+		// the writer gets lingerTimeout to finish it. A deadline in the past
+		// would cut the write short, and over TLS the close_notify of the
+		// lingering close would then follow half a record, which the peer
+		// reads as a bad record MAC rather than as our close.
+		_ = c.nc.SetDeadline(time.Now().Add(lingerTimeout))
+		return
+	}
 	// A deadline in the past breaks a blocked Read or Write at once without
 	// the wait that closing a TLS connection may cost; the writer closes nc
 	// when it leaves.

@@ -3,10 +3,14 @@ package h2conn
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"runtime"
+	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"golang.org/x/net/http2"
 )
@@ -67,4 +71,92 @@ func TestGoAwayAfterEncode(t *testing.T) {
 			t.Errorf("kept stream: %v", rk.err)
 		}
 	})
+}
+
+// TestGoAwayAfterProtocolErrorWhileWriteBlocked: the GOAWAY for the peer's
+// protocol error is sent whole even when the write carrying it is blocked
+// as the connection fails. A deadline in the past broke that write: the
+// GOAWAY was lost, and over TLS half a record went out before the
+// close_notify of the lingering close, which the peer read as a bad record
+// MAC.
+func TestGoAwayAfterProtocolErrorWhileWriteBlocked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := startPeer(t)
+		gate := &gatedConn{Conn: p.ncClient, open: make(chan struct{}), moved: make(chan struct{}, 1)}
+		p.ncClient = gate
+		if p.connect(t, Config{}) == nil {
+			t.Fatal("New failed")
+		}
+		p.expect(http2.FrameSettings)
+		p.expectSkipping(http2.FrameSettings, http2.FrameWindowUpdate) // the ACK
+		gate.shut()
+		// PING on a stream: a connection error PROTOCOL_ERROR (RFC 9113 6.7).
+		p.must(p.fr.WriteRawFrame(http2.FramePing, 0, 3, make([]byte, 8)))
+		<-p.c.Done()
+		close(gate.open)
+		ga := p.expect(http2.FrameGoAway)
+		if ga.code != http2.ErrCodeProtocol {
+			t.Errorf("GOAWAY code %v, want PROTOCOL_ERROR", ga.code)
+		}
+	})
+}
+
+// gatedConn holds writes, once shut, until open is closed or the write
+// deadline passes, as a socket whose peer reads nothing would.
+type gatedConn struct {
+	net.Conn
+	open  chan struct{}
+	moved chan struct{} // a deadline changed
+
+	mu     sync.Mutex
+	closed bool      // guarded by mu: writes wait
+	wdl    time.Time // guarded by mu
+}
+
+func (g *gatedConn) shut() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+func (g *gatedConn) Write(b []byte) (int, error) {
+	for {
+		g.mu.Lock()
+		closed, wdl := g.closed, g.wdl
+		g.mu.Unlock()
+		if !closed {
+			return g.Conn.Write(b)
+		}
+		var expired <-chan time.Time
+		if !wdl.IsZero() {
+			expired = time.After(time.Until(wdl))
+		}
+		select {
+		case <-g.open:
+			return g.Conn.Write(b)
+		case <-expired:
+			return 0, os.ErrDeadlineExceeded
+		case <-g.moved:
+		}
+	}
+}
+
+func (g *gatedConn) SetDeadline(t time.Time) error {
+	g.setWriteDeadline(t)
+	return g.Conn.SetDeadline(t)
+}
+
+func (g *gatedConn) SetWriteDeadline(t time.Time) error {
+	g.setWriteDeadline(t)
+	return g.Conn.SetWriteDeadline(t)
+}
+
+func (g *gatedConn) setWriteDeadline(t time.Time) {
+	g.mu.Lock()
+	g.wdl = t
+	g.mu.Unlock()
+	select {
+	case g.moved <- struct{}{}:
+	default:
+	}
 }

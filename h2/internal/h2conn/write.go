@@ -47,6 +47,14 @@ func (c *Conn) writeLoop() {
 		select {
 		case <-c.wake:
 		case <-c.done:
+			if c.linger.Load() {
+				// The GOAWAY for the peer's protocol error is sent even if
+				// the connection closed before this goroutine took it
+				// (RFC 9113 5.4.1).
+				if buf, _ := c.takePending(); len(buf) > 0 {
+					_, _ = c.nc.Write(buf)
+				}
+			}
 			return
 		}
 		// Let the goroutines that are about to queue frames (other requests
