@@ -30,10 +30,12 @@ var (
 // A body that writes itself out (h2's, through io.WriterTo) to a ResponseWriter that takes
 // several buffers at once (h1's) is not copied: it hands the chunks its session holds to h1,
 // which writes them in place.
-func copyBody(w http.ResponseWriter, resp *http.Response) (int64, error) {
+//
+// pw is scratch for that path, kept by the caller in per-request state it allocates anyway.
+func copyBody(w http.ResponseWriter, resp *http.Response, pw *pieceWriter) (int64, error) {
 	if wt, ok := resp.Body.(io.WriterTo); ok {
 		if bw, ok := w.(buffersWriter); ok {
-			return writeBody(w, bw, wt, resp.ContentLength)
+			return writeBody(pw, w, bw, wt, resp.ContentLength)
 		}
 	}
 	bufs := &largeBufs
@@ -73,9 +75,9 @@ type buffersWriter interface {
 }
 
 // writeBody is copyBody for a body that writes itself out, to a ResponseWriter that is a
-// buffersWriter (bw): body writes to a pieceWriter, which passes each piece on.
-func writeBody(w http.ResponseWriter, bw buffersWriter, body io.WriterTo, length int64) (int64, error) {
-	pw := &pieceWriter{w: w, bw: bw, length: length}
+// buffersWriter (bw): body writes to pw, which passes each piece on.
+func writeBody(pw *pieceWriter, w http.ResponseWriter, bw buffersWriter, body io.WriterTo, length int64) (int64, error) {
+	*pw = pieceWriter{w: w, bw: bw, length: length}
 	pw.flusher, _ = w.(http.Flusher)
 	_, err := body.WriteTo(pw)
 	return pw.total, err

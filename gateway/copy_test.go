@@ -123,7 +123,7 @@ func TestCopyBodyWriteTo(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &piecesWriter{h: http.Header{}, failAt: tc.failAt}
 			body := &piecesBody{pieces: tc.pieces, err: tc.bodyErr}
-			n, err := copyBody(w, &http.Response{ContentLength: tc.length, Body: body})
+			n, err := copyBody(w, &http.Response{ContentLength: tc.length, Body: body}, new(pieceWriter))
 			if n != tc.wantN || err != tc.wantErr {
 				t.Errorf("got %d, %v; want %d, %v", n, err, tc.wantN, tc.wantErr)
 			}
@@ -142,7 +142,7 @@ func TestCopyBodyWriteTo(t *testing.T) {
 func TestCopyBodyReadPath(t *testing.T) {
 	w := &discardWriter{h: http.Header{}}
 	body := &piecesBody{pieces: [][][]byte{piece(10)}}
-	if n, err := copyBody(w, &http.Response{ContentLength: -1, Body: body}); n != 0 || err != nil || body.reads != 1 {
+	if n, err := copyBody(w, &http.Response{ContentLength: -1, Body: body}, new(pieceWriter)); n != 0 || err != nil || body.reads != 1 {
 		t.Errorf("got %d, %v after %d reads; want 0, nil after 1", n, err, body.reads)
 	}
 }

@@ -58,7 +58,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer resp.Body.Close()
 	rec.status = resp.StatusCode
 	p.writeHead(w, r, resp)
-	n, err := copyBody(w, resp)
+	n, err := copyBody(w, resp, &ex.pw)
 	rec.bytesOut = n
 	rec.bytesIn = ex.body.count()
 	if err != nil {
@@ -78,6 +78,7 @@ type exchange struct {
 	ctx  pool.InfoContext // the upstream request's context: the client's, carrying the pool's Info
 	body countingBody
 	out  http.Request // the upstream request
+	pw   pieceWriter  // copyBody's, for a body it passes on without copying
 }
 
 // cause picks the error that explains a failed round trip: the client's body, or what the pool
