@@ -27,6 +27,7 @@ type PoolConfig struct {
 	QueueTimeout         time.Duration // longest wait for a stream; 0: 5s
 	StreamWindow         int32         // receive window per stream, bytes; 0: 256 KiB
 	ConnWindow           int32         // receive window per session, bytes; 0: 16 MiB
+	MaxFrameSize         int32         // HTTP/2: largest frame payload the upstream may send; 0: 64 KiB
 	DialTimeout          time.Duration // connect and handshake; 0: 5s
 	PingInterval         time.Duration // PING a session silent this long; 0: 30s
 	PingTimeout          time.Duration // drop a session whose PING is unanswered this long; 0: 5s

@@ -102,6 +102,7 @@ func newH2Pool(cfg *Config, t target) (*h2.Pool, error) {
 		Limits:          pc.limits(),
 		StreamWindow:    pc.StreamWindow,
 		ConnWindow:      pc.ConnWindow,
+		MaxFrameSize:    pc.MaxFrameSize,
 		DialTimeout:     pc.DialTimeout,
 		PingInterval:    pc.PingInterval,
 		PingTimeout:     pc.PingTimeout,

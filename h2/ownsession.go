@@ -26,6 +26,7 @@ func ownConfig(cfg Config) h2conn.Config {
 		StreamWindow: uint32(cfg.StreamWindow),
 		ConnWindow:   uint32(cfg.ConnWindow),
 		MaxStreams:   cfg.MaxStreamsPerSession,
+		MaxFrameSize: uint32(cfg.MaxFrameSize),
 		PingInterval: max(cfg.PingInterval, 0),
 		PingTimeout:  cfg.PingTimeout,
 		// Polled by the connection's watch: no timer per request.

@@ -38,6 +38,7 @@ type options struct {
 	accessLog  string
 	streamWin  int
 	connWin    int
+	maxFrame   int
 }
 
 // listFlag is a flag that may be given several times.
@@ -69,6 +70,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.pool.QueueTimeout, "queue-timeout", 5*time.Second, "longest wait for an upstream stream (503 after)")
 	fs.IntVar(&o.streamWin, "stream-window", 256<<10, "HTTP/2 and HTTP/3 receive window per upstream stream, bytes")
 	fs.IntVar(&o.connWin, "conn-window", 16<<20, "HTTP/2 and HTTP/3 receive window per upstream session, bytes")
+	fs.IntVar(&o.maxFrame, "max-frame-size", 64<<10, "largest HTTP/2 frame payload an upstream may send (SETTINGS_MAX_FRAME_SIZE), 16384 to 16777215 bytes")
 	fs.DurationVar(&o.pool.DialTimeout, "dial-timeout", 5*time.Second, "upstream connect and handshake timeout")
 	fs.DurationVar(&o.pool.PingInterval, "ping-interval", 30*time.Second, "PING an upstream session that was silent this long")
 	fs.DurationVar(&o.pool.PingTimeout, "ping-timeout", 5*time.Second, "drop an upstream session whose PING is unanswered this long")
@@ -124,6 +126,7 @@ func parseFlags(args []string, help io.Writer) (*options, error) {
 		return nil, err
 	}
 	o.pool.StreamWindow, o.pool.ConnWindow = int32(o.streamWin), int32(o.connWin)
+	o.pool.MaxFrameSize = int32(o.maxFrame)
 	return o, nil
 }
 
@@ -141,6 +144,8 @@ func (o *options) check() error {
 		return errors.New("-stream-window must be 1 to 2147483647 bytes")
 	case o.connWin < 65535 || o.connWin > 1<<31-1:
 		return errors.New("-conn-window must be 65535 to 2147483647 bytes")
+	case o.maxFrame < 1<<14 || o.maxFrame > 1<<24-1:
+		return errors.New("-max-frame-size must be 16384 to 16777215 bytes")
 	case o.pool.H2Engine != "own" && o.pool.H2Engine != "x/net":
 		return fmt.Errorf("-h2-engine must be own or x/net, not %q", o.pool.H2Engine)
 	case o.pool.QUICIdleTimeout <= 0:

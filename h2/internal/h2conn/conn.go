@@ -59,6 +59,13 @@ type Config struct {
 	// 64 KiB.
 	MaxHeaderListSize uint32
 
+	// MaxFrameSize is our SETTINGS_MAX_FRAME_SIZE: the largest frame
+	// payload the peer may send (RFC 9113 4.2, 6.5.2). Larger DATA frames
+	// mean fewer frames, and fewer writes on the peer's side, per response
+	// body. Zero: 16 KiB, the protocol's default, which is not announced.
+	// Clamped to [16 KiB, 16 MiB-1].
+	MaxFrameSize uint32
+
 	// MaxStreams caps concurrent streams on our side; it also applies when
 	// the peer announces no SETTINGS_MAX_CONCURRENT_STREAMS. Zero: 1000.
 	MaxStreams int
@@ -98,7 +105,8 @@ const (
 	minStreamWindow     = 16 << 10
 	maxWindow           = 1<<31 - 1
 	initialWindow       = 65535   // RFC 9113 6.9.2
-	defaultMaxFrame     = 1 << 14 // RFC 9113 4.2; we never announce more
+	defaultMaxFrame     = 1 << 14 // RFC 9113 4.2
+	maxMaxFrame         = 1<<24 - 1
 	readBufferSize      = 32 << 10
 	maxStreamID         = 1<<31 - 1
 )
@@ -115,6 +123,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MaxHeaderListSize == 0 {
 		cfg.MaxHeaderListSize = defaultMaxHeaders
 	}
+	cfg.MaxFrameSize = min(max(cfg.MaxFrameSize, defaultMaxFrame), maxMaxFrame)
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = defaultMaxStreams
 	}
@@ -248,7 +257,7 @@ func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 	c.br = bufio.NewReaderSize(src, readBufferSize)
 	c.rfr = http2.NewFramer(nil, c.br)
 	c.rfr.SetReuseFrames()
-	c.rfr.SetMaxReadFrameSize(defaultMaxFrame)
+	c.rfr.SetMaxReadFrameSize(cfg.MaxFrameSize)
 	c.dec = hpack.NewDecoder(4096, c.onField)
 	c.dec.SetMaxStringLength(int(cfg.MaxHeaderListSize))
 	c.queuePreface()

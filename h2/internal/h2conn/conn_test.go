@@ -21,7 +21,7 @@ import (
 func TestHandshake(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := startPeer(t)
-		cfg := Config{StreamWindow: 100 << 10, ConnWindow: 3 << 20, MaxHeaderListSize: 32 << 10}
+		cfg := Config{StreamWindow: 100 << 10, ConnWindow: 3 << 20, MaxHeaderListSize: 32 << 10, MaxFrameSize: 64 << 10}
 		c := p.connect(t, cfg, http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 7})
 		if c == nil {
 			t.Fatal("New failed")
@@ -34,6 +34,7 @@ func TestHandshake(t *testing.T) {
 			http2.SettingEnablePush:        0,
 			http2.SettingInitialWindowSize: 100 << 10,
 			http2.SettingMaxHeaderListSize: 32 << 10,
+			http2.SettingMaxFrameSize:      64 << 10,
 		}
 		for _, s := range f.settings {
 			if v, ok := want[s.ID]; !ok || v != s.Val {

@@ -15,14 +15,13 @@ import (
 // frames it rejects, so that they fail as before.
 //
 // The read buffer is filled only when it is empty, so that no bytes are
-// moved within it: a payload that is partly buffered is taken in two
-// pieces, the buffered one and, once it has arrived, the rest. The checks
-// and the flow control of a frame are applied with its first piece; its
-// END_STREAM, its errors and the reset of its stream wait until the whole
-// payload, padding included, has been read, as they would with the framer.
-
-// Peek needs the whole payload of a frame to fit the read buffer.
-const _ = uint(readBufferSize - defaultMaxFrame)
+// moved within it: a payload is taken in pieces, what is buffered when its
+// header has been read, then what each later read brings, so a frame may
+// be larger than the buffer (Config.MaxFrameSize) and its bytes reach the
+// stream as they arrive. The checks and the flow control of a frame are
+// applied with its first piece; its END_STREAM, its errors and the reset
+// of its stream wait until the whole payload, padding included, has been
+// read, as they would with the framer.
 
 // dataFrame is a DATA frame on its way from the read buffer.
 type dataFrame struct {
@@ -75,34 +74,38 @@ func (c *Conn) readData(fh http2.FrameHeader, pad int) error {
 	first := len(p)
 	ferr := c.onData(d, p[:min(first, d.size)], first == need)
 	_, _ = c.br.Discard(first) // buffered: cannot fail
-	if first == need {
-		return ferr
-	}
-	rest := need - first
 	if d.s == nil {
-		if _, err := c.br.Discard(rest); err != nil {
+		if _, err := c.br.Discard(need - first); err != nil {
 			return &opError{"read", err}
 		}
 		return ferr
 	}
-	// The read buffer is empty now: Peek fills it without moving bytes.
-	if p, err = c.br.Peek(rest); err != nil {
-		return &opError{"read", err}
+	for off := first; off < need; {
+		// The read buffer is empty: one read fills it without moving bytes.
+		if _, err := c.br.Peek(1); err != nil {
+			return &opError{"read", err}
+		}
+		p, _ := c.br.Peek(min(c.br.Buffered(), need-off))
+		data := p[:min(max(d.size-off, 0), len(p))]
+		off += len(p)
+		c.onDataRest(d, data, off == need)
+		_, _ = c.br.Discard(len(p))
 	}
-	c.onDataRest(d, p[:max(d.size-first, 0)])
-	_, _ = c.br.Discard(rest)
 	return ferr
 }
 
 // peekPayload returns, without consuming them, the first of the next need
-// bytes: those already buffered or, when none are, all of them once they
-// have arrived.
+// bytes: those already buffered or, when none are, what one read brings.
 func (c *Conn) peekPayload(need int) ([]byte, error) {
-	k := c.br.Buffered()
-	if k == 0 {
-		k = need
+	if need == 0 {
+		return nil, nil
 	}
-	return c.br.Peek(min(k, need))
+	if c.br.Buffered() == 0 {
+		if _, err := c.br.Peek(1); err != nil {
+			return nil, err
+		}
+	}
+	return c.br.Peek(min(c.br.Buffered(), need))
 }
 
 // onData applies the checks and the flow control of the DATA frame d and
@@ -179,10 +182,10 @@ func (c *Conn) onData(d *dataFrame, p []byte, last bool) error {
 	return nil
 }
 
-// onDataRest buffers p, the rest of d's data, and applies d's END_STREAM,
-// now that the whole payload is read, unless d's stream was reset
+// onDataRest buffers p, more of d's data, and, when last says the whole
+// payload is read, applies d's END_STREAM; unless d's stream was reset
 // meanwhile (which dropped its buffered bytes).
-func (c *Conn) onDataRest(d *dataFrame, p []byte) {
+func (c *Conn) onDataRest(d *dataFrame, p []byte, last bool) {
 	s := d.s
 	c.mu.Lock()
 	if s.remoteDone {
@@ -193,7 +196,7 @@ func (c *Conn) onDataRest(d *dataFrame, p []byte) {
 		s.buf.write(p)
 		s.signalRead()
 	}
-	rst := d.end && c.endRemoteLocked(s)
+	rst := last && d.end && c.endRemoteLocked(s)
 	c.mu.Unlock()
 	if rst {
 		c.queueRST(s, http2.ErrCodeCancel)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
 	"testing"
 	"testing/synctest"
 
@@ -160,6 +161,35 @@ func TestDataInPieces(t *testing.T) {
 			})
 		})
 	}
+	t.Run("larger than the read buffer", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// Config.MaxFrameSize lets the peer send a frame three times the
+			// size of the read buffer: its data reaches the body read by
+			// read, and the stream ends with the frame's last byte.
+			body := bytes.Repeat([]byte("abcdefghij"), 10000)
+			p := newPeer(t, Config{MaxFrameSize: 128 << 10})
+			r, id := p.open("content-length", strconv.Itoa(len(body)))
+			frame := paddedFrame(id, true, body, 50)
+			at := 3*readBufferSize - 7
+			p.nc.Write(frame[:at]) // returns once the reader has taken it all
+			synctest.Wait()
+			if st := p.c.State(); st.Active != 1 {
+				t.Fatalf("Active = %d with part of the frame read, want 1", st.Active)
+			}
+			got := make([]byte, at-10)
+			if _, err := io.ReadFull(r.res.Body, got); err != nil || !bytes.Equal(got, body[:len(got)]) {
+				t.Fatalf("the bytes read so far: %v (or they differ from the body's)", err)
+			}
+			p.nc.Write(frame[at:])
+			rest, err := io.ReadAll(r.res.Body)
+			if err != nil || !bytes.Equal(rest, body[len(got):]) {
+				t.Errorf("rest of the body: %d bytes, %v; want %d bytes, nil", len(rest), err, len(body)-len(got))
+			}
+			if st := p.c.State(); st.Active != 0 {
+				t.Errorf("Active = %d after the whole frame, want 0", st.Active)
+			}
+		})
+	})
 	t.Run("body closed between the pieces", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			p := newPeer(t, Config{StreamWindow: 16 << 10, ConnWindow: 65535})

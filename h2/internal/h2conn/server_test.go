@@ -299,6 +299,23 @@ func TestServerLargeBodies(t *testing.T) {
 		}
 	})
 
+	t.Run("large frames", func(t *testing.T) {
+		// The server sends DATA frames as large as its writes (32 KiB),
+		// whole read buffers: each arrives in two pieces at least.
+		c := s.dial(t, Config{StreamWindow: 256 << 10, ConnWindow: 1 << 20, MaxFrameSize: 1 << 20})
+		res, _, err := c.RoundTrip(newRequest(t, "GET", "http://"+s.addr()+"/big?n="+strconv.Itoa(n), nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		var want bytes.Buffer
+		writePattern(&want, n)
+		if err != nil || !bytes.Equal(b, want.Bytes()) {
+			t.Errorf("body: %d bytes, %v; want the %d pattern bytes", len(b), err, n)
+		}
+	})
+
 	t.Run("slow read", func(t *testing.T) {
 		res, _, err := c.RoundTrip(newRequest(t, "GET", "http://"+s.addr()+"/big?n="+strconv.Itoa(n), nil))
 		if err != nil {

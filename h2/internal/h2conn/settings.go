@@ -11,11 +11,15 @@ func (c *Conn) queuePreface() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.wbuf.b = append(c.wbuf.b, http2.ClientPreface...)
-	_ = c.wfr.WriteSettings(
-		http2.Setting{ID: http2.SettingEnablePush, Val: 0},
-		http2.Setting{ID: http2.SettingInitialWindowSize, Val: c.cfg.StreamWindow},
-		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: c.cfg.MaxHeaderListSize},
-	)
+	settings := []http2.Setting{
+		{ID: http2.SettingEnablePush, Val: 0},
+		{ID: http2.SettingInitialWindowSize, Val: c.cfg.StreamWindow},
+		{ID: http2.SettingMaxHeaderListSize, Val: c.cfg.MaxHeaderListSize},
+	}
+	if c.cfg.MaxFrameSize > defaultMaxFrame {
+		settings = append(settings, http2.Setting{ID: http2.SettingMaxFrameSize, Val: c.cfg.MaxFrameSize})
+	}
+	_ = c.wfr.WriteSettings(settings...)
 	if inc := c.cfg.ConnWindow - initialWindow; inc > 0 {
 		_ = c.wfr.WriteWindowUpdate(0, inc)
 	}
