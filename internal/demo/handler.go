@@ -82,10 +82,18 @@ func size(w http.ResponseWriter, r *http.Request) (int, bool) {
 	return n, true
 }
 
-// patternBlock holds a 16 KiB piece of the pattern plus one period more, so that a piece
+// Pieces of a body, one Write each. A /bytes body goes out as a handler that has it in memory
+// would write it, in large pieces, and the server cuts its DATA frames as the client's
+// SETTINGS_MAX_FRAME_SIZE allows; a /stream body is flushed every 16 KiB.
+const (
+	bytesPiece  = 64 << 10
+	streamPiece = 16 << 10
+)
+
+// patternBlock holds the largest piece of the pattern plus one period more, so that a piece
 // starting at any offset is a slice of it. Built once; never written after.
 var patternBlock = func() []byte {
-	b := make([]byte, 16<<10+26)
+	b := make([]byte, bytesPiece+26)
 	for i := range b {
 		b[i] = Pattern(i)
 	}
@@ -93,7 +101,10 @@ var patternBlock = func() []byte {
 }()
 
 func writePattern(w http.ResponseWriter, n int, flush bool) {
-	const piece = 16 << 10
+	piece := bytesPiece
+	if flush {
+		piece = streamPiece
+	}
 	for off := 0; off < n; {
 		start := off % 26
 		m := min(piece, n-off)
