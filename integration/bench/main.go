@@ -277,9 +277,11 @@ func setupText(h3 bool) []string {
 		fmt.Sprintf("HTTP/1.1 front on loopback -> h2c to one Go upstream (internal/demo) in the bench process; h2load --h1 -t 1 -c %d", clients),
 		fmt.Sprintf("%d worker threads each: muxgate GOMAXPROCS=%d, nghttpx workers=%d, haproxy nbthread %d", threads, threads, threads, threads),
 		fmt.Sprintf("upstream stream window %d KiB for all; connection window: muxgate's default, nghttpx's and haproxy's 2 GiB", streamWindow>>10),
+		fmt.Sprintf("max frame size announced upstream: %d KiB by muxgate (its default) and haproxy (tune.h2.max-frame-size), 16 KiB by nghttpx (not settable)", maxFrameSize>>10),
 		"no forwarding headers added (X-Forwarded-For, X-Forwarded-Proto, Via off in muxgate and nghttpx); no access logs",
 		"haproxy: http-reuse always, option http-no-delay, 'http-response set-status 200 if { status 200 }' (reason phrase for h2 responses)",
 		"each proxy started fresh per run; CPU = utime+stime of its processes / requests; peak RSS = VmHWM (summed over nghttpx's 2 processes)",
+		"upstream's, h2load's: their CPU per request during a proxy's run (the upstream's is the bench process's); a proxy that makes them spend more loses req/s on these shared cores",
 		"direct: h2load at the upstream's HTTP/1.1 listener; its CPU and RSS are the bench process's; upstream conns = client conns",
 		"! marks a row with failed requests (h2load's failed/errored/timeout or non-2xx) or runs that errored",
 	}

@@ -13,6 +13,7 @@ import (
 const (
 	threads      = 2         // worker threads of each proxy (muxgate: GOMAXPROCS)
 	streamWindow = 256 << 10 // HTTP/2 receive window per upstream stream: muxgate's default
+	maxFrameSize = 64 << 10  // SETTINGS_MAX_FRAME_SIZE announced upstream: muxgate's default; nghttpx has no such setting
 )
 
 // front is what one start of a proxy needs: where to listen, where the upstream is, and a
@@ -151,6 +152,7 @@ func haproxyCommand(bin string, f front) (*exec.Cmd, error) {
     ulimit-n %[3]d
     no strict-limits
     tune.h2.initial-window-size %[4]d
+    tune.h2.max-frame-size %[7]d
 
 defaults
     mode http
@@ -170,7 +172,7 @@ backend be
     http-reuse always
     %[6]s
     http-response set-status 200 if { status 200 }
-`, threads, f.maxConns, haproxyFDs(f.maxConns), streamWindow, bind, server)
+`, threads, f.maxConns, haproxyFDs(f.maxConns), streamWindow, bind, server, maxFrameSize)
 	path := filepath.Join(f.dir, "haproxy.cfg")
 	if err := writeFile(path, conf); err != nil {
 		return nil, err

@@ -98,6 +98,8 @@ func summarize(name string, runs []runResult) rowReport {
 	m.P50us = pick(func(r runResult) float64 { return r.P50us })
 	m.P99us = pick(func(r runResult) float64 { return r.P99us })
 	m.CPUPerReqUs = pick(func(r runResult) float64 { return r.CPUPerReqUs })
+	m.UpstreamCPUUs = pick(func(r runResult) float64 { return r.UpstreamCPUUs })
+	m.H2loadCPUUs = pick(func(r runResult) float64 { return r.H2loadCPUUs })
 	m.PeakRSS = int64(pick(func(r runResult) float64 { return float64(r.PeakRSS) }))
 	m.BytesPerIdle = pick(func(r runResult) float64 { return r.BytesPerIdle })
 	m.UpstreamConns = int64(pick(func(r runResult) float64 { return float64(r.UpstreamConns) }))
@@ -149,7 +151,7 @@ func (rep *report) writeText(w io.Writer) {
 }
 
 func writeBlock(w io.Writer, b blockReport) {
-	table := [][]string{{"target", "req/s", "p50", "p99", "CPU us/req", "peak RSS", "bytes/idle conn", "upstream conns", "failed"}}
+	table := [][]string{{"target", "req/s", "p50", "p99", "CPU us/req", "upstream's", "h2load's", "peak RSS", "bytes/idle conn", "upstream conns", "failed"}}
 	rows := map[string]runResult{}
 	for _, r := range b.Rows {
 		m := r.Median
@@ -158,7 +160,7 @@ func writeBlock(w io.Writer, b blockReport) {
 			mark = " !"
 		}
 		if r.Errors == len(r.Runs) {
-			table = append(table, []string{r.Target, "-", "-", "-", "-", "-", "-", "-", fmt.Sprintf("%d runs errored%s", r.Errors, mark)})
+			table = append(table, []string{r.Target, "-", "-", "-", "-", "-", "-", "-", "-", "-", fmt.Sprintf("%d runs errored%s", r.Errors, mark)})
 			continue
 		}
 		rows[r.Target] = m
@@ -171,7 +173,8 @@ func writeBlock(w io.Writer, b blockReport) {
 			failed += fmt.Sprintf(", %d runs errored", r.Errors)
 		}
 		table = append(table, []string{r.Target, fmt.Sprintf("%.0f", m.ReqPerSec), fmtUs(m.P50us), fmtUs(m.P99us),
-			fmt.Sprintf("%.1f", m.CPUPerReqUs), fmtBytes(float64(m.PeakRSS)), idle, fmt.Sprint(m.UpstreamConns), failed + mark})
+			fmt.Sprintf("%.1f", m.CPUPerReqUs), fmtCPU(m.UpstreamCPUUs), fmtCPU(m.H2loadCPUUs),
+			fmtBytes(float64(m.PeakRSS)), idle, fmt.Sprint(m.UpstreamConns), failed + mark})
 	}
 	writeTable(w, table)
 	if worst := maxOther(b.Rows); worst >= 0.1 {
@@ -232,6 +235,14 @@ func ratio(a, b float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2fx", a/b)
+}
+
+// fmtCPU prints CPU microseconds per request, "-" for none measured.
+func fmtCPU(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", v)
 }
 
 // fmtUs prints microseconds as us below a millisecond, else as ms.

@@ -29,6 +29,11 @@ type runResult struct {
 	PeakRSS       int64   `json:"peak_rss_bytes"`
 	BytesPerIdle  float64 `json:"bytes_per_idle_conn,omitempty"`
 	UpstreamConns int64   `json:"upstream_conns"`
+	// UpstreamCPUUs and H2loadCPUUs are the CPU per request of the upstream (the bench process,
+	// which serves it) and of h2load during a load run through a proxy. The proxies share the
+	// machine with both, so what a proxy makes them spend moves its req/s too.
+	UpstreamCPUUs float64 `json:"upstream_cpu_us_per_req,omitempty"`
+	H2loadCPUUs   float64 `json:"h2load_cpu_us_per_req,omitempty"`
 	// OtherCores is the CPU that processes other than the target, h2load and the bench used
 	// during the run, in cores: the noise on a shared machine.
 	OtherCores float64 `json:"other_cores"`
@@ -100,9 +105,12 @@ func (r *runner) record(b block, t target, res runResult) {
 		r.results[b.name()] = m
 	}
 	m[t.name] = append(m[t.name], res)
-	line := fmt.Sprintf("round %d  %-11s %-10s %9.0f req/s  p50 %s  p99 %s  %6.1f us/req  peak %s  up %d",
-		res.Round, b.name(), t.name, res.ReqPerSec, fmtUs(res.P50us), fmtUs(res.P99us), res.CPUPerReqUs,
-		fmtBytes(float64(res.PeakRSS)), res.UpstreamConns)
+	line := fmt.Sprintf("round %d  %-11s %-10s %9.0f req/s  p50 %s  p99 %s  %6.1f us/req",
+		res.Round, b.name(), t.name, res.ReqPerSec, fmtUs(res.P50us), fmtUs(res.P99us), res.CPUPerReqUs)
+	if res.UpstreamCPUUs > 0 {
+		line += fmt.Sprintf(" (upstream %.1f, h2load %.1f)", res.UpstreamCPUUs, res.H2loadCPUUs)
+	}
+	line += fmt.Sprintf("  peak %s  up %d", fmtBytes(float64(res.PeakRSS)), res.UpstreamConns)
 	if b.sc.idle {
 		line += "  " + fmtBytes(res.BytesPerIdle) + "/idle conn"
 	}
@@ -208,6 +216,7 @@ func (r *runner) load(ctx context.Context, t target, b block, round int) (res ru
 	noise := startNoise(t.peer == nil)
 	lr, err := l.run(ctx)
 	after, err2 := sample()
+	upCPU := noise.selfCPU()
 	res.OtherCores = noise.cores(after.cpu - before.cpu + lr.cpu)
 	res.UpstreamConns = accepted() - base
 	if err == nil {
@@ -226,6 +235,10 @@ func (r *runner) load(ctx context.Context, t target, b block, round int) (res ru
 	res.P50us, res.P99us = us(lr.p50), us(lr.p99)
 	if lr.done > 0 {
 		res.CPUPerReqUs = us(after.cpu-before.cpu) / float64(lr.done)
+		res.H2loadCPUUs = us(lr.cpu) / float64(lr.done)
+		if t.peer != nil {
+			res.UpstreamCPUUs = us(upCPU) / float64(lr.done)
+		}
 	}
 	res.PeakRSS = after.mem.peak
 	return res
@@ -315,6 +328,16 @@ func startNoise(selfIsTarget bool) noise {
 	return n
 }
 
+// selfCPU is the bench process's CPU since the start: the upstream's, when the target is a
+// proxy.
+func (n noise) selfCPU() time.Duration {
+	st, err := readStat(os.Getpid())
+	if err != nil {
+		return 0
+	}
+	return st.cpu - n.self
+}
+
 // cores returns the others' CPU time over the run's wall time; ours is the CPU of the target and
 // of h2load during the run.
 func (n noise) cores(ours time.Duration) float64 {
@@ -323,8 +346,8 @@ func (n noise) cores(ours time.Duration) float64 {
 	if err != nil || n.busy == 0 || wall <= 0 {
 		return 0
 	}
-	if st, err := readStat(os.Getpid()); err == nil && !n.selfIsIn {
-		ours += st.cpu - n.self
+	if !n.selfIsIn {
+		ours += n.selfCPU()
 	}
 	return max(0, float64(busy-n.busy-ours)/float64(wall))
 }
