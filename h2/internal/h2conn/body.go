@@ -341,7 +341,15 @@ var (
 	chunkPool1k  = sync.Pool{New: func() any { return new([1 << 10]byte) }}
 	chunkPool4k  = sync.Pool{New: func() any { return new([4 << 10]byte) }}
 	chunkPool16k = sync.Pool{New: func() any { return new([16 << 10]byte) }}
+	chunkPool64k = sync.Pool{New: func() any { return new([bigChunk]byte) }}
 )
+
+// bigChunk is the size of the chunks that the reader fills from the
+// connection itself (readDirect): the rest of a 64 KiB frame in one read.
+const bigChunk = 64 << 10
+
+// getBigChunk returns an empty chunk of bigChunk bytes' capacity.
+func getBigChunk() []byte { return chunkPool64k.Get().(*[bigChunk]byte)[:0] }
 
 func getChunk(n int) []byte {
 	switch {
@@ -361,6 +369,8 @@ func putChunk(b []byte) {
 		chunkPool4k.Put((*[4 << 10]byte)(b[:4<<10]))
 	case 16 << 10:
 		chunkPool16k.Put((*[16 << 10]byte)(b[:16<<10]))
+	case bigChunk:
+		chunkPool64k.Put((*[bigChunk]byte)(b[:bigChunk]))
 	}
 }
 
@@ -381,6 +391,23 @@ func (b *dataBuffer) write(p []byte) {
 		}
 		b.chunks = append(b.chunks, getChunk(len(p)))
 	}
+}
+
+// add appends ch, a chunk from a pool, taking it over. A chunk less than a
+// quarter full is copied instead and returned to its pool, so that a peer
+// that sends its bytes a few at a time cannot make a stream hold much more
+// memory than bytes.
+func (b *dataBuffer) add(ch []byte) {
+	if len(ch) < cap(ch)/4 {
+		b.write(ch)
+		putChunk(ch)
+		return
+	}
+	b.size += len(ch)
+	if b.chunks == nil {
+		b.chunks = b.inline[:0]
+	}
+	b.chunks = append(b.chunks, ch)
 }
 
 func (b *dataBuffer) read(p []byte) int {

@@ -198,6 +198,7 @@ type Conn struct {
 	lastRead          atomic.Int64  // written by the reader with the keep-alive on: UnixNano of the last bytes read (see activity)
 
 	// Owned by the reader goroutine.
+	src         io.Reader     // the connection, as br reads it; readData reads large payloads from it directly
 	br          *bufio.Reader // rfr's source; readData takes DATA payloads from it (data.go)
 	rfr         *http2.Framer
 	dec         *hpack.Decoder
@@ -254,6 +255,7 @@ func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 	if cfg.PingInterval > 0 {
 		src = activity{c}
 	}
+	c.src = src
 	c.br = bufio.NewReaderSize(src, readBufferSize)
 	c.rfr = http2.NewFramer(nil, c.br)
 	c.rfr.SetReuseFrames()

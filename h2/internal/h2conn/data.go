@@ -1,6 +1,8 @@
 package h2conn
 
 import (
+	"io"
+
 	"golang.org/x/net/http2"
 )
 
@@ -18,7 +20,9 @@ import (
 // moved within it: a payload is taken in pieces, what is buffered when its
 // header has been read, then what each later read brings, so a frame may
 // be larger than the buffer (Config.MaxFrameSize) and its bytes reach the
-// stream as they arrive. The checks and the flow control of a frame are
+// stream as they arrive. Once the buffer is empty, a large rest of a
+// stream's data is read from the connection straight into a chunk that
+// the stream's buffer then takes over, not copied through the read buffer. The checks and the flow control of a frame are
 // applied with its first piece; its END_STREAM, its errors and the reset
 // of its stream wait until the whole payload, padding included, has been
 // read, as they would with the framer.
@@ -81,17 +85,48 @@ func (c *Conn) readData(fh http2.FrameHeader, pad int) error {
 		return ferr
 	}
 	for off := first; off < need; {
-		// The read buffer is empty: one read fills it without moving bytes.
+		// The read buffer is empty: a large rest of the data skips it, and
+		// otherwise one read fills it without moving bytes.
+		if d.buffer && d.size-off >= minDirectRead {
+			n, err := c.readDirect(d, min(d.size-off, bigChunk), off+min(d.size-off, bigChunk) == need)
+			off += n
+			if err != nil {
+				return &opError{"read", err}
+			}
+			continue
+		}
 		if _, err := c.br.Peek(1); err != nil {
 			return &opError{"read", err}
 		}
 		p, _ := c.br.Peek(min(c.br.Buffered(), need-off))
 		data := p[:min(max(d.size-off, 0), len(p))]
 		off += len(p)
-		c.onDataRest(d, data, off == need)
+		c.onDataRest(d, data, false, off == need)
 		_, _ = c.br.Discard(len(p))
 	}
 	return ferr
+}
+
+// minDirectRead is the least rest of a frame's data that readData reads
+// past the read buffer: a smaller one is left to a buffered read, which
+// may bring the frames after it too.
+const minDirectRead = 16 << 10
+
+// readDirect reads up to n more bytes of d's data from the connection into
+// a chunk of their own, which it hands to d's stream (onDataRest). The read
+// buffer must be empty. last says that n bytes would end the payload.
+func (c *Conn) readDirect(d *dataFrame, n int, last bool) (int, error) {
+	ch := getBigChunk()
+	k, err := c.src.Read(ch[:n])
+	if k == 0 {
+		putChunk(ch)
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return 0, err
+	}
+	c.onDataRest(d, ch[:k], true, last && k == n)
+	return k, err
 }
 
 // peekPayload returns, without consuming them, the first of the next need
@@ -184,15 +219,24 @@ func (c *Conn) onData(d *dataFrame, p []byte, last bool) error {
 
 // onDataRest buffers p, more of d's data, and, when last says the whole
 // payload is read, applies d's END_STREAM; unless d's stream was reset
-// meanwhile (which dropped its buffered bytes).
-func (c *Conn) onDataRest(d *dataFrame, p []byte, last bool) {
+// meanwhile (which dropped its buffered bytes). With own, p is a chunk
+// from getBigChunk that the stream's buffer takes over (or that returns to
+// its pool), instead of copying it.
+func (c *Conn) onDataRest(d *dataFrame, p []byte, own, last bool) {
 	s := d.s
 	c.mu.Lock()
 	if s.remoteDone {
 		c.mu.Unlock()
+		if own {
+			putChunk(p)
+		}
 		return
 	}
-	if d.buffer && len(p) > 0 {
+	switch {
+	case own:
+		s.buf.add(p)
+		s.signalRead()
+	case d.buffer && len(p) > 0:
 		s.buf.write(p)
 		s.signalRead()
 	}

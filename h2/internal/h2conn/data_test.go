@@ -35,6 +35,9 @@ func paddedFrame(id uint32, end bool, data []byte, pad int) []byte {
 	return b.Bytes()
 }
 
+// streamOf is the stream behind a response body.
+func streamOf(b io.ReadCloser) *stream { return (*stream)(b.(*body)) }
+
 // TestPaddedData: padding is stripped from the body, and counts toward
 // flow control (RFC 9113 6.1, 6.9.1).
 func TestPaddedData(t *testing.T) {
@@ -187,6 +190,36 @@ func TestDataInPieces(t *testing.T) {
 			}
 			if st := p.c.State(); st.Active != 0 {
 				t.Errorf("Active = %d after the whole frame, want 0", st.Active)
+			}
+		})
+	})
+	t.Run("large frame a little at a time", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// Reads past the read buffer that bring a few bytes each are
+			// copied into small chunks: the buffered body holds about as
+			// much memory as bytes, not a 64 KiB chunk per read.
+			want := bytes.Repeat([]byte("0123456789"), 6000)
+			p := newPeer(t, Config{MaxFrameSize: 64 << 10})
+			r, id := p.open("content-length", strconv.Itoa(len(want)))
+			frame := paddedFrame(id, true, want, 0)
+			for b := frame; len(b) > 0; {
+				k := min(len(b), 1000)
+				p.nc.Write(b[:k])
+				b = b[k:]
+			}
+			synctest.Wait()
+			s := streamOf(r.res.Body)
+			p.c.mu.Lock()
+			held := 0
+			for _, ch := range s.buf.chunks {
+				held += cap(ch)
+			}
+			p.c.mu.Unlock()
+			if held > len(want)+32<<10 {
+				t.Errorf("the stream's buffer holds %d bytes of chunks for %d bytes of body", held, len(want))
+			}
+			if got, err := io.ReadAll(r.res.Body); err != nil || !bytes.Equal(got, want) {
+				t.Errorf("body: %d bytes, %v; want %d bytes, nil", len(got), err, len(want))
 			}
 		})
 	})
