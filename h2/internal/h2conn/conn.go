@@ -107,7 +107,7 @@ const (
 	initialWindow       = 65535   // RFC 9113 6.9.2
 	defaultMaxFrame     = 1 << 14 // RFC 9113 4.2
 	maxMaxFrame         = 1<<24 - 1
-	readBufferSize      = 32 << 10
+	readBufferSize      = 16 << 10 // room for a hundred small responses; a large frame's rest skips it (readDirect)
 	maxStreamID         = 1<<31 - 1
 )
 

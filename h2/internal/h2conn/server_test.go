@@ -301,7 +301,8 @@ func TestServerLargeBodies(t *testing.T) {
 
 	t.Run("large frames", func(t *testing.T) {
 		// The server sends DATA frames as large as its writes (32 KiB),
-		// whole read buffers: each arrives in two pieces at least.
+		// larger than the read buffer: each arrives in two pieces at
+		// least.
 		c := s.dial(t, Config{StreamWindow: 256 << 10, ConnWindow: 1 << 20, MaxFrameSize: 1 << 20})
 		res, _, err := c.RoundTrip(newRequest(t, "GET", "http://"+s.addr()+"/big?n="+strconv.Itoa(n), nil))
 		if err != nil {
