@@ -393,12 +393,12 @@ func (b *dataBuffer) write(p []byte) {
 	}
 }
 
-// add appends ch, a chunk from a pool, taking it over. A chunk less than a
-// quarter full is copied instead and returned to its pool, so that a peer
-// that sends its bytes a few at a time cannot make a stream hold much more
-// memory than bytes.
+// add appends ch, a chunk from a pool, taking it over. A chunk less than
+// half full is copied instead and returned to its pool, so that a stream
+// holds at most about twice as much memory as bytes, however few each read
+// brings (a TLS connection's read brings one record, 16 KiB at most).
 func (b *dataBuffer) add(ch []byte) {
-	if len(ch) < cap(ch)/4 {
+	if len(ch) < cap(ch)/2 {
 		b.write(ch)
 		putChunk(ch)
 		return
