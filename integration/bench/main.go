@@ -74,8 +74,9 @@ Runs h2load (--h1 -t 1 -c %d) against muxgate, nghttpx and HAProxy, each an HTTP
 on a loopback port funnelling into the same Go HTTP/2 upstream over h2c, with %d worker threads
 each, and against the upstream's own HTTP/1.1 listener (the "direct" ceiling). Each proxy runs
 as a child process with its own config in a temp dir, started fresh for every run. Per scenario
-it reports requests/s, p50 and p99 latency, proxy CPU per request, peak RSS, memory per idle
-connection, upstream connections, and muxgate's ratios to the peers: medians over the rounds.
+it reports requests/s, p50 and p99 latency, proxy CPU per request, the upstream's and h2load's
+CPU per request, peak RSS, memory per idle connection, upstream connections, and muxgate's
+ratios to the peers: medians over the rounds, each ratio with its spread over the rounds.
 
 Opt-in row muxgate-h3 (-targets muxgate,muxgate-h3,...): muxgate as in the muxgate row, but
 reaching the same upstream over HTTP/3 (h3://, QUIC on a UDP loopback port, the certificate

@@ -153,7 +153,9 @@ func (rep *report) writeText(w io.Writer) {
 func writeBlock(w io.Writer, b blockReport) {
 	table := [][]string{{"target", "req/s", "p50", "p99", "CPU us/req", "upstream's", "h2load's", "peak RSS", "bytes/idle conn", "upstream conns", "failed"}}
 	rows := map[string]runResult{}
+	runs := map[string][]runResult{}
 	for _, r := range b.Rows {
+		runs[r.Target] = r.Runs
 		m := r.Median
 		mark := ""
 		if m.Failed > 0 || r.Errors > 0 {
@@ -193,8 +195,9 @@ func writeBlock(w io.Writer, b blockReport) {
 		if b.Idle > 0 {
 			parts = append(parts, fmt.Sprintf("vs %s: bytes/idle conn %s", peer, ratio(mg.BytesPerIdle, p.BytesPerIdle)))
 		} else {
-			parts = append(parts, fmt.Sprintf("vs %s: req/s %s, CPU/req %s", peer, ratio(mg.ReqPerSec, p.ReqPerSec),
-				ratio(mg.CPUPerReqUs, p.CPUPerReqUs)))
+			parts = append(parts, fmt.Sprintf("vs %s: req/s %s%s, CPU/req %s%s", peer,
+				ratio(mg.ReqPerSec, p.ReqPerSec), roundRange(runs["muxgate"], runs[peer], func(r runResult) float64 { return r.ReqPerSec }),
+				ratio(mg.CPUPerReqUs, p.CPUPerReqUs), roundRange(runs["muxgate"], runs[peer], func(r runResult) float64 { return r.CPUPerReqUs })))
 		}
 	}
 	if len(parts) > 0 {
@@ -228,6 +231,24 @@ func writeTable(w io.Writer, table [][]string) {
 		}
 		fmt.Fprintln(w, b.String())
 	}
+}
+
+// roundRange gives the spread of muxgate's ratio to a peer, f(ours)/f(theirs), over the rounds
+// in which both were measured, as " (rounds LO-HI)": the two ran minutes apart at most, so the
+// spread says how far the machine's drift moves a ratio. Empty with fewer than two such rounds.
+func roundRange(ours, theirs []runResult, f func(runResult) float64) string {
+	var v []float64
+	for _, a := range ours {
+		for _, b := range theirs {
+			if a.Round == b.Round && a.Error == "" && b.Error == "" && f(b) > 0 {
+				v = append(v, f(a)/f(b))
+			}
+		}
+	}
+	if len(v) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (rounds %.2f-%.2f)", slices.Min(v), slices.Max(v))
 }
 
 func ratio(a, b float64) string {

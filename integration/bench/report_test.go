@@ -48,3 +48,24 @@ func TestWriteBlock(t *testing.T) {
 		t.Errorf("table has a ratio to a peer without a measurement:\n%s", text)
 	}
 }
+
+func TestWriteBlockRoundRange(t *testing.T) {
+	b := blockReport{Name: "small", Rows: []rowReport{
+		summarize("muxgate", []runResult{
+			{Round: 1, ReqPerSec: 900, CPUPerReqUs: 30},
+			{Round: 2, ReqPerSec: 1100, CPUPerReqUs: 36},
+			{Round: 3, Error: "muxgate: not ready"},
+		}),
+		summarize("nghttpx", []runResult{
+			{Round: 1, ReqPerSec: 1000, CPUPerReqUs: 20},
+			{Round: 2, ReqPerSec: 1000, CPUPerReqUs: 24},
+			{Round: 3, ReqPerSec: 5000, CPUPerReqUs: 1},
+		}),
+	}}
+	var out bytes.Buffer
+	writeBlock(&out, b)
+	// Rounds 1 and 2 pair up; round 3, where muxgate errored, does not.
+	if want := "vs nghttpx: req/s 1.00x (rounds 0.90-1.10), CPU/req 1.65x (rounds 1.50-1.50)"; !strings.Contains(out.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, out.String())
+	}
+}
