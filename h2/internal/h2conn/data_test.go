@@ -120,6 +120,29 @@ func TestPaddedData(t *testing.T) {
 	}
 }
 
+// openFramed opens a GET on a new peer with cfg, answered with a head
+// that announces body's length, and returns the DATA frame, with pad bytes
+// of padding and END_STREAM, that carries body on its stream.
+func openFramed(t *testing.T, cfg Config, body []byte, pad int) (*peer, *rt, []byte) {
+	t.Helper()
+	p := newPeer(t, cfg)
+	r, id := p.open("content-length", strconv.Itoa(len(body)))
+	return p, r, paddedFrame(id, true, body, pad)
+}
+
+// expectRest reads the rest of r's body, which must be want, and checks
+// that its stream has ended.
+func expectRest(t *testing.T, p *peer, r *rt, want []byte) {
+	t.Helper()
+	rest, err := io.ReadAll(r.res.Body)
+	if err != nil || !bytes.Equal(rest, want) {
+		t.Errorf("rest of the body: %d bytes, %v; want %d bytes, nil", len(rest), err, len(want))
+	}
+	if st := p.c.State(); st.Active != 0 {
+		t.Errorf("Active = %d after the whole body, want 0", st.Active)
+	}
+}
+
 // TestDataInPieces: a DATA frame whose payload arrives in two reads goes
 // to the body as it comes, but ends the stream only once all of it,
 // padding included, has arrived.
@@ -154,13 +177,7 @@ func TestDataInPieces(t *testing.T) {
 					}
 				}
 				p.nc.Write(b[tc.at:])
-				rest, err := io.ReadAll(r.res.Body)
-				if err != nil || !bytes.Equal(rest, body[first:]) {
-					t.Errorf("rest of the body: %d bytes, %v; want %d bytes, nil", len(rest), err, len(body)-first)
-				}
-				if st := p.c.State(); st.Active != 0 {
-					t.Errorf("Active = %d after the whole frame, want 0", st.Active)
-				}
+				expectRest(t, p, r, body[first:])
 			})
 		})
 	}
@@ -170,9 +187,7 @@ func TestDataInPieces(t *testing.T) {
 			// size of the read buffer: its data reaches the body read by
 			// read, and the stream ends with the frame's last byte.
 			body := bytes.Repeat([]byte("abcdefghij"), 10000)
-			p := newPeer(t, Config{MaxFrameSize: 128 << 10})
-			r, id := p.open("content-length", strconv.Itoa(len(body)))
-			frame := paddedFrame(id, true, body, 50)
+			p, r, frame := openFramed(t, Config{MaxFrameSize: 128 << 10}, body, 50)
 			at := 3*readBufferSize - 7
 			p.nc.Write(frame[:at]) // returns once the reader has taken it all
 			synctest.Wait()
@@ -184,13 +199,7 @@ func TestDataInPieces(t *testing.T) {
 				t.Fatalf("the bytes read so far: %v (or they differ from the body's)", err)
 			}
 			p.nc.Write(frame[at:])
-			rest, err := io.ReadAll(r.res.Body)
-			if err != nil || !bytes.Equal(rest, body[len(got):]) {
-				t.Errorf("rest of the body: %d bytes, %v; want %d bytes, nil", len(rest), err, len(body)-len(got))
-			}
-			if st := p.c.State(); st.Active != 0 {
-				t.Errorf("Active = %d after the whole frame, want 0", st.Active)
-			}
+			expectRest(t, p, r, body[len(got):])
 		})
 	})
 	t.Run("large frame a little at a time", func(t *testing.T) {
@@ -199,9 +208,7 @@ func TestDataInPieces(t *testing.T) {
 			// copied into small chunks: the buffered body holds about as
 			// much memory as bytes, not a 64 KiB chunk per read.
 			want := bytes.Repeat([]byte("0123456789"), 6000)
-			p := newPeer(t, Config{MaxFrameSize: 64 << 10})
-			r, id := p.open("content-length", strconv.Itoa(len(want)))
-			frame := paddedFrame(id, true, want, 0)
+			p, r, frame := openFramed(t, Config{MaxFrameSize: 64 << 10}, want, 0)
 			for b := frame; len(b) > 0; {
 				k := min(len(b), 1000)
 				p.nc.Write(b[:k])
@@ -218,9 +225,7 @@ func TestDataInPieces(t *testing.T) {
 			if held > len(want)+32<<10 {
 				t.Errorf("the stream's buffer holds %d bytes of chunks for %d bytes of body", held, len(want))
 			}
-			if got, err := io.ReadAll(r.res.Body); err != nil || !bytes.Equal(got, want) {
-				t.Errorf("body: %d bytes, %v; want %d bytes, nil", len(got), err, len(want))
-			}
+			expectRest(t, p, r, want)
 		})
 	})
 	t.Run("body closed between the pieces", func(t *testing.T) {
