@@ -22,10 +22,11 @@ import (
 // be larger than the buffer (Config.MaxFrameSize) and its bytes reach the
 // stream as they arrive. Once the buffer is empty, a large rest of a
 // stream's data is read from the connection straight into a chunk that
-// the stream's buffer then takes over, not copied through the read buffer. The checks and the flow control of a frame are
-// applied with its first piece; its END_STREAM, its errors and the reset
-// of its stream wait until the whole payload, padding included, has been
-// read, as they would with the framer.
+// the stream's buffer then takes over, not copied through the read
+// buffer. The checks and the flow control of a frame are applied with its
+// first piece; its END_STREAM, its errors and the reset of its stream
+// wait until the whole payload, padding included, has been read, as they
+// would with the framer.
 
 // dataFrame is a DATA frame on its way from the read buffer.
 type dataFrame struct {
@@ -88,8 +89,9 @@ func (c *Conn) readData(fh http2.FrameHeader, pad int) error {
 		// The read buffer is empty: a large rest of the data skips it, and
 		// otherwise one read fills it without moving bytes.
 		if d.buffer && d.size-off >= minDirectRead {
-			n, err := c.readDirect(d, min(d.size-off, bigChunk), off+min(d.size-off, bigChunk) == need)
-			off += n
+			n := min(d.size-off, bigChunk)
+			k, err := c.readDirect(d, n, off+n == need)
+			off += k
 			if err != nil {
 				return &opError{"read", err}
 			}
