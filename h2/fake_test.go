@@ -85,21 +85,23 @@ func forEngines(t *testing.T, f func(t *testing.T, e Engine)) {
 	}
 }
 
-func TestSettingsWindows(t *testing.T) {
+func TestSettingsWindowsAndFrameSize(t *testing.T) {
 	tests := []struct {
 		name                   string
-		stream, conn           int32
+		stream, conn, frame    int32
 		wantStream, wantUpdate uint32
+		wantFrame              uint32
 	}{
-		{"defaults", 0, 0, 256 << 10, 16<<20 - 65535},
-		{"configured", 100_000, 500_000, 100_000, 500_000 - 65535},
-		{"connection window raised to the minimum", 20_000, 1000, 20_000, 65535},
+		{"defaults", 0, 0, 0, 256 << 10, 16<<20 - 65535, 64 << 10},
+		{"configured", 100_000, 500_000, 100_000, 100_000, 500_000 - 65535, 100_000},
+		{"connection window raised to the minimum", 20_000, 1000, 20_000, 20_000, 65535, 20_000},
+		{"frame size raised to the minimum", 0, 0, 1000, 256 << 10, 16<<20 - 65535, 16 << 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			forEngines(t, func(t *testing.T, e Engine) {
 				ps := &peers{}
-				p := newFakePool(t, Config{Engine: e, StreamWindow: tt.stream, ConnWindow: tt.conn}, ps)
+				p := newFakePool(t, Config{Engine: e, StreamWindow: tt.stream, ConnWindow: tt.conn, MaxFrameSize: tt.frame}, ps)
 				if body := readAll(t, mustGet(t, p, 1, 1).res); body != "ok" {
 					t.Errorf("body %q, want ok", body)
 				}
@@ -107,15 +109,15 @@ func TestSettingsWindows(t *testing.T) {
 				pr.mu.Lock()
 				settings, inc := pr.clientSettings, pr.connIncrement
 				pr.mu.Unlock()
-				var got uint32
-				var found bool
+				got := map[http2.SettingID]uint32{http2.SettingMaxFrameSize: 16 << 10} // RFC 9113 6.5.2's default
 				for _, s := range settings {
-					if s.ID == http2.SettingInitialWindowSize {
-						got, found = s.Val, true
-					}
+					got[s.ID] = s.Val
 				}
-				if !found || got != tt.wantStream {
-					t.Errorf("SETTINGS_INITIAL_WINDOW_SIZE %d (sent %v), want %d; settings %v", got, found, tt.wantStream, settings)
+				if v := got[http2.SettingInitialWindowSize]; v != tt.wantStream {
+					t.Errorf("SETTINGS_INITIAL_WINDOW_SIZE %d, want %d; settings %v", v, tt.wantStream, settings)
+				}
+				if v := got[http2.SettingMaxFrameSize]; v != tt.wantFrame {
+					t.Errorf("SETTINGS_MAX_FRAME_SIZE %d, want %d; settings %v", v, tt.wantFrame, settings)
 				}
 				if inc != tt.wantUpdate {
 					t.Errorf("connection WINDOW_UPDATE %d, want %d", inc, tt.wantUpdate)
