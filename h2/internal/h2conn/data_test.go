@@ -250,12 +250,36 @@ func TestDataInPieces(t *testing.T) {
 			if want := uint32(4 * (len(frame) - 9)); len(fs) != 1 || fs[0].StreamID != 0 || fs[0].inc != want {
 				t.Errorf("client sent %+v, want one WINDOW_UPDATE of %d on the connection", fs, want)
 			}
-			// The connection is still in step.
-			r, _ = p.open()
-			p.data(r.id, true, []byte("ok"))
-			if got, err := io.ReadAll(r.res.Body); err != nil || string(got) != "ok" {
-				t.Errorf("next body = %q, %v", got, err)
-			}
+			expectInStep(t, p)
 		})
 	})
+	t.Run("body closed while a large frame is read past the buffer", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// The rest of the frame still goes into chunks of its own, which
+			// the reset stream gives back.
+			body := make([]byte, 100_000)
+			p, r, frame := openFramed(t, Config{MaxFrameSize: 128 << 10}, body, 0)
+			p.nc.Write(frame[:2*readBufferSize])
+			synctest.Wait()
+			r.res.Body.Close()
+			p.expect(http2.FrameRSTStream)
+			p.nc.Write(frame[2*readBufferSize:])
+			synctest.Wait()
+			if st := p.c.State(); st.Active != 0 {
+				t.Errorf("Active = %d after the reset, want 0", st.Active)
+			}
+			expectInStep(t, p)
+		})
+	})
+}
+
+// expectInStep checks that the connection still reads frames where they
+// begin: a new request gets its body.
+func expectInStep(t *testing.T, p *peer) {
+	t.Helper()
+	r, _ := p.open()
+	p.data(r.id, true, []byte("ok"))
+	if got, err := io.ReadAll(r.res.Body); err != nil || string(got) != "ok" {
+		t.Errorf("next body = %q, %v", got, err)
+	}
 }
