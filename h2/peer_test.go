@@ -68,11 +68,12 @@ func newFakePeer(t *testing.T, conn net.Conn, settings []http2.Setting, onReques
 	p.write(func(fr *http2.Framer) { fr.WriteSettings(settings...) })
 
 	wrote := make(chan struct{})
+	out := p.out // the read loop's end sets p.out to nil once it closed the channel
 	go func() {
 		defer close(wrote)
-		for b := range p.out {
+		for b := range out {
 			if _, err := conn.Write(b); err != nil {
-				for range p.out {
+				for range out {
 				}
 				return
 			}
