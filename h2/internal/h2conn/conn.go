@@ -26,7 +26,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -195,16 +194,17 @@ type Conn struct {
 
 	peerMaxHeaderList atomic.Uint32 // the peer's SETTINGS_MAX_HEADER_LIST_SIZE; 0: none
 	linger            atomic.Bool   // we sent GOAWAY for the peer's protocol error: close nc lingering
-	lastRead          atomic.Int64  // written by the reader with the keep-alive on: UnixNano of the last bytes read (see activity)
+	lastRead          atomic.Int64  // written by the reader with the keep-alive on: UnixNano of the last bytes read (see source)
 
 	// Owned by the reader goroutine.
-	src         io.Reader     // the connection, as br reads it; readData reads large payloads from it directly
+	src         source        // the connection, as br reads it; readData reads large payloads from it directly
 	br          *bufio.Reader // rfr's source; readData takes DATA payloads from it (data.go)
 	rfr         *http2.Framer
 	dec         *hpack.Decoder
 	fields      []hpack.HeaderField // the header block being decoded
 	hsize       uint32              // its decoded size (RFC 9113 6.5.2)
 	gotSettings bool
+	delivered   []*stream // heads delivered whose RoundTrip is still to wake (see deliverHeadLocked)
 
 	settingsc chan struct{} // closed by the reader once the first SETTINGS is applied
 	done      chan struct{} // closed by failLocked when the connection closes
@@ -251,12 +251,8 @@ func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 	c.lastRead.Store(time.Now().UnixNano())
 	c.wfr = http2.NewFramer(&c.wbuf, nil)
 	c.enc = hpack.NewEncoder(&c.hbuf)
-	var src io.Reader = nc
-	if cfg.PingInterval > 0 {
-		src = activity{c}
-	}
-	c.src = src
-	c.br = bufio.NewReaderSize(src, readBufferSize)
+	c.src = source{c}
+	c.br = bufio.NewReaderSize(c.src, readBufferSize)
 	c.rfr = http2.NewFramer(nil, c.br)
 	c.rfr.SetReuseFrames()
 	c.rfr.SetMaxReadFrameSize(cfg.MaxFrameSize)
@@ -490,16 +486,20 @@ func (c *Conn) keepAlive() {
 	}
 }
 
-// activity is the reader's source with the keep-alive on: it notes in
-// lastRead when bytes last came from the peer. The bufio.Reader above it
-// calls it once per batch of frames, so the clock is read once per read
-// system call rather than once per frame.
-type activity struct{ c *Conn }
+// source is what the reader reads the connection through. A read may
+// block, so before it the RoundTrips whose heads the frames at hand
+// delivered are woken (see deliverHeadLocked). With the keep-alive on, it
+// notes in lastRead when bytes last came from the peer; the bufio.Reader
+// above it calls it once per batch of frames, so the clock is read once
+// per read system call rather than once per frame.
+type source struct{ c *Conn }
 
-func (a activity) Read(p []byte) (int, error) {
-	n, err := a.c.nc.Read(p)
-	if n > 0 {
-		a.c.lastRead.Store(time.Now().UnixNano())
+func (s source) Read(p []byte) (int, error) {
+	c := s.c
+	c.wakeDelivered()
+	n, err := c.nc.Read(p)
+	if n > 0 && c.cfg.PingInterval > 0 {
+		c.lastRead.Store(time.Now().UnixNano())
 	}
 	return n, err
 }

@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // open starts a GET and answers it with a 200 head; the RoundTrip has
@@ -282,4 +283,41 @@ func expectInStep(t *testing.T, p *peer) {
 	if got, err := io.ReadAll(r.res.Body); err != nil || string(got) != "ok" {
 		t.Errorf("next body = %q, %v", got, err)
 	}
+}
+
+// TestHeadWakesWithItsData: a response head and its whole body that come
+// in one read are both in the stream when RoundTrip returns. The
+// requester is woken once the frames at hand are handled
+// (deliverHeadLocked), so reading the body never waits for the reader.
+// Empty DATA frames between the head and the body give a requester woken
+// with the head the time to see the body missing.
+func TestHeadWakesWithItsData(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPeer(t, Config{})
+		for range 5 {
+			r := p.start(get("/"))
+			id := p.expect(http2.FrameHeaders).StreamID
+			var b bytes.Buffer
+			fr := http2.NewFramer(&b, nil)
+			p.ebuf.Reset()
+			p.enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+			p.must(fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: p.ebuf.Bytes(), EndHeaders: true}))
+			for b.Len() < readBufferSize-100 {
+				p.must(fr.WriteData(id, false, nil))
+			}
+			p.must(fr.WriteData(id, true, []byte("whole")))
+			p.nc.Write(b.Bytes())
+			if r.wait(); r.err != nil {
+				t.Fatal(r.err)
+			}
+			s := streamOf(r.res.Body)
+			p.c.mu.Lock()
+			size, ended := s.buf.size, s.remoteDone
+			p.c.mu.Unlock()
+			if size != len("whole") || !ended {
+				t.Fatalf("when RoundTrip returned, the stream held %d body bytes (ended %v), want 5 and ended", size, ended)
+			}
+			expectRest(t, p, r, []byte("whole"))
+		}
+	})
 }

@@ -35,6 +35,7 @@ func connError(code http2.ErrCode, reason string) *ConnError {
 func (c *Conn) readLoop() {
 	defer c.wg.Done()
 	err := c.readFrames()
+	c.wakeDelivered()
 	c.mu.Lock()
 	if !c.closed.Load() {
 		c.log.Debug().Err(err).Msg("h2conn: connection lost")
@@ -380,7 +381,7 @@ func (c *Conn) onResponseHead(s *stream, endStream bool) error {
 		c.mu.Unlock()
 		return nil // reset meanwhile; RoundTrip has its error
 	}
-	c.deliverLocked(s, nil)
+	c.deliverHeadLocked(s)
 	if bad {
 		c.mu.Unlock()
 		return malformed(s)

@@ -281,6 +281,31 @@ func (c *Conn) deliverLocked(s *stream, err error) {
 	s.headed.Done()
 }
 
+// deliverHeadLocked is deliverLocked for the reader, with the response
+// head in s.res: RoundTrip is woken once the frames at hand are handled,
+// before the reader's next read (see source). A response whose DATA came
+// in the same read is then whole when RoundTrip returns, so the body's
+// reader neither waits for it a second time nor contends with the reader
+// for mu meanwhile. Should the stream be reset before then, RoundTrip
+// still gets the head, and the body the reset's error.
+func (c *Conn) deliverHeadLocked(s *stream) {
+	if s.delivered {
+		return
+	}
+	s.delivered = true
+	c.delivered = append(c.delivered, s)
+}
+
+// wakeDelivered wakes the RoundTrips that deliverHeadLocked gave a head.
+// Called by the reader only.
+func (c *Conn) wakeDelivered() {
+	for i, s := range c.delivered {
+		s.headed.Done()
+		c.delivered[i] = nil
+	}
+	c.delivered = c.delivered[:0]
+}
+
 // closeStreamLocked removes s from the connection: its slot is free.
 func (c *Conn) closeStreamLocked(s *stream) {
 	if s.closed || !s.opened {
