@@ -375,8 +375,7 @@ const (
 // BenchmarkRequestHead measures the client's per-request header work
 // alone: checking a proxied request's head and encoding it.
 func BenchmarkRequestHead(b *testing.B) {
-	c := &Conn{}
-	c.enc = hpack.NewEncoder(&c.hbuf)
+	c := &Conn{enc: newEncoder()}
 	req := proxiedRequest(b, "http://example.com/small?q=1")
 	b.ReportAllocs()
 	for b.Loop() {

@@ -310,11 +310,11 @@ func (s *stream) sendTrailers() error {
 		c.wmu.Unlock()
 		return errStreamDone
 	}
-	c.hbuf.Reset()
+	c.enc.reset()
 	for k, vv := range s.req.Trailer {
 		name := lowerKey(k)
 		for _, v := range vv {
-			c.encodeField(name, v)
+			c.enc.field(name, v)
 		}
 	}
 	c.writeHeaderBlockLocked(s.id, true)

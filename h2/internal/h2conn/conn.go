@@ -23,7 +23,6 @@ package h2conn
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"net"
@@ -150,17 +149,16 @@ type Conn struct {
 	// the order their HEADERS are queued, and the hpack encoder sees the
 	// header blocks in wire order (RFC 9113 5.1.1, RFC 7541 2.2).
 	wmu      sync.Mutex
-	wbuf     pending        // guarded by wmu: frames queued for the writer
-	spare    []byte         // guarded by wmu: the writer's previous buffer, for reuse
-	wfr      *http2.Framer  // guarded by wmu: writes whole frames into wbuf
-	enc      *hpack.Encoder // guarded by wmu: writes into hbuf
-	hbuf     bytes.Buffer   // guarded by wmu: the header block being encoded
-	nextID   uint32         // guarded by wmu: ID for the next stream
-	maxFrame int            // guarded by wmu: the peer's SETTINGS_MAX_FRAME_SIZE
-	takes    uint64         // guarded by wmu: buffers the writer has taken
-	wrote    uint64         // guarded by wmu: buffers the writer has finished writing
-	wfull    chan struct{}  // guarded by wmu: made by a sender waiting for room; closed by the writer when it takes the buffer
-	wflush   chan struct{}  // guarded by wmu: made by flush; closed by the writer after a write
+	wbuf     pending       // guarded by wmu: frames queued for the writer
+	spare    []byte        // guarded by wmu: the writer's previous buffer, for reuse
+	wfr      *http2.Framer // guarded by wmu: writes whole frames into wbuf
+	enc      *encoder      // guarded by wmu: encodes each header block
+	nextID   uint32        // guarded by wmu: ID for the next stream
+	maxFrame int           // guarded by wmu: the peer's SETTINGS_MAX_FRAME_SIZE
+	takes    uint64        // guarded by wmu: buffers the writer has taken
+	wrote    uint64        // guarded by wmu: buffers the writer has finished writing
+	wfull    chan struct{} // guarded by wmu: made by a sender waiting for room; closed by the writer when it takes the buffer
+	wflush   chan struct{} // guarded by wmu: made by flush; closed by the writer after a write
 
 	// wake has room for one token. Whoever queues frames sends without
 	// blocking; the writer receives. Never closed.
@@ -250,7 +248,7 @@ func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 	c.maxStreams.Store(int64(cfg.MaxStreams))
 	c.lastRead.Store(time.Now().UnixNano())
 	c.wfr = http2.NewFramer(&c.wbuf, nil)
-	c.enc = hpack.NewEncoder(&c.hbuf)
+	c.enc = newEncoder()
 	c.src = source{c}
 	c.br = bufio.NewReaderSize(c.src, readBufferSize)
 	c.rfr = http2.NewFramer(nil, c.br)

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
-	"golang.org/x/net/http2/hpack"
 )
 
 // head is a request head checked and ready to encode. prepareHead runs
@@ -149,31 +148,28 @@ func (h *head) setTrailers(tr http.Header) error {
 }
 
 // encode writes the request's header block, with the regular fields from
-// prepareHead, into c.hbuf. Called under wmu.
+// prepareHead, with c's encoder. Called under wmu.
 func (h *head) encode(c *Conn, fields []field) {
-	c.hbuf.Reset()
-	c.encodeField(":method", h.method)
+	e := c.enc
+	e.reset()
+	e.field(":method", h.method)
 	if !h.connect {
-		c.encodeField(":scheme", h.scheme)
-		c.encodeField(":path", h.path)
+		e.field(":scheme", h.scheme)
+		e.field(":path", h.path)
 	}
-	c.encodeField(":authority", h.authority)
+	e.field(":authority", h.authority)
 	for _, f := range fields {
-		c.encodeField(f.name, f.value)
+		e.field(f.name, f.value)
 	}
 	if h.te {
-		c.encodeField("te", "trailers")
+		e.field("te", "trailers")
 	}
 	if h.trailers != "" {
-		c.encodeField("trailer", h.trailers)
+		e.field("trailer", h.trailers)
 	}
 	if h.clen != "" {
-		c.encodeField("content-length", h.clen)
+		e.field("content-length", h.clen)
 	}
-}
-
-func (c *Conn) encodeField(name, value string) {
-	_ = c.enc.WriteField(hpack.HeaderField{Name: name, Value: value})
 }
 
 // requestField maps a request header key to the field name sent, or

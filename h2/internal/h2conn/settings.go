@@ -88,7 +88,7 @@ func (c *Conn) onSettings(f *http2.SettingsFrame) error {
 		c.maxFrame = maxFrame
 	}
 	if tableSize >= 0 {
-		c.enc.SetMaxDynamicTableSizeLimit(uint32(tableSize))
+		c.enc.setMaxSize(uint32(tableSize))
 	}
 	_ = c.wfr.WriteSettingsAck()
 	c.wmu.Unlock()

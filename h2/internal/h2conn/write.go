@@ -142,10 +142,10 @@ func (c *Conn) flush(ctx context.Context) error {
 	return nil
 }
 
-// writeHeaderBlockLocked queues the encoded block in hbuf as HEADERS and,
+// writeHeaderBlockLocked queues the block just encoded as HEADERS and,
 // when it exceeds the peer's frame size, CONTINUATION frames.
 func (c *Conn) writeHeaderBlockLocked(id uint32, endStream bool) {
-	block := c.hbuf.Bytes()
+	block := c.enc.buf
 	n := min(len(block), c.maxFrame)
 	_ = c.wfr.WriteHeaders(http2.HeadersFrameParam{
 		StreamID:      id,
