@@ -8,20 +8,6 @@ import (
 	"time"
 )
 
-// waiter is one request queued for a stream.
-type waiter struct {
-	// ready receives exactly one grant, sent by the pool with mu held by
-	// whoever removes the waiter from Pool.waiters. Buffered, never closed.
-	ready chan grant
-	tried []*entry // sessions the request used already; see pickLocked
-}
-
-// grant is a stream counted on e, or the error that ends the wait.
-type grant struct {
-	e   *entry
-	err error
-}
-
 // acquire returns a session with one stream counted and reserved on it. It
 // prefers sessions not in tried, the ones a retried request already used.
 func (p *Pool) acquire(ctx context.Context, tried []*entry) (*entry, error) {
@@ -82,47 +68,10 @@ func (p *Pool) take(ctx context.Context, tried []*entry) (*entry, error) {
 		p.mu.Unlock()
 		return nil, ErrQueueFull
 	}
-	// The waiter keeps a copy: tried stays on the caller's stack, as it does for a request
-	// that gets a stream at once.
-	w := &waiter{ready: make(chan grant, 1), tried: slices.Clone(tried)}
-	p.waiters = append(p.waiters, w)
+	w := p.enqueueLocked(ctx, tried)
 	p.dialLocked()
 	p.mu.Unlock()
-	return p.wait(ctx, w)
-}
-
-// wait blocks until w is granted a stream, the queue timeout passes or ctx
-// ends.
-func (p *Pool) wait(ctx context.Context, w *waiter) (*entry, error) {
-	t := time.NewTimer(p.cfg.QueueTimeout)
-	defer t.Stop()
-	var err error
-	select {
-	case g := <-w.ready:
-		return g.e, g.err
-	case <-t.C:
-		err = ErrQueueTimeout
-	case <-ctx.Done():
-		err = fmt.Errorf("pool: waiting for a stream: %w", ctx.Err())
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if i := slices.Index(p.waiters, w); i >= 0 {
-		p.waiters = slices.Delete(p.waiters, i, i+1)
-		return nil, err
-	}
-	// A grant raced the timer or ctx: it is in ready already.
-	g := <-w.ready
-	if g.e != nil && ctx.Err() == nil {
-		return g.e, nil
-	}
-	if g.e != nil {
-		p.releaseLocked(g.e)
-	}
-	if g.err != nil {
-		return nil, g.err
-	}
-	return nil, err
+	return p.wait(w)
 }
 
 // pickLocked returns the session with room and the fewest streams in
@@ -203,32 +152,6 @@ func (p *Pool) releaseLocked(e *entry) {
 			p.closeLocked(e)
 		}
 	}
-}
-
-// grantLocked hands streams to waiters, oldest first, while a session has
-// room, and dials when waiters remain.
-func (p *Pool) grantLocked() {
-	for len(p.waiters) > 0 {
-		e := p.pickLocked(p.waiters[0].tried)
-		if e == nil {
-			break
-		}
-		e.inflight++
-		w := p.waiters[0]
-		p.waiters[0] = nil
-		p.waiters = p.waiters[1:]
-		w.ready <- grant{e: e}
-	}
-	if len(p.waiters) > 0 {
-		p.dialLocked()
-	}
-}
-
-func (p *Pool) failWaitersLocked(err error) {
-	for _, w := range p.waiters {
-		w.ready <- grant{err: err}
-	}
-	p.waiters = nil
 }
 
 // dropLocked takes e out of the sessions that take new streams. It is closed

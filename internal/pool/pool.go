@@ -89,14 +89,15 @@ type Pool struct {
 	// them all.
 	wg sync.WaitGroup
 
-	mu       sync.Mutex
-	sessions []*entry  // guarded by mu; sessions that take new streams
-	dropped  []*entry  // guarded by mu; draining or dead sessions that still carry streams
-	waiters  []*waiter // guarded by mu; requests waiting for a stream, oldest first
-	nextID   uint64    // guarded by mu; the last session ID handed out
-	dialing  bool      // guarded by mu; a dial goroutine is running
-	dial     dialState // guarded by mu
-	closed   bool      // guarded by mu; set once by Shutdown
+	mu         sync.Mutex
+	sessions   []*entry    // guarded by mu; sessions that take new streams
+	dropped    []*entry    // guarded by mu; draining or dead sessions that still carry streams
+	waiters    []*waiter   // guarded by mu; requests waiting for a stream, oldest first
+	queueTimer *time.Timer // guarded by mu; sweeps the queue (see armQueueLocked); nil until a request waited
+	nextID     uint64      // guarded by mu; the last session ID handed out
+	dialing    bool        // guarded by mu; a dial goroutine is running
+	dial       dialState   // guarded by mu
+	closed     bool        // guarded by mu; set once by Shutdown
 }
 
 // entry is the pool's record of one session.
@@ -187,6 +188,9 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	}
 	p.closed = true
 	p.failWaitersLocked(ErrClosed)
+	if p.queueTimer != nil {
+		p.queueTimer.Stop()
+	}
 	all := append(p.sessions, p.dropped...)
 	p.sessions, p.dropped = nil, nil
 	p.mu.Unlock()

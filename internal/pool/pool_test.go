@@ -167,6 +167,43 @@ func TestQueueTimeout(t *testing.T) {
 	})
 }
 
+// TestQueueTimeoutsStaggered: each queued request times out exactly QueueTimeout after it was
+// queued, although one timer serves the whole queue.
+func TestQueueTimeoutsStaggered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &fakeDialer{result: sessionsWith(1)}
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 1, QueueTimeout: 2 * time.Second}}, d)
+		mustGet(t, p)
+		start := time.Now()
+		type timedOut struct {
+			after time.Duration
+			err   error
+		}
+		done := make(chan timedOut, 3)
+		for i := range 3 {
+			go func() {
+				r := get(p)
+				done <- timedOut{time.Since(start), r.err}
+			}()
+			if i < 2 {
+				time.Sleep(730 * time.Millisecond) // fake time: queued 0.73 s apart, off the sweeps
+			}
+		}
+		for i := range 3 {
+			r := <-done
+			want := 2*time.Second + time.Duration(i)*730*time.Millisecond
+			if !errors.Is(r.err, ErrQueueTimeout) || r.after != want {
+				t.Errorf("waiter %d: %v after %v, want ErrQueueTimeout after %v", i, r.err, r.after, want)
+			}
+		}
+		if st := p.State(); st.Queued != 0 {
+			t.Errorf("%d still queued after the timeouts", st.Queued)
+		}
+	})
+}
+
+// TestWaiterContextCanceled: a queued request whose context ends stops waiting within
+// queuePoll and leaves the queue.
 func TestWaiterContextCanceled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: sessionsWith(1)}
@@ -179,10 +216,17 @@ func TestWaiterContextCanceled(t *testing.T) {
 			_, err := p.RoundTrip(req)
 			errc <- err
 		}()
-		synctest.Wait()
+		time.Sleep(30 * time.Millisecond) // fake time: the wait is between two sweeps
 		cancel()
+		canceled := time.Now()
 		if err := <-errc; !errors.Is(err, context.Canceled) {
 			t.Errorf("err %v, want context.Canceled", err)
+		}
+		if d := time.Since(canceled); d > queuePoll {
+			t.Errorf("the wait ended %v after its context, want at most %v", d, queuePoll)
+		}
+		if st := p.State(); st.Queued != 0 {
+			t.Errorf("%d still queued after the context ended", st.Queued)
 		}
 	})
 }
