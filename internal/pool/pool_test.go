@@ -148,28 +148,9 @@ func TestQueueFull(t *testing.T) {
 	})
 }
 
+// TestQueueTimeout: each queued request times out exactly QueueTimeout after it was queued,
+// although one timer serves the whole queue, and leaves the queue.
 func TestQueueTimeout(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		d := &fakeDialer{result: sessionsWith(1)}
-		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 1, QueueTimeout: 2 * time.Second}}, d)
-		mustGet(t, p)
-		start := time.Now()
-		r := get(p)
-		if !errors.Is(r.err, ErrQueueTimeout) {
-			t.Fatalf("err %v, want ErrQueueTimeout", r.err)
-		}
-		if waited := time.Since(start); waited != 2*time.Second {
-			t.Errorf("waited %v, want 2s", waited)
-		}
-		if st := p.State(); st.Queued != 0 {
-			t.Errorf("%d still queued after the timeout", st.Queued)
-		}
-	})
-}
-
-// TestQueueTimeoutsStaggered: each queued request times out exactly QueueTimeout after it was
-// queued, although one timer serves the whole queue.
-func TestQueueTimeoutsStaggered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: sessionsWith(1)}
 		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 1, QueueTimeout: 2 * time.Second}}, d)
