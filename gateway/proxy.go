@@ -142,7 +142,8 @@ func (p *proxy) writeHead(w http.ResponseWriter, r *http.Request, resp *http.Res
 			h.Add("Trailer", k)
 		}
 		delete(h, "Content-Length")
-	} else if resp.ContentLength >= 0 && h.Get("Content-Length") == "" && bodyAllowed(r, resp.StatusCode) {
+	} else if cl := h["Content-Length"]; resp.ContentLength >= 0 && (len(cl) == 0 || cl[0] == "") && bodyAllowed(r, resp.StatusCode) {
+		// Indexed by its canonical key, as h.Get would after checking that the key is canonical.
 		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
 	if p.forward.via {
