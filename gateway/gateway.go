@@ -70,9 +70,15 @@ func New(cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
+// clientListen opens the client listeners. Their connections get no TCP keep-alive probes, as
+// nghttpx's and HAProxy's do not by default: an idle connection is closed by the idle timeout and
+// a stalled one by the write timeout, so the probes found nothing those miss, and turning them on
+// cost four system calls per accepted connection.
+var clientListen = net.ListenConfig{KeepAlive: -1}
+
 func (g *Gateway) listen() error {
 	for _, l := range g.cfg.Listeners {
-		ln, err := net.Listen("tcp", l.Addr)
+		ln, err := clientListen.Listen(context.Background(), "tcp", l.Addr)
 		if err != nil {
 			g.closeListeners()
 			return fmt.Errorf("gateway: listen %s: %w", l.Addr, err)

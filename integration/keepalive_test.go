@@ -2,7 +2,11 @@ package integration
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,4 +205,84 @@ func TestIdleTimeout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNoTCPKeepAliveProbes: client connections are kept alive by HTTP, not by TCP keep-alive
+// probes, which nghttpx and HAProxy do not send by default either. On an idle connection the
+// kernel keeps no keep-alive timer for the gateway's side, while the test's own side, dialled
+// with Go's default probes, has one: /proc/net/tcp shows it as timer 2.
+func TestNoTCPKeepAliveProbes(t *testing.T) {
+	u := startUpstream(t, upstreamKinds[0], demo.Options{})
+	f := startGateway(t, testConfig(u))
+	c := dialRaw(t, f.addr, false)
+	c.send("GET /path/x HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	if resp, _ := c.response("GET"); resp.StatusCode != 200 {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
+	}
+	client := c.c.LocalAddr().String()
+	if timer := settledTCPTimer(t, client, f.addr); timer != tcpTimerKeepAlive {
+		t.Fatalf("the test's side has timer %d, want %d (keep-alive): /proc/net/tcp is not read right", timer, tcpTimerKeepAlive)
+	}
+	if timer := settledTCPTimer(t, f.addr, client); timer != 0 {
+		t.Errorf("the gateway's side of an idle connection has timer %d, want 0 (none)", timer)
+	}
+}
+
+// The timers /proc/net/tcp names in its "tr" field (proc(5)).
+const (
+	tcpTimerRetransmit = 1
+	tcpTimerKeepAlive  = 2
+)
+
+// settledTCPTimer returns the kernel timer of the loopback TCP socket from local to remote, once
+// no retransmit timer is pending on it (the last response's ACK may still be on its way).
+func settledTCPTimer(t *testing.T, local, remote string) int {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		timer := procTCPTimer(t, local, remote)
+		if timer != tcpTimerRetransmit || time.Now().After(deadline) {
+			return timer
+		}
+		<-tick.C
+	}
+}
+
+// procTCPTimer reads the "tr" field of the socket from local to remote (127.0.0.1 addresses) in
+// /proc/net/tcp.
+func procTCPTimer(t *testing.T, local, remote string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := procTCPAddr(t, local) + " " + procTCPAddr(t, remote)
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[1]+" "+f[2] != want {
+			continue
+		}
+		tr, _, _ := strings.Cut(f[5], ":")
+		n, err := strconv.ParseInt(tr, 16, 32)
+		if err != nil {
+			t.Fatalf("/proc/net/tcp: timer %q: %v", f[5], err)
+		}
+		return int(n)
+	}
+	t.Fatalf("no socket %s in /proc/net/tcp", want)
+	return 0
+}
+
+// procTCPAddr writes a 127.0.0.1 address as /proc/net/tcp does on a little-endian machine: the
+// address's 32 bits as a number in host order, then the port, both in hex.
+func procTCPAddr(t *testing.T, addr string) string {
+	t.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host != "127.0.0.1" {
+		t.Fatalf("address %q: want 127.0.0.1:port", addr)
+	}
+	p, _ := strconv.Atoi(port)
+	return fmt.Sprintf("0100007F:%04X", p)
 }
