@@ -11,7 +11,7 @@ import (
 // user-agent, accept...), so the common field is an exact match in a small
 // dynamic table: encoding it is a short scan and one byte, without the
 // hashing of a general-purpose table. Fields whose values change with
-// every request are not indexed (see indexed), so they do not push the
+// every request are not indexed (see indexing), so they do not push the
 // repeated ones out of the table.
 //
 // Not safe for concurrent use; the connection calls it under wmu, in the
