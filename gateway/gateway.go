@@ -71,9 +71,9 @@ func New(cfg Config) (*Gateway, error) {
 }
 
 // clientListen opens the client listeners. Their connections get no TCP keep-alive probes, as
-// nghttpx's and HAProxy's do not by default: an idle connection is closed by the idle timeout and
-// a stalled one by the write timeout, so the probes found nothing those miss, and turning them on
-// cost four system calls per accepted connection.
+// nghttpx's and HAProxy's do not by default: the idle timeout closes an idle connection and the
+// write timeout a stalled one, so the probes would find nothing those miss, and turning them on
+// costs four system calls per accepted connection.
 var clientListen = net.ListenConfig{KeepAlive: -1}
 
 func (g *Gateway) listen() error {
