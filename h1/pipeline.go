@@ -2,6 +2,7 @@ package h1
 
 import (
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -216,10 +217,43 @@ func (p *pipeline) wakeLocked() {
 func (p *pipeline) complete(o *pipedWriter) {
 	p.mu.Lock()
 	o.complete = true
-	if !p.writing && len(p.queue) > 0 && p.queue[0] == o.w {
+	if p.gatherLocked(o) > 0 {
 		p.writeLocked()
 	}
 	p.mu.Unlock()
+}
+
+// gatherLocked returns how many complete exchanges lead the queue when o is its head, and 0
+// otherwise (o must not write). Before it returns, it yields the processor as long as that lets
+// more of the following exchanges complete. Their responses often came in the same upstream read
+// as the head's, so their handlers are already runnable: a moment's wait turns their writes into
+// one, and the client then sends its next requests together too. It unlocks p.mu while it yields.
+func (p *pipeline) gatherLocked(o *pipedWriter) int {
+	n := p.readyLocked(o)
+	for n > 0 && n < len(p.queue) {
+		p.mu.Unlock()
+		runtime.Gosched()
+		p.mu.Lock()
+		m := p.readyLocked(o)
+		if m <= n {
+			return m
+		}
+		n = m
+	}
+	return n
+}
+
+// readyLocked counts the complete exchanges at the head of the queue, or returns 0 when o is not
+// the head or another goroutine is writing.
+func (p *pipeline) readyLocked(o *pipedWriter) int {
+	if p.writing || len(p.queue) == 0 || p.queue[0] != o.w {
+		return 0
+	}
+	n := 0
+	for n < len(p.queue) && p.queue[n].out.complete {
+		n++
+	}
+	return n
 }
 
 // writeLocked writes the queue's held bytes in order: each complete response at the head, and
