@@ -29,6 +29,7 @@ type options struct {
 	muxgate      string
 	targets      []string
 	keep         bool
+	server       string // the proxies' h2c upstream: serverGo or serverNghttpd
 }
 
 func main() {
@@ -67,6 +68,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.muxgate, "muxgate", "", "prebuilt muxgate `binary` (default: go build ./cmd/muxgate into a temp dir)")
 	fs.StringVar(&targets, "targets", strings.Join(defaultTargets, ","), "comma `list` of rows to run: muxgate, muxgate-h3 (opt-in), nghttpx, haproxy, direct")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
+	fs.StringVar(&o.server, "upstream-server", serverGo, "the proxies' h2c upstream: "+serverGo+" (the demo, in the bench process) or "+serverNghttpd+
+		" (nghttp2's server, static files, 1 worker; the direct row, muxgate-h3 and tls-upstream are left out)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, `usage: go run ./integration/bench [flags]
 
@@ -83,6 +86,11 @@ reaching the same upstream over HTTP/3 (h3://, QUIC on a UDP loopback port, the 
 verified with -upstream-ca); load scenarios only, not idle or tls-upstream. Its block line
 "muxgate-h3 vs muxgate" gives its req/s and CPU per request against muxgate over h2c. It is
 not in the default run: another row in every load scenario would take it past its budget.
+
+With -upstream-server nghttpd the proxies funnel into nghttpd (Debian: nghttp2-server) serving
+the same bodies as static files from one event loop instead: it spends a fraction of the Go
+upstream's CPU per request, so the proxies' own costs decide their requests/s. There is no
+direct row then, and no muxgate-h3 or tls-upstream.
 
 It installs nothing. Needs h2load (Debian: nghttp2-client); nghttpx (nghttp2-proxy) and
 haproxy (haproxy) rows are left out when missing unless -require-peers. Only loopback traffic.
@@ -118,7 +126,35 @@ flags:
 	if _, err := blocks(o.scenarios, o.idle, o.requests); err != nil {
 		return nil, err
 	}
+	if err := o.checkServer(fs); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+// checkServer validates -upstream-server against the other flags. nghttpd serves h2c only and
+// has no HTTP/1.1 listener, so it takes neither muxgate-h3 nor tls-upstream, and the direct
+// row, in the default targets, is dropped (asked for by name, it is an error).
+func (o *options) checkServer(fs *flag.FlagSet) error {
+	switch o.server {
+	case serverGo:
+		return nil
+	case serverNghttpd:
+	default:
+		return fmt.Errorf("-upstream-server: unknown %q (have %s, %s)", o.server, serverGo, serverNghttpd)
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "targets" })
+	for _, t := range o.targets {
+		if t == "muxgate-h3" || (t == "direct" && explicit) {
+			return fmt.Errorf("-upstream-server %s: no %s row (it needs the Go upstream)", serverNghttpd, t)
+		}
+	}
+	o.targets = slices.DeleteFunc(o.targets, func(t string) bool { return t == "direct" })
+	if slices.ContainsFunc(o.scenarios, func(name string) bool { return name == "tls-upstream" }) {
+		return fmt.Errorf("-upstream-server %s: no tls-upstream scenario (nghttpd runs h2c only)", serverNghttpd)
+	}
+	return nil
 }
 
 func defaultsText() string {
@@ -181,12 +217,20 @@ func bench(ctx context.Context, o *options, stdout, progress io.Writer) error {
 	if len(targets) == 0 {
 		return errors.New("no target to run")
 	}
-	up, err := startUpstream(dir, slices.ContainsFunc(targets, func(t target) bool { return t.h3 }))
+	nghttpdBin := ""
+	if o.server == serverNghttpd {
+		if nghttpdBin, err = findTool("nghttpd"); err != nil {
+			return fmt.Errorf("%w: install the Debian package nghttp2-server", err)
+		}
+		rep.Tools["nghttpd"] = toolVersion(nghttpdBin, "--version")
+	}
+	h3 := slices.ContainsFunc(targets, func(t target) bool { return t.h3 })
+	up, err := startUpstream(dir, h3, nghttpdBin)
 	if err != nil {
 		return err
 	}
 	defer up.close()
-	rep.Setup = setupText(slices.ContainsFunc(targets, func(t target) bool { return t.h3 }))
+	rep.Setup = setupText(h3, o.server)
 
 	r := &runner{up: up, dir: dir, targets: targets, rounds: o.rounds, blocks: bl, log: progress}
 	r.run(ctx)
@@ -273,18 +317,26 @@ func muxgateBinary(prebuilt, dir string, progress io.Writer) (string, string, er
 }
 
 // setupText is the part of the header that says how the targets were configured.
-func setupText(h3 bool) []string {
+func setupText(h3 bool, server string) []string {
+	upstream, upCPU := "one Go upstream (internal/demo) in the bench process", "the upstream's is the bench process's"
+	if server == serverNghttpd {
+		upstream, upCPU = "nghttpd (static files, 1 worker thread), a process of its own", "the upstream's is nghttpd's"
+	}
 	lines := []string{
-		fmt.Sprintf("HTTP/1.1 front on loopback -> h2c to one Go upstream (internal/demo) in the bench process; h2load --h1 -t 1 -c %d", clients),
+		fmt.Sprintf("HTTP/1.1 front on loopback -> h2c to %s; h2load --h1 -t 1 -c %d", upstream, clients),
 		fmt.Sprintf("%d worker threads each: muxgate GOMAXPROCS=%d, nghttpx workers=%d, haproxy nbthread %d", threads, threads, threads, threads),
 		fmt.Sprintf("upstream stream window %d KiB for all; connection window: muxgate's default, nghttpx's and haproxy's 2 GiB", streamWindow>>10),
 		fmt.Sprintf("max frame size announced upstream: %d KiB by muxgate (its default) and haproxy (tune.h2.max-frame-size), 16 KiB by nghttpx (not settable)", maxFrameSize>>10),
 		"no forwarding headers added (X-Forwarded-For, X-Forwarded-Proto, Via off in muxgate and nghttpx); no access logs",
 		"haproxy: http-reuse always, option http-no-delay, 'http-response set-status 200 if { status 200 }' (reason phrase for h2 responses)",
 		"each proxy started fresh per run; CPU = utime+stime of its processes / requests; peak RSS = VmHWM (summed over nghttpx's 2 processes)",
-		"upstream's, h2load's: their CPU per request during a proxy's run (the upstream's is the bench process's); a proxy that makes them spend more loses req/s on these shared cores",
-		"direct: h2load at the upstream's HTTP/1.1 listener; its CPU and RSS are the bench process's; upstream conns = client conns",
+		"upstream's, h2load's: their CPU per request during a proxy's run (" + upCPU + "); a proxy that makes them spend more loses req/s on these shared cores",
 		"! marks a row with failed requests (h2load's failed/errored/timeout or non-2xx) or runs that errored",
+	}
+	if server == serverNghttpd {
+		lines = append(lines, "upstream conns: the connections nghttpd held at the end of the run (it counts none it accepted); no direct row")
+	} else {
+		lines = append(lines, "direct: h2load at the upstream's HTTP/1.1 listener; its CPU and RSS are the bench process's; upstream conns = client conns")
 	}
 	if h3 {
 		lines = append(lines, "muxgate-h3: muxgate as above but HTTP/3 (h3://, QUIC over UDP loopback) to the same upstream, certificate verified (-upstream-ca); load scenarios only")

@@ -130,7 +130,7 @@ func (r *runner) record(b block, t target, res runResult) {
 
 // start starts t's proxy with a fresh config and waits until it answers through the upstream.
 func (r *runner) start(t target, b block, useTLS bool, maxConns int, round int) (*proc, front, error) {
-	f := front{tls: useTLS, upTLS: b.sc.tlsUp, cert: r.up.files, upstream: r.up.h2c.Addr(), maxConns: maxConns}
+	f := front{tls: useTLS, upTLS: b.sc.tlsUp, cert: r.up.files, upstream: r.up.h2cAddr(), maxConns: maxConns}
 	switch {
 	case t.h3:
 		f.upstream = r.up.h3.Addr()
@@ -164,25 +164,24 @@ func (r *runner) start(t target, b block, useTLS bool, maxConns int, round int) 
 // that its peak RSS and upstream connections belong to this run alone.
 func (r *runner) load(ctx context.Context, t target, b block, round int) (res runResult) {
 	var (
-		addr     string
-		sample   func() (usage, error)
-		accepted func() int64
-		base     int64 // accepted() before the run, or before the proxy's start
+		addr   string
+		sample func() (usage, error)
+		conns  func() int64 // upstream connections since before the run, or the proxy's start
 	)
 	if t.peer == nil {
 		srv := r.up.h1
 		if b.sc.tls {
 			srv = r.up.h1tls
 		}
-		addr, accepted = srv.Addr(), srv.Accepted
-		base = accepted()
+		base := srv.Accepted()
+		addr, conns = srv.Addr(), func() int64 { return srv.Accepted() - base }
 		self := os.Getpid()
 		resetPeak(self) // best effort: without it the peak is the bench's since start
 		sample = func() (usage, error) { return sampleOne(self) }
 	} else {
 		// Count from before the start: the readiness probe's session is the proxy's too.
-		accepted = r.up.accepted
-		base = accepted()
+		mark := r.up.connMark()
+		conns = func() int64 { return r.up.connsSince(mark) }
 		p, f, err := r.start(t, b, b.sc.tls, loadConns, round)
 		if err != nil {
 			res.Error = err.Error()
@@ -214,11 +213,12 @@ func (r *runner) load(ctx context.Context, t target, b block, round int) (res ru
 		return res
 	}
 	noise := startNoise(t.peer == nil)
+	up0 := r.up.cpu()
 	lr, err := l.run(ctx)
 	after, err2 := sample()
-	upCPU := noise.selfCPU()
-	res.OtherCores = noise.cores(after.cpu - before.cpu + lr.cpu)
-	res.UpstreamConns = accepted() - base
+	upCPU := r.up.cpu() - up0
+	res.OtherCores = noise.cores(after.cpu - before.cpu + lr.cpu + r.up.outside(upCPU))
+	res.UpstreamConns = conns()
 	if err == nil {
 		err = err2
 	}
@@ -246,7 +246,7 @@ func (r *runner) load(ctx context.Context, t target, b block, round int) (res ru
 
 // idle measures the memory a proxy holds per idle keep-alive client connection.
 func (r *runner) idle(ctx context.Context, t target, b block, round int) (res runResult) {
-	before := r.up.accepted()
+	mark := r.up.connMark()
 	p, f, err := r.start(t, b, false, b.idle+loadConns, round)
 	if err != nil {
 		res.Error = err.Error()
@@ -263,6 +263,7 @@ func (r *runner) idle(ctx context.Context, t target, b block, round int) (res ru
 		return res
 	}
 	noise := startNoise(false)
+	up0 := r.up.cpu()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	set := openIdle(ctx, f.addr(), b.idle, clients)
@@ -274,9 +275,9 @@ func (r *runner) idle(ctx context.Context, t target, b block, round int) (res ru
 		res.Error = err.Error()
 		return res
 	}
-	res.OtherCores = noise.cores(u1.cpu - u0.cpu)
+	res.OtherCores = noise.cores(u1.cpu - u0.cpu + r.up.outside(r.up.cpu()-up0))
 	closed := set.closedByPeer()
-	res.UpstreamConns = r.up.accepted() - before
+	res.UpstreamConns = r.up.connsSince(mark)
 	res.Requests = len(set.conns)
 	res.Failed = set.failed + closed
 	if set.lastErr != nil {

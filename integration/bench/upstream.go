@@ -5,15 +5,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"muxgate/certs"
 	"muxgate/internal/demo"
 )
 
 // upstream is the Go demo server every target funnels into, run inside the bench process so
-// that its accepted-connection counter can be read directly.
+// that its accepted-connection counter can be read directly; or, with -upstream-server nghttpd,
+// nghttpd in place of its h2c listener.
 type upstream struct {
-	h2c    *demo.Server // HTTP/2 clear text: the proxies' upstream
+	h2c    *demo.Server // HTTP/2 clear text: the proxies' upstream unless ext is set
+	ext    *nghttpd     // the proxies' h2c upstream instead of h2c; nil with the demo
 	h2tls  *demo.Server // HTTP/2 over TLS, for an operator who points a proxy at it by hand
 	h3     *demo.Server // HTTP/3 over QUIC on UDP: muxgate-h3's upstream; nil unless that row runs
 	h1     *demo.Server // HTTP/1.1 clear text: the direct baseline
@@ -30,8 +33,9 @@ type certFiles struct {
 }
 
 // startUpstream makes the certificate in memory, writes it to dir for the proxies, and starts
-// the four demo listeners on loopback ports, and with withH3 a fifth serving HTTP/3.
-func startUpstream(dir string, withH3 bool) (*upstream, error) {
+// the four demo listeners on loopback ports, with withH3 a fifth serving HTTP/3, and with a
+// nghttpd binary nghttpd, which then takes the demo's place as the proxies' h2c upstream.
+func startUpstream(dir string, withH3 bool, nghttpdBin string) (*upstream, error) {
 	cert, err := certs.SelfSigned("127.0.0.1", "localhost")
 	if err != nil {
 		return nil, err
@@ -65,6 +69,12 @@ func startUpstream(dir string, withH3 bool) (*upstream, error) {
 		}
 		*l.dst = s
 	}
+	if nghttpdBin != "" {
+		if u.ext, err = startNghttpd(nghttpdBin, dir); err != nil {
+			u.close()
+			return nil, err
+		}
+	}
 	return u, nil
 }
 
@@ -90,9 +100,21 @@ func writeCert(dir string, cert tls.Certificate) (certFiles, error) {
 	return f, nil
 }
 
-// accepted is the number of connections the proxies' upstream listeners have accepted so far.
-// With HTTP/3 it counts QUIC connections.
-func (u *upstream) accepted() int64 {
+// h2cAddr is where the proxies reach the upstream over h2c.
+func (u *upstream) h2cAddr() string {
+	if u.ext != nil {
+		return u.ext.addr
+	}
+	return u.h2c.Addr()
+}
+
+// connMark and connsSince count the upstream connections a run used: the demo's listeners'
+// accepted connections (QUIC connections with HTTP/3) since the mark; with nghttpd, which
+// counts none, the connections it holds at the run's end.
+func (u *upstream) connMark() int64 {
+	if u.ext != nil {
+		return 0
+	}
 	n := u.h2c.Accepted() + u.h2tls.Accepted()
 	if u.h3 != nil {
 		n += u.h3.Accepted()
@@ -100,11 +122,43 @@ func (u *upstream) accepted() int64 {
 	return n
 }
 
+func (u *upstream) connsSince(mark int64) int64 {
+	if u.ext != nil {
+		return u.ext.established()
+	}
+	return u.connMark() - mark
+}
+
+// cpu is the upstream's CPU time so far: the bench process's, which serves the demo, or
+// nghttpd's.
+func (u *upstream) cpu() time.Duration {
+	if u.ext != nil {
+		return u.ext.cpu()
+	}
+	st, err := readStat(os.Getpid())
+	if err != nil {
+		return 0
+	}
+	return st.cpu
+}
+
+// outside returns d, the upstream's CPU over a run, if the upstream is a process apart (nghttpd),
+// and 0 if it is the bench process, whose CPU noise.cores counts already.
+func (u *upstream) outside(d time.Duration) time.Duration {
+	if u.ext != nil {
+		return d
+	}
+	return 0
+}
+
 func (u *upstream) close() {
 	if u.closed {
 		return
 	}
 	u.closed = true
+	if u.ext != nil {
+		u.ext.proc.stop(5 * time.Second)
+	}
 	for _, s := range []*demo.Server{u.h2c, u.h2tls, u.h3, u.h1, u.h1tls} {
 		if s != nil {
 			s.Close()
