@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +31,7 @@ type options struct {
 	targets      []string
 	keep         bool
 	server       string // the proxies' h2c upstream: serverGo or serverNghttpd
+	muxThreads   int    // muxgate's GOMAXPROCS
 }
 
 func main() {
@@ -68,6 +70,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.muxgate, "muxgate", "", "prebuilt muxgate `binary` (default: go build ./cmd/muxgate into a temp dir)")
 	fs.StringVar(&targets, "targets", strings.Join(defaultTargets, ","), "comma `list` of rows to run: muxgate, muxgate-h3 (opt-in), nghttpx, haproxy, direct")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
+	fs.IntVar(&o.muxThreads, "muxgate-threads", threads, "muxgate's GOMAXPROCS, to measure it on fewer or more threads than the peers' "+strconv.Itoa(threads))
 	fs.StringVar(&o.server, "upstream-server", serverGo, "the proxies' h2c upstream: "+serverGo+" (the demo, in the bench process) or "+serverNghttpd+
 		" (nghttp2's server, static files, 1 worker; the direct row, muxgate-h3 and tls-upstream are left out)")
 	fs.Usage = func() {
@@ -108,6 +111,9 @@ flags:
 	}
 	if o.rounds < 1 {
 		return nil, errors.New("-rounds must be at least 1")
+	}
+	if o.muxThreads < 1 {
+		return nil, errors.New("-muxgate-threads must be at least 1")
 	}
 	if o.requests < 0 || (o.requests > 0 && o.requests < clients) {
 		return nil, fmt.Errorf("-n must be 0 or at least %d (one request per client)", clients)
@@ -230,9 +236,9 @@ func bench(ctx context.Context, o *options, stdout, progress io.Writer) error {
 		return err
 	}
 	defer up.close()
-	rep.Setup = setupText(h3, o.server)
+	rep.Setup = setupText(h3, o.server, o.muxThreads)
 
-	r := &runner{up: up, dir: dir, targets: targets, rounds: o.rounds, blocks: bl, log: progress}
+	r := &runner{up: up, dir: dir, targets: targets, rounds: o.rounds, blocks: bl, log: progress, muxThreads: o.muxThreads}
 	r.run(ctx)
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
@@ -316,15 +322,23 @@ func muxgateBinary(prebuilt, dir string, progress io.Writer) (string, string, er
 	return bin, fmt.Sprintf("%s, built from %s/cmd/muxgate", revision(root), root), nil
 }
 
+// threadsText says how many worker threads each proxy had.
+func threadsText(muxThreads int) string {
+	if muxThreads == threads {
+		return fmt.Sprintf("%d worker threads each: muxgate GOMAXPROCS=%d, nghttpx workers=%d, haproxy nbthread %d", threads, threads, threads, threads)
+	}
+	return fmt.Sprintf("muxgate GOMAXPROCS=%d (-muxgate-threads); nghttpx workers=%d, haproxy nbthread %d", muxThreads, threads, threads)
+}
+
 // setupText is the part of the header that says how the targets were configured.
-func setupText(h3 bool, server string) []string {
+func setupText(h3 bool, server string, muxThreads int) []string {
 	upstream, upCPU := "one Go upstream (internal/demo) in the bench process", "the upstream's is the bench process's"
 	if server == serverNghttpd {
 		upstream, upCPU = "nghttpd (static files, 1 worker thread), a process of its own", "the upstream's is nghttpd's"
 	}
 	lines := []string{
 		fmt.Sprintf("HTTP/1.1 front on loopback -> h2c to %s; h2load --h1 -t 1 -c %d", upstream, clients),
-		fmt.Sprintf("%d worker threads each: muxgate GOMAXPROCS=%d, nghttpx workers=%d, haproxy nbthread %d", threads, threads, threads, threads),
+		threadsText(muxThreads),
 		fmt.Sprintf("upstream stream window %d KiB for all; connection window: muxgate's default, nghttpx's and haproxy's 2 GiB", streamWindow>>10),
 		fmt.Sprintf("max frame size announced upstream: %d KiB by muxgate (its default) and haproxy (tune.h2.max-frame-size), 16 KiB by nghttpx (not settable)", maxFrameSize>>10),
 		"no forwarding headers added (X-Forwarded-For, X-Forwarded-Proto, Via off in muxgate and nghttpx); no access logs",

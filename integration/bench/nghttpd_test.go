@@ -80,3 +80,22 @@ func TestNghttpd(t *testing.T) {
 		t.Errorf("established with one client connection: %d", got)
 	}
 }
+
+func TestMuxgateThreadsFlag(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil || o.muxThreads != threads {
+		t.Fatalf("default: %v, %d threads, want %d", err, o.muxThreads, threads)
+	}
+	if !strings.HasPrefix(threadsText(o.muxThreads), "2 worker threads each: muxgate GOMAXPROCS=2,") {
+		t.Errorf("setup line %q", threadsText(o.muxThreads))
+	}
+	if o, err = parseFlags([]string{"-muxgate-threads", "1"}, io.Discard); err != nil || o.muxThreads != 1 {
+		t.Fatalf("-muxgate-threads 1: %v, %d", err, o.muxThreads)
+	}
+	if got := threadsText(1); !strings.HasPrefix(got, "muxgate GOMAXPROCS=1 (-muxgate-threads); nghttpx workers=2") {
+		t.Errorf("setup line %q", got)
+	}
+	if _, err := parseFlags([]string{"-muxgate-threads", "0"}, io.Discard); err == nil {
+		t.Error("-muxgate-threads 0 accepted")
+	}
+}

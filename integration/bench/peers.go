@@ -19,14 +19,15 @@ const (
 // front is what one start of a proxy needs: where to listen, where the upstream is, and a
 // directory of its own for its config file.
 type front struct {
-	dir      string    // this run's directory; the config file goes here
-	port     int       // loopback port to listen on
-	tls      bool      // terminate TLS (http/1.1) with the shared certificate
-	cert     certFiles // the shared certificate
-	upstream string    // host:port of the upstream
-	upTLS    bool      // the upstream speaks h2 over TLS, not h2c
-	upH3     bool      // the upstream speaks HTTP/3 over QUIC (UDP); muxgate-h3 only
-	maxConns int       // client connections the proxy must accept at once
+	dir       string    // this run's directory; the config file goes here
+	port      int       // loopback port to listen on
+	tls       bool      // terminate TLS (http/1.1) with the shared certificate
+	cert      certFiles // the shared certificate
+	upstream  string    // host:port of the upstream
+	upTLS     bool      // the upstream speaks h2 over TLS, not h2c
+	upH3      bool      // the upstream speaks HTTP/3 over QUIC (UDP); muxgate-h3 only
+	maxConns  int       // client connections the proxy must accept at once
+	goThreads int       // muxgate's GOMAXPROCS
 }
 
 func (f front) addr() string { return "127.0.0.1:" + strconv.Itoa(f.port) }
@@ -81,7 +82,7 @@ func muxgateCommand(bin string, f front) (*exec.Cmd, error) {
 	} else {
 		args = append(args, "-listen", f.addr())
 	}
-	env := "GOMAXPROCS=" + strconv.Itoa(threads)
+	env := "GOMAXPROCS=" + strconv.Itoa(f.goThreads)
 	line := env + " " + bin + " " + strings.Join(args, " ") + "\n"
 	if err := writeFile(filepath.Join(f.dir, "muxgate.cmdline"), line); err != nil {
 		return nil, err

@@ -45,13 +45,14 @@ type runResult struct {
 
 // runner runs the blocks against the targets and collects the results.
 type runner struct {
-	up      *upstream
-	dir     string // temp directory; each proxy start gets a directory under it
-	targets []target
-	rounds  int
-	blocks  []block
-	log     io.Writer                         // progress lines
-	results map[string]map[string][]runResult // block name -> target name -> one per round
+	up         *upstream
+	dir        string // temp directory; each proxy start gets a directory under it
+	targets    []target
+	rounds     int
+	blocks     []block
+	log        io.Writer                         // progress lines
+	muxThreads int                               // muxgate's GOMAXPROCS
+	results    map[string]map[string][]runResult // block name -> target name -> one per round
 }
 
 // loadConns is the connection limit the proxies get for load runs; idle runs get their count
@@ -130,7 +131,7 @@ func (r *runner) record(b block, t target, res runResult) {
 
 // start starts t's proxy with a fresh config and waits until it answers through the upstream.
 func (r *runner) start(t target, b block, useTLS bool, maxConns int, round int) (*proc, front, error) {
-	f := front{tls: useTLS, upTLS: b.sc.tlsUp, cert: r.up.files, upstream: r.up.h2cAddr(), maxConns: maxConns}
+	f := front{tls: useTLS, upTLS: b.sc.tlsUp, cert: r.up.files, upstream: r.up.h2cAddr(), maxConns: maxConns, goThreads: r.muxThreads}
 	switch {
 	case t.h3:
 		f.upstream = r.up.h3.Addr()
