@@ -30,7 +30,7 @@ type runResult struct {
 	BytesPerIdle  float64 `json:"bytes_per_idle_conn,omitempty"`
 	UpstreamConns int64   `json:"upstream_conns"`
 	// UpstreamCPUUs and H2loadCPUUs are the CPU per request of the upstream (the bench process,
-	// which serves it) and of h2load during a load run through a proxy. The proxies share the
+	// which serves the demo, or nghttpd) and of h2load during a load run through a proxy. The proxies share the
 	// machine with both, so what a proxy makes them spend moves its req/s too.
 	UpstreamCPUUs float64 `json:"upstream_cpu_us_per_req,omitempty"`
 	H2loadCPUUs   float64 `json:"h2load_cpu_us_per_req,omitempty"`

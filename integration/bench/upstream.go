@@ -33,8 +33,8 @@ type certFiles struct {
 }
 
 // startUpstream makes the certificate in memory, writes it to dir for the proxies, and starts
-// the four demo listeners on loopback ports, with withH3 a fifth serving HTTP/3, and with a
-// nghttpd binary nghttpd, which then takes the demo's place as the proxies' h2c upstream.
+// the four demo listeners on loopback ports, with withH3 a fifth serving HTTP/3, and, given
+// nghttpdBin, nghttpd, which then takes the demo's place as the proxies' h2c upstream.
 func startUpstream(dir string, withH3 bool, nghttpdBin string) (*upstream, error) {
 	cert, err := certs.SelfSigned("127.0.0.1", "localhost")
 	if err != nil {
