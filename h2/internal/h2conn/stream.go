@@ -28,6 +28,7 @@ type stream struct {
 	// deliverLocked calls Done once, after setting resErr (nil: res is
 	// ready). Unlike a channel, it costs no allocation.
 	headed sync.WaitGroup
+	ready  atomic.Bool // set just before headed is done: Started.Ready
 
 	// Guarded by c.mu. (The flags sit together so that the stream fits a
 	// smaller size class.)
@@ -95,6 +96,37 @@ func (c *Conn) RoundTrip(req *http.Request) (*http.Response, uint32, error) {
 // error; the watch (watch.go) notices it within a tick. The request body
 // is closed, as by an http.RoundTripper, perhaps after RoundTrip returns.
 func (c *Conn) RoundTripReserved(req *http.Request) (*http.Response, uint32, error) {
+	st, id, err := c.StartReserved(req)
+	if err != nil {
+		return nil, id, err
+	}
+	return st.Await()
+}
+
+// Started is a stream that StartReserved opened: its HEADERS are queued,
+// and Await waits for its response head.
+type Started stream
+
+// Ready reports whether Await would return without waiting. It takes no
+// lock.
+func (st *Started) Ready() bool { return (*stream)(st).ready.Load() }
+
+// Await waits for the response head of a stream that StartReserved opened.
+func (st *Started) Await() (*http.Response, uint32, error) {
+	s := (*stream)(st)
+	s.headed.Wait()
+	if s.resErr != nil { // written before Done: no lock needed
+		return nil, s.id, s.resErr
+	}
+	return &s.res, s.id, nil
+}
+
+// StartReserved is the first half of RoundTripReserved: it opens the
+// stream and queues its HEADERS without waiting for the response head, so
+// that a caller may start several streams before it waits for any; their
+// HEADERS then share the writer's next write. Its errors are
+// RoundTripReserved's.
+func (c *Conn) StartReserved(req *http.Request) (*Started, uint32, error) {
 	ctx := req.Context()
 	var inline [inlineFields]field
 	h, sent, err := prepareHead(req, c.peerMaxHeaderList.Load(), inline[:0])
@@ -124,11 +156,7 @@ func (c *Conn) RoundTripReserved(req *http.Request) (*http.Response, uint32, err
 		closeBody(req)
 		return nil, s.id, err
 	}
-	s.headed.Wait()
-	if s.resErr != nil { // written before Done: no lock needed
-		return nil, s.id, s.resErr
-	}
-	return &s.res, s.id, nil
+	return (*Started)(s), s.id, nil
 }
 
 // openStream assigns s its ID, queues its HEADERS (h and its regular
@@ -278,6 +306,7 @@ func (c *Conn) deliverLocked(s *stream, err error) {
 	}
 	s.delivered = true
 	s.resErr = err
+	s.ready.Store(true)
 	s.headed.Done()
 }
 
@@ -300,6 +329,7 @@ func (c *Conn) deliverHeadLocked(s *stream) {
 // Called by the reader only.
 func (c *Conn) wakeDelivered() {
 	for i, s := range c.delivered {
+		s.ready.Store(true)
 		s.headed.Done()
 		c.delivered[i] = nil
 	}
