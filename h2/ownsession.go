@@ -57,21 +57,51 @@ func (s *ownSession) Reserve() bool { return s.conn.Reserve() }
 // pool.ErrNotProcessed when the upstream provably did not process req, or
 // when req may be sent again (see streamFailed).
 func (s *ownSession) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, id, err := s.conn.RoundTripReserved(req)
+	st, err := s.Start(req)
+	if err != nil {
+		return nil, err
+	}
+	return s.Await(st, req)
+}
+
+// Start sends req on the reserved stream without waiting for the response
+// head, which Await returns. Its errors are RoundTrip's.
+func (s *ownSession) Start(req *http.Request) (pool.Started, error) {
+	st, id, err := s.conn.StartReserved(req)
+	if err != nil {
+		setStreamID(req, id)
+		return nil, s.failed(req, err)
+	}
+	return st, nil
+}
+
+// Await waits for the response head of the stream Start opened.
+func (s *ownSession) Await(started pool.Started, req *http.Request) (*http.Response, error) {
+	res, id, err := started.(*h2conn.Started).Await()
+	setStreamID(req, id)
+	if err != nil {
+		return nil, s.failed(req, err)
+	}
+	return res, nil
+}
+
+// setStreamID records the stream's ID in the Info of req's context, if any.
+func setStreamID(req *http.Request, id uint32) {
 	if info := pool.InfoFrom(req.Context()); info != nil {
 		info.StreamID = uint64(id)
 	}
-	if err != nil {
-		// The response head never came. The stream failed with the
-		// connection exactly when its error wraps the connection's.
-		cerr := s.conn.Err()
-		died := cerr != nil && errors.Is(err, cerr)
-		if errors.Is(err, h2conn.ErrResponseTimeout) {
-			err = errors.Join(pool.ErrResponseTimeout, err)
-		}
-		return nil, streamFailed(s.id, err, req, errors.Is(err, h2conn.ErrUnprocessed), died)
+}
+
+// failed is the pool's error for a stream whose response head never came.
+// The stream failed with the connection exactly when its error wraps the
+// connection's.
+func (s *ownSession) failed(req *http.Request, err error) error {
+	cerr := s.conn.Err()
+	died := cerr != nil && errors.Is(err, cerr)
+	if errors.Is(err, h2conn.ErrResponseTimeout) {
+		err = errors.Join(pool.ErrResponseTimeout, err)
 	}
-	return res, nil
+	return streamFailed(s.id, err, req, errors.Is(err, h2conn.ErrUnprocessed), died)
 }
 
 // State never waits for I/O: h2conn holds its state lock only briefly.

@@ -271,3 +271,14 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 func (p *Pool) State() pool.State {
 	return p.pool.State()
 }
+
+// Starts reports whether Start sends a request without waiting for its
+// response head: true with EngineOwn. With EngineXNet, Start is RoundTrip.
+func (p *Pool) Starts() bool { return p.t2 == nil }
+
+// Start sends req upstream as RoundTrip does, but returns once its HEADERS
+// are queued; pd.Await then waits for the response head. Several requests
+// so started share the session writer's next write. req must have no body.
+func (p *Pool) Start(req *http.Request, pd *pool.Pending) {
+	p.pool.Start(req, pd)
+}

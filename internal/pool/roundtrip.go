@@ -16,20 +16,29 @@ import (
 // stream counts against its session. RoundTrip closes req.Body, also on
 // error, possibly after it returns.
 func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
+	return p.roundTrip(req, nil, nil)
+}
+
+// roundTrip is RoundTrip, whose first attempt uses e, a stream already acquired, when e is not
+// nil, and which counts tried, the sessions that failed to process req before, as attempts
+// made and avoids them.
+func (p *Pool) roundTrip(req *http.Request, e *entry, tried []*entry) (*http.Response, error) {
 	ctx := req.Context()
 	info := InfoFrom(ctx)
 	var body *replay
 	if req.Body != nil && req.Body != http.NoBody {
 		body = newReplay(req.Body, p.cfg.ReplayBuffer)
 	}
-	var tried [maxAttempts]*entry
-	for attempt := 1; ; attempt++ {
-		e, err := p.acquire(ctx, tried[:attempt-1])
-		if err != nil {
-			body.abort()
-			return nil, err
+	var made [maxAttempts]*entry
+	for attempt := copy(made[:], tried) + 1; ; attempt++ {
+		if e == nil {
+			var err error
+			if e, err = p.acquire(ctx, made[:attempt-1]); err != nil {
+				body.abort()
+				return nil, err
+			}
 		}
-		tried[attempt-1] = e
+		made[attempt-1] = e
 		if info != nil {
 			*info = Info{SessionID: e.id, Protocol: p.cfg.Protocol, Attempts: attempt}
 		}
@@ -42,13 +51,7 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 		res, err := e.s.RoundTrip(r)
 		if err == nil {
 			body.finish()
-			res.Request = req
-			if res.Body == nil || res.Body == http.NoBody {
-				p.release(e)
-			} else {
-				res.Body = wrapBody(res.Body, p, e)
-			}
-			return res, nil
+			return p.answer(req, res, e), nil
 		}
 		p.release(e)
 		if attempt == maxAttempts || !errors.Is(err, ErrNotProcessed) || ctx.Err() != nil || !body.rewind() {
@@ -56,7 +59,20 @@ func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		p.log.Debug().Err(err).Uint64("session", e.id).Int("attempt", attempt).Msg("retrying request")
+		e = nil
 	}
+}
+
+// answer ties res, req's response on e's stream, to the stream: it is released when the body
+// ends, or now if there is none.
+func (p *Pool) answer(req *http.Request, res *http.Response, e *entry) *http.Response {
+	res.Request = req
+	if res.Body == nil || res.Body == http.NoBody {
+		p.release(e)
+	} else {
+		res.Body = wrapBody(res.Body, p, e)
+	}
+	return res
 }
 
 // responseBody releases its stream when the body ends or is closed.
