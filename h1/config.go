@@ -61,7 +61,8 @@ type Config struct {
 
 	// MaxPipelineBuffer caps the bytes of pipelined responses held in memory, per connection,
 	// while they wait for the responses before them to be written. Past it, a waiting
-	// response's Write blocks until its turn. Zero means 256 KiB.
+	// response's Write blocks until its turn. Zero means 256 KiB. A PipelineStarter's answers
+	// are written in turn and held by no one (see PipelineStarter).
 	MaxPipelineBuffer int
 
 	// WriteTimeout bounds each write to the client: a client that takes none of a response for

@@ -155,10 +155,17 @@ func (c *conn) writeVectored(bw *bufio.Writer, bufs [][]byte, tail []byte, n int
 	return true, c.flushGathered(bw)
 }
 
-// writesThrough reports whether a body write may bypass bw: bw is the connection's own, on TCP.
+// writesThrough reports whether a body write may bypass bw: bw writes to the socket itself (it
+// is the connection's own, or the pipeline finisher's), on TCP.
 func (c *conn) writesThrough(bw *bufio.Writer) bool {
-	_, ok := c.rwc.(*net.TCPConn)
-	return ok && bw == c.bw
+	if _, ok := c.rwc.(*net.TCPConn); !ok {
+		return false
+	}
+	if bw == c.bw {
+		return true
+	}
+	p := c.pipe.Load()
+	return p != nil && bw == p.bbw
 }
 
 // flushGathered flushes bw, whose bytes leave with c.iovs[1:] in one writev (see writeGathered).
@@ -371,6 +378,9 @@ func (c *conn) dispatch(w *response) bool {
 	if c.failure() != nil {
 		p.close(true)
 		return false
+	}
+	if ps, ok := c.s.handler.(PipelineStarter); ok && ps.StartsPipelined() {
+		return p.dispatchBatch(w, ps)
 	}
 	return p.dispatch(w)
 }

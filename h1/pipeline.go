@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bufio"
 	"net"
 	"runtime"
 	"sync"
@@ -21,6 +22,10 @@ import (
 // makes the next unfinished exchange the head. Any other request (unsafe, or with content) waits
 // until the pipeline has drained and then runs on the serve goroutine alone, as without
 // pipelining.
+//
+// A handler that is a PipelineStarter has its dispatched exchanges started by the serve goroutine
+// and answered in order by the pipeline's finisher instead (batch.go): the same queue, depth and
+// writing flag, no goroutine or hold buffer per exchange.
 //
 // A pipeline is made at a connection's first dispatch and lives as long as the connection.
 //
@@ -48,6 +53,7 @@ type pipeline struct {
 	vecArr [][]byte // backing array of vec, which writev consumes
 	vec    net.Buffers
 	cat    []byte
+	bbw    *bufio.Writer // the finisher's writer while it runs; set and read by the finisher only
 
 	// handlers counts dispatched handler goroutines. The serve goroutine adds and waits; each
 	// handler goroutine calls Done as it returns.

@@ -1,0 +1,166 @@
+package h1
+
+import (
+	"net/http"
+)
+
+// PipelineStarter is a Handler that can split its work on a pipelined request in two: what
+// starts it (sending it upstream, say), done as soon as the request is read, and what answers
+// it, done in its turn. A pipeline of such requests then needs no goroutine per request: the
+// serve goroutine starts each dispatchable request (a GET or HEAD without content, see
+// conn.dispatchable) as it reads it, and one goroutine per connection, the finisher, answers
+// them in request order into one buffer, written to the socket whenever the next answer is not
+// ready yet. Other requests, and every request of a handler whose StartsPipelined is false, run
+// through ServeHTTP as usual.
+type PipelineStarter interface {
+	http.Handler
+	// StartsPipelined reports whether StartPipelined is to be used. It must not change.
+	StartsPipelined() bool
+	// StartPipelined starts r and returns what answers it. It may wait for a resource (an
+	// upstream stream) but not for the answer itself. r's context ends if the connection
+	// closes first.
+	StartPipelined(r *http.Request) PipelinedExchange
+}
+
+// PipelinedExchange is a request that a PipelineStarter started. Exactly one of Finish and
+// Abort is called, on the connection's finisher goroutine (Abort perhaps on the serve
+// goroutine).
+type PipelinedExchange interface {
+	// Ready reports whether Finish would begin to write at once, without waiting. It never
+	// blocks.
+	Ready() bool
+	// Finish answers the request through w, as ServeHTTP would; a panic is treated as
+	// ServeHTTP's.
+	Finish(w http.ResponseWriter)
+	// Abort drops the request, whose context has ended: the connection is closing.
+	Abort()
+}
+
+// dispatchBatch starts w with ps and queues it for the connection's finisher, which it starts
+// if none runs. It waits while the pipeline is at its depth, and reports false, after aborting
+// w, if the pipeline has closed. Called by the serve goroutine.
+func (p *pipeline) dispatchBatch(w *response, ps PipelineStarter) bool {
+	p.mu.Lock()
+	for !p.closed && len(p.queue) >= p.depth {
+		p.cond.Wait()
+	}
+	if p.closed {
+		p.mu.Unlock()
+		return false
+	}
+	p.mu.Unlock()
+
+	w.batched = true
+	w.fin = ps.StartPipelined(w.req)
+
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		w.cancel(errPipelineClosed)
+		w.fin.Abort()
+		return false
+	}
+	p.c.s.active.Add(1)
+	p.queue = append(p.queue, w)
+	start := !p.writing
+	if start {
+		p.writing = true
+		p.handlers.Add(1)
+	}
+	p.mu.Unlock()
+	if start {
+		go p.finishLoop()
+	}
+	return true
+}
+
+// finishLoop is the finisher: it answers the queued exchanges in order and returns when the
+// queue is empty (dispatchBatch starts it again) or the pipeline closes. The answers go into
+// one writer, flushed when the next exchange is not ready, the queue is empty, or the
+// connection is to close after an answer. It holds the pipeline's writing flag, so busy, drain
+// and awaitByte see its exchanges as unwritten.
+func (p *pipeline) finishLoop() {
+	defer p.handlers.Done()
+	c := p.c
+	bw := getWriter(c)
+	p.bbw = bw
+	p.mu.Lock()
+	for len(p.queue) > 0 && !p.closed {
+		w := p.queue[0]
+		p.mu.Unlock()
+
+		w.bw = bw
+		panicked := c.runFinish(w)
+		w.cancel(errHandlerDone)
+		cut := false
+		if panicked {
+			w.done = true
+			if !w.wroteHeader {
+				w.closeAfter = true
+				writeErrorReply(bw, errHandlerPanic, c.s.clock.dateLine())
+			} else {
+				cut = true
+			}
+		} else {
+			w.finish(nil)
+		}
+		c.s.requests.Add(1)
+		c.s.active.Add(-1)
+
+		p.mu.Lock()
+		n := copy(p.queue, p.queue[1:])
+		p.queue[n] = nil
+		p.queue = p.queue[:n]
+		p.cond.Broadcast() // room below the depth
+		stop := w.closeAfter || cut
+		if stop || len(p.queue) == 0 || !p.queue[0].fin.Ready() {
+			if bw.Buffered() > 0 {
+				p.mu.Unlock()
+				err := bw.Flush()
+				p.mu.Lock()
+				if err != nil {
+					p.closeLocked(true)
+					break
+				}
+			}
+		}
+		if stop {
+			p.closeLocked(cut)
+			break
+		}
+	}
+	if p.closed {
+		// What is still queued is dropped (closeLocked ended its contexts). Nothing is queued
+		// once the pipeline has closed, so the lock may go while the exchanges end.
+		dropped := p.queue
+		p.queue = nil
+		p.mu.Unlock()
+		for _, w := range dropped {
+			w.cancel(errPipelineClosed)
+			w.fin.Abort()
+			c.s.active.Add(-1)
+		}
+		p.mu.Lock()
+	}
+	p.writing = false
+	p.bbw = nil
+	p.wakeLocked()
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	putWriter(bw)
+}
+
+// runFinish calls w's Finish and recovers its panic, which it logs unless it is
+// http.ErrAbortHandler.
+func (c *conn) runFinish(w *response) (panicked bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked = true
+			if p != http.ErrAbortHandler {
+				c.s.log.Error().Str("remote", c.remoteAddr).Interface("panic", p).Msg("h1: pipelined finish panicked")
+			}
+		}
+	}()
+	w.fin.Finish(w)
+	return false
+}
