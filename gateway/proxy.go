@@ -50,9 +50,14 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.ctx.Context = r.Context()
 	out := p.outbound(&ex.ctx, r, ex)
 	resp, err := p.up.RoundTrip(out)
+	p.respond(w, r, &rec, ex, resp, err)
+}
+
+// respond is the second half of ServeHTTP: the answer to the round trip's outcome.
+func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex *exchange, resp *http.Response, err error) {
 	if err != nil {
 		rec.bytesIn = ex.body.count()
-		p.fail(w, &rec, cause(&ex.body, err))
+		p.fail(w, rec, cause(&ex.body, err))
 		return
 	}
 	defer resp.Body.Close()
@@ -63,12 +68,12 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.bytesIn = ex.body.count()
 	if err != nil {
 		rec.err = err
-		p.logAccess(&rec)
+		p.logAccess(rec)
 		// The head is out: only closing the connection tells the client the body is short.
 		panic(http.ErrAbortHandler)
 	}
 	copyTrailers(w, resp)
-	p.logAccess(&rec)
+	p.logAccess(rec)
 }
 
 // exchange is the proxy's per-request state, allocated once: the upstream URL, what the pool

@@ -86,7 +86,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.front.MaxURIBytes, "max-uri-bytes", 8<<10, "request-target bytes at most (414 beyond)")
 	fs.IntVar(&o.front.MaxRequestsPerConn, "max-requests-per-conn", 0, "requests per client connection (0: unlimited)")
 	fs.IntVar(&o.front.PipelineDepth, "pipeline-depth", 8, "pipelined GET and HEAD requests of one client connection handled at once, answered in order (1: one at a time)")
-	fs.IntVar(&o.front.MaxPipelineBuffer, "max-pipeline-buffer", 256<<10, "bytes of pipelined responses held back per client connection while earlier ones are written; past it the upstream stream waits")
+	fs.IntVar(&o.front.MaxPipelineBuffer, "max-pipeline-buffer", 256<<10, "HTTP/3 and x/net upstreams: bytes of pipelined responses held back per client connection while earlier ones are written; past it the upstream stream waits (over the own HTTP/2 session, a response waits in its upstream stream)")
 	fs.DurationVar(&o.front.WriteTimeout, "write-timeout", 30*time.Second, "a client that takes no response bytes for this long is cut off")
 	fs.DurationVar(&o.front.BodyReadTimeout, "body-read-timeout", 30*time.Second, "a client that sends none of its announced request body for this long is cut off")
 	fs.IntVar(&o.front.MinBodyRate, "min-body-rate", 1024, "a client whose request body arrives slower than this many bytes per second on average, once the server has waited 5s for it, is cut off (0: off)")
