@@ -169,7 +169,14 @@ func sessionsWith(max int) func(uint64) (*fakeSession, error) {
 
 func newTestPool(t *testing.T, cfg Config, d *fakeDialer) *Pool {
 	t.Helper()
-	cfg.Dial = d.dial
+	return newPoolDialing(t, cfg, d.dial)
+}
+
+// newPoolDialing makes a pool of protocol "fake" that dials with dial, shut down when the test
+// ends.
+func newPoolDialing(t *testing.T, cfg Config, dial DialFunc) *Pool {
+	t.Helper()
+	cfg.Dial = dial
 	cfg.Protocol = "fake"
 	p, err := New(cfg)
 	if err != nil {

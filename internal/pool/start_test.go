@@ -114,18 +114,7 @@ func (d *startDialer) count() int {
 
 func newStartPool(t *testing.T, cfg Config, d *startDialer) *Pool {
 	t.Helper()
-	cfg.Dial = d.dial
-	cfg.Protocol = "fake"
-	p, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := p.Shutdown(context.Background()); err != nil && !errors.Is(err, ErrClosed) {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	return p
+	return newPoolDialing(t, cfg, d.dial)
 }
 
 // newGet is a GET whose context carries a fresh Info.
