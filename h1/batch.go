@@ -50,7 +50,6 @@ func (p *pipeline) dispatchBatch(w *response, ps PipelineStarter) bool {
 	}
 	p.mu.Unlock()
 
-	w.batched = true
 	w.fin = ps.StartPipelined(w.req)
 
 	p.mu.Lock()
