@@ -50,7 +50,7 @@ func (p *pipeline) dispatchBatch(w *response, ps PipelineStarter) bool {
 	}
 	p.mu.Unlock()
 
-	w.fin = ps.StartPipelined(w.req)
+	w.fin = startPipelined(ps, w.req)
 
 	p.mu.Lock()
 	if p.closed {
@@ -148,6 +148,25 @@ func (p *pipeline) finishLoop() {
 	p.mu.Unlock()
 	putWriter(bw)
 }
+
+// startPipelined calls ps.StartPipelined on the serve goroutine, which has no recovery of its
+// own: a panic there becomes an exchange whose Finish panics in its turn, so that it is answered
+// and logged as a handler's panic is (500, then the connection closes).
+func startPipelined(ps PipelineStarter, r *http.Request) (x PipelinedExchange) {
+	defer func() {
+		if v := recover(); v != nil {
+			x = panickedStart{v}
+		}
+	}()
+	return ps.StartPipelined(r)
+}
+
+// panickedStart is the exchange of a StartPipelined that panicked with v.
+type panickedStart struct{ v any }
+
+func (x panickedStart) Ready() bool                { return true }
+func (x panickedStart) Finish(http.ResponseWriter) { panic(x.v) }
+func (x panickedStart) Abort()                     {}
 
 // runFinish calls w's Finish and recovers its panic, which it logs unless it is
 // http.ErrAbortHandler.

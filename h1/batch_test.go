@@ -16,16 +16,17 @@ import (
 // releases them (a path not held is ready at once). It records where each half ran and which
 // exchanges were aborted.
 type starterHandler struct {
-	mu      sync.Mutex
-	held    map[string]chan struct{} // guarded by mu: paths whose answer waits for release
-	aborted []string                 // guarded by mu
-	started []string                 // guarded by mu: the stack frame StartPipelined ran under
-	panics  map[string]bool          // paths whose Finish panics before it writes
-	off     bool                     // StartsPipelined reports false
+	mu          sync.Mutex
+	held        map[string]chan struct{} // guarded by mu: paths whose answer waits for release
+	aborted     []string                 // guarded by mu
+	started     []string                 // guarded by mu: the stack frame StartPipelined ran under
+	panics      map[string]bool          // paths whose Finish panics before it writes
+	startPanics map[string]bool          // paths whose StartPipelined panics
+	off         bool                     // StartsPipelined reports false
 }
 
 func newStarter(held ...string) *starterHandler {
-	h := &starterHandler{held: map[string]chan struct{}{}, panics: map[string]bool{}}
+	h := &starterHandler{held: map[string]chan struct{}{}, panics: map[string]bool{}, startPanics: map[string]bool{}}
 	for _, p := range held {
 		h.held[p] = make(chan struct{})
 	}
@@ -45,6 +46,9 @@ func (h *starterHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *starterHandler) StartsPipelined() bool { return !h.off }
 
 func (h *starterHandler) StartPipelined(r *http.Request) PipelinedExchange {
+	if h.startPanics[r.URL.Path] {
+		panic("start failed")
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.started = append(h.started, caller())
@@ -228,6 +232,28 @@ func TestBatchFinishPanic(t *testing.T) {
 		defer h.mu.Unlock()
 		if got := strings.Join(h.aborted, ","); got != "/3" {
 			t.Errorf("aborted %q, want /3", got)
+		}
+	})
+}
+
+// TestBatchStartPanic: a StartPipelined that panics on the serve goroutine is answered 500 in
+// its turn and the connection closes; the server goes on serving other connections.
+func TestBatchStartPanic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newStarter()
+		h.startPanics["/boom"] = true
+		_, l := servePipe(t, Config{}, h)
+		c := newClient(t, l.dial())
+		c.send(pipelineOf("/1", "/boom", "/3"))
+		if r := c.read("GET"); !strings.HasPrefix(r.body, "/1 ") {
+			t.Errorf("got %q, want /1", r.body)
+		}
+		if r := c.read("GET"); r.StatusCode != 500 || !r.Close {
+			t.Errorf("got %d close %v, want 500 with Connection: close", r.StatusCode, r.Close)
+		}
+		c.expectClosed()
+		if r := newClient(t, l.dial()).roundTrip(getRoot); r.StatusCode != 200 {
+			t.Errorf("another connection: got %d, want 200", r.StatusCode)
 		}
 	})
 }
