@@ -105,8 +105,11 @@ const (
 	initialWindow       = 65535   // RFC 9113 6.9.2
 	defaultMaxFrame     = 1 << 14 // RFC 9113 4.2
 	maxMaxFrame         = 1<<24 - 1
-	readBufferSize      = 16 << 10 // room for a hundred small responses; a large frame's rest skips it (readDirect)
-	maxStreamID         = 1<<31 - 1
+	// readBufferSize is the reader's buffer: a session's, so one per upstream connection. It holds
+	// a 64 KiB response's DATA frames (16 KiB each from most servers) in one read, where 16 KiB
+	// took four, and a frame larger than it mostly skips it (readDirect).
+	readBufferSize = 64 << 10
+	maxStreamID    = 1<<31 - 1
 )
 
 func (cfg Config) withDefaults() Config {
@@ -203,6 +206,7 @@ type Conn struct {
 	hsize       uint32              // its decoded size (RFC 9113 6.5.2)
 	gotSettings bool
 	delivered   []*stream // heads delivered whose RoundTrip is still to wake (see deliverHeadLocked)
+	readable    []*stream // streams whose body reader is still to wake (see readableLocked)
 
 	settingsc chan struct{} // closed by the reader once the first SETTINGS is applied
 	done      chan struct{} // closed by failLocked when the connection closes
@@ -486,7 +490,8 @@ func (c *Conn) keepAlive() {
 
 // source is what the reader reads the connection through. A read may
 // block, so before it the RoundTrips whose heads the frames at hand
-// delivered are woken (see deliverHeadLocked). With the keep-alive on, it
+// delivered, and the body readers they gave bytes, are woken (see
+// wakeDelivered). With the keep-alive on, it
 // notes in lastRead when bytes last came from the peer; the bufio.Reader
 // above it calls it once per batch of frames, so the clock is read once
 // per read system call rather than once per frame.

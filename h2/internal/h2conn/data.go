@@ -185,7 +185,7 @@ func (c *Conn) onData(d *dataFrame, p []byte, last bool) error {
 			d.s, d.buffer = s, true
 			if len(p) > 0 {
 				s.buf.write(p)
-				s.signalRead()
+				c.readableLocked(s)
 			}
 		}
 		if c.consumedLocked(s, pad) {
@@ -237,10 +237,10 @@ func (c *Conn) onDataRest(d *dataFrame, p []byte, own, last bool) {
 	switch {
 	case own:
 		s.buf.add(p)
-		s.signalRead()
+		c.readableLocked(s)
 	case d.buffer && len(p) > 0:
 		s.buf.write(p)
-		s.signalRead()
+		c.readableLocked(s)
 	}
 	rst := last && d.end && c.endRemoteLocked(s)
 	c.mu.Unlock()

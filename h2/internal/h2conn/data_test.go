@@ -187,8 +187,8 @@ func TestDataInPieces(t *testing.T) {
 			// Config.MaxFrameSize lets the peer send a frame three times the
 			// size of the read buffer: its data reaches the body read by
 			// read, and the stream ends with the frame's last byte.
-			body := bytes.Repeat([]byte("abcdefghij"), 10000)
-			p, r, frame := openFramed(t, Config{MaxFrameSize: 128 << 10}, body, 50)
+			body := bytes.Repeat([]byte("abcdefghij"), 35*readBufferSize/100)
+			p, r, frame := openFramed(t, Config{MaxFrameSize: 4 * readBufferSize}, body, 50)
 			at := 3*readBufferSize - 7
 			p.nc.Write(frame[:at]) // returns once the reader has taken it all
 			synctest.Wait()
@@ -258,8 +258,8 @@ func TestDataInPieces(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			// The rest of the frame still goes into chunks of its own, which
 			// the reset stream gives back.
-			body := make([]byte, 100_000)
-			p, r, frame := openFramed(t, Config{MaxFrameSize: 128 << 10}, body, 0)
+			body := make([]byte, 3*readBufferSize)
+			p, r, frame := openFramed(t, Config{MaxFrameSize: 4 * readBufferSize}, body, 0)
 			p.nc.Write(frame[:2*readBufferSize])
 			synctest.Wait()
 			r.res.Body.Close()

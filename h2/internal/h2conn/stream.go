@@ -40,6 +40,7 @@ type stream struct {
 	remoteDone   bool          // the peer ended its side, or the stream was reset
 	closed       bool          // removed from c.streams (both sides done, or reset)
 	creditQueued bool          // s is in c.credit
+	readQueued   bool          // s is in c.readable
 	bodyClosed   bool          // Body.Close was called
 	sending      bool          // a body sender goroutine runs
 	sendWindow   int32         // what the peer lets us send
@@ -325,8 +326,9 @@ func (c *Conn) deliverHeadLocked(s *stream) {
 	c.delivered = append(c.delivered, s)
 }
 
-// wakeDelivered wakes the RoundTrips that deliverHeadLocked gave a head.
-// Called by the reader only.
+// wakeDelivered wakes the RoundTrips that deliverHeadLocked gave a head,
+// then the body readers that readableLocked noted. Called by the reader
+// only, without c.mu.
 func (c *Conn) wakeDelivered() {
 	for i, s := range c.delivered {
 		s.ready.Store(true)
@@ -334,6 +336,29 @@ func (c *Conn) wakeDelivered() {
 		c.delivered[i] = nil
 	}
 	c.delivered = c.delivered[:0]
+	if len(c.readable) == 0 {
+		return
+	}
+	c.mu.Lock()
+	for i, s := range c.readable {
+		s.readQueued = false
+		s.signalRead()
+		c.readable[i] = nil
+	}
+	c.mu.Unlock()
+	c.readable = c.readable[:0]
+}
+
+// readableLocked notes, for the reader, that s's body has more bytes or
+// has ended: its reader is woken with the heads, once the frames at hand
+// are handled (see deliverHeadLocked). The DATA frames of a body that came
+// in one read are then written out together: woken at the first, its
+// reader would write that one alone and wait again for the rest.
+func (c *Conn) readableLocked(s *stream) {
+	if !s.readQueued {
+		s.readQueued = true
+		c.readable = append(c.readable, s)
+	}
 }
 
 // closeStreamLocked removes s from the connection: its slot is free.
@@ -378,7 +403,7 @@ func (c *Conn) endRemoteLocked(s *stream) (rst bool) {
 	if s.rerr == nil {
 		s.rerr = io.EOF
 	}
-	s.signalRead()
+	c.readableLocked(s)
 	if !s.localDone {
 		s.localDone = true
 		rst = true

@@ -209,3 +209,39 @@ func TestBodyWriteToLentChunks(t *testing.T) {
 		r.res.Body.Close()
 	})
 }
+
+// TestBodyWakesOncePerRead: the DATA frames of a body that come in one read reach the writer in
+// one WriteBuffers call. The body's reader is woken once the frames at hand are handled
+// (readableLocked); woken at the first frame, it would write that one alone.
+func TestBodyWakesOncePerRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const frames, size = 60, 1000 // with their headers, within one read of the buffer
+		body := patterned(frames*size, 3)
+		p, r, _ := openFramed(t, Config{StreamWindow: 1 << 20, ConnWindow: 1 << 20}, body, 0)
+		var w buffersRecorder
+		done := make(chan error, 1)
+		go func() {
+			_, err := writeTo(r.res.Body, &w)
+			done <- err
+		}()
+		synctest.Wait() // WriteTo waits for the body
+
+		var b bytes.Buffer
+		fr := http2.NewFramer(&b, nil)
+		for i := 0; i < frames; i++ {
+			if err := fr.WriteData(r.id, i == frames-1, body[i*size:(i+1)*size]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p.nc.Write(b.Bytes())
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(w.got.Bytes(), body) {
+			t.Fatalf("wrote %d bytes, want the %d of the body", w.got.Len(), len(body))
+		}
+		if len(w.calls) != 1 {
+			t.Errorf("WriteBuffers calls %v, want one for the %d frames of one read", w.calls, frames)
+		}
+	})
+}
