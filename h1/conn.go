@@ -55,6 +55,9 @@ type conn struct {
 	// pipe is set once, by the serve goroutine at the first dispatch, and read by anyone.
 	pipe atomic.Pointer[pipeline]
 
+	// park is the connection's place among the parked ones; guarded by the parking lot's mu.
+	park parkState
+
 	// Owned by the serve goroutine, and lent to the exchange while its handler runs.
 	tlsState *tls.ConnectionState // set by the handshake
 	cr       connReader
@@ -286,11 +289,14 @@ func (c *conn) setReadDeadline(t time.Time) error {
 
 // serve runs the connection until it closes, then frees what it holds. Every path out of it
 // closes rwc, after every dispatched handler has returned. A connection that waits long for its
-// next request continues on a fresh goroutine, started here (see waitByte).
+// next request is parked, without a goroutine, until it has bytes, its deadline passes or the
+// Server shuts down (park_linux.go); where it cannot park, it continues on a fresh goroutine,
+// started here (see waitByte).
 func (c *conn) serve() {
 	if c.run() {
-		c.stack = startingStack()
-		go c.serve()
+		if !c.s.park(c) {
+			c.resume()
+		}
 		return
 	}
 	c.waitHandlers()
@@ -602,8 +608,9 @@ func (c *conn) idleWait(resumed bool) error {
 // waitByte blocks until the first bytes of a request arrive or the deadline passes, holding no
 // read buffer (see connReader.waitIdle); the bufio.Reader is taken from the pool once bytes have
 // arrived. A wait that lasts shedAfter (if positive) returns errShed instead: the connection
-// goes on on a fresh goroutine, with a small stack, and the stack this one grew running handlers
-// is freed. A busy connection's next request comes sooner and pays nothing for this.
+// parks, or goes on on a fresh goroutine with a small stack (see serve), and the stack this one
+// grew running handlers is freed. A busy connection's next request comes sooner and pays nothing
+// for this.
 //
 // An idle connection's stack is what it holds most of, so the chain that blocks here is kept
 // shallow: the runtime starts each new goroutine with the average stack that the last garbage
@@ -888,16 +895,27 @@ func (c *conn) release() {
 	}
 }
 
-// closeIfIdle closes the connection if it is waiting for a request, for Shutdown.
+// resume continues the connection's wait for a request on a fresh goroutine: after a shed, or
+// when its parking ends (park_linux.go).
+func (c *conn) resume() {
+	c.stack = startingStack()
+	go c.serve()
+}
+
+// closeIfIdle closes the connection if it is waiting for a request, for Shutdown, with the
+// Server's mu held.
 func (c *conn) closeIfIdle() {
 	if c.state.CompareAndSwap(stateIdle, stateClosed) {
+		c.s.lot.unpark(c)
 		c.rwc.Close()
 	}
 }
 
-// abort closes the connection whatever it is doing and cancels its requests, for Close.
+// abort closes the connection whatever it is doing and cancels its requests, for Close, with
+// the Server's mu held.
 func (c *conn) abort() {
 	c.state.Store(stateClosed)
+	c.s.lot.unpark(c)
 	c.fail(http.ErrServerClosed)
 	c.rwc.Close()
 }

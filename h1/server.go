@@ -50,6 +50,12 @@ type Server struct {
 	listeners map[*net.Listener]struct{} // guarded by mu
 	conns     map[*conn]struct{}         // guarded by mu
 	perIP     map[netip.Addr]int         // guarded by mu: connections served per client address, with MaxConnsPerIP
+	lot       *parkingLot                // guarded by mu: the parked idle connections, from the first park; nil before
+	lotFailed bool                       // guarded by mu: the lot could not be made: connections do not park
+
+	// hook, set by tests before the Server serves, hears of connections about to park
+	// ("parking"), parked ("parked") and dropped ("dropped").
+	hook func(event string)
 	// wg counts accept loops and connection goroutines; Add is only called under mu while
 	// closing is unset, so that no Add races with Wait.
 	wg sync.WaitGroup
@@ -154,6 +160,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	finished := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		s.closeLot()
 		close(finished)
 	}()
 	select {
@@ -173,7 +180,16 @@ func (s *Server) Close() error {
 	s.beginShutdown()
 	s.abortConns()
 	s.wg.Wait()
+	s.closeLot()
 	return nil
+}
+
+// closeLot stops the parking lot, once no connection is left to park.
+func (s *Server) closeLot() {
+	s.mu.Lock()
+	lot := s.lot
+	s.mu.Unlock()
+	lot.close()
 }
 
 // State returns the server's current load.
@@ -276,6 +292,9 @@ func (s *Server) dropConn(c *conn) {
 	s.mu.Unlock()
 	s.open.Add(-1)
 	<-s.slots
+	if s.hook != nil {
+		s.hook("dropped")
+	}
 	s.wg.Done()
 }
 
