@@ -426,7 +426,7 @@ func readingConn(r io.Reader) (*Conn, *stream) {
 		lastID:      1,
 		gotSettings: true,
 	}
-	c.br = bufio.NewReaderSize(r, readBufferSize)
+	c.br = newInbuf(r)
 	c.rfr = http2.NewFramer(nil, c.br)
 	c.rfr.SetReuseFrames()
 	c.rfr.SetMaxReadFrameSize(defaultMaxFrame)

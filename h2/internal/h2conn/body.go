@@ -410,6 +410,17 @@ func (b *dataBuffer) add(ch []byte) {
 	b.chunks = append(b.chunks, ch)
 }
 
+// empty reports whether b holds no chunk.
+func (b *dataBuffer) empty() bool { return len(b.chunks) == 0 }
+
+// adopt takes over chunk, a big chunk from its pool whose bytes from off on are body bytes, as
+// the buffer's only chunk: b must be empty. Later bytes are written after them, into its room.
+func (b *dataBuffer) adopt(chunk []byte, off int) {
+	b.chunks = append(b.inline[:0], chunk)
+	b.r = off
+	b.size = len(chunk) - off
+}
+
 func (b *dataBuffer) read(p []byte) int {
 	n := 0
 	for n < len(p) && b.size > 0 {

@@ -22,7 +22,6 @@
 package h2conn
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"net"
@@ -105,11 +104,7 @@ const (
 	initialWindow       = 65535   // RFC 9113 6.9.2
 	defaultMaxFrame     = 1 << 14 // RFC 9113 4.2
 	maxMaxFrame         = 1<<24 - 1
-	// readBufferSize is the reader's buffer: a session's, so one per upstream connection. It holds
-	// a 64 KiB response's DATA frames (16 KiB each from most servers) in one read, where 16 KiB
-	// took four, and a frame larger than it mostly skips it (readDirect).
-	readBufferSize = 64 << 10
-	maxStreamID    = 1<<31 - 1
+	maxStreamID         = 1<<31 - 1
 )
 
 func (cfg Config) withDefaults() Config {
@@ -198,8 +193,8 @@ type Conn struct {
 	lastRead          atomic.Int64  // written by the reader with the keep-alive on: UnixNano of the last bytes read (see source)
 
 	// Owned by the reader goroutine.
-	src         source        // the connection, as br reads it; readData reads large payloads from it directly
-	br          *bufio.Reader // rfr's source; readData takes DATA payloads from it (data.go)
+	src         source // the connection, as br reads it; readData reads large payloads from it directly
+	br          *inbuf // rfr's source; readData takes DATA payloads from it (data.go)
 	rfr         *http2.Framer
 	dec         *hpack.Decoder
 	fields      []hpack.HeaderField // the header block being decoded
@@ -254,7 +249,7 @@ func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 	c.wfr = http2.NewFramer(&c.wbuf, nil)
 	c.enc = newEncoder()
 	c.src = source{c}
-	c.br = bufio.NewReaderSize(c.src, readBufferSize)
+	c.br = newInbuf(c.src)
 	c.rfr = http2.NewFramer(nil, c.br)
 	c.rfr.SetReuseFrames()
 	c.rfr.SetMaxReadFrameSize(cfg.MaxFrameSize)

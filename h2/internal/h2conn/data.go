@@ -77,8 +77,13 @@ func (c *Conn) readData(fh http2.FrameHeader, pad int) error {
 		return &opError{"read", err}
 	}
 	first := len(p)
-	ferr := c.onData(d, p[:min(first, d.size)], first == need)
-	_, _ = c.br.Discard(first) // buffered: cannot fail
+	data := p[:min(first, d.size)]
+	taken, ferr := c.onData(d, data, first == need)
+	if taken {
+		_, _ = c.br.Discard(first - len(data)) // the data left with the buffer's chunk
+	} else {
+		_, _ = c.br.Discard(first) // buffered: cannot fail
+	}
 	if d.s == nil {
 		if _, err := c.br.Discard(need - first); err != nil {
 			return &opError{"read", err}
@@ -148,14 +153,15 @@ func (c *Conn) peekPayload(need int) ([]byte, error) {
 // onData applies the checks and the flow control of the DATA frame d and
 // buffers p, its data read so far, if its stream takes it. last says
 // that p ends the payload; if it does not, the reader passes the rest of
-// the data to onDataRest, and END_STREAM waits for it. onData returns a
-// connection error or a *streamReset.
-func (c *Conn) onData(d *dataFrame, p []byte, last bool) error {
+// the data to onDataRest, and END_STREAM waits for it. onData reports
+// whether the stream took p with the read buffer's chunk (see keepData),
+// and returns a connection error or a *streamReset.
+func (c *Conn) onData(d *dataFrame, p []byte, last bool) (taken bool, _ error) {
 	n := int32(d.Length) // padding counts against the windows (RFC 9113 6.9.1)
 	c.mu.Lock()
 	if n > c.recvWindow {
 		c.mu.Unlock()
-		return connError(http2.ErrCodeFlowControl, "connection window exceeded")
+		return false, connError(http2.ErrCodeFlowControl, "connection window exceeded")
 	}
 	c.recvWindow -= n
 	// The connection gets its bytes back at once, whatever becomes of them
@@ -184,7 +190,7 @@ func (c *Conn) onData(d *dataFrame, p []byte, last bool) error {
 		} else if d.size > 0 {
 			d.s, d.buffer = s, true
 			if len(p) > 0 {
-				s.buf.write(p)
+				taken = c.keepData(s, p)
 				c.readableLocked(s)
 			}
 		}
@@ -211,12 +217,26 @@ func (c *Conn) onData(d *dataFrame, p []byte, last bool) error {
 		c.queueRST(s, http2.ErrCodeCancel)
 	}
 	if err != nil {
-		return err
+		return taken, err
 	}
 	if reset != nil {
-		return reset
+		return taken, reset
 	}
-	return nil
+	return taken, nil
+}
+
+// keepData buffers p, data of s, and reports whether it took the read
+// buffer's chunk for it rather than copying it: when p is the front of the
+// read buffer and at least half its chunk, and s holds nothing else, as
+// when a large frame came in one read and its body is written out as it
+// comes.
+func (c *Conn) keepData(s *stream, p []byte) (taken bool) {
+	if !s.buf.empty() || !c.br.canTake(p) {
+		s.buf.write(p)
+		return false
+	}
+	s.buf.adopt(c.br.take(len(p)))
+	return true
 }
 
 // onDataRest buffers p, more of d's data, and, when last says the whole
@@ -253,5 +273,6 @@ func (c *Conn) onDataRest(d *dataFrame, p []byte, own, last bool) {
 // leaves it none it accepts (see dataPad); this keeps onFrame whole.
 func (c *Conn) onDataFrame(f *http2.DataFrame) error {
 	d := &dataFrame{FrameHeader: f.FrameHeader, size: len(f.Data())}
-	return c.onData(d, f.Data(), true)
+	_, err := c.onData(d, f.Data(), true) // the framer's bytes: never taken (see keepData)
+	return err
 }

@@ -321,3 +321,45 @@ func TestHeadWakesWithItsData(t *testing.T) {
 		}
 	})
 }
+
+// TestDataTakesReadBuffer: a DATA payload that fills half the read buffer or more, at its
+// front, goes to a stream that holds nothing with the buffer's chunk instead of a copy; a stream
+// that holds bytes gets a copy. The body is the same either way.
+func TestDataTakesReadBuffer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		first []byte // DATA sent, and left unread, before the large frame
+		taken bool
+	}{
+		{"empty stream", nil, true},
+		{"stream holding bytes", []byte("first"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				large := patterned(40000, 5)
+				want := append(bytes.Clone(tc.first), large...)
+				p := newPeer(t, Config{StreamWindow: 1 << 20, ConnWindow: 1 << 20, MaxFrameSize: 64 << 10})
+				r, id := p.open("content-length", strconv.Itoa(len(want)))
+				if tc.first != nil {
+					p.nc.Write(paddedFrame(id, false, tc.first, 0))
+					synctest.Wait()
+				}
+				var b bytes.Buffer
+				fr := http2.NewFramer(&b, nil)
+				fr.WriteData(id, true, large)
+				p.nc.Write(b.Bytes())
+				synctest.Wait()
+
+				s := streamOf(r.res.Body)
+				p.c.mu.Lock()
+				ch := s.buf.chunks[len(s.buf.chunks)-1]
+				taken := len(s.buf.chunks) == 1 && cap(ch) == bigChunk && s.buf.r == 9
+				p.c.mu.Unlock()
+				if taken != tc.taken {
+					t.Errorf("payload taken with the read buffer's chunk: %v, want %v", taken, tc.taken)
+				}
+				expectRest(t, p, r, want)
+			})
+		})
+	}
+}

@@ -118,10 +118,12 @@ func FuzzPeerFrames(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		synctest.Test(t, func(t *testing.T) {
-			// Frames up to 48 KiB fit the stream window but not the read
-			// buffer: a frame may arrive in several pieces, and the rest
-			// of a large one is read past the buffer.
-			p := newPeer(t, Config{StreamWindow: 48 << 10, ConnWindow: 65535, MaxHeaderListSize: 8 << 10, MaxFrameSize: 48 << 10})
+			// Frames up to 96 KiB fit the stream window but not the read
+			// buffer (64 KiB): a frame may arrive in several pieces, a
+			// piece of half the buffer or more goes to its stream with the
+			// buffer's chunk, and the rest of a large one is read past the
+			// buffer.
+			p := newPeer(t, Config{StreamWindow: 96 << 10, ConnWindow: 192 << 10, MaxHeaderListSize: 8 << 10, MaxFrameSize: 96 << 10})
 			reqs := []*http.Request{
 				get("/1"),
 				mustRequest("POST", "http://example.com/3", strings.NewReader(strings.Repeat("b", 20000))),
