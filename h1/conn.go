@@ -67,6 +67,7 @@ type conn struct {
 	reqs     int           // requests read
 	started  bool          // the first serve goroutine has begun (and done the TLS handshake)
 	shed     bool          // the idle wait moved to a fresh goroutine, which resumes it
+	parks    bool          // a long idle wait parks the connection (park_linux.go) rather than shed
 	stack    uint64        // the runtime's starting stack size when the last shed started the serve goroutine
 	restack  time.Duration // the next wait before checking whether a fresh goroutine would get a smaller stack
 	idleEnd  time.Time     // when the current wait for a request ends
@@ -106,6 +107,7 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{s: s, rwc: rwc, remoteAddr: rwc.RemoteAddr().String(), start: time.Now(),
 		base: context.WithValue(s.ctx, http.LocalAddrContextKey, rwc.LocalAddr())}
 	c.cr.init(c)
+	c.parks = parkable(rwc)
 	return c
 }
 
@@ -294,7 +296,8 @@ func (c *conn) setReadDeadline(t time.Time) error {
 // started here (see waitByte).
 func (c *conn) serve() {
 	if c.run() {
-		if !c.s.park(c) {
+		if !c.parks || !c.s.park(c) {
+			c.parks = false // it sheds as where it cannot park
 			c.resume()
 		}
 		return
@@ -586,7 +589,7 @@ func (c *conn) armHead() error {
 func (c *conn) idleWait(resumed bool) error {
 	c.restack = restackWait
 	err := c.waitByte(c.idleEnd, c.shedAfter(resumed))
-	for err == errShed && resumed && startingStack() >= c.stack {
+	for err == errShed && resumed && !c.parks && startingStack() >= c.stack {
 		// A fresh goroutine would get no smaller a stack than this one has: wait on, and check
 		// less often each time, so that a starting size that stays high costs next to nothing.
 		c.restack *= 2
@@ -629,15 +632,15 @@ func (c *conn) waitByte(deadline time.Time, shedAfter time.Duration) error {
 	return nil
 }
 
-// shedAfter is how long an idle wait lasts before the connection moves to a fresh goroutine:
-// idleShed for the first wait after a request. A goroutine started by a shed moves again only if
-// the runtime gave it more than the smallest stack: it sizes new stacks by the average in use at
-// the last garbage collection, which a burst of busy handlers raises. Such a goroutine checks
-// after restackWait whether a fresh one would get less, then after twice that, and so on. Zero:
-// never.
+// shedAfter is how long an idle wait lasts before the connection parks or moves to a fresh
+// goroutine: idleShed for the first wait after a request, and for every wait of a connection
+// that parks. A goroutine started by a shed moves again only if the runtime gave it more than the
+// smallest stack: it sizes new stacks by the average in use at the last garbage collection,
+// which a burst of busy handlers raises. Such a goroutine checks after restackWait whether a
+// fresh one would get less, then after twice that, and so on. Zero: never.
 func (c *conn) shedAfter(resumed bool) time.Duration {
 	switch {
-	case !resumed:
+	case !resumed || c.parks:
 		return idleShed
 	case c.stack > minStack:
 		return c.restack

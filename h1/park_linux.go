@@ -3,7 +3,9 @@
 package h1
 
 import (
+	"crypto/tls"
 	"errors"
+	"net"
 	"os"
 	"sync"
 	"syscall"
@@ -18,8 +20,10 @@ import (
 // no buffer: what an idle keep-alive connection costs is mostly its goroutine otherwise (its g
 // and at least a 2 KiB stack, against about 1.5 KiB for the rest of it).
 //
-// Only clear-text TCP connections park: a TLS connection may hold decrypted bytes that the
-// socket no longer shows, so it waits on its goroutine as before.
+// A TLS connection parks on its TCP socket. crypto/tls may hold bytes it read from the socket,
+// which the socket then no longer shows; but a connection parks only after a read through
+// tls.Conn waited idleShed for a byte in vain, so what tls.Conn holds then is at most part of a
+// record, whose rest makes the socket readable when it comes.
 
 // parkingLot is the Server's set of parked connections and the goroutine that wakes them.
 type parkingLot struct {
@@ -45,7 +49,8 @@ type parkState struct {
 // park hands c, whose serve goroutine is about to end, to the lot, and reports whether it did;
 // if not, the caller goes on on a fresh goroutine as before.
 func (s *Server) park(c *conn) bool {
-	if c.cr.raw == nil {
+	raw := socketOf(c.rwc)
+	if raw == nil {
 		return false
 	}
 	lot := s.parkingLot()
@@ -53,11 +58,36 @@ func (s *Server) park(c *conn) bool {
 		return false
 	}
 	fd := -1
-	c.cr.raw.Control(func(f uintptr) { fd = int(f) })
+	raw.Control(func(f uintptr) { fd = int(f) })
 	if fd < 0 {
 		return false
 	}
 	return lot.add(c, fd)
+}
+
+// parkable reports whether rwc can park: a TCP connection, or TLS over one.
+func parkable(rwc net.Conn) bool {
+	if tc, ok := rwc.(*tls.Conn); ok {
+		rwc = tc.NetConn()
+	}
+	_, ok := rwc.(*net.TCPConn)
+	return ok
+}
+
+// socketOf is the TCP socket under rwc, a TCP connection or TLS over one; nil for another.
+func socketOf(rwc net.Conn) syscall.RawConn {
+	if tc, ok := rwc.(*tls.Conn); ok {
+		rwc = tc.NetConn()
+	}
+	tcp, ok := rwc.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	raw, err := tcp.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
 }
 
 // parkingLot returns the Server's lot, started at the first park; nil if it cannot be had.

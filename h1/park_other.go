@@ -2,6 +2,8 @@
 
 package h1
 
+import "net"
+
 // Connections park only on Linux (park_linux.go); elsewhere an idle connection keeps a goroutine.
 
 type parkingLot struct{}
@@ -9,6 +11,8 @@ type parkingLot struct{}
 type parkState struct{}
 
 func (s *Server) park(*conn) bool { return false }
+
+func parkable(net.Conn) bool { return false }
 
 func (*parkingLot) unpark(*conn) bool { return false }
 

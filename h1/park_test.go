@@ -4,7 +4,9 @@ package h1
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -157,4 +159,80 @@ func TestParkedBytesBefore(t *testing.T) {
 	if r := c.read("GET"); r.StatusCode != http.StatusOK {
 		t.Fatalf("request sent as the connection parked: status %d", r.StatusCode)
 	}
+}
+
+// TestParkedTLS: a TLS connection parks on its TCP socket and its next request wakes it, also
+// when the request's record comes in two pieces, the second after the connection parked: the
+// first is then read into crypto/tls, which the socket no longer shows.
+func TestParkedTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	inner, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := tls.NewListener(inner, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
+	parked := make(chan struct{}, 16)
+	s := New(Config{Logger: testLogger(t), IdleTimeout: time.Minute}, text)
+	s.hook = func(event string) {
+		if event == "parked" {
+			parked <- struct{}{}
+		}
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	defer func() {
+		s.Close()
+		<-served
+		checkNoServerGoroutines(t)
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.SetDeadline(time.Now().Add(safetyNet))
+	split := &splitConn{Conn: raw}
+	conn := tls.Client(split, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+	c := newClient(t, conn)
+	c.roundTrip(getRoot)
+	await(t, parked, "parked")
+	if r := c.roundTrip(getRoot); r.StatusCode != http.StatusOK {
+		t.Fatalf("after the park: status %d", r.StatusCode)
+	}
+	await(t, parked, "parked again")
+
+	// The next record's first half wakes the connection, whose read then waits for the rest, in
+	// vain for idleShed: it parks again with half a record in crypto/tls.
+	split.holdHalf = true
+	c.send(getRoot)
+	await(t, parked, "parked with half a record")
+	split.release()
+	if r := c.read("GET"); r.StatusCode != http.StatusOK {
+		t.Fatalf("record in two pieces: status %d", r.StatusCode)
+	}
+}
+
+// splitConn writes, once holdHalf is set, only the first half of the next write, and the rest
+// at release.
+type splitConn struct {
+	net.Conn
+	holdHalf bool
+	rest     []byte
+}
+
+func (c *splitConn) Write(p []byte) (int, error) {
+	if !c.holdHalf {
+		return c.Conn.Write(p)
+	}
+	c.holdHalf = false
+	half := len(p) / 2
+	c.rest = append([]byte(nil), p[half:]...)
+	if _, err := c.Conn.Write(p[:half]); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *splitConn) release() {
+	c.Conn.Write(c.rest)
+	c.rest = nil
 }

@@ -6,7 +6,7 @@ import (
 
 // TestShedAfter: the first idle wait after a request sheds after idleShed; a goroutine started by
 // a shed waits on unless it got more than the smallest stack, and then checks after restackWait,
-// then twice that, and so on.
+// then twice that, and so on; a connection that parks sheds after idleShed every time.
 func TestShedAfter(t *testing.T) {
 	c := &conn{restack: restackWait}
 	if got := c.shedAfter(false); got != idleShed {
@@ -23,6 +23,10 @@ func TestShedAfter(t *testing.T) {
 	c.restack *= 2
 	if got := c.shedAfter(true); got != 2*restackWait {
 		t.Errorf("checked once: shed after %v, want %v", got, 2*restackWait)
+	}
+	c.parks = true
+	if got := c.shedAfter(true); got != idleShed {
+		t.Errorf("resumed, on a connection that parks: shed after %v, want %v", got, idleShed)
 	}
 }
 
