@@ -49,8 +49,12 @@ type parkState struct {
 // park hands c, whose serve goroutine is about to end, to the lot, and reports whether it did;
 // if not, the caller goes on on a fresh goroutine as before.
 func (s *Server) park(c *conn) bool {
-	raw := socketOf(c.rwc)
-	if raw == nil {
+	tcp := tcpOf(c.rwc)
+	if tcp == nil {
+		return false
+	}
+	raw, err := tcp.SyscallConn()
+	if err != nil {
 		return false
 	}
 	lot := s.parkingLot()
@@ -66,28 +70,15 @@ func (s *Server) park(c *conn) bool {
 }
 
 // parkable reports whether rwc can park: a TCP connection, or TLS over one.
-func parkable(rwc net.Conn) bool {
-	if tc, ok := rwc.(*tls.Conn); ok {
-		rwc = tc.NetConn()
-	}
-	_, ok := rwc.(*net.TCPConn)
-	return ok
-}
+func parkable(rwc net.Conn) bool { return tcpOf(rwc) != nil }
 
-// socketOf is the TCP socket under rwc, a TCP connection or TLS over one; nil for another.
-func socketOf(rwc net.Conn) syscall.RawConn {
+// tcpOf is rwc if it is a TCP connection, the one under it if it is TLS over one, else nil.
+func tcpOf(rwc net.Conn) *net.TCPConn {
 	if tc, ok := rwc.(*tls.Conn); ok {
 		rwc = tc.NetConn()
 	}
-	tcp, ok := rwc.(*net.TCPConn)
-	if !ok {
-		return nil
-	}
-	raw, err := tcp.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return raw
+	tcp, _ := rwc.(*net.TCPConn)
+	return tcp
 }
 
 // parkingLot returns the Server's lot, started at the first park; nil if it cannot be had.
