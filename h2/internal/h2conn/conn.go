@@ -486,10 +486,10 @@ func (c *Conn) keepAlive() {
 // source is what the reader reads the connection through. A read may
 // block, so before it the RoundTrips whose heads the frames at hand
 // delivered, and the body readers they gave bytes, are woken (see
-// wakeDelivered). With the keep-alive on, it
-// notes in lastRead when bytes last came from the peer; the bufio.Reader
-// above it calls it once per batch of frames, so the clock is read once
-// per read system call rather than once per frame.
+// wakeDelivered). With the keep-alive on, it notes in lastRead when bytes
+// last came from the peer; the read buffer above it (inbuf) calls it once
+// per batch of frames, so the clock is read once per read system call
+// rather than once per frame.
 type source struct{ c *Conn }
 
 func (s source) Read(p []byte) (int, error) {
