@@ -13,14 +13,18 @@ import (
 	"time"
 )
 
-// parkServer starts a Server on loopback TCP whose parked and dropped connections are reported
-// on the channels it returns; parking, if not nil, runs as a connection is about to park.
-func parkServer(t *testing.T, cfg Config, parking func()) (s *Server, addr string, parked, dropped chan struct{}) {
+// parkServer starts a Server on loopback TCP (TLS with tlsConf) whose parked and dropped
+// connections are reported on the channels it returns; parking, if not nil, runs as a
+// connection is about to park.
+func parkServer(t *testing.T, cfg Config, tlsConf *tls.Config, parking func()) (s *Server, addr string, parked, dropped chan struct{}) {
 	t.Helper()
 	parked, dropped = make(chan struct{}, 16), make(chan struct{}, 16)
 	ln, err := netListen()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	cfg.Logger = testLogger(t)
 	s = New(cfg, text)
@@ -62,7 +66,7 @@ func await(t *testing.T, ch chan struct{}, what string) {
 // TestParkedConnection: a clear-text connection idle for idleShed parks, its goroutine gone, and
 // its next request wakes it and is served; it parks again after it. Close ends it.
 func TestParkedConnection(t *testing.T) {
-	s, addr, parked, _ := parkServer(t, Config{IdleTimeout: time.Minute}, nil)
+	s, addr, parked, _ := parkServer(t, Config{IdleTimeout: time.Minute}, nil, nil)
 	c := dial(t, addr)
 	c.roundTrip(getRoot)
 	await(t, parked, "parked")
@@ -88,7 +92,7 @@ func TestParkedConnection(t *testing.T) {
 // TestParkedIdleTimeout: a parked connection is closed silently at its idle deadline.
 func TestParkedIdleTimeout(t *testing.T) {
 	const idle = 500 * time.Millisecond
-	_, addr, parked, dropped := parkServer(t, Config{IdleTimeout: idle}, nil)
+	_, addr, parked, dropped := parkServer(t, Config{IdleTimeout: idle}, nil, nil)
 	c := dial(t, addr)
 	c.roundTrip(getRoot)
 	start := time.Now()
@@ -103,7 +107,7 @@ func TestParkedIdleTimeout(t *testing.T) {
 // TestParkedClientCloses: a parked connection whose client closes is dropped at once, long
 // before its idle deadline.
 func TestParkedClientCloses(t *testing.T) {
-	s, addr, parked, dropped := parkServer(t, Config{IdleTimeout: time.Hour}, nil)
+	s, addr, parked, dropped := parkServer(t, Config{IdleTimeout: time.Hour}, nil, nil)
 	c := dial(t, addr)
 	c.roundTrip(getRoot)
 	await(t, parked, "parked")
@@ -119,7 +123,7 @@ func TestParkedClientCloses(t *testing.T) {
 
 // TestParkedShutdown: Shutdown closes parked connections at once and returns.
 func TestParkedShutdown(t *testing.T) {
-	s, addr, parked, _ := parkServer(t, Config{IdleTimeout: time.Hour}, nil)
+	s, addr, parked, _ := parkServer(t, Config{IdleTimeout: time.Hour}, nil, nil)
 	var cs []*client
 	for range 3 {
 		c := dial(t, addr)
@@ -145,7 +149,7 @@ func TestParkedShutdown(t *testing.T) {
 // added to the epoll instance, wakes it at once.
 func TestParkedBytesBefore(t *testing.T) {
 	send := make(chan func(), 1)
-	_, addr, parked, _ := parkServer(t, Config{IdleTimeout: time.Minute}, func() {
+	_, addr, parked, _ := parkServer(t, Config{IdleTimeout: time.Minute}, nil, func() {
 		select {
 		case f := <-send:
 			f()
@@ -166,26 +170,9 @@ func TestParkedBytesBefore(t *testing.T) {
 // first is then read into crypto/tls, which the socket no longer shows.
 func TestParkedTLS(t *testing.T) {
 	cert, pool := selfSigned(t)
-	inner, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := tls.NewListener(inner, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
-	parked := make(chan struct{}, 16)
-	s := New(Config{Logger: testLogger(t), IdleTimeout: time.Minute}, text)
-	s.hook = func(event string) {
-		if event == "parked" {
-			parked <- struct{}{}
-		}
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	defer func() {
-		s.Close()
-		<-served
-		checkNoServerGoroutines(t)
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
+	conf := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+	_, addr, parked, _ := parkServer(t, Config{IdleTimeout: time.Minute}, conf, nil)
+	raw, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
