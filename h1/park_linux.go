@@ -3,6 +3,7 @@
 package h1
 
 import (
+	"container/heap"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -13,8 +14,8 @@ import (
 )
 
 // A connection that stays idle past idleShed is parked: its serve goroutine ends, and the
-// Server's parking lot waits for the connection on an epoll instance of its own, with a timer
-// for the idle deadline. Whichever comes first, bytes (or the client's close), the deadline, or
+// Server's parking lot waits for the connection on an epoll instance of its own, and for its
+// idle deadline on one timer that serves every parked connection. Whichever comes first, bytes (or the client's close), the deadline, or
 // Shutdown, starts the serve goroutine again, which resumes the idle wait and finds the bytes,
 // the passed deadline or the closed socket. A parked connection holds no goroutine, no stack and
 // no buffer: what an idle keep-alive connection costs is mostly its goroutine otherwise (its g
@@ -31,19 +32,22 @@ type parkingLot struct {
 	ep   *os.File // the epoll instance, pollable by the runtime, so that waiting costs no thread
 	epfd int
 
-	mu     sync.Mutex
-	conns  map[uint64]*conn // guarded by mu: parked connections by ticket
-	ticket uint64           // guarded by mu: the last ticket given
-	closed bool             // guarded by mu: no connection parks any more
+	mu      sync.Mutex
+	conns   map[uint64]*conn // guarded by mu: parked connections by ticket
+	ticket  uint64           // guarded by mu: the last ticket given
+	closed  bool             // guarded by mu: no connection parks any more
+	ends    deadlines        // guarded by mu: the parked connections by idle deadline
+	timer   *time.Timer      // guarded by mu: fires at timerAt for the earliest deadline; nil until the first park
+	timerAt time.Time        // guarded by mu
 
 	done chan struct{} // closed when the waiting goroutine returns
 }
 
 // parkState is a connection's place in the lot, guarded by the lot's mu.
 type parkState struct {
-	ticket uint64      // its key in conns; 0 while not parked
-	fd     int         // its socket
-	timer  *time.Timer // the idle deadline
+	ticket uint64 // its key in conns; 0 while not parked
+	fd     int    // its socket
+	index  int    // its place in the lot's deadlines
 }
 
 // park hands c, whose serve goroutine is about to end, to the lot, and reports whether it did;
@@ -146,7 +150,8 @@ func (lot *parkingLot) add(c *conn, fd int) bool {
 	}
 	c.park = parkState{ticket: t, fd: fd}
 	lot.conns[t] = c
-	c.park.timer = time.AfterFunc(time.Until(c.idleEnd), func() { lot.wake(t) })
+	heap.Push(&lot.ends, c)
+	lot.armLocked()
 	if h := lot.s.hook; h != nil {
 		h("parked")
 	}
@@ -199,9 +204,73 @@ func (lot *parkingLot) unpark(c *conn) bool {
 
 func (lot *parkingLot) leaveLocked(c *conn) {
 	delete(lot.conns, c.park.ticket)
+	heap.Remove(&lot.ends, c.park.index)
 	syscall.EpollCtl(lot.epfd, syscall.EPOLL_CTL_DEL, c.park.fd, nil)
-	c.park.timer.Stop()
 	c.park = parkState{}
+}
+
+// armLocked sets the timer for the earliest idle deadline, unless it fires by then already.
+func (lot *parkingLot) armLocked() {
+	if len(lot.ends) == 0 {
+		return
+	}
+	end := lot.ends[0].idleEnd
+	switch {
+	case !lot.timerAt.IsZero() && !lot.timerAt.After(end):
+		return
+	case lot.timer == nil:
+		lot.timer = time.AfterFunc(time.Until(end), lot.expire)
+	default:
+		lot.timer.Reset(time.Until(end))
+	}
+	lot.timerAt = end
+}
+
+// expire is the timer's: it starts the connections whose idle deadline has passed, which end
+// there, and sets the timer for the next deadline. A timer that fires early, for a connection
+// that has left, only sets it again.
+func (lot *parkingLot) expire() {
+	lot.mu.Lock()
+	now := time.Now()
+	var due []*conn
+	for len(lot.ends) > 0 && !lot.ends[0].idleEnd.After(now) {
+		c := lot.ends[0]
+		lot.leaveLocked(c)
+		due = append(due, c)
+	}
+	lot.timerAt = time.Time{}
+	if len(lot.ends) > 0 {
+		lot.timerAt = lot.ends[0].idleEnd
+		lot.timer.Reset(time.Until(lot.timerAt))
+	}
+	lot.mu.Unlock()
+	for _, c := range due {
+		c.resume()
+	}
+}
+
+// deadlines is a heap of parked connections, the earliest idle deadline first.
+type deadlines []*conn
+
+func (d deadlines) Len() int           { return len(d) }
+func (d deadlines) Less(i, j int) bool { return d[i].idleEnd.Before(d[j].idleEnd) }
+func (d deadlines) Swap(i, j int) {
+	d[i], d[j] = d[j], d[i]
+	d[i].park.index, d[j].park.index = i, j
+}
+
+func (d *deadlines) Push(x any) {
+	c := x.(*conn)
+	c.park.index = len(*d)
+	*d = append(*d, c)
+}
+
+func (d *deadlines) Pop() any {
+	old := *d
+	c := old[len(old)-1]
+	old[len(old)-1] = nil
+	*d = old[:len(old)-1]
+	return c
 }
 
 // wait is the lot's goroutine: it waits, through the runtime's poller, until the epoll instance
@@ -239,6 +308,9 @@ func (lot *parkingLot) close() {
 	for _, c := range lot.conns {
 		lot.leaveLocked(c)
 		left = append(left, c)
+	}
+	if lot.timer != nil {
+		lot.timer.Stop()
 	}
 	lot.mu.Unlock()
 	for _, c := range left {

@@ -3,11 +3,13 @@
 package h1
 
 import (
+	"container/heap"
 	"context"
 	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -222,4 +224,48 @@ func (c *splitConn) Write(p []byte) (int, error) {
 func (c *splitConn) release() {
 	c.Conn.Write(c.rest)
 	c.rest = nil
+}
+
+// TestParkDeadlines: the lot's heap gives its connections earliest deadline first, also after
+// one leaves from its middle.
+func TestParkDeadlines(t *testing.T) {
+	base := time.Now()
+	var d deadlines
+	var cs []*conn
+	for _, ms := range []int{50, 10, 40, 20, 30} {
+		c := &conn{idleEnd: base.Add(time.Duration(ms) * time.Millisecond)}
+		cs = append(cs, c)
+		heap.Push(&d, c)
+	}
+	heap.Remove(&d, cs[2].park.index) // 40
+	var got []time.Duration
+	for d.Len() > 0 {
+		got = append(got, heap.Pop(&d).(*conn).idleEnd.Sub(base))
+	}
+	want := []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 30 * time.Millisecond, 50 * time.Millisecond}
+	if !slices.Equal(got, want) {
+		t.Errorf("deadlines in the order %v, want %v", got, want)
+	}
+}
+
+// TestParkedDeadlinesInOrder: connections parked one after the other are closed each at its own
+// idle deadline, the one timer moving from one to the next.
+func TestParkedDeadlinesInOrder(t *testing.T) {
+	const idle = 400 * time.Millisecond
+	_, addr, parked, _ := parkServer(t, Config{IdleTimeout: idle}, nil, nil)
+	var cs []*client
+	var starts []time.Time
+	for range 3 {
+		c := dial(t, addr)
+		c.roundTrip(getRoot)
+		starts = append(starts, time.Now())
+		await(t, parked, "parked")
+		cs = append(cs, c)
+	}
+	for i, c := range cs {
+		c.expectClosed()
+		if d := time.Since(starts[i]); d < idle-idleShed || d > idle+time.Second {
+			t.Errorf("connection %d closed %v after its response, want about %v", i, d, idle)
+		}
+	}
 }
