@@ -5,7 +5,6 @@ package h1
 import (
 	"container/heap"
 	"crypto/tls"
-	"errors"
 	"net"
 	"os"
 	"sync"
@@ -292,8 +291,14 @@ func (lot *parkingLot) wait(raw syscall.RawConn) {
 			}
 		}
 	})
-	if err != nil && !errors.Is(err, os.ErrClosed) {
-		lot.s.log.Error().Err(err).Msg("h1: parked connections: wait failed")
+	lot.mu.Lock()
+	closed := lot.closed
+	lot.mu.Unlock()
+	if !closed {
+		// Only close ends the wait. Should it break otherwise, nothing but their deadlines
+		// would wake the parked connections: they go on on goroutines, and none parks again.
+		lot.s.log.Error().Err(err).Msg("h1: parked connections: wait failed; idle connections no longer park")
+		lot.empty()
 	}
 }
 
@@ -302,6 +307,13 @@ func (lot *parkingLot) close() {
 	if lot == nil {
 		return
 	}
+	lot.empty()
+	lot.ep.Close()
+	<-lot.done
+}
+
+// empty wakes the connections still parked and closes the lot to new ones.
+func (lot *parkingLot) empty() {
 	lot.mu.Lock()
 	lot.closed = true
 	var left []*conn
@@ -316,6 +328,4 @@ func (lot *parkingLot) close() {
 	for _, c := range left {
 		c.resume()
 	}
-	lot.ep.Close()
-	<-lot.done
 }
