@@ -269,3 +269,32 @@ func TestParkedDeadlinesInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestParkingLotBroken: should the lot's wait break, its parked connections go on on goroutines
+// and are served, and idle connections stop parking.
+func TestParkingLotBroken(t *testing.T) {
+	s, addr, parked, _ := parkServer(t, Config{IdleTimeout: time.Minute}, nil, nil)
+	c := dial(t, addr)
+	c.roundTrip(getRoot)
+	await(t, parked, "parked")
+	s.lot.ep.Close() // what only close does otherwise
+	<-s.lot.done
+	for range 2 {
+		if r := c.roundTrip(getRoot); r.StatusCode != http.StatusOK {
+			t.Fatalf("after the lot broke: status %d", r.StatusCode)
+		}
+	}
+	if n := s.lot.parked(); n != 0 {
+		t.Errorf("%d connections parked in a broken lot, want none", n)
+	}
+	d := dial(t, addr)
+	d.roundTrip(getRoot)
+	select {
+	case <-parked:
+		t.Errorf("a connection parked in a broken lot")
+	case <-time.After(3 * idleShed):
+	}
+	if r := d.roundTrip(getRoot); r.StatusCode != http.StatusOK {
+		t.Fatalf("idle connection after the lot broke: status %d", r.StatusCode)
+	}
+}
