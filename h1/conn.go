@@ -294,17 +294,22 @@ func (c *conn) setReadDeadline(t time.Time) error {
 // next request is parked, without a goroutine, until it has bytes, its deadline passes or the
 // Server shuts down (park_linux.go); where it cannot park, it continues on a fresh goroutine,
 // started here (see waitByte).
-func (c *conn) serve() {
+//
+// It reports whether the goroutine may serve another connection (see serveConns): false when the
+// connection went on on a fresh goroutine.
+func (c *conn) serve() (reusable bool) {
 	if c.run() {
-		if !c.parks || !c.s.park(c) {
-			c.parks = false // it sheds as where it cannot park
-			c.resume()
+		if c.parks && c.s.park(c) {
+			return true
 		}
-		return
+		c.parks = false // it sheds as where it cannot park
+		c.resume()
+		return false
 	}
 	c.waitHandlers()
 	c.release()
 	c.s.dropConn(c)
+	return true
 }
 
 // run reads and serves requests until the connection closes, and reports true instead if it is
@@ -898,11 +903,10 @@ func (c *conn) release() {
 	}
 }
 
-// resume continues the connection's wait for a request on a fresh goroutine: after a shed, or
-// when its parking ends (park_linux.go).
+// resume continues the connection's wait for a request on a fresh goroutine, after a shed.
 func (c *conn) resume() {
 	c.stack = startingStack()
-	go c.serve()
+	go c.s.serveConns(c)
 }
 
 // closeIfIdle closes the connection if it is waiting for a request, for Shutdown, with the

@@ -180,7 +180,7 @@ func (lot *parkingLot) wake(t uint64) {
 	}
 	lot.leaveLocked(c)
 	lot.mu.Unlock()
-	c.resume()
+	lot.s.start(c)
 }
 
 // unpark takes c out of the lot, if it is parked there, and starts its serve goroutine; it
@@ -198,7 +198,7 @@ func (lot *parkingLot) unpark(c *conn) bool {
 	}
 	lot.leaveLocked(c)
 	lot.mu.Unlock()
-	c.resume()
+	lot.s.start(c)
 	return true
 }
 
@@ -245,7 +245,7 @@ func (lot *parkingLot) expire() {
 	}
 	lot.mu.Unlock()
 	for _, c := range due {
-		c.resume()
+		lot.s.start(c)
 	}
 }
 
@@ -327,6 +327,6 @@ func (lot *parkingLot) empty() {
 	}
 	lot.mu.Unlock()
 	for _, c := range left {
-		c.resume()
+		lot.s.start(c)
 	}
 }

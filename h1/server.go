@@ -53,8 +53,12 @@ type Server struct {
 	lot       *parkingLot                // guarded by mu: the parked idle connections, from the first park; nil before
 	lotFailed bool                       // guarded by mu: the lot could not be made: connections do not park
 
+	next        chan *conn   // unbuffered: to a goroutine waiting for a connection to serve (servers.go)
+	idleServers atomic.Int32 // goroutines waiting on next
+
 	// hook, set by tests before the Server serves, hears of connections about to park
-	// ("parking"), parked ("parked") and dropped ("dropped").
+	// ("parking"), parked ("parked") and dropped ("dropped"), and of a goroutine that waits
+	// for a connection to serve ("waiting").
 	hook func(event string)
 	// wg counts accept loops and connection goroutines; Add is only called under mu while
 	// closing is unset, so that no Add races with Wait.
@@ -90,6 +94,7 @@ func New(cfg Config, h http.Handler) *Server {
 		log:       cfg.Logger,
 		ctx:       context.Background(),
 		slots:     make(chan struct{}, cfg.MaxConns),
+		next:      make(chan *conn),
 		done:      make(chan struct{}),
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
@@ -141,7 +146,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			<-s.slots
 			return http.ErrServerClosed
 		}
-		go c.serve()
+		s.start(c)
 	}
 }
 
