@@ -24,6 +24,13 @@ type Config struct {
 	// request before it is closed silently. Zero means 60s.
 	IdleTimeout time.Duration
 
+	// ParkAfter is how long a keep-alive connection waits for its next request on the goroutine
+	// that served the last one. After that it parks, without a goroutine (park_linux.go), or
+	// where it cannot park moves to a fresh goroutine with the smallest stack. Parking and
+	// waking again costs a request about as much CPU as the rest of it; waiting on a goroutine
+	// costs its stack. Zero means 100ms.
+	ParkAfter time.Duration
+
 	// MaxConns caps the open client connections across all listeners of the Server; at the cap,
 	// the accept loops pause until a connection closes. Zero means 10000.
 	MaxConns int
@@ -119,10 +126,9 @@ const (
 	// handler returns to keep the connection; a larger remainder closes the connection instead.
 	maxDiscard = 256 << 10
 
-	// idleShed is how long a connection waits for its next request on the goroutine that served
-	// the last one; after that it goes on on a fresh goroutine, so that an idle connection does
-	// not keep the stack its handlers grew. A busy connection's next request comes sooner. (It
-	// holds no read buffer while it waits, from the start: see connReader.waitIdle.)
+	// idleShed is Config.ParkAfter's default. A busy connection's next request comes sooner.
+	// (A connection holds no read buffer while it waits, from the start: see
+	// connReader.waitIdle.)
 	idleShed = 100 * time.Millisecond
 
 	// restackWait is how often an idle connection whose goroutine got more than minStack checks
@@ -163,6 +169,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = defaultIdleTimeout
+	}
+	if c.ParkAfter <= 0 {
+		c.ParkAfter = idleShed
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = defaultMaxConns

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// A connection that stays idle past idleShed is parked: its serve goroutine ends, and the
+// A connection that stays idle past Config.ParkAfter is parked: its serve goroutine ends, and the
 // Server's parking lot waits for the connection on an epoll instance of its own, and for its
 // idle deadline on one timer that serves every parked connection. Whichever comes first, bytes
 // (or the client's close), the deadline, or Shutdown, starts the serve goroutine again, which
@@ -23,7 +23,7 @@ import (
 //
 // A TLS connection parks on its TCP socket. crypto/tls may hold bytes it read from the socket,
 // which the socket then no longer shows; but a connection parks only after a read through
-// tls.Conn waited idleShed for a byte in vain, so what tls.Conn holds then is at most part of a
+// tls.Conn waited ParkAfter for a byte in vain, so what tls.Conn holds then is at most part of a
 // record, whose rest makes the socket readable when it comes.
 
 // parkingLot is the Server's set of parked connections and the goroutine that wakes them.

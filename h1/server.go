@@ -25,8 +25,9 @@ import (
 )
 
 // Server serves HTTP/1.x on any number of listeners. It owns every goroutine it starts and waits
-// for them in Shutdown and Close: one per connection (which moves to a fresh goroutine when it
-// has waited idleShed for its next request), one that sets the coarse clock (see clock.go) and
+// for them in Shutdown and Close: one per connection that is not parked (a goroutine that served
+// one serves the next, see servers.go), one that waits for the parked ones (park_linux.go), one
+// that sets the coarse clock (see clock.go) and
 // sweeps the connections every watchTick, one per long request that watches for the client going
 // away (see watch.go), and one per pipelined request handled concurrently (see pipeline.go).
 type Server struct {

@@ -12,7 +12,7 @@ import (
 // as the rest of its request. Up to maxIdleServers goroutines wait so, each for serverIdle at
 // most, and none once the Server shuts down.
 //
-// A connection that cannot park still moves to a fresh goroutine after idleShed (conn.resume),
+// A connection that cannot park still moves to a fresh goroutine after ParkAfter (conn.resume),
 // and the goroutine it leaves ends: there the point is to free the stack.
 
 // serverIdle is how long a goroutine waits for another connection to serve before it ends.

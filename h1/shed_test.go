@@ -2,13 +2,14 @@ package h1
 
 import (
 	"testing"
+	"time"
 )
 
 // TestShedAfter: the first idle wait after a request sheds after idleShed; a goroutine started by
 // a shed waits on unless it got more than the smallest stack, and then checks after restackWait,
 // then twice that, and so on; a connection that parks sheds after idleShed every time.
 func TestShedAfter(t *testing.T) {
-	c := &conn{restack: restackWait}
+	c := &conn{s: &Server{cfg: Config{}.withDefaults()}, restack: restackWait}
 	if got := c.shedAfter(false); got != idleShed {
 		t.Errorf("first wait: shed after %v, want %v", got, idleShed)
 	}
@@ -27,6 +28,10 @@ func TestShedAfter(t *testing.T) {
 	c.parks = true
 	if got := c.shedAfter(true); got != idleShed {
 		t.Errorf("resumed, on a connection that parks: shed after %v, want %v", got, idleShed)
+	}
+	c.s.cfg.ParkAfter = 3 * time.Second
+	if got := c.shedAfter(false); got != 3*time.Second {
+		t.Errorf("with ParkAfter 3s: shed after %v, want 3s", got)
 	}
 }
 
