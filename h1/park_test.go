@@ -15,12 +15,18 @@ import (
 	"time"
 )
 
-// parkServer starts a Server on loopback TCP (TLS with tlsConf) whose parked and dropped
-// connections are reported on the channels it returns; parking, if not nil, runs as a
-// connection is about to park.
-func parkServer(t *testing.T, cfg Config, tlsConf *tls.Config, parking func()) (s *Server, addr string, parked, dropped chan struct{}) {
+// hookedServer is a Server on loopback TCP whose events (see Server.hook) its channels report.
+type hookedServer struct {
+	*Server
+	addr                     string
+	parked, dropped, waiting chan struct{}
+}
+
+// startHooked starts a hookedServer with h, over TLS with tlsConf if not nil; parking, if not
+// nil, runs as a connection is about to park. Cleanup closes it and checks that nothing of it
+// is left.
+func startHooked(t *testing.T, cfg Config, h http.Handler, tlsConf *tls.Config, parking func()) *hookedServer {
 	t.Helper()
-	parked, dropped = make(chan struct{}, 16), make(chan struct{}, 16)
 	ln, err := netListen()
 	if err != nil {
 		t.Fatal(err)
@@ -29,30 +35,43 @@ func parkServer(t *testing.T, cfg Config, tlsConf *tls.Config, parking func()) (
 		ln = tls.NewListener(ln, tlsConf)
 	}
 	cfg.Logger = testLogger(t)
-	s = New(cfg, text)
-	s.hook = func(event string) {
+	hs := &hookedServer{Server: New(cfg, h), addr: ln.Addr().String(),
+		parked: make(chan struct{}, 16), dropped: make(chan struct{}, 16), waiting: make(chan struct{}, 16)}
+	hs.hook = func(event string) {
 		switch event {
 		case "parking":
 			if parking != nil {
 				parking()
 			}
 		case "parked":
-			parked <- struct{}{}
+			hs.parked <- struct{}{}
 		case "dropped":
-			dropped <- struct{}{}
+			hs.dropped <- struct{}{}
+		case "waiting":
+			select {
+			case hs.waiting <- struct{}{}:
+			default: // nobody listens: a goroutine may wait many times
+			}
 		}
 	}
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
+	go func() { served <- hs.Serve(ln) }()
 	t.Cleanup(func() {
-		s.Close()
+		hs.Close()
 		<-served
-		if st := s.State(); st.Conns != 0 {
+		if st := hs.State(); st.Conns != 0 {
 			t.Errorf("after Close: %d connections, want none", st.Conns)
 		}
 		checkNoServerGoroutines(t)
 	})
-	return s, ln.Addr().String(), parked, dropped
+	return hs
+}
+
+// parkServer is startHooked with the text handler.
+func parkServer(t *testing.T, cfg Config, tlsConf *tls.Config, parking func()) (s *Server, addr string, parked, dropped chan struct{}) {
+	t.Helper()
+	hs := startHooked(t, cfg, text, tlsConf, parking)
+	return hs.Server, hs.addr, hs.parked, hs.dropped
 }
 
 // await waits for an event on ch, for at most safetyNet.
