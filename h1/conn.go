@@ -38,7 +38,12 @@ type conn struct {
 	remoteAddr string
 	start      time.Time       // when it was accepted
 	base       context.Context // parent of the request contexts (with the local address); never cancelled
-	state      atomic.Int32    // connState; idle <-> active by the serve goroutine, -> closed by anyone
+
+	// Set by Server.addConn before the serve goroutine starts; read-only after.
+	ip      netip.Addr // the client address counted against MaxConnsPerIP; zero if not counted
+	refused bool       // the address is at MaxConnsPerIP: refuse the connection
+
+	state atomic.Int32 // connState; idle <-> active by the serve goroutine, -> closed by anyone
 
 	// Request contexts are not children of a per-connection cancelable context, which would keep
 	// a map of children (and a channel) for the connection's life, idle or not. The connection
@@ -47,10 +52,6 @@ type conn struct {
 	mu     sync.Mutex
 	failed error                   // guarded by mu: why the connection failed; the cause for every request context, later ones too
 	cur    context.CancelCauseFunc // guarded by mu: the cancel of the exchange the serve goroutine runs, while it runs
-
-	// Set by Server.addConn before the serve goroutine starts; read-only after.
-	ip      netip.Addr // the client address counted against MaxConnsPerIP; zero if not counted
-	refused bool       // the address is at MaxConnsPerIP: refuse the connection
 
 	// pipe is set once, by the serve goroutine at the first dispatch, and read by anyone.
 	pipe atomic.Pointer[pipeline]
@@ -68,16 +69,17 @@ type conn struct {
 	started  bool          // the first serve goroutine has begun (and done the TLS handshake)
 	shed     bool          // the idle wait moved to a fresh goroutine, which resumes it
 	parks    bool          // a long idle wait parks the connection (park_linux.go) rather than shed
-	stack    uint64        // the runtime's starting stack size when the last shed started the serve goroutine
-	restack  time.Duration // the next wait before checking whether a fresh goroutine would get a smaller stack
-	idleEnd  time.Time     // when the current wait for a request ends
-	idleFrom time.Time     // when it began, for its first armIdleWait, which clears it; zero after
 
 	// headUnarmed says the head being read came whole with its first bytes, so awaitRequest left
 	// the read deadline as it was. readRequest then arms HeaderTimeout for a request with
 	// content: a body Read that finds bytes buffered sets no deadline of its own, yet may wait
 	// for the client for the rest of a chunk line.
 	headUnarmed bool
+
+	stack    uint64        // the runtime's starting stack size when the last shed started the serve goroutine
+	restack  time.Duration // the next wait before checking whether a fresh goroutine would get a smaller stack
+	idleEnd  time.Time     // when the current wait for a request ends
+	idleFrom time.Time     // when it began, for its first armIdleWait, which clears it; zero after
 
 	// wired counts bytes written to the socket through bw. It is written by whoever writes
 	// through bw (the handler, or a body reader sending 100 Continue under the response's lock)

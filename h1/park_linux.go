@@ -46,8 +46,8 @@ type parkingLot struct {
 // parkState is a connection's place in the lot, guarded by the lot's mu.
 type parkState struct {
 	ticket uint64 // its key in conns; 0 while not parked
-	fd     int    // its socket
-	index  int    // its place in the lot's deadlines
+	fd     int32  // its socket
+	index  int32  // its place in the lot's deadlines
 }
 
 // park hands c, whose serve goroutine is about to end, to the lot, and reports whether it did;
@@ -148,7 +148,7 @@ func (lot *parkingLot) add(c *conn, fd int) bool {
 		syscall.EpollCtl(lot.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 		return false
 	}
-	c.park = parkState{ticket: t, fd: fd}
+	c.park = parkState{ticket: t, fd: int32(fd)}
 	lot.conns[t] = c
 	heap.Push(&lot.ends, c)
 	lot.armLocked()
@@ -204,8 +204,8 @@ func (lot *parkingLot) unpark(c *conn) bool {
 
 func (lot *parkingLot) leaveLocked(c *conn) {
 	delete(lot.conns, c.park.ticket)
-	heap.Remove(&lot.ends, c.park.index)
-	syscall.EpollCtl(lot.epfd, syscall.EPOLL_CTL_DEL, c.park.fd, nil)
+	heap.Remove(&lot.ends, int(c.park.index))
+	syscall.EpollCtl(lot.epfd, syscall.EPOLL_CTL_DEL, int(c.park.fd), nil)
 	c.park = parkState{}
 }
 
@@ -256,12 +256,12 @@ func (d deadlines) Len() int           { return len(d) }
 func (d deadlines) Less(i, j int) bool { return d[i].idleEnd.Before(d[j].idleEnd) }
 func (d deadlines) Swap(i, j int) {
 	d[i], d[j] = d[j], d[i]
-	d[i].park.index, d[j].park.index = i, j
+	d[i].park.index, d[j].park.index = int32(i), int32(j)
 }
 
 func (d *deadlines) Push(x any) {
 	c := x.(*conn)
-	c.park.index = len(*d)
+	c.park.index = int32(len(*d))
 	*d = append(*d, c)
 }
 

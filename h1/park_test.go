@@ -256,7 +256,7 @@ func TestParkDeadlines(t *testing.T) {
 		cs = append(cs, c)
 		heap.Push(&d, c)
 	}
-	heap.Remove(&d, cs[2].park.index) // 40
+	heap.Remove(&d, int(cs[2].park.index)) // 40
 	var got []time.Duration
 	for d.Len() > 0 {
 		got = append(got, heap.Pop(&d).(*conn).idleEnd.Sub(base))
