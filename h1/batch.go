@@ -41,10 +41,7 @@ type PipelinedExchange interface {
 // w, if the pipeline has closed. Called by the serve goroutine.
 func (p *pipeline) dispatchBatch(w *response, ps PipelineStarter) bool {
 	p.mu.Lock()
-	for !p.closed && len(p.queue) >= p.depth {
-		p.cond.Wait()
-	}
-	if p.closed {
+	if !p.awaitRoomLocked() {
 		p.mu.Unlock()
 		return false
 	}

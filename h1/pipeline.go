@@ -136,15 +136,21 @@ func (p *pipeline) busy() bool {
 	return !p.closed && (len(p.queue) > 0 || p.writing)
 }
 
+// awaitRoomLocked waits, with p.mu held but released while it waits, until the queue is below
+// the pipeline's depth, and reports whether the pipeline is still open.
+func (p *pipeline) awaitRoomLocked() bool {
+	for !p.closed && len(p.queue) >= p.depth {
+		p.cond.Wait()
+	}
+	return !p.closed
+}
+
 // dispatch queues w, waiting while the pipeline is at its depth, and starts its handler on a
 // goroutine of its own. It reports false, without starting anything, if the pipeline has closed.
 // Called by the serve goroutine.
 func (p *pipeline) dispatch(w *response) bool {
 	p.mu.Lock()
-	for !p.closed && len(p.queue) >= p.depth {
-		p.cond.Wait()
-	}
-	if p.closed {
+	if !p.awaitRoomLocked() {
 		p.mu.Unlock()
 		return false
 	}
