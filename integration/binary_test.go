@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ var flagDefaults = map[string]string{
 	"upstream-timeout":        "(default 30s)",
 	"idle-gc":                 "(default 250ms)",
 	"gc-percent":              "(default 400)",
+	"procs-wait":              "(default 1ms)",
 	"header-timeout":          "(default 10s)",
 	"idle-timeout":            "(default 1m0s)",
 	"park-after":              "(default 100ms)",
@@ -152,6 +154,7 @@ func TestBinaryBadFlags(t *testing.T) {
 		{"-upstream", up, "-header-timeout", "forever"},
 		{"-upstream", up, "-idle-timeout", "0s"},
 		{"-upstream", up, "-park-after", "0s"},
+		{"-upstream", up, "-procs-wait", "-1ms"},
 		{"-upstream", up, "-stream-window", "0"},
 		{"-upstream", up, "-conn-window", "100"},
 		{"-upstream", up, "-max-frame-size", "16383"},
@@ -289,4 +292,38 @@ func TestBinaryDrain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBinaryProcessors: started with GOMAXPROCS=2, muxgate starts on one processor, takes the
+// second once a load needs it, serves throughout, and gives the second up once idle again.
+func TestBinaryProcessors(t *testing.T) {
+	h2load := needTool(t, "h2load")
+	p := startBinaryEnv(t, []string{"GOMAXPROCS=2"}, "-demo", "-listen", "127.0.0.1:0",
+		"-log-format", "json", "-log-level", "debug", "-access-log", "off")
+	addrs, _ := p.waitServing(1)
+	procsTo := func(n string) func(logLine) bool {
+		return func(l logLine) bool { return l.str("message") == "processors" && l.str("to") == n }
+	}
+	waitLine(t, p.stderrLines, "one processor at the start", 10*time.Second, procsTo("1"))
+
+	// 64 clients as fast as they can go, the demo upstream in the same process: more than one
+	// processor's worth of work, for 3 seconds.
+	load := exec.Command(h2load, "--h1", "-t", "1", "-c", "64", "-D", "3", "http://"+addrs[0]+"/")
+	var out strings.Builder
+	load.Stdout, load.Stderr = &out, &out
+	if err := load.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitLine(t, p.stderrLines, "a processor added back under load", 10*time.Second, procsTo("2"))
+	if err := load.Wait(); err != nil {
+		t.Fatalf("h2load: %v\n%s", err, out.String())
+	}
+	r, err := parseH2load(out.String())
+	if err != nil {
+		t.Fatalf("h2load: %v\n%s", err, out.String())
+	}
+	if r.succeeded == 0 || r.failed+r.errored+r.timeout > 0 {
+		t.Errorf("h2load: %+v\n%s", r, out.String())
+	}
+	waitLine(t, p.stderrLines, "a processor taken away once idle", 10*time.Second, procsTo("1"))
 }

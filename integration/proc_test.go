@@ -35,12 +35,21 @@ type proc struct {
 // startBinary runs muxgate with args. The process is killed, if still running, when the test ends.
 func startBinary(t testing.TB, args ...string) *proc {
 	t.Helper()
+	return startBinaryEnv(t, nil, args...)
+}
+
+// startBinaryEnv is startBinary with env added to the test's environment.
+func startBinaryEnv(t testing.TB, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{
 		t:           t,
 		cmd:         exec.Command(needBinary(t), args...),
 		stdoutLines: make(chan string, 1024),
 		stderrLines: make(chan string, 1024),
 		exited:      make(chan struct{}),
+	}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
 	}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {

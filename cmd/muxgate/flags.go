@@ -31,6 +31,7 @@ type options struct {
 	noVia      bool
 	shutdown   time.Duration
 	idleGC     time.Duration
+	procsWait  time.Duration
 	gcPercent  int
 	gcSet      bool // -gc-percent was given
 	logLevel   string
@@ -97,6 +98,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.noXFP, "no-x-forwarded-proto", false, "do not set X-Forwarded-Proto")
 	fs.BoolVar(&o.noVia, "no-via", false, "do not add Via to requests and responses")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "drain deadline after SIGTERM or SIGINT")
+	fs.DurationVar(&o.procsWait, "procs-wait", time.Millisecond, "run on as few of GOMAXPROCS processors as keep 99% of goroutines waiting less than this for one; re-checked every 100ms (0: always all of them)")
 	fs.IntVar(&o.gcPercent, "gc-percent", 400, "garbage collector target: heap growth over live data, percent, before a collection (GOGC; -1: off); overrides the GOGC environment variable only when given")
 	fs.DurationVar(&o.idleGC, "idle-gc", 250*time.Millisecond, "after a burst, once the process has allocated almost nothing for this long, collect garbage and return free memory to the OS (0: never)")
 
@@ -164,6 +166,8 @@ func (o *options) check() error {
 		return errors.New("-min-body-rate must not be negative (0: off)")
 	case o.idleGC < 0:
 		return errors.New("-idle-gc must not be negative (0: off)")
+	case o.procsWait < 0:
+		return errors.New("-procs-wait must not be negative (0: off)")
 	case o.gcPercent < -1:
 		return errors.New("-gc-percent must be -1 (off) or more")
 	}

@@ -56,6 +56,9 @@ func run(args []string) int {
 	if o.idleGC > 0 {
 		go newTrimmer(o.idleGC, log).run(ctx)
 	}
+	if o.procsWait > 0 {
+		go newGovernor(governPeriod, o.procsWait, log).run(ctx)
+	}
 	if err := g.Serve(ctx); err != nil {
 		log.Error().Err(err).Msg("stopped")
 		return 1

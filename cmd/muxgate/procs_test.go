@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"io"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// fakeProcs is the runtime as a governor under test sees it: the test says how busy the process
+// is and how its goroutines wait, and records what the governor sets.
+type fakeProcs struct {
+	mu    sync.Mutex
+	stats procStats
+	sets  []int
+}
+
+// load adds one period of use: busy CPUs, and n scheduling waits of which a share late were longer
+// than wait.
+func (f *fakeProcs) load(busy float64, n int, late float64, wait time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stats.cpu += time.Duration(busy * float64(governPeriod))
+	f.stats.waits = slices.Clone(f.stats.waits)
+	nLate := int(late * float64(n))
+	f.stats.waits[bucketBelow(wait)] += uint64(n - nLate)
+	f.stats.waits[bucketAbove(wait)] += uint64(nLate)
+}
+
+func (f *fakeProcs) read() procStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stats
+}
+
+func (f *fakeProcs) set(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sets = append(f.sets, n)
+}
+
+func (f *fakeProcs) setsSoFar() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.sets)
+}
+
+// bucketBelow and bucketAbove index a scheduling-latency bucket wholly shorter than d and one
+// wholly longer.
+func bucketBelow(time.Duration) int {
+	return 1 // bucket 0 starts at -Inf; bucket 1 at 0
+}
+
+func bucketAbove(d time.Duration) int {
+	for i, b := range schedBuckets {
+		if b >= 2*d.Seconds() {
+			return i
+		}
+	}
+	panic("no scheduling-latency bucket above " + d.String())
+}
+
+// TestGovernor: the governor takes a processor away while the process is idle, adds one back at
+// once when the process is busy or its goroutines wait, waits longer before taking one away
+// again after one had to be added back soon, never goes past its ceiling, and leaves GOMAXPROCS
+// alone when it stops at the ceiling.
+func TestGovernor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const wait = time.Millisecond
+		f := &fakeProcs{stats: procStats{waits: make([]uint64, len(schedBuckets)-1)}}
+		g := &governor{period: governPeriod, wait: wait, ceiling: 2, read: f.read, set: f.set, log: zerolog.New(io.Discard)}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			g.run(ctx)
+			close(done)
+		}()
+		time.Sleep(governPeriod / 2) // each step below then spans exactly one tick
+
+		var want []int
+		periods := func(n int, busy, late float64, what string, change ...int) {
+			t.Helper()
+			for range n {
+				f.load(busy, 1000, late, wait)
+				time.Sleep(governPeriod)
+				synctest.Wait()
+			}
+			want = append(want, change...)
+			if got := f.setsSoFar(); !slices.Equal(got, want) {
+				t.Fatalf("%s: GOMAXPROCS set to %v, want %v", what, got, want)
+			}
+		}
+		want = []int{1} // it starts on one
+		periods(1, 0.5, 0.1, "half busy, a few waits late")
+		periods(1, 0.95, 0, "busier than growBusy: one more at once", 2)
+		periods(baseHold-1, 0, 0, "idle, not yet for hold periods")
+		periods(1, 0, 0, "idle for hold periods", 1)
+		periods(1, 0.95, 0, "one processor busier than growBusy: one more at once", 2)
+		periods(baseHold, 0.8, 0, "busier than shrinkBusy of one")
+		periods(2*baseHold-1, 0.7, 0, "added back soon after it was taken away: hold doubled")
+		periods(1, 0.7, 0, "light enough for one for the doubled hold", 1)
+		periods(settled, 0.5, 0.1, "half busy, a few waits late")
+		periods(1, 0.5, 0.5, "half the waits late: one more", 2)
+		periods(baseHold, 0.1, 0.5, "idle but waits still late")
+		periods(baseHold, 0.1, 0, "hold back at its base, once one fewer had settled", 1)
+		periods(1, 1.9, 1, "saturated", 2)
+		periods(5, 1.95, 1, "at the ceiling")
+
+		cancel()
+		<-done
+		if got := f.setsSoFar(); len(got) != len(want) {
+			t.Fatalf("stopping at the ceiling set GOMAXPROCS: %v", got[len(want):])
+		}
+	})
+}
+
+// TestGovernorGivesBack: a governor that stops below its ceiling sets GOMAXPROCS back to it.
+func TestGovernorGivesBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeProcs{stats: procStats{waits: make([]uint64, len(schedBuckets)-1)}}
+		g := &governor{period: governPeriod, wait: time.Millisecond, ceiling: 2, read: f.read, set: f.set, log: zerolog.New(io.Discard)}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			g.run(ctx)
+			close(done)
+		}()
+		time.Sleep(governPeriod + governPeriod/2)
+		cancel()
+		<-done
+		if got := f.setsSoFar(); !slices.Equal(got, []int{1, 2}) {
+			t.Fatalf("GOMAXPROCS set to %v, want [1 2]", got)
+		}
+	})
+}
+
+// TestGovernorOneProcessor: with one processor there is nothing to govern, and run returns.
+func TestGovernorOneProcessor(t *testing.T) {
+	f := &fakeProcs{}
+	g := &governor{period: governPeriod, wait: time.Millisecond, ceiling: 1, read: f.read, set: f.set, log: zerolog.New(io.Discard)}
+	g.run(context.Background())
+	if len(f.sets) != 0 {
+		t.Fatalf("GOMAXPROCS set to %v", f.sets)
+	}
+}
+
+// TestLateFraction: the share of the waits between two readings in buckets from the limit up.
+func TestLateFraction(t *testing.T) {
+	before := make([]uint64, len(schedBuckets)-1)
+	after := slices.Clone(before)
+	if got := lateFraction(before, after, time.Millisecond); got != 0 {
+		t.Fatalf("no waits: %v, want 0", got)
+	}
+	before[bucketBelow(time.Millisecond)] = 100 // before the period: not counted
+	after[bucketBelow(time.Millisecond)] = 130
+	after[bucketAbove(time.Millisecond)] = 10
+	if got := lateFraction(before, after, time.Millisecond); got != 0.25 {
+		t.Fatalf("10 late of 40: %v, want 0.25", got)
+	}
+	if got := lateFraction(before, after, time.Hour); got != 0 {
+		t.Fatalf("none over an hour: %v, want 0", got)
+	}
+}
+
+// TestReadProcStats: the runtime's scheduling-latency histogram and the process's CPU time are
+// there to read, and CPU time grows with work.
+func TestReadProcStats(t *testing.T) {
+	if len(schedBuckets) < 10 || !slices.IsSorted(schedBuckets) {
+		t.Fatalf("scheduling-latency buckets: %v", schedBuckets)
+	}
+	if !cpuTimeReadable {
+		t.Skip("no getrusage here: the governor is off")
+	}
+	a := readProcStats()
+	if len(a.waits) != len(schedBuckets)-1 {
+		t.Fatalf("%d wait counts for %d bucket boundaries", len(a.waits), len(schedBuckets))
+	}
+	start, x := time.Now(), uint64(1)
+	for time.Since(start) < 50*time.Millisecond {
+		for range 1 << 12 {
+			x = x*6364136223846793005 + 1
+		}
+	}
+	if b := readProcStats(); b.cpu < a.cpu+5*time.Millisecond {
+		t.Fatalf("CPU time %v, then %v after 50ms of work (x %d)", a.cpu, b.cpu, x)
+	}
+}
