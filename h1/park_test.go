@@ -87,10 +87,13 @@ func await(t *testing.T, ch chan struct{}, what string) {
 // TestParkedConnection: a clear-text connection idle for idleShed parks, its goroutine gone, and
 // its next request wakes it and is served; it parks again after it. Close ends it.
 func TestParkedConnection(t *testing.T) {
-	s, addr, parked, _ := parkServer(t, Config{IdleTimeout: time.Minute}, nil, nil)
-	c := dial(t, addr)
+	s := startHooked(t, Config{IdleTimeout: time.Minute}, text, nil, nil)
+	parked := s.parked
+	c := dial(t, s.addr)
 	c.roundTrip(getRoot)
 	await(t, parked, "parked")
+	// "parked" comes from within the park; the goroutine leaves the connection after it.
+	await(t, s.waiting, "off its goroutine")
 	if n := s.lot.parked(); n != 1 {
 		t.Fatalf("%d connections parked, want 1", n)
 	}
