@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"runtime/metrics"
 	"time"
@@ -23,19 +24,19 @@ import (
 //
 // It starts on one processor. Every period it reads how much CPU the process used and how long
 // goroutines waited to run:
-//   - it adds a processor at once, up to the ceiling, when the processors in use were busier
-//     than growBusy, or more than lateShare of the waits were longer than wait (a burst within
-//     the period that the average hides);
-//   - it takes one away when, for hold periods in a row, one processor fewer would have been at
-//     most shrinkBusy busy and the waits were not late.
+//   - it doubles the processors at once, up to the ceiling, when those in use were busier than
+//     growBusy, or more than lateShare of the waits were longer than wait (a burst within the
+//     period that the average hides);
+//   - when, for hold periods in a row, fewer processors would have been at most shrinkBusy busy
+//     and the waits were not late, it goes down to the most that any of those periods needed.
 //
 // Waits are a guard, not the measure: on a machine whose CPUs are all busy, goroutines wait for
 // their thread to get a CPU whatever GOMAXPROCS is. Measured under the benchmark's loads with
 // the process at about 60% of a CPU: up to 10% of waits over 1ms with 2 processors, up to 12%
 // with 1, at the same requests/s.
 //
-// A processor added back soon after one was taken away doubles hold, up to maxHold, so a load
-// that needs every processor is not probed with one fewer more than once a minute or so.
+// Processors added back soon after some were taken away double hold, up to maxHold, so a load
+// that needs them all is not probed with fewer more than once a minute or so.
 type governor struct {
 	period  time.Duration
 	wait    time.Duration    // the scheduling delay most goroutines may see (-procs-wait)
@@ -44,23 +45,24 @@ type governor struct {
 	set     func(int)        // runtime.GOMAXPROCS in production
 	log     zerolog.Logger
 
-	procs  int       // processors in use
-	last   procStats // the previous period's reading
-	calm   int       // periods in a row that would allow one processor fewer
-	hold   int       // calm periods needed before taking one away
-	shrunk int       // periods since the last processor was taken away; -1: none yet
+	procs    int       // processors in use
+	last     procStats // the previous period's reading
+	calm     int       // periods in a row that would have needed fewer processors
+	calmNeed int       // the most processors one of those periods needed
+	hold     int       // calm periods needed before a decrease
+	shrunk   int       // periods since the last decrease; -1: none yet
 }
 
 const (
 	governPeriod = 100 * time.Millisecond // how often the governor reads and decides
 
 	lateShare  = 0.2  // share of the scheduling waits that may be longer than wait
-	growBusy   = 0.90 // CPU use per processor in use above which one is added
-	shrinkBusy = 0.75 // CPU use per remaining processor at or below which one is taken away
-	baseHold   = 10   // calm periods before a processor is taken away
+	growBusy   = 0.90 // CPU use per processor in use above which they are doubled
+	shrinkBusy = 0.75 // CPU use per processor that fewer processors may reach after a decrease
+	baseHold   = 10   // calm periods before processors are taken away
 	maxHold    = 640  // hold's ceiling after processors taken away had to be added back
-	probation  = 10   // periods after taking a processor away in which adding it back doubles hold
-	settled    = 100  // periods after taking a processor away that reset hold to baseHold
+	probation  = 10   // periods after a decrease in which an increase doubles hold
+	settled    = 100  // periods after a decrease that reset hold to baseHold
 )
 
 // procStats is what the governor reads each period. Both are cumulative since the process
@@ -113,20 +115,24 @@ func (g *governor) tick() {
 			g.hold = baseHold
 		}
 	}
+	// need: the processors on which the period's work would have been at most shrinkBusy busy.
+	need := max(1, int(math.Ceil(busy/shrinkBusy)))
 	switch {
 	case g.procs < g.ceiling && (late > lateShare || busy > growBusy*float64(g.procs)):
 		if g.shrunk >= 0 && g.shrunk <= probation {
 			g.hold = min(2*g.hold, maxHold)
 		}
-		g.calm = 0
-		g.change(g.procs+1, busy, late)
-	case g.procs > 1 && late <= lateShare && busy <= shrinkBusy*float64(g.procs-1):
+		g.calm, g.calmNeed = 0, 0
+		g.change(min(2*g.procs, g.ceiling), busy, late)
+	case need < g.procs && late <= lateShare:
+		g.calmNeed = max(g.calmNeed, need)
 		if g.calm++; g.calm >= g.hold {
-			g.calm, g.shrunk = 0, 0
-			g.change(g.procs-1, busy, late)
+			g.shrunk = 0
+			g.change(g.calmNeed, busy, late)
+			g.calm, g.calmNeed = 0, 0
 		}
 	default:
-		g.calm = 0
+		g.calm, g.calmNeed = 0, 0
 	}
 }
 

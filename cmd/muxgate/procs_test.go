@@ -119,6 +119,36 @@ func TestGovernor(t *testing.T) {
 	})
 }
 
+// TestGovernorScales: with many processors, a saturated process doubles them each period, and
+// a lighter load brings them down at once to what its busiest calm period needed.
+func TestGovernorScales(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeProcs{stats: procStats{waits: make([]uint64, len(schedBuckets)-1)}}
+		g := &governor{period: governPeriod, wait: time.Millisecond, ceiling: 8, read: f.read, set: f.set, log: zerolog.New(io.Discard)}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go g.run(ctx)
+		time.Sleep(governPeriod / 2)
+		for _, busy := range []float64{1, 2, 4, 8, 8, 8} { // saturated each time
+			f.load(busy, 1000, 0, g.wait)
+			time.Sleep(governPeriod)
+			synctest.Wait()
+		}
+		for i := range baseHold {
+			busy := 1.4 // needs 2 at shrinkBusy
+			if i == 3 {
+				busy = 2.2 // needs 3
+			}
+			f.load(busy, 1000, 0, g.wait)
+			time.Sleep(governPeriod)
+			synctest.Wait()
+		}
+		if got, want := f.setsSoFar(), []int{1, 2, 4, 8, 3}; !slices.Equal(got, want) {
+			t.Fatalf("GOMAXPROCS set to %v, want %v", got, want)
+		}
+	})
+}
+
 // TestGovernorGivesBack: a governor that stops below its ceiling sets GOMAXPROCS back to it.
 func TestGovernorGivesBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
