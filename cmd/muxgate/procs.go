@@ -103,7 +103,7 @@ func (g *governor) run(ctx context.Context) {
 	}
 }
 
-// tick reads the period that ended and adds or takes away a processor as it says.
+// tick reads the period that ended and changes the processors as it says.
 func (g *governor) tick() {
 	now := g.read()
 	busy := float64(now.cpu-g.last.cpu) / float64(g.period)

@@ -49,9 +49,10 @@ var peers = []peer{
 	{name: "haproxy", tool: "haproxy", pkg: "haproxy", command: haproxyCommand},
 }
 
-// muxgateCommand runs muxgate with the flags of an operator who benchmarks: no access log,
-// warnings only, and the forwarding headers off (the peers add none either). The command line
-// is written to the run directory, so that a run can be repeated by hand.
+// muxgateCommand runs muxgate with the flags of an operator who benchmarks: no access log, and
+// the forwarding headers off (the peers add none either). Its log is at debug level, which logs
+// nothing per request, so that the report can say how many processors it used. The command
+// line is written to the run directory, so that a run can be repeated by hand.
 func muxgateCommand(bin string, f front) (*exec.Cmd, error) {
 	up := "h2c://" + f.upstream
 	switch {
@@ -63,7 +64,7 @@ func muxgateCommand(bin string, f front) (*exec.Cmd, error) {
 	args := []string{
 		"-upstream", up,
 		"-access-log", "off",
-		"-log-level", "warn",
+		"-log-level", "debug",
 		"-max-conns", strconv.Itoa(f.maxConns),
 		"-stream-window", strconv.Itoa(streamWindow),
 		"-idle-timeout", "120s",

@@ -203,10 +203,28 @@ func writeBlock(w io.Writer, b blockReport) {
 	if len(parts) > 0 {
 		fmt.Fprintf(w, "muxgate %s\n", strings.Join(parts, "; "))
 	}
+	if procs := processorsPerRound(runs["muxgate"]); procs != "" {
+		fmt.Fprintf(w, "muxgate processors per round (its governor; GOMAXPROCS the ceiling): %s\n", procs)
+	}
 	if h3, ok := rows["muxgate-h3"]; ok && b.Idle == 0 {
 		fmt.Fprintf(w, "muxgate-h3 vs muxgate (HTTP/3 vs h2c upstream): req/s %s, CPU/req %s\n",
 			ratio(h3.ReqPerSec, mg.ReqPerSec), ratio(h3.CPUPerReqUs, mg.CPUPerReqUs))
 	}
+}
+
+// processorsPerRound lists the processor counts of each run, "|" between rounds; empty if no
+// run logged any.
+func processorsPerRound(runs []runResult) string {
+	var parts []string
+	seen := false
+	for _, r := range runs {
+		parts = append(parts, r.Processors)
+		seen = seen || r.Processors != ""
+	}
+	if !seen {
+		return ""
+	}
+	return strings.Join(parts, " | ")
 }
 
 // writeTable prints rows of cells in columns: the first and last left-aligned, numbers right.

@@ -37,10 +37,13 @@ type runResult struct {
 	// OtherCores is the CPU that processes other than the target, h2load and the bench used
 	// during the run, in cores: the noise on a shared machine.
 	OtherCores float64 `json:"other_cores"`
-	Requests   int     `json:"requests"`
-	Failed     int     `json:"failed"`
-	Detail     string  `json:"detail,omitempty"` // h2load's requests and status lines, when some failed
-	Error      string  `json:"error,omitempty"`
+	// Processors is muxgate's processor count during the run, after each change of its governor
+	// (see processorsUsed); empty for the peers.
+	Processors string `json:"processors,omitempty"`
+	Requests   int    `json:"requests"`
+	Failed     int    `json:"failed"`
+	Detail     string `json:"detail,omitempty"` // h2load's requests and status lines, when some failed
+	Error      string `json:"error,omitempty"`
 }
 
 // runner runs the blocks against the targets and collects the results.
@@ -116,6 +119,9 @@ func (r *runner) record(b block, t target, res runResult) {
 		line += "  " + fmtBytes(res.BytesPerIdle) + "/idle conn"
 	}
 	line += fmt.Sprintf("  others %.2f cores", res.OtherCores)
+	if res.Processors != "" {
+		line += "  procs " + res.Processors
+	}
 	if res.Failed > 0 {
 		line += "  FAILED " + strconv.Itoa(res.Failed)
 		if res.Detail != "" {
@@ -189,6 +195,7 @@ func (r *runner) load(ctx context.Context, t target, b block, round int) (res ru
 			return res
 		}
 		defer func() {
+			res.Processors = processorsUsed(p.out.String())
 			if err := p.stop(5 * time.Second); err != nil && res.Error == "" {
 				res.Error = err.Error()
 			}
@@ -254,6 +261,7 @@ func (r *runner) idle(ctx context.Context, t target, b block, round int) (res ru
 		return res
 	}
 	defer func() {
+		res.Processors = processorsUsed(p.out.String())
 		if err := p.stop(5 * time.Second); err != nil && res.Error == "" {
 			res.Error = err.Error()
 		}
