@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"muxgate/certs"
@@ -53,11 +54,16 @@ func run(args []string) int {
 	if o.demo {
 		printTry(os.Stderr, g.Addrs()[0].String(), cfg.Upstream)
 	}
+	// The trimmer and the governor run until Serve returns, and are waited for.
+	var tuners sync.WaitGroup
+	tctx, stopTuners := context.WithCancel(ctx)
+	defer tuners.Wait()
+	defer stopTuners()
 	if o.idleGC > 0 {
-		go newTrimmer(o.idleGC, log).run(ctx)
+		tuners.Go(func() { newTrimmer(o.idleGC, log).run(tctx) })
 	}
 	if o.procsWait > 0 {
-		go newGovernor(governPeriod, o.procsWait, log).run(ctx)
+		tuners.Go(func() { newGovernor(governPeriod, o.procsWait, log).run(tctx) })
 	}
 	if err := g.Serve(ctx); err != nil {
 		log.Error().Err(err).Msg("stopped")
