@@ -37,6 +37,64 @@ type blockReport struct {
 	Requests int         `json:"requests,omitempty"` // per run
 	Idle     int         `json:"idle_conns,omitempty"`
 	Rows     []rowReport `json:"rows"`
+	// Ratios is muxgate's medians over each peer's, keyed by the peer's name.
+	Ratios map[string]ratios `json:"ratios,omitempty"`
+}
+
+// ratios is one target's medians over another's, measure by measure; 0 (left out of the JSON)
+// where either has none.
+type ratios struct {
+	ReqPerSec     float64 `json:"req_per_s,omitempty"`
+	P50           float64 `json:"p50,omitempty"`
+	P99           float64 `json:"p99,omitempty"`
+	CPUPerReq     float64 `json:"cpu_per_req,omitempty"`
+	PeakRSS       float64 `json:"peak_rss,omitempty"`
+	BytesPerIdle  float64 `json:"bytes_per_idle_conn,omitempty"`
+	UpstreamConns float64 `json:"upstream_conns,omitempty"`
+}
+
+// ratiosOf divides a's medians by b's.
+func ratiosOf(a, b runResult) ratios {
+	q := func(x, y float64) float64 {
+		if x == 0 || y == 0 {
+			return 0
+		}
+		return x / y
+	}
+	return ratios{
+		ReqPerSec:     q(a.ReqPerSec, b.ReqPerSec),
+		P50:           q(a.P50us, b.P50us),
+		P99:           q(a.P99us, b.P99us),
+		CPUPerReq:     q(a.CPUPerReqUs, b.CPUPerReqUs),
+		PeakRSS:       q(float64(a.PeakRSS), float64(b.PeakRSS)),
+		BytesPerIdle:  q(a.BytesPerIdle, b.BytesPerIdle),
+		UpstreamConns: q(float64(a.UpstreamConns), float64(b.UpstreamConns)),
+	}
+}
+
+// ratioPeers are the targets muxgate's ratios are given to.
+var ratioPeers = []string{"nghttpx", "haproxy"}
+
+// muxgateRatios gives muxgate's ratios to each peer measured in the block, from the rows' medians;
+// none for a row whose every run errored.
+func muxgateRatios(rows []rowReport) map[string]ratios {
+	medians := map[string]runResult{}
+	for _, r := range rows {
+		if r.Errors < len(r.Runs) {
+			medians[r.Target] = r.Median
+		}
+	}
+	mg, ok := medians["muxgate"]
+	if !ok {
+		return nil
+	}
+	out := map[string]ratios{}
+	for _, peer := range ratioPeers {
+		if p, ok := medians[peer]; ok {
+			out[peer] = ratiosOf(mg, p)
+		}
+	}
+	return out
 }
 
 // rowReport is one target in one block: medians over the rounds that ran, failures summed.
@@ -65,6 +123,7 @@ func (r *runner) blockReports() []blockReport {
 			}
 			br.Rows = append(br.Rows, summarize(name, runs))
 		}
+		br.Ratios = muxgateRatios(br.Rows)
 		out = append(out, br)
 	}
 	return out
@@ -187,17 +246,19 @@ func writeBlock(w io.Writer, b blockReport) {
 		return
 	}
 	var parts []string
-	for _, peer := range []string{"nghttpx", "haproxy"} {
-		p, ok := rows[peer]
+	all := muxgateRatios(b.Rows)
+	for _, peer := range ratioPeers {
+		q, ok := all[peer]
 		if !ok {
 			continue
 		}
 		if b.Idle > 0 {
-			parts = append(parts, fmt.Sprintf("vs %s: bytes/idle conn %s", peer, ratio(mg.BytesPerIdle, p.BytesPerIdle)))
+			parts = append(parts, fmt.Sprintf("vs %s: bytes/idle conn %s, peak RSS %s", peer, fmtRatio(q.BytesPerIdle), fmtRatio(q.PeakRSS)))
 		} else {
-			parts = append(parts, fmt.Sprintf("vs %s: req/s %s%s, CPU/req %s%s", peer,
-				ratio(mg.ReqPerSec, p.ReqPerSec), roundRange(runs["muxgate"], runs[peer], func(r runResult) float64 { return r.ReqPerSec }),
-				ratio(mg.CPUPerReqUs, p.CPUPerReqUs), roundRange(runs["muxgate"], runs[peer], func(r runResult) float64 { return r.CPUPerReqUs })))
+			parts = append(parts, fmt.Sprintf("vs %s: req/s %s%s, CPU/req %s%s, p50 %s, p99 %s, peak RSS %s, upstream conns %s", peer,
+				fmtRatio(q.ReqPerSec), roundRange(runs["muxgate"], runs[peer], func(r runResult) float64 { return r.ReqPerSec }),
+				fmtRatio(q.CPUPerReq), roundRange(runs["muxgate"], runs[peer], func(r runResult) float64 { return r.CPUPerReqUs }),
+				fmtRatio(q.P50), fmtRatio(q.P99), fmtRatio(q.PeakRSS), fmtRatio(q.UpstreamConns)))
 		}
 	}
 	if len(parts) > 0 {
@@ -273,7 +334,15 @@ func ratio(a, b float64) string {
 	if b == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.2fx", a/b)
+	return fmtRatio(a / b)
+}
+
+// fmtRatio prints a ratio as "1.23x", "-" for none.
+func fmtRatio(q float64) string {
+	if q == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", q)
 }
 
 // fmtCPU prints CPU microseconds per request, "-" for none measured.

@@ -69,3 +69,34 @@ func TestWriteBlockRoundRange(t *testing.T) {
 		t.Errorf("table lacks %q:\n%s", want, out.String())
 	}
 }
+
+// TestMuxgateRatios: every measure is given as muxgate's ratio to each peer that was measured,
+// in the table and in the JSON, and none where a peer's or muxgate's measure is missing.
+func TestMuxgateRatios(t *testing.T) {
+	rows := []rowReport{
+		summarize("muxgate", []runResult{{ReqPerSec: 30000, CPUPerReqUs: 15, P50us: 1500, P99us: 4200, PeakRSS: 30 << 20, UpstreamConns: 1}}),
+		summarize("nghttpx", []runResult{{ReqPerSec: 20000, CPUPerReqUs: 20, P50us: 1000, P99us: 6000, PeakRSS: 20 << 20, UpstreamConns: 2}}),
+		summarize("haproxy", []runResult{{Error: "haproxy: not ready"}}),
+	}
+	got := muxgateRatios(rows)
+	want := ratios{ReqPerSec: 1.5, P50: 1.5, P99: 0.7, CPUPerReq: 0.75, PeakRSS: 1.5, UpstreamConns: 0.5}
+	if len(got) != 1 || got["nghttpx"] != want {
+		t.Fatalf("ratios = %+v, want only nghttpx's %+v", got, want)
+	}
+	var out bytes.Buffer
+	writeBlock(&out, blockReport{Name: "small", Rows: rows})
+	line := "vs nghttpx: req/s 1.50x, CPU/req 0.75x, p50 1.50x, p99 0.70x, peak RSS 1.50x, upstream conns 0.50x"
+	if !strings.Contains(out.String(), line) {
+		t.Errorf("table lacks %q:\n%s", line, out.String())
+	}
+
+	idle := []rowReport{
+		summarize("muxgate", []runResult{{BytesPerIdle: 2600, PeakRSS: 36 << 20}}),
+		summarize("haproxy", []runResult{{BytesPerIdle: 1300, PeakRSS: 24 << 20}}),
+	}
+	out.Reset()
+	writeBlock(&out, blockReport{Name: "idle-5000", Idle: 5000, Rows: idle})
+	if line := "vs haproxy: bytes/idle conn 2.00x, peak RSS 1.50x"; !strings.Contains(out.String(), line) {
+		t.Errorf("idle table lacks %q:\n%s", line, out.String())
+	}
+}
