@@ -39,7 +39,11 @@ func removeHopHeaders(h http.Header) (teTrailers bool) {
 	for _, v := range te {
 		for coding := range strings.SplitSeq(v, ",") {
 			coding, _, _ = strings.Cut(coding, ";")
-			if strings.EqualFold(textproto.TrimString(coding), "trailers") {
+			coding = textproto.TrimString(coding)
+			// Tokens compare ASCII case-insensitively (RFC 9110 5.6.2), but strings.EqualFold
+			// also folds U+017F to 's' and took "trailerſ" for trailers. Both runes folding to
+			// ASCII letters are longer than one byte, so with equal lengths only ASCII matches.
+			if len(coding) == len("trailers") && strings.EqualFold(coding, "trailers") {
 				teTrailers = true
 			}
 		}

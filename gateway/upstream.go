@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"muxgate/h2"
 	"muxgate/h3"
@@ -27,14 +29,18 @@ type target struct {
 }
 
 // parseUpstream reads h2c://host:port, https://host[:port], h3://host[:port] or
-// h3+h2://host[:port].
+// h3+h2://host[:port]: a non-empty host, an IPv6 one in brackets, and a port in 1-65535.
 func parseUpstream(raw string) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return target{}, fmt.Errorf("%w: upstream %q: %w", ErrConfig, raw, err)
 	}
-	if u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+	if u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return target{}, fmt.Errorf("%w: upstream %q: want scheme://host:port and nothing else", ErrConfig, raw)
+	}
+	if strings.Contains(u.Hostname(), ":") && !strings.HasPrefix(u.Host, "[") {
+		// url.Parse checks only a bracketed IP literal; unbracketed, h3://::1 read as host ":".
+		return target{}, fmt.Errorf("%w: upstream %q: an IPv6 address goes in brackets", ErrConfig, raw)
 	}
 	var t target
 	port := u.Port()
@@ -56,6 +62,9 @@ func parseUpstream(raw string) (target, error) {
 		}
 	default:
 		return target{}, fmt.Errorf("%w: upstream %q: scheme must be h2c, https, h3 or h3+h2", ErrConfig, raw)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return target{}, fmt.Errorf("%w: upstream %q: port out of range 1-65535", ErrConfig, raw)
 	}
 	t.host = u.Hostname()
 	t.address = net.JoinHostPort(t.host, port)
