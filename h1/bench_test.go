@@ -10,17 +10,26 @@ import (
 	"time"
 )
 
-// h2loadGET is what h2load sends for each request of an HTTP/1.1 run.
-const h2loadGET = "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: h2load nghttp2/1.52.0\r\n" +
+// h2loadGET is what h2load 1.52 sends for each request of an HTTP/1.1 run, byte for byte: its
+// field names after Host are in lower case, as HTTP/2 clients write them.
+const h2loadGET = "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nuser-agent: h2load nghttp2/1.52.0\r\n\r\n"
+
+// curlGET is a request with canonical field names, as curl and browsers send them.
+const curlGET = "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/7.88.1\r\n" +
 	"Accept: */*\r\nAccept-Encoding: gzip, deflate\r\n\r\n"
 
 func BenchmarkParseHead(b *testing.B) {
-	src := strings.NewReader(h2loadGET)
+	b.Run("h2load", func(b *testing.B) { benchmarkParseHead(b, h2loadGET) })
+	b.Run("curl", func(b *testing.B) { benchmarkParseHead(b, curlGET) })
+}
+
+func benchmarkParseHead(b *testing.B, req string) {
+	src := strings.NewReader(req)
 	br := bufio.NewReaderSize(src, bufferSize)
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {
-		src.Reset(h2loadGET)
+		src.Reset(req)
 		br.Reset(src)
 		raw, err := readHead(br, buf, defaultLimits)
 		if err != nil {
