@@ -129,6 +129,10 @@ func parseSummary(text string) (summary, error) {
 			if err != nil {
 				return s, fmt.Errorf("h2load: req/s in %q: %w", line, err)
 			}
+			// h2load prints neither a negative time nor a rate that is negative, NaN or Inf.
+			if d < 0 || !(rps >= 0 && rps <= math.MaxFloat64) {
+				return s, fmt.Errorf("h2load: elapsed or req/s out of range in %q", line)
+			}
 			s.elapsed, s.reqPerSec, haveFinished = d, rps, true
 		case strings.HasPrefix(line, "requests: "):
 			counts, err := namedCounts(strings.TrimPrefix(line, "requests: "))
@@ -164,6 +168,9 @@ func namedCounts(s string) (map[string]int, error) {
 		if err != nil {
 			return nil, err
 		}
+		if n < 0 {
+			return nil, fmt.Errorf("negative count in %q", item)
+		}
 		m[name] = n
 	}
 	return m, nil
@@ -196,6 +203,11 @@ func parseLog(r io.Reader) (latencies, error) {
 			l.failed++
 			continue
 		}
+		// A negative duration, or one past time.Duration's 292 years, would wrap around and be
+		// sorted as the fastest response.
+		if us < 0 || us > math.MaxInt64/int64(time.Microsecond) {
+			return l, fmt.Errorf("h2load: log line %d: %d us out of range", n, us)
+		}
 		l.sorted = append(l.sorted, time.Duration(us)*time.Microsecond)
 	}
 	if err := sc.Err(); err != nil {
@@ -210,12 +222,24 @@ func (l latencies) percentile(p float64) time.Duration {
 	return percentileOf(l.sorted, p)
 }
 
+// percentileOf is the nearest-rank p-th percentile of sorted: the smallest sample that at least
+// p percent of the samples are at or below; 0 when there are none. A p at or below 0, or NaN,
+// gives the smallest sample, and one above 100 the largest.
 func percentileOf(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
+	// p*n/100, not p/100*n: p/100 is inexact, and 28/100*25 is 7.000000000000001, a rank too
+	// high. The rank is clamped while a float, since a float past int's range converts to an
+	// arbitrary int (on amd64, -1e300 came out as the largest sample).
+	rank := math.Ceil(p * float64(len(sorted)) / 100)
+	switch {
+	case !(rank >= 1):
+		return sorted[0]
+	case rank >= float64(len(sorted)):
+		return sorted[len(sorted)-1]
+	}
+	return sorted[int(rank)-1]
 }
 
 // tail returns the last n bytes of s, for error messages.

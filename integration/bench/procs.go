@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -12,13 +11,14 @@ import (
 // stayed on the one it starts on). Empty if the log names none.
 func processorsUsed(log string) string {
 	var counts []string
-	sc := bufio.NewScanner(strings.NewReader(log))
-	for sc.Scan() {
+	// Not a bufio.Scanner, which stops at the first line past 64 KiB (a long error, say) and
+	// would drop the counts after it.
+	for line := range strings.Lines(log) {
 		var l struct {
 			Message string `json:"message"`
 			To      int    `json:"to"`
 		}
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Message == "processors" {
+		if json.Unmarshal([]byte(line), &l) == nil && l.Message == "processors" {
 			counts = append(counts, strconv.Itoa(l.To))
 		}
 	}

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,19 +39,36 @@ func parseStat(text string) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("procstat: stat: ppid: %w", err)
 	}
-	utime, err := strconv.ParseInt(f[11], 10, 64)
+	ticks, err := addTicks(0, f[11])
 	if err != nil {
 		return procStat{}, fmt.Errorf("procstat: stat: utime: %w", err)
 	}
-	stime, err := strconv.ParseInt(f[12], 10, 64)
+	ticks, err = addTicks(ticks, f[12])
 	if err != nil {
 		return procStat{}, fmt.Errorf("procstat: stat: stime: %w", err)
 	}
 	return procStat{
 		comm: text[open+1 : end],
 		ppid: ppid,
-		cpu:  time.Duration(utime+stime) * clockTick,
+		cpu:  time.Duration(ticks) * clockTick,
 	}, nil
+}
+
+// maxTicks is the most clock ticks a time.Duration holds (292 years).
+const maxTicks = math.MaxInt64 / int64(clockTick)
+
+// addTicks adds the count of clock ticks s to sum, at most maxTicks. The kernel prints these
+// counts unsigned, so a negative one is not its text; a total past maxTicks would wrap around
+// to a wrong, possibly negative, time.
+func addTicks(sum int64, s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 || n > maxTicks-sum {
+		return 0, fmt.Errorf("%s clock ticks out of range", s)
+	}
+	return sum + n, nil
 }
 
 // memStat is the memory of a process from /proc/PID/status, in bytes.
@@ -64,10 +81,11 @@ type memStat struct {
 // zombie has neither; that is an error.
 func parseStatus(text string) (memStat, error) {
 	var m memStat
-	var seen int
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
+	var haveRSS, havePeak bool
+	// Not a bufio.Scanner: the "Groups:" line before these grows with the process's
+	// supplementary groups (up to 65536) past the Scanner's 64 KiB line.
+	for line := range strings.Lines(text) {
+		key, val, ok := strings.Cut(line, ":")
 		if !ok || (key != "VmRSS" && key != "VmHWM") {
 			continue
 		}
@@ -76,19 +94,19 @@ func parseStatus(text string) (memStat, error) {
 			return memStat{}, fmt.Errorf("procstat: status: %s: %w", key, err)
 		}
 		if key == "VmRSS" {
-			m.rss = n
+			m.rss, haveRSS = n, true
 		} else {
-			m.peak = n
+			m.peak, havePeak = n, true
 		}
-		seen++
 	}
-	if seen < 2 {
+	if !haveRSS || !havePeak {
 		return memStat{}, errors.New("procstat: status: no VmRSS and VmHWM")
 	}
 	return m, nil
 }
 
-// parseKB parses "   1234 kB" into bytes.
+// parseKB parses "   1234 kB" into bytes. A negative size, or one that no int64 holds in
+// bytes, is an error.
 func parseKB(s string) (int64, error) {
 	num, unit, _ := strings.Cut(strings.TrimSpace(s), " ")
 	if unit != "kB" {
@@ -97,6 +115,9 @@ func parseKB(s string) (int64, error) {
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil {
 		return 0, err
+	}
+	if n < 0 || n > math.MaxInt64>>10 {
+		return 0, fmt.Errorf("%s kB out of range", num)
 	}
 	return n << 10, nil
 }
@@ -189,13 +210,15 @@ func parseCPUBusy(text string) (time.Duration, error) {
 	}
 	var busy int64
 	for i, v := range f[1:9] {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("procstat: /proc/stat: %w", err)
-		}
+		var err error
 		switch i {
 		case 0, 1, 2, 7: // user, nice, system, steal
-			busy += n
+			busy, err = addTicks(busy, v)
+		default:
+			_, err = strconv.ParseInt(v, 10, 64)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("procstat: /proc/stat: %w", err)
 		}
 	}
 	return time.Duration(busy) * clockTick, nil
