@@ -921,10 +921,11 @@ func (c *conn) closeIfIdle() {
 }
 
 // abort closes the connection whatever it is doing and cancels its requests, for Close, with
-// the Server's mu held.
+// the Server's mu held. The socket closes first: a handler that returns when its context is
+// cancelled must find no connection to write its response to, for a hard close sends none.
 func (c *conn) abort() {
 	c.state.Store(stateClosed)
 	c.s.lot.unpark(c)
-	c.fail(http.ErrServerClosed)
 	c.rwc.Close()
+	c.fail(http.ErrServerClosed)
 }

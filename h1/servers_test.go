@@ -5,6 +5,8 @@ package h1
 import (
 	"io"
 	"net/http"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,6 +25,7 @@ func TestServerGoroutineReused(t *testing.T) {
 	first := <-ids
 	await(t, s.parked, "parked")
 	await(t, s.waiting, "waiting for another")
+	awaitSelect(t, first)
 
 	b := dial(t, s.addr)
 	b.roundTrip(getRoot)
@@ -31,8 +34,23 @@ func TestServerGoroutineReused(t *testing.T) {
 	}
 	await(t, s.parked, "parked")
 	await(t, s.waiting, "waiting for another")
+	awaitSelect(t, first)
 	a.roundTrip(getRoot)
 	if id := <-ids; id != first {
 		t.Errorf("woken connection served on goroutine %s, want %s, which waits for one", id, first)
 	}
+}
+
+// awaitSelect waits until goroutine id blocks in a select: the "waiting" hook runs just before
+// serveConns's select, and a connection that comes between the two gets a fresh goroutine.
+func awaitSelect(t *testing.T, id string) {
+	t.Helper()
+	want := "goroutine " + id + " [select"
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(safetyNet); time.Now().Before(deadline); runtime.Gosched() {
+		if strings.Contains(string(buf[:runtime.Stack(buf, true)]), want) {
+			return
+		}
+	}
+	t.Fatalf("goroutine %s never blocked waiting for a connection", id)
 }
