@@ -122,7 +122,11 @@ func TestParkedIdleTimeout(t *testing.T) {
 	start := time.Now()
 	await(t, parked, "parked")
 	c.expectClosed()
-	if d := time.Since(start); d < idle-idleShed || d > idle+time.Second {
+	// The lot's timer fires at the deadline; the slack above it is for a loaded machine, where
+	// under the race detector the close came up to 3.4 s late (two test binaries and a fuzzer on
+	// two cores). A close that waited for something else, such as the next request, would not
+	// come before the client's safetyNet deadline.
+	if d := time.Since(start); d < idle-idleShed || d > idle+5*time.Second {
 		t.Errorf("closed %v after the response, want about %v", d, idle)
 	}
 	await(t, dropped, "dropped")
