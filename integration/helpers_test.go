@@ -208,16 +208,46 @@ func testConfig(u *upstream) gateway.Config {
 	}
 }
 
-// logBuffer keeps a gateway's process log, for the report of a failed test.
+// logBuffer keeps a process's log: a gateway's, for the report of a failed test, or a server's
+// output, which os/exec copies into it on a goroutine of its own.
 type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer // guarded by mu
+	mu   sync.Mutex
+	buf  bytes.Buffer  // guarded by mu
+	grew chan struct{} // guarded by mu: closed by the next Write, for await; nil if none waits
 }
 
 func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.grew != nil {
+		close(b.grew)
+		b.grew = nil
+	}
 	return b.buf.Write(p)
+}
+
+// await waits until done holds for the log so far, for at most limit, and reports whether it
+// does. A child process's output reaches the buffer some time after the child wrote it.
+func (b *logBuffer) await(limit time.Duration, done func(log string) bool) bool {
+	timeout := time.NewTimer(limit)
+	defer timeout.Stop()
+	for {
+		b.mu.Lock()
+		if done(b.buf.String()) {
+			b.mu.Unlock()
+			return true
+		}
+		if b.grew == nil {
+			b.grew = make(chan struct{})
+		}
+		grew := b.grew
+		b.mu.Unlock()
+		select {
+		case <-grew:
+		case <-timeout.C:
+			return false
+		}
+	}
 }
 
 func (b *logBuffer) String() string {

@@ -138,8 +138,12 @@ func TestNghttpdInterop(t *testing.T) {
 		}
 	}
 
-	// nghttpd prints a request's fields as it decodes them, before it answers: they are all in
-	// the log by now.
+	// nghttpd prints a request's fields as it decodes them, then the HEADERS frame, before it
+	// answers; os/exec copies that output into log on a goroutine of its own, which may lag.
+	headersFrames := func(log string) bool { return strings.Count(log, "recv HEADERS frame") >= requests }
+	if !log.await(nghttpdReadyLimit, headersFrames) {
+		t.Fatalf("nghttpd logged fewer than %d request HEADERS frames within %v", requests, nghttpdReadyLimit)
+	}
 	got := nghttpdRequests(log.String())
 	for i, h := range sent {
 		path := "/f?i=" + strconv.Itoa(i)
