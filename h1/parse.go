@@ -438,16 +438,25 @@ func onlyChunked(values []string) bool {
 }
 
 // parseContentLength parses Content-Length field values (RFC 9110 8.6): each value, and each
-// member of a comma-separated list, must be 1*DIGIT and all must be equal (RFC 9112 6.3 rule 5).
+// member of a comma-separated list, must be 1*DIGIT and all must be the same (RFC 9112 6.3 rule
+// 5). The same means spelled the same: 5 and 05 are refused together, as net/http refuses them,
+// for a recipient that compares them as text would frame the message differently.
 func parseContentLength(values []string) (int64, bool) {
-	n := int64(-1)
+	n, first := int64(-1), ""
 	for _, v := range values {
 		for elem := range strings.SplitSeq(v, ",") {
-			x, ok := parseDecimal(trimOWS(elem))
-			if !ok || (n >= 0 && x != n) {
+			elem = trimOWS(elem)
+			if n >= 0 {
+				if elem != first {
+					return 0, false
+				}
+				continue
+			}
+			x, ok := parseDecimal(elem)
+			if !ok {
 				return 0, false
 			}
-			n = x
+			n, first = x, elem
 		}
 	}
 	return n, n >= 0
