@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -484,7 +485,7 @@ func handlerLength(values []string) (int64, bool) {
 }
 
 // declaredTrailers returns the canonical names listed in the handler's Trailer header, without
-// those a trailer may not carry.
+// those a trailer may not carry, each once, sorted.
 func declaredTrailers(values []string) []string {
 	var names []string
 	for _, v := range values {
@@ -496,7 +497,11 @@ func declaredTrailers(values []string) []string {
 			}
 		}
 	}
-	return names
+	// A name listed twice, in any case, is declared once: writeTrailerSection writes the
+	// fields of each declared name, and would send their values twice, which a recipient
+	// reads as a list of both (RFC 9110 5.3).
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // hasToken reports whether the comma-separated values hold token, case-insensitively.
