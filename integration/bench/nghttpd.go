@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -108,17 +107,23 @@ func (n *nghttpd) cpu() time.Duration {
 // connections it accepted; each proxy is started fresh for its run and keeps its sessions open,
 // so at a run's end these are that proxy's.
 func (n *nghttpd) established() int64 {
-	f, err := os.Open("/proc/net/tcp")
+	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	local := fmt.Sprintf(":%04X", n.port)
+	return countEstablished(string(b), n.port)
+}
+
+// countEstablished counts the sockets in the text of /proc/net/tcp that are ESTABLISHED and
+// whose local port is port: the server's side of each connection to it, not the client's.
+func countEstablished(text string, port int) int64 {
+	local := fmt.Sprintf(":%04X", port)
 	var count int64
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
+	// Not a bufio.Scanner, which stops without a word at a line past 64 KiB and so would
+	// miss every connection after it.
+	for line := range strings.Lines(text) {
 		// sl local_address rem_address st ...; st 01 is ESTABLISHED.
-		fields := strings.Fields(sc.Text())
+		fields := strings.Fields(line)
 		if len(fields) > 3 && strings.HasSuffix(fields[1], local) && fields[3] == "01" {
 			count++
 		}

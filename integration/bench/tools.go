@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -91,15 +90,20 @@ func hostInfo() host {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		h.Kernel = strings.TrimSpace(string(b))
 	}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				h.CPU = strings.Join(strings.Fields(v), " ")
-				break
-			}
-		}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		h.CPU = cpuModel(string(b))
 	}
 	return h
+}
+
+// cpuModel returns the first "model name" in the text of /proc/cpuinfo, its runs of whitespace
+// made single spaces; "" if there is none.
+func cpuModel(text string) string {
+	// Not a bufio.Scanner, which stops without a word at a line past 64 KiB.
+	for line := range strings.Lines(text) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return ""
 }
