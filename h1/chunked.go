@@ -260,18 +260,20 @@ func unexpectedEOF(err error) error {
 }
 
 // forbiddenTrailer reports whether a field must not be taken from a trailer section: those that
-// frame, route or control the message (RFC 9110 6.5.1), which a sender must not put there and a
-// recipient must not merge into the header.
+// frame, route, authenticate or control the message (RFC 9110 6.5.1), which a sender must not
+// put there and a recipient must not merge into the header. It refuses at least what net/http
+// does (httpguts.ValidTrailerHeader): every request precondition (If-*), and the
+// authentication challenges and Pragma as well.
 func forbiddenTrailer(key string) bool {
 	switch key {
 	case "Transfer-Encoding", "Content-Length", "Host", "Connection", "Keep-Alive",
 		"Proxy-Connection", "Te", "Trailer", "Upgrade", "Expect", "Content-Type",
 		"Content-Encoding", "Content-Range", "Authorization", "Proxy-Authorization",
-		"Cache-Control", "Max-Forwards", "Range", "Set-Cookie", "Cookie", "Age", "Expires",
-		"Date", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range":
+		"Www-Authenticate", "Proxy-Authenticate", "Realm", "Pragma",
+		"Cache-Control", "Max-Forwards", "Range", "Set-Cookie", "Cookie", "Age", "Expires", "Date":
 		return true
 	}
-	return false
+	return strings.HasPrefix(key, "If-")
 }
 
 // appendChunkHeader appends the chunk-size line for n bytes of data.

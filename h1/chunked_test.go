@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 func TestChunkedReader(t *testing.T) {
@@ -74,5 +76,27 @@ func TestSmallChunksAllowed(t *testing.T) {
 	got, err := io.ReadAll(r)
 	if err != nil || len(got) != 100000 {
 		t.Errorf("got %d bytes, %v; want 100000 one-byte chunks read", len(got), err)
+	}
+}
+
+// TestForbiddenTrailerCoversNetHTTP: every field name that net/http refuses in a trailer
+// (httpguts.ValidTrailerHeader) is refused here too, whatever else is.
+func TestForbiddenTrailerCoversNetHTTP(t *testing.T) {
+	names := []string{
+		"Authorization", "Cache-Control", "Connection", "Content-Encoding", "Content-Length",
+		"Content-Range", "Content-Type", "Expect", "Host", "Keep-Alive", "Max-Forwards", "Pragma",
+		"Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "Range", "Realm", "Te",
+		"Trailer", "Transfer-Encoding", "Www-Authenticate", "If-Match", "If-Schedule-Tag-Match",
+		"X-Checksum", "Grpc-Status", "Server-Timing",
+	}
+	for _, name := range names {
+		if !httpguts.ValidTrailerHeader(name) && !forbiddenTrailer(name) {
+			t.Errorf("forbiddenTrailer(%q) = false; net/http refuses it in a trailer", name)
+		}
+	}
+	for _, name := range []string{"X-Checksum", "Grpc-Status", "Server-Timing"} {
+		if forbiddenTrailer(name) {
+			t.Errorf("forbiddenTrailer(%q) = true, want a trailer field allowed", name)
+		}
 	}
 }
