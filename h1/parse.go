@@ -438,9 +438,9 @@ func onlyChunked(values []string) bool {
 }
 
 // parseContentLength parses Content-Length field values (RFC 9110 8.6): each value, and each
-// member of a comma-separated list, must be 1*DIGIT and all must be the same (RFC 9112 6.3 rule
-// 5). The same means spelled the same: 5 and 05 are refused together, as net/http refuses them,
-// for a recipient that compares them as text would frame the message differently.
+// member of a comma-separated list, must be 1*DIGIT, and all must be spelled the same (RFC 9112
+// 6.3 rule 5 lets a recipient reject them otherwise). 5 and 05 together are refused, as net/http
+// refuses them: parsers that disagree on a message's framing are what request smuggling needs.
 func parseContentLength(values []string) (int64, bool) {
 	n, first := int64(-1), ""
 	for _, v := range values {
