@@ -162,6 +162,7 @@ func summarize(name string, runs []runResult) rowReport {
 	m.PeakRSS = int64(pick(func(r runResult) float64 { return float64(r.PeakRSS) }))
 	m.BytesPerIdle = pick(func(r runResult) float64 { return r.BytesPerIdle })
 	m.UpstreamConns = int64(pick(func(r runResult) float64 { return float64(r.UpstreamConns) }))
+	m.IdleCores = pick(func(r runResult) float64 { return r.IdleCores })
 	return row
 }
 
@@ -241,6 +242,9 @@ func writeBlock(w io.Writer, b blockReport) {
 	if worst := maxOther(b.Rows); worst >= 0.1 {
 		fmt.Fprintf(w, "(other processes used up to %.1f of the %d cores during these runs)\n", worst, runtime.NumCPU())
 	}
+	if line := idleLine(b); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	mg, ok := rows["muxgate"]
 	if !ok {
 		return
@@ -271,6 +275,24 @@ func writeBlock(w io.Writer, b blockReport) {
 		fmt.Fprintf(w, "muxgate-h3 vs muxgate (HTTP/3 vs h2c upstream): req/s %s, CPU/req %s\n",
 			ratio(h3.ReqPerSec, mg.ReqPerSec), ratio(h3.CPUPerReqUs, mg.CPUPerReqUs))
 	}
+}
+
+// idleLine gives, for a load block, each target's median of the cores that nothing used during
+// its runs: the waits that cost it req/s beyond its CPU per request. Empty for an idle block.
+func idleLine(b blockReport) string {
+	if b.Idle > 0 {
+		return ""
+	}
+	var parts []string
+	for _, r := range b.Rows {
+		if r.Errors < len(r.Runs) {
+			parts = append(parts, fmt.Sprintf("%s %.2f", r.Target, r.Median.IdleCores))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "cores idle during the runs (medians): " + strings.Join(parts, ", ")
 }
 
 // processorsPerRound lists the processor counts of each run, "|" between rounds; empty if no

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSummarize(t *testing.T) {
@@ -98,5 +99,47 @@ func TestMuxgateRatios(t *testing.T) {
 	writeBlock(&out, blockReport{Name: "idle-5000", Idle: 5000, Rows: idle})
 	if line := "vs haproxy: bytes/idle conn 2.00x, peak RSS 1.50x"; !strings.Contains(out.String(), line) {
 		t.Errorf("idle table lacks %q:\n%s", line, out.String())
+	}
+}
+
+// TestIdleCores: the cores that nothing used are the machine's less the busy time over the
+// wall time, never below zero, and nothing for a run without wall time.
+func TestIdleCores(t *testing.T) {
+	for _, tc := range []struct {
+		ncpu       int
+		busy, wall time.Duration
+		want       float64
+	}{
+		{2, 3 * time.Second, 2 * time.Second, 0.5},
+		{2, 4 * time.Second, 2 * time.Second, 0},
+		{2, 5 * time.Second, 2 * time.Second, 0}, // busy read after the wall clock: not negative
+		{4, 0, time.Second, 4},
+		{2, time.Second, 0, 0},
+	} {
+		if got := idleCores(tc.ncpu, tc.busy, tc.wall); got != tc.want {
+			t.Errorf("idleCores(%d, %v, %v) = %v, want %v", tc.ncpu, tc.busy, tc.wall, got, tc.want)
+		}
+	}
+}
+
+// TestIdleLine: a load block's table is followed by each target's median idle cores, in the
+// rows' order, leaving out a target whose every run errored; an idle block has no such line.
+func TestIdleLine(t *testing.T) {
+	rows := []rowReport{
+		summarize("muxgate", []runResult{{IdleCores: 0.4}, {IdleCores: 0.5}, {IdleCores: 0.3}}),
+		summarize("nghttpx", []runResult{{IdleCores: 0.2}}),
+		summarize("haproxy", []runResult{{Error: "haproxy: not ready"}}),
+	}
+	want := "cores idle during the runs (medians): muxgate 0.40, nghttpx 0.20"
+	if got := idleLine(blockReport{Name: "small", Rows: rows}); got != want {
+		t.Errorf("idleLine = %q, want %q", got, want)
+	}
+	var out bytes.Buffer
+	writeBlock(&out, blockReport{Name: "small", Rows: rows})
+	if !strings.Contains(out.String(), want+"\n") {
+		t.Errorf("table lacks %q:\n%s", want, out.String())
+	}
+	if got := idleLine(blockReport{Name: "idle-5000", Idle: 5000, Rows: rows}); got != "" {
+		t.Errorf("idle block: idleLine = %q, want none", got)
 	}
 }

@@ -37,6 +37,10 @@ type runResult struct {
 	// OtherCores is the CPU that processes other than the target, h2load and the bench used
 	// during the run, in cores: the noise on a shared machine.
 	OtherCores float64 `json:"other_cores"`
+	// IdleCores is the CPU that nothing used during the run, in cores. In this closed loop it is
+	// the time the target, the upstream and h2load all waited on one another: what a target's
+	// req/s loses beyond its CPU per request.
+	IdleCores float64 `json:"idle_cores"`
 	// Processors is muxgate's processor count during the run, after each change of its governor
 	// (see processorsUsed); empty for the peers.
 	Processors string `json:"processors,omitempty"`
@@ -118,7 +122,7 @@ func (r *runner) record(b block, t target, res runResult) {
 	if b.sc.idle {
 		line += "  " + fmtBytes(res.BytesPerIdle) + "/idle conn"
 	}
-	line += fmt.Sprintf("  others %.2f cores", res.OtherCores)
+	line += fmt.Sprintf("  others %.2f cores  idle %.2f", res.OtherCores, res.IdleCores)
 	if res.Processors != "" {
 		line += "  procs " + res.Processors
 	}
@@ -225,7 +229,7 @@ func (r *runner) load(ctx context.Context, t target, b block, round int) (res ru
 	lr, err := l.run(ctx)
 	after, err2 := sample()
 	upCPU := r.up.cpu() - up0
-	res.OtherCores = noise.cores(after.cpu - before.cpu + lr.cpu + r.up.outside(upCPU))
+	res.OtherCores, res.IdleCores = noise.end(after.cpu - before.cpu + lr.cpu + r.up.outside(upCPU))
 	res.UpstreamConns = conns()
 	if err == nil {
 		err = err2
@@ -284,7 +288,7 @@ func (r *runner) idle(ctx context.Context, t target, b block, round int) (res ru
 		res.Error = err.Error()
 		return res
 	}
-	res.OtherCores = noise.cores(u1.cpu - u0.cpu + r.up.outside(r.up.cpu()-up0))
+	res.OtherCores, res.IdleCores = noise.end(u1.cpu - u0.cpu + r.up.outside(r.up.cpu()-up0))
 	closed := set.closedByPeer()
 	res.UpstreamConns = r.up.connsSince(mark)
 	res.Requests = len(set.conns)
@@ -348,16 +352,24 @@ func (n noise) selfCPU() time.Duration {
 	return st.cpu - n.self
 }
 
-// cores returns the others' CPU time over the run's wall time; ours is the CPU of the target and
-// of h2load during the run.
-func (n noise) cores(ours time.Duration) float64 {
+// end returns, in cores over the run's wall time, the CPU that others used and the CPU that
+// nobody used; ours is the CPU of the target and of h2load during the run.
+func (n noise) end(ours time.Duration) (others, idle float64) {
 	busy, err := readCPUBusy()
 	wall := time.Since(n.start)
 	if err != nil || n.busy == 0 || wall <= 0 {
-		return 0
+		return 0, 0
 	}
 	if !n.selfIsIn {
 		ours += n.selfCPU()
 	}
-	return max(0, float64(busy-n.busy-ours)/float64(wall))
+	return max(0, float64(busy-n.busy-ours)/float64(wall)), idleCores(runtime.NumCPU(), busy-n.busy, wall)
+}
+
+// idleCores is the CPU of ncpu cores that busy left unused over wall, in cores.
+func idleCores(ncpu int, busy, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return max(0, float64(ncpu)-float64(busy)/float64(wall))
 }

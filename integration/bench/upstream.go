@@ -143,7 +143,7 @@ func (u *upstream) cpu() time.Duration {
 }
 
 // outside returns d, the upstream's CPU over a run, if the upstream is a process apart (nghttpd),
-// and 0 if it is the bench process, whose CPU noise.cores counts already.
+// and 0 if it is the bench process, whose CPU noise.end counts already.
 func (u *upstream) outside(d time.Duration) time.Duration {
 	if u.ext != nil {
 		return d
