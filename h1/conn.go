@@ -641,10 +641,10 @@ func (c *conn) waitByte(deadline time.Time, shedAfter time.Duration) error {
 
 // shedAfter is how long an idle wait lasts before the connection parks or moves to a fresh
 // goroutine: Config.ParkAfter for the first wait after a request, and for every wait of a
-// connection that parks. A goroutine started by a shed moves again only if the runtime gave it more than the
-// smallest stack: it sizes new stacks by the average in use at the last garbage collection,
-// which a burst of busy handlers raises. Such a goroutine checks after restackWait whether a
-// fresh one would get less, then after twice that, and so on. Zero: never.
+// connection that parks. A goroutine started by a shed moves again only if the runtime gave it more
+// than the smallest stack: it sizes new stacks by the average in use at the last garbage
+// collection, which a burst of busy handlers raises. Such a goroutine checks after restackWait
+// whether a fresh one would get less, then after twice that, and so on. Zero: never.
 func (c *conn) shedAfter(resumed bool) time.Duration {
 	switch {
 	case !resumed || c.parks:
