@@ -235,39 +235,16 @@ func (w *response) wrote(n int) (int, error) {
 // writeHeader commits the final status and header to the connection's writer. finished says the
 // handler returned without writing a body, so an empty body can be framed by length.
 func (w *response) writeHeader(code int, finished bool) {
-	w.mu.Lock()
-	w.wroteHeader = true
-	continueOwed := w.head.expectContinue && !w.sentContinue
-	w.headerMark = w.produced() + int64(w.bw.Buffered())
-	w.mu.Unlock()
-
-	w.status = code
 	h := w.header
-	length, hasLength := handlerLength(h["Content-Length"])
-	var declared []string
+	var f headFacts
+	f.length, f.hasLength = handlerLength(h["Content-Length"])
 	if t, ok := h["Trailer"]; ok && w.head.http11() {
-		declared = declaredTrailers(t)
+		f.declared = declaredTrailers(t)
 	}
-	switch {
-	case !bodyAllowed(code) || w.head.method == http.MethodHead:
-		w.mode = bodyNone
-	case len(declared) > 0:
-		// Declared trailers need the chunked coding, the only framing with room for them
-		// (RFC 9112 7.1.2); a Content-Length set as well is dropped.
-		w.mode, w.trailers, hasLength = bodyChunked, declared, false
-	case hasLength:
-		w.mode, w.length = bodyLength, length
-	case finished:
-		w.mode, w.length, hasLength = bodyLength, 0, true
-	case w.head.http11():
-		w.mode = bodyChunked
-	default:
-		w.mode = bodyUntilClose
-	}
-	w.closeAfter = w.closeAfter || w.mustClose(code, continueOwed)
-
+	_, f.hasDate = h["Date"]
+	f.close = hasToken(h["Connection"], "close")
+	w.startHead(code, finished, &f)
 	bw := w.bw
-	writeStatusLine(bw, code)
 	for k, vv := range h {
 		if !w.sendField(k) {
 			continue
@@ -276,14 +253,61 @@ func (w *response) writeHeader(code int, finished bool) {
 			writeField(bw, k, v)
 		}
 	}
-	if _, ok := h["Date"]; !ok {
+	w.endHead(code, &f)
+}
+
+// headFacts is what the server reads in the handler's fields to frame the response and to
+// decide whether the connection closes after it.
+type headFacts struct {
+	length    int64    // the Content-Length, if hasLength
+	hasLength bool     // one valid Content-Length (see handlerLength)
+	declared  []string // the trailer names declared (see declaredTrailers); HTTP/1.1 only
+	hasDate   bool     // the handler set a Date
+	close     bool     // the handler set Connection: close
+}
+
+// startHead commits the final status code: it chooses the body's framing from f and writes the
+// status line. The fields follow, then endHead.
+func (w *response) startHead(code int, finished bool, f *headFacts) {
+	w.mu.Lock()
+	w.wroteHeader = true
+	continueOwed := w.head.expectContinue && !w.sentContinue
+	w.headerMark = w.produced() + int64(w.bw.Buffered())
+	w.mu.Unlock()
+
+	w.status = code
+	switch {
+	case !bodyAllowed(code) || w.head.method == http.MethodHead:
+		w.mode = bodyNone
+	case len(f.declared) > 0:
+		// Declared trailers need the chunked coding, the only framing with room for them
+		// (RFC 9112 7.1.2); a Content-Length set as well is dropped.
+		w.mode, w.trailers, f.hasLength = bodyChunked, f.declared, false
+	case f.hasLength:
+		w.mode, w.length = bodyLength, f.length
+	case finished:
+		w.mode, w.length, f.hasLength, f.length = bodyLength, 0, true, 0
+	case w.head.http11():
+		w.mode = bodyChunked
+	default:
+		w.mode = bodyUntilClose
+	}
+	w.closeAfter = w.closeAfter || f.close || w.mustClose(code, continueOwed)
+	writeStatusLine(w.bw, code)
+}
+
+// endHead writes the server's own fields (Date unless the handler set one, the framing, the
+// connection's fate) and ends the header section.
+func (w *response) endHead(code int, f *headFacts) {
+	bw := w.bw
+	if !f.hasDate {
 		bw.Write(w.c.s.clock.dateLine())
 	}
 	// RFC 9110 8.6: no Content-Length in 1xx and 204 responses; a HEAD or 304 response keeps the
 	// one the handler set, which describes the body a GET would have got.
-	if hasLength && code != http.StatusNoContent && code >= 200 {
+	if f.hasLength && code != http.StatusNoContent && code >= 200 {
 		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), length, 10))
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), f.length, 10))
 		bw.WriteString("\r\n")
 	}
 	if w.mode == bodyChunked {
@@ -321,10 +345,8 @@ func (w *response) mustClose(code int, continueOwed bool) bool {
 		return true
 	case continueOwed, w.body.unread.Load() > maxDiscard, w.body.failed.Load(), s.closing.Load():
 		return true
-	case w.c.lastRequest(w):
-		return true
 	}
-	return hasToken(w.header["Connection"], "close")
+	return w.c.lastRequest(w)
 }
 
 // sendField reports whether the handler's header field k goes into the header section. Framing
@@ -554,16 +576,33 @@ func reasonPhrase(code int) string {
 
 // writeField writes "k: v CRLF". A value with a CR, LF or other control character, which would
 // split the header or corrupt it, has each such byte replaced by a space.
-func writeField(bw *bufio.Writer, k, v string) {
+func writeField(bw *bufio.Writer, k, v string) { writeFieldAs(bw, k, v, false) }
+
+// writeFieldAs is writeField with the name put in canonical form (appendCanonical) if canon.
+func writeFieldAs(bw *bufio.Writer, k, v string, canon bool) {
 	if n := len(k) + len(v) + len(": \r\n"); n <= bw.Available() && validFieldValue(v) {
 		// The common case, in one copy into the buffer.
-		b := append(bw.AvailableBuffer(), k...)
+		var b []byte
+		if canon {
+			b = appendCanonical(bw.AvailableBuffer(), k)
+		} else {
+			b = append(bw.AvailableBuffer(), k...)
+		}
 		b = append(b, ": "...)
 		b = append(b, v...)
 		bw.Write(append(b, "\r\n"...))
 		return
 	}
-	bw.WriteString(k)
+	if canon {
+		upper := true
+		for i := range len(k) {
+			var c byte
+			c, upper = canonicalByte(k[i], upper)
+			bw.WriteByte(c)
+		}
+	} else {
+		bw.WriteString(k)
+	}
 	bw.WriteString(": ")
 	if validFieldValue(v) {
 		bw.WriteString(v)

@@ -1,0 +1,134 @@
+package h1
+
+import (
+	"net/http"
+	"strings"
+
+	"muxgate/internal/fieldlist"
+)
+
+// WriteFields sends the final response head of w, a ResponseWriter of this package's, from a
+// list of fields: the same bytes, up to the order of the fields, as WriteHeader(code) with a
+// header map holding them, but without the map. Names may be in any case (an HTTP/2 list's are
+// lower case) and go out in canonical form. Fields meant for after the body (declared in a
+// Trailer field, or named with http.TrailerPrefix) go into w.Header(), as they would stay in a
+// map. The handler then writes the body as after WriteHeader, and w.Header() serves only for
+// trailers.
+//
+// It reports whether it wrote: not for another ResponseWriter, a code outside 200-999, or once
+// the handler set fields in w.Header() or wrote anything. The caller then answers through the
+// header map.
+func WriteFields(rw http.ResponseWriter, code int, list []fieldlist.Field) bool {
+	w, ok := rw.(*response)
+	if !ok || code < 200 || code > 999 || len(w.header) > 0 || w.wroteHeader || w.done {
+		return false
+	}
+	f := w.listFacts(list)
+	w.startHead(code, false, &f)
+	bw := w.bw
+	for _, fl := range list {
+		if w.sendListField(fl.Name) {
+			writeFieldAs(bw, fl.Name, fl.Value, true)
+		} else if w.trailerField(fl.Name) {
+			h, k := w.Header(), http.CanonicalHeaderKey(fl.Name)
+			h[k] = append(h[k], fl.Value)
+		}
+	}
+	w.endHead(code, &f)
+	return true
+}
+
+// listFacts is what writeHeader reads in a header map, read in a list.
+func (w *response) listFacts(list []fieldlist.Field) headFacts {
+	var f headFacts
+	// Room for the values that are usually one each, so that reading them allocates nothing.
+	var lengths, trailer, connection []string
+	var buf [3]string
+	for _, fl := range list {
+		switch {
+		case nameIs(fl.Name, "content-length"):
+			lengths = appendValue(lengths, buf[0:0:1], fl.Value)
+		case nameIs(fl.Name, "trailer"):
+			trailer = appendValue(trailer, buf[1:1:2], fl.Value)
+		case nameIs(fl.Name, "connection"):
+			connection = appendValue(connection, buf[2:2:3], fl.Value)
+		case nameIs(fl.Name, "date"):
+			f.hasDate = true
+		}
+	}
+	f.length, f.hasLength = handlerLength(lengths)
+	if trailer != nil && w.head.http11() {
+		f.declared = declaredTrailers(trailer)
+	}
+	f.close = hasToken(connection, "close")
+	return f
+}
+
+// appendValue appends v to values, starting values in room (a slice of length 0) when it is
+// nil.
+func appendValue(values, room []string, v string) []string {
+	if values == nil {
+		values = room
+	}
+	return append(values, v)
+}
+
+// sendListField is sendField for a name as it stands in a list: in any case, and never with
+// http.TrailerPrefix, which is not a token.
+func (w *response) sendListField(name string) bool {
+	switch {
+	case nameIs(name, "content-length"), nameIs(name, "transfer-encoding"), nameIs(name, "connection"),
+		nameIs(name, "keep-alive"), nameIs(name, "trailer"), !isToken(name):
+		return false
+	}
+	for _, t := range w.trailers {
+		if nameIs(name, t) {
+			return false
+		}
+	}
+	return true
+}
+
+// trailerField reports whether the field name is one for the trailer section: declared, or
+// named with http.TrailerPrefix.
+func (w *response) trailerField(name string) bool {
+	if strings.HasPrefix(name, http.TrailerPrefix) {
+		return true
+	}
+	for _, t := range w.trailers {
+		if nameIs(name, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// nameIs reports whether the field name is name, ASCII case-insensitively (RFC 9110 5.1).
+// strings.EqualFold alone would also fold U+017F and U+212A to ASCII letters; those runes are
+// longer than one byte, so with equal lengths only ASCII matches.
+func nameIs(field, name string) bool {
+	return len(field) == len(name) && strings.EqualFold(field, name)
+}
+
+// appendCanonical appends the token name in canonical form, as http.CanonicalHeaderKey gives it:
+// upper case at its start and after each hyphen, lower case elsewhere.
+func appendCanonical(b []byte, name string) []byte {
+	upper := true
+	for i := range len(name) {
+		var c byte
+		c, upper = canonicalByte(name[i], upper)
+		b = append(b, c)
+	}
+	return b
+}
+
+// canonicalByte is one step of appendCanonical: c in upper case if upper, else in lower case,
+// and whether the byte after it goes in upper case.
+func canonicalByte(c byte, upper bool) (byte, bool) {
+	if upper && 'a' <= c && c <= 'z' {
+		c -= 'a' - 'A'
+	} else if !upper && 'A' <= c && c <= 'Z' {
+		c += 'a' - 'A'
+	}
+	return c, c == '-'
+}

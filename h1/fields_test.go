@@ -1,0 +1,240 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"muxgate/internal/fieldlist"
+)
+
+// fieldsCase is one response head for the differential test: the same fields sent by
+// WriteFields and, as a header map, by WriteHeader.
+type fieldsCase struct {
+	code int
+	list []fieldlist.Field
+}
+
+// fieldsServer serves, on an in-memory listener and without logging (a fuzz target's own
+// testing.F may not log), the head it is given by either path: /list
+// answers with WriteFields, /map with WriteHeader and fieldlist.Header's map. Each answers with
+// the body "hello" after the head.
+type fieldsServer struct {
+	l *pipeListener
+
+	mu  sync.Mutex // guards cur: the fuzz target sets it between requests
+	cur fieldsCase
+}
+
+func newFieldsServer(tb testing.TB) *fieldsServer {
+	fs := &fieldsServer{l: newPipeListener()}
+	s := New(Config{Logger: zerolog.Nop()}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fs.mu.Lock()
+		c := fs.cur
+		fs.mu.Unlock()
+		if r.URL.Path == "/list" {
+			if !WriteFields(w, c.code, c.list) {
+				w.Header().Set("X-Test", "WriteFields refused") // a difference the check reports
+			}
+		} else {
+			h := w.Header()
+			for k, vv := range fieldlist.Header(c.list) {
+				h[k] = vv
+			}
+			w.WriteHeader(c.code)
+		}
+		io.WriteString(w, "hello")
+	}))
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(fs.l) }()
+	tb.Cleanup(func() {
+		s.Close()
+		if err := <-served; err != http.ErrServerClosed {
+			tb.Errorf("Serve: got %v, want http.ErrServerClosed", err)
+		}
+	})
+	return fs
+}
+
+// exchange sends req (with path %s) on a fresh connection and returns what came back, read as
+// net/http reads a response, and whether the connection stayed open.
+func (fs *fieldsServer) exchange(tb testing.TB, req, path string) (raw string, open bool) {
+	conn := fs.l.dial()
+	defer conn.Close()
+	go func() { io.WriteString(conn, strings.Replace(req, "%s", path, 1)) }()
+	var got bytes.Buffer
+	br := bufio.NewReader(io.TeeReader(conn, &got))
+	method, _, _ := strings.Cut(req, " ")
+	res, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		tb.Fatalf("%s %s: reading the response: %v (got %q)", method, path, err, got.String())
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return got.String()[:got.Len()-br.Buffered()], !res.Close
+}
+
+// check runs c through both paths for req and fails where what the client sees differs: the
+// status line, the header fields (in any order, the server's own Date aside), the body bytes as
+// framed, and whether the connection stays open.
+func (fs *fieldsServer) check(tb testing.TB, c fieldsCase, req string) {
+	fs.mu.Lock()
+	fs.cur = c
+	fs.mu.Unlock()
+	list, listOpen := fs.exchange(tb, req, "/list")
+	want, mapOpen := fs.exchange(tb, req, "/map")
+	if a, b := normalizeHead(list, c.list), normalizeHead(want, c.list); a != b || listOpen != mapOpen {
+		tb.Errorf("%d %q for %q:\nWriteFields sent %q (open %v)\nWriteHeader sent %q (open %v)", c.code, c.list, req, list, listOpen, want, mapOpen)
+	}
+}
+
+// normalizeHead sorts a response's header lines and blanks the value of a Date that the server
+// added (the two paths may straddle a second).
+func normalizeHead(raw string, list []fieldlist.Field) string {
+	head, body, _ := strings.Cut(raw, "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	for i, l := range lines {
+		if v, ok := strings.CutPrefix(l, "Date: "); ok && !slices.ContainsFunc(list, func(f fieldlist.Field) bool { return f.Value == v }) {
+			lines[i] = "Date: (server's)"
+		}
+	}
+	// By name only: the order of a name's lines is its values' order (RFC 9110 5.3).
+	slices.SortStableFunc(lines[1:], func(a, b string) int {
+		an, _, _ := strings.Cut(a, ":")
+		bn, _, _ := strings.Cut(b, ":")
+		return strings.Compare(an, bn)
+	})
+	return strings.Join(lines, "\r\n") + "\r\n\r\n" + body
+}
+
+// fieldsRequests are the requests each head answers: keep-alive over HTTP/1.1 and 1.0, a
+// client that closes, and HEAD.
+var fieldsRequests = []string{
+	"GET %s HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+	"GET %s HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+	"GET %s HTTP/1.0\r\n\r\n",
+	"HEAD %s HTTP/1.1\r\nHost: a\r\n\r\n",
+}
+
+// fl builds a list from name, value pairs.
+func fl(kv ...string) []fieldlist.Field {
+	var list []fieldlist.Field
+	for i := 0; i+1 < len(kv); i += 2 {
+		list = append(list, fieldlist.Field{Name: kv[i], Value: kv[i+1]})
+	}
+	return list
+}
+
+// fieldsCases are heads an HTTP/2 upstream sends (the Go upstream's, nghttpd's), and the fields
+// that change the framing or the connection, in lower and other cases.
+var fieldsCases = []fieldsCase{
+	{200, fl("content-type", "text/plain; charset=utf-8", "content-length", "5", "date", "Sun, 29 Nov 2026 18:00:00 GMT")},
+	{200, fl("server", "nghttpd nghttp2/1.52.0", "content-length", "5", "cache-control", "max-age=3600", "last-modified", "Sat, 28 Nov 2026 10:00:00 GMT")},
+	{200, fl("x-two", "a", "content-type", "text/plain", "x-two", "b", "via", "2 muxgate")},
+	{200, fl("content-length", "5", "content-length", "5")},
+	{200, fl("content-length", "5", "content-length", "6")},
+	{200, fl("content-length", "x")},
+	{200, fl("content-length", "3")}, // shorter than the body: the write past it fails
+	{200, fl("trailer", "X-Sum, content-length", "x-sum", "before")},
+	{200, fl("connection", "close", "x-a", "1")},
+	{200, fl("Connection", "keep-alive, Close")},
+	{200, fl("transfer-encoding", "chunked", "keep-alive", "timeout=5", "te", "trailers")},
+	{200, fl("X-Mixed-CASE", "1", "x-mixed-case", "2", "x_under", "3", "x-9", "4")},
+	{200, fl("x a", "not a token", "Trailer:X", "prefix", "", "empty name")},
+	{200, fl("x-ctl", "a\r\nInjected: 1", "x-nul", "a\x00b")},
+	{204, fl("content-length", "0", "x-a", "1")},
+	{304, fl("content-length", "5", "etag", `"abc"`)},
+	{404, fl("content-type", "text/html")},
+	{200, nil},
+	{599, fl("x-a", "1")},
+}
+
+func TestWriteFieldsDifferential(t *testing.T) {
+	fs := newFieldsServer(t)
+	for _, c := range fieldsCases {
+		for _, req := range fieldsRequests {
+			fs.check(t, c, req)
+		}
+	}
+}
+
+// TestWriteFieldsRefuses: WriteFields writes nothing where the header map must serve, and says
+// so.
+func TestWriteFieldsRefuses(t *testing.T) {
+	list := fl("x-a", "1")
+	if WriteFields(httptest.NewRecorder(), 200, list) {
+		t.Error("WriteFields wrote to an httptest.ResponseRecorder, which is not h1's")
+	}
+	refused := make(chan []bool, 1)
+	_, addr := startServer(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var got []bool
+		got = append(got, WriteFields(w, 103, list), WriteFields(w, 1000, list))
+		w.Header().Set("X-B", "2")
+		got = append(got, WriteFields(w, 200, list))
+		w.WriteHeader(201)
+		got = append(got, WriteFields(w, 200, list))
+		refused <- got
+	}))
+	c := dial(t, addr)
+	if r := c.roundTrip("GET / HTTP/1.1\r\nHost: a\r\n\r\n"); r.StatusCode != 201 {
+		t.Errorf("status %d, want the handler's 201", r.StatusCode)
+	}
+	if got := <-refused; slices.Contains(got, true) {
+		t.Errorf("WriteFields for 103, 1000, after Header().Set and after WriteHeader: %v, want all false", got)
+	}
+}
+
+// FuzzWriteFields runs the differential test on fuzzed heads: a status code, and fields one per
+// line as "name: value".
+//
+// Run with: go test ./h1 -run XXX -fuzz '^FuzzWriteFields$' -fuzztime 45s
+func FuzzWriteFields(f *testing.F) {
+	for _, c := range fieldsCases {
+		var b strings.Builder
+		for _, x := range c.list {
+			b.WriteString(x.Name + ": " + x.Value + "\n")
+		}
+		for i := range fieldsRequests {
+			f.Add(uint16(c.code), b.String(), uint8(i))
+		}
+	}
+	fs := newFieldsServer(f)
+	f.Fuzz(func(t *testing.T, code uint16, fields string, req uint8) {
+		if code < 200 || code > 999 {
+			return
+		}
+		var list []fieldlist.Field
+		for line := range strings.SplitSeq(fields, "\n") {
+			name, value, ok := strings.Cut(line, ": ")
+			if !ok {
+				continue
+			}
+			list = append(list, fieldlist.Field{Name: name, Value: value})
+		}
+		fs.check(t, fieldsCase{int(code), list}, fieldsRequests[int(req)%len(fieldsRequests)])
+	})
+}
+
+// FuzzAppendCanonical: a token's canonical form is http.CanonicalHeaderKey's.
+func FuzzAppendCanonical(f *testing.F) {
+	for _, s := range []string{"content-type", "X-MIXED-case", "x_under", "-x-", "a--b", "www-authenticate", "9p", "!#$%&'*+-.^_`|~"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if !isToken(name) {
+			return
+		}
+		if got, want := string(appendCanonical(nil, name)), http.CanonicalHeaderKey(name); got != want {
+			t.Errorf("appendCanonical(%q) = %q, want %q", name, got, want)
+		}
+	})
+}
