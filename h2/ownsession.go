@@ -67,7 +67,11 @@ func (s *ownSession) RoundTrip(req *http.Request) (*http.Response, error) {
 // Start sends req on the reserved stream without waiting for the response
 // head, which Await returns. Its errors are RoundTrip's.
 func (s *ownSession) Start(req *http.Request) (pool.Started, error) {
-	st, id, err := s.conn.StartReserved(req)
+	start := s.conn.StartReserved
+	if info := pool.InfoFrom(req.Context()); info != nil && info.List != nil {
+		start = s.conn.StartListReserved
+	}
+	st, id, err := start(req)
 	if err != nil {
 		setStreamID(req, id)
 		return nil, s.failed(req, err)
@@ -77,10 +81,17 @@ func (s *ownSession) Start(req *http.Request) (pool.Started, error) {
 
 // Await waits for the response head of the stream Start opened.
 func (s *ownSession) Await(started pool.Started, req *http.Request) (*http.Response, error) {
-	res, id, err := started.(*h2conn.Started).Await()
-	setStreamID(req, id)
+	st := started.(*h2conn.Started)
+	res, id, err := st.Await()
+	info := pool.InfoFrom(req.Context())
+	if info != nil {
+		info.StreamID = uint64(id)
+	}
 	if err != nil {
 		return nil, s.failed(req, err)
+	}
+	if res.Header == nil {
+		info.List.Fields = st.Fields() // asked for by Start
 	}
 	return res, nil
 }

@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"muxgate/internal/fieldlist"
 	"muxgate/internal/pool"
 )
 
@@ -463,6 +465,42 @@ func testDialErrors(t *testing.T, e Engine) {
 		_, err = p.RoundTrip(req)
 		if !errors.Is(err, pool.ErrUnavailable) || !strings.Contains(err.Error(), "ALPN") {
 			t.Errorf("err %v, want ErrUnavailable for ALPN", err)
+		}
+	})
+}
+
+// TestRealListHead: a request whose Info asks for the head as a list gets it so from our own
+// session, with the same fields a Header would hold, and as a Header from x/net's.
+func TestRealListHead(t *testing.T) {
+	forBoth(t, func(t *testing.T, e Engine, useTLS bool) {
+		u := startUpstream(t, useTLS, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["X-Two"] = []string{"a", "b"}
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, "hello")
+		}))
+		p := newRealPool(t, u, Config{Engine: e})
+		info := &pool.Info{List: new(pool.HeadList)}
+		req, _ := http.NewRequestWithContext(pool.WithInfo(context.Background(), info), "GET", scheme(u)+"://"+u.addr+"/", nil)
+		res, err := p.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if string(body) != "hello" || res.ContentLength != 5 {
+			t.Errorf("body %q, ContentLength %d; want hello, 5", body, res.ContentLength)
+		}
+		h := res.Header
+		if e == EngineOwn {
+			if h != nil {
+				t.Fatalf("own session: Header %v, want nil with the head in Info.List", h)
+			}
+			h = fieldlist.Header(info.List.Fields)
+		} else if info.List.Fields != nil {
+			t.Errorf("x/net session: Info.List.Fields %v, want it left alone", info.List.Fields)
+		}
+		if got := h["X-Two"]; !slices.Equal(got, []string{"a", "b"}) || h.Get("Content-Type") != "text/plain" || h.Get("Content-Length") != "5" {
+			t.Errorf("head %v, want X-Two a and b, Content-Type text/plain, Content-Length 5", h)
 		}
 	})
 }

@@ -1,6 +1,10 @@
 package pool
 
-import "context"
+import (
+	"context"
+
+	"muxgate/internal/fieldlist"
+)
 
 // Info describes how the pool carried one request. A caller that wants it
 // puts a zeroed *Info in the request's context with WithInfo (or uses an
@@ -12,6 +16,23 @@ type Info struct {
 	StreamID  uint64 // the stream of the last attempt; 0 if the session cannot tell
 	Protocol  string // Config.Protocol, such as "h2" or "h3"
 	Attempts  int    // streams tried: 1, or more when a request was retried
+
+	// List, set by the caller, asks for the response head as a list, for a caller that writes
+	// it out again as it came: a session that can (HTTP/2, EngineOwn) returns a Response whose
+	// Header is nil and puts the head's fields in List.Fields. Other sessions fill Header as
+	// usual and leave List alone.
+	List *HeadList
+}
+
+// HeadList is a response head's fields, in the order they came (see Info.List).
+type HeadList struct {
+	Fields []fieldlist.Field
+}
+
+// begin records a new attempt, on session id: what the last attempt reported is cleared, and
+// what the caller asked for (List) stays.
+func (info *Info) begin(id uint64, protocol string, attempt int) {
+	*info = Info{SessionID: id, Protocol: protocol, Attempts: attempt, List: info.List}
 }
 
 type infoKey struct{}

@@ -40,7 +40,7 @@ func (p *Pool) roundTrip(req *http.Request, e *entry, tried []*entry) (*http.Res
 		}
 		made[attempt-1] = e
 		if info != nil {
-			*info = Info{SessionID: e.id, Protocol: p.cfg.Protocol, Attempts: attempt}
+			info.begin(e.id, p.cfg.Protocol, attempt)
 		}
 		r := req
 		if body != nil {

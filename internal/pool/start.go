@@ -58,7 +58,7 @@ func (p *Pool) Start(req *http.Request, pd *Pending) {
 		return
 	}
 	if info := InfoFrom(ctx); info != nil {
-		*info = Info{SessionID: e.id, Protocol: p.cfg.Protocol, Attempts: 1}
+		info.begin(e.id, p.cfg.Protocol, 1)
 	}
 	ss, ok := e.s.(StartSession)
 	if !ok {

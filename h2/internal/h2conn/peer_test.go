@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"muxgate/internal/fieldlist"
 )
 
 // peer is a fake HTTP/2 server on the other end of a net.Pipe: it records
@@ -301,6 +303,7 @@ func (p *peer) must(err error) {
 // rt is a RoundTrip running in its own goroutine.
 type rt struct {
 	res  *http.Response
+	list []fieldlist.Field // the head's fields, for startList
 	id   uint32
 	err  error
 	done chan struct{}
@@ -311,6 +314,26 @@ func (p *peer) start(req *http.Request) *rt {
 	go func() {
 		defer close(r.done)
 		r.res, r.id, r.err = p.c.RoundTrip(req)
+	}()
+	return r
+}
+
+// startList is start for a request whose response head comes as a list
+// (StartListReserved); r.list holds it once r.done is closed.
+func (p *peer) startList(req *http.Request) *rt {
+	r := &rt{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		if !p.c.Reserve() {
+			r.err = errNoStream
+			return
+		}
+		st, id, err := p.c.StartListReserved(req)
+		if r.id, r.err = id, err; err != nil {
+			return
+		}
+		r.res, r.id, r.err = st.Await()
+		r.list = st.Fields()
 	}()
 	return r
 }

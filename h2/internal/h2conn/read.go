@@ -10,6 +10,8 @@ import (
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"muxgate/internal/fieldlist"
 )
 
 // errResHeaderListSize fails a stream whose response head or trailers
@@ -338,27 +340,35 @@ func (c *Conn) onResponseHead(s *stream, endStream bool) error {
 	if !ok || code == http.StatusSwitchingProtocols { // RFC 9113 8.6: no 101
 		return malformed(s)
 	}
-	var vals []string
-	if code >= 200 {
-		vals = s.hvals[:] // a 1xx head may be kept by a trace hook: not there
-	}
-	h, declared, ok := buildHeader(fields, true, vals)
-	if !ok {
-		return malformed(s)
-	}
 	if code < 200 {
+		h, _, ok := buildHeader(fields, true, nil) // a trace hook may keep it: not in s.hvals
+		if !ok {
+			return malformed(s)
+		}
 		return c.onInformational(s, code, h, endStream)
 	}
-	s.gotHead = true
 	res := &s.res
+	if s.listed {
+		list, declared, ok := listFields(fields)
+		if !ok {
+			return malformed(s)
+		}
+		s.list, res.ContentLength = listContentLength(list)
+		res.Trailer = declared
+	} else {
+		h, declared, ok := buildHeader(fields, true, s.hvals[:])
+		if !ok {
+			return malformed(s)
+		}
+		res.Header, res.Trailer = h, declared
+		res.ContentLength = contentLength(h)
+	}
+	s.gotHead = true
 	res.Status = statusLine(code, status)
 	res.StatusCode = code
 	res.Proto, res.ProtoMajor, res.ProtoMinor = "HTTP/2.0", 2, 0
-	res.Header = h
-	res.Trailer = declared
 	res.Request = s.req
 	res.TLS = c.tlsState
-	res.ContentLength = contentLength(h)
 	if res.ContentLength < 0 && endStream && !s.head {
 		res.ContentLength = 0
 	}
@@ -454,24 +464,16 @@ func buildHeader(fields []hpack.HeaderField, resHead bool, vals []string) (h, de
 	}
 	h = make(http.Header, len(fields))
 	for i, f := range fields {
-		if f.IsPseudo() || !validFieldName(f.Name) || !httpguts.ValidHeaderFieldValue(f.Value) {
+		if keep, ok := regularField(f); !ok {
 			return nil, nil, false
+		} else if !keep {
+			continue
 		}
-		if connectionField(f.Name) {
+		if resHead && f.Name == "trailer" {
+			declared = declareTrailers(declared, f.Value)
 			continue
 		}
 		key := canonicalKey(f.Name)
-		if resHead && key == "Trailer" {
-			if declared == nil {
-				declared = make(http.Header)
-			}
-			for _, k := range strings.Split(f.Value, ",") {
-				if k = textproto.TrimString(k); k != "" {
-					declared[http.CanonicalHeaderKey(k)] = nil
-				}
-			}
-			continue
-		}
 		if vv, dup := h[key]; dup {
 			h[key] = append(vv, f.Value)
 			continue
@@ -480,6 +482,55 @@ func buildHeader(fields []hpack.HeaderField, resHead bool, vals []string) (h, de
 		h[key] = vals[i : i+1 : i+1]
 	}
 	return h, declared, true
+}
+
+// listSpare is the room a response head's list leaves for fields that a
+// proxy adds (Via, Content-Length, Connection) without growing.
+const listSpare = 3
+
+// listFields is buildHeader for a response head kept as a list: the same
+// checks and the same fields dropped, with "trailer" declaring
+// Response.Trailer keys.
+func listFields(fields []hpack.HeaderField) (list []fieldlist.Field, declared http.Header, ok bool) {
+	list = make([]fieldlist.Field, 0, len(fields)+listSpare)
+	for _, f := range fields {
+		if keep, ok := regularField(f); !ok {
+			return nil, nil, false
+		} else if !keep {
+			continue
+		}
+		if f.Name == "trailer" {
+			declared = declareTrailers(declared, f.Value)
+			continue
+		}
+		list = append(list, fieldlist.Field{Name: f.Name, Value: f.Value})
+	}
+	return list, declared, true
+}
+
+// regularField checks a decoded regular field: ok is false if it makes the
+// head malformed (RFC 9113 8.2.1, 8.3), keep is false if it is
+// connection-specific and so dropped (RFC 9113 8.2.2; net/http's HTTP/2
+// client drops them too).
+func regularField(f hpack.HeaderField) (keep, ok bool) {
+	if f.IsPseudo() || !validFieldName(f.Name) || !httpguts.ValidHeaderFieldValue(f.Value) {
+		return false, false
+	}
+	return !connectionField(f.Name), true
+}
+
+// declareTrailers adds the names a Trailer field's value lists to declared,
+// making it if nil.
+func declareTrailers(declared http.Header, v string) http.Header {
+	if declared == nil {
+		declared = make(http.Header)
+	}
+	for _, k := range strings.Split(v, ",") {
+		if k = textproto.TrimString(k); k != "" {
+			declared[http.CanonicalHeaderKey(k)] = nil
+		}
+	}
+	return declared
 }
 
 // contentLength reads Content-Length as net/http's HTTP/2 client does:
@@ -505,4 +556,36 @@ func contentLength(h http.Header) int64 {
 		h["Content-Length"] = vv[:1]
 	}
 	return int64(n)
+}
+
+// listContentLength is contentLength for a list: it returns the list
+// without the content-length fields that contentLength would delete or
+// collapse, and the length (-1 if unknown).
+func listContentLength(list []fieldlist.Field) ([]fieldlist.Field, int64) {
+	first, agree := -1, true
+	for i, f := range list {
+		if f.Name != "content-length" {
+			continue
+		}
+		if first < 0 {
+			first = i
+		} else if f.Value != list[first].Value {
+			agree = false
+		}
+	}
+	if first < 0 {
+		return list, -1
+	}
+	n, err := strconv.ParseUint(list[first].Value, 10, 63)
+	keep, length := first, int64(n) // the one content-length field kept, or -1 for none
+	if !agree || err != nil {
+		keep, length = -1, -1
+	}
+	kept := list[:first]
+	for i := first; i < len(list); i++ {
+		if list[i].Name != "content-length" || i == keep {
+			kept = append(kept, list[i])
+		}
+	}
+	return kept, length
 }

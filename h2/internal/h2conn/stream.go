@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/net/http2"
+
+	"muxgate/internal/fieldlist"
 )
 
 // stream is one request and its response. The response Body is the
@@ -17,12 +19,13 @@ import (
 // fields usually live in it too, so a request costs one allocation for
 // all of them.
 type stream struct {
-	c     *Conn
-	req   *http.Request          // immutable
-	ctx   context.Context        // immutable
-	trace *httptrace.ClientTrace // immutable; nil without a trace
-	head  bool                   // the request is HEAD; immutable
-	id    uint32                 // set under wmu before the stream is registered; then immutable
+	c      *Conn
+	req    *http.Request          // immutable
+	ctx    context.Context        // immutable
+	trace  *httptrace.ClientTrace // immutable; nil without a trace
+	head   bool                   // the request is HEAD; immutable
+	listed bool                   // the caller asked for the response head as a list (StartListReserved); immutable
+	id     uint32                 // set under wmu before the stream is registered; then immutable
 
 	// headed hands the response head to RoundTrip, which waits on it:
 	// deliverLocked calls Done once, after setting resErr (nil: res is
@@ -58,12 +61,13 @@ type stream struct {
 	rstQueued bool // RST_STREAM queued: queue nothing more for s
 
 	// Owned by the reader goroutine.
-	gotHead bool      // the final response head arrived
-	hvals   [8]string // backs the values of the final head's Header (see buildHeader); written once
-	discard bool      // the response has no Body to read (HEAD): DATA is dropped
-	n1xx    int       // informational responses so far
-	clen    int64     // the response's content-length; -1 if none
-	got     int64     // response body bytes received
+	gotHead bool              // the final response head arrived
+	hvals   [6]string         // backs the values of the final head's Header (see buildHeader); written once
+	list    []fieldlist.Field // the final head's fields when listed, instead of res.Header; written once
+	discard bool              // the response has no Body to read (HEAD): DATA is dropped
+	n1xx    int               // informational responses so far
+	clen    int64             // the response's content-length; -1 if none
+	got     int64             // response body bytes received
 
 	reqBodyClosed atomic.Bool // req.Body was closed (by the sender or a closer goroutine)
 }
@@ -122,12 +126,31 @@ func (st *Started) Await() (*http.Response, uint32, error) {
 	return &s.res, s.id, nil
 }
 
+// Fields returns the final response head's fields, in the order the peer
+// sent them, for a stream that StartListReserved opened; nil otherwise. It
+// may be called once Await returned a response. The caller may keep the
+// list and append to it; the stream no longer touches it.
+func (st *Started) Fields() []fieldlist.Field { return (*stream)(st).list }
+
 // StartReserved is the first half of RoundTripReserved: it opens the
 // stream and queues its HEADERS without waiting for the response head, so
 // that a caller may start several streams before it waits for any; their
 // HEADERS then share the writer's next write. Its errors are
 // RoundTripReserved's.
 func (c *Conn) StartReserved(req *http.Request) (*Started, uint32, error) {
+	return c.startStream(req, false)
+}
+
+// StartListReserved is StartReserved for a caller that writes the response
+// head out again as it came, as a proxy does: the final head's fields are
+// kept as a list (Started.Fields), checked as for a Header, and the
+// response's Header is nil. Building and walking a map per response cost
+// more than the rest of the head's handling.
+func (c *Conn) StartListReserved(req *http.Request) (*Started, uint32, error) {
+	return c.startStream(req, true)
+}
+
+func (c *Conn) startStream(req *http.Request, listed bool) (*Started, uint32, error) {
 	ctx := req.Context()
 	var inline [inlineFields]field
 	h, sent, err := prepareHead(req, c.peerMaxHeaderList.Load(), inline[:0])
@@ -142,11 +165,12 @@ func (c *Conn) StartReserved(req *http.Request) (*Started, uint32, error) {
 		return nil, 0, &wrapError{"h2conn: request", err}
 	}
 	s := &stream{
-		c:    c,
-		req:  req,
-		ctx:  ctx,
-		head: req.Method == http.MethodHead,
-		clen: -1,
+		c:      c,
+		req:    req,
+		ctx:    ctx,
+		head:   req.Method == http.MethodHead,
+		listed: listed,
+		clen:   -1,
 	}
 	s.trace = httptrace.ContextClientTrace(ctx)
 	s.headed.Add(1)
