@@ -51,6 +51,16 @@ func removeHopHeaders(h http.Header) (teTrailers bool) {
 	return teTrailers
 }
 
+// hopField reports whether removeHopHeaders removes the field name, given in lower case, by
+// name alone (the fields that Connection lists aside).
+func hopField(name string) bool {
+	switch name {
+	case "connection", "te", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade", "trailer", "http2-settings":
+		return true
+	}
+	return false
+}
+
 // forwarding says which forwarding fields the gateway adds to each request.
 type forwarding struct {
 	forwardedFor   bool

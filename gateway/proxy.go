@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"muxgate/h1"
+	"muxgate/internal/fieldlist"
 	"muxgate/internal/pool"
 )
 
@@ -48,6 +49,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The pool bounds the wait for the response head (-upstream-timeout): its sessions know
 	// when a head has come, and ours time it without a timer per request.
 	ex.ctx.Context = r.Context()
+	ex.ctx.Info.List = &ex.list // see writeFields
 	out := p.outbound(&ex.ctx, r, ex)
 	resp, err := p.up.RoundTrip(out)
 	p.respond(w, r, &rec, ex, resp, err)
@@ -62,7 +64,12 @@ func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex 
 	}
 	defer resp.Body.Close()
 	rec.status = resp.StatusCode
-	p.writeHead(w, r, resp)
+	if resp.Header == nil && !p.writeFields(w, r, resp, ex.list.Fields) {
+		resp.Header = fieldlist.Header(ex.list.Fields)
+	}
+	if resp.Header != nil {
+		p.writeHead(w, r, resp)
+	}
 	n, err := copyBody(w, resp, &ex.pw)
 	rec.bytesOut = n
 	rec.bytesIn = ex.body.count()
@@ -81,6 +88,7 @@ func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex 
 type exchange struct {
 	url  url.URL
 	ctx  pool.InfoContext // the upstream request's context: the client's, carrying the pool's Info
+	list pool.HeadList    // the response head, where the pool gives it as a list
 	body countingBody
 	out  http.Request // the upstream request
 	pw   pieceWriter  // copyBody's, for a body it passes on without copying
@@ -159,6 +167,36 @@ func (p *proxy) writeHead(w http.ResponseWriter, r *http.Request, resp *http.Res
 		h.Set("Connection", "close")
 	}
 	w.WriteHeader(resp.StatusCode)
+}
+
+// writeFields is writeHead for a response head that the pool gave as a list (pool.Info.ListHead)
+// and resp.Header nil: the same rules, applied to the list, which h1 writes without building a
+// header map. It reports false, having written nothing and left list[:len(list)] as it was,
+// where the map must serve: for trailers, a hop-by-hop field (which HTTP/2 forbids anyway), or a
+// ResponseWriter that is not h1's.
+func (p *proxy) writeFields(w http.ResponseWriter, r *http.Request, resp *http.Response, list []fieldlist.Field) bool {
+	if len(resp.Trailer) > 0 {
+		return false
+	}
+	hasLength := false
+	for _, f := range list {
+		if f.Name == "content-length" {
+			hasLength = true // the pool kept only a valid one
+		} else if hopField(f.Name) {
+			return false
+		}
+	}
+	if !hasLength && resp.ContentLength >= 0 && bodyAllowed(r, resp.StatusCode) {
+		list = append(list, fieldlist.Field{Name: "content-length", Value: strconv.FormatInt(resp.ContentLength, 10)})
+	}
+	if p.forward.via {
+		// After the upstream's own Via fields, as appendVia puts it (RFC 9110 7.6.3).
+		list = append(list, fieldlist.Field{Name: "via", Value: viaResponse(resp)[0]})
+	}
+	if p.draining() {
+		list = append(list, fieldlist.Field{Name: "connection", Value: "close"})
+	}
+	return h1.WriteFields(w, resp.StatusCode, list)
 }
 
 // bodyAllowed reports whether a response to r with this status may carry a body
