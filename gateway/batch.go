@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"muxgate/h1"
 	"muxgate/internal/pool"
@@ -39,13 +38,7 @@ func (p *proxy) StartsPipelined() bool {
 // content: the outbound request is sent, and the returned exchange writes the answer.
 func (p *proxy) StartPipelined(r *http.Request) h1.PipelinedExchange {
 	x := &started{p: p, r: r}
-	x.ex.body = countingBody{r: r.Body}
-	x.rec = record{in: r, info: &x.ex.ctx.Info}
-	if p.timed {
-		x.rec.start = time.Now()
-	}
-	x.ex.ctx.Context = r.Context()
-	out := p.outbound(&x.ex.ctx, r, &x.ex)
+	out := p.begin(r, &x.ex, &x.rec)
 	p.up.(starter).Start(out, &x.pd)
 	return x
 }

@@ -162,3 +162,16 @@ func fl(kv ...string) []fieldlist.Field {
 	}
 	return list
 }
+
+// TestBeginAsksForList: every request the proxy sends, pipelined (StartPipelined) or not
+// (ServeHTTP), asks the pool for its response head as a list, into its exchange.
+func TestBeginAsksForList(t *testing.T) {
+	p := &proxy{scheme: "http", address: "127.0.0.1:9"}
+	r, _ := http.NewRequest("GET", "/", nil)
+	var ex exchange
+	var rec record
+	out := p.begin(r, &ex, &rec)
+	if info := pool.InfoFrom(out.Context()); info == nil || info.List != &ex.list {
+		t.Errorf("the upstream request's Info %+v does not ask for the head as a list into the exchange", info)
+	}
+}

@@ -40,19 +40,25 @@ type proxy struct {
 // become statuses in classify; failures after it abort the connection, since a status line
 // cannot be taken back.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ex := &exchange{body: countingBody{r: r.Body}}
-	rec := record{in: r, info: &ex.ctx.Info}
+	ex := new(exchange)
+	var rec record
+	out := p.begin(r, ex, &rec)
+	resp, err := p.up.RoundTrip(out)
+	p.respond(w, r, &rec, ex, resp, err)
+}
+
+// begin readies ex and rec for r and returns the request to send upstream.
+func (p *proxy) begin(r *http.Request, ex *exchange, rec *record) *http.Request {
+	ex.body = countingBody{r: r.Body}
+	*rec = record{in: r, info: &ex.ctx.Info}
 	if p.timed {
 		rec.start = time.Now()
 	}
-
 	// The pool bounds the wait for the response head (-upstream-timeout): its sessions know
 	// when a head has come, and ours time it without a timer per request.
 	ex.ctx.Context = r.Context()
 	ex.ctx.Info.List = &ex.list // see writeFields
-	out := p.outbound(&ex.ctx, r, ex)
-	resp, err := p.up.RoundTrip(out)
-	p.respond(w, r, &rec, ex, resp, err)
+	return p.outbound(&ex.ctx, r, ex)
 }
 
 // respond is the second half of ServeHTTP: the answer to the round trip's outcome.
