@@ -97,6 +97,10 @@ func (g *Gateway) closeListeners() {
 	}
 }
 
+// Requests returns how many requests the gateway has taken from its clients since it started:
+// a measure of its work, which the processor governor weighs against its CPU time.
+func (g *Gateway) Requests() uint64 { return g.front.State().Requests }
+
 // Addrs returns the bound address of each listener, in the order of Config.Listeners.
 func (g *Gateway) Addrs() []net.Addr {
 	addrs := make([]net.Addr, len(g.listeners))

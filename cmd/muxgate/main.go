@@ -63,7 +63,7 @@ func run(args []string) int {
 		tuners.Go(func() { newTrimmer(o.idleGC, log).run(tctx) })
 	}
 	if o.procsWait > 0 {
-		tuners.Go(func() { newGovernor(governPeriod, o.procsWait, log).run(tctx) })
+		tuners.Go(func() { newGovernor(governPeriod, o.procsWait, g.Requests, log).run(tctx) })
 	}
 	if err := g.Serve(ctx); err != nil {
 		log.Error().Err(err).Msg("stopped")

@@ -32,6 +32,13 @@ func (f *fakeProcs) load(busy float64, n int, late float64, wait time.Duration) 
 	f.stats.waits[bucketAbove(wait)] += uint64(nLate)
 }
 
+// serve adds n requests served to the work count.
+func (f *fakeProcs) serve(n uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stats.work += n
+}
+
 func (f *fakeProcs) read() procStats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -116,6 +123,54 @@ func TestGovernor(t *testing.T) {
 		if got := f.setsSoFar(); len(got) != len(want) {
 			t.Fatalf("stopping at the ceiling set GOMAXPROCS: %v", got[len(want):])
 		}
+	})
+}
+
+// TestGovernorTrial: where work is counted, an increase for CPU alone comes after trialLen
+// busy periods in a row and stays only if the requests served per period grow with it; after a
+// failed trial busy alone adds no processor for growHold periods, which double after each
+// failure and fall back once a trial succeeds. An increase for late waits is at once and no
+// trial.
+func TestGovernorTrial(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const wait = time.Millisecond
+		f := &fakeProcs{stats: procStats{waits: make([]uint64, len(schedBuckets)-1)}}
+		g := &governor{period: governPeriod, wait: wait, ceiling: 2, read: f.read, set: f.set, log: zerolog.New(io.Discard), trials: true}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go g.run(ctx)
+		time.Sleep(governPeriod / 2) // each step below then spans exactly one tick
+
+		want := []int{1}
+		periods := func(n int, busy, late float64, work uint64, what string, change ...int) {
+			t.Helper()
+			for range n {
+				f.load(busy, 1000, late, wait)
+				f.serve(work)
+				time.Sleep(governPeriod)
+				synctest.Wait()
+			}
+			want = append(want, change...)
+			if got := f.setsSoFar(); !slices.Equal(got, want) {
+				t.Fatalf("%s: GOMAXPROCS set to %v, want %v", what, got, want)
+			}
+		}
+		periods(trialLen, 0.5, 0, 100, "half busy")
+		periods(trialLen, 0.95, 0, 1000, "busy, but not yet for trialLen periods after a quieter time")
+		periods(1, 0.95, 0, 1000, "busy for trialLen periods: a second processor, on trial", 2)
+		periods(trialLen-1, 1.3, 0, 1040, "on trial, serving 4% more")
+		periods(1, 1.3, 0, 1040, "not 5% more: back to one", 1)
+		periods(baseHold, 0.95, 0, 1000, "busy, within growHold of the failure")
+		periods(1, 0.95, 0, 1000, "busy after growHold: on trial again", 2)
+		periods(trialLen, 1.3, 0, 900, "serving less: back to one", 1)
+		periods(2*baseHold, 0.95, 0, 1000, "busy, within the doubled growHold")
+		periods(1, 0.95, 0, 1000, "on trial a third time", 2)
+		periods(trialLen, 1.6, 0, 1500, "serving half again as many: kept")
+		periods(baseHold, 0.3, 0, 500, "light: one again after hold", 1)
+		periods(trialLen+1, 0.95, 0, 500, "busy: on trial, growHold back at its base after the success", 2)
+		periods(trialLen, 1.2, 0, 500, "no gain", 1)
+		periods(1, 0.5, 0.5, 500, "late waits: a second processor at once, no trial", 2)
+		periods(trialLen+1, 0.8, 0, 500, "no gain, but kept: the increase was for latency")
 	})
 }
 
