@@ -113,11 +113,11 @@ func nameIs(field, name string) bool {
 // appendCanonical appends the token name in canonical form, as http.CanonicalHeaderKey gives it:
 // upper case at its start and after each hyphen, lower case elsewhere.
 func appendCanonical(b []byte, name string) []byte {
+	n := len(b)
+	b = append(b, name...) // one copy, then the case fixed in place
 	upper := true
-	for i := range len(name) {
-		var c byte
-		c, upper = canonicalByte(name[i], upper)
-		b = append(b, c)
+	for i := n; i < len(b); i++ {
+		b[i], upper = canonicalByte(b[i], upper)
 	}
 	return b
 }
