@@ -70,12 +70,7 @@ func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex 
 	}
 	defer resp.Body.Close()
 	rec.status = resp.StatusCode
-	if resp.Header == nil && !p.writeFields(w, r, resp, ex.list.Fields) {
-		resp.Header = fieldlist.Header(ex.list.Fields)
-	}
-	if resp.Header != nil {
-		p.writeHead(w, r, resp)
-	}
+	p.head(w, r, resp, ex.list.Fields)
 	n, err := copyBody(w, resp, &ex.pw)
 	rec.bytesOut = n
 	rec.bytesIn = ex.body.count()
@@ -175,7 +170,19 @@ func (p *proxy) writeHead(w http.ResponseWriter, r *http.Request, resp *http.Res
 	w.WriteHeader(resp.StatusCode)
 }
 
-// writeFields is writeHead for a response head that the pool gave as a list (pool.Info.ListHead)
+// head writes the status and the end-to-end fields of resp to w: from list, where the pool gave
+// the head as one (resp.Header nil) and h1 can write it, else from the header map.
+func (p *proxy) head(w http.ResponseWriter, r *http.Request, resp *http.Response, list []fieldlist.Field) {
+	if resp.Header == nil {
+		if p.writeFields(w, r, resp, list) {
+			return
+		}
+		resp.Header = fieldlist.Header(list)
+	}
+	p.writeHead(w, r, resp)
+}
+
+// writeFields is writeHead for a response head that the pool gave as a list (pool.Info.List)
 // and resp.Header nil: the same rules, applied to the list, which h1 writes without building a
 // header map. It reports false, having written nothing and left list[:len(list)] as it was,
 // where the map must serve: for trailers, a hop-by-hop field (which HTTP/2 forbids anyway), or a

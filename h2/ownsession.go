@@ -90,8 +90,8 @@ func (s *ownSession) Await(started pool.Started, req *http.Request) (*http.Respo
 	if err != nil {
 		return nil, s.failed(req, err)
 	}
-	if res.Header == nil {
-		info.List.Fields = st.Fields() // asked for by Start
+	if info != nil && info.List != nil && res.Header == nil {
+		info.List.Fields = st.Fields() // as Start asked
 	}
 	return res, nil
 }
