@@ -336,7 +336,8 @@ func (w *response) endHead(code int, f *headFacts) {
 }
 
 // mustClose decides, when the header is written, whether the connection closes after this
-// response. continueOwed says the client is waiting for 100 Continue that was never sent, so it
+// response for a reason of the server's or the client's (the handler's Connection: close is
+// headFacts.close). continueOwed says the client is waiting for 100 Continue that was never sent, so it
 // may or may not send its content now (RFC 9110 10.1.1): the connection cannot be reused.
 func (w *response) mustClose(code int, continueOwed bool) bool {
 	s := w.c.s
