@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"net"
@@ -17,6 +15,7 @@ import (
 
 	"muxgate/h1"
 	"muxgate/internal/fieldlist"
+	"muxgate/internal/headtest"
 	"muxgate/internal/pool"
 )
 
@@ -93,7 +92,7 @@ func TestWriteFieldsMatchesWriteHead(t *testing.T) {
 			list := rawExchange(t, addr, req)
 			up.set(tc.head, false)
 			header := rawExchange(t, addr, req)
-			if normalize(list) != normalize(header) {
+			if headtest.Normalize(list, tc.head.fields) != headtest.Normalize(header, tc.head.fields) {
 				t.Errorf("%s, %q:\nas a list: %q\nas a Header: %q", tc.name, req, list, header)
 			}
 		}
@@ -124,44 +123,15 @@ func rawExchange(t *testing.T, addr, req string) string {
 	}
 	defer conn.Close()
 	io.WriteString(conn, req)
-	var got bytes.Buffer
-	br := bufio.NewReader(io.TeeReader(conn, &got))
 	method, _, _ := strings.Cut(req, " ")
-	res, err := http.ReadResponse(br, &http.Request{Method: method})
+	raw, _, err := headtest.ReadRaw(conn, method)
 	if err != nil {
 		t.Fatalf("%q: %v", req, err)
 	}
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	return got.String()[:got.Len()-br.Buffered()]
+	return raw
 }
 
-// normalize sorts a response's header lines and blanks the server's Date.
-func normalize(raw string) string {
-	head, body, _ := strings.Cut(raw, "\r\n\r\n")
-	lines := strings.Split(head, "\r\n")
-	for i, l := range lines {
-		if strings.HasPrefix(l, "Date: ") && !strings.HasSuffix(l, "2026 18:00:00 GMT") {
-			lines[i] = "Date: (server's)"
-		}
-	}
-	// By name only: the order of a name's lines is its values' order (RFC 9110 5.3).
-	slices.SortStableFunc(lines[1:], func(a, b string) int {
-		an, _, _ := strings.Cut(a, ":")
-		bn, _, _ := strings.Cut(b, ":")
-		return strings.Compare(an, bn)
-	})
-	return strings.Join(lines, "\r\n") + "\r\n\r\n" + body
-}
-
-// fl builds a list from name, value pairs.
-func fl(kv ...string) []fieldlist.Field {
-	var list []fieldlist.Field
-	for i := 0; i+1 < len(kv); i += 2 {
-		list = append(list, fieldlist.Field{Name: kv[i], Value: kv[i+1]})
-	}
-	return list
-}
+var fl = headtest.Fields
 
 // TestBeginAsksForList: every request the proxy sends, pipelined (StartPipelined) or not
 // (ServeHTTP), asks the pool for its response head as a list, into its exchange.

@@ -1,8 +1,6 @@
 package h1
 
 import (
-	"bufio"
-	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"muxgate/internal/fieldlist"
+	"muxgate/internal/headtest"
 )
 
 // fieldsCase is one response head for the differential test: the same fields sent by
@@ -64,22 +63,18 @@ func newFieldsServer(tb testing.TB) *fieldsServer {
 	return fs
 }
 
-// exchange sends req (with path %s) on a fresh connection and returns what came back, read as
-// net/http reads a response, and whether the connection stayed open.
+// exchange sends req (with path %s) on a fresh connection and returns what came back, and
+// whether the connection stayed open.
 func (fs *fieldsServer) exchange(tb testing.TB, req, path string) (raw string, open bool) {
 	conn := fs.l.dial()
 	defer conn.Close()
 	go func() { io.WriteString(conn, strings.Replace(req, "%s", path, 1)) }()
-	var got bytes.Buffer
-	br := bufio.NewReader(io.TeeReader(conn, &got))
 	method, _, _ := strings.Cut(req, " ")
-	res, err := http.ReadResponse(br, &http.Request{Method: method})
+	raw, open, err := headtest.ReadRaw(conn, method)
 	if err != nil {
-		tb.Fatalf("%s %s: reading the response: %v (got %q)", method, path, err, got.String())
+		tb.Fatalf("%s %s: reading the response: %v (got %q)", method, path, err, raw)
 	}
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	return got.String()[:got.Len()-br.Buffered()], !res.Close
+	return raw, open
 }
 
 // check runs c through both paths for req and fails where what the client sees differs: the
@@ -91,28 +86,9 @@ func (fs *fieldsServer) check(tb testing.TB, c fieldsCase, req string) {
 	fs.mu.Unlock()
 	list, listOpen := fs.exchange(tb, req, "/list")
 	want, mapOpen := fs.exchange(tb, req, "/map")
-	if a, b := normalizeHead(list, c.list), normalizeHead(want, c.list); a != b || listOpen != mapOpen {
+	if a, b := headtest.Normalize(list, c.list), headtest.Normalize(want, c.list); a != b || listOpen != mapOpen {
 		tb.Errorf("%d %q for %q:\nWriteFields sent %q (open %v)\nWriteHeader sent %q (open %v)", c.code, c.list, req, list, listOpen, want, mapOpen)
 	}
-}
-
-// normalizeHead sorts a response's header lines and blanks the value of a Date that the server
-// added (the two paths may straddle a second).
-func normalizeHead(raw string, list []fieldlist.Field) string {
-	head, body, _ := strings.Cut(raw, "\r\n\r\n")
-	lines := strings.Split(head, "\r\n")
-	for i, l := range lines {
-		if v, ok := strings.CutPrefix(l, "Date: "); ok && !slices.ContainsFunc(list, func(f fieldlist.Field) bool { return f.Value == v }) {
-			lines[i] = "Date: (server's)"
-		}
-	}
-	// By name only: the order of a name's lines is its values' order (RFC 9110 5.3).
-	slices.SortStableFunc(lines[1:], func(a, b string) int {
-		an, _, _ := strings.Cut(a, ":")
-		bn, _, _ := strings.Cut(b, ":")
-		return strings.Compare(an, bn)
-	})
-	return strings.Join(lines, "\r\n") + "\r\n\r\n" + body
 }
 
 // fieldsRequests are the requests each head answers: keep-alive over HTTP/1.1 and 1.0, a
@@ -125,14 +101,7 @@ var fieldsRequests = []string{
 	"HEAD %s HTTP/1.1\r\nHost: a\r\n\r\n",
 }
 
-// fl builds a list from name, value pairs.
-func fl(kv ...string) []fieldlist.Field {
-	var list []fieldlist.Field
-	for i := 0; i+1 < len(kv); i += 2 {
-		list = append(list, fieldlist.Field{Name: kv[i], Value: kv[i+1]})
-	}
-	return list
-}
+var fl = headtest.Fields
 
 // fieldsCases are heads an HTTP/2 upstream sends (the Go upstream's, nghttpd's), and the fields
 // that change the framing or the connection, in lower and other cases.
