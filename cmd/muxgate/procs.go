@@ -90,6 +90,7 @@ const (
 	governPeriod = 100 * time.Millisecond // how often the governor reads and decides
 
 	lateShare  = 0.2  // share of the scheduling waits that may be longer than wait
+	minWaits   = 100  // scheduling waits in a period below which none counts as late
 	growBusy   = 0.90 // CPU use per processor in use above which they are doubled
 	shrinkBusy = 0.75 // CPU use per processor that fewer processors may reach after a decrease
 	baseHold   = 10   // calm periods before processors are taken away
@@ -249,7 +250,7 @@ func (g *governor) change(procs int, busy, late float64) {
 }
 
 // lateFraction is the share of the scheduling waits between two readings that lasted longer
-// than wait.
+// than wait; 0 for fewer than minWaits waits, too few to say anything of the load.
 func lateFraction(before, after []uint64, wait time.Duration) float64 {
 	var all, late uint64
 	limit := wait.Seconds()
@@ -263,7 +264,7 @@ func lateFraction(before, after []uint64, wait time.Duration) float64 {
 			late += n
 		}
 	}
-	if all == 0 {
+	if all < minWaits {
 		return 0
 	}
 	return float64(late) / float64(all)

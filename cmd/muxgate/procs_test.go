@@ -244,8 +244,13 @@ func TestLateFraction(t *testing.T) {
 	before[bucketBelow(time.Millisecond)] = 100 // before the period: not counted
 	after[bucketBelow(time.Millisecond)] = 130
 	after[bucketAbove(time.Millisecond)] = 10
+	if got := lateFraction(before, after, time.Millisecond); got != 0 {
+		t.Fatalf("10 late of 40, fewer than minWaits: %v, want 0", got)
+	}
+	after[bucketBelow(time.Millisecond)] = 250
+	after[bucketAbove(time.Millisecond)] = 50
 	if got := lateFraction(before, after, time.Millisecond); got != 0.25 {
-		t.Fatalf("10 late of 40: %v, want 0.25", got)
+		t.Fatalf("50 late of 200: %v, want 0.25", got)
 	}
 	if got := lateFraction(before, after, time.Hour); got != 0 {
 		t.Fatalf("none over an hour: %v, want 0", got)
