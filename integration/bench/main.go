@@ -28,6 +28,7 @@ type options struct {
 	jsonPath     string
 	requirePeers bool
 	muxgate      string
+	muxgateB     string // a second muxgate binary, the muxgate-b row
 	targets      []string
 	keep         bool
 	server       string // the proxies' h2c upstream: serverGo or serverNghttpd
@@ -68,7 +69,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `file`, for comparing commits")
 	fs.BoolVar(&o.requirePeers, "require-peers", false, "fail when h2load, nghttpx or haproxy is missing, instead of leaving its rows out")
 	fs.StringVar(&o.muxgate, "muxgate", "", "prebuilt muxgate `binary` (default: go build ./cmd/muxgate into a temp dir)")
-	fs.StringVar(&targets, "targets", strings.Join(defaultTargets, ","), "comma `list` of rows to run: muxgate, muxgate-h3 (opt-in), nghttpx, haproxy, direct")
+	fs.StringVar(&o.muxgateB, "muxgate-b", "", "a second muxgate `binary`, run as the row muxgate-b in every round beside muxgate, to compare two builds in one run")
+	fs.StringVar(&targets, "targets", strings.Join(defaultTargets, ","), "comma `list` of rows to run: muxgate, muxgate-b (with -muxgate-b), muxgate-h3 (opt-in), nghttpx, haproxy, direct")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
 	fs.IntVar(&o.muxThreads, "muxgate-threads", threads, "muxgate's GOMAXPROCS, to measure it on fewer or more threads than the peers' "+strconv.Itoa(threads))
 	fs.StringVar(&o.server, "upstream-server", serverGo, "the proxies' h2c upstream: "+serverGo+" (the demo, in the bench process) or "+serverNghttpd+
@@ -83,6 +85,11 @@ as a child process with its own config in a temp dir, started fresh for every ru
 it reports requests/s, p50 and p99 latency, proxy CPU per request, the upstream's and h2load's
 CPU per request, peak RSS, memory per idle connection, upstream connections, and muxgate's
 ratios to the peers: medians over the rounds, each ratio with its spread over the rounds.
+
+Row muxgate-b (-muxgate-b binary): a second build of muxgate, run as muxgate is, in the same
+rounds; "muxgate vs muxgate-b" gives the first build's ratios to the second, with their spread
+over the rounds. Interleaved, the two builds meet the machine's drift alike, which two runs of
+the benchmark one after the other do not.
 
 Opt-in row muxgate-h3 (-targets muxgate,muxgate-h3,...): muxgate as in the muxgate row, but
 reaching the same upstream over HTTP/3 (h3://, QUIC on a UDP loopback port, the certificate
@@ -128,6 +135,12 @@ flags:
 		if !slices.Contains(rowOrder, t) {
 			return nil, fmt.Errorf("-targets: unknown %q (have %s)", t, strings.Join(rowOrder, ", "))
 		}
+	}
+	switch hasB := slices.Contains(o.targets, "muxgate-b"); {
+	case o.muxgateB != "" && !hasB:
+		o.targets = append(o.targets, "muxgate-b")
+	case o.muxgateB == "" && hasB:
+		return nil, errors.New("-targets: the muxgate-b row needs -muxgate-b binary")
 	}
 	if _, err := blocks(o.scenarios, o.idle, o.requests); err != nil {
 		return nil, err
@@ -268,6 +281,14 @@ func findTargets(o *options, dir string, rep *report, progress io.Writer) ([]tar
 		}
 		i := slices.IndexFunc(peers, func(p peer) bool { return p.name == name })
 		p := &peers[i]
+		if name == "muxgate-b" {
+			if _, err := os.Stat(o.muxgateB); err != nil {
+				return nil, fmt.Errorf("-muxgate-b: %w", err)
+			}
+			rep.MuxgateB = "prebuilt " + o.muxgateB
+			out = append(out, target{name: name, peer: p, bin: o.muxgateB})
+			continue
+		}
 		if p.tool == "muxgate" { // muxgate and muxgate-h3 share one binary
 			if muxBin == "" {
 				bin, desc, err := muxgateBinary(o.muxgate, dir, progress)

@@ -44,6 +44,7 @@ type peer struct {
 
 var peers = []peer{
 	{name: "muxgate", tool: "muxgate", command: muxgateCommand},
+	{name: "muxgate-b", tool: "muxgate", command: muxgateCommand},
 	{name: "muxgate-h3", tool: "muxgate", command: muxgateH3Command},
 	{name: "nghttpx", tool: "nghttpx", pkg: "nghttp2-proxy", command: nghttpxCommand},
 	{name: "haproxy", tool: "haproxy", pkg: "haproxy", command: haproxyCommand},

@@ -13,15 +13,16 @@ import (
 
 // report is the whole result, printed as a table and written as JSON for comparing commits.
 type report struct {
-	Date    string            `json:"date"`
-	Elapsed string            `json:"elapsed"`
-	Host    host              `json:"host"`
-	Tools   map[string]string `json:"tools"`
-	Muxgate string            `json:"muxgate"` // revision and how the binary was had
-	Setup   []string          `json:"setup"`
-	Rounds  int               `json:"rounds"`
-	Missing []string          `json:"missing,omitempty"` // targets left out, and why
-	Blocks  []blockReport     `json:"blocks"`
+	Date     string            `json:"date"`
+	Elapsed  string            `json:"elapsed"`
+	Host     host              `json:"host"`
+	Tools    map[string]string `json:"tools"`
+	Muxgate  string            `json:"muxgate"`             // revision and how the binary was had
+	MuxgateB string            `json:"muxgate_b,omitempty"` // the muxgate-b row's binary, if any
+	Setup    []string          `json:"setup"`
+	Rounds   int               `json:"rounds"`
+	Missing  []string          `json:"missing,omitempty"` // targets left out, and why
+	Blocks   []blockReport     `json:"blocks"`
 }
 
 type host struct {
@@ -73,7 +74,7 @@ func ratiosOf(a, b runResult) ratios {
 }
 
 // ratioPeers are the targets muxgate's ratios are given to.
-var ratioPeers = []string{"nghttpx", "haproxy"}
+var ratioPeers = []string{"nghttpx", "haproxy", "muxgate-b"}
 
 // muxgateRatios gives muxgate's ratios to each peer measured in the block, from the rows' medians;
 // none for a row whose every run errored.
@@ -106,7 +107,7 @@ type rowReport struct {
 }
 
 // rowOrder is the order of the rows in every block, whatever order they ran in.
-var rowOrder = []string{"muxgate", "muxgate-h3", "nghttpx", "haproxy", "direct"}
+var rowOrder = []string{"muxgate", "muxgate-b", "muxgate-h3", "nghttpx", "haproxy", "direct"}
 
 // defaultTargets are the rows of a default run: muxgate-h3 is opt-in (-targets), since another
 // row in every load scenario would take the default run past its time budget.
@@ -190,6 +191,9 @@ func (rep *report) writeText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "tools     %s\n", strings.Join(tools, "; "))
 	fmt.Fprintf(w, "muxgate   %s\n", rep.Muxgate)
+	if rep.MuxgateB != "" {
+		fmt.Fprintf(w, "muxgate-b %s\n", rep.MuxgateB)
+	}
 	for i, s := range rep.Setup {
 		label := ""
 		if i == 0 {
@@ -270,6 +274,9 @@ func writeBlock(w io.Writer, b blockReport) {
 	}
 	if procs := processorsPerRound(runs["muxgate"]); procs != "" {
 		fmt.Fprintf(w, "muxgate processors per round (its governor; GOMAXPROCS the ceiling): %s\n", procs)
+	}
+	if procs := processorsPerRound(runs["muxgate-b"]); procs != "" {
+		fmt.Fprintf(w, "muxgate-b processors per round: %s\n", procs)
 	}
 	if h3, ok := rows["muxgate-h3"]; ok && b.Idle == 0 {
 		fmt.Fprintf(w, "muxgate-h3 vs muxgate (HTTP/3 vs h2c upstream): req/s %s, CPU/req %s\n",
