@@ -89,7 +89,8 @@ ratios to the peers: medians over the rounds, each ratio with its spread over th
 Row muxgate-b (-muxgate-b binary): a second build of muxgate, run as muxgate is, in the same
 rounds; "muxgate vs muxgate-b" gives the first build's ratios to the second, with their spread
 over the rounds. Interleaved, the two builds meet the machine's drift alike, which two runs of
-the benchmark one after the other do not.
+the benchmark one after the other do not. Give it an even -rounds, so that each starts as many
+rounds as the other.
 
 Opt-in row muxgate-h3 (-targets muxgate,muxgate-h3,...): muxgate as in the muxgate row, but
 reaching the same upstream over HTTP/3 (h3://, QUIC on a UDP loopback port, the certificate
