@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"golang.org/x/net/http/httpguts"
+
+	"muxgate/internal/headtest"
 )
 
 // hopSeeds are header blocks (the field lines of a request head, without the request line):
@@ -119,15 +121,15 @@ var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Transfe
 func hopReference(h http.Header) (kept http.Header, trailers bool) {
 	drop := make(map[string]bool)
 	for _, name := range hopByHop {
-		drop[lowerASCII(name)] = true
+		drop[headtest.LowerASCII(name)] = true
 	}
 	for name, values := range h {
-		switch lowerASCII(name) {
+		switch headtest.LowerASCII(name) {
 		case "connection":
 			for _, v := range values {
 				for _, option := range strings.Split(v, ",") {
 					if option = strings.Trim(option, " \t"); option != "" {
-						drop[lowerASCII(option)] = true
+						drop[headtest.LowerASCII(option)] = true
 					}
 				}
 			}
@@ -135,7 +137,7 @@ func hopReference(h http.Header) (kept http.Header, trailers bool) {
 			for _, v := range values {
 				for _, member := range strings.Split(v, ",") {
 					coding, _, _ := strings.Cut(member, ";")
-					if lowerASCII(strings.Trim(coding, " \t")) == "trailers" {
+					if headtest.LowerASCII(strings.Trim(coding, " \t")) == "trailers" {
 						trailers = true
 					}
 				}
@@ -144,23 +146,11 @@ func hopReference(h http.Header) (kept http.Header, trailers bool) {
 	}
 	kept = make(http.Header)
 	for name, values := range h {
-		if !drop[lowerASCII(name)] {
+		if !drop[headtest.LowerASCII(name)] {
 			kept[name] = values
 		}
 	}
 	return kept, trailers
-}
-
-// lowerASCII maps A-Z to a-z and leaves every other byte alone: the case folding of tokens,
-// which unlike Unicode's never turns a non-ASCII letter into an ASCII one.
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // FuzzAppendVia appends a Via entry to prior values, as writeHead and forwarding.add do, and

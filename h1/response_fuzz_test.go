@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/net/http/httpguts"
+
+	"muxgate/internal/headtest"
 )
 
 // These fuzz the two readings of a handler's header that decide a response's framing: the
@@ -69,25 +71,15 @@ func trailerReference(values []string) map[string]bool {
 }
 
 // listed returns the members of the comma-separated values, OWS trimmed, in ASCII lower case:
-// a name is listed, ignoring case, if listed[asciiLower(name)].
+// a name is listed, ignoring case, if listed[headtest.LowerASCII(name)].
 func listed(values []string) map[string]bool {
 	members := make(map[string]bool)
 	for _, v := range values {
 		for _, m := range strings.Split(v, ",") {
-			members[asciiLower(strings.Trim(m, " \t"))] = true
+			members[headtest.LowerASCII(strings.Trim(m, " \t"))] = true
 		}
 	}
 	return members
-}
-
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // FuzzDeclaredTrailers: every name declared is a token, canonical (so that it finds the
@@ -117,7 +109,7 @@ func FuzzDeclaredTrailers(f *testing.F) {
 				t.Fatalf("declaredTrailers(%.200q) declares %q, which a trailer may not carry", values, k)
 			case declared[k]:
 				t.Fatalf("declaredTrailers(%.200q) declares %q twice: %.200q", values, k, got)
-			case !members[asciiLower(k)]:
+			case !members[headtest.LowerASCII(k)]:
 				t.Fatalf("declaredTrailers(%.200q) declares %q, which the values do not list", values, k)
 			}
 			declared[k] = true

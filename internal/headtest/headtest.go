@@ -1,6 +1,6 @@
-// Package headtest holds what the tests of h1 and gateway share to compare the HTTP/1.1
-// responses that two ways of writing a head send: a response read off the wire as sent, and a
-// form of it that ignores what may rightly differ between the two.
+// Package headtest holds what the tests of h1 and gateway share about header fields: reading a
+// response off the wire as sent, a form of it that ignores what two ways of writing a head may
+// rightly differ in, and the case folding of tokens.
 package headtest
 
 import (
@@ -54,4 +54,16 @@ func Normalize(raw string, sent []fieldlist.Field) string {
 		return strings.Compare(an, bn)
 	})
 	return strings.Join(lines, "\r\n") + "\r\n\r\n" + body
+}
+
+// LowerASCII maps A-Z to a-z and leaves every other byte alone: the case folding of tokens
+// (RFC 9110 5.6.2), which unlike Unicode's never turns a non-ASCII letter into an ASCII one.
+func LowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
