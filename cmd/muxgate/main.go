@@ -31,7 +31,11 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "muxgate: %v (see muxgate -help)\n", err)
 		return 2
 	}
+	slackErr := applyTimerSlack(o.timerSlack) // first: it may execute the program again
 	log := newLogger(o)
+	if slackErr != nil {
+		log.Warn().Err(slackErr).Msg("timer slack not set")
+	}
 	setGCPercent(o)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
