@@ -94,6 +94,12 @@ type Config struct {
 	// slowly) does not count against the client. Zero (or negative) means no minimum; 1024 suits
 	// an edge server.
 	MinBodyRate int
+
+	// ListFields keeps each request's header fields as a list, in the order the client sent
+	// them, for RequestFields, and leaves the Request's Header nil (a handler reading it sees no
+	// fields): for a handler that passes the fields on as they came, as a proxy does, which then
+	// costs no map. Framing, Host and Connection are read from the list as from a map.
+	ListFields bool
 }
 
 const (

@@ -500,6 +500,7 @@ func (c *conn) readRequest() (*response, error) {
 	// The head's deadline stays until the next wait for a request moves it: nothing reads the
 	// socket meanwhile but a body read, the watch or a pipeline, which set their own.
 	w := &response{c: c}
+	w.head.listed = c.s.cfg.ListFields
 	if err := parseHead(&w.head, string(raw)); err != nil {
 		return nil, err
 	}
@@ -729,12 +730,17 @@ func (c *conn) newRequest(w *response) {
 		r.TransferEncoding = []string{"chunked"}
 		// As net/http: the declared trailer names are present, with nil values, before the body
 		// is read; the values arrive at its end.
-		for _, k := range declaredTrailers(h.header["Trailer"]) {
+		var buf [1]string
+		for _, k := range declaredTrailers(h.values("Trailer", buf[:0])) {
 			if r.Trailer == nil {
 				r.Trailer = make(http.Header)
 			}
 			r.Trailer[k] = nil
 		}
+	}
+	if h.listed {
+		w.ctx = listedContext{Context: ctx, w: w}
+		ctx = &w.ctx
 	}
 	// The request lives in w: one allocation for both. (WithContext's copy is inlined and
 	// stays on the stack.)

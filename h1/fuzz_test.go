@@ -6,8 +6,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
+
+	"muxgate/internal/fieldlist"
 )
 
 // fuzzSeeds are real requests and the known attack shapes: request smuggling through
@@ -75,7 +78,9 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatalf("readHead: got %d bytes, want at most %d", len(raw), lim.headerBytes)
 		}
 		var h head
-		if err := parseHead(&h, string(raw)); err != nil {
+		err = parseHead(&h, string(raw))
+		compareListed(t, raw, &h, err)
+		if err != nil {
 			var se *statusError
 			if !errors.As(err, &se) {
 				t.Fatalf("parseHead: got error %v (%T), want a *statusError", err, err)
@@ -86,6 +91,40 @@ func FuzzParseRequest(f *testing.F) {
 		checkBody(t, &h, br, lim)
 		compareWithNetHTTP(t, &h, raw)
 	})
+}
+
+// compareListed parses raw again as a listed head (Config.ListFields) and wants what parseHead
+// made of it as a map, h and err: the same error, or the same head with the list's fields, in a
+// map, equal to the map's.
+func compareListed(t *testing.T, raw []byte, h *head, err error) {
+	t.Helper()
+	l := head{listed: true}
+	lerr := parseHead(&l, string(raw))
+	if lerr != err {
+		t.Fatalf("listed: got error %v, want %v as with a map", lerr, err)
+	}
+	if err != nil {
+		return
+	}
+	if l.header != nil {
+		t.Fatalf("listed: got a header map %v, want none", l.header)
+	}
+	if got := fieldlist.Header(l.fields); !reflect.DeepEqual(got, h.header) {
+		t.Fatalf("listed: got fields %q, want %q", got, h.header)
+	}
+	type facts struct {
+		method, target, proto, host, url string
+		minor                            int
+		framing                          framing
+		length                           int64
+		close, keepAlive, expect         bool
+	}
+	of := func(h *head) facts {
+		return facts{h.method, h.target, h.proto, h.host, h.url.String(), h.minor, h.framing, h.length, h.close, h.keepAlive, h.expectContinue}
+	}
+	if got, want := of(&l), of(h); got != want {
+		t.Fatalf("listed: got %+v, want %+v as with a map", got, want)
+	}
 }
 
 // checkHead asserts the invariants of an accepted head.

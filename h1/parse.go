@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"muxgate/internal/fieldlist"
 )
 
 // framing is how a request's content is delimited (RFC 9112 6.3). Requests are never
@@ -22,11 +24,17 @@ const (
 // whole head, so a head costs one allocation for all its text.
 type head struct {
 	method string
-	target string // request-target as received
-	proto  string // "HTTP/1.1"
-	minor  int    // HTTP/1.minor; the major version is always 1
-	header http.Header
+	target string               // request-target as received
+	proto  string               // "HTTP/1.1"
+	minor  int                  // HTTP/1.minor; the major version is always 1
+	header http.Header          // the fields as a map; nil for a listed head
 	vals   [inlineValues]string // the backing array of header's values for a head with few fields
+
+	// listed, set before parseHead, keeps the fields as a list (Config.ListFields): fields, in
+	// the order received, backed by fieldv for a head with few fields.
+	listed bool
+	fields []fieldlist.Field
+	fieldv [inlineValues]fieldlist.Field
 	url    *url.URL
 	urlv   url.URL // what url points to for a plain origin-form target (see plainOrigin)
 	host   string  // the Host field, or the authority of an absolute-form or authority-form target
@@ -154,27 +162,41 @@ func parseHead(h *head, raw string) error {
 	}
 	rest := raw[eol+2:]
 
-	// One backing array for all single-valued fields, as most are: h.vals, or one allocated for
-	// a head with more lines (LFs, which cost less to count than CRLFs) than it holds.
+	// Count the lines (LFs, which cost less to count than CRLFs) to size the fields' storage.
 	n := strings.Count(rest, "\n")
+	var err error
+	if h.listed {
+		err = h.listFields(rest, n)
+	} else {
+		err = h.mapFields(rest, n)
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.parseTarget(); err != nil {
+		return err
+	}
+	if err := h.parseFraming(); err != nil {
+		return err
+	}
+	return h.parseConnection()
+}
+
+// mapFields parses the field lines of rest, the head after the request line, into h.header, which
+// has room for n fields. One backing array holds all single-valued fields, as most are: h.vals, or
+// one allocated for a head with more lines than it holds.
+func (h *head) mapFields(rest string, n int) error {
 	h.header = make(http.Header, n)
 	vals := h.vals[:]
 	if n > len(vals) {
 		vals = make([]string, n)
 	}
 	for {
-		eol = indexCRLF(rest)
-		if eol < 0 {
-			return errFieldLine
-		}
-		if eol == 0 {
-			break
-		}
-		name, value, canonical, err := parseFieldLine(rest[:eol])
-		if err != nil {
+		name, value, canonical, after, end, err := nextField(rest)
+		if err != nil || end {
 			return err
 		}
-		rest = rest[eol+2:]
+		rest = after
 		key := name
 		if !canonical {
 			key = http.CanonicalHeaderKey(name)
@@ -187,13 +209,50 @@ func parseHead(h *head, raw string) error {
 		h.header[key] = vals[:1:1]
 		vals = vals[1:]
 	}
-	if err := h.parseTarget(); err != nil {
-		return err
+}
+
+// listFields is mapFields for a listed head: the fields go to h.fields as they come.
+func (h *head) listFields(rest string, n int) error {
+	h.fields = h.fieldv[:0]
+	if n > len(h.fieldv) {
+		h.fields = make([]fieldlist.Field, 0, n)
 	}
-	if err := h.parseFraming(); err != nil {
-		return err
+	for {
+		name, value, _, after, end, err := nextField(rest)
+		if err != nil || end {
+			return err
+		}
+		rest = after
+		h.fields = append(h.fields, fieldlist.Field{Name: name, Value: value})
 	}
-	return h.parseConnection()
+}
+
+// nextField parses the first field line of rest, which holds field lines up to and including
+// the empty line that ends a head, and returns what follows it; end reports that empty line.
+func nextField(rest string) (name, value string, canonical bool, after string, end bool, err error) {
+	eol := indexCRLF(rest)
+	switch {
+	case eol < 0:
+		return "", "", false, "", false, errFieldLine
+	case eol == 0:
+		return "", "", false, "", true, nil
+	}
+	name, value, canonical, err = parseFieldLine(rest[:eol])
+	return name, value, canonical, rest[eol+2:], false, err
+}
+
+// values returns the values of the fields named key, in canonical form, in the order received:
+// the map's slice, or for a listed head those in the list, appended to buf.
+func (h *head) values(key string, buf []string) []string {
+	if !h.listed {
+		return h.header[key]
+	}
+	for _, f := range h.fields {
+		if len(f.Name) == len(key) && strings.EqualFold(f.Name, key) {
+			buf = append(buf, f.Value)
+		}
+	}
+	return buf
 }
 
 // parseRequestLine parses "method SP request-target SP HTTP-version" (RFC 9112 3), strictly: one
@@ -286,7 +345,8 @@ func parseFieldLine(line string) (name, value string, canonical bool, err error)
 // parseTarget classifies the request-target (RFC 9112 3.2), parses it into h.url, and settles
 // h.host against the Host field (RFC 9112 3.2, 3.2.2).
 func (h *head) parseTarget() error {
-	hosts := h.header["Host"]
+	var hbuf [1]string
+	hosts := h.values("Host", hbuf[:0])
 	switch {
 	case len(hosts) > 1:
 		return errDuplicateHost
@@ -361,8 +421,10 @@ func (h *head) checkOriginHost() error {
 // parseFraming decides how the content is delimited (RFC 9112 6.3), refusing every ambiguous
 // shape rather than picking a reading of it.
 func (h *head) parseFraming() error {
-	te, hasTE := h.header["Transfer-Encoding"]
-	cl, hasCL := h.header["Content-Length"]
+	var tbuf, cbuf [1]string
+	te := h.values("Transfer-Encoding", tbuf[:0])
+	cl := h.values("Content-Length", cbuf[:0])
+	hasTE, hasCL := len(te) > 0, len(cl) > 0
 	switch {
 	case hasTE && hasCL:
 		return errLengthAndChunked
@@ -389,7 +451,8 @@ func (h *head) parseFraming() error {
 // parseConnection reads the Connection options (RFC 9112 9.3) and Expect (RFC 9110 10.1.1).
 func (h *head) parseConnection() error {
 	var closeOpt, keepAliveOpt bool
-	for _, v := range h.header["Connection"] {
+	var buf [1]string
+	for _, v := range h.values("Connection", buf[:0]) {
 		for elem := range strings.SplitSeq(v, ",") {
 			switch elem = trimOWS(elem); {
 			case strings.EqualFold(elem, "close"):
@@ -410,7 +473,7 @@ func (h *head) parseConnection() error {
 	if !h.http11() {
 		return nil
 	}
-	for _, v := range h.header["Expect"] {
+	for _, v := range h.values("Expect", buf[:0]) {
 		for elem := range strings.SplitSeq(v, ",") {
 			switch elem = trimOWS(elem); {
 			case strings.EqualFold(elem, "100-continue"):

@@ -1,0 +1,38 @@
+package h1
+
+import (
+	"context"
+	"net/http"
+
+	"muxgate/internal/fieldlist"
+)
+
+// RequestFields returns the header fields of r, a request that a Server with Config.ListFields
+// read, as the client sent them and in that order: each name a token in the client's letter case,
+// each value valid, without the whitespace around it (RFC 9112 5). ok is false for any other
+// request. The list is the handler's to change: the Server reads it before the handler starts
+// and never after.
+func RequestFields(r *http.Request) (fields []fieldlist.Field, ok bool) {
+	w, ok := r.Context().Value(listedKey{}).(*response)
+	if !ok {
+		return nil, false
+	}
+	return w.head.fields, true
+}
+
+// listedContext is the context of a request with a listed head: the request's own (the
+// embedded one), which also leads RequestFields back to the head.
+type listedContext struct {
+	context.Context
+	w *response
+}
+
+// listedKey is the key under which a listedContext gives its response.
+type listedKey struct{}
+
+func (c *listedContext) Value(key any) any {
+	if key == (listedKey{}) {
+		return c.w
+	}
+	return c.Context.Value(key)
+}
