@@ -64,14 +64,21 @@ func (s *ownSession) RoundTrip(req *http.Request) (*http.Response, error) {
 	return s.Await(st, req)
 }
 
+// SendsRequestList marks the session a pool.RequestListSession: Start sends
+// the fields of Info.Request for a request whose Header is nil.
+func (s *ownSession) SendsRequestList() {}
+
 // Start sends req on the reserved stream without waiting for the response
 // head, which Await returns. Its errors are RoundTrip's.
 func (s *ownSession) Start(req *http.Request) (pool.Started, error) {
-	start := s.conn.StartReserved
-	if info := pool.InfoFrom(req.Context()); info != nil && info.List != nil {
-		start = s.conn.StartListReserved
+	var o h2conn.StartOptions
+	if info := pool.InfoFrom(req.Context()); info != nil {
+		o.ListHead = info.List != nil
+		if req.Header == nil {
+			o.Fields = info.Request
+		}
 	}
-	st, id, err := start(req)
+	st, id, err := s.conn.StartReservedWith(req, o)
 	if err != nil {
 		setStreamID(req, id)
 		return nil, s.failed(req, err)

@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -184,7 +185,7 @@ func TestRealGet(t *testing.T) {
 			if (res.TLS != nil) != useTLS {
 				t.Errorf("Response.TLS set %v, want %v", res.TLS != nil, useTLS)
 			}
-			if *info != (pool.Info{SessionID: 1, StreamID: wantStream, Protocol: "h2", Attempts: 1}) {
+			if !reflect.DeepEqual(*info, pool.Info{SessionID: 1, StreamID: wantStream, Protocol: "h2", Attempts: 1}) {
 				t.Errorf("request %d: Info %+v, want session 1 stream %d", i, *info, wantStream)
 			}
 		}

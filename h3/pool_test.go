@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,7 +107,7 @@ func TestH3Get(t *testing.T) {
 		if res.TLS == nil || res.TLS.NegotiatedProtocol != "h3" {
 			t.Errorf("Response.TLS %v, want ALPN h3", res.TLS)
 		}
-		if *info != (pool.Info{SessionID: 1, Protocol: "h3", Attempts: 1}) {
+		if !reflect.DeepEqual(*info, pool.Info{SessionID: 1, Protocol: "h3", Attempts: 1}) {
 			t.Errorf("request %d: Info %+v, want session 1, h3, 1 attempt", i, *info)
 		}
 	}

@@ -22,6 +22,12 @@ type Info struct {
 	// Header is nil and puts the head's fields in List.Fields. Other sessions fill Header as
 	// usual and leave List alone.
 	List *HeadList
+
+	// Request, set by the caller of a request whose Header is nil, holds the request's header
+	// fields as a list, in the order to send them, names in any letter case: for a caller that
+	// has them as a list, as a proxy does. A RequestListSession (HTTP/2, EngineOwn) sends them
+	// as they are; any other session gets a copy of the request with a Header made of them.
+	Request []fieldlist.Field
 }
 
 // HeadList is a response head's fields, in the order they came (see Info.List).
@@ -30,9 +36,9 @@ type HeadList struct {
 }
 
 // begin records a new attempt, on session id: what the last attempt reported is cleared, and
-// what the caller asked for (List) stays.
+// what the caller gave and asked for (Request, List) stays.
 func (info *Info) begin(id uint64, protocol string, attempt int) {
-	*info = Info{SessionID: id, Protocol: protocol, Attempts: attempt, List: info.List}
+	*info = Info{SessionID: id, Protocol: protocol, Attempts: attempt, List: info.List, Request: info.Request}
 }
 
 type infoKey struct{}

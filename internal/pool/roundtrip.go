@@ -48,7 +48,7 @@ func (p *Pool) roundTrip(req *http.Request, e *entry, tried []*entry) (*http.Res
 			*r = *req
 			r.Body = body.view()
 		}
-		res, err := e.s.RoundTrip(r)
+		res, err := e.s.RoundTrip(forSession(e.s, r, info))
 		if err == nil {
 			body.finish()
 			return p.answer(req, res, e), nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"muxgate/internal/fieldlist"
 )
 
 // Session is one multiplexed connection to the upstream (an HTTP/2
@@ -35,6 +37,29 @@ type Session interface {
 	// its own lock for every pick, so it must be cheap and never wait for
 	// I/O.
 	State() SessionState
+}
+
+// RequestListSession is a Session that sends the fields of a request whose
+// Header is nil from the Info.Request of its context.
+type RequestListSession interface {
+	Session
+	SendsRequestList()
+}
+
+// forSession returns req as session s must get it: a request whose fields
+// travel as a list (Info.Request) goes to a session that does not send lists
+// as a copy with a Header made of them.
+func forSession(s Session, req *http.Request, info *Info) *http.Request {
+	if req.Header != nil || info == nil || info.Request == nil {
+		return req
+	}
+	if _, ok := s.(RequestListSession); ok {
+		return req
+	}
+	r := new(http.Request)
+	*r = *req
+	r.Header = fieldlist.Header(info.Request)
+	return r
 }
 
 // SessionState is a snapshot of one session. The session fills Closed,

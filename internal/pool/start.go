@@ -57,7 +57,8 @@ func (p *Pool) Start(req *http.Request, pd *Pending) {
 		pd.err = err
 		return
 	}
-	if info := InfoFrom(ctx); info != nil {
+	info := InfoFrom(ctx)
+	if info != nil {
 		info.begin(e.id, p.cfg.Protocol, 1)
 	}
 	ss, ok := e.s.(StartSession)
@@ -65,7 +66,7 @@ func (p *Pool) Start(req *http.Request, pd *Pending) {
 		pd.res, pd.err = p.roundTrip(req, e, nil) // on the stream reserved for it
 		return
 	}
-	st, err := ss.Start(req)
+	st, err := ss.Start(forSession(ss, req, info))
 	if err != nil {
 		p.release(e)
 		pd.res, pd.err = p.retry(req, e, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,7 +153,7 @@ func TestStartAwait(t *testing.T) {
 		if started, awaits, rts := s.stats(); started != 1 || awaits != 0 || rts != 0 {
 			t.Fatalf("after Start: %d started, %d awaits, %d round trips; want 1, 0, 0", started, awaits, rts)
 		}
-		if *info != (Info{SessionID: 1, Protocol: "fake", Attempts: 1}) {
+		if !reflect.DeepEqual(*info, Info{SessionID: 1, Protocol: "fake", Attempts: 1}) {
 			t.Errorf("Info %+v after Start, want session 1, protocol fake, 1 attempt", *info)
 		}
 		if n := inFlight(t, p); n != 1 {
@@ -505,7 +506,7 @@ func TestStartPlainSession(t *testing.T) {
 		if !pd.Ready() {
 			t.Error("Ready false after a plain RoundTrip")
 		}
-		if *info != (Info{SessionID: 1, Protocol: "fake", Attempts: 1}) {
+		if !reflect.DeepEqual(*info, Info{SessionID: 1, Protocol: "fake", Attempts: 1}) {
 			t.Errorf("Info %+v, want session 1, protocol fake, 1 attempt", *info)
 		}
 		if n := inFlight(t, p); n != 1 {

@@ -407,7 +407,7 @@ func BenchmarkRequestHead(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var inline [inlineFields]field
-		h, sent, err := prepareHead(req, 1<<20, inline[:0])
+		h, sent, err := prepareHead(req, nil, 1<<20, inline[:0])
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
+
+	"muxgate/internal/fieldlist"
 )
 
 // head is a request head checked and ready to encode. prepareHead runs
@@ -44,7 +46,10 @@ const inlineFields = 16
 // fields sent (see requestField) to buf, which the caller backs with an
 // array of inlineFields on its stack, so that the common request
 // allocates nothing for them.
-func prepareHead(req *http.Request, peerMaxList uint32, buf []field) (head, []field, error) {
+//
+// list, when not nil, holds the request's fields in place of req.Header
+// (StartOptions.Fields).
+func prepareHead(req *http.Request, list []fieldlist.Field, peerMaxList uint32, buf []field) (head, []field, error) {
 	var h head
 	if err := h.setPseudo(req); err != nil {
 		return h, nil, err
@@ -53,7 +58,14 @@ func prepareHead(req *http.Request, peerMaxList uint32, buf []field) (head, []fi
 	if h.bodyLen > 0 || h.bodyLen == 0 && sendsZeroLength(h.method) {
 		h.clen = strconv.FormatInt(h.bodyLen, 10)
 	}
-	fields, size, err := h.addFields(req.Header, buf)
+	var fields []field
+	var size uint64
+	var err error
+	if list != nil {
+		fields, size, err = h.addList(list, buf)
+	} else {
+		fields, size, err = h.addFields(req.Header, buf)
+	}
 	if err != nil {
 		return h, nil, err
 	}
@@ -128,6 +140,27 @@ func (h *head) addFields(hdr http.Header, buf []field) ([]field, uint64, error) 
 	return buf, size, nil
 }
 
+// addList is addFields for fields given as a list, which are sent in their
+// order. Their names may be in any letter case.
+func (h *head) addList(list []fieldlist.Field, buf []field) ([]field, uint64, error) {
+	var size uint64
+	for _, f := range list {
+		if err := checkField(f.Name, []string{f.Value}, "header"); err != nil {
+			return nil, 0, err
+		}
+		name := lowerKey(f.Name)
+		if name == "te" && httpguts.HeaderValuesContainsToken([]string{f.Value}, "trailers") {
+			h.te = true
+		}
+		if !sentField(name) {
+			continue
+		}
+		buf = append(buf, field{name, f.Value})
+		size += uint64(len(name) + len(f.Value) + 32)
+	}
+	return buf, size, nil
+}
+
 // setTrailers validates the declared request trailers and sets the value
 // of the "trailer" field that announces them.
 func (h *head) setTrailers(tr http.Header) error {
@@ -178,12 +211,20 @@ func (h *head) encode(c *Conn, fields []field) {
 // connection-specific fields never cross (RFC 9113 8.2.2).
 func requestField(k string) (string, bool) {
 	name := lowerKey(k)
-	switch name {
-	case "host", "content-length", "te", "connection", "proxy-connection",
-		"keep-alive", "transfer-encoding", "upgrade":
+	if !sentField(name) {
 		return "", false
 	}
 	return name, true
+}
+
+// sentField is requestField for a name in lower case: whether it is sent.
+func sentField(name string) bool {
+	switch name {
+	case "host", "content-length", "te", "connection", "proxy-connection",
+		"keep-alive", "transfer-encoding", "upgrade":
+		return false
+	}
+	return true
 }
 
 // bodyLength is the number of request body bytes: 0 for none, -1 when

@@ -21,7 +21,7 @@ func TestPrepareHead(t *testing.T) {
 		"Content-Length": {"99"},
 	}
 	var inline [inlineFields]field
-	h, sent, err := prepareHead(req, 0, inline[:0])
+	h, sent, err := prepareHead(req, nil, 0, inline[:0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,15 +44,15 @@ func TestPrepareHead(t *testing.T) {
 	size := uint32(len("user-agent"+"ua")+len("x-custom-thing"+"a")+len("x-custom-thing"+"b")+3*32) +
 		uint32(len("POST"+"http"+"example.com"+"/p?q=1")+7+7+10+5+4*32) +
 		uint32(len("3")+2*32)
-	if _, _, err := prepareHead(req, size, inline[:0]); err != nil {
+	if _, _, err := prepareHead(req, nil, size, inline[:0]); err != nil {
 		t.Errorf("with the peer's limit at the list size %d: %v", size, err)
 	}
-	if _, _, err := prepareHead(req, size-1, inline[:0]); !errors.Is(err, errHeaderListSize) {
+	if _, _, err := prepareHead(req, nil, size-1, inline[:0]); !errors.Is(err, errHeaderListSize) {
 		t.Errorf("with the peer's limit at %d, one under the list size: %v, want errHeaderListSize", size-1, err)
 	}
 
 	req.Header["Bad Name"] = []string{"x"}
-	if _, _, err := prepareHead(req, 0, inline[:0]); err == nil || !strings.Contains(err.Error(), "invalid request header name") {
+	if _, _, err := prepareHead(req, nil, 0, inline[:0]); err == nil || !strings.Contains(err.Error(), "invalid request header name") {
 		t.Errorf("with an invalid field name: %v, want an invalid header name error", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -108,6 +109,50 @@ func FuzzListFields(f *testing.F) {
 		list, ln := listContentLength(list)
 		if got := fieldlist.Header(list); n != ln || !reflect.DeepEqual(got, h) && !(len(got) == 0 && len(h) == 0) {
 			t.Errorf("Header %v, length %d; list gives %v, length %d", h, n, got, ln)
+		}
+	})
+}
+
+// FuzzPrepareList: a request whose fields come as a list (StartOptions.Fields) sends what the
+// same fields in a Header send: the same verdict, the same fields with each name's values in
+// the same order, the same "te: trailers" and the same list size. The input is the request's
+// fields, one per line as "name: value", names in any letter case.
+//
+// Run with: go test ./h2/internal/h2conn -run XXX -fuzz '^FuzzPrepareList$' -fuzztime 45s
+func FuzzPrepareList(f *testing.F) {
+	for _, s := range []string{
+		"Host: a\nUser-Agent: curl/8.0\nAccept: */*",
+		"host: a\nuser-agent: h2load\nX-Forwarded-For: 1.2.3.4, 5.6.7.8\nVia: 1.1 muxgate",
+		"TE: trailers\nte: gzip\nConnection: te\nKeep-Alive: 1\nProxy-Connection: x\nUpgrade: h2c\nTransfer-Encoding: chunked",
+		"Content-Length: 5\nx-two: a\nX-Two: b\nX-TWO: c",
+		"Cookie: a=1\nCookie: b=2",
+		"x a: 1",
+		"X-Bad: a\x00b",
+		": empty name",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, lines string) {
+		list := []fieldlist.Field{} // not nil: a list with no fields is still a list
+		for _, hf := range fieldsFromLines(lines) {
+			list = append(list, fieldlist.Field{Name: hf.Name, Value: hf.Value})
+		}
+		req, _ := http.NewRequest("GET", "http://example.com/", nil)
+		req.Header = fieldlist.Header(list)
+		var inline, linline [inlineFields]field
+		h, sent, err := prepareHead(req, nil, 1<<16, inline[:0])
+		lh, lsent, lerr := prepareHead(req, list, 1<<16, linline[:0])
+		if (err == nil) != (lerr == nil) {
+			t.Fatalf("with a Header: %v; with the list: %v", err, lerr)
+		}
+		if err != nil {
+			return
+		}
+		byName := func(a, b field) int { return strings.Compare(a.name, b.name) }
+		slices.SortStableFunc(sent, byName)
+		slices.SortStableFunc(lsent, byName)
+		if !slices.Equal(sent, lsent) || h.te != lh.te {
+			t.Errorf("with a Header: %q, te %v; with the list: %q, te %v", sent, h.te, lsent, lh.te)
 		}
 	})
 }

@@ -138,22 +138,35 @@ func (st *Started) Fields() []fieldlist.Field { return (*stream)(st).list }
 // HEADERS then share the writer's next write. Its errors are
 // RoundTripReserved's.
 func (c *Conn) StartReserved(req *http.Request) (*Started, uint32, error) {
-	return c.startStream(req, false)
+	return c.StartReservedWith(req, StartOptions{})
 }
 
-// StartListReserved is StartReserved for a caller that writes the response
-// head out again as it came, as a proxy does: the final head's fields are
-// kept as a list (Started.Fields), checked as for a Header, and the
-// response's Header is nil. Building and walking a map per response cost
-// more than the rest of the head's handling.
+// StartListReserved is StartReserved with StartOptions.ListHead.
 func (c *Conn) StartListReserved(req *http.Request) (*Started, uint32, error) {
-	return c.startStream(req, true)
+	return c.StartReservedWith(req, StartOptions{ListHead: true})
 }
 
-func (c *Conn) startStream(req *http.Request, listed bool) (*Started, uint32, error) {
+// StartOptions are the choices of StartReservedWith. Both spare a proxy a
+// map per message: building and walking one cost more than the rest of a
+// head's handling.
+type StartOptions struct {
+	// ListHead keeps the final response head's fields as a list
+	// (Started.Fields), checked as for a Header, and leaves the response's
+	// Header nil: for a caller that writes the head out again as it came.
+	ListHead bool
+
+	// Fields, when not nil, are the request's header fields, sent in their
+	// order in place of req.Header: names in any letter case (sent in lower
+	// case), checked and left out as a Header's would be.
+	Fields []fieldlist.Field
+}
+
+// StartReservedWith is StartReserved with the choices of o.
+func (c *Conn) StartReservedWith(req *http.Request, o StartOptions) (*Started, uint32, error) {
 	ctx := req.Context()
+	listed := o.ListHead
 	var inline [inlineFields]field
-	h, sent, err := prepareHead(req, c.peerMaxHeaderList.Load(), inline[:0])
+	h, sent, err := prepareHead(req, o.Fields, c.peerMaxHeaderList.Load(), inline[:0])
 	if err != nil {
 		c.Unreserve()
 		closeBody(req)
