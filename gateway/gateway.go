@@ -62,6 +62,7 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	front := cfg.Front
 	front.Logger = cfg.Logger
+	front.ListFields = true // the proxy takes the request's fields as a list (outboundList)
 	g.front = h1.New(front, p)
 	if err := g.listen(); err != nil {
 		up.Shutdown(context.Background())

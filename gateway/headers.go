@@ -10,8 +10,8 @@ import (
 // removeHopHeaders deletes the hop-by-hop fields, which a proxy must not forward (RFC 9110
 // 7.6.1) and HTTP/2 forbids (RFC 9113 8.2.2), and every field that Connection lists. The
 // hop-by-hop fields are Connection, Proxy-Connection (not standard, but old clients send it),
-// Keep-Alive, Transfer-Encoding, Upgrade, TE, Trailer and HTTP2-Settings. It returns whether the TE field allowed trailers, the one TE value that may
-// cross into HTTP/2 (RFC 9113 8.2.2).
+// Keep-Alive, Transfer-Encoding, Upgrade, TE, Trailer and HTTP2-Settings. It returns whether the
+// TE field allowed trailers, the one TE value that may cross into HTTP/2 (RFC 9113 8.2.2).
 //
 // It walks h once rather than deleting each hop-by-hop name: a request or response has a few
 // fields, and comparing their keys costs less than hashing the eight names.
@@ -37,18 +37,24 @@ func removeHopHeaders(h http.Header) (teTrailers bool) {
 		}
 	}
 	for _, v := range te {
-		for coding := range strings.SplitSeq(v, ",") {
-			coding, _, _ = strings.Cut(coding, ";")
-			coding = textproto.TrimString(coding)
-			// Tokens compare ASCII case-insensitively (RFC 9110 5.6.2), but strings.EqualFold
-			// also folds U+017F to 's' and took "trailerſ" for trailers. Both runes folding to
-			// ASCII letters are longer than one byte, so with equal lengths only ASCII matches.
-			if len(coding) == len("trailers") && strings.EqualFold(coding, "trailers") {
-				teTrailers = true
-			}
-		}
+		teTrailers = teTrailers || allowsTrailers(v)
 	}
 	return teTrailers
+}
+
+// allowsTrailers reports whether a TE field value lists the "trailers" coding.
+func allowsTrailers(v string) bool {
+	for coding := range strings.SplitSeq(v, ",") {
+		coding, _, _ = strings.Cut(coding, ";")
+		coding = textproto.TrimString(coding)
+		// Tokens compare ASCII case-insensitively (RFC 9110 5.6.2), but strings.EqualFold
+		// also folds U+017F to 's' and took "trailerſ" for trailers. Both runes folding to
+		// ASCII letters are longer than one byte, so with equal lengths only ASCII matches.
+		if len(coding) == len("trailers") && strings.EqualFold(coding, "trailers") {
+			return true
+		}
+	}
+	return false
 }
 
 // hopField reports whether removeHopHeaders removes the field name, given in lower case, by
@@ -109,21 +115,34 @@ func appendVia(prior, entry []string) []string {
 // add sets X-Forwarded-For, X-Forwarded-Proto and Via on the outbound header h as f says, for
 // the request in that arrived from the client.
 func (f forwarding) add(h http.Header, in *http.Request) {
-	if f.forwardedFor {
-		if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
-			if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-				ip = strings.Join(prior, ", ") + ", " + ip
-			}
-			h["X-Forwarded-For"] = []string{ip}
+	if ip, ok := f.clientIP(in); ok {
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
 		}
+		h["X-Forwarded-For"] = []string{ip}
 	}
 	if f.forwardedProto {
-		h["X-Forwarded-Proto"] = protoHTTP
-		if in.TLS != nil {
-			h["X-Forwarded-Proto"] = protoHTTPS
-		}
+		h["X-Forwarded-Proto"] = proto(in)
 	}
 	if f.via {
 		h["Via"] = appendVia(h["Via"], viaReceived(in))
 	}
+}
+
+// clientIP returns the client's address for X-Forwarded-For, and whether the gateway sets the
+// field: when f says so and the request's RemoteAddr is an address and a port.
+func (f forwarding) clientIP(r *http.Request) (string, bool) {
+	if !f.forwardedFor {
+		return "", false
+	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	return ip, err == nil
+}
+
+// proto is the X-Forwarded-Proto value for r: the scheme the client used to reach the gateway.
+func proto(r *http.Request) []string {
+	if r.TLS != nil {
+		return protoHTTPS
+	}
+	return protoHTTP
 }

@@ -109,17 +109,23 @@ func cause(body *countingBody, err error) error {
 func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *http.Request {
 	ex.url = *r.URL
 	ex.url.Scheme, ex.url.Host = p.scheme, p.address
-	// The client's header map becomes the upstream's: h1 leaves a request's Header to its
-	// handler, and nothing reads the client's fields after this. Copying the map cost an
-	// allocation and a hash per field on every request.
+	// The client's fields become the upstream's, where h1 read them: as a list (its
+	// Config.ListFields, which the gateway sets), which travels as one and becomes a Header only
+	// for a session that needs it (pool.Info.Request); else the client's header map itself. h1
+	// leaves either to its handler, and nothing reads the client's fields after this. Copying
+	// them cost an allocation and a hash per field on every request.
 	h := r.Header
-	if h == nil {
-		h = make(http.Header, 3)
+	if list, ok := h1.RequestFields(r); ok {
+		ex.ctx.Info.Request = p.outboundList(list, r)
+	} else {
+		if h == nil {
+			h = make(http.Header, 3)
+		}
+		if removeHopHeaders(h) {
+			h["Te"] = teTrailers
+		}
+		p.forward.add(h, r)
 	}
-	if removeHopHeaders(h) {
-		h["Te"] = teTrailers
-	}
-	p.forward.add(h, r)
 	out := http.Request{
 		Method:        r.Method,
 		URL:           &ex.url,

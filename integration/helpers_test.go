@@ -134,6 +134,8 @@ type upstreamKind struct {
 	name string // h2c, h2 (TLS, ALPN h2) or h3 (QUIC, ALPN h3)
 	tls  bool   // the upstream needs the test certificate: h2 and h3
 	h3   bool   // HTTP/3 over QUIC on a UDP port instead of HTTP/2 over TCP
+
+	engine string // the gateway's H2Engine for the kind: "" for its own session
 }
 
 // upstreamKinds are the upstream protocols every end-to-end case runs over. A case that cannot

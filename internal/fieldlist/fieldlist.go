@@ -1,16 +1,18 @@
-// Package fieldlist carries a response head's fields as a list, in the order they arrived, from
-// an upstream session to the client connection that writes them.
+// Package fieldlist carries a head's fields as a list, in the order they arrived: a response
+// head's from an upstream session to the client connection that writes it, and a request head's
+// from the client connection that read it to the upstream session.
 //
-// The gateway's hot path used to build an http.Header from each HTTP/2 response head and then
-// walk it again to write HTTP/1.1: a map, a hash and a canonical key per field, on every
-// request, for a head that goes out as it came. http.Header stays the type at every boundary
-// where the list is not asked for.
+// The gateway's hot path used to build an http.Header from each head and then walk it again to
+// write it out: a map, a hash and a canonical key per field, on every request, for a head that
+// goes out as it came. http.Header stays the type at every boundary where the list is not asked
+// for.
 package fieldlist
 
 import "net/http"
 
-// Field is one header field. Name is lower case, as HTTP/2 sends it (RFC 9113 8.2.1); Value
-// is valid (RFC 9110 5.5), checked by whoever made the list.
+// Field is one header field. Name is lower case where HTTP/2 sent it (RFC 9113 8.2.1), in the
+// client's letter case where HTTP/1.1 did (names compare case-insensitively, RFC 9110 5.1);
+// Value is valid (RFC 9110 5.5), checked by whoever made the list.
 type Field struct {
 	Name, Value string
 }

@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"muxgate/internal/fieldlist"
+)
+
+// outboundList does to the fields of r as h1 listed them (h1.RequestFields) what outbound does to
+// a header map: removeHopHeaders, "te: trailers" where the client's TE allowed them, and
+// forwarding.add. It returns the fields to send upstream, in the client's order with the
+// gateway's own last, made in list's own array, which h1 leaves to the handler.
+func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlist.Field {
+	var connection [2]string // the values of Connection, whose options name more fields to remove
+	options := connection[:0]
+	te := false
+	for _, f := range list {
+		switch {
+		case sameName(f.Name, "connection"):
+			options = append(options, f.Value)
+		case sameName(f.Name, "te"):
+			te = te || allowsTrailers(f.Value)
+		}
+	}
+	ip, forwardedFor := p.forward.clientIP(r)
+	var xff []string // the client's X-Forwarded-For values, where the gateway appends to them
+	out := list[:0]
+	for _, f := range list {
+		switch {
+		case hopName(f.Name) || listedIn(options, f.Name):
+		case forwardedFor && sameName(f.Name, "x-forwarded-for"):
+			xff = append(xff, f.Value)
+		case p.forward.forwardedProto && sameName(f.Name, "x-forwarded-proto"):
+		default:
+			out = append(out, f)
+		}
+	}
+	if te {
+		out = append(out, fieldlist.Field{Name: "te", Value: "trailers"})
+	}
+	if forwardedFor {
+		if len(xff) > 0 {
+			ip = strings.Join(xff, ", ") + ", " + ip
+		}
+		out = append(out, fieldlist.Field{Name: "x-forwarded-for", Value: ip})
+	}
+	if p.forward.forwardedProto {
+		out = append(out, fieldlist.Field{Name: "x-forwarded-proto", Value: proto(r)[0]})
+	}
+	if p.forward.via {
+		// After the client's own Via fields, as appendVia puts it (RFC 9110 7.6.3).
+		out = append(out, fieldlist.Field{Name: "via", Value: viaReceived(r)[0]})
+	}
+	return out
+}
+
+// hopName is hopField for a name in any letter case.
+func hopName(name string) bool {
+	for _, h := range hopNames {
+		if sameName(name, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// hopNames are the names hopField removes.
+var hopNames = [...]string{"connection", "te", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade", "trailer", "http2-settings"}
+
+// listedIn reports whether Connection values list the field name as an option (RFC 9110 7.6.1).
+func listedIn(values []string, name string) bool {
+	for _, v := range values {
+		for option := range strings.SplitSeq(v, ",") {
+			if sameName(textproto.TrimString(option), name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameName reports whether two field names are equal but for the case of ASCII letters, as
+// field names compare (RFC 9110 5.1). Unlike strings.EqualFold it folds nothing else.
+func sameName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		// Different bytes are the same letter in two cases only if they differ in bit 0x20 alone.
+		if l := x | 0x20; l != y|0x20 || l < 'a' || l > 'z' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/textproto"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/http/httpguts"
+
+	"muxgate/internal/fieldlist"
+)
+
+// FuzzOutboundList: a request whose fields h1 listed leaves through outboundList with what the
+// same fields in a header map keep through removeHopHeaders, the TE rule and forwarding.add: the
+// same fields, each name's values in the same order, whatever the forwarding options, client
+// address, protocol version and scheme (the bits of opts). The input is the client's fields, one
+// per line as "Name: value", names in any letter case and tokens, as h1 lets them through.
+//
+// Run with: go test ./gateway -run XXX -fuzz '^FuzzOutboundList$' -fuzztime 45s
+func FuzzOutboundList(f *testing.F) {
+	for i, s := range hopSeeds {
+		f.Add(strings.ReplaceAll(s, "\r\n", "\n"), uint8(i))
+		f.Add(strings.ReplaceAll(s, "\r\n", "\n"), uint8(7))
+	}
+	f.Add("Connection: x-forwarded-for\nX-Forwarded-For: 1.2.3.4\nx-forwarded-for: 5.6.7.8", uint8(7))
+	f.Add("x-forwarded-proto: ftp\nVIA: 1.0 a\nvia: 2 b\nTe: gzip\nte: Trailers;q=1", uint8(63))
+	f.Fuzz(func(t *testing.T, block string, opts uint8) {
+		var list []fieldlist.Field
+		for line := range strings.SplitSeq(block, "\n") {
+			name, value, ok := strings.Cut(line, ":")
+			if ok && httpguts.ValidHeaderFieldName(name) {
+				list = append(list, fieldlist.Field{Name: name, Value: textproto.TrimString(value)})
+			}
+		}
+		fw := forwarding{forwardedFor: opts&1 != 0, forwardedProto: opts&2 != 0, via: opts&4 != 0}
+		r := &http.Request{RemoteAddr: "192.0.2.7:5555", ProtoMajor: 1, ProtoMinor: 1}
+		if opts&8 != 0 {
+			r.RemoteAddr = "pipe" // no port: no X-Forwarded-For
+		}
+		if opts&16 != 0 {
+			r.ProtoMinor = 0
+		}
+		if opts&32 != 0 {
+			r.TLS = &tls.ConnectionState{}
+		}
+
+		want := fieldlist.Header(list) // what h1 makes of the fields without ListFields
+		if removeHopHeaders(want) {
+			want["Te"] = teTrailers
+		}
+		fw.add(want, r)
+		p := &proxy{forward: fw}
+		out := p.outboundList(slices.Clone(list), r)
+		if got := fieldlist.Header(out); !reflect.DeepEqual(got, want) {
+			t.Errorf("fields %q, options %06b:\n got %q\nwant %q", list, opts, got, want)
+		}
+	})
+}
+
+// TestSameName: field names compare equal but for the case of ASCII letters, and nothing else
+// folds: not the bytes that differ in bit 0x20 alone without being letters, nor the runes that
+// strings.EqualFold folds to ASCII.
+func TestSameName(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"Connection", "connection", true}, {"X-A", "x-a", true}, {"te", "TE", true},
+		{"te", "tf", false}, {"te", "t", false}, {"x@", "x`", false}, {"x[", "x{", false},
+		{"a-b", "a\rb", false}, {"k", "\u212a", false}, {"s", "ſ", false},
+	} {
+		if got := sameName(c.a, c.b); got != c.want {
+			t.Errorf("sameName(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
