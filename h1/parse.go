@@ -35,9 +35,10 @@ type head struct {
 	listed bool
 	fields []fieldlist.Field
 	fieldv [inlineValues]fieldlist.Field
-	url    *url.URL
-	urlv   url.URL // what url points to for a plain origin-form target (see plainOrigin)
-	host   string  // the Host field, or the authority of an absolute-form or authority-form target
+
+	url  *url.URL
+	urlv url.URL // what url points to for a plain origin-form target (see plainOrigin)
+	host string  // the Host field, or the authority of an absolute-form or authority-form target
 
 	framing framing
 	length  int64 // Content-Length for framingLength, 0 for framingNone, -1 for framingChunked
