@@ -42,7 +42,7 @@ var flagDefaults = map[string]string{
 	"upstream-timeout":        "(default 30s)",
 	"idle-gc":                 "(default 250ms)",
 	"gc-percent":              "(default 400)",
-	"procs-wait":              "(default 1ms)",
+	"procs-wait":              "(default 5ms)",
 	"timer-slack":             "(default 1ms)",
 	"header-timeout":          "(default 10s)",
 	"idle-timeout":            "(default 1m0s)",

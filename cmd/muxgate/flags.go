@@ -99,7 +99,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.noXFP, "no-x-forwarded-proto", false, "do not set X-Forwarded-Proto")
 	fs.BoolVar(&o.noVia, "no-via", false, "do not add Via to requests and responses")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "drain deadline after SIGTERM or SIGINT")
-	fs.DurationVar(&o.procsWait, "procs-wait", time.Millisecond, "run on as few of GOMAXPROCS processors as the load needs: starting on one, doubled when those in use are over 90% busy or a fifth of goroutines wait longer than this for one, reduced after a second in which fewer would have been at most 75% busy (0: always all of them)")
+	fs.DurationVar(&o.procsWait, "procs-wait", 5*time.Millisecond, "run on as few of GOMAXPROCS processors as the load needs: starting on one, doubled when those in use are over 90% busy or a fifth of goroutines wait longer than this for one, reduced after a second in which fewer would have been at most 75% busy (0: always all of them)")
 	fs.DurationVar(&o.timerSlack, "timer-slack", time.Millisecond, "Linux: how late the kernel may end the process's timed sleeps (prctl PR_SET_TIMERSLACK); muxgate executes itself once more at start to give it to every thread, so that the Go runtime's monitor thread wakes less often under load (0: keep the inherited slack)")
 	fs.IntVar(&o.gcPercent, "gc-percent", 400, "garbage collector target: heap growth over live data, percent, before a collection (GOGC; -1: off); overrides the GOGC environment variable only when given")
 	fs.DurationVar(&o.idleGC, "idle-gc", 250*time.Millisecond, "after a burst, once the process has allocated almost nothing for this long, collect garbage and return free memory to the OS (0: never)")
