@@ -10,8 +10,9 @@ import (
 // RequestFields returns the header fields of r, a request that a Server with Config.ListFields
 // read, as the client sent them and in that order: each name a token in the client's letter case,
 // each value valid, without the whitespace around it (RFC 9112 5). ok is false for any other
-// request. The list is the handler's to change: the Server reads it before the handler starts
-// and never after.
+// request, and for one whose context no longer derives from the one the Server gave it, which
+// leads back to the list. The list is the handler's to change: the Server reads it before the
+// handler starts and never after.
 func RequestFields(r *http.Request) (fields []fieldlist.Field, ok bool) {
 	w, ok := r.Context().Value(listedKey{}).(*response)
 	if !ok {
