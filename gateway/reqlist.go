@@ -18,9 +18,9 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 	te := false
 	for _, f := range list {
 		switch {
-		case sameName(f.Name, "connection"):
+		case fieldlist.SameName(f.Name, "connection"):
 			options = append(options, f.Value)
-		case sameName(f.Name, "te"):
+		case fieldlist.SameName(f.Name, "te"):
 			te = te || allowsTrailers(f.Value)
 		}
 	}
@@ -30,9 +30,9 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 	for _, f := range list {
 		switch {
 		case hopName(f.Name) || listedIn(options, f.Name):
-		case forwardedFor && sameName(f.Name, "x-forwarded-for"):
+		case forwardedFor && fieldlist.SameName(f.Name, "x-forwarded-for"):
 			xff = append(xff, f.Value)
-		case p.forward.forwardedProto && sameName(f.Name, "x-forwarded-proto"):
+		case p.forward.forwardedProto && fieldlist.SameName(f.Name, "x-forwarded-proto"):
 		default:
 			out = append(out, f)
 		}
@@ -59,7 +59,7 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 // hopName is hopField for a name in any letter case.
 func hopName(name string) bool {
 	for _, h := range hopNames {
-		if sameName(name, h) {
+		if fieldlist.SameName(name, h) {
 			return true
 		}
 	}
@@ -73,29 +73,10 @@ var hopNames = [...]string{"connection", "te", "proxy-connection", "keep-alive",
 func listedIn(values []string, name string) bool {
 	for _, v := range values {
 		for option := range strings.SplitSeq(v, ",") {
-			if sameName(textproto.TrimString(option), name) {
+			if fieldlist.SameName(textproto.TrimString(option), name) {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// sameName reports whether two field names are equal but for the case of ASCII letters, as
-// field names compare (RFC 9110 5.1). Unlike strings.EqualFold it folds nothing else.
-func sameName(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x == y {
-			continue
-		}
-		// Different bytes are the same letter in two cases only if they differ in bit 0x20 alone.
-		if l := x | 0x20; l != y|0x20 || l < 'a' || l > 'z' {
-			return false
-		}
-	}
-	return true
 }

@@ -46,13 +46,13 @@ func (w *response) listFacts(list []fieldlist.Field) headFacts {
 	var buf [3]string
 	for _, fl := range list {
 		switch {
-		case nameIs(fl.Name, "content-length"):
+		case fieldlist.SameName(fl.Name, "content-length"):
 			lengths = appendValue(lengths, buf[0:0:1], fl.Value)
-		case nameIs(fl.Name, "trailer"):
+		case fieldlist.SameName(fl.Name, "trailer"):
 			trailer = appendValue(trailer, buf[1:1:2], fl.Value)
-		case nameIs(fl.Name, "connection"):
+		case fieldlist.SameName(fl.Name, "connection"):
 			connection = appendValue(connection, buf[2:2:3], fl.Value)
-		case nameIs(fl.Name, "date"):
+		case fieldlist.SameName(fl.Name, "date"):
 			f.hasDate = true
 		}
 	}
@@ -77,12 +77,12 @@ func appendValue(values, room []string, v string) []string {
 // http.TrailerPrefix, which is not a token.
 func (w *response) sendListField(name string) bool {
 	switch {
-	case nameIs(name, "content-length"), nameIs(name, "transfer-encoding"), nameIs(name, "connection"),
-		nameIs(name, "keep-alive"), nameIs(name, "trailer"), !isToken(name):
+	case fieldlist.SameName(name, "content-length"), fieldlist.SameName(name, "transfer-encoding"), fieldlist.SameName(name, "connection"),
+		fieldlist.SameName(name, "keep-alive"), fieldlist.SameName(name, "trailer"), !isToken(name):
 		return false
 	}
 	for _, t := range w.trailers {
-		if nameIs(name, t) {
+		if fieldlist.SameName(name, t) {
 			return false
 		}
 	}
@@ -96,18 +96,11 @@ func (w *response) trailerField(name string) bool {
 		return true
 	}
 	for _, t := range w.trailers {
-		if nameIs(name, t) {
+		if fieldlist.SameName(name, t) {
 			return true
 		}
 	}
 	return false
-}
-
-// nameIs reports whether the field name is name, ASCII case-insensitively (RFC 9110 5.1).
-// strings.EqualFold alone would also fold U+017F and U+212A to ASCII letters; those runes are
-// longer than one byte, so with equal lengths only ASCII matches.
-func nameIs(field, name string) bool {
-	return len(field) == len(name) && strings.EqualFold(field, name)
 }
 
 // appendCanonical appends the token name in canonical form, as http.CanonicalHeaderKey gives it:

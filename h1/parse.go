@@ -249,7 +249,7 @@ func (h *head) values(key string, buf []string) []string {
 		return h.header[key]
 	}
 	for _, f := range h.fields {
-		if len(f.Name) == len(key) && strings.EqualFold(f.Name, key) {
+		if fieldlist.SameName(f.Name, key) {
 			buf = append(buf, f.Value)
 		}
 	}

@@ -8,7 +8,10 @@
 // for.
 package fieldlist
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // Field is one header field. Name is lower case where HTTP/2 sent it (RFC 9113 8.2.1), in the
 // client's letter case where HTTP/1.1 did (names compare case-insensitively, RFC 9110 5.1);
@@ -26,4 +29,11 @@ func Header(list []Field) http.Header {
 		h[k] = append(h[k], f.Value)
 	}
 	return h
+}
+
+// SameName reports whether two field names are the same name, ASCII case-insensitively (RFC
+// 9110 5.1). strings.EqualFold alone would also fold U+017F and U+212A to ASCII letters; those
+// runes are longer than one byte, so with equal lengths only ASCII matches.
+func SameName(a, b string) bool {
+	return len(a) == len(b) && strings.EqualFold(a, b)
 }
