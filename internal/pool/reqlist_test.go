@@ -15,8 +15,7 @@ type listingSession struct{ *fakeSession }
 func (listingSession) SendsRequestList() {}
 
 // TestRequestList: a request whose fields travel in Info.Request reaches a session that does
-// not send lists with a Header made of them, on a copy, and a
-// RequestListSession as it was.
+// not send lists as a copy with a Header made of them, and a RequestListSession as it was.
 func TestRequestList(t *testing.T) {
 	list := []fieldlist.Field{{Name: "user-agent", Value: "t"}, {Name: "X-A", Value: "1"}, {Name: "x-a", Value: "2"}}
 	want := http.Header{"User-Agent": {"t"}, "X-A": {"1", "2"}}
