@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/net/http2"
 )
@@ -100,7 +101,10 @@ func (s *stream) awaitBodyLocked() {
 type loan struct {
 	bufs   [][]byte // the chunks, the first from the buffer's read offset on
 	head   []byte   // bufs[0] whole, for its pool
-	size   int      // bytes in bufs
+	owners []*block // owners[i]: the block bufs[i] is a view of, or nil (see dataBuffer)
+	ownerv [8]*block
+	views  int // bufs that are views
+	size   int // bytes in bufs
 	pooled *[][]byte
 }
 
@@ -139,12 +143,14 @@ func (s *stream) returnBody(l *loan) {
 	c := s.c
 	l.bufs[0] = l.head
 	for i, ch := range l.bufs {
-		putChunk(ch)
+		freeChunk(ch, l.owners[i])
 		l.bufs[i] = nil
 	}
-	n := l.size
-	l.bufs, l.head, l.size = l.bufs[:0], nil, 0
+	clear(l.owners)
+	n, views := l.size, l.views
+	l.bufs, l.head, l.size, l.views = l.bufs[:0], nil, 0, 0
 	c.mu.Lock()
+	s.buf.views -= views
 	wake := c.consumedLocked(s, n)
 	c.mu.Unlock()
 	if wake {
@@ -332,10 +338,88 @@ func (s *stream) sendTrailers() error {
 // may be lent to Body.WriteTo (see loan).
 type dataBuffer struct {
 	chunks [][]byte
+	owners []*block  // owners[i]: the block chunks[i] is a view of (addView), or nil for a chunk of its own
 	inline [2][]byte // backs chunks while it is short
+	inown  [2]*block // backs owners while it is short
 	r      int       // read offset in chunks[0]
 	size   int       // unread bytes, lent ones not counted
+	views  int       // views it holds, the lent ones too (see loan)
 }
+
+// block is a 64 KiB chunk that the reader's buffer lends out in views (inbuf.share): a
+// stream's buffer keeps a view of a DATA payload instead of a copy. The buffer and each view
+// hold a reference; the last one dropped returns the chunk to its pool.
+type block struct {
+	arr  *[bigChunk]byte
+	refs atomic.Int32
+}
+
+// blockPool holds blocks without their chunks, which go back to chunkPool64k.
+var blockPool = sync.Pool{New: func() any { return new(block) }}
+
+// newBlock returns a block with a chunk from the pool, and one reference: its taker's.
+func newBlock() *block {
+	b := blockPool.Get().(*block)
+	b.arr = chunkPool64k.Get().(*[bigChunk]byte)
+	b.refs.Store(1)
+	return b
+}
+
+// shared reports whether views of b are out besides the reader buffer's reference.
+func (b *block) shared() bool { return b.refs.Load() > 1 }
+
+// drop releases a reference to b; the last returns its chunk to the pool.
+func (b *block) drop() {
+	if b.refs.Add(-1) == 0 {
+		chunkPool64k.Put(b.arr)
+		b.free()
+	}
+}
+
+// free returns b, whose chunk is gone and which nobody refers to, to its pool.
+func (b *block) free() {
+	b.arr = nil
+	blockPool.Put(b)
+}
+
+// freeChunk gives back a chunk of a dataBuffer: a view drops its block, any other returns
+// to its pool.
+func freeChunk(ch []byte, owner *block) {
+	if owner != nil {
+		owner.drop()
+		return
+	}
+	putChunk(ch)
+}
+
+// maxViews is the most views one stream holds, buffered or lent: each keeps a 64 KiB block
+// from the pool whatever the size of the payload it shows, so a stream whose client reads
+// slowly copies once it has this many.
+const maxViews = 4
+
+// push appends ch, whose block is owner (nil: its own chunk).
+func (b *dataBuffer) push(ch []byte, owner *block) {
+	if b.chunks == nil {
+		b.chunks, b.owners = b.inline[:0], b.inown[:0]
+	}
+	b.chunks = append(b.chunks, ch)
+	b.owners = append(b.owners, owner)
+}
+
+// addView appends view, a DATA payload that stays in the reader's buffer (inbuf.share), taking
+// over the reference it holds to blk.
+func (b *dataBuffer) addView(view []byte, blk *block) {
+	b.size += len(view)
+	b.views++
+	b.push(view, blk)
+}
+
+// canView reports whether b may keep n more bytes as a view rather than a copy.
+func (b *dataBuffer) canView(n int) bool { return n >= minView && b.views < maxViews }
+
+// minView is the smallest payload a stream keeps as a view: servers that frame their DATA at
+// 16 KiB, most of them, fill the reader's buffer with several.
+const minView = 8 << 10
 
 var (
 	chunkPool1k  = sync.Pool{New: func() any { return new([1 << 10]byte) }}
@@ -377,7 +461,7 @@ func putChunk(b []byte) {
 func (b *dataBuffer) write(p []byte) {
 	b.size += len(p)
 	for len(p) > 0 {
-		if n := len(b.chunks); n > 0 {
+		if n := len(b.chunks); n > 0 && b.owners[n-1] == nil { // a view has no room of its own
 			last := b.chunks[n-1]
 			if room := cap(last) - len(last); room > 0 {
 				k := min(room, len(p))
@@ -386,10 +470,7 @@ func (b *dataBuffer) write(p []byte) {
 				continue
 			}
 		}
-		if b.chunks == nil {
-			b.chunks = b.inline[:0]
-		}
-		b.chunks = append(b.chunks, getChunk(len(p)))
+		b.push(getChunk(len(p)), nil)
 	}
 }
 
@@ -404,10 +485,7 @@ func (b *dataBuffer) add(ch []byte) {
 		return
 	}
 	b.size += len(ch)
-	if b.chunks == nil {
-		b.chunks = b.inline[:0]
-	}
-	b.chunks = append(b.chunks, ch)
+	b.push(ch, nil)
 }
 
 // empty reports whether b holds no chunk.
@@ -416,7 +494,7 @@ func (b *dataBuffer) empty() bool { return len(b.chunks) == 0 }
 // adopt takes over chunk, a big chunk from its pool whose bytes from off on are body bytes, as
 // the buffer's only chunk: b must be empty. Later bytes are written after them, into its room.
 func (b *dataBuffer) adopt(chunk []byte, off int) {
-	b.chunks = append(b.inline[:0], chunk)
+	b.chunks, b.owners = append(b.inline[:0], chunk), append(b.inown[:0], nil)
 	b.r = off
 	b.size = len(chunk) - off
 }
@@ -430,13 +508,22 @@ func (b *dataBuffer) read(p []byte) int {
 		b.r += k
 		b.size -= k
 		if b.r == len(ch) {
-			putChunk(ch)
-			b.chunks[0] = nil
-			b.chunks = append(b.chunks[:0], b.chunks[1:]...)
-			b.r = 0
+			b.dropFirst()
 		}
 	}
 	return n
+}
+
+// dropFirst frees the first chunk, read to its end.
+func (b *dataBuffer) dropFirst() {
+	if b.owners[0] != nil {
+		b.views--
+	}
+	freeChunk(b.chunks[0], b.owners[0])
+	b.chunks[0], b.owners[0] = nil, nil
+	b.chunks = append(b.chunks[:0], b.chunks[1:]...)
+	b.owners = append(b.owners[:0], b.owners[1:]...)
+	b.r = 0
 }
 
 // lend moves all buffered chunks into l (see loan), which must hold none.
@@ -448,18 +535,29 @@ func (b *dataBuffer) lend(l *loan) {
 	l.head = b.chunks[0]
 	l.bufs = append(l.bufs[:0], b.chunks...)
 	l.bufs[0] = l.head[b.r:]
+	l.owners = append(l.ownerv[:0], b.owners...)
+	l.views = 0
+	for _, o := range b.owners {
+		if o != nil {
+			l.views++
+		}
+	}
 	l.size = b.size
 	clear(b.chunks)
-	b.chunks = b.chunks[:0]
+	clear(b.owners)
+	b.chunks, b.owners = b.chunks[:0], b.owners[:0]
 	b.r, b.size = 0, 0
 }
 
 // release drops all buffered bytes.
 func (b *dataBuffer) release() {
 	for i, ch := range b.chunks {
-		putChunk(ch)
-		b.chunks[i] = nil
+		if b.owners[i] != nil {
+			b.views--
+		}
+		freeChunk(ch, b.owners[i])
+		b.chunks[i], b.owners[i] = nil, nil
 	}
-	b.chunks = b.chunks[:0]
+	b.chunks, b.owners = b.chunks[:0], b.owners[:0]
 	b.r, b.size = 0, 0
 }

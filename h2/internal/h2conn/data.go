@@ -13,8 +13,9 @@ import (
 // but the payload of a DATA frame it would accept is taken by the reader
 // from the read buffer (Conn.br) into its stream's dataBuffer: the bytes
 // are copied once on their way in, instead of once into the framer's read
-// buffer and again into the stream's. The framer still parses the DATA
-// frames it rejects, so that they fail as before.
+// buffer and again into the stream's, and not at all where the stream
+// keeps a view of the read buffer (keepData). The framer still parses the
+// DATA frames it rejects, so that they fail as before.
 //
 // The read buffer is filled only when it is empty, so that no bytes are
 // moved within it: a payload is taken in pieces, what is buffered when its
@@ -229,14 +230,20 @@ func (c *Conn) onData(d *dataFrame, p []byte, last bool) (taken bool, _ error) {
 // buffer's chunk for it rather than copying it: when p is the front of the
 // read buffer and at least half its chunk, and s holds nothing else, as
 // when a large frame came in one read and its body is written out as it
-// comes.
+// comes. A smaller p of minView bytes or more stays where it is, in a view
+// of the read buffer (inbuf.share), while s holds fewer than maxViews; the
+// rest is copied.
 func (c *Conn) keepData(s *stream, p []byte) (taken bool) {
-	if !s.buf.empty() || !c.br.canTake(p) {
+	switch {
+	case s.buf.empty() && c.br.canTake(p):
+		s.buf.adopt(c.br.take(len(p)))
+		return true
+	case s.buf.canView(len(p)):
+		s.buf.addView(c.br.share(p))
+	default:
 		s.buf.write(p)
-		return false
 	}
-	s.buf.adopt(c.br.take(len(p)))
-	return true
+	return false
 }
 
 // onDataRest buffers p, more of d's data, and, when last says the whole

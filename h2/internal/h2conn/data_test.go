@@ -363,3 +363,108 @@ func TestDataTakesReadBuffer(t *testing.T) {
 		})
 	}
 }
+
+// TestDataSharesReadBuffer: 16 KiB DATA frames that came in one read stay in the read buffer, as
+// views the stream's buffer keeps, up to maxViews of them, and the rest is copied; the body is
+// whole, read or written out, and once it is, no view holds the block any more.
+func TestDataSharesReadBuffer(t *testing.T) {
+	for _, out := range []string{"Read", "WriteTo"} {
+		t.Run(out, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const frames, size = maxViews + 1, 16 << 10
+				want := patterned(frames*size, 3)
+				p := newPeer(t, Config{StreamWindow: 1 << 20, ConnWindow: 1 << 20})
+				r, id := p.open("content-length", strconv.Itoa(len(want)))
+				var b bytes.Buffer
+				fr := http2.NewFramer(&b, nil)
+				for i := range frames {
+					fr.WriteData(id, i == frames-1, want[i*size:(i+1)*size])
+				}
+				p.nc.Write(b.Bytes())
+				synctest.Wait()
+
+				s := streamOf(r.res.Body)
+				p.c.mu.Lock()
+				views, chunks := s.buf.views, len(s.buf.chunks)
+				blk := s.buf.owners[0]
+				p.c.mu.Unlock()
+				// The last frame may come in two reads, and its rest then in a chunk of its own.
+				if views != maxViews || chunks < frames {
+					t.Errorf("the stream holds %d views in %d chunks, want %d in %d or more", views, chunks, maxViews, frames)
+				}
+				if blk == nil || blk.refs.Load() < 2 {
+					t.Fatal("the first chunk is not a view of a block that the stream shares")
+				}
+				if out == "Read" {
+					expectRest(t, p, r, want)
+				} else {
+					var got bytes.Buffer
+					if _, err := writeTo(r.res.Body, &got); err != nil || !bytes.Equal(got.Bytes(), want) {
+						t.Errorf("WriteTo: %d bytes, %v; want the %d of the body", got.Len(), err, len(want))
+					}
+				}
+				if n := blk.refs.Load(); n > 1 {
+					t.Errorf("the block has %d references after the body, want at most the read buffer's", n)
+				}
+				p.c.mu.Lock()
+				views = s.buf.views
+				p.c.mu.Unlock()
+				if views != 0 {
+					t.Errorf("the stream counts %d views after the body, want 0", views)
+				}
+			})
+		})
+	}
+}
+
+// TestDataViewsKeepBodies: the bodies of streams whose 16 KiB frames interleave, in reads that
+// each bring several, are whole however their readers take them, while the reader fills fresh
+// blocks past the views: every byte checked, with the bodies read during the second burst.
+func TestDataViewsKeepBodies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const streams, frames, size = 6, 6, 16 << 10
+		p := newPeer(t, Config{StreamWindow: 1 << 20, ConnWindow: 16 << 20})
+		rs := make([]*rt, streams)
+		ids := make([]uint32, streams)
+		bodies := make([][]byte, streams)
+		for i := range streams {
+			bodies[i] = patterned(frames*size, byte(17*i))
+			rs[i], ids[i] = p.open("content-length", strconv.Itoa(frames*size))
+		}
+		burst := func(from, to int) {
+			var b bytes.Buffer
+			fr := http2.NewFramer(&b, nil)
+			for f := from; f < to; f++ {
+				for i := range streams {
+					fr.WriteData(ids[i], f == frames-1, bodies[i][f*size:(f+1)*size])
+				}
+			}
+			p.nc.Write(b.Bytes())
+		}
+		burst(0, frames/2)
+		synctest.Wait()
+		got := make([][]byte, streams)
+		done := make(chan struct{})
+		for i := range streams {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				var b bytes.Buffer
+				if i%2 == 0 {
+					writeTo(rs[i].res.Body, &b)
+				} else {
+					io.Copy(&b, struct{ io.Reader }{rs[i].res.Body}) // Read, not WriteTo
+				}
+				got[i] = b.Bytes()
+			}()
+		}
+		burst(frames/2, frames)
+		for range streams {
+			<-done
+		}
+		for i := range streams {
+			if !bytes.Equal(got[i], bodies[i]) {
+				t.Errorf("stream %d: %d bytes, not its body of %d", i, len(got[i]), len(bodies[i]))
+			}
+		}
+	})
+}

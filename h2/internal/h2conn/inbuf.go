@@ -10,9 +10,15 @@ import (
 // at its front may take over (take). A server that sends 64 KiB DATA frames (Go's does, up to
 // our SETTINGS_MAX_FRAME_SIZE) then has most of each frame read into the buffer that the
 // stream keeps, instead of copied out of it.
+//
+// A smaller payload may instead be lent to its stream as a view of the buffer (share), as
+// servers that send 16 KiB frames would otherwise have every body byte copied. The buffer is a
+// block then, which the views keep from the pool until the last of them is dropped; the reader
+// moves on to a fresh block rather than overwrite bytes a view still shows.
 type inbuf struct {
 	src  io.Reader
-	buf  []byte // a chunk of bigChunk bytes (len == cap); nil until the first read
+	blk  *block // what buf is; nil until the first read
+	buf  []byte // blk's bytes (len == cap == bigChunk)
 	r, w int    // unread bytes are buf[r:w]
 	err  error  // the read error, returned once the buffered bytes are used
 }
@@ -32,12 +38,18 @@ func newInbuf(src io.Reader) *inbuf { return &inbuf{src: src} }
 // Buffered is the number of bytes that can be read without reading the connection.
 func (b *inbuf) Buffered() int { return b.w - b.r }
 
-// fill reads once more into the buffer, first moving the unread bytes to its front.
+// fill reads once more into the buffer, first moving the unread bytes to its front: to the
+// front of a fresh block where views of this one are out.
 func (b *inbuf) fill() {
-	if b.buf == nil {
-		b.buf = getBigChunk()[:readBufferSize]
-	}
-	if b.r > 0 {
+	switch {
+	case b.blk == nil:
+		b.use(newBlock())
+	case b.blk.shared():
+		old, unread := b.blk, b.buf[b.r:b.w]
+		b.use(newBlock())
+		b.w = copy(b.buf, unread)
+		old.drop()
+	case b.r > 0:
 		copy(b.buf, b.buf[b.r:b.w])
 		b.w -= b.r
 		b.r = 0
@@ -54,6 +66,12 @@ func (b *inbuf) fill() {
 		}
 	}
 	b.err = io.ErrNoProgress
+}
+
+// use makes blk, whose reference the buffer holds, the buffer, empty.
+func (b *inbuf) use(blk *block) {
+	b.blk, b.buf = blk, blk.arr[:]
+	b.r, b.w = 0, 0
 }
 
 // readErr returns the pending read error and clears it.
@@ -119,9 +137,9 @@ func (b *inbuf) Discard(n int) (int, error) {
 
 // canTake reports whether p is the front of the buffered bytes and worth taking over rather
 // than copying: at least half the buffer, so that whoever keeps it holds at most twice the
-// memory.
+// memory, and no view of the buffer is out.
 func (b *inbuf) canTake(p []byte) bool {
-	return len(p) >= readBufferSize/2 && len(p) <= b.w-b.r && &p[0] == &b.buf[b.r]
+	return len(p) >= readBufferSize/2 && len(p) <= b.w-b.r && &p[0] == &b.buf[b.r] && !b.blk.shared()
 }
 
 // take consumes the next n buffered bytes (canTake must hold) and gives away the buffer that
@@ -129,8 +147,17 @@ func (b *inbuf) canTake(p []byte) bool {
 // back to its pool as any other. The bytes after them move to a fresh buffer.
 func (b *inbuf) take(n int) (chunk []byte, off int) {
 	chunk, off = b.buf[:b.r+n], b.r
-	rest := b.buf[b.r+n : b.w]
-	b.buf = getBigChunk()[:readBufferSize]
-	b.r, b.w = 0, copy(b.buf, rest)
+	old, rest := b.blk, b.buf[b.r+n:b.w]
+	b.use(newBlock())
+	b.w = copy(b.buf, rest)
+	old.free() // its only reference was the buffer's, and its chunk is chunk now
 	return chunk, off
+}
+
+// share returns a view of p, buffered bytes, for a stream to keep in place of a copy, with the
+// block it holds a reference to (see dataBuffer.addView). The bytes stay buffered: the caller
+// discards them as any others.
+func (b *inbuf) share(p []byte) (view []byte, blk *block) {
+	b.blk.refs.Add(1)
+	return p[:len(p):len(p)], b.blk
 }
