@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+
+	"muxgate/internal/fieldlist"
 )
 
 // removeHopHeaders deletes the hop-by-hop fields, which a proxy must not forward (RFC 9110
@@ -57,15 +59,19 @@ func allowsTrailers(v string) bool {
 	return false
 }
 
-// hopField reports whether removeHopHeaders removes the field name, given in lower case, by
+// hopName reports whether removeHopHeaders removes the field name, in any letter case, by
 // name alone (the fields that Connection lists aside).
-func hopField(name string) bool {
-	switch name {
-	case "connection", "te", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade", "trailer", "http2-settings":
-		return true
+func hopName(name string) bool {
+	for _, h := range hopNames {
+		if fieldlist.SameName(name, h) {
+			return true
+		}
 	}
 	return false
 }
+
+// hopNames are the hop-by-hop field names (see removeHopHeaders).
+var hopNames = [...]string{"connection", "te", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade", "trailer", "http2-settings"}
 
 // forwarding says which forwarding fields the gateway adds to each request.
 type forwarding struct {

@@ -201,7 +201,7 @@ func (p *proxy) writeFields(w http.ResponseWriter, r *http.Request, resp *http.R
 	for _, f := range list {
 		if f.Name == "content-length" {
 			hasLength = true // the pool kept only a valid one
-		} else if hopField(f.Name) {
+		} else if hopName(f.Name) {
 			return false
 		}
 	}

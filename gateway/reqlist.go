@@ -56,19 +56,6 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 	return out
 }
 
-// hopName is hopField for a name in any letter case.
-func hopName(name string) bool {
-	for _, h := range hopNames {
-		if fieldlist.SameName(name, h) {
-			return true
-		}
-	}
-	return false
-}
-
-// hopNames are the names hopField removes.
-var hopNames = [...]string{"connection", "te", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade", "trailer", "http2-settings"}
-
 // listedIn reports whether Connection values list the field name as an option (RFC 9110 7.6.1).
 func listedIn(values []string, name string) bool {
 	for _, v := range values {
