@@ -50,6 +50,13 @@ import (
 // for latency, which requests/s do not show. That is why the default wait is 5ms, not 1ms: with
 // 1ms, pipelined and 64 KiB loads against nghttpd made the governor add the second processor in
 // most rounds, for 10% and 16% more CPU per request, at the same requests/s and a p99 no better.
+//
+// A kept increase for CPU is checked again, since half a second's count can pass the bar by
+// chance, and a load that grows by itself (clients still connecting) passes it too: after
+// recheckHold periods the governor goes back to the processors it had before the increase, on
+// trial the other way. If the work per period stays within trialGain of what it was, the
+// processors stay off, as after a failed trial; otherwise they come back at once, and the next
+// check waits twice as long, up to maxHold. Late waits during the check bring them back at once.
 type governor struct {
 	period  time.Duration
 	wait    time.Duration    // the scheduling delay most goroutines may see (-procs-wait)
@@ -68,10 +75,14 @@ type governor struct {
 
 	recent   [trialLen]uint64 // the work of the last periods, a ring indexed by ticks
 	ticks    int              // periods read so far
-	trial    trial            // the increase on trial; left is 0 when none is
+	trial    trial            // the change on trial; left is 0 when none is
 	growHold int              // periods after a failed trial before busy alone adds processors
 	noGrow   int              // ticks before which busy alone adds none
 	busyRun  int              // periods in a row busier than growBusy, this one included
+
+	recheckAt   int // the tick at which the kept increase for CPU is checked again; 0: none is kept
+	recheckTo   int // the processors before that increase, which the check goes back to
+	recheckHold int // periods from a kept increase, or a check it passed, to the next check
 }
 
 // trial is an increase of processors for CPU, kept only if the work done grows with it by
@@ -82,6 +93,7 @@ type governor struct {
 // processors gains far more than that when it gets them.
 type trial struct {
 	from int     // processors before it
+	down bool    // a check of a kept increase: fewer processors, kept unless the work falls
 	base float64 // work per period in the trialLen periods before it
 	left int     // periods left; the first after the increase is a transition, not counted
 	work uint64  // work done in the counted periods
@@ -134,7 +146,7 @@ func (g *governor) run(ctx context.Context) {
 	if g.ceiling < 2 || !cpuTimeReadable {
 		return
 	}
-	g.procs, g.hold, g.shrunk, g.growHold = g.ceiling, baseHold, -1, baseHold
+	g.procs, g.hold, g.shrunk, g.growHold, g.recheckHold = g.ceiling, baseHold, -1, baseHold, baseHold
 	g.change(1, 0, 0)
 	g.last = g.read()
 	tick := time.NewTicker(g.period)
@@ -164,6 +176,11 @@ func (g *governor) tick() {
 		g.try(work)
 		return
 	}
+	if g.trial.left > 0 && g.trial.down {
+		g.trial.left = 0
+		g.restore(busy, late) // late waits on fewer processors: they were needed
+		return
+	}
 	g.trial.left = 0 // late waits end a trial: the increase is kept for them
 	if g.shrunk >= 0 {
 		g.shrunk++
@@ -188,7 +205,7 @@ func (g *governor) tick() {
 		if g.shrunk >= 0 && g.shrunk <= probation {
 			g.hold = min(2*g.hold, maxHold)
 		}
-		g.calm, g.calmNeed = 0, 0
+		g.calm, g.calmNeed, g.recheckAt = 0, 0, 0
 		from := g.procs
 		g.change(min(2*g.procs, g.ceiling), busy, late)
 		if forCPU && g.trials {
@@ -200,14 +217,18 @@ func (g *governor) tick() {
 		if g.calm++; g.calm >= g.hold {
 			g.shrunk = 0
 			g.change(g.calmNeed, busy, late)
-			g.calm, g.calmNeed = 0, 0
+			g.calm, g.calmNeed, g.recheckAt = 0, 0, 0
 		}
+	case g.recheckAt > 0 && g.ticks >= g.recheckAt && late <= lateShare:
+		g.calm, g.calmNeed = 0, 0
+		g.trial = trial{from: g.procs, down: true, base: g.recentWork(), left: trialLen}
+		g.change(g.recheckTo, busy, late)
 	default:
 		g.calm, g.calmNeed = 0, 0
 	}
 }
 
-// try counts a period of the increase on trial and, after the last, keeps it or goes back.
+// try counts a period of the change on trial and, after the last, keeps it or goes back.
 func (g *governor) try(work uint64) {
 	t := &g.trial
 	if t.left--; t.left < trialLen-1 {
@@ -218,14 +239,48 @@ func (g *governor) try(work uint64) {
 		return
 	}
 	gain := float64(t.work) / float64(t.n) / t.base
+	if t.down {
+		g.judgeCheck(gain)
+		return
+	}
 	keep := t.base == 0 || gain >= trialGain // no work before (CPU spent on something else): keep
 	g.log.Debug().Bool("kept", keep).Float64("work_gain", gain).Int("grow_hold_periods", g.growHold).Msg("processors trial")
 	if keep {
 		g.growHold = baseHold
+		if t.base > 0 {
+			g.recheckAt, g.recheckTo = g.ticks+1+g.recheckHold, t.from
+		}
 		return
 	}
 	g.change(t.from, 0, 0)
-	g.noGrow = g.ticks + 1 + g.growHold // the growHold periods after this one
+	g.refuseGrowth()
+}
+
+// judgeCheck ends the check of a kept increase, whose fewer processors did gain times the work
+// per period of the more: they stay unless the work fell by the trial's bar.
+func (g *governor) judgeCheck(gain float64) {
+	enough := g.trial.base == 0 || gain*trialGain >= 1
+	g.log.Debug().Bool("fewer_kept", enough).Float64("work_gain", gain).Int("recheck_hold_periods", g.recheckHold).Msg("processors recheck")
+	if !enough {
+		g.restore(0, 0)
+		return
+	}
+	g.recheckAt, g.recheckHold = 0, baseHold
+	g.refuseGrowth() // the increase had not paid: as after a failed trial
+}
+
+// restore gives back the processors a check of a kept increase took away, and puts the next
+// check twice as far off.
+func (g *governor) restore(busy, late float64) {
+	g.change(g.trial.from, busy, late)
+	g.recheckHold = min(2*g.recheckHold, maxHold)
+	g.recheckAt = g.ticks + 1 + g.recheckHold
+}
+
+// refuseGrowth keeps busy alone from adding processors for growHold periods after this one,
+// and doubles growHold for the next time.
+func (g *governor) refuseGrowth() {
+	g.noGrow = g.ticks + 1 + g.growHold
 	g.growHold = min(2*g.growHold, maxHold)
 }
 

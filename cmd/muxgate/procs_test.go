@@ -174,6 +174,54 @@ func TestGovernorTrial(t *testing.T) {
 	})
 }
 
+// TestGovernorRecheck: an increase for CPU that its trial kept is checked again after
+// recheckHold periods by going back to the processors before it. The fewer stay if the work per
+// period stays within trialGain of what it was, and busy alone then adds none for growHold
+// periods; otherwise, or at once on late waits, the processors come back and the next check waits
+// twice as long.
+func TestGovernorRecheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const wait = time.Millisecond
+		f := &fakeProcs{stats: procStats{waits: make([]uint64, len(schedBuckets)-1)}}
+		g := &governor{period: governPeriod, wait: wait, ceiling: 2, read: f.read, set: f.set, log: zerolog.New(io.Discard), trials: true}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go g.run(ctx)
+		time.Sleep(governPeriod / 2) // each step below then spans exactly one tick
+
+		want := []int{1}
+		periods := func(n int, busy, late float64, work uint64, what string, change ...int) {
+			t.Helper()
+			for range n {
+				f.load(busy, 1000, late, wait)
+				f.serve(work)
+				time.Sleep(governPeriod)
+				synctest.Wait()
+			}
+			want = append(want, change...)
+			if got := f.setsSoFar(); !slices.Equal(got, want) {
+				t.Fatalf("%s: GOMAXPROCS set to %v, want %v", what, got, want)
+			}
+		}
+		periods(trialLen+1, 0.95, 0, 1000, "busy for trialLen periods: a second processor, on trial", 2)
+		periods(trialLen, 1.3, 0, 1200, "serving 20% more: kept")
+		periods(baseHold, 1.3, 0, 1200, "busy on two, until the check")
+		periods(1, 1.3, 0, 1200, "the check: back to one", 1)
+		periods(trialLen, 0.95, 0, 1000, "one serves a sixth less: the second back", 2)
+		periods(2*baseHold, 1.3, 0, 1200, "busy on two, until the check twice as far off")
+		periods(1, 1.3, 0, 1200, "the second check", 1)
+		periods(1, 0.95, 0.5, 1000, "late waits on one: the second back at once", 2)
+		periods(4*baseHold, 1.3, 0, 1200, "the next check twice as far off again")
+		periods(1, 1.3, 0, 1200, "the third check", 1)
+		periods(trialLen, 0.95, 0, 1100, "one serves 92% as much: it stays")
+		periods(baseHold, 0.95, 0, 1100, "busy, but growHold after the check")
+		periods(1, 0.95, 0, 1100, "on trial again after growHold", 2)
+		periods(trialLen, 1.3, 0, 1400, "serving 27% more: kept")
+		periods(baseHold, 1.3, 0, 1400, "checked after recheckHold again, back at its base")
+		periods(1, 1.3, 0, 1400, "the check", 1)
+	})
+}
+
 // TestGovernorScales: with many processors, a saturated process doubles them each period, and
 // a lighter load brings them down at once to what its busiest calm period needed.
 func TestGovernorScales(t *testing.T) {
