@@ -86,7 +86,8 @@ type governor struct {
 }
 
 // trial is an increase of processors for CPU, kept only if the work done grows with it by
-// trialGain. A kept increase stays while the load lasts, so the bar is above the noise: at a
+// trialGain, or the check of a kept one (down), which goes back unless the work falls by as much.
+// A kept increase stays until its check, so the bar is above the noise: at a
 // constant processor count (1, against nghttpd, h2load at 64 clients), the requests of the four
 // periods after one period, per period, came to 5% or more above those of the five periods
 // before it in 23% of such windows, 10% in 16% and 15% in 9%. A load that truly needs more
