@@ -126,6 +126,36 @@ func TestGovernor(t *testing.T) {
 	})
 }
 
+// periodsFunc runs a governor under test for n periods of a load (busy CPUs, a share late of
+// the scheduling waits, work requests served), then checks that it has set GOMAXPROCS to the
+// values set before and then to change, in order; what names the step in a failure.
+type periodsFunc func(n int, busy, late float64, work uint64, what string, change ...int)
+
+// runTrialGovernor starts, in t's synctest bubble until ctx ends, a governor of 2 processors
+// that counts work, and returns its periods; the governor has set one processor when it returns.
+func runTrialGovernor(ctx context.Context, t *testing.T) periodsFunc {
+	const wait = time.Millisecond
+	f := &fakeProcs{stats: procStats{waits: make([]uint64, len(schedBuckets)-1)}}
+	g := &governor{period: governPeriod, wait: wait, ceiling: 2, read: f.read, set: f.set, log: zerolog.New(io.Discard), trials: true}
+	go g.run(ctx)
+	time.Sleep(governPeriod / 2) // each step then spans exactly one tick
+
+	want := []int{1}
+	return func(n int, busy, late float64, work uint64, what string, change ...int) {
+		t.Helper()
+		for range n {
+			f.load(busy, 1000, late, wait)
+			f.serve(work)
+			time.Sleep(governPeriod)
+			synctest.Wait()
+		}
+		want = append(want, change...)
+		if got := f.setsSoFar(); !slices.Equal(got, want) {
+			t.Fatalf("%s: GOMAXPROCS set to %v, want %v", what, got, want)
+		}
+	}
+}
+
 // TestGovernorTrial: where work is counted, an increase for CPU alone comes after trialLen
 // busy periods in a row and stays only if the requests served per period grow with it; after a
 // failed trial busy alone adds no processor for growHold periods, which double after each
@@ -133,28 +163,9 @@ func TestGovernor(t *testing.T) {
 // trial.
 func TestGovernorTrial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const wait = time.Millisecond
-		f := &fakeProcs{stats: procStats{waits: make([]uint64, len(schedBuckets)-1)}}
-		g := &governor{period: governPeriod, wait: wait, ceiling: 2, read: f.read, set: f.set, log: zerolog.New(io.Discard), trials: true}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		go g.run(ctx)
-		time.Sleep(governPeriod / 2) // each step below then spans exactly one tick
-
-		want := []int{1}
-		periods := func(n int, busy, late float64, work uint64, what string, change ...int) {
-			t.Helper()
-			for range n {
-				f.load(busy, 1000, late, wait)
-				f.serve(work)
-				time.Sleep(governPeriod)
-				synctest.Wait()
-			}
-			want = append(want, change...)
-			if got := f.setsSoFar(); !slices.Equal(got, want) {
-				t.Fatalf("%s: GOMAXPROCS set to %v, want %v", what, got, want)
-			}
-		}
+		periods := runTrialGovernor(ctx, t)
 		periods(trialLen, 0.5, 0, 100, "half busy")
 		periods(trialLen, 0.95, 0, 1000, "busy, but not yet for trialLen periods after a quieter time")
 		periods(1, 0.95, 0, 1000, "busy for trialLen periods: a second processor, on trial", 2)
@@ -181,28 +192,9 @@ func TestGovernorTrial(t *testing.T) {
 // twice as long.
 func TestGovernorRecheck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const wait = time.Millisecond
-		f := &fakeProcs{stats: procStats{waits: make([]uint64, len(schedBuckets)-1)}}
-		g := &governor{period: governPeriod, wait: wait, ceiling: 2, read: f.read, set: f.set, log: zerolog.New(io.Discard), trials: true}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		go g.run(ctx)
-		time.Sleep(governPeriod / 2) // each step below then spans exactly one tick
-
-		want := []int{1}
-		periods := func(n int, busy, late float64, work uint64, what string, change ...int) {
-			t.Helper()
-			for range n {
-				f.load(busy, 1000, late, wait)
-				f.serve(work)
-				time.Sleep(governPeriod)
-				synctest.Wait()
-			}
-			want = append(want, change...)
-			if got := f.setsSoFar(); !slices.Equal(got, want) {
-				t.Fatalf("%s: GOMAXPROCS set to %v, want %v", what, got, want)
-			}
-		}
+		periods := runTrialGovernor(ctx, t)
 		periods(trialLen+1, 0.95, 0, 1000, "busy for trialLen periods: a second processor, on trial", 2)
 		periods(trialLen, 1.3, 0, 1200, "serving 20% more: kept")
 		periods(baseHold, 1.3, 0, 1200, "busy on two, until the check")
