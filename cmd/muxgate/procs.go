@@ -55,8 +55,9 @@ import (
 // chance, and a load that grows by itself (clients still connecting) passes it too: after
 // recheckHold periods the governor goes back to the processors it had before the increase, on
 // trial the other way. If the work per period stays within trialGain of what it was, the
-// processors stay off, as after a failed trial; otherwise they come back at once, and the next
-// check waits twice as long, up to maxHold. Late waits during the check bring them back at once.
+// processors stay off, as after a failed trial (with the backoff of the trials before it);
+// otherwise they come back at once, and the next check waits twice as long, up to maxHold. Late
+// waits during the check bring them back at once.
 type governor struct {
 	period  time.Duration
 	wait    time.Duration    // the scheduling delay most goroutines may see (-procs-wait)
@@ -83,6 +84,7 @@ type governor struct {
 	recheckAt   int // the tick at which the kept increase for CPU is checked again; 0: none is kept
 	recheckTo   int // the processors before that increase, which the check goes back to
 	recheckHold int // periods from a kept increase, or a check it passed, to the next check
+	growBefore  int // growHold before that increase's trial, for a check that undoes it
 }
 
 // trial is an increase of processors for CPU, kept only if the work done grows with it by
@@ -247,10 +249,10 @@ func (g *governor) try(work uint64) {
 	keep := t.base == 0 || gain >= trialGain // no work before (CPU spent on something else): keep
 	g.log.Debug().Bool("kept", keep).Float64("work_gain", gain).Int("grow_hold_periods", g.growHold).Msg("processors trial")
 	if keep {
-		g.growHold = baseHold
 		if t.base > 0 {
-			g.recheckAt, g.recheckTo = g.ticks+1+g.recheckHold, t.from
+			g.recheckAt, g.recheckTo, g.growBefore = g.ticks+1+g.recheckHold, t.from, g.growHold
 		}
+		g.growHold = baseHold
 		return
 	}
 	g.change(t.from, 0, 0)
@@ -266,8 +268,9 @@ func (g *governor) judgeCheck(gain float64) {
 		g.restore(0, 0)
 		return
 	}
-	g.recheckAt, g.recheckHold = 0, baseHold
-	g.refuseGrowth() // the increase had not paid: as after a failed trial
+	// The increase had not paid: as after a failed trial, whose backoff its keeping had reset.
+	g.recheckAt, g.recheckHold, g.growHold = 0, baseHold, g.growBefore
+	g.refuseGrowth()
 }
 
 // restore gives back the processors a check of a kept increase took away, and puts the next

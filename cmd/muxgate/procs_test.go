@@ -214,6 +214,27 @@ func TestGovernorRecheck(t *testing.T) {
 	})
 }
 
+// TestGovernorRecheckBackoff: a check that undoes an increase puts back the backoff of the failed
+// trials before it, which the increase's keeping had reset: an increase kept by chance does not
+// buy the load a trial a second.
+func TestGovernorRecheckBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		periods := runTrialGovernor(ctx, t)
+		periods(trialLen+1, 0.95, 0, 1000, "busy for trialLen periods: on trial", 2)
+		periods(trialLen, 1.3, 0, 1000, "no gain: back to one, growHold doubled", 1)
+		periods(baseHold, 0.95, 0, 1000, "within growHold")
+		periods(1, 0.95, 0, 1000, "on trial again", 2)
+		periods(trialLen, 1.3, 0, 1200, "20% more: kept")
+		periods(baseHold, 1.3, 0, 1200, "until the check")
+		periods(1, 1.3, 0, 1200, "the check", 1)
+		periods(trialLen, 0.95, 0, 1150, "one serves 96% as much: it stays")
+		periods(2*baseHold, 0.95, 0, 1150, "busy, within the growHold of the trial that failed before")
+		periods(1, 0.95, 0, 1150, "on trial after it", 2)
+	})
+}
+
 // TestGovernorScales: with many processors, a saturated process doubles them each period, and
 // a lighter load brings them down at once to what its busiest calm period needed.
 func TestGovernorScales(t *testing.T) {
