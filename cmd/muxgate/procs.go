@@ -44,12 +44,13 @@ import (
 // bodies), the governor's second processor took muxgate from 19.0 to 25.2 us of CPU per
 // request and from 48,439 down to 41,223 req/s. So after such an increase the governor counts
 // the requests served (work) for trialLen periods, and goes back if they did not grow by
-// trialGain (15%); it then tries again after growHold periods, which double after each failed
-// trial, up to maxHold. Such an increase waits until trialLen periods in a row were busy, so
-// that the work before it is a busy time's. An increase for late waits is kept, at once: it is
-// for latency, which requests/s do not show. That is why the default wait is 5ms, not 1ms: with
-// 1ms, pipelined and 64 KiB loads against nghttpd made the governor add the second processor in
-// most rounds, for 10% and 16% more CPU per request, at the same requests/s and a p99 no better.
+// trialGain (15%), or as soon as they fell below what they were over minCounted periods; it then
+// tries again after growHold periods, which double after each failed trial, up to maxHold. Such
+// an increase waits until trialLen periods in a row were busy, so that the work before it is a
+// busy time's. An increase for late waits is kept, at once: it is for latency, which requests/s
+// do not show. That is why the default wait is 5ms, not 1ms: with 1ms, pipelined and 64 KiB loads
+// against nghttpd made the governor add the second processor in most rounds, for 10% and 16%
+// more CPU per request, at the same requests/s and a p99 no better.
 //
 // A kept increase for CPU is checked again, since half a second's count can pass the bar by
 // chance, and a load that grows by itself (clients still connecting) passes it too: after
@@ -116,6 +117,7 @@ const (
 	settled    = 100  // periods after a decrease that reset hold to baseHold
 	trialLen   = 5    // periods an increase for CPU is on trial, and of work it is compared with
 	trialGain  = 1.15 // the growth of work per period that keeps an increase for CPU; see trial
+	minCounted = 2    // counted periods after which a losing increase ends its trial early
 )
 
 // procStats is what the governor reads each period. All are cumulative since the process
@@ -238,9 +240,10 @@ func (g *governor) try(work uint64) {
 		t.work += work
 		t.n++
 	}
-	if t.left > 0 {
+	if t.left > 0 && (t.down || !t.losing()) {
 		return
 	}
+	t.left = 0
 	gain := float64(t.work) / float64(t.n) / t.base
 	if t.down {
 		g.judgeCheck(gain)
@@ -257,6 +260,13 @@ func (g *governor) try(work uint64) {
 	}
 	g.change(t.from, 0, 0)
 	g.refuseGrowth()
+}
+
+// losing reports whether an increase on trial has already served less per period, over
+// minCounted periods, than before it: it ends there rather than spend the rest of the trial on
+// processors that cost more than they serve.
+func (t *trial) losing() bool {
+	return t.n >= minCounted && float64(t.work) < t.base*float64(t.n)
 }
 
 // judgeCheck ends the check of a kept increase, whose fewer processors did gain times the work

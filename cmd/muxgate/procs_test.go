@@ -159,8 +159,8 @@ func runTrialGovernor(ctx context.Context, t *testing.T) periodsFunc {
 // TestGovernorTrial: where work is counted, an increase for CPU alone comes after trialLen
 // busy periods in a row and stays only if the requests served per period grow with it; after a
 // failed trial busy alone adds no processor for growHold periods, which double after each
-// failure and fall back once a trial succeeds. An increase for late waits is at once and no
-// trial.
+// failure and fall back once a trial succeeds. A trial that serves less than before ends after
+// minCounted periods. An increase for late waits is at once and no trial.
 func TestGovernorTrial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -173,7 +173,7 @@ func TestGovernorTrial(t *testing.T) {
 		periods(1, 1.3, 0, 1140, "not 15% more: back to one", 1)
 		periods(baseHold, 0.95, 0, 1000, "busy, within growHold of the failure")
 		periods(1, 0.95, 0, 1000, "busy after growHold: on trial again", 2)
-		periods(trialLen, 1.3, 0, 900, "serving less: back to one", 1)
+		periods(1+minCounted, 1.3, 0, 900, "serving less than before: back to one early", 1)
 		periods(2*baseHold, 0.95, 0, 1000, "busy, within the doubled growHold")
 		periods(1, 0.95, 0, 1000, "on trial a third time", 2)
 		periods(trialLen, 1.6, 0, 1500, "serving half again as many: kept")
