@@ -131,13 +131,13 @@ func TestGovernor(t *testing.T) {
 // values set before and then to change, in order; what names the step in a failure.
 type periodsFunc func(n int, busy, late float64, work uint64, what string, change ...int)
 
-// runTrialGovernor starts, in t's synctest bubble until ctx ends, a governor of 2 processors
-// that counts work, and returns its periods; the governor has set one processor when it returns.
-func runTrialGovernor(ctx context.Context, t *testing.T) periodsFunc {
+// runTrialGovernor starts, in t's synctest bubble until t ends, a governor of 2 processors that
+// counts work, and returns its periods; the governor has set one processor when it returns.
+func runTrialGovernor(t *testing.T) periodsFunc {
 	const wait = time.Millisecond
 	f := &fakeProcs{stats: procStats{waits: make([]uint64, len(schedBuckets)-1)}}
 	g := &governor{period: governPeriod, wait: wait, ceiling: 2, read: f.read, set: f.set, log: zerolog.New(io.Discard), trials: true}
-	go g.run(ctx)
+	go g.run(t.Context())
 	time.Sleep(governPeriod / 2) // each step then spans exactly one tick
 
 	want := []int{1}
@@ -163,9 +163,7 @@ func runTrialGovernor(ctx context.Context, t *testing.T) periodsFunc {
 // minCounted periods. An increase for late waits is at once and no trial.
 func TestGovernorTrial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		periods := runTrialGovernor(ctx, t)
+		periods := runTrialGovernor(t)
 		periods(trialLen, 0.5, 0, 100, "half busy")
 		periods(trialLen, 0.95, 0, 1000, "busy, but not yet for trialLen periods after a quieter time")
 		periods(1, 0.95, 0, 1000, "busy for trialLen periods: a second processor, on trial", 2)
@@ -192,9 +190,7 @@ func TestGovernorTrial(t *testing.T) {
 // twice as long.
 func TestGovernorRecheck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		periods := runTrialGovernor(ctx, t)
+		periods := runTrialGovernor(t)
 		periods(trialLen+1, 0.95, 0, 1000, "busy for trialLen periods: a second processor, on trial", 2)
 		periods(trialLen, 1.3, 0, 1200, "serving 20% more: kept")
 		periods(baseHold, 1.3, 0, 1200, "busy on two, until the check")
@@ -219,9 +215,7 @@ func TestGovernorRecheck(t *testing.T) {
 // buy the load a trial a second.
 func TestGovernorRecheckBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		periods := runTrialGovernor(ctx, t)
+		periods := runTrialGovernor(t)
 		periods(trialLen+1, 0.95, 0, 1000, "busy for trialLen periods: on trial", 2)
 		periods(trialLen, 1.3, 0, 1000, "no gain: back to one, growHold doubled", 1)
 		periods(baseHold, 0.95, 0, 1000, "within growHold")
