@@ -89,12 +89,12 @@ type governor struct {
 }
 
 // trial is an increase of processors for CPU, kept only if the work done grows with it by
-// trialGain, or the check of a kept one (down), which goes back unless the work falls by as much.
-// A kept increase stays until its check, so the bar is above the noise: at a
-// constant processor count (1, against nghttpd, h2load at 64 clients), the requests of the four
-// periods after one period, per period, came to 5% or more above those of the five periods
-// before it in 23% of such windows, 10% in 16% and 15% in 9%. A load that truly needs more
-// processors gains far more than that when it gets them.
+// trialGain, or the check of a kept one (down), which goes back unless the work falls by as
+// much. A kept increase stays until its check, so the bar is above the noise: at a constant
+// processor count (1, against nghttpd, h2load at 64 clients), the requests of the four periods
+// after one period, per period, came to 5% or more above those of the five periods before it in
+// 23% of such windows, 10% in 16% and 15% in 9%. A load that truly needs more processors gains
+// far more than that when it gets them.
 type trial struct {
 	from int     // processors before it
 	down bool    // a check of a kept increase: fewer processors, kept unless the work falls
@@ -269,8 +269,8 @@ func (t *trial) losing() bool {
 	return t.n >= minCounted && float64(t.work) < t.base*float64(t.n)
 }
 
-// judgeCheck ends the check of a kept increase, whose fewer processors did gain times the work
-// per period of the more: they stay unless the work fell by the trial's bar.
+// judgeCheck ends the check of a kept increase, in which the fewer processors served gain times
+// the work per period of the more: they stay unless it fell by the trial's bar.
 func (g *governor) judgeCheck(gain float64) {
 	enough := g.trial.base == 0 || gain*trialGain >= 1
 	g.log.Debug().Bool("fewer_kept", enough).Float64("work_gain", gain).Int("recheck_hold_periods", g.recheckHold).Msg("processors recheck")
