@@ -46,11 +46,16 @@ import (
 // the requests served (work) for trialLen periods, and goes back if they did not grow by
 // trialGain (15%), or as soon as they fell below what they were over minCounted periods; it then
 // tries again after growHold periods, which double after each failed trial, up to maxHold. Such
-// an increase waits until trialLen periods in a row were busy, so that the work before it is a
-// busy time's. An increase for late waits is kept, at once: it is for latency, which requests/s
-// do not show. That is why the default wait is 5ms, not 1ms: with 1ms, pipelined and 64 KiB loads
-// against nghttpd made the governor add the second processor in most rounds, for 10% and 16%
-// more CPU per request, at the same requests/s and a p99 no better.
+// an increase waits until trialAfter periods (2 s) in a row were busy, so that the work before
+// it is a busy time's, and because a trial costs what it tests: in one-second runs of 50,000
+// small requests against nghttpd on 2 cores, those with a trial spent a fifth more CPU per
+// request and served an eighth fewer requests/s than those without, and on such a machine,
+// shared with the upstream and the clients, few trials pass (4 of 57 in one series of runs). A
+// burst shorter than trialAfter pays for none. An increase for late waits is kept, at once: it
+// is for latency, which requests/s do not show. That is why the default wait is 5ms, not 1ms:
+// with 1ms, pipelined and 64 KiB loads against nghttpd made the governor add the second
+// processor in most rounds, for 10% and 16% more CPU per request, at the same requests/s and a
+// p99 no better.
 //
 // A kept increase for CPU is checked again, since half a second's count can pass the bar by
 // chance, and a load that grows by itself (clients still connecting) passes it too: after
@@ -80,7 +85,7 @@ type governor struct {
 	trial    trial            // the change on trial; left is 0 when none is
 	growHold int              // periods after a failed trial before busy alone adds processors
 	noGrow   int              // ticks before which busy alone adds none
-	busyRun  int              // periods in a row busier than growBusy, this one included
+	busyRun  int              // periods in a row busier than growBusy, this one included; a trial's not counted
 
 	recheckAt   int // the tick at which the kept increase for CPU is checked again; 0: none is kept
 	recheckTo   int // the processors before that increase, which the check goes back to
@@ -115,6 +120,7 @@ const (
 	maxHold    = 640  // hold's ceiling after processors taken away had to be added back
 	probation  = 10   // periods after a decrease in which an increase doubles hold
 	settled    = 100  // periods after a decrease that reset hold to baseHold
+	trialAfter = 20   // busy periods in a row before an increase for CPU (a trial)
 	trialLen   = 5    // periods an increase for CPU is on trial, and of work it is compared with
 	trialGain  = 1.15 // the growth of work per period that keeps an increase for CPU; see trial
 	minCounted = 2    // counted periods after which a losing increase ends its trial early
@@ -195,14 +201,15 @@ func (g *governor) tick() {
 	}
 	// need: the processors on which the period's work would have been at most shrinkBusy busy.
 	need := max(1, int(math.Ceil(busy/shrinkBusy)))
-	// An increase for CPU waits until the load has kept the processors busy for trialLen
-	// periods in a row: the work it is weighed against is theirs, not that of a quieter time.
+	// An increase for CPU waits until the load has kept the processors busy for trialAfter
+	// periods in a row: the work it is weighed against is a busy time's, not a quieter one's,
+	// and a burst shorter than that pays for no trial.
 	g.busyRun++
 	if busy <= growBusy*float64(g.procs) {
 		g.busyRun = 0
 	}
 	forCPU := late <= lateShare && g.busyRun > 0 && g.ticks >= g.noGrow
-	if g.trials && g.busyRun <= trialLen {
+	if g.trials && g.busyRun <= trialAfter {
 		forCPU = false
 	}
 	switch {
@@ -215,8 +222,9 @@ func (g *governor) tick() {
 		g.change(min(2*g.procs, g.ceiling), busy, late)
 		if forCPU && g.trials {
 			g.trial = trial{from: from, base: g.recentWork(), left: trialLen}
+		} else {
+			g.busyRun = 0 // a trial's periods are not counted; should it fail, the spell goes on
 		}
-		g.busyRun = 0
 	case need < g.procs && late <= lateShare:
 		g.calmNeed = max(g.calmNeed, need)
 		if g.calm++; g.calm >= g.hold {

@@ -156,27 +156,27 @@ func runTrialGovernor(t *testing.T) periodsFunc {
 	}
 }
 
-// TestGovernorTrial: where work is counted, an increase for CPU alone comes after trialLen
-// busy periods in a row and stays only if the requests served per period grow with it; after a
-// failed trial busy alone adds no processor for growHold periods, which double after each
-// failure and fall back once a trial succeeds. A trial that serves less than before ends after
+// TestGovernorTrial: where work is counted, an increase for CPU alone comes after trialAfter
+// busy periods in a row, a count that a failed trial does not restart, and stays only if the
+// requests served per period grow with it; after a failed trial busy alone adds no processor
+// for growHold periods, which double after each failure and fall back once a trial succeeds. A trial that serves less than before ends after
 // minCounted periods. An increase for late waits is at once and no trial.
 func TestGovernorTrial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		periods := runTrialGovernor(t)
 		periods(trialLen, 0.5, 0, 100, "half busy")
-		periods(trialLen, 0.95, 0, 1000, "busy, but not yet for trialLen periods after a quieter time")
-		periods(1, 0.95, 0, 1000, "busy for trialLen periods: a second processor, on trial", 2)
+		periods(trialAfter, 0.95, 0, 1000, "busy, but not yet for trialAfter periods after a quieter time")
+		periods(1, 0.95, 0, 1000, "busy for trialAfter periods: a second processor, on trial", 2)
 		periods(trialLen-1, 1.3, 0, 1140, "on trial, serving 14% more")
 		periods(1, 1.3, 0, 1140, "not 15% more: back to one", 1)
-		periods(baseHold, 0.95, 0, 1000, "busy, within growHold of the failure")
+		periods(baseHold, 0.95, 0, 1000, "busy, within growHold of the failure; the spell goes on")
 		periods(1, 0.95, 0, 1000, "busy after growHold: on trial again", 2)
 		periods(1+minCounted, 1.3, 0, 900, "serving less than before: back to one early", 1)
 		periods(2*baseHold, 0.95, 0, 1000, "busy, within the doubled growHold")
 		periods(1, 0.95, 0, 1000, "on trial a third time", 2)
 		periods(trialLen, 1.6, 0, 1500, "serving half again as many: kept")
 		periods(baseHold, 0.3, 0, 500, "light: one again after hold", 1)
-		periods(trialLen+1, 0.95, 0, 500, "busy: on trial, growHold back at its base after the success", 2)
+		periods(trialAfter+1, 0.95, 0, 500, "busy: on trial, growHold back at its base after the success", 2)
 		periods(trialLen, 1.2, 0, 500, "no gain", 1)
 		periods(1, 0.5, 0.5, 500, "late waits: a second processor at once, no trial", 2)
 		periods(trialLen+1, 0.8, 0, 500, "no gain, but kept: the increase was for latency")
@@ -187,26 +187,27 @@ func TestGovernorTrial(t *testing.T) {
 // recheckHold periods by going back to the processors before it. The fewer stay if the work per
 // period stays within trialGain of what it was, and busy alone then adds none for growHold
 // periods; otherwise, or at once on late waits, the processors come back and the next check waits
-// twice as long.
+// twice as long. The load keeps both processors busy, so its busy spell goes on through the
+// checks.
 func TestGovernorRecheck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		periods := runTrialGovernor(t)
-		periods(trialLen+1, 0.95, 0, 1000, "busy for trialLen periods: a second processor, on trial", 2)
-		periods(trialLen, 1.3, 0, 1200, "serving 20% more: kept")
-		periods(baseHold, 1.3, 0, 1200, "busy on two, until the check")
-		periods(1, 1.3, 0, 1200, "the check: back to one", 1)
+		periods(trialAfter+1, 0.95, 0, 1000, "busy for trialAfter periods: a second processor, on trial", 2)
+		periods(trialLen, 1.9, 0, 1200, "serving 20% more: kept")
+		periods(baseHold, 1.9, 0, 1200, "busy on two, until the check")
+		periods(1, 1.9, 0, 1200, "the check: back to one", 1)
 		periods(trialLen, 0.95, 0, 1000, "one serves a sixth less: the second back", 2)
-		periods(2*baseHold, 1.3, 0, 1200, "busy on two, until the check twice as far off")
-		periods(1, 1.3, 0, 1200, "the second check", 1)
+		periods(2*baseHold, 1.9, 0, 1200, "busy on two, until the check twice as far off")
+		periods(1, 1.9, 0, 1200, "the second check", 1)
 		periods(1, 0.95, 0.5, 1000, "late waits on one: the second back at once", 2)
-		periods(4*baseHold, 1.3, 0, 1200, "the next check twice as far off again")
-		periods(1, 1.3, 0, 1200, "the third check", 1)
+		periods(4*baseHold, 1.9, 0, 1200, "the next check twice as far off again")
+		periods(1, 1.9, 0, 1200, "the third check", 1)
 		periods(trialLen, 0.95, 0, 1100, "one serves 92% as much: it stays")
 		periods(baseHold, 0.95, 0, 1100, "busy, but growHold after the check")
 		periods(1, 0.95, 0, 1100, "on trial again after growHold", 2)
-		periods(trialLen, 1.3, 0, 1400, "serving 27% more: kept")
-		periods(baseHold, 1.3, 0, 1400, "checked after recheckHold again, back at its base")
-		periods(1, 1.3, 0, 1400, "the check", 1)
+		periods(trialLen, 1.9, 0, 1400, "serving 27% more: kept")
+		periods(baseHold, 1.9, 0, 1400, "checked after recheckHold again, back at its base")
+		periods(1, 1.9, 0, 1400, "the check", 1)
 	})
 }
 
@@ -216,13 +217,13 @@ func TestGovernorRecheck(t *testing.T) {
 func TestGovernorRecheckBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		periods := runTrialGovernor(t)
-		periods(trialLen+1, 0.95, 0, 1000, "busy for trialLen periods: on trial", 2)
-		periods(trialLen, 1.3, 0, 1000, "no gain: back to one, growHold doubled", 1)
+		periods(trialAfter+1, 0.95, 0, 1000, "busy for trialAfter periods: on trial", 2)
+		periods(trialLen, 1.9, 0, 1000, "no gain: back to one, growHold doubled", 1)
 		periods(baseHold, 0.95, 0, 1000, "within growHold")
 		periods(1, 0.95, 0, 1000, "on trial again", 2)
-		periods(trialLen, 1.3, 0, 1200, "20% more: kept")
-		periods(baseHold, 1.3, 0, 1200, "until the check")
-		periods(1, 1.3, 0, 1200, "the check", 1)
+		periods(trialLen, 1.9, 0, 1200, "20% more: kept")
+		periods(baseHold, 1.9, 0, 1200, "until the check")
+		periods(1, 1.9, 0, 1200, "the check", 1)
 		periods(trialLen, 0.95, 0, 1150, "one serves 96% as much: it stays")
 		periods(2*baseHold, 0.95, 0, 1150, "busy, within the growHold of the trial that failed before")
 		periods(1, 0.95, 0, 1150, "on trial after it", 2)
