@@ -215,11 +215,13 @@ func TestBatchAbortsWhenTheClientLeaves(t *testing.T) {
 // after the answers before it, and the connection closes; the exchanges after it are aborted.
 func TestBatchFinishPanic(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newStarter("/3")
+		h := newStarter("/1", "/3")
 		h.panics["/boom"] = true
 		_, l := servePipe(t, Config{}, h)
 		c := newClient(t, l.dial())
 		c.send(pipelineOf("/1", "/boom", "/3"))
+		synctest.Wait() // all three started: /3 is queued when /boom panics
+		h.release("/1")
 		if r := c.read("GET"); !strings.HasPrefix(r.body, "/1 ") {
 			t.Errorf("got %q, want /1", r.body)
 		}
