@@ -420,14 +420,26 @@ func TestH3GoAway(t *testing.T) {
 		}()
 		<-entered
 		drained := u.goAway()
-		// The connection carries a stream, so it drains: the next requests
-		// go to a new connection, with no error, whether quic-go saw the
-		// GOAWAY before opening their stream or the server rejected it.
-		for i := range 3 {
+		// The connection carries a stream, so it drains: the requests after
+		// the GOAWAY go to a new connection, with no error, whether quic-go
+		// saw the GOAWAY before opening their stream or the server rejected
+		// it. A request that reached the server before its GOAWAY left is
+		// still served on the old one (RFC 9114 5.2), so the first few may
+		// be; once one is on the new connection, every later one is.
+		onNew := 0
+		for i := 0; i < 100 && onNew < 3; i++ {
 			_, body, info := get(t, p, u, "/next")
-			if body != "ok /next" || info.SessionID != 2 {
-				t.Errorf("request %d after GOAWAY: %q on session %d, want ok /next on session 2", i, body, info.SessionID)
+			switch {
+			case body != "ok /next":
+				t.Errorf("request %d after GOAWAY: %q, want ok /next", i, body)
+			case info.SessionID == 2:
+				onNew++
+			case onNew > 0 || info.SessionID != 1:
+				t.Errorf("request %d after GOAWAY on session %d, want 2 (or 1 before any went to 2)", i, info.SessionID)
 			}
+		}
+		if onNew < 3 {
+			t.Errorf("%d of the requests after GOAWAY went to a new session, want 3", onNew)
 		}
 		releaseOnce()
 		if err := <-blocked; err != nil {
