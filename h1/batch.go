@@ -61,7 +61,12 @@ func (p *pipeline) dispatchBatch(w *response, ps PipelineStarter) bool {
 	start := !p.writing
 	if start {
 		p.writing = true
-		p.handlers.Add(1)
+		if p.finIdle {
+			start = false
+			p.cond.Broadcast() // the finisher that waits takes it
+		} else {
+			p.handlers.Add(1)
+		}
 	}
 	p.mu.Unlock()
 	if start {
@@ -70,17 +75,44 @@ func (p *pipeline) dispatchBatch(w *response, ps PipelineStarter) bool {
 	return true
 }
 
-// finishLoop is the finisher: it answers the queued exchanges in order and returns when the
-// queue is empty (dispatchBatch starts it again) or the pipeline closes. The answers go into
-// one writer, flushed when the next exchange is not ready, the queue is empty, or the
-// connection is to close after an answer. It holds the pipeline's writing flag, so busy, drain
-// and awaitByte see its exchanges as unwritten.
+// finishLoop is the finisher: it answers the queued exchanges in order and, once the queue is
+// empty, waits for dispatchBatch to queue more, until the pipeline closes or its connection goes
+// idle (retire). While it answers it holds the pipeline's writing flag, so busy, drain and
+// awaitByte see its exchanges as unwritten; while it waits it does not. Each batch of a client
+// that pipelines in turns (h2load -m 8) so finds a goroutine whose stack has grown to what
+// answering needs, rather than start one that grows it again, copying it each time.
 func (p *pipeline) finishLoop() {
 	defer p.handlers.Done()
+	p.mu.Lock()
+	for p.finishQueuedLocked() && p.awaitQueuedLocked() {
+	}
+	if p.closed {
+		// What is still queued is dropped (closeLocked ended its contexts). Nothing is queued
+		// once the pipeline has closed, so the lock may go while the exchanges end.
+		dropped := p.queue
+		p.queue = nil
+		p.mu.Unlock()
+		for _, w := range dropped {
+			w.cancel(errPipelineClosed)
+			w.fin.Abort()
+			p.c.s.active.Add(-1)
+		}
+		p.mu.Lock()
+	}
+	p.writing = false
+	p.wakeLocked()
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// finishQueuedLocked answers the queued exchanges in order, with p.mu held but released while
+// each is answered. The answers go into one writer, flushed when the next exchange is not
+// ready, the queue is empty, or the connection is to close after an answer. It reports whether
+// the pipeline is still open.
+func (p *pipeline) finishQueuedLocked() bool {
 	c := p.c
 	bw := getWriter(c)
 	p.bbw = bw
-	p.mu.Lock()
 	for len(p.queue) > 0 && !p.closed {
 		w := p.queue[0]
 		p.mu.Unlock()
@@ -125,25 +157,36 @@ func (p *pipeline) finishLoop() {
 			break
 		}
 	}
-	if p.closed {
-		// What is still queued is dropped (closeLocked ended its contexts). Nothing is queued
-		// once the pipeline has closed, so the lock may go while the exchanges end.
-		dropped := p.queue
-		p.queue = nil
-		p.mu.Unlock()
-		for _, w := range dropped {
-			w.cancel(errPipelineClosed)
-			w.fin.Abort()
-			c.s.active.Add(-1)
-		}
-		p.mu.Lock()
-	}
-	p.writing = false
 	p.bbw = nil
+	putWriter(bw)
+	return !p.closed
+}
+
+// awaitQueuedLocked waits, with p.mu held but released while it waits and the writing flag
+// unset, until dispatchBatch queues an exchange (and sets the flag again), and reports true
+// then; false if the pipeline closed or retire ended the wait first.
+func (p *pipeline) awaitQueuedLocked() bool {
+	p.writing = false
 	p.wakeLocked()
 	p.cond.Broadcast()
+	p.finIdle = true
+	for len(p.queue) == 0 && !p.closed && !p.finRetire {
+		p.cond.Wait()
+	}
+	p.finIdle, p.finRetire = false, false
+	return len(p.queue) > 0 && !p.closed
+}
+
+// retire ends the finisher's wait for more exchanges, if it waits: the connection is going
+// idle, and the goroutine's stack, grown answering, is freed with it. Called by the serve
+// goroutine.
+func (p *pipeline) retire() {
+	p.mu.Lock()
+	if p.finIdle {
+		p.finRetire = true
+		p.cond.Broadcast()
+	}
 	p.mu.Unlock()
-	putWriter(bw)
 }
 
 // startPipelined calls ps.StartPipelined on the serve goroutine, which has no recovery of its

@@ -5,11 +5,13 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // starterHandler is a PipelineStarter whose exchanges answer with their path once the test
@@ -20,6 +22,7 @@ type starterHandler struct {
 	held        map[string]chan struct{} // guarded by mu: paths whose answer waits for release
 	aborted     []string                 // guarded by mu
 	started     []string                 // guarded by mu: the stack frame StartPipelined ran under
+	finishedOn  []string                 // guarded by mu: the goroutine each Finish ran on
 	panics      map[string]bool          // paths whose Finish panics before it writes
 	startPanics map[string]bool          // paths whose StartPipelined panics
 	off         bool                     // StartsPipelined reports false
@@ -97,6 +100,9 @@ func (x *heldExchange) Finish(w http.ResponseWriter) {
 	if x.h.panics[x.r.URL.Path] {
 		panic("finish failed")
 	}
+	x.h.mu.Lock()
+	x.h.finishedOn = append(x.h.finishedOn, goroutineID())
+	x.h.mu.Unlock()
 	body := x.r.URL.Path + " " + caller()
 	w.Header().Set("Content-Length", itoa(len(body)))
 	io.WriteString(w, body)
@@ -139,6 +145,45 @@ func TestBatchAnswersInOrderOnTheFinisher(t *testing.T) {
 		synctest.Wait() // the pipeline has drained
 		if r := c.roundTrip(getRoot); r.body != "/ serve" {
 			t.Errorf("a request alone: got %q, want it answered inline", r.body)
+		}
+	})
+}
+
+// TestBatchFinisherKept: the finisher of a pipelined batch waits for the next one and answers
+// it too, so that it does not start a goroutine and grow its stack again; once the connection
+// has waited ParkAfter for its next request, the finisher ends, and the next batch gets a new
+// one.
+func TestBatchFinisherKept(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newStarter()
+		_, l := servePipe(t, Config{ParkAfter: time.Second}, h)
+		c := newClient(t, l.dial())
+		batch := func() {
+			t.Helper()
+			paths := []string{"/1", "/2", "/3"}
+			c.send(pipelineOf(paths...))
+			for _, p := range paths {
+				if r := c.read("GET"); r.body != p+" finisher" {
+					t.Errorf("got %q, want %q answered by the finisher", r.body, p)
+				}
+			}
+			synctest.Wait() // the finisher has written all and waits, or has ended
+		}
+		finishers := func() []string {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return slices.Compact(slices.Clone(h.finishedOn))
+		}
+		batch()
+		batch()
+		if got := finishers(); len(got) != 1 {
+			t.Errorf("two batches in a row were answered on goroutines %v, want one", got)
+		}
+		time.Sleep(2 * time.Second) // past ParkAfter: the connection goes idle
+		synctest.Wait()
+		batch()
+		if got := finishers(); len(got) != 2 {
+			t.Errorf("a batch after the connection went idle was answered on goroutines %v, want a second one", got)
 		}
 	})
 }

@@ -301,6 +301,9 @@ func (c *conn) setReadDeadline(t time.Time) error {
 // connection went on on a fresh goroutine.
 func (c *conn) serve() (reusable bool) {
 	if c.run() {
+		if p := c.pipe.Load(); p != nil {
+			p.retire()
+		}
 		if c.parks && c.s.park(c) {
 			return true
 		}

@@ -39,14 +39,16 @@ type pipeline struct {
 	mu   sync.Mutex
 	cond sync.Cond // on mu; broadcast when the queue moves, held bytes shrink, a head turns direct, or the pipeline closes
 
-	queue   []*response // guarded by mu: dispatched exchanges not yet written, in request order
-	held    int         // guarded by mu: bytes held back by the queue's exchanges
-	writing bool        // guarded by mu: a goroutine is writing queued responses to the socket
-	closed  bool        // guarded by mu: nothing more is written; the connection closes when its handlers returned
-	cut     bool        // guarded by mu, with closed: the close must not linger (a response was cut, the socket failed)
-	waiting bool        // guarded by mu: the serve goroutine waits for a byte without deadline, and may be woken
-	woken   bool        // guarded by mu: it was woken because the pipeline drained or closed
-	spare   [][]byte    // guarded by mu: emptied hold buffers, for reuse while the pipeline is busy
+	queue     []*response // guarded by mu: dispatched exchanges not yet written, in request order
+	held      int         // guarded by mu: bytes held back by the queue's exchanges
+	writing   bool        // guarded by mu: a goroutine is writing queued responses to the socket
+	closed    bool        // guarded by mu: nothing more is written; the connection closes when its handlers returned
+	cut       bool        // guarded by mu, with closed: the close must not linger (a response was cut, the socket failed)
+	waiting   bool        // guarded by mu: the serve goroutine waits for a byte without deadline, and may be woken
+	woken     bool        // guarded by mu: it was woken because the pipeline drained or closed
+	spare     [][]byte    // guarded by mu: emptied hold buffers, for reuse while the pipeline is busy
+	finIdle   bool        // guarded by mu: the finisher waits for dispatchBatch to queue more (batch.go)
+	finRetire bool        // guarded by mu: that wait is to end: the connection goes idle
 
 	// Owned by the goroutine that is writing (writing is set): what it writes, and scratch for it.
 	out    [][]byte
