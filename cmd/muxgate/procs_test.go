@@ -159,8 +159,9 @@ func runTrialGovernor(t *testing.T) periodsFunc {
 // TestGovernorTrial: where work is counted, an increase for CPU alone comes after trialAfter
 // busy periods in a row, a count that a failed trial does not restart, and stays only if the
 // requests served per period grow with it; after a failed trial busy alone adds no processor
-// for growHold periods, which double after each failure and fall back once a trial succeeds. A trial that serves less than before ends after
-// minCounted periods. An increase for late waits is at once and no trial.
+// for growHold periods, which double after each failure and fall back once a trial succeeds. A
+// trial that serves less than before ends after minCounted periods. An increase for late waits
+// is at once and no trial.
 func TestGovernorTrial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		periods := runTrialGovernor(t)
