@@ -68,7 +68,22 @@ func parseUpstream(raw string) (target, error) {
 	}
 	t.host = u.Hostname()
 	t.address = net.JoinHostPort(t.host, port)
+	if h, _, err := net.SplitHostPort(t.address); err != nil || h != t.host || !visibleASCII(t.host) {
+		// url.Parse lets through a host such as "]", which no dial can split from its port, and
+		// any byte in an IPv6 zone.
+		return target{}, fmt.Errorf("%w: upstream %q: host %q is no host name or IP address (an internationalized name goes in its xn-- form)", ErrConfig, raw, t.host)
+	}
 	return t, nil
+}
+
+// visibleASCII reports whether s is made of visible ASCII characters only (RFC 5234 VCHAR).
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '!' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // newPool builds the pool that serves t: for h3+h2, an HTTP/3 pool with an HTTP/2 pool over TLS

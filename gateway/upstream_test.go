@@ -22,6 +22,10 @@ func TestParseUpstreamH3(t *testing.T) {
 		{raw: "h3+h2://up.test:8443", want: target{proto: "h3+h2", scheme: "https", address: "up.test:8443", host: "up.test"}},
 		{raw: "h3+h2://up.test:8443/path", bad: true},
 		{raw: "quic://up.test:8443", bad: true},
+		{raw: "h2://]", bad: true},
+		{raw: "h3://a]b:443", bad: true},
+		{raw: "h2://[::%25\xce]", bad: true},
+		{raw: "h3://[fe80::1%25eth0]:8443", want: target{proto: "h3", scheme: "https", address: "[fe80::1%eth0]:8443", host: "fe80::1%eth0"}},
 	}
 	for _, c := range cases {
 		got, err := parseUpstream(c.raw)
