@@ -36,6 +36,13 @@ func newStarter(held ...string) *starterHandler {
 	return h
 }
 
+// hold makes path's next exchanges wait for release.
+func (h *starterHandler) hold(path string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.held[path] = make(chan struct{})
+}
+
 func (h *starterHandler) release(path string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -161,7 +168,11 @@ func TestBatchFinisherKept(t *testing.T) {
 		batch := func() {
 			t.Helper()
 			paths := []string{"/1", "/2", "/3"}
+			// /1 waits until all three are started, so that none is alone when it comes.
+			h.hold("/1")
 			c.send(pipelineOf(paths...))
+			synctest.Wait()
+			h.release("/1")
 			for _, p := range paths {
 				if r := c.read("GET"); r.body != p+" finisher" {
 					t.Errorf("got %q, want %q answered by the finisher", r.body, p)
