@@ -180,7 +180,7 @@ func newPool(cfg Config, dialConn func(context.Context) (net.Conn, error)) (*Poo
 
 	p := &Pool{
 		cfg:      cfg,
-		log:      cfg.Logger.With().Str("upstream", cfg.Address).Str("proto", "h2").Logger(),
+		log:      cfg.Logger.With().Str("addr", cfg.Address).Str("proto", "h2").Logger(),
 		dialConn: dialConn,
 	}
 	if cfg.TLS != nil {

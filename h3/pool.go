@@ -143,7 +143,7 @@ func New(cfg Config) (*Pool, error) {
 
 	p := &Pool{
 		cfg: cfg,
-		log: cfg.Logger.With().Str("upstream", cfg.Address).Str("proto", "h3").Logger(),
+		log: cfg.Logger.With().Str("addr", cfg.Address).Str("proto", "h3").Logger(),
 		// A proxy passes Accept-Encoding and bodies through untouched.
 		h3: &http3.Transport{DisableCompression: true},
 	}

@@ -192,7 +192,7 @@ func TestBinaryBadFlags(t *testing.T) {
 // TestBinaryDemo: -demo serves the embedded upstream, logs one access-log line per request, and
 // drains and exits 0 on SIGTERM.
 func TestBinaryDemo(t *testing.T) {
-	p := startBinary(t, "-demo", "-listen", "127.0.0.1:0", "-log-format", "json")
+	p := startBinary(t, "-demo", "-listen", "127.0.0.1:0", "-log-format", "json", "-log-level", "debug")
 	addrs, _ := p.waitServing(1)
 	addr := addrs[0]
 	if !strings.Contains(p.stderrText(), "http://"+addr) {
@@ -246,6 +246,14 @@ func TestBinaryDemo(t *testing.T) {
 	}
 	if !strings.Contains(p.stderrText(), `"drained"`) {
 		t.Errorf("the process log does not say it drained:\n%s", p.stderrText())
+	}
+	for line := range strings.Lines(p.stderrText()) {
+		if !strings.HasPrefix(line, "{") {
+			continue // -demo's banner
+		}
+		if keys, err := repeatedKeys(line); err != nil || len(keys) > 0 {
+			t.Errorf("process log line names %v more than once (%v): %s", keys, err, line)
+		}
 	}
 }
 

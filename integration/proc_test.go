@@ -123,6 +123,33 @@ func (p *proc) stderrText() string {
 	return p.stderr.String()
 }
 
+// repeatedKeys returns the keys that the JSON object in line names more than once, at its top
+// level. A reader of such a line keeps one of the values, and which one depends on the reader.
+func repeatedKeys(line string) ([]string, error) {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object: %q", line)
+	}
+	seen := map[string]bool{}
+	var repeated []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k := tok.(string)
+		if seen[k] {
+			repeated = append(repeated, k)
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+	}
+	return repeated, nil
+}
+
 // logLine is one JSON line of muxgate's process or access log.
 type logLine map[string]any
 
