@@ -173,7 +173,7 @@ func (f *fallback) failed(ctx context.Context, err error, probe bool) (resend bo
 		st.Switches++
 		st.Backoff = fallbackMinBackoff
 		st.Retry = time.Now().Add(st.Backoff)
-		f.log.Warn().Err(err).Int("failures", st.Failures).Dur("retry_in", st.Backoff).
+		f.log.Warn().Err(err).Int("failures", st.Failures).Dur("retry_in_ms", st.Backoff).
 			Msg("upstream: primary protocol failing; switching to the secondary")
 	}
 	return unreachable || notProcessed

@@ -142,7 +142,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 // pool; both within one deadline, after which what remains is closed.
 func (g *Gateway) drain() error {
 	g.draining.Store(true)
-	g.log.Info().Dur("timeout", g.cfg.ShutdownTimeout).Msg("draining")
+	g.log.Info().Dur("timeout_ms", g.cfg.ShutdownTimeout).Msg("draining")
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
 	defer cancel()
 	frontErr := g.front.Shutdown(ctx)

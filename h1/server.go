@@ -134,7 +134,7 @@ func (s *Server) Serve(ln net.Listener) error {
 				return fmt.Errorf("h1: accept on %s: %w", ln.Addr(), err)
 			}
 			pause = min(max(2*pause, minAcceptBackoff), maxAcceptBackoff)
-			s.log.Warn().Err(err).Dur("pause", pause).Msg("h1: accept failed, retrying")
+			s.log.Warn().Err(err).Dur("pause_ms", pause).Msg("h1: accept failed, retrying")
 			if !s.pause(pause) {
 				return http.ErrServerClosed
 			}

@@ -247,6 +247,9 @@ func TestBinaryDemo(t *testing.T) {
 	if !strings.Contains(p.stderrText(), `"drained"`) {
 		t.Errorf("the process log does not say it drained:\n%s", p.stderrText())
 	}
+	if !strings.Contains(p.stderrText(), `"timeout_ms":30000`) {
+		t.Errorf("the draining line does not give -shutdown-timeout's default in ms:\n%s", p.stderrText())
+	}
 	for line := range strings.Lines(p.stderrText()) {
 		if !strings.HasPrefix(line, "{") {
 			continue // -demo's banner

@@ -61,7 +61,7 @@ func (p *Pool) dialFailedLocked(err error) {
 	d.failures++
 	// Log once per change of error, not once per attempt.
 	if d.err == nil || d.err.Error() != err.Error() {
-		p.log.Error().Err(err).Dur("backoff", d.backoff).Msg("dial failed")
+		p.log.Error().Err(err).Dur("backoff_ms", d.backoff).Msg("dial failed")
 	}
 	d.err = err
 	if len(p.sessions) == 0 {
