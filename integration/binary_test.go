@@ -1,10 +1,13 @@
 package integration
 
 import (
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +68,7 @@ var flagDefaults = map[string]string{
 	"log-level":               `(default "info")`,
 	"log-format":              "(default: console when stderr is a terminal, else json)",
 	"access-log":              `(default "-")`,
+	"access-log-flush":        "(default 100ms)",
 }
 
 // definedFlags lists the flags cmd/muxgate/flags.go defines: the name argument of every
@@ -157,6 +161,7 @@ func TestBinaryBadFlags(t *testing.T) {
 		{"-upstream", up, "-park-after", "0s"},
 		{"-upstream", up, "-procs-wait", "-1ms"},
 		{"-upstream", up, "-timer-slack", "-1ms"},
+		{"-upstream", up, "-access-log-flush", "-1ms"},
 		{"-upstream", up, "-stream-window", "0"},
 		{"-upstream", up, "-conn-window", "100"},
 		{"-upstream", up, "-max-frame-size", "16383"},
@@ -256,6 +261,42 @@ func TestBinaryDemo(t *testing.T) {
 		}
 		if keys, err := repeatedKeys(line); err != nil || len(keys) > 0 {
 			t.Errorf("process log line names %v more than once (%v): %s", keys, err, line)
+		}
+	}
+}
+
+// TestBinaryAccessLogFile: access-log lines gather in a buffer until -access-log-flush has passed,
+// and the ones still there at exit are written out.
+func TestBinaryAccessLogFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.log")
+	p := startBinary(t, "-demo", "-listen", "127.0.0.1:0", "-log-format", "json",
+		"-access-log", path, "-access-log-flush", "1h")
+	addrs, _ := p.waitServing(1)
+	c := newClient(t)
+	targets := []string{"/path/1", "/path/2", "/status/404"}
+	for _, target := range targets {
+		get(t, c, "http://"+addrs[0]+target)
+	}
+	if b, err := os.ReadFile(path); err != nil || len(b) != 0 {
+		t.Errorf("access log before the flush: %q, %v; want it empty", b, err)
+	}
+	c.CloseIdleConnections()
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0", code)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != len(targets) {
+		t.Fatalf("access log at exit has %d lines, want %d:\n%s", len(lines), len(targets), b)
+	}
+	for i, l := range lines {
+		var ll logLine
+		if err := json.Unmarshal([]byte(l), &ll); err != nil || ll.str("target") != targets[i] {
+			t.Errorf("access-log line %d: %q (%v), want the request for %s", i, l, err, targets[i])
 		}
 	}
 }

@@ -38,6 +38,7 @@ type options struct {
 	logLevel   string
 	logFormat  string
 	accessLog  string
+	logFlush   time.Duration
 	streamWin  int
 	connWin    int
 	maxFrame   int
@@ -107,6 +108,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.logFormat, "log-format", "", "log format: json or console (default: console when stderr is a terminal, else json)")
 	fs.StringVar(&o.accessLog, "access-log", "-", "access log: a file `path`, - for standard output, or off")
+	fs.DurationVar(&o.logFlush, "access-log-flush", 100*time.Millisecond, "access-log lines are written out together, at the latest this long after the first of them, or when 64 KiB have gathered, and at exit (0: each at once)")
 	return fs
 }
 
@@ -170,6 +172,8 @@ func (o *options) check() error {
 		return errors.New("-idle-gc must not be negative (0: off)")
 	case o.procsWait < 0:
 		return errors.New("-procs-wait must not be negative (0: off)")
+	case o.logFlush < 0:
+		return errors.New("-access-log-flush must not be negative (0: each line at once)")
 	case o.timerSlack < 0:
 		return errors.New("-timer-slack must not be negative (0: keep the inherited slack)")
 	case o.gcPercent < -1:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -28,20 +29,48 @@ func newLogger(o *options) zerolog.Logger {
 }
 
 // newAccessLog opens the access log: standard output for -, nothing for off, else a file
-// appended to. The returned closer closes the file, if any.
-func newAccessLog(path string) (zerolog.Logger, io.Closer, error) {
+// appended to. With flush above 0, lines are buffered (bufferedLog) and a failed write is
+// reported to log. The returned closer writes out what is buffered and closes the file, if any.
+func newAccessLog(path string, flush time.Duration, log zerolog.Logger) (zerolog.Logger, io.Closer, error) {
+	var w io.Writer = os.Stdout
+	var file io.Closer = io.NopCloser(nil)
 	switch path {
 	case "off":
-		return zerolog.Logger{}, io.NopCloser(nil), nil
+		return zerolog.Logger{}, file, nil
 	case "-", "":
-		return zerolog.New(os.Stdout).With().Timestamp().Logger(), io.NopCloser(nil), nil
+	default:
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return zerolog.Logger{}, nil, fmt.Errorf("-access-log: %w", err)
+		}
+		w, file = f, f
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return zerolog.Logger{}, nil, fmt.Errorf("-access-log: %w", err)
+	if flush == 0 {
+		return zerolog.New(w).With().Timestamp().Logger(), file, nil
 	}
-	return zerolog.New(f).With().Timestamp().Logger(), f, nil
+	b := newBufferedLog(w, flush, writeErrors(log))
+	closer := closerFunc(func() error {
+		b.Close()
+		return file.Close()
+	})
+	return zerolog.New(b).With().Timestamp().Logger(), closer, nil
 }
+
+// writeErrors reports each failed access-log write to log, once until the error changes.
+// bufferedLog calls it with its lock held, one call at a time.
+func writeErrors(log zerolog.Logger) func(error) {
+	var last string
+	return func(err error) {
+		if err.Error() != last {
+			last = err.Error()
+			log.Error().Err(err).Msg("access log: write failed, its lines are lost")
+		}
+	}
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
 
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()

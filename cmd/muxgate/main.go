@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/rs/zerolog"
+
 	"muxgate/certs"
 	"muxgate/gateway"
 )
@@ -40,7 +42,7 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg, cleanup, err := buildConfig(o)
+	cfg, cleanup, err := buildConfig(o, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "muxgate: %v\n", err)
 		return 2
@@ -78,7 +80,7 @@ func run(args []string) int {
 
 // buildConfig turns the options into a gateway.Config, starting the demo upstream and loading
 // certificates as they ask. cleanup stops what it started.
-func buildConfig(o *options) (gateway.Config, func(), error) {
+func buildConfig(o *options, log zerolog.Logger) (gateway.Config, func(), error) {
 	cleanup := func() {}
 	cfg := gateway.Config{
 		Front:            o.front,
@@ -90,7 +92,7 @@ func buildConfig(o *options) (gateway.Config, func(), error) {
 		NoVia:            o.noVia,
 		ShutdownTimeout:  o.shutdown,
 	}
-	access, closer, err := newAccessLog(o.accessLog)
+	access, closer, err := newAccessLog(o.accessLog, o.logFlush, log)
 	if err != nil {
 		return cfg, cleanup, err
 	}
