@@ -301,6 +301,74 @@ func TestBinaryAccessLogFile(t *testing.T) {
 	}
 }
 
+// TestBinaryAccessLogReopen: after the access-log file was renamed, SIGUSR1 makes muxgate write
+// new lines to a fresh file of the old name; with -access-log off it only logs the signal.
+func TestBinaryAccessLogReopen(t *testing.T) {
+	dir := t.TempDir()
+	path, rotated := filepath.Join(dir, "access.log"), filepath.Join(dir, "access.log.1")
+	p := startBinary(t, "-demo", "-listen", "127.0.0.1:0", "-log-format", "json",
+		"-access-log", path, "-access-log-flush", "0")
+	addrs, _ := p.waitServing(1)
+	c := dialRaw(t, addrs[0], false)
+	for _, target := range []string{"/path/before", "/path/either"} {
+		c.send("GET " + target + " HTTP/1.1\r\nHost: example.test\r\n\r\n")
+		c.response("GET")
+	}
+	// The connection read /path/either once the handler of /path/before, which logs it, returned.
+	if err := os.Rename(path, rotated); err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGUSR1)
+	waitLine(t, p.stderrLines, `"access log reopened" line`, 10*time.Second, func(l logLine) bool {
+		return l.str("message") == "access log reopened"
+	})
+	c.send("GET /path/after HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n")
+	c.response("GET")
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0", code)
+	}
+	old, fresh := readTargets(t, rotated), readTargets(t, path)
+	if len(old) == 0 || old[0] != "/path/before" || slices.Contains(old, "/path/after") {
+		t.Errorf("renamed file logs %v, want /path/before first and not /path/after", old)
+	}
+	if len(fresh) == 0 || fresh[len(fresh)-1] != "/path/after" || slices.Contains(fresh, "/path/before") {
+		t.Errorf("reopened file logs %v, want /path/after last and not /path/before", fresh)
+	}
+	if n := len(old) + len(fresh); n != 3 {
+		t.Errorf("%d lines in the two files, want 3", n)
+	}
+
+	q := startBinary(t, "-demo", "-listen", "127.0.0.1:0", "-log-format", "json", "-access-log", "off")
+	q.waitServing(1)
+	q.signal(syscall.SIGUSR1)
+	waitLine(t, q.stderrLines, "the SIGUSR1 line", 10*time.Second, func(l logLine) bool {
+		return strings.HasPrefix(l.str("message"), "SIGUSR1")
+	})
+	q.signal(syscall.SIGTERM)
+	if code := q.wait(20 * time.Second); code != 0 {
+		t.Errorf("with -access-log off: exit code %d after SIGUSR1 and SIGTERM, want 0", code)
+	}
+}
+
+// readTargets returns the target of each line of the access log at path.
+func readTargets(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []string
+	for l := range strings.Lines(string(b)) {
+		var ll logLine
+		if err := json.Unmarshal([]byte(l), &ll); err != nil {
+			t.Fatalf("%s: %q: %v", path, l, err)
+		}
+		targets = append(targets, ll.str("target"))
+	}
+	return targets
+}
+
 // TestBinaryDrain: on SIGTERM a request in flight is answered (with Connection: close), an idle
 // keep-alive connection is closed, and the process exits 0.
 func TestBinaryDrain(t *testing.T) {

@@ -29,22 +29,25 @@ func newLogger(o *options) zerolog.Logger {
 }
 
 // newAccessLog opens the access log: standard output for -, nothing for off, else a file
-// appended to. With flush above 0, lines are buffered (bufferedLog) and a failed write is
+// appended to, which SIGUSR1 reopens. With flush above 0, lines are buffered (bufferedLog) and a failed write is
 // reported to log. The returned closer writes out what is buffered and closes the file, if any.
 func newAccessLog(path string, flush time.Duration, log zerolog.Logger) (zerolog.Logger, io.Closer, error) {
 	var w io.Writer = os.Stdout
 	var file io.Closer = io.NopCloser(nil)
+	var reopen *logFile
 	switch path {
 	case "off":
+		reopenOnUSR1(nil, log)
 		return zerolog.Logger{}, file, nil
 	case "-", "":
 	default:
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		f, err := openLogFile(path)
 		if err != nil {
 			return zerolog.Logger{}, nil, fmt.Errorf("-access-log: %w", err)
 		}
-		w, file = f, f
+		w, file, reopen = f, f, f
 	}
+	reopenOnUSR1(reopen, log)
 	if flush == 0 {
 		return zerolog.New(w).With().Timestamp().Logger(), file, nil
 	}
