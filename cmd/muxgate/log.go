@@ -29,8 +29,9 @@ func newLogger(o *options) zerolog.Logger {
 }
 
 // newAccessLog opens the access log: standard output for -, nothing for off, else a file
-// appended to, which SIGUSR1 reopens. With flush above 0, lines are buffered (bufferedLog) and a failed write is
-// reported to log. The returned closer writes out what is buffered and closes the file, if any.
+// appended to, which SIGUSR1 reopens. With flush above 0, lines are buffered (bufferedLog) and a
+// failed write is reported to log. The returned closer writes out what is buffered and closes
+// the file, if any.
 func newAccessLog(path string, flush time.Duration, log zerolog.Logger) (zerolog.Logger, io.Closer, error) {
 	var w io.Writer = os.Stdout
 	var file io.Closer = io.NopCloser(nil)
