@@ -236,7 +236,7 @@ func TestExpectContinue(t *testing.T) {
 			return
 		}
 		b, _ := io.ReadAll(r.Body)
-		io.WriteString(w, string(b))
+		w.Write(b)
 	}))
 
 	t.Run("read", func(t *testing.T) {

@@ -189,12 +189,6 @@ func (p *fakePeer) setSilent() {
 	p.mu.Unlock()
 }
 
-func (p *fakePeer) setOnRequest(fn func(*fakePeer, uint32, []hpack.HeaderField)) {
-	p.mu.Lock()
-	p.onRequest = fn
-	p.mu.Unlock()
-}
-
 func (p *fakePeer) stats() (requests []uint32, pings int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

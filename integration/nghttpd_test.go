@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -167,7 +166,7 @@ func TestNghttpdInterop(t *testing.T) {
 		sc := bufio.NewScanner(strings.NewReader(log.String()))
 		for sc.Scan() {
 			if strings.Contains(sc.Text(), "GOAWAY") || strings.Contains(sc.Text(), "COMPRESSION") {
-				t.Log(fmt.Sprintf("nghttpd: %s", sc.Text()))
+				t.Logf("nghttpd: %s", sc.Text())
 			}
 		}
 	}

@@ -95,8 +95,10 @@ func TestMaxConcurrentStreams(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newPeer(t, Config{}, http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 2})
 		c := p.c
-		if !c.Reserve() || !c.Reserve() {
-			t.Fatal("first two Reserve calls failed")
+		for i := range 2 {
+			if !c.Reserve() {
+				t.Fatalf("Reserve call %d of the first two failed", i+1)
+			}
 		}
 		if c.Reserve() {
 			t.Fatal("third Reserve succeeded with MAX_CONCURRENT_STREAMS 2")
