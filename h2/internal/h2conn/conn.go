@@ -223,7 +223,23 @@ func (p *pending) Write(b []byte) (int, error) {
 // and Config.SettingsTimeout. New owns nc from then on: it closes nc when
 // it fails, and so do Close and Shutdown.
 func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
-	cfg = cfg.withDefaults()
+	c := newConn(nc, cfg.withDefaults())
+	c.queuePreface()
+	c.startGoroutines()
+	if err := c.awaitSettings(ctx); err != nil {
+		c.mu.Lock()
+		c.failLocked(err)
+		c.mu.Unlock()
+		c.wg.Wait()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newConn makes the Conn for nc with cfg, whose defaults are filled in:
+// its state before the preface, with its framers, hpack coders and read
+// buffer. It starts no goroutine and queues nothing.
+func newConn(nc net.Conn, cfg Config) *Conn {
 	c := &Conn{
 		nc:         nc,
 		cfg:        cfg,
@@ -246,45 +262,58 @@ func New(ctx context.Context, nc net.Conn, cfg Config) (*Conn, error) {
 	}
 	c.maxStreams.Store(int64(cfg.MaxStreams))
 	c.lastRead.Store(time.Now().UnixNano())
+	c.initCoding()
+	return c
+}
+
+// initCoding sets up, from c.cfg, the writer's framer and hpack encoder
+// and the reader's read buffer, framer and hpack decoder. Called by
+// newConn only.
+func (c *Conn) initCoding() {
 	c.wfr = http2.NewFramer(&c.wbuf, nil)
 	c.enc = newEncoder()
 	c.src = source{c}
 	c.br = newInbuf(c.src)
 	c.rfr = http2.NewFramer(nil, c.br)
 	c.rfr.SetReuseFrames()
-	c.rfr.SetMaxReadFrameSize(cfg.MaxFrameSize)
+	c.rfr.SetMaxReadFrameSize(c.cfg.MaxFrameSize)
 	c.dec = hpack.NewDecoder(4096, c.onField)
-	c.dec.SetMaxStringLength(int(cfg.MaxHeaderListSize))
-	c.queuePreface()
+	c.dec.SetMaxStringLength(int(c.cfg.MaxHeaderListSize))
+}
 
+// startGoroutines starts the writer, the reader, the watch and, with
+// Config.PingInterval, the keep-alive, all counted in c.wg, and wakes the
+// writer for what is queued (the preface).
+func (c *Conn) startGoroutines() {
 	c.wg.Add(3)
 	go c.writeLoop()
 	go c.readLoop()
 	go c.watch()
-	if cfg.PingInterval > 0 {
+	if c.cfg.PingInterval > 0 {
 		c.wg.Add(1)
 		go c.keepAlive()
 	}
 	c.wakeWriter()
+}
 
-	t := time.NewTimer(cfg.SettingsTimeout)
+// awaitSettings waits for the reader to apply the peer's first SETTINGS,
+// and returns nil then. Otherwise it returns why it stopped waiting: the
+// connection's error (never nil once it closed), errSettingsWait after
+// Config.SettingsTimeout, or ctx's error; failing c then is the caller's
+// job.
+func (c *Conn) awaitSettings(ctx context.Context) error {
+	t := time.NewTimer(c.cfg.SettingsTimeout)
 	defer t.Stop()
-	var err error
 	select {
 	case <-c.settingsc:
-		return c, nil
+		return nil
 	case <-c.done:
-		err = c.closeErr()
+		return c.closeErr()
 	case <-t.C:
-		err = errSettingsWait
+		return errSettingsWait
 	case <-ctx.Done():
-		err = &wrapError{"h2conn: waiting for SETTINGS", ctx.Err()}
+		return &wrapError{"h2conn: waiting for SETTINGS", ctx.Err()}
 	}
-	c.mu.Lock()
-	c.failLocked(err)
-	c.mu.Unlock()
-	c.wg.Wait()
-	return nil, err
 }
 
 // Reserve reserves a stream for a RoundTripReserved that follows. It

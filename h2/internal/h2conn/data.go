@@ -180,35 +180,9 @@ func (c *Conn) onData(d *dataFrame, p []byte, last bool) (taken bool, _ error) {
 	case n > s.recvWindow:
 		reset = &streamReset{s: s, code: http2.ErrCodeFlowControl}
 	default:
-		s.recvWindow -= n
-		s.got += int64(d.size)
-		pad := int(n) - d.size
-		if s.clen >= 0 && s.got > s.clen {
-			reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
-			pad = int(n) // dropped, so credited now
-		} else if s.discard {
-			pad = int(n) // HEAD: nobody reads, so credit all of it now
-		} else if d.size > 0 {
-			d.s, d.buffer = s, true
-			if len(p) > 0 {
-				taken = c.keepData(s, p)
-				c.readableLocked(s)
-			}
-		}
-		if c.consumedLocked(s, pad) {
-			wake = true
-		}
-		if reset == nil && d.Flags.Has(http2.FlagDataEndStream) {
-			switch {
-			case s.clen >= 0 && s.got != s.clen:
-				reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
-				d.s = nil
-			case last:
-				rst = c.endRemoteLocked(s)
-			default:
-				d.s, d.end = s, true
-			}
-		}
+		var credit bool
+		taken, credit, rst, reset = c.acceptDataLocked(s, d, p, last)
+		wake = wake || credit
 	}
 	c.mu.Unlock()
 	if wake {
@@ -224,6 +198,58 @@ func (c *Conn) onData(d *dataFrame, p []byte, last bool) (taken bool, _ error) {
 		return taken, reset
 	}
 	return taken, nil
+}
+
+// acceptDataLocked is onData for a frame that s may take: d's data, the
+// first p of which is read, fits s's window and follows its response
+// head. It charges the window, counts the data against s's
+// content-length and buffers p unless s drops its body; padding and
+// dropped data are credited back at once. It reports whether s took p
+// with the read buffer's chunk (see keepData), whether the writer has a
+// WINDOW_UPDATE to send, whether an RST_STREAM(CANCEL) is due (see
+// endRemoteLocked), and the stream error to reset s with, if any. Called
+// with c.mu held.
+func (c *Conn) acceptDataLocked(s *stream, d *dataFrame, p []byte, last bool) (taken, wake, rst bool, reset *streamReset) {
+	n := int32(d.Length) // with the padding, as in onData (RFC 9113 6.9.1)
+	s.recvWindow -= n
+	s.got += int64(d.size)
+	pad := int(n) - d.size
+	if s.clen >= 0 && s.got > s.clen {
+		reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
+		pad = int(n) // dropped, so credited now
+	} else if s.discard {
+		pad = int(n) // HEAD: nobody reads, so credit all of it now
+	} else if d.size > 0 {
+		d.s, d.buffer = s, true
+		if len(p) > 0 {
+			taken = c.keepData(s, p)
+			c.readableLocked(s)
+		}
+	}
+	wake = c.consumedLocked(s, pad)
+	if reset == nil && d.Flags.Has(http2.FlagDataEndStream) {
+		reset, rst = c.endDataLocked(s, d, last)
+	}
+	return taken, wake, rst, reset
+}
+
+// endDataLocked applies the END_STREAM of d, a DATA frame s took: with a
+// body shorter than s's content-length it returns the stream error to
+// reset s with; else the peer's side of s ends now if last says the whole
+// payload is read, or once the rest of it is (d.end, see onDataRest). It
+// reports whether an RST_STREAM(CANCEL) is due (see endRemoteLocked).
+// Called with c.mu held.
+func (c *Conn) endDataLocked(s *stream, d *dataFrame, last bool) (reset *streamReset, rst bool) {
+	switch {
+	case s.clen >= 0 && s.got != s.clen:
+		reset = &streamReset{s: s, code: http2.ErrCodeProtocol}
+		d.s = nil
+	case last:
+		rst = c.endRemoteLocked(s)
+	default:
+		d.s, d.end = s, true
+	}
+	return reset, rst
 }
 
 // keepData buffers p, data of s, and reports whether it took the read

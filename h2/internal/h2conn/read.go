@@ -258,41 +258,9 @@ func (c *Conn) onGoAway(f *http2.GoAwayFrame) error {
 // handles it. Every block is decoded, even for a stream that is gone, to
 // keep the hpack decoder in step with the peer's encoder.
 func (c *Conn) onHeaders(f *http2.HeadersFrame) error {
-	c.fields = c.fields[:0]
-	c.hsize = 0
-	c.dec.SetEmitEnabled(true)
 	id, endStream := f.StreamID, f.StreamEnded()
-	frag, ended := f.HeaderBlockFragment(), f.HeadersEnded()
-	// A block may not be much bigger than the list it decodes to; this
-	// bounds a CONTINUATION flood whatever the decoder emits.
-	limit := 2*int(c.cfg.MaxHeaderListSize) + 4096
-	total := 0
-	for {
-		if total += len(frag); total > limit {
-			return connError(http2.ErrCodeEnhanceYourCalm, "header block too large")
-		}
-		if _, err := c.dec.Write(frag); err != nil {
-			return connError(http2.ErrCodeCompression, err.Error())
-		}
-		if ended {
-			break
-		}
-		nf, err := c.readFrame()
-		if err != nil {
-			var sr *streamReset
-			if errors.As(err, &sr) {
-				err = connError(http2.ErrCodeProtocol, "bad frame in header block")
-			}
-			return err
-		}
-		cf, ok := nf.(*http2.ContinuationFrame)
-		if !ok { // the framer lets nothing else through
-			return connError(http2.ErrCodeProtocol, "expected CONTINUATION")
-		}
-		frag, ended = cf.HeaderBlockFragment(), cf.HeadersEnded()
-	}
-	if err := c.dec.Close(); err != nil {
-		return connError(http2.ErrCodeCompression, err.Error())
+	if err := c.decodeHeaderBlock(f); err != nil {
+		return err
 	}
 
 	c.mu.Lock()
@@ -312,6 +280,60 @@ func (c *Conn) onHeaders(f *http2.HeadersFrame) error {
 	return c.onTrailers(s, endStream)
 }
 
+// decodeHeaderBlock decodes the header block that f starts into c.fields
+// and c.hsize (see onField), reading its CONTINUATION frames. Any error
+// is a connection error or a read error: a block cut short leaves the
+// decoder out of step with the peer's encoder.
+func (c *Conn) decodeHeaderBlock(f *http2.HeadersFrame) error {
+	c.fields = c.fields[:0]
+	c.hsize = 0
+	c.dec.SetEmitEnabled(true)
+	frag, ended := f.HeaderBlockFragment(), f.HeadersEnded()
+	// A block may not be much bigger than the list it decodes to; this
+	// bounds a CONTINUATION flood whatever the decoder emits.
+	limit := 2*int(c.cfg.MaxHeaderListSize) + 4096
+	total := 0
+	for {
+		if total += len(frag); total > limit {
+			return connError(http2.ErrCodeEnhanceYourCalm, "header block too large")
+		}
+		if _, err := c.dec.Write(frag); err != nil {
+			return connError(http2.ErrCodeCompression, err.Error())
+		}
+		if ended {
+			break
+		}
+		var err error
+		if frag, ended, err = c.readContinuation(); err != nil {
+			return err
+		}
+	}
+	if err := c.dec.Close(); err != nil {
+		return connError(http2.ErrCodeCompression, err.Error())
+	}
+	return nil
+}
+
+// readContinuation reads the next frame of a header block, which must be
+// a CONTINUATION, and returns its fragment and whether it ends the block.
+// Any error is a connection error or a read error: a stream error there
+// is one for the whole connection.
+func (c *Conn) readContinuation() (frag []byte, ended bool, _ error) {
+	nf, err := c.readFrame()
+	if err != nil {
+		var sr *streamReset
+		if errors.As(err, &sr) {
+			err = connError(http2.ErrCodeProtocol, "bad frame in header block")
+		}
+		return nil, false, err
+	}
+	cf, ok := nf.(*http2.ContinuationFrame)
+	if !ok { // the framer lets nothing else through
+		return nil, false, connError(http2.ErrCodeProtocol, "expected CONTINUATION")
+	}
+	return cf.HeaderBlockFragment(), cf.HeadersEnded(), nil
+}
+
 // onField is the hpack decoder's emit function; it collects the fields
 // of the block being decoded, up to Config.MaxHeaderListSize.
 func (c *Conn) onField(f hpack.HeaderField) {
@@ -327,17 +349,8 @@ func malformed(s *stream) error { return &streamReset{s: s, code: http2.ErrCodeP
 
 // onResponseHead handles a response head (or a 1xx head) for s.
 func (c *Conn) onResponseHead(s *stream, endStream bool) error {
-	fields := c.fields
-	var status string
-	for len(fields) > 0 && fields[0].IsPseudo() {
-		if fields[0].Name != ":status" || status != "" {
-			return malformed(s)
-		}
-		status = fields[0].Value
-		fields = fields[1:]
-	}
-	code, ok := parseStatus(status)
-	if !ok || code == http.StatusSwitchingProtocols { // RFC 9113 8.6: no 101
+	code, status, fields, ok := splitStatus(c.fields)
+	if !ok {
 		return malformed(s)
 	}
 	if code < 200 {
@@ -347,23 +360,68 @@ func (c *Conn) onResponseHead(s *stream, endStream bool) error {
 		}
 		return c.onInformational(s, code, h, endStream)
 	}
+	if !s.takeHeadFields(fields) {
+		return malformed(s)
+	}
+	s.gotHead = true
+	bad := c.fillResponse(s, code, status, endStream)
+	return c.deliverResponse(s, endStream, bad)
+}
+
+// splitStatus reads the pseudo-fields at the front of a response head's
+// fields: there must be one, :status, a three-digit code of 100 or more
+// other than 101. It returns the status code, the field's value as sent
+// and the regular fields that follow; ok is false if the head is
+// malformed.
+func splitStatus(fields []hpack.HeaderField) (code int, status string, rest []hpack.HeaderField, ok bool) {
+	for len(fields) > 0 && fields[0].IsPseudo() {
+		if fields[0].Name != ":status" || status != "" {
+			return 0, "", nil, false
+		}
+		status = fields[0].Value
+		fields = fields[1:]
+	}
+	code, ok = parseStatus(status)
+	if !ok || code == http.StatusSwitchingProtocols { // RFC 9113 8.6: no 101
+		return 0, "", nil, false
+	}
+	return code, status, fields, true
+}
+
+// takeHeadFields stores the regular fields of s's final response head:
+// as s.list when s is listed, else as s.res.Header, its values backed by
+// s.hvals. It sets s.res.Trailer to the keys the head declares and
+// s.res.ContentLength (-1: unknown). It reports false if a field makes the
+// head malformed. Called by the reader, which owns s.res until the head is
+// delivered.
+func (s *stream) takeHeadFields(fields []hpack.HeaderField) bool {
 	res := &s.res
 	if s.listed {
 		list, declared, ok := listFields(fields)
 		if !ok {
-			return malformed(s)
+			return false
 		}
 		s.list, res.ContentLength = listContentLength(list)
 		res.Trailer = declared
-	} else {
-		h, declared, ok := buildHeader(fields, true, s.hvals[:])
-		if !ok {
-			return malformed(s)
-		}
-		res.Header, res.Trailer = h, declared
-		res.ContentLength = contentLength(h)
+		return true
 	}
-	s.gotHead = true
+	h, declared, ok := buildHeader(fields, true, s.hvals[:])
+	if !ok {
+		return false
+	}
+	res.Header, res.Trailer = h, declared
+	res.ContentLength = contentLength(h)
+	return true
+}
+
+// fillResponse completes s.res, whose header takeHeadFields stored, for a
+// final head with status code, sent as status, and gives it its Body. It
+// sets s.clen, the length the DATA must add up to (-1: unchecked), and
+// s.discard. It reports bad: the head ends the stream but announces
+// content, so the response is malformed once delivered. Called by the
+// reader, which owns s.res until the head is delivered.
+func (c *Conn) fillResponse(s *stream, code int, status string, endStream bool) (bad bool) {
+	res := &s.res
 	res.Status = statusLine(code, status)
 	res.StatusCode = code
 	res.Proto, res.ProtoMajor, res.ProtoMinor = "HTTP/2.0", 2, 0
@@ -378,14 +436,21 @@ func (c *Conn) onResponseHead(s *stream, endStream bool) error {
 	if !s.head && code != http.StatusNoContent && code != http.StatusNotModified {
 		s.clen = res.ContentLength
 	}
-	bad := endStream && s.clen > 0
+	bad = endStream && s.clen > 0
 	if s.head || endStream && !bad {
 		res.Body = http.NoBody
 		s.discard = true
 	} else {
 		res.Body = (*body)(s)
 	}
+	return bad
+}
 
+// deliverResponse hands s.res to s's RoundTrip (see deliverHeadLocked),
+// unless s was reset meanwhile. Then, if bad (see fillResponse), it
+// returns the stream error that resets s; else it ends the peer's side of
+// s if endStream. It takes and releases c.mu.
+func (c *Conn) deliverResponse(s *stream, endStream, bad bool) error {
 	c.mu.Lock()
 	if s.closed {
 		c.mu.Unlock()

@@ -225,18 +225,47 @@ func (c *Conn) openStream(s *stream, h *head, fields []field) error {
 
 	c.mu.Lock()
 	if err := c.openErrLocked(); err != nil {
-		c.unreserveLocked()
-		excluded := c.goAway != nil && !c.closed.Load() && c.nextID < maxStreamID
-		if excluded {
-			c.sendExcludedLocked()
-		}
+		queued := c.refuseEncodedLocked()
 		c.mu.Unlock()
 		c.wmu.Unlock()
-		if excluded {
+		if queued {
 			c.wakeWriter()
 		}
 		return err
 	}
+	id := c.registerLocked(s, endStream)
+	if !endStream {
+		s.sending = true
+		c.wg.Add(1)
+		go s.sendBody(h.bodyLen)
+	}
+	c.mu.Unlock()
+	c.writeHeaderBlockLocked(id, endStream)
+	c.wmu.Unlock()
+	c.wakeWriter()
+	return nil
+}
+
+// refuseEncodedLocked gives back the caller's reservation for a stream
+// that may not open after all (openErrLocked), its header block encoded.
+// If the peer's GOAWAY is why, and the connection is still open with IDs
+// left, it queues the block on a stream the GOAWAY excludes (see
+// sendExcludedLocked) and reports true: the writer is to be woken.
+// Called with wmu and mu held.
+func (c *Conn) refuseEncodedLocked() (queued bool) {
+	c.unreserveLocked()
+	excluded := c.goAway != nil && !c.closed.Load() && c.nextID < maxStreamID
+	if excluded {
+		c.sendExcludedLocked()
+	}
+	return excluded
+}
+
+// registerLocked uses up the caller's reservation, gives s the next stream
+// ID, which it returns, and registers s as open with its initial windows.
+// endStream says that its HEADERS end the request: we send nothing more.
+// Called with wmu and mu held, once openErrLocked allows a new stream.
+func (c *Conn) registerLocked(s *stream, endStream bool) uint32 {
 	c.unreserveCountLocked()
 	id := c.nextID
 	c.nextID += 2
@@ -251,16 +280,7 @@ func (c *Conn) openStream(s *stream, h *head, fields []field) error {
 	c.streams[id] = s
 	c.active.Add(1)
 	c.lastID = id
-	if !endStream {
-		s.sending = true
-		c.wg.Add(1)
-		go s.sendBody(h.bodyLen)
-	}
-	c.mu.Unlock()
-	c.writeHeaderBlockLocked(id, endStream)
-	c.wmu.Unlock()
-	c.wakeWriter()
-	return nil
+	return id
 }
 
 // sendExcludedLocked queues the header block just encoded, which no stream
