@@ -57,26 +57,78 @@ func run(args []string) int {
 	return 0
 }
 
+// parseFlags parses and validates the command line. Usage and parse errors go to out; -help
+// gives flag.ErrHelp.
 func parseFlags(args []string, out io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(out)
-	var scen, idle, targets string
+	var lists flagLists
+	o.runFlags(fs, &lists)
+	o.targetFlags(fs, &lists)
+	o.outputFlags(fs)
+	fs.Usage = func() { printUsage(out, fs) }
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := o.checkCounts(); err != nil {
+		return nil, err
+	}
+	o.scenarios = splitList(lists.scenarios)
+	var err error
+	if o.idle, err = parseCounts(lists.idle); err != nil {
+		return nil, err
+	}
+	if err := o.setTargets(lists.targets); err != nil {
+		return nil, err
+	}
+	if _, err := blocks(o.scenarios, o.idle, o.requests); err != nil {
+		return nil, err
+	}
+	if err := o.checkServer(fs); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// flagLists holds the comma-list flags as given; parseFlags parses them after fs.Parse.
+type flagLists struct {
+	scenarios, idle, targets string
+}
+
+// runFlags defines on fs the flags that shape the runs: -rounds, -n, -scenarios, -idle and
+// -upstream-server. The lists go to lists, unparsed.
+func (o *options) runFlags(fs *flag.FlagSet, lists *flagLists) {
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; the targets run interleaved in each, and the report gives medians")
 	fs.IntVar(&o.requests, "n", 0, "requests per h2load run in every load scenario (0: each scenario's own, a few seconds here: "+defaultsText()+")")
-	fs.StringVar(&scen, "scenarios", scenarioNames(), "comma `list` of scenarios:\n"+scenarioHelp())
-	fs.StringVar(&idle, "idle", "5000,10000", "comma `list` of idle keep-alive connection counts for the idle scenario")
-	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `file`, for comparing commits")
+	fs.StringVar(&lists.scenarios, "scenarios", scenarioNames(), "comma `list` of scenarios:\n"+scenarioHelp())
+	fs.StringVar(&lists.idle, "idle", "5000,10000", "comma `list` of idle keep-alive connection counts for the idle scenario")
+	fs.StringVar(&o.server, "upstream-server", serverGo, "the proxies' h2c upstream: "+serverGo+" (the demo, in the bench process) or "+serverNghttpd+
+		" (nghttp2's server, static files, 1 worker; the direct row, muxgate-h3 and tls-upstream are left out)")
+}
+
+// targetFlags defines on fs the flags that choose the rows and their binaries: -targets,
+// -require-peers, -muxgate, -muxgate-b and -muxgate-threads. -targets goes to lists, unparsed.
+func (o *options) targetFlags(fs *flag.FlagSet, lists *flagLists) {
+	fs.StringVar(&lists.targets, "targets", strings.Join(defaultTargets, ","), "comma `list` of rows to run: muxgate, muxgate-b (with -muxgate-b), muxgate-h3 (opt-in), nghttpx, haproxy, direct")
 	fs.BoolVar(&o.requirePeers, "require-peers", false, "fail when h2load, nghttpx or haproxy is missing, instead of leaving its rows out")
 	fs.StringVar(&o.muxgate, "muxgate", "", "prebuilt muxgate `binary` (default: go build ./cmd/muxgate into a temp dir)")
 	fs.StringVar(&o.muxgateB, "muxgate-b", "", "a second muxgate `binary`, run as the row muxgate-b in every round beside muxgate, to compare two builds in one run")
-	fs.StringVar(&targets, "targets", strings.Join(defaultTargets, ","), "comma `list` of rows to run: muxgate, muxgate-b (with -muxgate-b), muxgate-h3 (opt-in), nghttpx, haproxy, direct")
-	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
 	fs.IntVar(&o.muxThreads, "muxgate-threads", threads, "muxgate's GOMAXPROCS, to measure it on fewer or more threads than the peers' "+strconv.Itoa(threads))
-	fs.StringVar(&o.server, "upstream-server", serverGo, "the proxies' h2c upstream: "+serverGo+" (the demo, in the bench process) or "+serverNghttpd+
-		" (nghttp2's server, static files, 1 worker; the direct row, muxgate-h3 and tls-upstream are left out)")
-	fs.Usage = func() {
-		fmt.Fprintf(out, `usage: go run ./integration/bench [flags]
+}
+
+// outputFlags defines on fs the flags for what the run leaves behind: -json and -keep.
+func (o *options) outputFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `file`, for comparing commits")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
+}
+
+// printUsage writes -help's text to out: what the bench does, then fs's flags.
+func printUsage(out io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(out, `usage: go run ./integration/bench [flags]
 
 Runs h2load (--h1 -t 1 -c %d) against muxgate, nghttpx and HAProxy, each an HTTP/1.1 front end
 on a loopback port funnelling into the same Go HTTP/2 upstream over h2c, with %d worker threads
@@ -109,47 +161,39 @@ The default run takes about 5 minutes on 2 quiet cores, up to 10 on a busy machi
 
 flags:
 `, clients, threads)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
+	fs.PrintDefaults()
+}
+
+// checkCounts checks -rounds, -muxgate-threads and -n.
+func (o *options) checkCounts() error {
 	if o.rounds < 1 {
-		return nil, errors.New("-rounds must be at least 1")
+		return errors.New("-rounds must be at least 1")
 	}
 	if o.muxThreads < 1 {
-		return nil, errors.New("-muxgate-threads must be at least 1")
+		return errors.New("-muxgate-threads must be at least 1")
 	}
 	if o.requests < 0 || (o.requests > 0 && o.requests < clients) {
-		return nil, fmt.Errorf("-n must be 0 or at least %d (one request per client)", clients)
+		return fmt.Errorf("-n must be 0 or at least %d (one request per client)", clients)
 	}
-	o.scenarios = splitList(scen)
-	var err error
-	if o.idle, err = parseCounts(idle); err != nil {
-		return nil, err
-	}
-	o.targets = splitList(targets)
+	return nil
+}
+
+// setTargets parses the -targets list into o.targets, each a row of rowOrder, and adds the
+// muxgate-b row when -muxgate-b names a binary; the row without the binary is an error.
+func (o *options) setTargets(list string) error {
+	o.targets = splitList(list)
 	for _, t := range o.targets {
 		if !slices.Contains(rowOrder, t) {
-			return nil, fmt.Errorf("-targets: unknown %q (have %s)", t, strings.Join(rowOrder, ", "))
+			return fmt.Errorf("-targets: unknown %q (have %s)", t, strings.Join(rowOrder, ", "))
 		}
 	}
 	switch hasB := slices.Contains(o.targets, "muxgate-b"); {
 	case o.muxgateB != "" && !hasB:
 		o.targets = append(o.targets, "muxgate-b")
 	case o.muxgateB == "" && hasB:
-		return nil, errors.New("-targets: the muxgate-b row needs -muxgate-b binary")
+		return errors.New("-targets: the muxgate-b row needs -muxgate-b binary")
 	}
-	if _, err := blocks(o.scenarios, o.idle, o.requests); err != nil {
-		return nil, err
-	}
-	if err := o.checkServer(fs); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return nil
 }
 
 // checkServer validates -upstream-server against the other flags. nghttpd serves h2c only and
@@ -202,15 +246,9 @@ func scenarioHelp() string {
 // bench sets up the upstream and the targets, runs the rounds and writes the report.
 func bench(ctx context.Context, o *options, stdout, progress io.Writer) error {
 	start := time.Now()
-	limit, err := raiseFileLimit()
-	if err != nil {
-		return err
-	}
 	bl, _ := blocks(o.scenarios, o.idle, o.requests)
-	for _, b := range bl {
-		if b.idle > 0 && uint64(b.idle+fdReserve) > limit {
-			return fmt.Errorf("-idle %d needs %d file descriptors, the hard limit is %d (raise ulimit -Hn)", b.idle, b.idle+fdReserve, limit)
-		}
+	if err := checkFileLimit(bl); err != nil {
+		return err
 	}
 	rep := &report{Date: formatDate(start), Host: hostInfo(), Tools: map[string]string{}, Rounds: o.rounds}
 
@@ -237,20 +275,11 @@ func bench(ctx context.Context, o *options, stdout, progress io.Writer) error {
 	if len(targets) == 0 {
 		return errors.New("no target to run")
 	}
-	nghttpdBin := ""
-	if o.server == serverNghttpd {
-		if nghttpdBin, err = findTool("nghttpd"); err != nil {
-			return fmt.Errorf("%w: install the Debian package nghttp2-server", err)
-		}
-		rep.Tools["nghttpd"] = toolVersion(nghttpdBin, "--version")
-	}
-	h3 := slices.ContainsFunc(targets, func(t target) bool { return t.h3 })
-	up, err := startUpstream(dir, h3, nghttpdBin)
+	up, err := setupUpstream(o, dir, targets, rep)
 	if err != nil {
 		return err
 	}
 	defer up.close()
-	rep.Setup = setupText(h3, o.server, o.muxThreads)
 
 	r := &runner{up: up, dir: dir, targets: targets, rounds: o.rounds, blocks: bl, log: progress, muxThreads: o.muxThreads}
 	r.run(ctx)
@@ -261,11 +290,44 @@ func bench(ctx context.Context, o *options, stdout, progress io.Writer) error {
 	rep.Elapsed = time.Since(start).Round(time.Second).String()
 	rep.writeText(stdout)
 	if o.jsonPath != "" {
-		if err := rep.writeJSON(o.jsonPath); err != nil {
-			return err
+		return rep.writeJSON(o.jsonPath)
+	}
+	return nil
+}
+
+// checkFileLimit raises the soft file limit to the hard one and checks that it leaves room for
+// the idle connections of every block in bl.
+func checkFileLimit(bl []block) error {
+	limit, err := raiseFileLimit()
+	if err != nil {
+		return err
+	}
+	for _, b := range bl {
+		if b.idle > 0 && uint64(b.idle+fdReserve) > limit {
+			return fmt.Errorf("-idle %d needs %d file descriptors, the hard limit is %d (raise ulimit -Hn)", b.idle, b.idle+fdReserve, limit)
 		}
 	}
 	return nil
+}
+
+// setupUpstream starts the upstream the options and targets ask for (nghttpd's version goes to
+// rep.Tools) and writes rep.Setup. The caller closes the upstream.
+func setupUpstream(o *options, dir string, targets []target, rep *report) (*upstream, error) {
+	nghttpdBin := ""
+	if o.server == serverNghttpd {
+		var err error
+		if nghttpdBin, err = findTool("nghttpd"); err != nil {
+			return nil, fmt.Errorf("%w: install the Debian package nghttp2-server", err)
+		}
+		rep.Tools["nghttpd"] = toolVersion(nghttpdBin, "--version")
+	}
+	h3 := slices.ContainsFunc(targets, func(t target) bool { return t.h3 })
+	up, err := startUpstream(dir, h3, nghttpdBin)
+	if err != nil {
+		return nil, err
+	}
+	rep.Setup = setupText(h3, o.server, o.muxThreads)
+	return up, nil
 }
 
 // findTargets resolves the chosen rows: the peers on this machine, and muxgate prebuilt or built.
@@ -301,27 +363,40 @@ func findTargets(o *options, dir string, rep *report, progress io.Writer) ([]tar
 			out = append(out, target{name: name, peer: p, bin: muxBin, h3: name == "muxgate-h3"})
 			continue
 		}
-		bin, err := findTool(p.tool)
+		bin, err := peerTool(p, o.requirePeers, rep, progress)
 		if err != nil {
-			msg := fmt.Sprintf("%s: %v (Debian package %s); its rows are left out", name, err, p.pkg)
-			if o.requirePeers {
-				return nil, fmt.Errorf("%s: %w; install the Debian package %s", name, err, p.pkg)
-			}
-			fmt.Fprintln(progress, msg)
-			rep.Missing = append(rep.Missing, msg)
-			continue
+			return nil, err
 		}
-		if name == "haproxy" {
-			rep.Tools[name] = toolVersion(bin, "-v")
-		} else {
-			rep.Tools[name] = toolVersion(bin, "--version")
+		if bin != "" {
+			out = append(out, target{name: name, peer: p, bin: bin})
 		}
-		out = append(out, target{name: name, peer: p, bin: bin})
 	}
 	if rep.Muxgate == "" {
 		rep.Muxgate = "not run (-targets)"
 	}
 	return out, nil
+}
+
+// peerTool finds the executable of peer p and writes its version to rep.Tools. A missing one is
+// an error with requirePeers; otherwise peerTool says so on progress and in rep.Missing, and
+// returns "": the peer's rows are left out.
+func peerTool(p *peer, requirePeers bool, rep *report, progress io.Writer) (string, error) {
+	bin, err := findTool(p.tool)
+	if err != nil {
+		msg := fmt.Sprintf("%s: %v (Debian package %s); its rows are left out", p.name, err, p.pkg)
+		if requirePeers {
+			return "", fmt.Errorf("%s: %w; install the Debian package %s", p.name, err, p.pkg)
+		}
+		fmt.Fprintln(progress, msg)
+		rep.Missing = append(rep.Missing, msg)
+		return "", nil
+	}
+	if p.name == "haproxy" {
+		rep.Tools[p.name] = toolVersion(bin, "-v")
+	} else {
+		rep.Tools[p.name] = toolVersion(bin, "--version")
+	}
+	return bin, nil
 }
 
 // muxgateBinary returns the binary to run and a line that says which it is.

@@ -214,45 +214,88 @@ func (rep *report) writeText(w io.Writer) {
 	}
 }
 
+// writeBlock prints block b: its table, the other processes' CPU, the idle cores, and the lines
+// about muxgate.
 func writeBlock(w io.Writer, b blockReport) {
-	table := [][]string{{"target", "req/s", "p50", "p99", "CPU us/req", "upstream's", "h2load's", "peak RSS", "bytes/idle conn", "upstream conns", "failed"}}
-	rows := map[string]runResult{}
-	runs := map[string][]runResult{}
-	for _, r := range b.Rows {
-		runs[r.Target] = r.Runs
-		m := r.Median
-		mark := ""
-		if m.Failed > 0 || r.Errors > 0 {
-			mark = " !"
-		}
-		if r.Errors == len(r.Runs) {
-			table = append(table, []string{r.Target, "-", "-", "-", "-", "-", "-", "-", "-", "-", fmt.Sprintf("%d runs errored%s", r.Errors, mark)})
-			continue
-		}
-		rows[r.Target] = m
-		idle := "-"
-		if b.Idle > 0 {
-			idle = fmtBytes(m.BytesPerIdle)
-		}
-		failed := fmt.Sprint(m.Failed)
-		if r.Errors > 0 {
-			failed += fmt.Sprintf(", %d runs errored", r.Errors)
-		}
-		table = append(table, []string{r.Target, fmt.Sprintf("%.0f", m.ReqPerSec), fmtUs(m.P50us), fmtUs(m.P99us),
-			fmt.Sprintf("%.1f", m.CPUPerReqUs), fmtCPU(m.UpstreamCPUUs), fmtCPU(m.H2loadCPUUs),
-			fmtBytes(float64(m.PeakRSS)), idle, fmt.Sprint(m.UpstreamConns), failed + mark})
-	}
-	writeTable(w, table)
+	writeTable(w, blockTable(b))
 	if worst := maxOther(b.Rows); worst >= 0.1 {
 		fmt.Fprintf(w, "(other processes used up to %.1f of the %d cores during these runs)\n", worst, runtime.NumCPU())
 	}
 	if line := idleLine(b); line != "" {
 		fmt.Fprintln(w, line)
 	}
-	mg, ok := rows["muxgate"]
+	writeMuxgateLines(w, b)
+}
+
+// blockTable lays out block b's table: a header, then a row of cells for each target.
+func blockTable(b blockReport) [][]string {
+	table := [][]string{{"target", "req/s", "p50", "p99", "CPU us/req", "upstream's", "h2load's", "peak RSS", "bytes/idle conn", "upstream conns", "failed"}}
+	for _, r := range b.Rows {
+		table = append(table, tableRow(r, b.Idle > 0))
+	}
+	return table
+}
+
+// tableRow gives r's cells: its medians, bytes per idle connection only in an idle block (idle),
+// and its failures, marked " !" if a request failed or a run errored. A row whose every run
+// errored has "-" for every measure.
+func tableRow(r rowReport, idle bool) []string {
+	m := r.Median
+	mark := ""
+	if m.Failed > 0 || r.Errors > 0 {
+		mark = " !"
+	}
+	if r.Errors == len(r.Runs) {
+		return []string{r.Target, "-", "-", "-", "-", "-", "-", "-", "-", "-", fmt.Sprintf("%d runs errored%s", r.Errors, mark)}
+	}
+	perIdle := "-"
+	if idle {
+		perIdle = fmtBytes(m.BytesPerIdle)
+	}
+	failed := fmt.Sprint(m.Failed)
+	if r.Errors > 0 {
+		failed += fmt.Sprintf(", %d runs errored", r.Errors)
+	}
+	return []string{r.Target, fmt.Sprintf("%.0f", m.ReqPerSec), fmtUs(m.P50us), fmtUs(m.P99us),
+		fmt.Sprintf("%.1f", m.CPUPerReqUs), fmtCPU(m.UpstreamCPUUs), fmtCPU(m.H2loadCPUUs),
+		fmtBytes(float64(m.PeakRSS)), perIdle, fmt.Sprint(m.UpstreamConns), failed + mark}
+}
+
+// writeMuxgateLines prints, below block b's table, muxgate's ratios to the peers, the processor
+// counts per round of muxgate and muxgate-b, and muxgate-h3's ratios to muxgate in a load block.
+// It prints nothing when muxgate has no measurement in b.
+func writeMuxgateLines(w io.Writer, b blockReport) {
+	medians := map[string]runResult{} // the targets with a measurement
+	runs := map[string][]runResult{}
+	for _, r := range b.Rows {
+		runs[r.Target] = r.Runs
+		if r.Errors != len(r.Runs) {
+			medians[r.Target] = r.Median
+		}
+	}
+	mg, ok := medians["muxgate"]
 	if !ok {
 		return
 	}
+	if parts := ratioParts(b, runs); len(parts) > 0 {
+		fmt.Fprintf(w, "muxgate %s\n", strings.Join(parts, "; "))
+	}
+	if procs := processorsPerRound(runs["muxgate"]); procs != "" {
+		fmt.Fprintf(w, "muxgate processors per round (its governor; GOMAXPROCS the ceiling): %s\n", procs)
+	}
+	if procs := processorsPerRound(runs["muxgate-b"]); procs != "" {
+		fmt.Fprintf(w, "muxgate-b processors per round: %s\n", procs)
+	}
+	if h3, ok := medians["muxgate-h3"]; ok && b.Idle == 0 {
+		fmt.Fprintf(w, "muxgate-h3 vs muxgate (HTTP/3 vs h2c upstream): req/s %s, CPU/req %s\n",
+			ratio(h3.ReqPerSec, mg.ReqPerSec), ratio(h3.CPUPerReqUs, mg.CPUPerReqUs))
+	}
+}
+
+// ratioParts gives "vs PEER: ..." for each of ratioPeers measured in block b: in an idle block
+// muxgate's ratios of bytes per idle connection and peak RSS, in a load block all of them, req/s
+// and CPU/req with their spread over the rounds of runs (each target's runs).
+func ratioParts(b blockReport, runs map[string][]runResult) []string {
 	var parts []string
 	all := muxgateRatios(b.Rows)
 	for _, peer := range ratioPeers {
@@ -269,19 +312,7 @@ func writeBlock(w io.Writer, b blockReport) {
 				fmtRatio(q.P50), fmtRatio(q.P99), fmtRatio(q.PeakRSS), fmtRatio(q.UpstreamConns)))
 		}
 	}
-	if len(parts) > 0 {
-		fmt.Fprintf(w, "muxgate %s\n", strings.Join(parts, "; "))
-	}
-	if procs := processorsPerRound(runs["muxgate"]); procs != "" {
-		fmt.Fprintf(w, "muxgate processors per round (its governor; GOMAXPROCS the ceiling): %s\n", procs)
-	}
-	if procs := processorsPerRound(runs["muxgate-b"]); procs != "" {
-		fmt.Fprintf(w, "muxgate-b processors per round: %s\n", procs)
-	}
-	if h3, ok := rows["muxgate-h3"]; ok && b.Idle == 0 {
-		fmt.Fprintf(w, "muxgate-h3 vs muxgate (HTTP/3 vs h2c upstream): req/s %s, CPU/req %s\n",
-			ratio(h3.ReqPerSec, mg.ReqPerSec), ratio(h3.CPUPerReqUs, mg.CPUPerReqUs))
-	}
+	return parts
 }
 
 // idleLine gives, for a load block, each target's median of the cores that nothing used during

@@ -174,52 +174,51 @@ func (r *runner) start(t target, b block, useTLS bool, maxConns int, round int) 
 // load measures one h2load run of block b against t. A proxy is started fresh for the run, so
 // that its peak RSS and upstream connections belong to this run alone.
 func (r *runner) load(ctx context.Context, t target, b block, round int) (res runResult) {
-	var (
-		addr   string
-		sample func() (usage, error)
-		conns  func() int64 // upstream connections since before the run, or the proxy's start
-	)
 	if t.peer == nil {
-		srv := r.up.h1
-		if b.sc.tls {
-			srv = r.up.h1tls
-		}
-		base := srv.Accepted()
-		addr, conns = srv.Addr(), func() int64 { return srv.Accepted() - base }
-		self := os.Getpid()
-		resetPeak(self) // best effort: without it the peak is the bench's since start
-		sample = func() (usage, error) { return sampleOne(self) }
-	} else {
-		// Count from before the start: the readiness probe's session is the proxy's too.
-		mark := r.up.connMark()
-		conns = func() int64 { return r.up.connsSince(mark) }
-		p, f, err := r.start(t, b, b.sc.tls, loadConns, round)
-		if err != nil {
-			res.Error = err.Error()
-			return res
-		}
-		defer func() {
-			res.Processors = processorsUsed(p.out.String())
-			if err := p.stop(5 * time.Second); err != nil && res.Error == "" {
-				res.Error = err.Error()
-			}
-		}()
-		addr = f.addr()
-		sample = func() (usage, error) { return sampleTree(p.pid()) }
+		return r.measureLoad(ctx, t, b, r.directGauge(b))
 	}
-	scheme := "http://"
+	// Count from before the start: the readiness probe's session is the proxy's too.
+	mark := r.up.connMark()
+	p, f, err := r.start(t, b, b.sc.tls, loadConns, round)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer stopProxy(p, &res)
+	return r.measureLoad(ctx, t, b, gauge{
+		addr:   f.addr(),
+		sample: func() (usage, error) { return sampleTree(p.pid()) },
+		conns:  func() int64 { return r.up.connsSince(mark) },
+	})
+}
+
+// gauge is how a load run reaches and reads its target.
+type gauge struct {
+	addr   string                // where h2load connects
+	sample func() (usage, error) // the target's CPU and memory
+	conns  func() int64          // upstream connections since before the run, or the proxy's start
+}
+
+// directGauge points a load run of block b at the upstream's own HTTP/1.1 listener, TLS for a
+// TLS block; the target is the bench process, whose peak RSS it resets.
+func (r *runner) directGauge(b block) gauge {
+	srv := r.up.h1
 	if b.sc.tls {
-		scheme = "https://"
+		srv = r.up.h1tls
 	}
-	l := load{
-		url:      scheme + addr + b.sc.path,
-		clients:  clients,
-		pipeline: b.sc.pipeline,
-		requests: b.requests,
-		logFile:  r.dir + "/h2load.log",
-		timeout:  2 * time.Minute,
-	}
-	before, err := sample()
+	base := srv.Accepted()
+	g := gauge{addr: srv.Addr(), conns: func() int64 { return srv.Accepted() - base }}
+	self := os.Getpid()
+	resetPeak(self) // best effort: without it the peak is the bench's since start
+	g.sample = func() (usage, error) { return sampleOne(self) }
+	return g
+}
+
+// measureLoad runs h2load for block b at g.addr and measures target t through g. An error
+// leaves only res.Error and the measures taken before it.
+func (r *runner) measureLoad(ctx context.Context, t target, b block, g gauge) (res runResult) {
+	l := r.h2loadRun(b, g.addr)
+	before, err := g.sample()
 	if err != nil {
 		res.Error = err.Error()
 		return res
@@ -227,10 +226,10 @@ func (r *runner) load(ctx context.Context, t target, b block, round int) (res ru
 	noise := startNoise(t.peer == nil)
 	up0 := r.up.cpu()
 	lr, err := l.run(ctx)
-	after, err2 := sample()
+	after, err2 := g.sample()
 	upCPU := r.up.cpu() - up0
 	res.OtherCores, res.IdleCores = noise.end(after.cpu - before.cpu + lr.cpu + r.up.outside(upCPU))
-	res.UpstreamConns = conns()
+	res.UpstreamConns = g.conns()
 	if err == nil {
 		err = err2
 	}
@@ -256,6 +255,31 @@ func (r *runner) load(ctx context.Context, t target, b block, round int) (res ru
 	return res
 }
 
+// h2loadRun is block b's h2load run at addr: https:// for a TLS block, its log in r.dir.
+func (r *runner) h2loadRun(b block, addr string) load {
+	scheme := "http://"
+	if b.sc.tls {
+		scheme = "https://"
+	}
+	return load{
+		url:      scheme + addr + b.sc.path,
+		clients:  clients,
+		pipeline: b.sc.pipeline,
+		requests: b.requests,
+		logFile:  r.dir + "/h2load.log",
+		timeout:  2 * time.Minute,
+	}
+}
+
+// stopProxy stops proxy p and writes to *res the processor counts p logged and, unless *res has
+// an error already, p's stop error. Deferred by load and idle, after the measurement.
+func stopProxy(p *proc, res *runResult) {
+	res.Processors = processorsUsed(p.out.String())
+	if err := p.stop(5 * time.Second); err != nil && res.Error == "" {
+		res.Error = err.Error()
+	}
+}
+
 // idle measures the memory a proxy holds per idle keep-alive client connection.
 func (r *runner) idle(ctx context.Context, t target, b block, round int) (res runResult) {
 	mark := r.up.connMark()
@@ -264,12 +288,7 @@ func (r *runner) idle(ctx context.Context, t target, b block, round int) (res ru
 		res.Error = err.Error()
 		return res
 	}
-	defer func() {
-		res.Processors = processorsUsed(p.out.String())
-		if err := p.stop(5 * time.Second); err != nil && res.Error == "" {
-			res.Error = err.Error()
-		}
-	}()
+	defer stopProxy(p, &res)
 	u0, err := sampleTree(p.pid())
 	if err != nil {
 		res.Error = err.Error()
@@ -293,12 +312,7 @@ func (r *runner) idle(ctx context.Context, t target, b block, round int) (res ru
 	res.UpstreamConns = r.up.connsSince(mark)
 	res.Requests = len(set.conns)
 	res.Failed = set.failed + closed
-	if set.lastErr != nil {
-		fmt.Fprintf(r.log, "  %s: %d connections failed, the last: %v\n", t.name, set.failed, set.lastErr)
-	}
-	if closed > 0 {
-		fmt.Fprintf(r.log, "  %s: closed %d idle connections within a second\n", t.name, closed)
-	}
+	r.logIdleFailures(t, set, closed)
 	if n := len(set.conns); n > 0 {
 		res.BytesPerIdle = float64(u1.mem.rss-u0.mem.rss) / float64(n)
 		res.CPUPerReqUs = us(u1.cpu-u0.cpu) / float64(n)
@@ -307,6 +321,17 @@ func (r *runner) idle(ctx context.Context, t target, b block, round int) (res ru
 	res.P50us, res.P99us = us(percentileOf(set.times, 50)), us(percentileOf(set.times, 99))
 	res.PeakRSS = u1.mem.peak
 	return res
+}
+
+// logIdleFailures tells r.log about the connections of set that failed, and about the closed
+// ones that t closed within a second of their response.
+func (r *runner) logIdleFailures(t target, set *idleSet, closed int) {
+	if set.lastErr != nil {
+		fmt.Fprintf(r.log, "  %s: %d connections failed, the last: %v\n", t.name, set.failed, set.lastErr)
+	}
+	if closed > 0 {
+		fmt.Fprintf(r.log, "  %s: closed %d idle connections within a second\n", t.name, closed)
+	}
 }
 
 // sampleOne samples a single process (the bench itself, whose children are not the target).
