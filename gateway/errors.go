@@ -28,6 +28,8 @@ func classify(err error) failure {
 		return failure{http.StatusGatewayTimeout, "upstream did not answer in time\n", "upstream_timeout"}
 	case errors.Is(err, h1.ErrBodyTimeout):
 		return failure{http.StatusRequestTimeout, "request body did not arrive in time\n", "client_body_timeout"}
+	case errors.Is(err, h1.ErrBodyTooLarge):
+		return failure{http.StatusRequestEntityTooLarge, "request body too large\n", "client_body_too_large"}
 	case errors.Is(err, errClientBody):
 		return failure{http.StatusBadRequest, "request body could not be read\n", "client_body"}
 	case errors.Is(err, pool.ErrQueueFull):

@@ -20,6 +20,7 @@ func TestClassify(t *testing.T) {
 		{pool.ErrResponseTimeout, 504, "upstream_timeout"},
 		{errors.Join(errClientBody, h1.ErrBodyTimeout), 408, "client_body_timeout"},
 		{errors.Join(errClientBody, io.ErrUnexpectedEOF), 400, "client_body"},
+		{errors.Join(errClientBody, h1.ErrBodyTooLarge), 413, "client_body_too_large"},
 		{fmt.Errorf("h2: %w", pool.ErrQueueFull), 503, "queue_full"},
 		{pool.ErrQueueTimeout, 503, "queue_timeout"},
 		{pool.ErrClosed, 503, "shutting_down"},

@@ -40,6 +40,8 @@ type body struct {
 	closed       bool          // guarded by mu: the handler closed it, or returned
 	got          int64         // guarded by mu: content bytes read, for MinBodyRate
 	waited       time.Duration // guarded by mu: time Reads spent waiting for the client
+	limit        int64         // a chunked body's MaxBodyBytes; 0: none
+	chunkedRead  int64         // guarded by mu: content bytes of a chunked body read, for limit
 }
 
 // init prepares b for a request with the given head, reading from br.
@@ -49,6 +51,7 @@ func (b *body) init(w *response, h *head, br *bufio.Reader, lim limits) {
 	if h.framing == framingChunked {
 		b.chunked = true
 		b.cr = chunkedReader{br: br, lim: lim}
+		b.limit = lim.bodyBytes
 		b.unread.Store(-1)
 		return
 	}
@@ -143,7 +146,7 @@ func (b *body) readLocked(p []byte) (int, error) {
 	var n int
 	var err error
 	if b.chunked {
-		n, err = b.cr.Read(p)
+		n, err = b.readChunkedLocked(p)
 	} else {
 		if int64(len(p)) > b.left {
 			p = p[:b.left]
@@ -165,6 +168,25 @@ func (b *body) readLocked(p []byte) (int, error) {
 	case err != nil:
 		b.err = err
 		b.failed.Store(true)
+	}
+	return n, err
+}
+
+// readChunkedLocked reads chunked content within MaxBodyBytes. It reads at most one byte past the
+// limit, to tell a body that ends there from one that goes on, and fails with ErrBodyTooLarge on
+// that byte, which it does not return. (A Content-Length beyond the limit is refused with the
+// head.)
+func (b *body) readChunkedLocked(p []byte) (int, error) {
+	if b.limit <= 0 {
+		return b.cr.Read(p)
+	}
+	if room := b.limit - b.chunkedRead + 1; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := b.cr.Read(p)
+	b.chunkedRead += int64(n)
+	if over := b.chunkedRead - b.limit; over > 0 {
+		return n - int(over), ErrBodyTooLarge
 	}
 	return n, err
 }

@@ -95,6 +95,14 @@ type Config struct {
 	// an edge server.
 	MinBodyRate int
 
+	// MaxBodyBytes caps a request's content, in bytes (RFC 9110 15.5.14). A request whose
+	// Content-Length is larger is answered with 413 and Connection: close before the handler
+	// runs, without a 100 Continue and without reading the content. A chunked body that grows
+	// larger fails the handler's Read with ErrBodyTooLarge once the limit is passed (the handler
+	// gets no byte beyond it); the connection is closed after the response, and if the handler
+	// writes nothing the server answers 413 itself. Zero (or negative) means no limit.
+	MaxBodyBytes int64
+
 	// ListFields keeps each request's header fields as a list, in the order the client sent
 	// them, for RequestFields, and leaves the Request's Header nil (a handler reading it sees no
 	// fields): for a handler that passes the fields on as they came, as a proxy does, which then
@@ -216,16 +224,20 @@ func (c Config) withDefaults() Config {
 	if c.MinBodyRate < 0 {
 		c.MinBodyRate = 0
 	}
+	if c.MaxBodyBytes < 0 {
+		c.MaxBodyBytes = 0
+	}
 	return c
 }
 
 // limits are the parser's bounds, taken from a filled-in Config.
 type limits struct {
-	headerBytes int // request line + header section (or trailer section), bytes
-	headerCount int // header (or trailer) fields
-	uriBytes    int // request-target, bytes
+	headerBytes int   // request line + header section (or trailer section), bytes
+	headerCount int   // header (or trailer) fields
+	uriBytes    int   // request-target, bytes
+	bodyBytes   int64 // content, bytes; 0: no limit
 }
 
 func (c Config) limits() limits {
-	return limits{headerBytes: c.MaxHeaderBytes, headerCount: c.MaxHeaderCount, uriBytes: c.MaxURIBytes}
+	return limits{headerBytes: c.MaxHeaderBytes, headerCount: c.MaxHeaderCount, uriBytes: c.MaxURIBytes, bodyBytes: c.MaxBodyBytes}
 }

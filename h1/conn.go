@@ -507,6 +507,9 @@ func (c *conn) readRequest() (*response, error) {
 	if err := parseHead(&w.head, string(raw)); err != nil {
 		return nil, err
 	}
+	if limit := c.s.lim.bodyBytes; limit > 0 && w.head.length > limit {
+		return nil, errBodyTooLarge
+	}
 	if c.headUnarmed && w.head.framing != framingNone {
 		c.setReadDeadline(time.Now().Add(c.s.cfg.HeaderTimeout))
 	}

@@ -19,6 +19,11 @@ var ErrMalformedBody = errors.New("h1: malformed request body")
 // 408 itself.
 var ErrBodyTimeout = errors.New("h1: request body timeout")
 
+// ErrBodyTooLarge is the error a chunked request body's Read returns once the content passes
+// MaxBodyBytes. The connection is closed after the response; if the handler writes nothing, the
+// server answers 413 itself.
+var ErrBodyTooLarge = errors.New("h1: request body too large")
+
 // statusError is a request the server refuses on its own, before or instead of the handler. It is
 // answered with code, the reason as a short plain-text body, and Connection: close, and then the
 // connection is closed.
@@ -81,6 +86,9 @@ var (
 	errBadBody = &statusError{http.StatusBadRequest, "malformed request body"}
 	// The client sent no content for BodyReadTimeout and the handler answered nothing.
 	errBodyTimeoutReply = &statusError{http.StatusRequestTimeout, "request body timeout"}
+	// RFC 9110 15.5.14: the content is larger than MaxBodyBytes, by its Content-Length or as
+	// a chunked body the handler read and answered nothing to.
+	errBodyTooLarge = &statusError{http.StatusRequestEntityTooLarge, "request body too large"}
 	// RFC 9110 15.6.4: the client's address has MaxConnsPerIP connections open already.
 	errTooManyConns = &statusError{http.StatusServiceUnavailable, "too many connections from this address"}
 	// The handler panicked before any byte of its response reached the client.

@@ -209,3 +209,46 @@ func compareWithNetHTTP(t *testing.T, h *head, raw []byte) {
 		t.Fatalf("got close %v; net/http read %v", h.close, std.Close)
 	}
 }
+
+// FuzzChunkedLimit holds a chunked body read within MaxBodyBytes, in reads of any size, to the
+// same body read without a limit: a body within the limit reads the same to the same end; a
+// longer one gives its first limit bytes, then ErrBodyTooLarge.
+func FuzzChunkedLimit(f *testing.F) {
+	const ten = "4\r\nabcd\r\n6\r\nefghij\r\n0\r\n\r\n"
+	f.Add([]byte(ten), uint16(10), uint8(3))
+	f.Add([]byte(ten), uint16(9), uint8(0))
+	f.Add([]byte(ten), uint16(4), uint8(255))
+	f.Add([]byte("4\r\nabcd\r\n6\r\nefg"), uint16(5), uint8(1))
+	f.Add([]byte("4\r\nabcd\r\nzz\r\n"), uint16(4), uint8(7))
+	f.Fuzz(func(t *testing.T, raw []byte, limit uint16, step uint8) {
+		lim := limits{headerBytes: 1024, headerCount: 16, uriBytes: 1024}
+		whole := &chunkedReader{br: bufio.NewReader(bytes.NewReader(raw)), lim: lim}
+		want, wantErr := io.ReadAll(whole)
+		b := &body{chunked: true, limit: int64(limit) + 1}
+		b.cr = chunkedReader{br: bufio.NewReader(bytes.NewReader(raw)), lim: lim}
+		var got []byte
+		var err error
+		buf := make([]byte, int(step)+1)
+		for i := 0; err == nil; i++ {
+			if i > 4*len(raw)+16 {
+				t.Fatalf("no end after %d reads", i)
+			}
+			var n int
+			n, err = b.readChunkedLocked(buf)
+			got = append(got, buf[:n]...)
+		}
+		if int64(len(want)) > b.limit {
+			if !bytes.Equal(got, want[:b.limit]) || err != ErrBodyTooLarge {
+				t.Fatalf("limit %d, body of %d bytes: got %d bytes and %v, want its first %d and ErrBodyTooLarge",
+					b.limit, len(want), len(got), err, b.limit)
+			}
+			return
+		}
+		if wantErr == nil {
+			wantErr = io.EOF
+		}
+		if !bytes.Equal(got, want) || err != wantErr && !(errors.Is(err, ErrMalformedBody) && errors.Is(wantErr, ErrMalformedBody)) {
+			t.Fatalf("limit %d: got %q and %v, want %q and %v", b.limit, got, err, want, wantErr)
+		}
+	})
+}

@@ -433,6 +433,8 @@ func (w *response) finish(bodyErr error) *statusError {
 			return errBadBody
 		case bodyErr == ErrBodyTimeout:
 			return errBodyTimeoutReply
+		case bodyErr == ErrBodyTooLarge:
+			return errBodyTooLarge
 		}
 		w.writeHeader(http.StatusOK, true)
 	}

@@ -692,6 +692,75 @@ func TestMalformedChunkedBody(t *testing.T) {
 	}
 }
 
+// TestMaxBodyBytes: content within MaxBodyBytes reaches the handler whole, over either framing; a
+// Content-Length beyond it is refused with the head, before the handler and any 100 Continue; a
+// chunked body that passes it fails the handler's read after exactly the limit's bytes, and is
+// answered 413 with the connection closed.
+func TestMaxBodyBytes(t *testing.T) {
+	const limit = 10
+	type result struct {
+		n   int
+		err error
+	}
+	results := make(chan result, 1)
+	_, addr := startServer(t, Config{MaxBodyBytes: limit}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		results <- result{len(b), err}
+		if err == nil {
+			w.Write(b)
+		}
+	}))
+	const post = "POST / HTTP/1.1\r\nHost: a\r\n"
+	tenChunked := "4\r\nabcd\r\n6\r\nefghij\r\n"
+
+	t.Run("within", func(t *testing.T) {
+		c := dial(t, addr)
+		for _, req := range []string{
+			post + "Content-Length: 10\r\n\r\n0123456789",
+			post + "Transfer-Encoding: chunked\r\n\r\n" + tenChunked + "0\r\n\r\n",
+		} {
+			r := c.roundTrip(req)
+			if res := <-results; res.n != limit || res.err != nil {
+				t.Errorf("handler read %d bytes with %v, want %d and nil", res.n, res.err, limit)
+			}
+			if r.StatusCode != 200 || r.Close || len(r.body) != limit {
+				t.Errorf("got %d close %v body %q, want 200 with the body echoed, connection kept", r.StatusCode, r.Close, r.body)
+			}
+		}
+	})
+	t.Run("Content-Length beyond", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send(post + "Expect: 100-continue\r\nContent-Length: 11\r\n\r\n")
+		r := c.read("POST")
+		if r.StatusCode != http.StatusRequestEntityTooLarge || !r.Close || r.body == "" {
+			t.Errorf("got %d close %v body %q, want 413 with Connection: close and a text body, no 100 Continue",
+				r.StatusCode, r.Close, r.body)
+		}
+		c.expectClosed()
+		select {
+		case res := <-results:
+			t.Errorf("the handler ran and read %d bytes, want the request refused before it", res.n)
+		default:
+		}
+	})
+	t.Run("chunked beyond", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send(post + "Transfer-Encoding: chunked\r\n\r\n" + tenChunked + "1\r\nk\r\n0\r\n\r\n")
+		r := c.read("POST")
+		if res := <-results; res.n != limit || !errors.Is(res.err, ErrBodyTooLarge) {
+			t.Errorf("handler read %d bytes with %v, want %d and ErrBodyTooLarge", res.n, res.err, limit)
+		}
+		if r.StatusCode != http.StatusRequestEntityTooLarge || !r.Close {
+			t.Errorf("got %d close %v, want 413 with Connection: close", r.StatusCode, r.Close)
+		}
+		c.expectClosed()
+	})
+	// Other connections are unaffected.
+	if r := dial(t, addr).roundTrip("GET / HTTP/1.1\r\nHost: a\r\n\r\n"); r.StatusCode != 200 {
+		t.Errorf("after the refusals: got %d, want 200", r.StatusCode)
+	}
+}
+
 // TestRefusals sends each malformed or oversized request on its own connection and checks the
 // status, the Connection: close, the plain-text body, and that the connection is then closed.
 func TestRefusals(t *testing.T) {

@@ -148,7 +148,8 @@ func TestHopByHopNeverReachUpstream(t *testing.T) {
 }
 
 // watched is an upstream handler whose /endless route writes until its request is cancelled
-// and /upload reads its body until that fails; each reports how its request ended.
+// and /upload reads its body to its end ("complete" and its length) or until that fails; each
+// reports how its request ended.
 type watched struct {
 	ended chan string // what ended each request: "cancelled" or the body error
 }
@@ -171,9 +172,9 @@ func (wt *watched) handler() http.Handler {
 		wt.ended <- "cancelled"
 	})
 	mux.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
-		_, err := io.Copy(io.Discard, r.Body)
+		n, err := io.Copy(io.Discard, r.Body)
 		if err == nil {
-			wt.ended <- "complete"
+			wt.ended <- "complete " + strconv.FormatInt(n, 10)
 			return
 		}
 		wt.ended <- "body failed"
@@ -236,6 +237,71 @@ func TestSlowClientsCut(t *testing.T) {
 		}
 		c.expectClosed()
 	})
+}
+
+// TestBodyLimit: with -max-body-bytes, over each upstream kind, a Content-Length beyond the limit
+// is refused with 413 before anything goes upstream, a chunked body that passes it is cut (413,
+// its upstream stream reset), and a body within it goes through whole, on the same connection as
+// before. The cut request never reaches the upstream's handler whole: over HTTP/2 the handler
+// sees its body fail; over HTTP/3 the reset comes with the head, and quic-go's server drops the
+// request before its handler runs.
+func TestBodyLimit(t *testing.T) {
+	const limit = 1000
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			wt := &watched{ended: make(chan string, 4)}
+			u := startUpstream(t, k, demo.Options{Handler: wt.handler()})
+			cfg := testConfig(u)
+			cfg.Front.MaxBodyBytes = limit
+			f := startGateway(t, cfg)
+			post := func(c *rawConn, n int) {
+				c.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(n) + "\r\n\r\n" + strings.Repeat("a", n))
+			}
+			// ended returns how the upstream's next request ended, skipping cut ones.
+			ended := func() string {
+				for {
+					select {
+					case how := <-wt.ended:
+						if how != "body failed" {
+							return how
+						}
+					case <-time.After(15 * time.Second):
+						t.Fatal("the upstream's request did not end within 15s")
+					}
+				}
+			}
+
+			c := dialRaw(t, f.addr, false)
+			c.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(limit+1) + "\r\n\r\n")
+			if resp, _ := c.response("POST"); resp.StatusCode != 413 || !resp.Close {
+				t.Errorf("Content-Length beyond: got %d close %v, want 413 with Connection: close", resp.StatusCode, resp.Close)
+			}
+			c.expectClosed()
+
+			c = dialRaw(t, f.addr, false)
+			post(c, limit)
+			if resp, _ := c.response("POST"); resp.StatusCode != 200 || resp.Close {
+				t.Errorf("body within: got %d close %v, want 200 on a kept connection", resp.StatusCode, resp.Close)
+			}
+			if how := ended(); how != "complete 1000" {
+				t.Errorf("body within: the upstream's request ended %q, want complete 1000 (and no earlier request)", how)
+			}
+
+			chunk := fmt.Sprintf("%x\r\n%s\r\n", 600, strings.Repeat("b", 600))
+			c.send("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + chunk)
+			resp, _ := c.response("POST")
+			if resp.StatusCode != 413 || !resp.Close || resp.Header.Get("X-Muxgate-Error") != "client_body_too_large" {
+				t.Errorf("chunked beyond: got %d close %v error %q, want 413 with Connection: close and client_body_too_large",
+					resp.StatusCode, resp.Close, resp.Header.Get("X-Muxgate-Error"))
+			}
+			c.expectClosed()
+
+			post(dialRaw(t, f.addr, false), limit-1)
+			if how := ended(); how != "complete 999" {
+				t.Errorf("after the cut: the upstream's next request ended %q, want complete 999 (the cut one never whole)", how)
+			}
+		})
+	}
 }
 
 // getOther fetches /path/other on a connection of its own and returns the body.

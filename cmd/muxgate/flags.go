@@ -94,6 +94,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.front.WriteTimeout, "write-timeout", 30*time.Second, "a client that takes no response bytes for this long is cut off")
 	fs.DurationVar(&o.front.BodyReadTimeout, "body-read-timeout", 30*time.Second, "a client that sends none of its announced request body for this long is cut off")
 	fs.IntVar(&o.front.MinBodyRate, "min-body-rate", 1024, "a client whose request body arrives slower than this many bytes per second on average, once the server has waited 5s for it, is cut off (0: off)")
+	fs.Int64Var(&o.front.MaxBodyBytes, "max-body-bytes", 0, "request body bytes at most (413 beyond: at once for a larger Content-Length, when a chunked body passes it otherwise; 0: no limit)")
 	fs.IntVar(&o.front.MaxConnsPerIP, "max-conns-per-ip", 0, "client connections per client IP address (0: no limit); beyond it 503 and close (TLS: close before the handshake)")
 
 	fs.BoolVar(&o.noXFF, "no-x-forwarded-for", false, "do not append the client address to X-Forwarded-For")
@@ -160,7 +161,8 @@ func (o *options) check() error {
 	case o.pool.MaxSessions < 1:
 		return errors.New("-max-sessions must be at least 1")
 	case o.pool.QueueLength < 0, o.pool.MaxStreamsPerSession < 0, o.front.MaxConns < 1,
-		o.front.MaxHeaderBytes < 1, o.front.MaxHeaderCount < 1, o.front.MaxURIBytes < 1, o.front.MaxRequestsPerConn < 0, o.front.MaxConnsPerIP < 0:
+		o.front.MaxHeaderBytes < 1, o.front.MaxHeaderCount < 1, o.front.MaxURIBytes < 1, o.front.MaxRequestsPerConn < 0, o.front.MaxConnsPerIP < 0,
+		o.front.MaxBodyBytes < 0:
 		return errors.New("limits must not be negative, and -max-conns and the header and URI limits must be at least 1")
 	case o.front.PipelineDepth < 1 || o.front.PipelineDepth > 256:
 		return errors.New("-pipeline-depth must be 1 to 256")
