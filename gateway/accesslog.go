@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"muxgate/h1"
 	"muxgate/internal/pool"
 )
 
@@ -46,6 +47,23 @@ func (p *proxy) logAccess(rec *record) {
 		ev.Str("error", rec.reason)
 	}
 	ev.Send()
+}
+
+// logRefusal writes the access-log line of a request h1 answered itself (h1.Config.OnRefusal): a
+// malformed or oversized head, say. It has the keys of logAccess's lines that apply, the request
+// line's empty where it was not read, and error is the refusal's reason.
+func (p *proxy) logRefusal(r h1.Refusal) {
+	ev := p.access.Log()
+	if ev == nil {
+		return
+	}
+	ev.Str("client", r.RemoteAddr).
+		Str("method", r.Method).
+		Str("target", r.Target).
+		Str("proto", r.Proto).
+		Int("status", r.Status).
+		Str("error", r.Reason).
+		Send()
 }
 
 // logs reports whether l writes anything: an access log that is off (zerolog.Nop, the zero

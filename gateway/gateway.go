@@ -63,6 +63,9 @@ func New(cfg Config) (*Gateway, error) {
 	front := cfg.Front
 	front.Logger = cfg.Logger
 	front.ListFields = true // the proxy takes the request's fields as a list (outboundList)
+	if p.timed && front.OnRefusal == nil {
+		front.OnRefusal = p.logRefusal // h1's own answers get their access-log lines too
+	}
 	g.front = h1.New(front, p)
 	if err := g.listen(); err != nil {
 		up.Shutdown(context.Background())

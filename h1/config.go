@@ -103,6 +103,13 @@ type Config struct {
 	// writes nothing the server answers 413 itself. Zero (or negative) means no limit.
 	MaxBodyBytes int64
 
+	// OnRefusal, if set, is called for each request the server answers on its own, before or
+	// instead of the handler (see Refusal), with what it knows of the request: for an access
+	// log. It runs on the connection's goroutine before the answer is written, and must not
+	// block. A connection closed without an answer (an idle or silent one, a failed TLS
+	// handshake, a TLS connection beyond MaxConnsPerIP) is no refusal.
+	OnRefusal func(Refusal)
+
 	// ListFields keeps each request's header fields as a list, in the order the client sent
 	// them, for RequestFields, and leaves the Request's Header nil (a handler reading it sees no
 	// fields): for a handler that passes the fields on as they came, as a proxy does, which then

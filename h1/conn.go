@@ -343,7 +343,7 @@ func (c *conn) run() (shed bool) {
 			return true
 		}
 		if err != nil {
-			c.abandon(err)
+			c.abandon(err, w)
 			return false
 		}
 		if c.dispatchable(w) {
@@ -453,6 +453,7 @@ func (c *conn) refuse() {
 		c.rwc.Close()
 		return
 	}
+	c.reportRefusal(errTooManyConns, nil)
 	c.replyError(errTooManyConns)
 	c.closeGracefully()
 }
@@ -482,7 +483,8 @@ func (c *conn) handshake() bool {
 }
 
 // readRequest reads and parses the head of the request whose first bytes awaitRequest saw.
-// Errors: a *statusError to answer, or the connection's error.
+// Errors: a *statusError to answer, or the connection's error. With a refusal of a head read
+// whole it returns the request too, with what was parsed of its head (see abandon).
 func (c *conn) readRequest() (*response, error) {
 	raw, err := readHead(c.br, c.headBuf, c.s.lim)
 	if err != nil {
@@ -505,10 +507,10 @@ func (c *conn) readRequest() (*response, error) {
 	w := &response{c: c}
 	w.head.listed = c.s.cfg.ListFields
 	if err := parseHead(&w.head, string(raw)); err != nil {
-		return nil, err
+		return w, err
 	}
 	if limit := c.s.lim.bodyBytes; limit > 0 && w.head.length > limit {
-		return nil, errBodyTooLarge
+		return w, errBodyTooLarge
 	}
 	if c.headUnarmed && w.head.framing != framingNone {
 		c.setReadDeadline(time.Now().Add(c.s.cfg.HeaderTimeout))
@@ -516,7 +518,7 @@ func (c *conn) readRequest() (*response, error) {
 	if w.head.framing == framingChunked {
 		buffered, _ := c.br.Peek(c.br.Buffered())
 		if precheckChunked(buffered, c.s.lim) != nil {
-			return nil, errBadBody
+			return w, errBadBody
 		}
 	}
 	w.seq = c.reqs
@@ -783,6 +785,7 @@ func (c *conn) serveRequest(w *response) bool {
 		return false
 	}
 	if e := w.finish(bodyErr); e != nil {
+		c.reportRefusal(e, &w.head)
 		c.replyError(e)
 		c.closeGracefully()
 		return false
@@ -837,8 +840,9 @@ func (c *conn) afterPanic(w *response) {
 }
 
 // abandon ends a connection whose next request could not be read: a *statusError is answered
-// after the responses before it, anything else (idle close, I/O error) closes silently.
-func (c *conn) abandon(err error) {
+// after the responses before it, anything else (idle close, I/O error) closes silently. w is the
+// refused request, with what was parsed of its head, or nil if the head was not read whole.
+func (c *conn) abandon(err error, w *response) {
 	if err == errPipelineClosed {
 		c.closePipelined()
 		return
@@ -855,8 +859,27 @@ func (c *conn) abandon(err error) {
 	}
 	c.s.log.Debug().Str("remote", c.remoteAddr).Int("status", se.code).Str("reason", se.reason).
 		Msg("h1: request refused")
+	var h *head
+	if w != nil {
+		h = &w.head
+	}
+	c.reportRefusal(se, h)
 	c.replyError(se)
 	c.closeGracefully()
+}
+
+// reportRefusal tells Config.OnRefusal, if set, of a request the server answers with e itself.
+// h is its head, with its request line if that was read (else empty), or nil.
+func (c *conn) reportRefusal(e *statusError, h *head) {
+	report := c.s.cfg.OnRefusal
+	if report == nil {
+		return
+	}
+	r := Refusal{RemoteAddr: c.remoteAddr, Status: e.code, Reason: e.key}
+	if h != nil {
+		r.Method, r.Target, r.Proto = h.method, h.target, h.proto
+	}
+	report(r)
 }
 
 // replyError writes the server's own answer to a refused request, with Connection: close.

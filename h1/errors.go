@@ -3,6 +3,7 @@ package h1
 import (
 	"errors"
 	"net/http"
+	"strings"
 )
 
 // ErrMalformedBody is matched (errors.Is) by the error a request body's Read returns when the
@@ -30,69 +31,91 @@ var ErrBodyTooLarge = errors.New("h1: request body too large")
 type statusError struct {
 	code   int
 	reason string
+	key    string // the reason as a log token: "request header too large" -> request_header_too_large
 }
 
 func (e *statusError) Error() string { return "h1: " + e.reason }
 
+// refusal makes the statusError that answers code with reason.
+func refusal(code int, reason string) *statusError {
+	key := []byte(strings.ToLower(reason))
+	for i, b := range key {
+		if (b < 'a' || b > 'z') && (b < '0' || b > '9') {
+			key[i] = '_'
+		}
+	}
+	return &statusError{code: code, reason: reason, key: string(key)}
+}
+
+// Refusal is a request the server answered on its own, before or instead of the handler (a
+// malformed or oversized head, a head that did not complete in time, a Content-Length beyond
+// MaxBodyBytes, a connection beyond MaxConnsPerIP), as Config.OnRefusal gets it.
+type Refusal struct {
+	RemoteAddr            string
+	Method, Target, Proto string // from the request line; empty if it was not read that far
+	Status                int
+	Reason                string // a short token: request_header_too_large, malformed_request_line, ...
+}
+
 // The refusals, each with the rule it enforces.
 var (
 	// RFC 9112 3: request-line = method SP request-target SP HTTP-version, single spaces.
-	errRequestLine = &statusError{http.StatusBadRequest, "malformed request line"}
+	errRequestLine = refusal(http.StatusBadRequest, "malformed request line")
 	// RFC 9110 9.1: method = token.
-	errMethod = &statusError{http.StatusBadRequest, "malformed method"}
+	errMethod = refusal(http.StatusBadRequest, "malformed method")
 	// RFC 9112 3.2: the four forms of request-target; no whitespace, controls or fragment.
-	errTarget = &statusError{http.StatusBadRequest, "malformed request target"}
+	errTarget = refusal(http.StatusBadRequest, "malformed request target")
 	// RFC 9112 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive.
-	errVersionSyntax = &statusError{http.StatusBadRequest, "malformed HTTP version"}
+	errVersionSyntax = refusal(http.StatusBadRequest, "malformed HTTP version")
 	// RFC 9110 15.6.6: only HTTP/1.x is served here.
-	errVersion = &statusError{http.StatusHTTPVersionNotSupported, "HTTP version not supported"}
+	errVersion = refusal(http.StatusHTTPVersionNotSupported, "HTTP version not supported")
 	// RFC 9112 2.2: lines end in CRLF; this parser accepts no bare LF.
-	errBareLF = &statusError{http.StatusBadRequest, "line not terminated by CRLF"}
+	errBareLF = refusal(http.StatusBadRequest, "line not terminated by CRLF")
 	// RFC 9112 5.2: obs-fold outside message/http is rejected with 400.
-	errObsFold = &statusError{http.StatusBadRequest, "obsolete line folding"}
+	errObsFold = refusal(http.StatusBadRequest, "obsolete line folding")
 	// RFC 9112 5: field-line = field-name ":" OWS field-value OWS.
-	errFieldLine = &statusError{http.StatusBadRequest, "malformed header field"}
+	errFieldLine = refusal(http.StatusBadRequest, "malformed header field")
 	// RFC 9110 5.1: field-name = token.
-	errFieldName = &statusError{http.StatusBadRequest, "malformed header field name"}
+	errFieldName = refusal(http.StatusBadRequest, "malformed header field name")
 	// RFC 9112 5.1: whitespace between field name and colon MUST be answered with 400.
-	errSpaceBeforeColon = &statusError{http.StatusBadRequest, "whitespace before colon in header field"}
+	errSpaceBeforeColon = refusal(http.StatusBadRequest, "whitespace before colon in header field")
 	// RFC 9110 5.5: field values hold no CR, LF, NUL or other controls except HTAB.
-	errFieldValue = &statusError{http.StatusBadRequest, "malformed header field value"}
+	errFieldValue = refusal(http.StatusBadRequest, "malformed header field value")
 	// RFC 9112 3.2: an HTTP/1.1 request carries exactly one, valid, Host field.
-	errMissingHost   = &statusError{http.StatusBadRequest, "missing Host header"}
-	errDuplicateHost = &statusError{http.StatusBadRequest, "more than one Host header"}
-	errHost          = &statusError{http.StatusBadRequest, "malformed Host header"}
+	errMissingHost   = refusal(http.StatusBadRequest, "missing Host header")
+	errDuplicateHost = refusal(http.StatusBadRequest, "more than one Host header")
+	errHost          = refusal(http.StatusBadRequest, "malformed Host header")
 	// The authority of an absolute-form or authority-form target must agree with Host; a
 	// disagreement is a classic way to make two hops route one request differently.
-	errHostMismatch = &statusError{http.StatusBadRequest, "Host header differs from request target"}
+	errHostMismatch = refusal(http.StatusBadRequest, "Host header differs from request target")
 	// RFC 9110 8.6 and RFC 9112 6.3: Content-Length = 1*DIGIT, several values only if identical.
-	errContentLength = &statusError{http.StatusBadRequest, "invalid Content-Length"}
+	errContentLength = refusal(http.StatusBadRequest, "invalid Content-Length")
 	// RFC 9112 6.3: both framings at once is a smuggling shape; refused rather than repaired.
-	errLengthAndChunked = &statusError{http.StatusBadRequest, "both Content-Length and Transfer-Encoding"}
+	errLengthAndChunked = refusal(http.StatusBadRequest, "both Content-Length and Transfer-Encoding")
 	// RFC 9112 6.1: only a single final "chunked" is decoded here; none in HTTP/1.0.
-	errTransferEncoding = &statusError{http.StatusBadRequest, "unsupported Transfer-Encoding"}
+	errTransferEncoding = refusal(http.StatusBadRequest, "unsupported Transfer-Encoding")
 	// RFC 9110 10.1.1: an expectation other than 100-continue may be refused with 417.
-	errExpectation = &statusError{http.StatusExpectationFailed, "unsupported expectation"}
+	errExpectation = refusal(http.StatusExpectationFailed, "unsupported expectation")
 	// RFC 6585 5.
-	errHeaderTooLarge = &statusError{http.StatusRequestHeaderFieldsTooLarge, "request header too large"}
-	errTooManyFields  = &statusError{http.StatusRequestHeaderFieldsTooLarge, "too many header fields"}
+	errHeaderTooLarge = refusal(http.StatusRequestHeaderFieldsTooLarge, "request header too large")
+	errTooManyFields  = refusal(http.StatusRequestHeaderFieldsTooLarge, "too many header fields")
 	// RFC 9110 15.5.15.
-	errURITooLong = &statusError{http.StatusRequestURITooLong, "request target too long"}
+	errURITooLong = refusal(http.StatusRequestURITooLong, "request target too long")
 	// RFC 9110 15.5.9: the head did not complete within HeaderTimeout.
-	errRequestTimeout = &statusError{http.StatusRequestTimeout, "request head timeout"}
+	errRequestTimeout = refusal(http.StatusRequestTimeout, "request head timeout")
 	// The connection ended in the middle of a request head.
-	errIncompleteHead = &statusError{http.StatusBadRequest, "incomplete request head"}
+	errIncompleteHead = refusal(http.StatusBadRequest, "incomplete request head")
 	// The handler read a request body whose framing is broken and answered nothing.
-	errBadBody = &statusError{http.StatusBadRequest, "malformed request body"}
+	errBadBody = refusal(http.StatusBadRequest, "malformed request body")
 	// The client sent no content for BodyReadTimeout and the handler answered nothing.
-	errBodyTimeoutReply = &statusError{http.StatusRequestTimeout, "request body timeout"}
+	errBodyTimeoutReply = refusal(http.StatusRequestTimeout, "request body timeout")
 	// RFC 9110 15.5.14: the content is larger than MaxBodyBytes, by its Content-Length or as
 	// a chunked body the handler read and answered nothing to.
-	errBodyTooLarge = &statusError{http.StatusRequestEntityTooLarge, "request body too large"}
+	errBodyTooLarge = refusal(http.StatusRequestEntityTooLarge, "request body too large")
 	// RFC 9110 15.6.4: the client's address has MaxConnsPerIP connections open already.
-	errTooManyConns = &statusError{http.StatusServiceUnavailable, "too many connections from this address"}
+	errTooManyConns = refusal(http.StatusServiceUnavailable, "too many connections from this address")
 	// The handler panicked before any byte of its response reached the client.
-	errHandlerPanic = &statusError{http.StatusInternalServerError, "internal server error"}
+	errHandlerPanic = refusal(http.StatusInternalServerError, "internal server error")
 )
 
 // bodyError is a broken request body; it matches ErrMalformedBody.

@@ -821,6 +821,57 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// TestOnRefusal: each request the server answers itself is reported once, before its answer,
+// with what was read of its request line.
+func TestOnRefusal(t *testing.T) {
+	refusals := make(chan Refusal, 4)
+	report := func(r Refusal) { refusals <- r }
+	t.Run("heads", func(t *testing.T) {
+		_, addr := startServer(t, Config{MaxHeaderBytes: 1024, MaxBodyBytes: 10, OnRefusal: report}, text)
+		for _, tt := range []struct {
+			req  string
+			want Refusal
+		}{
+			{"GET / HTTP/1.1\r\nHost: a\r\nX: " + strings.Repeat("y", 1100) + "\r\n\r\n",
+				Refusal{Status: 431, Reason: "request_header_too_large"}},
+			{"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", Refusal{Status: 400, Reason: "malformed_request_line"}},
+			{"GET /a HTTP/1.1\r\nHost : a\r\n\r\n",
+				Refusal{Method: "GET", Target: "/a", Proto: "HTTP/1.1", Status: 400, Reason: "whitespace_before_colon_in_header_field"}},
+			{"POST /up HTTP/1.0\r\nContent-Length: 11\r\n\r\n",
+				Refusal{Method: "POST", Target: "/up", Proto: "HTTP/1.0", Status: 413, Reason: "request_body_too_large"}},
+		} {
+			c := dial(t, addr)
+			r := c.roundTrip(tt.req)
+			got := <-refusals
+			got.RemoteAddr = "" // the client's port
+			if got != tt.want || r.StatusCode != tt.want.Status {
+				t.Errorf("%q: reported %+v, answered %d; want %+v and that status", tt.req, got, r.StatusCode, tt.want)
+			}
+			c.expectClosed()
+		}
+	})
+	t.Run("per IP", func(t *testing.T) {
+		// One connection is served; the second from the same address is refused before its
+		// request.
+		_, addr := startServer(t, Config{MaxConnsPerIP: 1, OnRefusal: report}, text)
+		c := dial(t, addr)
+		if r := c.roundTrip("GET / HTTP/1.1\r\nHost: a\r\n\r\n"); r.StatusCode != 200 {
+			t.Fatalf("first connection: got %d, want 200", r.StatusCode)
+		}
+		if r := dial(t, addr).read("GET"); r.StatusCode != 503 {
+			t.Errorf("second connection: got %d, want 503", r.StatusCode)
+		}
+		if got := <-refusals; got.Status != 503 || got.Reason != "too_many_connections_from_this_address" || got.Method != "" {
+			t.Errorf("second connection: reported %+v, want 503 too_many_connections_from_this_address", got)
+		}
+	})
+	select {
+	case got := <-refusals:
+		t.Errorf("a served request was reported too: %+v", got)
+	default:
+	}
+}
+
 func TestShutdownDrains(t *testing.T) {
 	entered := make(chan struct{})
 	release := make(chan struct{})

@@ -245,6 +245,18 @@ func TestBinaryDemo(t *testing.T) {
 			t.Errorf("access-log line for %s names %q", target, l.str("target"))
 		}
 	}
+	// A request h1 refuses on its own has its line too.
+	rc := dialRaw(t, addr, false)
+	rc.send("GET /twice HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+	if resp, _ := rc.response("GET"); resp.StatusCode != 400 {
+		t.Errorf("two Host fields: got %d, want 400", resp.StatusCode)
+	}
+	l = waitLine(t, p.stdoutLines, "access-log line for a refusal", 10*time.Second, func(l logLine) bool { return l["status"] != nil })
+	for k, v := range map[string]string{"method": "GET", "target": "/twice", "status": "400", "error": "more_than_one_host_header"} {
+		if got := l.str(k); got != v {
+			t.Errorf("refusal's access log %s = %q, want %q (line %v)", k, got, v, l)
+		}
+	}
 
 	c.CloseIdleConnections()
 	p.signal(syscall.SIGTERM)
