@@ -22,6 +22,22 @@ type record struct {
 	err      error
 }
 
+// done ends a request's bookkeeping: its count in the metrics and its access-log line.
+func (p *proxy) done(rec *record) {
+	if p.metrics != nil {
+		p.metrics.observe(rec)
+	}
+	p.logAccess(rec)
+}
+
+// refused is h1.Config.OnRefusal: a request h1 answered itself is counted and logged as well.
+func (p *proxy) refused(r h1.Refusal) {
+	if p.metrics != nil {
+		p.metrics.refused(r)
+	}
+	p.logRefusal(r)
+}
+
 // logAccess writes the one access-log line of a request.
 func (p *proxy) logAccess(rec *record) {
 	ev := p.access.Log()

@@ -67,6 +67,12 @@ type Config struct {
 
 	// ShutdownTimeout bounds the drain after the serve context ends; 0: 30s.
 	ShutdownTimeout time.Duration
+
+	// MetricsAddr, if set, is a host:port where Serve answers GET /metrics with the gateway's
+	// metrics in Prometheus's text format, and GET /healthz with 200 "ok" (503 "draining" once
+	// it drains); it serves until Serve returns. Empty: no metrics listener, and requests are
+	// counted for no one.
+	MetricsAddr string
 }
 
 func (c *Config) setDefaults() {

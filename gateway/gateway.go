@@ -27,6 +27,8 @@ type Gateway struct {
 	front     *h1.Server
 	listeners []net.Listener
 	draining  atomic.Bool
+	metrics   *metrics     // nil without Config.MetricsAddr
+	admin     *adminServer // the metrics listener; nil without Config.MetricsAddr
 }
 
 // New checks cfg, builds the pool and the front end, and binds every listener, so that a busy
@@ -45,6 +47,9 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{cfg: cfg, log: cfg.Logger, up: up}
+	if cfg.MetricsAddr != "" {
+		g.metrics = newMetrics()
+	}
 	p := &proxy{
 		up:      up,
 		upName:  cfg.Upstream,
@@ -57,19 +62,29 @@ func New(cfg Config) (*Gateway, error) {
 		},
 		log:      cfg.Logger,
 		access:   cfg.AccessLog,
-		timed:    logs(cfg.AccessLog),
+		metrics:  g.metrics,
+		timed:    logs(cfg.AccessLog) || g.metrics != nil,
 		draining: g.draining.Load,
 	}
 	front := cfg.Front
 	front.Logger = cfg.Logger
 	front.ListFields = true // the proxy takes the request's fields as a list (outboundList)
 	if p.timed && front.OnRefusal == nil {
-		front.OnRefusal = p.logRefusal // h1's own answers get their access-log lines too
+		front.OnRefusal = p.refused // h1's own answers are logged and counted too
 	}
 	g.front = h1.New(front, p)
 	if err := g.listen(); err != nil {
 		up.Shutdown(context.Background())
 		return nil, err
+	}
+	if cfg.MetricsAddr != "" {
+		admin, err := newAdminServer(cfg.MetricsAddr, g)
+		if err != nil {
+			g.closeListeners()
+			up.Shutdown(context.Background())
+			return nil, err
+		}
+		g.admin = admin
 	}
 	return g, nil
 }
@@ -105,6 +120,15 @@ func (g *Gateway) closeListeners() {
 // a measure of its work, which the processor governor weighs against its CPU time.
 func (g *Gateway) Requests() uint64 { return g.front.State().Requests }
 
+// MetricsAddr returns the bound address of the metrics listener, or nil without
+// Config.MetricsAddr.
+func (g *Gateway) MetricsAddr() net.Addr {
+	if g.admin == nil {
+		return nil
+	}
+	return g.admin.addr()
+}
+
 // Addrs returns the bound address of each listener, in the order of Config.Listeners.
 func (g *Gateway) Addrs() []net.Addr {
 	addrs := make([]net.Addr, len(g.listeners))
@@ -130,6 +154,11 @@ func (g *Gateway) Serve(ctx context.Context) error {
 				errc <- err
 			}
 		}()
+	}
+	if g.admin != nil {
+		g.log.Info().Str("listen", g.admin.addr().String()).Msg("serving metrics")
+		go g.admin.serve()
+		defer g.admin.close()
 	}
 	var serveErr error
 	select {

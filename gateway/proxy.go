@@ -32,7 +32,8 @@ type proxy struct {
 	forward  forwarding
 	log      zerolog.Logger // process log, for the reason of each failure
 	access   zerolog.Logger // one line per request
-	timed    bool           // the access log writes lines, so requests are timed for it
+	metrics  *metrics       // nil: requests are counted for no one
+	timed    bool           // the access log writes lines or the metrics count, so requests are timed
 	draining func() bool    // reports whether the gateway is draining
 }
 
@@ -76,12 +77,12 @@ func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex 
 	rec.bytesIn = ex.body.count()
 	if err != nil {
 		rec.err = err
-		p.logAccess(rec)
+		p.done(rec)
 		// The head is out: only closing the connection tells the client the body is short.
 		panic(http.ErrAbortHandler)
 	}
 	copyTrailers(w, resp)
-	p.logAccess(rec)
+	p.done(rec)
 }
 
 // exchange is the proxy's per-request state, allocated once: the upstream URL, what the pool
@@ -244,7 +245,7 @@ func (p *proxy) fail(w http.ResponseWriter, rec *record, err error) {
 		io.WriteString(w, f.body)
 	}
 	p.log.Warn().Str("reason", f.reason).Str("method", rec.in.Method).Str("target", rec.in.RequestURI).Err(err).Msg("request failed")
-	p.logAccess(rec)
+	p.done(rec)
 }
 
 // countingBody passes the client's body to the upstream and remembers how much was read and

@@ -66,6 +66,7 @@ var flagDefaults = map[string]string{
 	"no-x-forwarded-proto":    "",
 	"no-via":                  "",
 	"shutdown-timeout":        "(default 30s)",
+	"metrics-listen":          "default: none",
 	"log-level":               `(default "info")`,
 	"log-format":              "(default: console when stderr is a terminal, else json)",
 	"access-log":              `(default "-")`,

@@ -30,6 +30,7 @@ type options struct {
 	noXFP      bool
 	noVia      bool
 	shutdown   time.Duration
+	metrics    string
 	idleGC     time.Duration
 	procsWait  time.Duration
 	timerSlack time.Duration
@@ -101,6 +102,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.noXFP, "no-x-forwarded-proto", false, "do not set X-Forwarded-Proto")
 	fs.BoolVar(&o.noVia, "no-via", false, "do not add Via to requests and responses")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "drain deadline after SIGTERM or SIGINT")
+	fs.StringVar(&o.metrics, "metrics-listen", "", "`host:port` serving GET /metrics (Prometheus text format) and GET /healthz (503 once draining); default: none")
 	fs.DurationVar(&o.procsWait, "procs-wait", 5*time.Millisecond, "run on as few of GOMAXPROCS processors as the load needs: starting on one, doubled at once when a fifth of goroutines wait longer than this for one, doubled on trial when those in use have been over 90% busy for 2 s (kept if 15% more requests are served, and checked again later by going back), reduced after a second in which fewer would have been at most 75% busy (0: always all of them)")
 	fs.DurationVar(&o.timerSlack, "timer-slack", time.Millisecond, "Linux: how late the kernel may end the process's timed sleeps (prctl PR_SET_TIMERSLACK); muxgate executes itself once more at start to give it to every thread, so that the Go runtime's monitor thread wakes less often under load (0: keep the inherited slack)")
 	fs.IntVar(&o.gcPercent, "gc-percent", 400, "garbage collector target: heap growth over live data, percent, before a collection (GOGC; -1: off); overrides the GOGC environment variable only when given")

@@ -91,6 +91,7 @@ func buildConfig(o *options, log zerolog.Logger) (gateway.Config, func(), error)
 		NoForwardedProto: o.noXFP,
 		NoVia:            o.noVia,
 		ShutdownTimeout:  o.shutdown,
+		MetricsAddr:      o.metrics,
 	}
 	access, closer, err := newAccessLog(o.accessLog, o.logFlush, log)
 	if err != nil {

@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+)
+
+// adminServer is the metrics listener (Config.MetricsAddr): GET /metrics for Prometheus, GET
+// /healthz for a load balancer's check. It is for operators, not clients: it runs on net/http's
+// server, apart from h1 and its limits.
+type adminServer struct {
+	ln  net.Listener
+	srv *http.Server
+	log zerolog.Logger
+}
+
+// adminTimeout bounds each admin request: a scrape takes milliseconds.
+const adminTimeout = 10 * time.Second
+
+// newAdminServer binds addr, so that a busy port is reported by New, and prepares the handlers
+// for g: its own metrics, the Go runtime's and the process's.
+func newAdminServer(addr string, g *Gateway) (*adminServer, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector{g}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if g.draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: listen %s (metrics): %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: adminTimeout, WriteTimeout: adminTimeout, IdleTimeout: time.Minute}
+	return &adminServer{ln: ln, srv: srv, log: g.log}, nil
+}
+
+func (a *adminServer) addr() net.Addr { return a.ln.Addr() }
+
+// serve answers until close.
+func (a *adminServer) serve() {
+	if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// The gateway serves on without metrics.
+		a.log.Error().Err(err).Msg("metrics listener failed")
+	}
+}
+
+// close stops the listener and lets a scrape in progress finish, briefly.
+func (a *adminServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if a.srv.Shutdown(ctx) != nil {
+		a.srv.Close()
+	}
+}

@@ -1,0 +1,175 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"muxgate/gateway"
+	"muxgate/internal/demo"
+)
+
+// TestMetrics: over each upstream kind, /metrics counts the answers by status code and reason
+// (h1's own refusals included), the body bytes and the durations, and shows the upstream
+// session; /healthz answers ok.
+func TestMetrics(t *testing.T) {
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			u := startUpstream(t, k, demo.Options{})
+			cfg := testConfig(u)
+			cfg.MetricsAddr = "127.0.0.1:0"
+			f := startGateway(t, cfg)
+			admin := "http://" + f.g.MetricsAddr().String()
+
+			c := newClient(t)
+			for range 3 {
+				get(t, c, f.url(false)+"/bytes/100")
+			}
+			get(t, c, f.url(false)+"/status/404")
+			rc := dialRaw(t, f.addr, false)
+			rc.send("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+			if resp, _ := rc.response("GET"); resp.StatusCode != 400 {
+				t.Errorf("two Host fields: got %d, want 400", resp.StatusCode)
+			}
+
+			proto := "h2"
+			if k.h3 {
+				proto = "h3"
+			}
+			m := scrape(t, admin)
+			for name, want := range map[string]float64{
+				`muxgate_requests_total{code="200"}`:                                3,
+				`muxgate_requests_total{code="404"}`:                                1,
+				`muxgate_requests_total{code="400"}`:                                1,
+				`muxgate_request_errors_total{reason="more_than_one_host_header"}`:  1,
+				`muxgate_request_duration_seconds_count`:                            4,
+				`muxgate_response_body_bytes_total`:                                 300,
+				`muxgate_request_body_bytes_total`:                                  0,
+				`muxgate_upstream_sessions{proto="` + proto + `",state="open"}`:     1,
+				`muxgate_upstream_sessions{proto="` + proto + `",state="draining"}`: 0,
+				`muxgate_upstream_streams{proto="` + proto + `"}`:                   0,
+				`muxgate_upstream_queued_requests{proto="` + proto + `"}`:           0,
+				`muxgate_upstream_dial_failures{proto="` + proto + `"}`:             0,
+				`muxgate_draining`:               0,
+				`muxgate_client_requests_active`: 0,
+			} {
+				if got, ok := m[name]; !ok || got != want {
+					t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+				}
+			}
+			if m["muxgate_client_connections"] < 1 {
+				t.Errorf("muxgate_client_connections = %v, want the Go client's kept connection at least", m["muxgate_client_connections"])
+			}
+			for _, name := range []string{"go_goroutines", "process_resident_memory_bytes"} {
+				if _, ok := m[name]; !ok {
+					t.Errorf("no %s: the Go and process collectors are missing", name)
+				}
+			}
+
+			resp, body := get(t, c, admin+"/healthz")
+			if resp.StatusCode != 200 || body != "ok\n" {
+				t.Errorf("/healthz: got %d %q, want 200 ok", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// TestMetricsWhileDraining: once the gateway drains, /healthz answers 503 and muxgate_draining is
+// 1, while a request in flight is still being answered.
+func TestMetricsWhileDraining(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hold", func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		io.WriteString(w, "held")
+	})
+	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: mux})
+	cfg := testConfig(u)
+	cfg.MetricsAddr = "127.0.0.1:0"
+	logs := &logBuffer{}
+	cfg.Logger = zerolog.New(logs)
+	g, err := gateway.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(ctx) }()
+	admin := "http://" + g.MetricsAddr().String()
+	c := newClient(t)
+
+	held := make(chan string, 1)
+	go func() {
+		resp, err := c.Get("http://" + g.Addrs()[0].String() + "/hold")
+		if err != nil {
+			held <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		held <- string(b)
+	}()
+	<-entered
+	cancel()
+	if !logs.await(10*time.Second, func(log string) bool { return strings.Contains(log, `"draining"`) }) {
+		t.Fatalf("the gateway did not start draining within 10s:\n%s", logs.String())
+	}
+	resp, body := get(t, c, admin+"/healthz")
+	if resp.StatusCode != 503 || body != "draining\n" {
+		t.Errorf("/healthz while draining: got %d %q, want 503 draining", resp.StatusCode, body)
+	}
+	m := scrape(t, admin)
+	if m["muxgate_draining"] != 1 || m["muxgate_client_requests_active"] != 1 {
+		t.Errorf("while draining: muxgate_draining %v, muxgate_client_requests_active %v; want 1 and 1",
+			m["muxgate_draining"], m["muxgate_client_requests_active"])
+	}
+	close(release)
+	if got := <-held; got != "held" {
+		t.Errorf("the request in flight got %q, want its answer", got)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v, want a clean drain", err)
+		}
+	case <-time.After(cfg.ShutdownTimeout + 5*time.Second):
+		t.Fatal("Serve did not return after the drain")
+	}
+}
+
+// scrape fetches admin's /metrics and returns each sample by its name with labels, as the text
+// format writes it (labels in name order): `name{a="x",b="y"}`.
+func scrape(t *testing.T, admin string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(admin + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	m := make(map[string]float64)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if i < 0 || err != nil {
+			t.Fatalf("GET /metrics: unreadable line %q", line)
+		}
+		m[line[:i]] = v
+	}
+	return m
+}
