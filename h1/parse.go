@@ -348,16 +348,8 @@ func parseFieldLine(line string) (name, value string, canonical bool, err error)
 func (h *head) parseTarget() error {
 	var hbuf [1]string
 	hosts := h.values("Host", hbuf[:0])
-	switch {
-	case len(hosts) > 1:
-		return errDuplicateHost
-	case len(hosts) == 0 && h.http11():
-		return errMissingHost
-	case len(hosts) == 1:
-		if !validHost(hosts[0]) {
-			return errHost
-		}
-		h.host = hosts[0]
+	if err := h.parseHost(hosts); err != nil {
+		return err
 	}
 
 	var authority string
@@ -370,20 +362,7 @@ func (h *head) parseTarget() error {
 		h.url = &url.URL{Host: h.target}
 		authority = h.target
 	case h.target[0] == '/':
-		if plainOrigin(h.target) {
-			h.urlv = url.URL{Path: h.target}
-			if path, query, ok := strings.Cut(h.target, "?"); ok {
-				h.urlv.Path, h.urlv.RawQuery = path, query
-			}
-			h.url = &h.urlv
-			return h.checkOriginHost()
-		}
-		u, err := url.ParseRequestURI(h.target)
-		if err != nil {
-			return errTarget
-		}
-		h.url = u
-		return h.checkOriginHost()
+		return h.parseOriginForm()
 	case h.target == "*":
 		// RFC 9112 3.2.4: asterisk-form is for a server-wide OPTIONS only.
 		if h.method != http.MethodOptions {
@@ -392,12 +371,9 @@ func (h *head) parseTarget() error {
 		h.url = &url.URL{Path: "*"}
 		return h.checkOriginHost()
 	default:
-		// RFC 9112 3.2.2: absolute-form. Only http and https URIs name an origin here; user
-		// info in the authority is refused (RFC 9110 4.2.4).
-		u, err := url.ParseRequestURI(h.target)
-		if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" || !validHost(u.Host) ||
-			!(strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Scheme, "https")) {
-			return errTarget
+		u, err := parseAbsoluteForm(h.target)
+		if err != nil {
+			return err
 		}
 		h.url = u
 		authority = u.Host
@@ -407,6 +383,59 @@ func (h *head) parseTarget() error {
 	}
 	h.host = authority
 	return nil
+}
+
+// parseHost checks hosts, the values of the Host field, and sets h.host to the one there is.
+// RFC 9112 3.2: more than one Host, none in an HTTP/1.1 request, or an invalid one is an error.
+// hosts is not retained.
+func (h *head) parseHost(hosts []string) error {
+	switch {
+	case len(hosts) > 1:
+		return errDuplicateHost
+	case len(hosts) == 0 && h.http11():
+		return errMissingHost
+	case len(hosts) == 1:
+		if !validHost(hosts[0]) {
+			return errHost
+		}
+		h.host = hosts[0]
+	}
+	return nil
+}
+
+// parseOriginForm parses h.target, an origin-form target (it starts with '/', RFC 9112 3.2.1),
+// into h.url, then checks h.host with checkOriginHost. A plain one (see plainOrigin) is parsed
+// into h.urlv without allocating; any other goes through url.ParseRequestURI, and is errTarget
+// if that fails.
+func (h *head) parseOriginForm() error {
+	if plainOrigin(h.target) {
+		h.urlv = url.URL{Path: h.target}
+		if path, query, ok := strings.Cut(h.target, "?"); ok {
+			h.urlv.Path, h.urlv.RawQuery = path, query
+		}
+		h.url = &h.urlv
+		return h.checkOriginHost()
+	}
+	u, err := url.ParseRequestURI(h.target)
+	if err != nil {
+		return errTarget
+	}
+	h.url = u
+	return h.checkOriginHost()
+}
+
+// parseAbsoluteForm parses target, neither origin-form nor asterisk-form, as the absolute-form
+// (RFC 9112 3.2.2). It returns errTarget for anything but an http or https URI with a valid,
+// non-empty host and no user info.
+func parseAbsoluteForm(target string) (*url.URL, error) {
+	// RFC 9112 3.2.2: absolute-form. Only http and https URIs name an origin here; user
+	// info in the authority is refused (RFC 9110 4.2.4).
+	u, err := url.ParseRequestURI(target)
+	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" || !validHost(u.Host) ||
+		!(strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Scheme, "https")) {
+		return nil, errTarget
+	}
+	return u, nil
 }
 
 // checkOriginHost refuses an empty Host in an HTTP/1.1 request whose target has no authority of

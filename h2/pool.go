@@ -143,19 +143,60 @@ func New(cfg Config) (*Pool, error) {
 	return newPool(cfg, nil)
 }
 
+// newPool is New with dialConn, which opens the connection of each new
+// session; nil dials TCP (and TLS) to cfg.Address. Tests hand in an
+// in-memory conn. It validates cfg and fills its zero values
+// (withDefaults) before it builds anything.
 func newPool(cfg Config, dialConn func(context.Context) (net.Conn, error)) (*Pool, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("h2: Config.Address is empty")
 	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+
+	p := &Pool{
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("addr", cfg.Address).Str("proto", "h2").Logger(),
+		dialConn: dialConn,
+	}
+	if p.tls, err = tlsConfig(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Engine == EngineXNet {
+		if p.t2, err = newTransport(cfg); err != nil {
+			return nil, err
+		}
+	} else {
+		p.own = ownConfig(cfg)
+	}
+	p.pool, err = pool.New(pool.Config{
+		Dial:     p.dial,
+		Protocol: "h2",
+		Limits:   cfg.Limits,
+		Logger:   p.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// withDefaults returns cfg with its zero values filled and its windows and
+// frame size clamped, as Config documents; Address is not checked. It
+// fails on a negative window, frame size or timeout, and on an unknown
+// Engine, in that order.
+func (cfg Config) withDefaults() (Config, error) {
 	if cfg.StreamWindow < 0 || cfg.ConnWindow < 0 || cfg.MaxFrameSize < 0 || cfg.DialTimeout < 0 || cfg.PingTimeout < 0 {
-		return nil, errors.New("h2: negative window or timeout in Config")
+		return cfg, errors.New("h2: negative window or timeout in Config")
 	}
 	switch cfg.Engine {
 	case "":
 		cfg.Engine = EngineOwn
 	case EngineOwn, EngineXNet:
 	default:
-		return nil, fmt.Errorf("h2: unknown Config.Engine %q (want %q or %q)", cfg.Engine, EngineOwn, EngineXNet)
+		return cfg, fmt.Errorf("h2: unknown Config.Engine %q (want %q or %q)", cfg.Engine, EngineOwn, EngineXNet)
 	}
 	if cfg.StreamWindow == 0 {
 		cfg.StreamWindow = DefaultStreamWindow
@@ -177,41 +218,28 @@ func newPool(cfg Config, dialConn func(context.Context) (net.Conn, error)) (*Poo
 	if cfg.PingTimeout == 0 {
 		cfg.PingTimeout = DefaultPingTimeout
 	}
+	return cfg, nil
+}
 
-	p := &Pool{
-		cfg:      cfg,
-		log:      cfg.Logger.With().Str("addr", cfg.Address).Str("proto", "h2").Logger(),
-		dialConn: dialConn,
+// tlsConfig returns the TLS configuration of the Pool's sessions: nil (h2c)
+// when cfg.TLS is nil, else a copy of cfg.TLS that offers only h2 by ALPN
+// and whose ServerName, if empty, is cfg.Address's host. cfg.TLS is not
+// modified. It fails when that host is needed and Address is not
+// host:port.
+func tlsConfig(cfg Config) (*tls.Config, error) {
+	if cfg.TLS == nil {
+		return nil, nil
 	}
-	if cfg.TLS != nil {
-		p.tls = cfg.TLS.Clone()
-		p.tls.NextProtos = []string{http2.NextProtoTLS}
-		if p.tls.ServerName == "" {
-			host, _, err := net.SplitHostPort(cfg.Address)
-			if err != nil {
-				return nil, errors.New("h2: Config.Address is not host:port")
-			}
-			p.tls.ServerName = host
+	c := cfg.TLS.Clone()
+	c.NextProtos = []string{http2.NextProtoTLS}
+	if c.ServerName == "" {
+		host, _, err := net.SplitHostPort(cfg.Address)
+		if err != nil {
+			return nil, errors.New("h2: Config.Address is not host:port")
 		}
+		c.ServerName = host
 	}
-	var err error
-	if cfg.Engine == EngineXNet {
-		if p.t2, err = newTransport(cfg); err != nil {
-			return nil, err
-		}
-	} else {
-		p.own = ownConfig(cfg)
-	}
-	p.pool, err = pool.New(pool.Config{
-		Dial:     p.dial,
-		Protocol: "h2",
-		Limits:   cfg.Limits,
-		Logger:   p.log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return c, nil
 }
 
 // newTransport makes the x/net Transport whose NewClientConn makes the

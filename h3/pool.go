@@ -118,9 +118,37 @@ func New(cfg Config) (*Pool, error) {
 	if err != nil {
 		return nil, errors.New("h3: Config.Address is not host:port")
 	}
+	if cfg, err = cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+
+	p := &Pool{
+		cfg: cfg,
+		log: cfg.Logger.With().Str("addr", cfg.Address).Str("proto", "h3").Logger(),
+		// A proxy passes Accept-Encoding and bodies through untouched.
+		h3: &http3.Transport{DisableCompression: true},
+	}
+	p.tls = tlsConfig(cfg.TLS, host)
+	p.quic = quicConfig(cfg)
+	p.pool, err = pool.New(pool.Config{
+		Dial:     p.dial,
+		Protocol: "h3",
+		Limits:   cfg.Limits,
+		Logger:   p.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// withDefaults returns cfg with its zero values filled, as Config
+// documents; Address is not checked. It fails on a negative window,
+// timeout or MaxStreamsPerSession.
+func (cfg Config) withDefaults() (Config, error) {
 	if cfg.StreamWindow < 0 || cfg.ConnWindow < 0 || cfg.DialTimeout < 0 || cfg.IdleTimeout < 0 ||
 		cfg.MaxStreamsPerSession < 0 {
-		return nil, errors.New("h3: negative window, timeout or limit in Config")
+		return cfg, errors.New("h3: negative window, timeout or limit in Config")
 	}
 	if cfg.StreamWindow == 0 {
 		cfg.StreamWindow = DefaultStreamWindow
@@ -140,33 +168,24 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.MaxStreamsPerSession == 0 {
 		cfg.MaxStreamsPerSession = DefaultMaxStreams
 	}
+	return cfg, nil
+}
 
-	p := &Pool{
-		cfg: cfg,
-		log: cfg.Logger.With().Str("addr", cfg.Address).Str("proto", "h3").Logger(),
-		// A proxy passes Accept-Encoding and bodies through untouched.
-		h3: &http3.Transport{DisableCompression: true},
+// tlsConfig returns the TLS configuration of the Pool's connections: a
+// copy of base (nil: an empty one, so system roots) that offers only h3 by
+// ALPN, requires TLS 1.3 (RFC 9001 4.2), and whose ServerName, if empty, is
+// host. base is not modified.
+func tlsConfig(base *tls.Config, host string) *tls.Config {
+	c := &tls.Config{}
+	if base != nil {
+		c = base.Clone()
 	}
-	p.tls = &tls.Config{}
-	if cfg.TLS != nil {
-		p.tls = cfg.TLS.Clone()
+	c.NextProtos = []string{http3.NextProtoH3}
+	c.MinVersion = tls.VersionTLS13
+	if c.ServerName == "" {
+		c.ServerName = host
 	}
-	p.tls.NextProtos = []string{http3.NextProtoH3}
-	p.tls.MinVersion = tls.VersionTLS13
-	if p.tls.ServerName == "" {
-		p.tls.ServerName = host
-	}
-	p.quic = quicConfig(cfg)
-	p.pool, err = pool.New(pool.Config{
-		Dial:     p.dial,
-		Protocol: "h3",
-		Limits:   cfg.Limits,
-		Logger:   p.log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return c
 }
 
 // quicConfig is the QUIC side of cfg, whose zero values are filled.

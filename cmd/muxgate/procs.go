@@ -183,16 +183,9 @@ func (g *governor) tick() {
 	work := now.work - g.last.work
 	g.last = now
 	defer g.remember(work)
-	if g.trial.left > 0 && late <= lateShare {
-		g.try(work)
+	if g.trialPeriod(work, busy, late) {
 		return
 	}
-	if g.trial.left > 0 && g.trial.down {
-		g.trial.left = 0
-		g.restore(busy, late) // late waits on fewer processors: they were needed
-		return
-	}
-	g.trial.left = 0 // late waits end a trial: the increase is kept for them
 	if g.shrunk >= 0 {
 		g.shrunk++
 		if g.shrunk == settled {
@@ -201,6 +194,42 @@ func (g *governor) tick() {
 	}
 	// need: the processors on which the period's work would have been at most shrinkBusy busy.
 	need := max(1, int(math.Ceil(busy/shrinkBusy)))
+	forCPU := g.busyForCPU(busy, late)
+	switch {
+	case g.procs < g.ceiling && (late > lateShare || forCPU):
+		g.grow(forCPU, busy, late)
+	case need < g.procs && late <= lateShare:
+		g.calmPeriod(need, busy, late)
+	case g.recheckAt > 0 && g.ticks >= g.recheckAt && late <= lateShare:
+		g.recheck(busy, late)
+	default:
+		g.calm, g.calmNeed = 0, 0
+	}
+}
+
+// trialPeriod gives the period to the change on trial, if any, and reports whether that is all
+// tick does with it: a period without late waits counts for the trial (try), and late waits
+// end a check of a kept increase by giving its processors back. Otherwise the trial, if any,
+// ends, and tick goes on as without one.
+func (g *governor) trialPeriod(work uint64, busy, late float64) bool {
+	if g.trial.left > 0 && late <= lateShare {
+		g.try(work)
+		return true
+	}
+	if g.trial.left > 0 && g.trial.down {
+		g.trial.left = 0
+		g.restore(busy, late) // late waits on fewer processors: they were needed
+		return true
+	}
+	g.trial.left = 0 // late waits end a trial: the increase is kept for them
+	return false
+}
+
+// busyForCPU counts the period in busyRun and reports whether it calls for an increase for
+// CPU: the processors in use were busier than growBusy, the waits were not late, busy alone
+// may add processors (noGrow) and, where increases for CPU are trials, busyRun passed
+// trialAfter. It is called once per period that tick does not leave to a trial.
+func (g *governor) busyForCPU(busy, late float64) bool {
 	// An increase for CPU waits until the load has kept the processors busy for trialAfter
 	// periods in a row: the work it is weighed against is a busy time's, not a quieter one's,
 	// and a burst shorter than that pays for no trial.
@@ -212,33 +241,45 @@ func (g *governor) tick() {
 	if g.trials && g.busyRun <= trialAfter {
 		forCPU = false
 	}
-	switch {
-	case g.procs < g.ceiling && (late > lateShare || forCPU):
-		if g.shrunk >= 0 && g.shrunk <= probation {
-			g.hold = min(2*g.hold, maxHold)
-		}
-		g.calm, g.calmNeed, g.recheckAt = 0, 0, 0
-		from := g.procs
-		g.change(min(2*g.procs, g.ceiling), busy, late)
-		if forCPU && g.trials {
-			g.trial = trial{from: from, base: g.recentWork(), left: trialLen}
-		} else {
-			g.busyRun = 0 // a trial's periods are not counted; should it fail, the spell goes on
-		}
-	case need < g.procs && late <= lateShare:
-		g.calmNeed = max(g.calmNeed, need)
-		if g.calm++; g.calm >= g.hold {
-			g.shrunk = 0
-			g.change(g.calmNeed, busy, late)
-			g.calm, g.calmNeed, g.recheckAt = 0, 0, 0
-		}
-	case g.recheckAt > 0 && g.ticks >= g.recheckAt && late <= lateShare:
-		g.calm, g.calmNeed = 0, 0
-		g.trial = trial{from: g.procs, down: true, base: g.recentWork(), left: trialLen}
-		g.change(g.recheckTo, busy, late)
-	default:
-		g.calm, g.calmNeed = 0, 0
+	return forCPU
+}
+
+// grow doubles the processors, up to the ceiling: for CPU if forCPU, else for late waits. An
+// increase for CPU goes on trial where trials are on; any other is kept. An increase within
+// probation periods of a decrease doubles hold, and any drops the pending decrease and check.
+func (g *governor) grow(forCPU bool, busy, late float64) {
+	if g.shrunk >= 0 && g.shrunk <= probation {
+		g.hold = min(2*g.hold, maxHold)
 	}
+	g.calm, g.calmNeed, g.recheckAt = 0, 0, 0
+	from := g.procs
+	g.change(min(2*g.procs, g.ceiling), busy, late)
+	if forCPU && g.trials {
+		g.trial = trial{from: from, base: g.recentWork(), left: trialLen}
+	} else {
+		g.busyRun = 0 // a trial's periods are not counted; should it fail, the spell goes on
+	}
+}
+
+// calmPeriod counts a period whose work need processors, fewer than those in use, would have
+// served; after hold such periods in a row it goes down to the most that any of them needed,
+// and drops the pending check of a kept increase.
+func (g *governor) calmPeriod(need int, busy, late float64) {
+	g.calmNeed = max(g.calmNeed, need)
+	if g.calm++; g.calm >= g.hold {
+		g.shrunk = 0
+		g.change(g.calmNeed, busy, late)
+		g.calm, g.calmNeed, g.recheckAt = 0, 0, 0
+	}
+}
+
+// recheck starts the check of a kept increase for CPU, which is due: it goes back to
+// recheckTo processors on trial the other way (down), weighed against the work of the last
+// trialLen periods.
+func (g *governor) recheck(busy, late float64) {
+	g.calm, g.calmNeed = 0, 0
+	g.trial = trial{from: g.procs, down: true, base: g.recentWork(), left: trialLen}
+	g.change(g.recheckTo, busy, late)
 }
 
 // try counts a period of the change on trial and, after the last, keeps it or goes back.

@@ -108,30 +108,20 @@ func (r *replay) abort() {
 	}
 }
 
+// Read reads v's attempt's body: first the bytes earlier attempts read and replay kept, then
+// from the body itself, one Read of it at a time. It fails with errStaleBody once a later
+// attempt has its own view, errBodyClose after v is closed, errBodyLost when bytes v has not
+// returned yet were not kept, and with the body's error, io.EOF too, once v has returned every
+// byte before it.
 func (v *view) Read(p []byte) (int, error) {
 	r := v.r
 	for {
 		r.mu.Lock()
-		switch {
-		case v != r.cur:
-			r.mu.Unlock()
-			return 0, errStaleBody
-		case v.closed:
-			r.mu.Unlock()
-			return 0, errBodyClose
-		case v.off < r.total && r.lost:
-			r.mu.Unlock()
-			return 0, errBodyLost
-		case v.off < r.total:
-			n := copy(p, r.buf[v.off:])
-			v.off += int64(n)
-			r.mu.Unlock()
-			return n, nil
-		case r.err != nil:
-			r.mu.Unlock()
-			return 0, r.err
-		}
+		n, done, err := v.readKeptLocked(p)
 		r.mu.Unlock()
+		if done {
+			return n, err
+		}
 
 		r.readMu.Lock()
 		r.mu.Lock()
@@ -144,27 +134,59 @@ func (v *view) Read(p []byte) (int, error) {
 		r.reading = true
 		r.mu.Unlock()
 
-		n, err := r.body.Read(p)
+		n, err = r.body.Read(p)
 
 		r.mu.Lock()
-		r.reading = false
-		r.total += int64(n)
-		if !r.lost {
-			if len(r.buf)+n <= r.limit {
-				r.buf = append(r.buf, p[:n]...)
-			} else {
-				r.lost, r.buf = true, nil
-			}
-		}
-		if err != nil {
-			r.err = err
-		}
-		if v == r.cur {
-			v.off += int64(n)
-		}
+		v.keepLocked(p, n, err)
 		r.mu.Unlock()
 		r.readMu.Unlock()
 		return n, err
+	}
+}
+
+// readKeptLocked is Read without reading the body; v.r.mu must be held. It reports done, with
+// Read's results, when v may not read, or when Read can be answered from what was already
+// read: bytes kept in buf (copied into p) or the body's error. Otherwise v has returned every
+// byte read so far, the body has not failed, and the caller must read the body itself.
+func (v *view) readKeptLocked(p []byte) (n int, done bool, err error) {
+	r := v.r
+	switch {
+	case v != r.cur:
+		return 0, true, errStaleBody
+	case v.closed:
+		return 0, true, errBodyClose
+	case v.off < r.total && r.lost:
+		return 0, true, errBodyLost
+	case v.off < r.total:
+		n = copy(p, r.buf[v.off:])
+		v.off += int64(n)
+		return n, true, nil
+	case r.err != nil:
+		return 0, true, r.err
+	}
+	return 0, false, nil
+}
+
+// keepLocked records the result of a Read of the body, n bytes into p and err, that v made;
+// v.r.mu must be held. It keeps the bytes in buf while they fit within limit (and drops buf for
+// good when they do not), makes err sticky, and counts the bytes as returned by v if v is still
+// the current view. It does not retain p.
+func (v *view) keepLocked(p []byte, n int, err error) {
+	r := v.r
+	r.reading = false
+	r.total += int64(n)
+	if !r.lost {
+		if len(r.buf)+n <= r.limit {
+			r.buf = append(r.buf, p[:n]...)
+		} else {
+			r.lost, r.buf = true, nil
+		}
+	}
+	if err != nil {
+		r.err = err
+	}
+	if v == r.cur {
+		v.off += int64(n)
 	}
 }
 
