@@ -50,8 +50,33 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.MetricsAddr != "" {
 		g.metrics = newMetrics()
 	}
-	p := &proxy{
-		up:      up,
+	p := g.newProxy(t)
+	front := cfg.Front
+	front.Logger = cfg.Logger
+	front.ListFields = true // the proxy takes the request's fields as a list (outboundList)
+	if p.timed && front.OnRefusal == nil {
+		front.OnRefusal = p.refused // h1's own answers are logged and counted too
+	}
+	g.front = h1.New(front, p)
+	if err := g.listen(); err != nil {
+		up.Shutdown(context.Background())
+		return nil, err
+	}
+	if cfg.MetricsAddr != "" {
+		if g.admin, err = newAdminServer(cfg.MetricsAddr, g); err != nil {
+			g.closeListeners()
+			up.Shutdown(context.Background())
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// newProxy makes the request handler for g's configuration and upstream t.
+func (g *Gateway) newProxy(t target) *proxy {
+	cfg := &g.cfg
+	return &proxy{
+		up:      g.up,
 		upName:  cfg.Upstream,
 		scheme:  t.scheme,
 		address: t.address,
@@ -66,27 +91,6 @@ func New(cfg Config) (*Gateway, error) {
 		timed:    logs(cfg.AccessLog) || g.metrics != nil,
 		draining: g.draining.Load,
 	}
-	front := cfg.Front
-	front.Logger = cfg.Logger
-	front.ListFields = true // the proxy takes the request's fields as a list (outboundList)
-	if p.timed && front.OnRefusal == nil {
-		front.OnRefusal = p.refused // h1's own answers are logged and counted too
-	}
-	g.front = h1.New(front, p)
-	if err := g.listen(); err != nil {
-		up.Shutdown(context.Background())
-		return nil, err
-	}
-	if cfg.MetricsAddr != "" {
-		admin, err := newAdminServer(cfg.MetricsAddr, g)
-		if err != nil {
-			g.closeListeners()
-			up.Shutdown(context.Background())
-			return nil, err
-		}
-		g.admin = admin
-	}
-	return g, nil
 }
 
 // clientListen opens the client listeners. Their connections get no TCP keep-alive probes, as
