@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,4 +173,24 @@ func scrape(t *testing.T, admin string) map[string]float64 {
 		m[line[:i]] = v
 	}
 	return m
+}
+
+// TestBinaryMetrics: -metrics-listen serves the metrics from the real binary, where its process
+// log says, with the demo's requests counted.
+func TestBinaryMetrics(t *testing.T) {
+	p := startBinary(t, "-demo", "-listen", "127.0.0.1:0", "-metrics-listen", "127.0.0.1:0", "-log-format", "json")
+	addrs, _ := p.waitServing(1)
+	l := waitLine(t, p.stderrLines, `"serving metrics" log line`, 20*time.Second, func(l logLine) bool {
+		return l.str("message") == "serving metrics"
+	})
+	get(t, newClient(t), "http://"+addrs[0]+"/bytes/100")
+	m := scrape(t, "http://"+l.str("listen"))
+	if m[`muxgate_requests_total{code="200"}`] != 1 || m[`muxgate_upstream_sessions{proto="h2",state="open"}`] != 1 {
+		t.Errorf(`muxgate_requests_total{code="200"} %v, open h2 sessions %v; want 1 and 1`,
+			m[`muxgate_requests_total{code="200"}`], m[`muxgate_upstream_sessions{proto="h2",state="open"}`])
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
 }
