@@ -8,9 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 )
 
@@ -23,16 +20,20 @@ type adminServer struct {
 	log zerolog.Logger
 }
 
+// metricsContentType is the text format's media type (Prometheus's exposition format 0.0.4).
+const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
+
 // adminTimeout bounds each admin request: a scrape takes milliseconds.
 const adminTimeout = 10 * time.Second
 
 // newAdminServer binds addr, so that a busy port is reported by New, and prepares the handlers
-// for g: its own metrics, the Go runtime's and the process's.
+// for g.
 func newAdminServer(addr string, g *Gateway) (*adminServer, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{g}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", metricsContentType)
+		writeMetrics(w, g)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if g.draining.Load() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
