@@ -27,6 +27,7 @@ type metrics struct {
 	codes    [600]atomic.Uint64 // answers by status code; 499: the client left first
 	bytesIn  atomic.Uint64      // request body bytes read from clients
 	bytesOut atomic.Uint64      // response body bytes written to clients
+	retries  atomic.Uint64      // upstream attempts beyond the first
 
 	// The duration histogram: counts per bucket (not cumulative; the last is +Inf), and the sum
 	// in nanoseconds.
@@ -47,6 +48,9 @@ func (m *metrics) observe(rec *record) {
 	m.count(rec.status, rec.reason)
 	m.bytesIn.Add(uint64(rec.bytesIn))
 	m.bytesOut.Add(uint64(rec.bytesOut))
+	if a := rec.info.Attempts; a > 1 {
+		m.retries.Add(uint64(a - 1))
+	}
 	d := time.Since(rec.start)
 	i := 0
 	for i < len(durationBounds) && d.Seconds() > durationBounds[i] {
@@ -107,6 +111,8 @@ func (m *metrics) write(e *expo) {
 	e.sample("muxgate_request_body_bytes_total", float64(m.bytesIn.Load()))
 	e.family("muxgate_response_body_bytes_total", "counter", "Response body bytes written to clients.")
 	e.sample("muxgate_response_body_bytes_total", float64(m.bytesOut.Load()))
+	e.family("muxgate_upstream_retries_total", "counter", "Requests sent again, on another session, because the upstream had provably not processed them.")
+	e.sample("muxgate_upstream_retries_total", float64(m.retries.Load()))
 
 	const h = "muxgate_request_duration_seconds"
 	e.family(h, "histogram", "Time from a proxied request's head to the end of its answer.")
@@ -128,6 +134,10 @@ func writeFront(e *expo, g *Gateway) {
 	st := g.front.State()
 	e.family("muxgate_client_connections", "gauge", "Client connections open.")
 	e.sample("muxgate_client_connections", float64(st.Conns))
+	e.family("muxgate_client_connections_total", "counter", "Client connections accepted.")
+	e.sample("muxgate_client_connections_total", float64(st.Accepted))
+	e.family("muxgate_client_tls_failures_total", "counter", "TLS client connections closed before a request: a failed or timed-out handshake, or ALPN that chose another protocol.")
+	e.sample("muxgate_client_tls_failures_total", float64(st.TLSFailures))
 	e.family("muxgate_client_requests_active", "gauge", "Client requests being handled or answered.")
 	e.sample("muxgate_client_requests_active", float64(st.Active))
 	e.family("muxgate_draining", "gauge", "1 once muxgate drains (SIGTERM or SIGINT), else 0.")

@@ -36,6 +36,9 @@ func TestWriteMetrics(t *testing.T) {
 		`muxgate_request_errors_total{reason="upstream_error"}`:           1,
 		`muxgate_request_errors_total{reason="request_header_too_large"}`: 1,
 		`muxgate_response_body_bytes_total`:                               100,
+		`muxgate_upstream_retries_total`:                                  2,
+		`muxgate_client_connections_total`:                                0,
+		`muxgate_client_tls_failures_total`:                               0,
 		`muxgate_request_duration_seconds_bucket{le="0.001"}`:             0,
 		`muxgate_request_duration_seconds_bucket{le="0.005"}`:             1,
 		`muxgate_request_duration_seconds_bucket{le="+Inf"}`:              2,
@@ -62,8 +65,8 @@ func TestWriteMetrics(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &Gateway{up: tc.up, front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
-			g.metrics.observe(&record{status: 200, bytesOut: 100, start: time.Now().Add(-3 * time.Millisecond)})
-			g.metrics.observe(&record{status: 502, reason: "upstream_error", start: time.Now().Add(-time.Minute)})
+			g.metrics.observe(&record{status: 200, bytesOut: 100, info: &pool.Info{Attempts: 3}, start: time.Now().Add(-3 * time.Millisecond)})
+			g.metrics.observe(&record{status: 502, reason: "upstream_error", info: &pool.Info{}, start: time.Now().Add(-time.Minute)})
 			g.metrics.refused(h1.Refusal{Status: 431, Reason: "request_header_too_large"})
 			got := parseMetrics(t, g)
 			for _, want := range tc.want {

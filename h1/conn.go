@@ -468,6 +468,7 @@ func (c *conn) handshake() bool {
 	c.rwc.SetDeadline(c.start.Add(c.s.cfg.HeaderTimeout))
 	if err := tc.Handshake(); err != nil {
 		c.s.log.Debug().Str("remote", c.remoteAddr).Err(err).Msg("h1: TLS handshake failed")
+		c.s.tlsFails.Add(1)
 		return false
 	}
 	c.rwc.SetWriteDeadline(time.Time{})
@@ -476,6 +477,7 @@ func (c *conn) handshake() bool {
 		// ALPN chose a protocol this package does not speak (the listener's tls.Config offered
 		// it): answering in HTTP/1.1 would only confuse the client.
 		c.s.log.Warn().Str("remote", c.remoteAddr).Str("alpn", p).Msg("h1: TLS connection negotiated a protocol other than HTTP/1.x")
+		c.s.tlsFails.Add(1)
 		return false
 	}
 	c.tlsState = &st

@@ -66,6 +66,8 @@ type Server struct {
 	wg sync.WaitGroup
 
 	open     atomic.Int64  // connections open
+	accepted atomic.Uint64 // connections accepted since New
+	tlsFails atomic.Uint64 // TLS connections that failed their handshake or negotiated another protocol
 	active   atomic.Int64  // requests whose handler is running or whose response is being written
 	requests atomic.Uint64 // requests handled since New
 	clock    clock         // read anywhere; set by the watch goroutine
@@ -77,8 +79,12 @@ type Server struct {
 // State is a snapshot of a Server's load.
 type State struct {
 	Conns    int    // client connections open
-	Active   int    // requests whose handler runs or whose response is being finished
-	Requests uint64 // requests handed to the handler since New (refused requests are not counted)
+	Accepted uint64 // client connections accepted since New
+	// TLSFailures counts TLS connections closed before a request: a failed or timed-out
+	// handshake, or ALPN that chose a protocol other than HTTP/1.x.
+	TLSFailures uint64
+	Active      int    // requests whose handler runs or whose response is being finished
+	Requests    uint64 // requests handed to the handler since New (refused requests are not counted)
 }
 
 // New returns a Server for h, with cfg's zero values filled in and its limits clamped (see
@@ -201,9 +207,11 @@ func (s *Server) closeLot() {
 // State returns the server's current load.
 func (s *Server) State() State {
 	return State{
-		Conns:    int(s.open.Load()),
-		Active:   int(s.active.Load()),
-		Requests: s.requests.Load(),
+		Conns:       int(s.open.Load()),
+		Accepted:    s.accepted.Load(),
+		TLSFailures: s.tlsFails.Load(),
+		Active:      int(s.active.Load()),
+		Requests:    s.requests.Load(),
 	}
 }
 
@@ -271,6 +279,7 @@ func (s *Server) addConn(c *conn) bool {
 	}
 	s.conns[c] = struct{}{}
 	s.open.Add(1)
+	s.accepted.Add(1)
 	s.wg.Add(1)
 	return true
 }

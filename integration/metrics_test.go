@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,6 +40,17 @@ func TestMetrics(t *testing.T) {
 			if resp, _ := rc.response("GET"); resp.StatusCode != 400 {
 				t.Errorf("two Host fields: got %d, want 400", resp.StatusCode)
 			}
+			// Clear text to the TLS listener: the handshake fails and the connection closes.
+			plain, err := net.Dial("tcp", f.tlsAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(plain, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+			plain.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.Copy(io.Discard, plain); err != nil {
+				t.Errorf("clear text to the TLS listener: %v, want the connection closed", err)
+			}
+			plain.Close()
 
 			proto := "h2"
 			if k.h3 {
@@ -58,12 +70,17 @@ func TestMetrics(t *testing.T) {
 				`muxgate_upstream_streams{proto="` + proto + `"}`:                   0,
 				`muxgate_upstream_queued_requests{proto="` + proto + `"}`:           0,
 				`muxgate_upstream_dial_failures{proto="` + proto + `"}`:             0,
-				`muxgate_draining`:               0,
-				`muxgate_client_requests_active`: 0,
+				`muxgate_draining`:                  0,
+				`muxgate_client_requests_active`:    0,
+				`muxgate_client_tls_failures_total`: 1,
+				`muxgate_upstream_retries_total`:    0,
 			} {
 				if got, ok := m[name]; !ok || got != want {
 					t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
 				}
+			}
+			if m["muxgate_client_connections_total"] < 3 {
+				t.Errorf("muxgate_client_connections_total = %v, want the 3 connections made at least", m["muxgate_client_connections_total"])
 			}
 			if m["muxgate_client_connections"] < 1 {
 				t.Errorf("muxgate_client_connections = %v, want the Go client's kept connection at least", m["muxgate_client_connections"])
