@@ -64,6 +64,15 @@ func (p *proxy) begin(r *http.Request, ex *exchange, rec *record) *http.Request 
 
 // respond is the second half of ServeHTTP: the answer to the round trip's outcome.
 func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex *exchange, resp *http.Response, err error) {
+	if err == nil && failedBody(&ex.body) {
+		// The upstream answered a request whose body failed on the client's side (too large,
+		// too slow, malformed) before the answer could be passed on: it did not get the request
+		// whole. An HTTP/2 session resets such a stream, but an HTTP/3 stream's reset stops only
+		// the request's side, and the upstream may still answer. The client gets the body's
+		// failure, as over HTTP/2.
+		resp.Body.Close()
+		resp, err = nil, errClientBody
+	}
 	if err != nil {
 		rec.bytesIn = ex.body.count()
 		p.fail(w, rec, cause(&ex.body, err))
@@ -96,11 +105,17 @@ type exchange struct {
 	pw   pieceWriter  // copyBody's, for a body it passes on without copying
 }
 
+// failedBody reports whether reading the client's body failed, short of its end.
+func failedBody(body *countingBody) bool {
+	berr := body.readErr()
+	return berr != nil && !errors.Is(berr, io.EOF)
+}
+
 // cause picks the error that explains a failed round trip: the client's body, or what the pool
 // said.
 func cause(body *countingBody, err error) error {
-	if berr := body.readErr(); berr != nil && !errors.Is(berr, io.EOF) {
-		return errors.Join(errClientBody, berr)
+	if failedBody(body) {
+		return errors.Join(errClientBody, body.readErr())
 	}
 	return err
 }
