@@ -325,3 +325,28 @@ func TestFallbackHeldBody(t *testing.T) {
 		}
 	})
 }
+
+// TestFallbackCountsAttempts: a request the primary tried on streams it did not process, then
+// sent over the secondary, reports the streams of both in Info.Attempts, which the access log
+// and muxgate_upstream_retries_total take.
+func TestFallbackCountsAttempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, p3, _ := newTestFallback()
+		p3.set(func(req *http.Request) (*http.Response, error) {
+			req.Body.Close()
+			if info := pool.InfoFrom(req.Context()); info != nil {
+				*info = pool.Info{SessionID: 1, Protocol: "h3", Attempts: 2}
+			}
+			return nil, pool.NotProcessed(errors.New("h3: H3_REQUEST_REJECTED"))
+		})
+		got, info, err := send(t, f, "body")
+		if err != nil || got != "h2 body" || info.Attempts != 3 {
+			t.Errorf("got %q, %+v, %v; want h2 body after 3 attempts (2 on h3, 1 on h2)", got, info, err)
+		}
+		m := newMetrics()
+		m.observe(&record{status: 200, info: info})
+		if n := m.retries.Load(); n != 2 {
+			t.Errorf("retries counted %d, want 2", n)
+		}
+	})
+}
