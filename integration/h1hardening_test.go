@@ -182,16 +182,23 @@ func (wt *watched) handler() http.Handler {
 	return mux
 }
 
-// TestSlowClientsCut: a client that stops reading its response, and one that stops sending its
-// body, are cut at their timeouts; their upstream streams are reset (the upstream's handler sees
-// the end), and another client is served meanwhile.
+// TestSlowClientsCut: over each upstream kind, a client that stops reading its response, and one
+// that stops sending its body (408), are cut at their timeouts; their upstream streams are reset
+// (the upstream's handler sees the end), and another client is served meanwhile.
 func TestSlowClientsCut(t *testing.T) {
 	const (
 		timeout = time.Second
 		bound   = 15 * time.Second // far above the timeouts; nothing waits for it to pass
 	)
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) { slowClientsCut(t, k, timeout, bound) })
+	}
+}
+
+// slowClientsCut is TestSlowClientsCut over upstream kind k.
+func slowClientsCut(t *testing.T, k upstreamKind, timeout, bound time.Duration) {
 	wt := &watched{ended: make(chan string, 4)}
-	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: wt.handler()})
+	u := startUpstream(t, k, demo.Options{Handler: wt.handler()})
 	cfg := testConfig(u)
 	cfg.Front.WriteTimeout = timeout
 	cfg.Front.BodyReadTimeout = timeout
@@ -232,8 +239,8 @@ func TestSlowClientsCut(t *testing.T) {
 			t.Errorf("upstream request ended %q, want its body failed", how)
 		}
 		resp, _ := c.response("POST")
-		if resp.StatusCode < 400 || !resp.Close {
-			t.Errorf("got %d close %v, want an error status with Connection: close", resp.StatusCode, resp.Close)
+		if resp.StatusCode != 408 || !resp.Close {
+			t.Errorf("got %d close %v, want 408 with Connection: close", resp.StatusCode, resp.Close)
 		}
 		c.expectClosed()
 	})
