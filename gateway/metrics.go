@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"io"
-	"math"
 	rtmetrics "runtime/metrics"
 	"slices"
 	"strconv"
@@ -261,12 +260,7 @@ func (e *expo) sample(name string, v float64, labels ...string) {
 		e.b = append(e.b, '}')
 	}
 	e.b = append(e.b, ' ')
-	switch {
-	case math.IsInf(v, 1):
-		e.b = append(e.b, "+Inf"...)
-	default:
-		e.b = strconv.AppendFloat(e.b, v, 'g', -1, 64)
-	}
+	e.b = strconv.AppendFloat(e.b, v, 'g', -1, 64) // +Inf, -Inf and NaN as the format spells them
 	e.b = append(e.b, '\n')
 }
 
