@@ -506,7 +506,7 @@ func (c *conn) readRequest() (*response, error) {
 	}
 	// The head's deadline stays until the next wait for a request moves it: nothing reads the
 	// socket meanwhile but a body read, the watch or a pipeline, which set their own.
-	w := &response{c: c}
+	w := newResponse(c)
 	w.head.listed = c.s.cfg.ListFields
 	if err := parseHead(&w.head, string(raw)); err != nil {
 		return w, err
@@ -749,8 +749,9 @@ func (c *conn) newRequest(w *response) {
 		}
 	}
 	if h.listed {
-		w.ctx = listedContext{Context: ctx, w: w}
-		ctx = &w.ctx
+		// Apart from w, which is recycled while the context may still be held (by an upstream
+		// session's goroutine, say).
+		ctx = &listedContext{Context: ctx, w: w}
 	}
 	// The request lives in w: one allocation for both. (WithContext's copy is inlined and
 	// stays on the stack.)
@@ -809,6 +810,11 @@ func (c *conn) serveRequest(w *response) bool {
 	}
 	putWriter(c.bw)
 	c.bw = nil
+	if !w.hasBody {
+		// A request with content stays out: its Body may still be held by whoever the handler
+		// gave it to (an upstream session's sender, which closes it in its own time).
+		recycle(w)
+	}
 	return true
 }
 

@@ -12,7 +12,8 @@ import (
 // each value valid, without the whitespace around it (RFC 9112 5). ok is false for any other
 // request, and for one whose context no longer derives from the one the Server gave it, which
 // leads back to the list. The list is the handler's to change: the Server reads it before the
-// handler starts and never after.
+// handler starts and never after. Like the rest of the request, it is the handler's only until it
+// returns: the Server then reuses its memory.
 func RequestFields(r *http.Request) (fields []fieldlist.Field, ok bool) {
 	w, ok := r.Context().Value(listedKey{}).(*response)
 	if !ok {

@@ -26,7 +26,6 @@ type response struct {
 	head   head
 	body   body // the request's Body when hasBody
 	cancel context.CancelCauseFunc
-	ctx    listedContext     // the request's context, for a listed head (see RequestFields)
 	seq    int               // the request's index on its connection, from 0
 	bw     *bufio.Writer     // set before the handler runs
 	out    pipedWriter       // the sink of bw for a dispatched exchange (out.p is set), unused otherwise

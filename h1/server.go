@@ -6,6 +6,10 @@
 // Connection, Expect) before the handler starts and reads nothing of the map after that. A proxy
 // can then send the map on instead of copying it.
 //
+// A handler must not use its ResponseWriter or its Request (the struct, its URL or its listed
+// fields) once it has returned, as net/http says too: h1 reuses their memory for a later request.
+// The request's context and Header map stay valid for whoever kept them.
+//
 // It imports only the standard library and zerolog.
 package h1
 

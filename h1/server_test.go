@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -180,7 +181,11 @@ func TestPipelinedRequestsAnsweredInOrder(t *testing.T) {
 func TestRequestFields(t *testing.T) {
 	got := make(chan *http.Request, 1)
 	_, addr := startServer(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got <- r
+		// h1 reuses the request once the handler returns: keep a copy.
+		kept := *r
+		u := *r.URL
+		kept.URL = &u
+		got <- &kept
 	}))
 	c := dial(t, addr)
 	c.roundTrip("GET http://example.com/p?q=1 HTTP/1.1\r\nHost: example.com\r\nx-tag: a\r\nX-Tag: b\r\n\r\n")
@@ -197,6 +202,47 @@ func TestRequestFields(t *testing.T) {
 		t.Errorf("got remote %q TLS %v close %v, want %q, nil, false", r.RemoteAddr, r.TLS, r.Close, c.conn.LocalAddr())
 	case r.Context().Err() == nil:
 		t.Errorf("got a live request context after the handler returned, want it cancelled")
+	}
+}
+
+// TestRecycledRequests checks that a request served after another on the same connection, in
+// the response h1 recycled (see recycle), carries nothing of the one before: no field, target,
+// host or framing; and that a kept context stays valid, cancelled, once its handler returned.
+func TestRecycledRequests(t *testing.T) {
+	for _, listed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("listed=%v", listed), func(t *testing.T) {
+			kept := make(chan context.Context, 4)
+			_, addr := startServer(t, Config{ListFields: listed}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case kept <- r.Context():
+				default:
+				}
+				fields := r.Header
+				if list, ok := RequestFields(r); ok {
+					fields = make(http.Header)
+					for _, f := range list {
+						fields.Add(f.Name, f.Value)
+					}
+				}
+				fmt.Fprintf(w, "%s %s %s %d %v %v", r.Method, r.URL, r.Host, r.ContentLength, r.Close, fields)
+			}))
+			c := dial(t, addr)
+			first := c.roundTrip("GET /a?q=1 HTTP/1.1\r\nHost: first\r\nX-One: 1\r\nCookie: secret\r\n\r\n")
+			if want := "GET /a?q=1 first 0 false map[Cookie:[secret] Host:[first] X-One:[1]]"; first.body != want {
+				t.Errorf("first: got %q, want %q", first.body, want)
+			}
+			ctx := <-kept
+			for range 3 {
+				c.roundTrip("HEAD /b HTTP/1.1\r\nHost: second\r\n\r\n")
+				r := c.roundTrip("GET /b HTTP/1.1\r\nHost: second\r\n\r\n")
+				if want := "GET /b second 0 false map[Host:[second]]"; r.body != want {
+					t.Errorf("after another request: got %q, want %q", r.body, want)
+				}
+			}
+			if ctx.Err() == nil || ctx.Value("any") != nil {
+				t.Errorf("a kept context: got Err %v, want it cancelled", ctx.Err())
+			}
+		})
 	}
 }
 
