@@ -571,6 +571,17 @@ var statusLines = func() (t [600]string) {
 
 // reasonPhrase is the standard reason phrase of code, or "Status" for a code without one.
 func reasonPhrase(code int) string {
+	// RFC 9110 renamed these; net/http keeps the names of RFC 7231 and WebDAV.
+	switch code {
+	case http.StatusRequestEntityTooLarge:
+		return "Content Too Large" // RFC 9110 15.5.14
+	case http.StatusRequestURITooLong:
+		return "URI Too Long" // RFC 9110 15.5.15
+	case http.StatusRequestedRangeNotSatisfiable:
+		return "Range Not Satisfiable" // RFC 9110 15.5.17
+	case http.StatusUnprocessableEntity:
+		return "Unprocessable Content" // RFC 9110 15.5.21
+	}
 	if t := http.StatusText(code); t != "" {
 		return t
 	}

@@ -508,6 +508,10 @@ func TestStatusLines(t *testing.T) {
 		200: "HTTP/1.1 200 OK\r\n",
 		404: "HTTP/1.1 404 Not Found\r\n",
 		418: "HTTP/1.1 418 I'm a teapot\r\n",
+		413: "HTTP/1.1 413 Content Too Large\r\n", // RFC 9110's names, not net/http's
+		414: "HTTP/1.1 414 URI Too Long\r\n",
+		416: "HTTP/1.1 416 Range Not Satisfiable\r\n",
+		422: "HTTP/1.1 422 Unprocessable Content\r\n",
 		299: "HTTP/1.1 299 Status\r\n",
 		599: "HTTP/1.1 599 Status\r\n",
 	} {
