@@ -141,6 +141,11 @@ func (p *pipeline) finishQueuedLocked() bool {
 		p.queue = p.queue[:n]
 		p.cond.Broadcast() // room below the depth
 		stop := w.closeAfter || cut
+		if !panicked {
+			// Finish has returned, and nothing else holds w: the serve goroutine let go of it
+			// when it queued it, and a dispatchable request has no body.
+			recycle(w)
+		}
 		if stop || len(p.queue) == 0 || !p.queue[0].fin.Ready() {
 			if bw.Buffered() > 0 {
 				p.mu.Unlock()

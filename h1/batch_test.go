@@ -355,3 +355,40 @@ func TestBatchOffUsesHandlers(t *testing.T) {
 		c.read("GET")
 	})
 }
+
+// echoStarter is a PipelineStarter whose answer is its request's target and X-Tag values, read
+// in Finish.
+type echoStarter struct{}
+
+func (echoStarter) ServeHTTP(w http.ResponseWriter, r *http.Request) { echoExchange{r}.Finish(w) }
+func (echoStarter) StartsPipelined() bool                            { return true }
+func (echoStarter) StartPipelined(r *http.Request) PipelinedExchange { return echoExchange{r} }
+
+type echoExchange struct{ r *http.Request }
+
+func (x echoExchange) Ready() bool { return true }
+func (x echoExchange) Abort()      {}
+func (x echoExchange) Finish(w http.ResponseWriter) {
+	io.WriteString(w, x.r.RequestURI+" "+strings.Join(x.r.Header["X-Tag"], ","))
+}
+
+// TestBatchRecycledRequests: the finisher recycles each answered request (see recycle), and
+// the requests read after it, in the same batch or the next, carry nothing of it.
+func TestBatchRecycledRequests(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, l := servePipe(t, Config{}, echoStarter{})
+		c := newClient(t, l.dial())
+		batch := "GET /1 HTTP/1.1\r\nHost: a\r\nX-Tag: one\r\nX-Tag: two\r\n\r\n" +
+			"GET /2 HTTP/1.1\r\nHost: a\r\n\r\n" +
+			"GET /3?q HTTP/1.1\r\nHost: a\r\nX-Tag: three\r\n\r\n"
+		for range 3 {
+			c.send(batch)
+			for _, want := range []string{"/1 one,two", "/2 ", "/3?q three"} {
+				if r := c.read("GET"); r.body != want {
+					t.Errorf("got %q, want %q", r.body, want)
+				}
+			}
+			synctest.Wait()
+		}
+	})
+}

@@ -347,7 +347,9 @@ func (c *conn) run() (shed bool) {
 			return false
 		}
 		if c.dispatchable(w) {
-			if !c.dispatch(w) || w.head.close || c.lastRequest(w) {
+			// Read before w is handed on: a finisher recycles it once answered.
+			last := w.head.close || c.lastRequest(w)
+			if !c.dispatch(w) || last {
 				// Nothing is read after a request that ends the connection.
 				c.closePipelined()
 				return false
