@@ -102,19 +102,27 @@ type loan struct {
 	bufs   [][]byte // the chunks, the first from the buffer's read offset on
 	head   []byte   // bufs[0] whole, for its pool
 	owners []*block // owners[i]: the block bufs[i] is a view of, or nil (see dataBuffer)
-	ownerv [8]*block
-	views  int // bufs that are views
-	size   int // bytes in bufs
-	pooled *[][]byte
+	views  int      // bufs that are views
+	size   int      // bytes in bufs
+	pooled *loanLists
 }
 
-// loanPool holds the lists of chunks that loans use: a body written out costs no allocation.
-var loanPool = sync.Pool{New: func() any { b := make([][]byte, 0, 16); return &b }}
+// loanLists are the lists a loan keeps its chunks and their owners in, pooled: a body written
+// out costs no allocation. (A list backed by an array in the loan itself would move the loan to
+// the heap.)
+type loanLists struct {
+	bufs   [][]byte
+	owners []*block
+}
 
-// free gives the list of chunks back to its pool once the last chunks are returned.
+var loanPool = sync.Pool{New: func() any {
+	return &loanLists{bufs: make([][]byte, 0, 16), owners: make([]*block, 0, 16)}
+}}
+
+// free gives the lists back to their pool once the last chunks are returned.
 func (l *loan) free() {
 	if l.pooled != nil {
-		*l.pooled = l.bufs[:0]
+		l.pooled.bufs, l.pooled.owners = l.bufs[:0], l.owners[:0]
 		loanPool.Put(l.pooled)
 	}
 }
@@ -529,13 +537,13 @@ func (b *dataBuffer) dropFirst() {
 // lend moves all buffered chunks into l (see loan), which must hold none.
 func (b *dataBuffer) lend(l *loan) {
 	if l.pooled == nil {
-		l.pooled = loanPool.Get().(*[][]byte)
-		l.bufs = *l.pooled
+		l.pooled = loanPool.Get().(*loanLists)
+		l.bufs, l.owners = l.pooled.bufs, l.pooled.owners
 	}
 	l.head = b.chunks[0]
 	l.bufs = append(l.bufs[:0], b.chunks...)
 	l.bufs[0] = l.head[b.r:]
-	l.owners = append(l.ownerv[:0], b.owners...)
+	l.owners = append(l.owners[:0], b.owners...)
 	l.views = 0
 	for _, o := range b.owners {
 		if o != nil {
