@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
@@ -568,6 +569,14 @@ func (c *conn) awaitRequest() error {
 		c.idleEnd, c.idleFrom = now.Add(cfg.IdleTimeout), now
 		if c.reqs == 0 {
 			c.idleEnd = c.start.Add(cfg.HeaderTimeout)
+		} else {
+			// The client, unless it pipelines, sends its next request only once it has read the
+			// response just written: a read now would mostly find nothing, a system call before
+			// the wait on the poller and the read after it. Other connections whose responses
+			// came in the same upstream read are ready to write them meanwhile; once they have,
+			// the first read often finds the request. Measured against nghttpd (perf stat under
+			// integration/bench's small load): 1.94 reads per write before, 1.2 after.
+			runtime.Gosched()
 		}
 	}
 	if err := c.idleWait(resumed); err != nil {
