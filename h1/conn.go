@@ -77,6 +77,10 @@ type conn struct {
 	// for the client for the rest of a chunk line.
 	headUnarmed bool
 
+	// shortReply says the last response, served by the serve goroutine, had a body shorter than
+	// a write buffer: it went out in one write at its end (see awaitRequest).
+	shortReply bool
+
 	stack    uint64        // the runtime's starting stack size when the last shed started the serve goroutine
 	restack  time.Duration // the next wait before checking whether a fresh goroutine would get a smaller stack
 	idleEnd  time.Time     // when the current wait for a request ends
@@ -569,13 +573,16 @@ func (c *conn) awaitRequest() error {
 		c.idleEnd, c.idleFrom = now.Add(cfg.IdleTimeout), now
 		if c.reqs == 0 {
 			c.idleEnd = c.start.Add(cfg.HeaderTimeout)
-		} else {
+		} else if c.shortReply {
 			// The client, unless it pipelines, sends its next request only once it has read the
-			// response just written: a read now would mostly find nothing, a system call before
-			// the wait on the poller and the read after it. Other connections whose responses
-			// came in the same upstream read are ready to write them meanwhile; once they have,
-			// the first read often finds the request. Measured against nghttpd (perf stat under
-			// integration/bench's small load): 1.94 reads per write before, 1.2 after.
+			// response just written in one piece: a read now would mostly find nothing, a
+			// system call before the wait on the poller and the read after it. Other
+			// connections whose responses came in the same upstream read are ready to write
+			// them meanwhile; once they have, the first read often finds the request. Measured
+			// against nghttpd (perf stat under integration/bench's small load): 1.94 reads per
+			// write before, 1.2 after. After a longer response, which the client read while it
+			// was being written, the request is more likely there already, and waiting for the
+			// others only delays it.
 			runtime.Gosched()
 		}
 	}
@@ -821,6 +828,7 @@ func (c *conn) serveRequest(w *response) bool {
 	}
 	putWriter(c.bw)
 	c.bw = nil
+	c.shortReply = w.written < bufferSize
 	if !w.hasBody {
 		// A request with content stays out: its Body may still be held by whoever the handler
 		// gave it to (an upstream session's sender, which closes it in its own time).
