@@ -77,8 +77,9 @@ type conn struct {
 	// for the client for the rest of a chunk line.
 	headUnarmed bool
 
-	// shortReply says the last response, served by the serve goroutine, had a body shorter than
-	// a write buffer: it went out in one write at its end (see awaitRequest).
+	// shortReply says the last response the serve goroutine served had a body shorter than a
+	// write buffer, so that it went out whole, usually in one write, when it ended (see
+	// awaitRequest).
 	shortReply bool
 
 	stack    uint64        // the runtime's starting stack size when the last shed started the serve goroutine
