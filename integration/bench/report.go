@@ -38,6 +38,7 @@ type blockReport struct {
 	Requests int         `json:"requests,omitempty"` // per run
 	Idle     int         `json:"idle_conns,omitempty"`
 	Rows     []rowReport `json:"rows"`
+	Goals    []goal      `json:"goals,omitempty"` // muxgate's requests/s goals in this scenario
 	// Ratios is muxgate's medians over each peer's, keyed by the peer's name.
 	Ratios map[string]ratios `json:"ratios,omitempty"`
 }
@@ -116,7 +117,7 @@ var defaultTargets = []string{"muxgate", "nghttpx", "haproxy", "direct"}
 func (r *runner) blockReports() []blockReport {
 	var out []blockReport
 	for _, b := range r.blocks {
-		br := blockReport{Name: b.name(), Desc: b.desc(), Requests: b.requests, Idle: b.idle}
+		br := blockReport{Name: b.name(), Desc: b.desc(), Requests: b.requests, Idle: b.idle, Goals: b.sc.goals}
 		for _, name := range rowOrder {
 			runs, ok := r.results[b.name()][name]
 			if !ok {
@@ -214,17 +215,22 @@ func (rep *report) writeText(w io.Writer) {
 	}
 }
 
-// writeBlock prints block b: its table, the other processes' CPU, the idle cores, and the lines
-// about muxgate.
+// writeBlock prints block b: its table, the other processes' CPU, the idle cores, the cores'
+// bound, and the lines about muxgate.
 func writeBlock(w io.Writer, b blockReport) {
 	writeTable(w, blockTable(b))
 	if worst := maxOther(b.Rows); worst >= 0.1 {
 		fmt.Fprintf(w, "(other processes used up to %.1f of the %d cores during these runs)\n", worst, runtime.NumCPU())
 	}
-	if line := idleLine(b); line != "" {
-		fmt.Fprintln(w, line)
+	for _, line := range []string{idleLine(b), boundLine(b, runtime.NumCPU())} {
+		if line != "" {
+			fmt.Fprintln(w, line)
+		}
 	}
 	writeMuxgateLines(w, b)
+	for _, line := range goalLines(b, runtime.NumCPU()) {
+		fmt.Fprintln(w, line)
+	}
 }
 
 // blockTable lays out block b's table: a header, then a row of cells for each target.

@@ -21,15 +21,16 @@ type scenario struct {
 	optional bool   // not in the default -scenarios
 	requests int    // default requests per run: a few seconds for the fastest target here
 	idle     bool   // idle keep-alive connections instead of h2load
+	goals    []goal // muxgate's requests/s goals (README, Benchmark)
 }
 
 var scenarios = []scenario{
 	{name: "small", desc: "64 keep-alive clients, 100-byte body, no pipelining",
-		path: "/bytes/100", requests: 50_000},
+		path: "/bytes/100", requests: 50_000, goals: []goal{{"nghttpx", 1}, {"haproxy", 1}}},
 	{name: "pipelined", desc: "64 keep-alive clients, 100-byte body, pipelining depth 8",
-		path: "/bytes/100", pipeline: 8, requests: 100_000},
+		path: "/bytes/100", pipeline: 8, requests: 100_000, goals: []goal{{"nghttpx", 1.5}}},
 	{name: "large", desc: "64 keep-alive clients, 64 KiB body, no pipelining",
-		path: "/bytes/65536", requests: 12_000},
+		path: "/bytes/65536", requests: 12_000, goals: []goal{{"nghttpx", 1}}},
 	{name: "tls", desc: "64 keep-alive clients over TLS to the front, 100-byte body, no pipelining",
 		path: "/bytes/100", tls: true, requests: 40_000},
 	{name: "idle", desc: "idle keep-alive connections, one request each, held open",
