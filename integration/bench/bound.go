@@ -51,15 +51,10 @@ func boundLine(b blockReport, ncpu int) string {
 }
 
 // goalLines gives, for each of block b's goals whose peer and muxgate were measured, the goal's
-// requests/s, what muxgate reached, and the cores muxgate would need for the goal at its shared
-// CPU per request.
+// requests/s, what muxgate reached, and the cores the goal would take at muxgate's shared CPU per
+// request.
 func goalLines(b blockReport, ncpu int) []string {
-	medians := map[string]runResult{}
-	for _, r := range b.Rows {
-		if r.Errors < len(r.Runs) {
-			medians[r.Target] = r.Median
-		}
-	}
+	medians := measuredMedians(b.Rows)
 	mg, ok := medians["muxgate"]
 	if !ok || sharedCPU(mg) == 0 {
 		return nil

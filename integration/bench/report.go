@@ -80,12 +80,7 @@ var ratioPeers = []string{"nghttpx", "haproxy", "muxgate-b"}
 // muxgateRatios gives muxgate's ratios to each peer measured in the block, from the rows' medians;
 // none for a row whose every run errored.
 func muxgateRatios(rows []rowReport) map[string]ratios {
-	medians := map[string]runResult{}
-	for _, r := range rows {
-		if r.Errors < len(r.Runs) {
-			medians[r.Target] = r.Median
-		}
-	}
+	medians := measuredMedians(rows)
 	mg, ok := medians["muxgate"]
 	if !ok {
 		return nil
@@ -97,6 +92,18 @@ func muxgateRatios(rows []rowReport) map[string]ratios {
 		}
 	}
 	return out
+}
+
+// measuredMedians gives the medians of the rows with a measurement (a run without an error), by
+// target.
+func measuredMedians(rows []rowReport) map[string]runResult {
+	medians := map[string]runResult{}
+	for _, r := range rows {
+		if r.Errors < len(r.Runs) {
+			medians[r.Target] = r.Median
+		}
+	}
+	return medians
 }
 
 // rowReport is one target in one block: medians over the rounds that ran, failures summed.
@@ -271,13 +278,10 @@ func tableRow(r rowReport, idle bool) []string {
 // counts per round of muxgate and muxgate-b, and muxgate-h3's ratios to muxgate in a load block.
 // It prints nothing when muxgate has no measurement in b.
 func writeMuxgateLines(w io.Writer, b blockReport) {
-	medians := map[string]runResult{} // the targets with a measurement
+	medians := measuredMedians(b.Rows)
 	runs := map[string][]runResult{}
 	for _, r := range b.Rows {
 		runs[r.Target] = r.Runs
-		if r.Errors != len(r.Runs) {
-			medians[r.Target] = r.Median
-		}
 	}
 	mg, ok := medians["muxgate"]
 	if !ok {
