@@ -2,11 +2,9 @@ package integration
 
 import (
 	"bufio"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -62,13 +60,7 @@ func TestNoCrossTalk(t *testing.T) {
 // and reads the responses in order, checking each body. Every other round it reads only some
 // of them and hangs up.
 func crossTalkRound(addr string, useTLS bool, id, round, depth int, rng *rand.Rand) error {
-	var c net.Conn
-	var err error
-	if useTLS {
-		c, err = tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}})
-	} else {
-		c, err = net.Dial("tcp", addr)
-	}
+	c, err := dialFront(addr, useTLS)
 	if err != nil {
 		return err
 	}

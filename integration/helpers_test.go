@@ -347,19 +347,21 @@ const rawDeadline = 10 * time.Second
 // dialRaw connects to addr in clear text, or over TLS when useTLS.
 func dialRaw(t testing.TB, addr string, useTLS bool) *rawConn {
 	t.Helper()
-	var c net.Conn
-	var err error
-	if useTLS {
-		c, err = tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}})
-	} else {
-		c, err = net.Dial("tcp", addr)
-	}
+	c, err := dialFront(addr, useTLS)
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(rawDeadline))
 	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// dialFront connects to a gateway listener at addr, in clear text or over TLS (ALPN http/1.1).
+func dialFront(addr string, useTLS bool) (net.Conn, error) {
+	if useTLS {
+		return tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}})
+	}
+	return net.Dial("tcp", addr)
 }
 
 // send writes s in one write.
