@@ -136,7 +136,10 @@ each, and against the upstream's own HTTP/1.1 listener (the "direct" ceiling). E
 as a child process with its own config in a temp dir, started fresh for every run. Per scenario
 it reports requests/s, p50 and p99 latency, proxy CPU per request, the upstream's and h2load's
 CPU per request, peak RSS, memory per idle connection, upstream connections, and muxgate's
-ratios to the peers: medians over the rounds, each ratio with its spread over the rounds.
+ratios to the peers: medians over the rounds, each ratio with its spread over the rounds. Under
+each load table, each row's cores' bound (the requests/s all cores allow at what the proxy, the
+upstream and h2load spend per request together, and the share of it reached) and, for muxgate's
+requests/s goals in the scenario, the cores each goal needs at muxgate's cost.
 
 Row muxgate-b (-muxgate-b binary): a second build of muxgate, run as muxgate is, in the same
 rounds; "muxgate vs muxgate-b" gives the first build's ratios to the second, with their spread
