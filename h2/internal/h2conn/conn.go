@@ -199,6 +199,7 @@ type Conn struct {
 	dec         *hpack.Decoder
 	fields      []hpack.HeaderField // the header block being decoded
 	hsize       uint32              // its decoded size (RFC 9113 6.5.2)
+	known       knownFields         // response fields checked before (known.go)
 	gotSettings bool
 	delivered   []*stream // heads delivered whose RoundTrip is still to wake (see deliverHeadLocked)
 	readable    []*stream // streams whose body reader is still to wake (see readableLocked)

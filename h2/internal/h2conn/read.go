@@ -354,7 +354,7 @@ func (c *Conn) onResponseHead(s *stream, endStream bool) error {
 		return malformed(s)
 	}
 	if code < 200 {
-		h, _, ok := buildHeader(fields, true, nil) // a trace hook may keep it: not in s.hvals
+		h, _, ok := buildHeader(fields, true, nil, &c.known) // a trace hook may keep it: not in s.hvals
 		if !ok {
 			return malformed(s)
 		}
@@ -397,7 +397,7 @@ func splitStatus(fields []hpack.HeaderField) (code int, status string, rest []hp
 func (s *stream) takeHeadFields(fields []hpack.HeaderField) bool {
 	res := &s.res
 	if s.listed {
-		list, declared, ok := listFields(fields)
+		list, declared, ok := listFields(fields, &s.c.known)
 		if !ok {
 			return false
 		}
@@ -405,7 +405,7 @@ func (s *stream) takeHeadFields(fields []hpack.HeaderField) bool {
 		res.Trailer = declared
 		return true
 	}
-	h, declared, ok := buildHeader(fields, true, s.hvals[:])
+	h, declared, ok := buildHeader(fields, true, s.hvals[:], &s.c.known)
 	if !ok {
 		return false
 	}
@@ -501,7 +501,7 @@ func (c *Conn) onTrailers(s *stream, endStream bool) error {
 	if !endStream || len(c.fields) > 0 && c.fields[0].IsPseudo() {
 		return malformed(s)
 	}
-	t, _, ok := buildHeader(c.fields, false, nil)
+	t, _, ok := buildHeader(c.fields, false, nil, &c.known)
 	if !ok {
 		return malformed(s)
 	}
@@ -522,14 +522,14 @@ func (c *Conn) onTrailers(s *stream, endStream bool) error {
 // buildHeader turns decoded regular fields into an http.Header. The values
 // share one backing array, as net/textproto's do: vals when it is long
 // enough, else a new one. In a response head, "trailer" declares
-// Response.Trailer keys instead.
-func buildHeader(fields []hpack.HeaderField, resHead bool, vals []string) (h, declared http.Header, ok bool) {
+// Response.Trailer keys instead. Fields known to k pass unchecked (nil: none).
+func buildHeader(fields []hpack.HeaderField, resHead bool, vals []string, k *knownFields) (h, declared http.Header, ok bool) {
 	if len(vals) < len(fields) {
 		vals = make([]string, len(fields))
 	}
 	h = make(http.Header, len(fields))
 	for i, f := range fields {
-		if keep, ok := regularField(f); !ok {
+		if keep, ok := k.regular(f); !ok {
 			return nil, nil, false
 		} else if !keep {
 			continue
@@ -556,10 +556,10 @@ const listSpare = 3
 // listFields is buildHeader for a response head kept as a list: the same
 // checks and the same fields dropped, with "trailer" declaring
 // Response.Trailer keys.
-func listFields(fields []hpack.HeaderField) (list []fieldlist.Field, declared http.Header, ok bool) {
+func listFields(fields []hpack.HeaderField, k *knownFields) (list []fieldlist.Field, declared http.Header, ok bool) {
 	list = make([]fieldlist.Field, 0, len(fields)+listSpare)
 	for _, f := range fields {
-		if keep, ok := regularField(f); !ok {
+		if keep, ok := k.regular(f); !ok {
 			return nil, nil, false
 		} else if !keep {
 			continue
