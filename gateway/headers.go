@@ -60,9 +60,13 @@ func allowsTrailers(v string) bool {
 }
 
 // hopName reports whether removeHopHeaders removes the field name, in any letter case, by
-// name alone (the fields that Connection lists aside).
+// name alone (the fields that Connection lists aside). It runs for every field of every
+// request and response, and compares the name only with the hop-by-hop names of its length.
 func hopName(name string) bool {
-	for _, h := range hopNames {
+	if len(name) >= len(hopByLength) {
+		return false
+	}
+	for _, h := range hopByLength[len(name)] {
 		if fieldlist.SameName(name, h) {
 			return true
 		}
@@ -72,6 +76,14 @@ func hopName(name string) bool {
 
 // hopNames are the hop-by-hop field names (see removeHopHeaders).
 var hopNames = [...]string{"connection", "te", "proxy-connection", "keep-alive", "transfer-encoding", "upgrade", "trailer", "http2-settings"}
+
+// hopByLength holds hopNames by their length.
+var hopByLength = func() (t [len("transfer-encoding") + 1][]string) {
+	for _, h := range hopNames {
+		t[len(h)] = append(t[len(h)], h)
+	}
+	return t
+}()
 
 // forwarding says which forwarding fields the gateway adds to each request.
 type forwarding struct {
