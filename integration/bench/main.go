@@ -33,6 +33,7 @@ type options struct {
 	keep         bool
 	server       string // the proxies' h2c upstream: serverGo or serverNghttpd
 	muxThreads   int    // muxgate's GOMAXPROCS
+	callgrind    bool   // count muxgate's instructions per request instead (callgrind.go)
 }
 
 func main() {
@@ -78,6 +79,9 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		return nil, err
 	}
 	o.scenarios = splitList(lists.scenarios)
+	if err := o.callgrindDefaults(fs); err != nil {
+		return nil, err
+	}
 	var err error
 	if o.idle, err = parseCounts(lists.idle); err != nil {
 		return nil, err
@@ -124,6 +128,29 @@ func (o *options) targetFlags(fs *flag.FlagSet, lists *flagLists) {
 func (o *options) outputFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `file`, for comparing commits")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
+	fs.BoolVar(&o.callgrind, "callgrind", false, "instead of timing the targets, count the instructions per request in muxgate's process (and -muxgate-b's) under valgrind's callgrind (Debian: valgrind): repeatable where CPU time is not; scenarios small and pipelined unless -scenarios, "+strconv.Itoa(callgrindRequests)+" requests a run unless -n")
+}
+
+// callgrindDefaults applies -callgrind's defaults for -scenarios and -n where they were not
+// given, and rejects the scenarios it cannot run.
+func (o *options) callgrindDefaults(fs *flag.FlagSet) error {
+	if !o.callgrind {
+		return nil
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["scenarios"] {
+		o.scenarios = callgrindScenarios
+	}
+	if !given["n"] {
+		o.requests = callgrindRequests
+	}
+	for _, name := range o.scenarios {
+		if name == "idle" || name == "tls-upstream" {
+			return fmt.Errorf("-callgrind: no %s scenario (load scenarios over h2c only)", name)
+		}
+	}
+	return nil
 }
 
 // printUsage writes -help's text to out: what the bench does, then fs's flags.
@@ -248,6 +275,9 @@ func scenarioHelp() string {
 
 // bench sets up the upstream and the targets, runs the rounds and writes the report.
 func bench(ctx context.Context, o *options, stdout, progress io.Writer) error {
+	if o.callgrind {
+		return benchCallgrind(ctx, o, stdout, progress)
+	}
 	start := time.Now()
 	bl, _ := blocks(o.scenarios, o.idle, o.requests)
 	if err := checkFileLimit(bl); err != nil {

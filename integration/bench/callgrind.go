@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The -callgrind mode counts the instructions muxgate's process executes per request, under
+// valgrind's callgrind, instead of timing it beside the peers. The count is repeatable where
+// this machine's time is not: the same build measures within about 1% of itself run after run,
+// where its CPU per request drifts by a tenth and more. It leaves out what the kernel does for
+// the process (its system calls) and what the scheduler's timing changes (callgrind runs one
+// thread at a time), so it measures the code muxgate runs, not its waits: a change to the
+// system calls or to the hand-offs between goroutines needs the timed run.
+
+const (
+	// callgrindRequests is -n's default under -callgrind: about fifteen seconds a run under
+	// callgrind, which runs muxgate some fifty times slower.
+	callgrindRequests = 20_000
+	// callgrindClients is h2load's connection count under -callgrind (-c). Fewer than the
+	// timed runs' 64: the slower muxgate runs, the more requests wait in it at once, and the
+	// more its batches vary from run to run with the timing of valgrind's thread switches.
+	callgrindClients = 16
+	// callgrindTimeout bounds each h2load run under callgrind.
+	callgrindTimeout = 10 * time.Minute
+	// callgrindStart bounds the start of muxgate under valgrind.
+	callgrindStart = 2 * time.Minute
+)
+
+// callgrindScenarios are -scenarios' default under -callgrind.
+var callgrindScenarios = []string{"small", "pipelined"}
+
+// callgrindTools are valgrind and the tool that asks a running callgrind to zero its counts and
+// to dump them (Debian: valgrind, both).
+type callgrindTools struct{ valgrind, control string }
+
+func findCallgrind() (callgrindTools, error) {
+	var t callgrindTools
+	var err error
+	if t.valgrind, err = findTool("valgrind"); err == nil {
+		t.control, err = findTool("callgrind_control")
+	}
+	if err != nil {
+		return t, fmt.Errorf("-callgrind: %w: install the Debian package valgrind", err)
+	}
+	return t, nil
+}
+
+// counted is one muxgate build running under callgrind, for one scenario's front end.
+type counted struct {
+	name  string // muxgate or muxgate-b
+	p     *proc
+	addr  string
+	out   string // callgrind's output file: each dump is out.1, out.2, ...
+	dumps int
+}
+
+// startCounted starts bin as the bench starts muxgate for block b, on one processor, under
+// callgrind. Go's asynchronous preemption is off: callgrind fails on the signal it uses. The
+// timer slack is left as it is: muxgate would execute itself again to set it, and that process
+// would run outside valgrind.
+func startCounted(tools callgrindTools, name, bin string, b block, up *upstream, dir string) (*counted, error) {
+	f := front{tls: b.sc.tls, cert: up.files, upstream: up.h2cAddr(), maxConns: loadConns, goThreads: 1}
+	var err error
+	if f.dir, err = os.MkdirTemp(dir, "callgrind-"+name+"-"+b.name()+"-"); err != nil {
+		return nil, err
+	}
+	if f.port, err = freePort(); err != nil {
+		return nil, err
+	}
+	cmd, err := muxgateCommand(bin, f)
+	if err != nil {
+		return nil, err
+	}
+	c := &counted{name: name, addr: f.addr(), out: filepath.Join(f.dir, "callgrind.out")}
+	args := append([]string{"--tool=callgrind", "--callgrind-out-file=" + c.out}, cmd.Args...)
+	vg := exec.Command(tools.valgrind, append(args, "-timer-slack", "0")...)
+	vg.Env = append(cmd.Env, "GODEBUG=asyncpreemptoff=1")
+	if c.p, err = startProc(name+" (callgrind)", vg); err != nil {
+		return nil, err
+	}
+	if err := c.p.ready(c.addr, f.tls, callgrindStart); err != nil {
+		c.p.stop(5 * time.Second)
+		return nil, err
+	}
+	return c, nil
+}
+
+// measure runs block b's load against c once to warm it up, then again with the counts zeroed
+// before and dumped after, and returns the instructions per request of the second run.
+func (c *counted) measure(ctx context.Context, tools callgrindTools, b block, logFile string) (float64, error) {
+	l := load{url: "http://" + c.addr + b.sc.path, clients: callgrindClients, pipeline: b.sc.pipeline,
+		requests: max(callgrindClients, b.requests/5), logFile: logFile, timeout: callgrindTimeout}
+	if b.sc.tls {
+		l.url = "https://" + c.addr + b.sc.path
+	}
+	if err := runClean(ctx, l); err != nil {
+		return 0, fmt.Errorf("%s: warm-up: %w", c.name, err)
+	}
+	pid := strconv.Itoa(c.p.pid())
+	if out, err := command(time.Minute, "", tools.control, "-z", pid); err != nil {
+		return 0, fmt.Errorf("callgrind_control -z: %w: %s", err, tail(out, 300))
+	}
+	l.requests = b.requests
+	if err := runClean(ctx, l); err != nil {
+		return 0, fmt.Errorf("%s: %w", c.name, err)
+	}
+	if out, err := command(time.Minute, "", tools.control, "-d", pid); err != nil {
+		return 0, fmt.Errorf("callgrind_control -d: %w: %s", err, tail(out, 300))
+	}
+	c.dumps++
+	total, err := awaitDump(fmt.Sprintf("%s.%d", c.out, c.dumps), time.Minute)
+	if err != nil {
+		return 0, err
+	}
+	return float64(total) / float64(b.requests), nil
+}
+
+// runClean runs l and fails unless every request got a 2xx answer.
+func runClean(ctx context.Context, l load) error {
+	res, err := l.run(ctx)
+	if err == nil && (res.bad() > 0 || res.done < l.requests) {
+		err = fmt.Errorf("h2load: %d of %d requests done, %d failed: %s", res.done, l.requests, res.bad(), tail(res.output, 300))
+	}
+	return err
+}
+
+// awaitDump waits until callgrind has written the dump at path whole, and returns the
+// instructions it counted.
+func awaitDump(path string, timeout time.Duration) (uint64, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		text, err := os.ReadFile(path)
+		if err == nil {
+			n, err := parseCallgrindDump(string(text))
+			if err == nil || !errors.Is(err, errPartialDump) {
+				return n, err
+			}
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("callgrind: no whole dump at %s after %v", path, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// errPartialDump: the dump has no totals line yet, which callgrind writes last.
+var errPartialDump = errors.New("callgrind: dump not yet whole")
+
+// parseCallgrindDump reads the instructions a callgrind dump counted, from its header's
+// "summary:" line, once its "totals:" line shows that it is whole. The event must be Ir
+// (callgrind's default, and all it counts without cache simulation).
+func parseCallgrindDump(text string) (uint64, error) {
+	var summary, events string
+	whole := false
+	for line := range strings.Lines(text) {
+		key, value, ok := strings.Cut(strings.TrimRight(line, "\n"), ":")
+		switch {
+		case !ok:
+		case key == "events":
+			events = strings.TrimSpace(value)
+		case key == "summary":
+			summary = strings.TrimSpace(value)
+		case key == "totals":
+			whole = true
+		}
+	}
+	if !whole {
+		return 0, errPartialDump
+	}
+	if events != "Ir" {
+		return 0, fmt.Errorf("callgrind: dump counts %q, want Ir", events)
+	}
+	n, err := strconv.ParseUint(summary, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("callgrind: summary %q: %w", summary, err)
+	}
+	return n, nil
+}
+
+// countedRow is one build's counts in one scenario: instructions per request, a round each.
+type countedRow struct {
+	Name   string    `json:"name"`
+	Counts []float64 `json:"instructions_per_request"`
+	Median float64   `json:"median"`
+	Error  string    `json:"error,omitempty"`
+}
+
+// countedBlock is one scenario's rows.
+type countedBlock struct {
+	Name     string       `json:"name"`
+	Desc     string       `json:"desc"`
+	Requests int          `json:"requests"`
+	Rows     []countedRow `json:"rows"`
+}
+
+// countedDesc says what load block b puts on muxgate under -callgrind.
+func countedDesc(b block) string {
+	scheme, pipe := "http", ""
+	if b.sc.tls {
+		scheme = "https"
+	}
+	if b.sc.pipeline > 1 {
+		pipe = fmt.Sprintf(" -m %d", b.sc.pipeline)
+	}
+	return fmt.Sprintf("h2load --h1 -c %d%s %s://.../%s, %d requests a run", callgrindClients, pipe, scheme, strings.TrimPrefix(b.sc.path, "/"), b.requests)
+}
+
+// countBuilds measures each build in builds (name and binary) in each block, the builds
+// interleaved within each round, each round with every build started afresh.
+func countBuilds(ctx context.Context, tools callgrindTools, builds [][2]string, bl []block, rounds int, up *upstream, dir string, progress io.Writer) []countedBlock {
+	out := make([]countedBlock, len(bl))
+	for i, b := range bl {
+		out[i] = countedBlock{Name: b.name(), Desc: countedDesc(b), Requests: b.requests}
+		for _, bd := range builds {
+			out[i].Rows = append(out[i].Rows, countedRow{Name: bd[0]})
+		}
+	}
+	for round := 1; round <= rounds && ctx.Err() == nil; round++ {
+		for i, b := range bl {
+			for j, bd := range builds {
+				n, err := countOnce(ctx, tools, bd, b, up, dir)
+				row := &out[i].Rows[j]
+				if err != nil {
+					row.Error = err.Error()
+					fmt.Fprintf(progress, "round %d %s %s: %v\n", round, b.name(), bd[0], err)
+					continue
+				}
+				row.Counts = append(row.Counts, n)
+				fmt.Fprintf(progress, "round %d %s %s: %.0f instructions per request\n", round, b.name(), bd[0], n)
+			}
+		}
+	}
+	for i := range out {
+		for j := range out[i].Rows {
+			out[i].Rows[j].Median = median(out[i].Rows[j].Counts)
+		}
+	}
+	return out
+}
+
+// countOnce starts build bd under callgrind for block b, measures it once and stops it.
+func countOnce(ctx context.Context, tools callgrindTools, bd [2]string, b block, up *upstream, dir string) (float64, error) {
+	c, err := startCounted(tools, bd[0], bd[1], b, up, dir)
+	if err != nil {
+		return 0, err
+	}
+	n, err := c.measure(ctx, tools, b, filepath.Join(dir, "callgrind-h2load.log"))
+	if serr := c.p.stop(30 * time.Second); err == nil && serr != nil && !c.p.exited() {
+		err = serr
+	}
+	return n, err
+}
+
+// writeCounts writes the -callgrind report: per scenario, each build's median instructions per
+// request with its range over the rounds, and muxgate's ratio to muxgate-b.
+func writeCounts(w io.Writer, blocks []countedBlock, rounds int) {
+	for _, b := range blocks {
+		fmt.Fprintf(w, "\n== %s: %s\n", b.Name, b.Desc)
+		table := [][]string{{"target", "instructions/req", "rounds' range"}}
+		for _, r := range b.Rows {
+			if len(r.Counts) == 0 {
+				table = append(table, []string{r.Name, "failed", r.Error})
+				continue
+			}
+			table = append(table, []string{r.Name, fmt.Sprintf("%.0f", r.Median),
+				fmt.Sprintf("%.0f-%.0f", slices.Min(r.Counts), slices.Max(r.Counts))})
+		}
+		writeTable(w, table)
+		if line := countRatioLine(b.Rows); line != "" {
+			fmt.Fprintln(w, line)
+		}
+	}
+	fmt.Fprintf(w, "\ninstructions in muxgate's process per request under valgrind's callgrind (user space only), GOMAXPROCS=1, medians of %d rounds\n", rounds)
+}
+
+// countRatioLine compares the first row with the second (muxgate with muxgate-b) by the ratio
+// of their medians, with the range of the rounds' ratios; empty without two measured rows.
+func countRatioLine(rows []countedRow) string {
+	if len(rows) < 2 || len(rows[0].Counts) == 0 || len(rows[1].Counts) == 0 {
+		return ""
+	}
+	a, b := rows[0], rows[1]
+	var ratios []float64
+	for i := range min(len(a.Counts), len(b.Counts)) {
+		ratios = append(ratios, a.Counts[i]/b.Counts[i])
+	}
+	return fmt.Sprintf("%s vs %s: instructions/req %.3fx (rounds %.3f-%.3f)", a.Name, b.Name,
+		a.Median/b.Median, slices.Min(ratios), slices.Max(ratios))
+}
+
+// benchCallgrind is bench for -callgrind: muxgate, and -muxgate-b if given, counted in each
+// scenario, against the upstream -upstream-server names.
+func benchCallgrind(ctx context.Context, o *options, stdout, progress io.Writer) error {
+	start := time.Now()
+	bl, _ := blocks(o.scenarios, nil, o.requests)
+	tools, err := findCallgrind()
+	if err != nil {
+		return err
+	}
+	if _, err := findTool("h2load"); err != nil {
+		return fmt.Errorf("%w: install the Debian package nghttp2-client", err)
+	}
+	dir, err := os.MkdirTemp("", "muxgate-callgrind-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	rep := &report{Date: formatDate(start), Host: hostInfo(), Tools: map[string]string{}, Rounds: o.rounds}
+	bin, desc, err := muxgateBinary(o.muxgate, dir, progress)
+	if err != nil {
+		return err
+	}
+	builds := [][2]string{{"muxgate", bin}}
+	if o.muxgateB != "" {
+		builds = append(builds, [2]string{"muxgate-b", o.muxgateB})
+	}
+	up, err := setupUpstream(o, dir, nil, rep)
+	if err != nil {
+		return err
+	}
+	defer up.close()
+	counts := countBuilds(ctx, tools, builds, bl, o.rounds, up, dir, progress)
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	fmt.Fprintf(stdout, "muxgate callgrind count  %s  (run took %v)\nmuxgate   %s\n", rep.Date, time.Since(start).Round(time.Second), desc)
+	if o.muxgateB != "" {
+		fmt.Fprintf(stdout, "muxgate-b prebuilt %s\n", o.muxgateB)
+	}
+	fmt.Fprintf(stdout, "upstream  %s; valgrind %s\n", o.server, toolVersion(tools.valgrind, "--version"))
+	writeCounts(stdout, counts, o.rounds)
+	if o.jsonPath != "" {
+		return writeCountsJSON(o.jsonPath, rep, desc, counts)
+	}
+	return nil
+}
+
+// writeCountsJSON writes the -callgrind results as JSON to path.
+func writeCountsJSON(path string, rep *report, desc string, counts []countedBlock) error {
+	b, err := json.MarshalIndent(struct {
+		Date    string         `json:"date"`
+		Host    host           `json:"host"`
+		Muxgate string         `json:"muxgate"`
+		Blocks  []countedBlock `json:"callgrind"`
+	}{rep.Date, rep.Host, desc, counts}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

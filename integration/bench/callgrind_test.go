@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// dumpText is the shape of a callgrind dump: a header with the event and its summary, the
+// profile, and the totals line callgrind writes last.
+const dumpText = `# callgrind format
+version: 1
+creator: callgrind-3.19.0
+pid: 27289
+cmd:  /tmp/muxgate -upstream h2c://127.0.0.1:19000 -listen 127.0.0.1:19076
+part: 1
+
+desc: I1 cache: 
+desc: Trigger: dump pipe
+
+positions: line
+events: Ir
+summary: 667207754
+
+
+ob=(1) /tmp/muxgate
+fl=(1) /usr/local/go/src/runtime/proc.go
+fn=(1) runtime.main
++1 120000
+
+totals: 667207783
+`
+
+func TestParseCallgrindDump(t *testing.T) {
+	n, err := parseCallgrindDump(dumpText)
+	if err != nil || n != 667207754 {
+		t.Fatalf("got %d, %v; want 667207754", n, err)
+	}
+	partial, _, _ := strings.Cut(dumpText, "totals:")
+	if _, err := parseCallgrindDump(partial); !errors.Is(err, errPartialDump) {
+		t.Errorf("dump without totals: %v, want errPartialDump", err)
+	}
+	for _, bad := range []string{
+		strings.Replace(dumpText, "events: Ir", "events: Ir Dr", 1),
+		strings.Replace(dumpText, "summary: 667207754", "summary: many", 1),
+		strings.Replace(dumpText, "summary: 667207754\n", "", 1),
+	} {
+		if _, err := parseCallgrindDump(bad); err == nil || errors.Is(err, errPartialDump) {
+			t.Errorf("accepted or called partial: %v\n%s", err, bad)
+		}
+	}
+}
+
+// FuzzParseCallgrindDump: any text gives a count or an error, and a count only from a dump that
+// has its totals line and counts Ir.
+//
+// Run with: go test ./integration/bench -run XXX -fuzz '^FuzzParseCallgrindDump$' -fuzztime 30s
+func FuzzParseCallgrindDump(f *testing.F) {
+	f.Add(dumpText)
+	f.Add("events: Ir\nsummary: 1\ntotals: 1\n")
+	f.Add("events:Ir\nsummary:18446744073709551615\ntotals:\n")
+	f.Add("summary: 12\ntotals: 12")
+	f.Fuzz(func(t *testing.T, text string) {
+		n, err := parseCallgrindDump(text)
+		if err != nil {
+			return
+		}
+		if !strings.Contains(text, "totals:") || !strings.Contains(text, "events:") {
+			t.Errorf("count %d from a dump without totals or events: %q", n, text)
+		}
+	})
+}
+
+func TestCallgrindFlag(t *testing.T) {
+	o, err := parseFlags([]string{"-callgrind"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(o.scenarios, callgrindScenarios) || o.requests != callgrindRequests {
+		t.Errorf("defaults: scenarios %q, -n %d; want %q, %d", o.scenarios, o.requests, callgrindScenarios, callgrindRequests)
+	}
+	if o, err = parseFlags([]string{"-callgrind", "-scenarios", "large", "-n", "500"}, io.Discard); err != nil || !slices.Equal(o.scenarios, []string{"large"}) || o.requests != 500 {
+		t.Errorf("-scenarios large -n 500: %v, %q, %d", err, o.scenarios, o.requests)
+	}
+	for _, sc := range []string{"idle", "small,tls-upstream"} {
+		if _, err := parseFlags([]string{"-callgrind", "-scenarios", sc}, io.Discard); err == nil {
+			t.Errorf("-scenarios %s accepted", sc)
+		}
+	}
+}
+
+func TestWriteCounts(t *testing.T) {
+	blocks := []countedBlock{{Name: "small", Desc: "h2load --h1 -c 16 http://.../bytes/100, 20000 requests a run", Rows: []countedRow{
+		{Name: "muxgate", Counts: []float64{32400, 32712, 32614}, Median: 32614},
+		{Name: "muxgate-b", Counts: []float64{33363, 33482, 33436}, Median: 33436},
+	}}, {Name: "large", Rows: []countedRow{{Name: "muxgate", Error: "h2load: 3 of 12 requests done"}, {Name: "muxgate-b"}}}}
+	var b bytes.Buffer
+	writeCounts(&b, blocks, 3)
+	for _, want := range []string{
+		"muxgate               32614  32400-32712",
+		"muxgate vs muxgate-b: instructions/req 0.975x (rounds 0.971-0.977)",
+		"failed  h2load: 3 of 12 requests done",
+		"medians of 3 rounds",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	if strings.Count(b.String(), " vs ") != 1 {
+		t.Errorf("a ratio line for a block without two measured rows:\n%s", b.String())
+	}
+}
+
+// TestCallgrindCounts counts one small run of a freshly built muxgate under callgrind: a count
+// per request of the size a proxied request takes, not the run's total nor nothing.
+func TestCallgrindCounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds muxgate and runs it under valgrind")
+	}
+	tools, err := findCallgrind()
+	if err == nil {
+		_, err = findTool("h2load")
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("valgrind and h2load are required with CI=true: %v", err)
+		}
+		t.Skipf("skipping: %v; with CI=true this is a failure", err)
+	}
+	dir := t.TempDir()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := buildMuxgate(root, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := startUpstream(dir, false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.close()
+	bl, err := blocks([]string{"small"}, nil, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := countOnce(context.Background(), tools, [2]string{"muxgate", bin}, bl[0], up, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 5_000 || n > 500_000 {
+		t.Errorf("%.0f instructions per request, want between 5,000 and 500,000", n)
+	}
+}
