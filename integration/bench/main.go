@@ -128,7 +128,7 @@ func (o *options) targetFlags(fs *flag.FlagSet, lists *flagLists) {
 func (o *options) outputFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `file`, for comparing commits")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
-	fs.BoolVar(&o.callgrind, "callgrind", false, "instead of timing the targets, count the instructions per request in muxgate's process (and -muxgate-b's) under valgrind's callgrind (Debian: valgrind): repeatable where CPU time is not; scenarios small and pipelined unless -scenarios, "+strconv.Itoa(callgrindRequests)+" requests a run unless -n")
+	fs.BoolVar(&o.callgrind, "callgrind", false, "instead of timing the targets, count the instructions per request in muxgate's process (and -muxgate-b's) under valgrind's callgrind (Debian: valgrind), on one processor, -targets and -muxgate-threads aside: repeatable where CPU time is not; scenarios small and pipelined unless -scenarios, "+strconv.Itoa(callgrindRequests)+" requests a run unless -n")
 }
 
 // callgrindDefaults applies -callgrind's defaults for -scenarios and -n where they were not
