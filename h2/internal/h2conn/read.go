@@ -529,7 +529,7 @@ func buildHeader(fields []hpack.HeaderField, resHead bool, vals []string, k *kno
 	}
 	h = make(http.Header, len(fields))
 	for i, f := range fields {
-		if keep, ok := k.regular(f); !ok {
+		if keep, ok := k.regular(i, f); !ok {
 			return nil, nil, false
 		} else if !keep {
 			continue
@@ -558,8 +558,8 @@ const listSpare = 3
 // Response.Trailer keys.
 func listFields(fields []hpack.HeaderField, k *knownFields) (list []fieldlist.Field, declared http.Header, ok bool) {
 	list = make([]fieldlist.Field, 0, len(fields)+listSpare)
-	for _, f := range fields {
-		if keep, ok := k.regular(f); !ok {
+	for i, f := range fields {
+		if keep, ok := k.regular(i, f); !ok {
 			return nil, nil, false
 		} else if !keep {
 			continue
