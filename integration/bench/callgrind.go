@@ -256,7 +256,8 @@ func countOnce(ctx context.Context, tools callgrindTools, bd [2]string, b block,
 		return 0, err
 	}
 	n, err := c.measure(ctx, tools, b, filepath.Join(dir, "callgrind-h2load.log"))
-	if serr := c.p.stop(30 * time.Second); err == nil && serr != nil && !c.p.exited() {
+	// A process that died during the count (valgrind's own failures included) fails it.
+	if serr := c.p.stop(30 * time.Second); err == nil {
 		err = serr
 	}
 	return n, err
