@@ -316,7 +316,11 @@ func benchCallgrind(ctx context.Context, o *options, stdout, progress io.Writer)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if o.keep {
+		fmt.Fprintf(progress, "callgrind's dumps and muxgate's command lines kept in %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	rep := &report{Date: formatDate(start), Host: hostInfo(), Tools: map[string]string{}, Rounds: o.rounds}
 	bin, desc, err := muxgateBinary(o.muxgate, dir, progress)
 	if err != nil {
@@ -324,6 +328,9 @@ func benchCallgrind(ctx context.Context, o *options, stdout, progress io.Writer)
 	}
 	builds := [][2]string{{"muxgate", bin}}
 	if o.muxgateB != "" {
+		if _, err := os.Stat(o.muxgateB); err != nil {
+			return fmt.Errorf("-muxgate-b: %w", err)
+		}
 		builds = append(builds, [2]string{"muxgate-b", o.muxgateB})
 	}
 	up, err := setupUpstream(o, dir, nil, rep)
