@@ -43,7 +43,7 @@ func TestMuxgateBRatios(t *testing.T) {
 	var out bytes.Buffer
 	writeBlock(&out, b)
 	for _, want := range []string{
-		"vs muxgate-b: req/s 1.00x (rounds 0.90-1.10), CPU/req 0.85x (rounds 0.80-0.90)",
+		"vs muxgate-b: req/s 1.00x (rounds 0.90-1.10; above 1 in 1 of 2, sign test p 1), CPU/req 0.85x (rounds 0.80-0.90; above 1 in 0 of 2, sign test p 0.5)",
 		"muxgate-b processors per round: 1 2 | 1",
 	} {
 		if !strings.Contains(out.String(), want) {

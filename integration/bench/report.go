@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -383,8 +384,10 @@ func writeTable(w io.Writer, table [][]string) {
 }
 
 // roundRange gives the spread of muxgate's ratio to a peer, f(ours)/f(theirs), over the rounds
-// in which both were measured, as " (rounds LO-HI)": the two ran minutes apart at most, so the
-// spread says how far the machine's drift moves a ratio. Empty with fewer than two such rounds.
+// in which both were measured, and how many of them put it above 1, as " (rounds LO-HI; above 1
+// in K of N, sign test p P)": the two ran minutes apart at most, so the spread says how far the
+// machine's drift moves a ratio, and the count whether a median's side of 1 is more than that
+// drift. Empty with fewer than two such rounds.
 func roundRange(ours, theirs []runResult, f func(runResult) float64) string {
 	var v []float64
 	for _, a := range ours {
@@ -397,7 +400,34 @@ func roundRange(ours, theirs []runResult, f func(runResult) float64) string {
 	if len(v) < 2 {
 		return ""
 	}
-	return fmt.Sprintf(" (rounds %.2f-%.2f)", slices.Min(v), slices.Max(v))
+	above, ties := 0, 0
+	for _, q := range v {
+		switch {
+		case q > 1:
+			above++
+		case q == 1:
+			ties++
+		}
+	}
+	return fmt.Sprintf(" (rounds %.2f-%.2f; above 1 in %d of %d, sign test p %.2g)",
+		slices.Min(v), slices.Max(v), above, len(v), signTest(above, len(v)-ties))
+}
+
+// signTest is the two-sided exact sign test: the probability that n fair coin flips come out
+// at least as unevenly as k heads. Rounds with a ratio of exactly 1 are left out of n.
+func signTest(k, n int) float64 {
+	if n == 0 {
+		return 1
+	}
+	tail := min(k, n-k)
+	// The binomial coefficients C(n, i) for i up to tail, summed as float64: exact enough for
+	// the few dozen rounds a run has.
+	sum, c := 0.0, 1.0
+	for i := 0; i <= tail; i++ {
+		sum += c
+		c = c * float64(n-i) / float64(i+1)
+	}
+	return min(1, 2*sum/math.Pow(2, float64(n)))
 }
 
 func ratio(a, b float64) string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -66,8 +67,37 @@ func TestWriteBlockRoundRange(t *testing.T) {
 	var out bytes.Buffer
 	writeBlock(&out, b)
 	// Rounds 1 and 2 pair up; round 3, where muxgate errored, does not.
-	if want := "vs nghttpx: req/s 1.00x (rounds 0.90-1.10), CPU/req 1.65x (rounds 1.50-1.50)"; !strings.Contains(out.String(), want) {
+	if want := "vs nghttpx: req/s 1.00x (rounds 0.90-1.10; above 1 in 1 of 2, sign test p 1), CPU/req 1.65x (rounds 1.50-1.50; above 1 in 2 of 2, sign test p 0.5)"; !strings.Contains(out.String(), want) {
 		t.Errorf("table lacks %q:\n%s", want, out.String())
+	}
+}
+
+// TestSignTest checks the two-sided sign test against sums worked out by hand, and that a round
+// with a ratio of exactly 1 counts on neither side.
+func TestSignTest(t *testing.T) {
+	for _, c := range []struct {
+		k, n int
+		want float64
+	}{
+		{0, 0, 1},
+		{0, 5, 2.0 / 32},                    // 0 or 5 heads of 5
+		{5, 5, 2.0 / 32},                    // the same, from the other side
+		{1, 10, 2 * 11.0 / 1024},            // C(10,0)+C(10,1), both tails
+		{3, 15, 2 * 576.0 / 32768},          // 1+15+105+455
+		{7, 15, 1},                          // as even as 15 flips get
+		{20, 40, 1},                         // capped at 1
+		{0, 40, 2 / math.Pow(2, 40)},        // far beyond the drift
+		{2, 12, 2 * (1 + 12 + 66) / 4096.0}, // 0.0386
+	} {
+		if got := signTest(c.k, c.n); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("signTest(%d, %d) = %v, want %v", c.k, c.n, got, c.want)
+		}
+	}
+	ours := []runResult{{Round: 1, ReqPerSec: 10}, {Round: 2, ReqPerSec: 12}, {Round: 3, ReqPerSec: 9}}
+	theirs := []runResult{{Round: 1, ReqPerSec: 10}, {Round: 2, ReqPerSec: 10}, {Round: 3, ReqPerSec: 10}}
+	got := roundRange(ours, theirs, func(r runResult) float64 { return r.ReqPerSec })
+	if want := " (rounds 0.90-1.20; above 1 in 1 of 3, sign test p 1)"; got != want {
+		t.Errorf("roundRange with a tie: %q, want %q", got, want)
 	}
 }
 
