@@ -51,13 +51,17 @@ func boundLine(b blockReport, ncpu int) string {
 }
 
 // goalLines gives, for each of block b's goals whose peer and muxgate were measured, the goal's
-// requests/s, what muxgate reached, and the cores the goal would take at muxgate's shared CPU per
-// request.
+// requests/s, what muxgate reached, in how many rounds it met the goal, and the cores the goal
+// would take at muxgate's shared CPU per request.
 func goalLines(b blockReport, ncpu int) []string {
 	medians := measuredMedians(b.Rows)
 	mg, ok := medians["muxgate"]
 	if !ok || sharedCPU(mg) == 0 {
 		return nil
+	}
+	runs := map[string][]runResult{}
+	for _, r := range b.Rows {
+		runs[r.Target] = r.Runs
 	}
 	var lines []string
 	for _, g := range b.Goals {
@@ -66,8 +70,15 @@ func goalLines(b blockReport, ncpu int) []string {
 			continue
 		}
 		want := g.Times * peer.ReqPerSec
-		lines = append(lines, fmt.Sprintf("goal %.2fx %s's req/s (%.0f): muxgate reached %.2fx; at its CPU per request with the upstream's and h2load's (%.1f us) the goal needs %.2f of the %d cores",
-			g.Times, g.Peer, want, mg.ReqPerSec/peer.ReqPerSec, sharedCPU(mg), want*sharedCPU(mg)/1e6, ncpu))
+		ratios := roundRatios(runs["muxgate"], runs[g.Peer], func(r runResult) float64 { return r.ReqPerSec })
+		met := 0
+		for _, q := range ratios {
+			if q >= g.Times {
+				met++
+			}
+		}
+		lines = append(lines, fmt.Sprintf("goal %.2fx %s's req/s (%.0f): muxgate reached %.2fx, the goal in %d of %d rounds; at its CPU per request with the upstream's and h2load's (%.1f us) the goal needs %.2f of the %d cores",
+			g.Times, g.Peer, want, mg.ReqPerSec/peer.ReqPerSec, met, len(ratios), sharedCPU(mg), want*sharedCPU(mg)/1e6, ncpu))
 	}
 	return lines
 }

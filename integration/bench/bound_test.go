@@ -36,19 +36,28 @@ func TestCoresBound(t *testing.T) {
 	}
 }
 
-// TestGoalLines: a goal gives its requests/s, muxgate's ratio and the cores it needs at
-// muxgate's CPU; a goal whose peer has no measurement gives no line.
+// TestGoalLines: a goal gives its requests/s, muxgate's ratio, the rounds that met it (a round
+// exactly at the goal meets it; one where muxgate failed counts in neither) and the cores it
+// needs at muxgate's CPU; a goal whose peer has no measurement gives no line.
 func TestGoalLines(t *testing.T) {
 	b := blockReport{Name: "pipelined", Goals: []goal{{"nghttpx", 1.5}, {"haproxy", 1}}, Rows: []rowReport{
-		summarize("muxgate", []runResult{{ReqPerSec: 60000, CPUPerReqUs: 15, UpstreamCPUUs: 5, H2loadCPUUs: 6}}),
-		summarize("nghttpx", []runResult{{ReqPerSec: 50000, CPUPerReqUs: 20}}),
-		summarize("haproxy", []runResult{{Error: "haproxy: not ready"}}),
+		summarize("muxgate", []runResult{
+			{Round: 1, ReqPerSec: 60000, CPUPerReqUs: 15, UpstreamCPUUs: 5, H2loadCPUUs: 6},
+			{Round: 2, ReqPerSec: 75000, CPUPerReqUs: 15, UpstreamCPUUs: 5, H2loadCPUUs: 6},
+			{Round: 3, Error: "muxgate: not ready"},
+		}),
+		summarize("nghttpx", []runResult{
+			{Round: 1, ReqPerSec: 50000, CPUPerReqUs: 20},
+			{Round: 2, ReqPerSec: 50000, CPUPerReqUs: 20},
+			{Round: 3, ReqPerSec: 10000, CPUPerReqUs: 20},
+		}),
+		summarize("haproxy", []runResult{{Round: 1, Error: "haproxy: not ready"}}),
 	}}
 	lines := goalLines(b, 2)
 	if len(lines) != 1 {
 		t.Fatalf("goal lines %q, want one (haproxy has no measurement)", lines)
 	}
-	for _, want := range []string{"goal 1.50x nghttpx's req/s (75000)", "reached 1.20x", "(26.0 us)", "needs 1.95 of the 2 cores"} {
+	for _, want := range []string{"goal 1.50x nghttpx's req/s (75000)", "reached 1.35x, the goal in 1 of 2 rounds", "(26.0 us)", "needs 1.95 of the 2 cores"} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("goal line lacks %q: %s", want, lines[0])
 		}

@@ -389,14 +389,7 @@ func writeTable(w io.Writer, table [][]string) {
 // machine's drift moves a ratio, and the count whether a median's side of 1 is more than that
 // drift. Empty with fewer than two such rounds.
 func roundRange(ours, theirs []runResult, f func(runResult) float64) string {
-	var v []float64
-	for _, a := range ours {
-		for _, b := range theirs {
-			if a.Round == b.Round && a.Error == "" && b.Error == "" && f(b) > 0 {
-				v = append(v, f(a)/f(b))
-			}
-		}
-	}
+	v := roundRatios(ours, theirs, f)
 	if len(v) < 2 {
 		return ""
 	}
@@ -411,6 +404,19 @@ func roundRange(ours, theirs []runResult, f func(runResult) float64) string {
 	}
 	return fmt.Sprintf(" (rounds %.2f-%.2f; above 1 in %d of %d, sign test p %.2g)",
 		slices.Min(v), slices.Max(v), above, len(v), signTest(above, len(v)-ties))
+}
+
+// roundRatios gives f(ours)/f(theirs) for each round in which both were measured.
+func roundRatios(ours, theirs []runResult, f func(runResult) float64) []float64 {
+	var v []float64
+	for _, a := range ours {
+		for _, b := range theirs {
+			if a.Round == b.Round && a.Error == "" && b.Error == "" && f(b) > 0 {
+				v = append(v, f(a)/f(b))
+			}
+		}
+	}
+	return v
 }
 
 // signTest is the two-sided exact sign test: the probability that n fair coin flips come out
