@@ -312,15 +312,11 @@ func benchCallgrind(ctx context.Context, o *options, stdout, progress io.Writer)
 	if _, err := findTool("h2load"); err != nil {
 		return fmt.Errorf("%w: install the Debian package nghttp2-client", err)
 	}
-	dir, err := os.MkdirTemp("", "muxgate-callgrind-")
+	dir, cleanup, err := workDir("muxgate-callgrind-", o.keep, progress, "callgrind's dumps and muxgate's command lines")
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		fmt.Fprintf(progress, "callgrind's dumps and muxgate's command lines kept in %s\n", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
+	defer cleanup()
 	rep := &report{Date: formatDate(start), Host: hostInfo(), Tools: map[string]string{}, Rounds: o.rounds}
 	bin, desc, err := muxgateBinary(o.muxgate, dir, progress)
 	if err != nil {

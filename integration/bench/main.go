@@ -291,15 +291,11 @@ func bench(ctx context.Context, o *options, stdout, progress io.Writer) error {
 	}
 	rep.Tools["h2load"] = toolVersion(h2load, "--version")
 
-	dir, err := os.MkdirTemp("", "muxgate-bench-")
+	dir, cleanup, err := workDir("muxgate-bench-", o.keep, progress, "configs and logs")
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		fmt.Fprintf(progress, "configs and logs kept in %s\n", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
+	defer cleanup()
 
 	targets, err := findTargets(o, dir, rep, progress)
 	if err != nil {
@@ -486,4 +482,17 @@ func setupText(h3 bool, server string, muxThreads int) []string {
 		lines = append(lines, "muxgate-h3: muxgate as above but HTTP/3 (h3://, QUIC over UDP loopback) to the same upstream, certificate verified (-upstream-ca); load scenarios only")
 	}
 	return lines
+}
+
+// workDir makes a temp dir for a run's files. With keep it says where, for what, and cleanup
+// leaves it; else cleanup removes it.
+func workDir(prefix string, keep bool, progress io.Writer, what string) (dir string, cleanup func(), err error) {
+	if dir, err = os.MkdirTemp("", prefix); err != nil {
+		return "", nil, err
+	}
+	if keep {
+		fmt.Fprintf(progress, "%s kept in %s\n", what, dir)
+		return dir, func() {}, nil
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
 }
