@@ -519,6 +519,9 @@ func (c *conn) readRequest() (*response, error) {
 	if err := parseHead(&w.head, string(raw)); err != nil {
 		return w, err
 	}
+	if w.head.method == http.MethodConnect {
+		return w, errConnect
+	}
 	if limit := c.s.lim.bodyBytes; limit > 0 && w.head.length > limit {
 		return w, errBodyTooLarge
 	}

@@ -49,7 +49,7 @@ func refusal(code int, reason string) *statusError {
 
 // Refusal is a request the server answered on its own, before or instead of the handler (a
 // malformed or oversized head, a head that did not complete in time, a Content-Length beyond
-// MaxBodyBytes, a connection beyond MaxConnsPerIP), as Config.OnRefusal gets it.
+// MaxBodyBytes, a connection beyond MaxConnsPerIP, a CONNECT), as Config.OnRefusal gets it.
 type Refusal struct {
 	RemoteAddr            string
 	Method, Target, Proto string // from the request line; empty if it was not read that far
@@ -94,6 +94,11 @@ var (
 	errLengthAndChunked = refusal(http.StatusBadRequest, "both Content-Length and Transfer-Encoding")
 	// RFC 9112 6.1: only a single final "chunked" is decoded here; none in HTTP/1.0.
 	errTransferEncoding = refusal(http.StatusBadRequest, "unsupported Transfer-Encoding")
+	// RFC 9110 9.3.6: a 2xx answer to CONNECT turns the connection into a tunnel, which this
+	// server cannot make (its ResponseWriter has no Hijack); RFC 9110 15.6.2: 501 for a method it
+	// does not support. The close keeps tunnel bytes sent after the head from being read as a
+	// request.
+	errConnect = refusal(http.StatusNotImplemented, "CONNECT not supported")
 	// RFC 9110 10.1.1: an expectation other than 100-continue may be refused with 417.
 	errExpectation = refusal(http.StatusExpectationFailed, "unsupported expectation")
 	// RFC 6585 5.

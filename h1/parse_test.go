@@ -273,7 +273,7 @@ func TestParseContentLength(t *testing.T) {
 
 func TestStatusErrorsHaveStandardCodes(t *testing.T) {
 	for _, e := range []*statusError{errRequestLine, errVersion, errHeaderTooLarge, errURITooLong,
-		errRequestTimeout, errExpectation, errHandlerPanic} {
+		errRequestTimeout, errExpectation, errConnect, errHandlerPanic} {
 		if http.StatusText(e.code) == "" {
 			t.Errorf("%v: got code %d without a reason phrase, want a standard code", e, e.code)
 		}

@@ -34,6 +34,8 @@ import (
 // that sets the coarse clock (see clock.go) and
 // sweeps the connections every watchTick, one per long request that watches for the client going
 // away (see watch.go), and one per pipelined request handled concurrently (see pipeline.go).
+// It makes no tunnels: a CONNECT request is answered 501 and its connection closed before any
+// handler sees it.
 type Server struct {
 	cfg     Config // filled in by New; read-only
 	lim     limits // from cfg

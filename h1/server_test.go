@@ -851,6 +851,8 @@ func TestRefusals(t *testing.T) {
 		{"two Hosts", "GET / HTTP/1.1\r\n" + host + host + "\r\n", 400},
 		{"Host differs from target", "GET http://b/ HTTP/1.1\r\n" + host + "\r\n", 400},
 		{"unknown expectation", "GET / HTTP/1.1\r\n" + host + "Expect: nothing\r\n\r\n", 417},
+		{"CONNECT", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501},
+		{"CONNECT with tunnel bytes", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\nGET /smuggled HTTP/1.1\r\n" + host + "\r\n", 501},
 		{"incomplete head", "GET / HTTP/1.1\r\nHost: a\r\n", 400},
 	}
 	for _, tt := range tests {
@@ -892,6 +894,8 @@ func TestOnRefusal(t *testing.T) {
 				Refusal{Method: "GET", Target: "/a", Proto: "HTTP/1.1", Status: 400, Reason: "whitespace_before_colon_in_header_field"}},
 			{"POST /up HTTP/1.0\r\nContent-Length: 11\r\n\r\n",
 				Refusal{Method: "POST", Target: "/up", Proto: "HTTP/1.0", Status: 413, Reason: "request_body_too_large"}},
+			{"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+				Refusal{Method: "CONNECT", Target: "a:443", Proto: "HTTP/1.1", Status: 501, Reason: "connect_not_supported"}},
 		} {
 			c := dial(t, addr)
 			r := c.roundTrip(tt.req)

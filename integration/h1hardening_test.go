@@ -105,6 +105,37 @@ func TestSmugglingRefused(t *testing.T) {
 	}
 }
 
+// TestConnectRefused: muxgate makes no tunnels, so a CONNECT is answered 501 with Connection:
+// close and the connection closed; neither it nor the bytes a client sent after it as the
+// tunnel's reach the upstream. Before, the CONNECT went upstream, and an upstream's 200 came back
+// chunked (RFC 9110 9.3.6 forbids framing fields on it) with the tunnel's bytes dropped.
+func TestConnectRefused(t *testing.T) {
+	u := startUpstream(t, upstreamKinds[0], demo.Options{})
+	f := startGateway(t, testConfig(u))
+	for _, useTLS := range []bool{false, true} {
+		addr := map[bool]string{false: f.addr, true: f.tlsAddr}[useTLS]
+		t.Run(map[bool]string{false: "clear", true: "tls"}[useTLS], func(t *testing.T) {
+			before := u.Requests()
+			c := dialRaw(t, addr, useTLS)
+			c.send("CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n" +
+				"GET /path/tunnelled HTTP/1.1\r\nHost: a\r\n\r\n")
+			resp, body := c.response("CONNECT")
+			if resp.StatusCode != http.StatusNotImplemented || !resp.Close {
+				t.Errorf("got %d close %v (%q), want 501 with Connection: close", resp.StatusCode, resp.Close, body)
+			}
+			c.expectClosed()
+			if n := u.Requests() - before; n != 0 {
+				t.Errorf("the upstream received %d requests, want none", n)
+			}
+		})
+	}
+	c := dialRaw(t, f.addr, false)
+	c.send("GET /path/after HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "/path/after" {
+		t.Errorf("after the refusals: got %d %q, want 200 /path/after", resp.StatusCode, body)
+	}
+}
+
 // TestHopByHopNeverReachUpstream: an h2c upgrade request is served as the HTTP/1.1 request it
 // also is (no 101), and Upgrade, HTTP2-Settings and the other hop-by-hop fields stay behind.
 func TestHopByHopNeverReachUpstream(t *testing.T) {
