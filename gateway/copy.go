@@ -25,7 +25,8 @@ var (
 // body of known length: then h1 writes it with the rest of the response when the handler
 // returns, which saves a write system call for small responses. A slow client stalls only this
 // stream: the copy blocks on w, stops reading, and the upstream's flow-control window closes.
-// It returns the bytes written to w, and nil once the body ended, else the body's error or w's.
+// It returns the bytes written to w, and nil once the body ended, else the body's error or w's,
+// the latter as a *clientWriteError.
 //
 // A body that writes itself out (h2's, through io.WriterTo) to a ResponseWriter that takes
 // several buffers at once (h1's) is not copied: it hands the chunks its session holds to h1,
@@ -53,7 +54,7 @@ func copyBody(w http.ResponseWriter, resp *http.Response, pw *pieceWriter) (int6
 			m, werr := w.Write(buf[:n])
 			total += int64(m)
 			if werr != nil {
-				return total, werr
+				return total, &clientWriteError{werr}
 			}
 			if flusher != nil && total != resp.ContentLength && rerr == nil {
 				flusher.Flush()
@@ -96,20 +97,30 @@ type pieceWriter struct {
 
 func (pw *pieceWriter) Write(p []byte) (int, error) {
 	n, err := pw.w.Write(p)
-	pw.wrote(int64(n), err)
-	return n, err
+	return n, pw.wrote(int64(n), err)
 }
 
 // WriteBuffers makes pw a buffersWriter for bodies that write their chunks in one call.
 func (pw *pieceWriter) WriteBuffers(bufs [][]byte) (int64, error) {
 	n, err := pw.bw.WriteBuffers(bufs)
-	pw.wrote(n, err)
-	return n, err
+	return n, pw.wrote(n, err)
 }
 
-func (pw *pieceWriter) wrote(n int64, err error) {
+// wrote counts a piece and flushes after it; it returns err, marked as the client's.
+func (pw *pieceWriter) wrote(n int64, err error) error {
 	pw.total += n
-	if err == nil && n > 0 && pw.flusher != nil && pw.total != pw.length {
+	if err != nil {
+		return &clientWriteError{err}
+	}
+	if n > 0 && pw.flusher != nil && pw.total != pw.length {
 		pw.flusher.Flush()
 	}
+	return nil
 }
+
+// clientWriteError is a failed write of a response body to the client, which copyBody tells
+// from a failure of the upstream's body.
+type clientWriteError struct{ err error }
+
+func (e *clientWriteError) Error() string { return "gateway: writing to the client: " + e.err.Error() }
+func (e *clientWriteError) Unwrap() error { return e.err }

@@ -96,7 +96,7 @@ func piece(sizes ...int) [][]byte {
 
 // TestCopyBodyWriteTo: a body that writes itself out goes to a buffersWriter without Read, a
 // flush after each piece unless it completes a body of known length, and the count and error
-// that decide between a clean end and an aborted response.
+// that decide between a clean end and an aborted response, a failed write marked as the client's.
 func TestCopyBodyWriteTo(t *testing.T) {
 	bodyErr := errors.New("upstream reset")
 	cases := []struct {
@@ -124,8 +124,13 @@ func TestCopyBodyWriteTo(t *testing.T) {
 			w := &piecesWriter{h: http.Header{}, failAt: tc.failAt}
 			body := &piecesBody{pieces: tc.pieces, err: tc.bodyErr}
 			n, err := copyBody(w, &http.Response{ContentLength: tc.length, Body: body}, new(pieceWriter))
-			if n != tc.wantN || err != tc.wantErr {
+			if n != tc.wantN || !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
 				t.Errorf("got %d, %v; want %d, %v", n, err, tc.wantN, tc.wantErr)
+			}
+			// The proxy tells the client's failure from the upstream's by the mark.
+			var cw *clientWriteError
+			if client := errors.As(err, &cw); client != (tc.wantErr == errClientGone) {
+				t.Errorf("got %v marked as the client's: %v, want %v", err, client, !client)
 			}
 			if strings.Join(w.log, " ") != strings.Join(tc.want, " ") {
 				t.Errorf("got writes and flushes %q, want %q", w.log, tc.want)

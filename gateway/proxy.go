@@ -85,13 +85,33 @@ func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex 
 	rec.bytesOut = n
 	rec.bytesIn = ex.body.count()
 	if err != nil {
-		rec.err = err
-		p.done(rec)
-		// The head is out: only closing the connection tells the client the body is short.
-		panic(http.ErrAbortHandler)
+		p.broken(w, rec, err)
+		return
 	}
 	copyTrailers(w, resp)
 	p.done(rec)
+}
+
+// broken ends a response whose body failed after its head was written. Where nothing of the head
+// has reached the client yet (h1 buffers it with the body's first bytes), the client gets the
+// status that the failure calls for, as if the head had never come: an upstream that resets the
+// stream right after its head is answered 502, not cut off. Otherwise (and for a client that
+// went away) the access log records the status sent with the failure's reason, and the
+// connection is closed, since only that tells the client the body is short.
+func (p *proxy) broken(w http.ResponseWriter, rec *record, err error) {
+	var werr *clientWriteError
+	if errors.As(err, &werr) {
+		rec.reason = "client_write"
+	} else if f := classify(err); f.status != statusClientClosed && h1.Discard(w) {
+		rec.bytesOut = 0
+		p.fail(w, rec, err)
+		return
+	} else {
+		rec.reason = f.reason
+	}
+	rec.err = err
+	p.done(rec)
+	panic(http.ErrAbortHandler)
 }
 
 // exchange is the proxy's per-request state, allocated once: the upstream URL, what the pool

@@ -93,6 +93,51 @@ func AdoptHeader(w http.ResponseWriter, h http.Header) bool {
 	return true
 }
 
+// Discard drops the response that w, a ResponseWriter of this package's, holds, where nothing of
+// its final head has reached the client: the head and body bytes buffered so far are gone (with
+// an informational response still held back with them), and the handler may answer anew, as if
+// it had written nothing. A proxy whose upstream failed after the response head but before any of it
+// was sent can so answer with a status instead of a cut connection. It reports false, changing
+// nothing, once a byte of the final head was sent, for another ResponseWriter, after the handler
+// returned, and for a pipelined response written with others (PipelineStarter), whose bytes
+// share a buffer.
+func Discard(rw http.ResponseWriter) bool {
+	w, ok := rw.(*response)
+	if !ok || w.done || w.fin != nil {
+		return false
+	}
+	if !w.wroteHeader {
+		w.header = nil
+		return true
+	}
+	if o := &w.out; o.p != nil {
+		// A dispatched exchange: its bytes are held until its turn, and sent by whoever writes
+		// the pipeline (see afterDispatchedPanic).
+		o.p.mu.Lock()
+		unsent := o.sent <= w.headerMark
+		if unsent {
+			o.p.held -= len(o.held)
+			o.held = o.held[:0]
+			o.p.cond.Broadcast() // room for held-back responses
+		}
+		o.p.mu.Unlock()
+		if !unsent {
+			return false
+		}
+		w.bw.Reset(o)
+	} else {
+		if w.c.wired > w.headerMark {
+			return false
+		}
+		w.bw.Reset(w.c)
+	}
+	w.mu.Lock()
+	w.wroteHeader = false
+	w.mu.Unlock()
+	w.header, w.status, w.mode, w.length, w.written, w.trailers = nil, 0, bodyNone, 0, 0, nil
+	return true
+}
+
 // WriteHeader sends the status line and header. A 1xx code (other than 101) sends an
 // informational response with the current header map at once, and may be repeated; a final code
 // counts only the first time. Codes outside 100-999 panic, as with net/http.

@@ -2,9 +2,12 @@ package integration
 
 import (
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"muxgate/gateway"
 	"muxgate/internal/demo"
@@ -168,5 +171,87 @@ func waitResult[T any](t *testing.T, ch <-chan T) T {
 		t.Fatal("no answer within 15s")
 		var zero T
 		return zero
+	}
+}
+
+// brokenBodies is an upstream whose /cut/head resets its stream right after the response head,
+// and whose /cut/later does so once 16 KiB of the body have gone out and the test says so
+// (cut), or its request ended.
+func brokenBodies(cut <-chan struct{}) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", demo.Handler())
+	mux.HandleFunc("/cut/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000")
+		w.WriteHeader(http.StatusOK)
+		if r.URL.Path == "/cut/later" {
+			w.Write(make([]byte, 16<<10))
+		}
+		w.(http.Flusher).Flush()
+		if r.URL.Path == "/cut/later" {
+			select {
+			case <-cut:
+			case <-r.Context().Done():
+			}
+		}
+		panic(http.ErrAbortHandler) // a reset stream, for HTTP/2 and HTTP/3 alike
+	})
+	return mux
+}
+
+// TestBrokenResponseBody: an upstream response that breaks after its head, before anything of it
+// reached the client, is answered 502 on a connection that stays open (it used to be a 500 from
+// the front end, logged as a 200); one that breaks once the client has its head and part of its
+// body is cut off, which is all that tells the client its body is short.
+func TestBrokenResponseBody(t *testing.T) {
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			cut := make(chan struct{})
+			u := startUpstream(t, k, demo.Options{Handler: brokenBodies(cut)})
+			cfg := testConfig(u)
+			access := &logBuffer{}
+			cfg.AccessLog = zerolog.New(access)
+			f := startGateway(t, cfg)
+
+			c := dialRaw(t, f.addr, false)
+			c.send("GET /cut/head HTTP/1.1\r\nHost: a\r\n\r\n")
+			resp, body := c.response("GET")
+			if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("X-Muxgate-Error") != "upstream_error" || resp.Close {
+				t.Errorf("got %d %q X-Muxgate-Error %q close %v, want 502 upstream_error, kept alive",
+					resp.StatusCode, body, resp.Header.Get("X-Muxgate-Error"), resp.Close)
+			}
+			c.send("GET /path/next HTTP/1.1\r\nHost: a\r\n\r\n")
+			if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "/path/next" {
+				t.Errorf("next request: got %d %q, want 200 /path/next", resp.StatusCode, body)
+			}
+
+			c.send("GET /cut/later HTTP/1.1\r\nHost: a\r\n\r\n")
+			resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+			if err != nil {
+				t.Fatalf("reading the head of /cut/later: %v", err)
+			}
+			if resp.StatusCode != 200 || resp.ContentLength != 100000 {
+				t.Errorf("got %d with length %d, want 200 with length 100000", resp.StatusCode, resp.ContentLength)
+			}
+			part := make([]byte, 16<<10)
+			if _, err := io.ReadFull(resp.Body, part); err != nil {
+				t.Fatalf("reading the first 16 KiB of /cut/later: %v", err)
+			}
+			close(cut)
+			if n, err := io.Copy(io.Discard, resp.Body); err != io.ErrUnexpectedEOF {
+				t.Errorf("the rest of /cut/later: got %d bytes, %v; want the connection cut (io.ErrUnexpectedEOF)", n, err)
+			}
+			// The access log tells what the client got, and why.
+			for _, want := range []string{
+				`"target":"/cut/head","proto":"HTTP/1.1","status":502,`,
+				`"target":"/cut/later","proto":"HTTP/1.1","status":200,`,
+			} {
+				if !access.await(5*time.Second, func(log string) bool {
+					i := strings.Index(log, want)
+					return i >= 0 && strings.Contains(log[i:strings.IndexByte(log[i:], '\n')+i], `"error":"upstream_error"`)
+				}) {
+					t.Errorf("access log: no line with %s and \"error\":\"upstream_error\" in\n%s", want, access.String())
+				}
+			}
+		})
 	}
 }
