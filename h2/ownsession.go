@@ -74,6 +74,7 @@ func (s *ownSession) Start(req *http.Request) (pool.Started, error) {
 	var o h2conn.StartOptions
 	if info := pool.InfoFrom(req.Context()); info != nil {
 		o.ListHead = info.List != nil
+		o.Interim = info.Interim
 		if req.Header == nil {
 			o.Fields = info.Request
 		}

@@ -49,7 +49,10 @@ func (s *session) Close() error { return s.cc.Close() }
 func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	t := &streamTrace{conn: s.conn}
 	sent, timer := pool.StartHeadTimer(req, s.timeout)
-	ctx := httptrace.WithClientTrace(sent.Context(), &httptrace.ClientTrace{WroteHeaderField: t.wroteHeaderField})
+	ctx := httptrace.WithClientTrace(sent.Context(), &httptrace.ClientTrace{
+		WroteHeaderField: t.wroteHeaderField,
+		Got1xxResponse:   pool.Got1xxResponse(req.Context()),
+	})
 	res, err := timer.Headed(s.cc.RoundTrip(sent.WithContext(ctx)))
 	id := t.id.Load()
 	if info := pool.InfoFrom(req.Context()); info != nil {

@@ -115,6 +115,7 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := httptrace.WithClientTrace(sent.Context(), &httptrace.ClientTrace{
 		WroteHeaderField: t.wroteHeaderField,
 		WroteHeaders:     t.wroteHeaders,
+		Got1xxResponse:   pool.Got1xxResponse(req.Context()),
 	})
 	r := sent.WithContext(ctx)
 	if r.Body == http.NoBody {

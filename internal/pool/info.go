@@ -2,6 +2,9 @@ package pool
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/textproto"
 
 	"muxgate/internal/fieldlist"
 )
@@ -28,6 +31,17 @@ type Info struct {
 	// has them as a list, as a proxy does. A RequestListSession (HTTP/2, EngineOwn) sends them
 	// as they are; any other session gets a copy of the request with a Header made of them.
 	Request []fieldlist.Field
+
+	// Interim, set by the caller, gets the request's informational (1xx) responses as they
+	// come, before RoundTrip returns: for a proxy, which forwards them (RFC 9110 15.2). A
+	// session may call it on any goroutine, its own included, which it must not keep waiting.
+	Interim Interim
+}
+
+// Interim takes the informational responses of a request (see Info.Interim): the status code
+// and the fields, which it may keep but not change.
+type Interim interface {
+	Got1xx(code int, h http.Header)
 }
 
 // HeadList is a response head's fields, in the order they came (see Info.List).
@@ -36,9 +50,9 @@ type HeadList struct {
 }
 
 // begin records a new attempt, on session id: what the last attempt reported is cleared, and
-// what the caller gave and asked for (Request, List) stays.
+// what the caller gave and asked for (Request, List, Interim) stays.
 func (info *Info) begin(id uint64, protocol string, attempt int) {
-	*info = Info{SessionID: id, Protocol: protocol, Attempts: attempt, List: info.List, Request: info.Request}
+	*info = Info{SessionID: id, Protocol: protocol, Attempts: attempt, List: info.List, Request: info.Request, Interim: info.Interim}
 }
 
 type infoKey struct{}
@@ -70,3 +84,28 @@ func InfoFrom(ctx context.Context) *Info {
 	info, _ := ctx.Value(infoKey{}).(*Info)
 	return info
 }
+
+// Got1xxResponse returns an httptrace hook that passes the informational responses of a request
+// on ctx to its Info's Interim, or nil where there is none: for a session on a client that
+// reports them through httptrace (x/net's, quic-go's). Past max1xx responses the hook fails the
+// request: x/net's client leaves the bound to a hook that takes them.
+func Got1xxResponse(ctx context.Context) func(int, textproto.MIMEHeader) error {
+	info := InfoFrom(ctx)
+	if info == nil || info.Interim == nil {
+		return nil
+	}
+	in, n := info.Interim, 0
+	return func(code int, h textproto.MIMEHeader) error {
+		if n++; n > max1xx {
+			return errTooMany1xx
+		}
+		in.Got1xx(code, http.Header(h))
+		return nil
+	}
+}
+
+// max1xx bounds the informational responses that one request may get, as muxgate's own HTTP/2
+// session does.
+const max1xx = 16
+
+var errTooMany1xx = errors.New("pool: too many informational responses")

@@ -3,6 +3,8 @@ package pool
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/textproto"
 	"testing"
 )
 
@@ -28,5 +30,30 @@ func TestInfoContext(t *testing.T) {
 	}
 	if InfoFrom(parent) != nil {
 		t.Error("the parent carries an Info too")
+	}
+}
+
+type countInterim struct{ n int }
+
+func (c *countInterim) Got1xx(int, http.Header) { c.n++ }
+
+// TestGot1xxResponse: the hook passes informational responses to the Info's Interim, up to
+// max1xx, and fails the request past them; without an Interim there is no hook.
+func TestGot1xxResponse(t *testing.T) {
+	if Got1xxResponse(context.Background()) != nil {
+		t.Error("got a hook without an Info, want nil")
+	}
+	if Got1xxResponse(WithInfo(context.Background(), &Info{})) != nil {
+		t.Error("got a hook without an Interim, want nil")
+	}
+	in := &countInterim{}
+	hook := Got1xxResponse(WithInfo(context.Background(), &Info{Interim: in}))
+	for i := range max1xx {
+		if err := hook(103, textproto.MIMEHeader{}); err != nil {
+			t.Fatalf("response %d: %v, want nil", i+1, err)
+		}
+	}
+	if err := hook(103, textproto.MIMEHeader{}); err != errTooMany1xx || in.n != max1xx {
+		t.Errorf("past the bound: got %v after %d passed on, want %v after %d", err, in.n, errTooMany1xx, max1xx)
 	}
 }

@@ -474,14 +474,17 @@ func (c *Conn) endLocked(s *stream, endStream bool) {
 	}
 }
 
-// onInformational handles a 1xx response: it goes to the request's
-// httptrace hooks, if any, and is otherwise skipped.
+// onInformational handles a 1xx response: it goes to the stream's Interim
+// and the request's httptrace hooks, if any, and is otherwise skipped.
 func (c *Conn) onInformational(s *stream, code int, h http.Header, endStream bool) error {
 	if endStream {
 		return malformed(s)
 	}
 	if s.n1xx++; s.n1xx > max1xx {
 		return malformed(s)
+	}
+	if s.interim != nil {
+		s.interim.Got1xx(code, h)
 	}
 	if t := s.trace; t != nil {
 		if code == http.StatusContinue && t.Got100Continue != nil {

@@ -19,13 +19,14 @@ import (
 // fields usually live in it too, so a request costs one allocation for
 // all of them.
 type stream struct {
-	c      *Conn
-	req    *http.Request          // immutable
-	ctx    context.Context        // immutable
-	trace  *httptrace.ClientTrace // immutable; nil without a trace
-	head   bool                   // the request is HEAD; immutable
-	listed bool                   // the caller asked for the response head as a list (StartListReserved); immutable
-	id     uint32                 // set under wmu before the stream is registered; then immutable
+	c       *Conn
+	req     *http.Request          // immutable
+	ctx     context.Context        // immutable
+	trace   *httptrace.ClientTrace // immutable; nil without a trace
+	interim Interim                // immutable; nil if 1xx responses go to no one but trace
+	head    bool                   // the request is HEAD; immutable
+	listed  bool                   // the caller asked for the response head as a list (StartListReserved); immutable
+	id      uint32                 // set under wmu before the stream is registered; then immutable
 
 	// headed hands the response head to RoundTrip, which waits on it:
 	// deliverLocked calls Done once, after setting resErr (nil: res is
@@ -159,6 +160,17 @@ type StartOptions struct {
 	// order in place of req.Header: names in any letter case (sent in lower
 	// case), checked and left out as a Header's would be.
 	Fields []fieldlist.Field
+
+	// Interim, when not nil, gets the stream's informational (1xx)
+	// responses, on the connection's reader goroutine, which it must not
+	// keep waiting; the request's httptrace hooks get them as well.
+	Interim Interim
+}
+
+// Interim takes a stream's informational responses (StartOptions.Interim):
+// the status code and the fields, which it may keep but not change.
+type Interim interface {
+	Got1xx(code int, h http.Header)
 }
 
 // StartReservedWith is StartReserved with the choices of o.
@@ -186,6 +198,7 @@ func (c *Conn) StartReservedWith(req *http.Request, o StartOptions) (*Started, u
 		clen:   -1,
 	}
 	s.trace = httptrace.ContextClientTrace(ctx)
+	s.interim = o.Interim
 	s.headed.Add(1)
 	if h.bodyLen != 0 || len(req.Trailer) > 0 {
 		s.sendc = make(chan struct{}, 1)

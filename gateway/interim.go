@@ -1,0 +1,106 @@
+package gateway
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// interim forwards a request's informational (1xx) responses, such as 103 Early Hints, to its
+// client in order and before the final response (RFC 9110 15.2: a proxy forwards them). A session
+// reports them on a goroutine that must not wait for a client, so they are written on a goroutine
+// of their own, which the final response waits for (settle). A pipelined request started ahead of
+// its turn has no ResponseWriter until then: its informational responses wait in the queue and go
+// out just before its final response.
+type interim struct {
+	state atomic.Uint32 // interimNone, then interimSome or interimSettled
+
+	mu    sync.Mutex
+	w     http.ResponseWriter // guarded by mu: nil until the answer may be written
+	queue []informational     // guarded by mu: not yet written
+	busy  chan struct{}       // guarded by mu: closed once the writing goroutine ends; nil while none runs
+}
+
+const (
+	interimNone    = iota // no informational response came
+	interimSome           // one came: settle takes mu
+	interimSettled        // the final response is being written: later ones are dropped
+)
+
+type informational struct {
+	code int
+	h    http.Header // the session's; not changed
+}
+
+// Got1xx is pool.Interim's: it queues an informational response and starts its writing goroutine
+// if the answer may be written and none runs. A 100 Continue stays behind: h1 sends its own
+// when the gateway first reads the request body for the upstream.
+func (in *interim) Got1xx(code int, h http.Header) {
+	if code == http.StatusContinue {
+		return
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.state.CompareAndSwap(interimNone, interimSome) && in.state.Load() == interimSettled {
+		return
+	}
+	in.queue = append(in.queue, informational{code, h})
+	if in.w != nil && in.busy == nil {
+		in.busy = make(chan struct{})
+		go in.drain(in.w, in.busy)
+	}
+}
+
+// drain writes the queue to w until it is empty, then closes busy.
+func (in *interim) drain(w http.ResponseWriter, busy chan struct{}) {
+	for {
+		in.mu.Lock()
+		if len(in.queue) == 0 {
+			in.busy = nil
+			in.mu.Unlock()
+			close(busy)
+			return
+		}
+		x := in.queue[0]
+		in.queue = in.queue[1:]
+		in.mu.Unlock()
+		x.writeTo(w)
+	}
+}
+
+// settle is called before the final response (or the failure's status) is written to w: it
+// waits for the informational responses under way and writes those still queued. Any that come
+// later are dropped.
+func (in *interim) settle(w http.ResponseWriter) {
+	if in.state.CompareAndSwap(interimNone, interimSettled) {
+		return
+	}
+	for {
+		in.mu.Lock()
+		if busy := in.busy; busy != nil {
+			in.mu.Unlock()
+			<-busy
+			continue
+		}
+		queue := in.queue
+		in.queue = nil
+		in.state.Store(interimSettled)
+		in.mu.Unlock()
+		for _, x := range queue {
+			x.writeTo(w)
+		}
+		return
+	}
+}
+
+// writeTo sends x through w's header map, which holds nothing else before the final response,
+// and leaves it empty again.
+func (x informational) writeTo(w http.ResponseWriter) {
+	h := w.Header()
+	for k, vv := range x.h {
+		h[k] = vv
+	}
+	removeHopHeaders(h)
+	w.WriteHeader(x.code)
+	clear(h)
+}

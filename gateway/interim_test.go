@@ -1,0 +1,69 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// headsWriter records each WriteHeader with the fields it carried.
+type headsWriter struct {
+	mu    sync.Mutex
+	h     http.Header
+	heads []string
+}
+
+func (w *headsWriter) Header() http.Header {
+	if w.h == nil {
+		w.h = http.Header{}
+	}
+	return w.h
+}
+
+func (w *headsWriter) WriteHeader(code int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.heads = append(w.heads, fmt.Sprintf("%d %v", code, w.h))
+}
+
+func (w *headsWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// TestInterim: informational responses go out in order, without hop-by-hop fields and without
+// the upstream's 100 Continue, each with nothing else in the header map; before the answer may be
+// written they wait for settle; after settle they are dropped.
+func TestInterim(t *testing.T) {
+	hint := func(v string) http.Header { return http.Header{"Link": {v}, "Connection": {"x"}} }
+	t.Run("as they come", func(t *testing.T) {
+		w := &headsWriter{}
+		in := &interim{w: w}
+		in.Got1xx(103, hint("a"))
+		in.Got1xx(100, http.Header{})
+		in.Got1xx(103, hint("b"))
+		in.settle(w)
+		in.Got1xx(103, hint("late"))
+		want := "103 map[Link:[a]] | 103 map[Link:[b]]"
+		if got := strings.Join(w.heads, " | "); got != want || len(w.h) != 0 {
+			t.Errorf("got %q with %v left, want %q and nothing left", got, w.h, want)
+		}
+	})
+	t.Run("before their turn", func(t *testing.T) {
+		in := &interim{}
+		in.Got1xx(103, hint("a"))
+		w := &headsWriter{}
+		in.settle(w)
+		if got := strings.Join(w.heads, " | "); got != "103 map[Link:[a]]" {
+			t.Errorf("got %q, want the queued 103 written by settle", got)
+		}
+	})
+	t.Run("none", func(t *testing.T) {
+		w := &headsWriter{}
+		in := &interim{w: w}
+		in.settle(w)
+		in.Got1xx(103, hint("late"))
+		if len(w.heads) != 0 {
+			t.Errorf("got %q, want nothing", w.heads)
+		}
+	})
+}
