@@ -96,11 +96,11 @@ func AdoptHeader(w http.ResponseWriter, h http.Header) bool {
 // Discard drops the response that w, a ResponseWriter of this package's, holds, where nothing of
 // its final head has reached the client: the head and body bytes buffered so far are gone (with
 // an informational response still held back with them), and the handler may answer anew, as if
-// it had written nothing. A proxy whose upstream failed after the response head but before any of it
-// was sent can so answer with a status instead of a cut connection. It reports false, changing
-// nothing, once a byte of the final head was sent, for another ResponseWriter, after the handler
-// returned, and for a pipelined response written with others (PipelineStarter), whose bytes
-// share a buffer.
+// it had written nothing. A proxy whose upstream failed after the response head, before any of
+// it was sent, can so answer with a status instead of a cut connection. It reports false,
+// changing nothing, once a byte of the final head was sent, for another ResponseWriter, after
+// the handler returned, and for a pipelined response written with others (PipelineStarter),
+// whose bytes share a buffer.
 func Discard(rw http.ResponseWriter) bool {
 	w, ok := rw.(*response)
 	if !ok || w.done || w.fin != nil {
