@@ -37,31 +37,33 @@ func TestInterim(t *testing.T) {
 	hint := func(v string) http.Header { return http.Header{"Link": {v}, "Connection": {"x"}} }
 	t.Run("as they come", func(t *testing.T) {
 		w := &headsWriter{}
-		in := &interim{w: w}
-		in.Got1xx(103, hint("a"))
-		in.Got1xx(100, http.Header{})
-		in.Got1xx(103, hint("b"))
-		in.settle(w)
-		in.Got1xx(103, hint("late"))
+		ex := new(exchange)
+		ex.pw.w = w
+		ex.Got1xx(103, hint("a"))
+		ex.Got1xx(100, http.Header{})
+		ex.Got1xx(103, hint("b"))
+		ex.settle(w)
+		ex.Got1xx(103, hint("late"))
 		want := "103 map[Link:[a]] | 103 map[Link:[b]]"
 		if got := strings.Join(w.heads, " | "); got != want || len(w.h) != 0 {
 			t.Errorf("got %q with %v left, want %q and nothing left", got, w.h, want)
 		}
 	})
 	t.Run("before their turn", func(t *testing.T) {
-		in := &interim{}
-		in.Got1xx(103, hint("a"))
+		ex := new(exchange)
+		ex.Got1xx(103, hint("a"))
 		w := &headsWriter{}
-		in.settle(w)
+		ex.settle(w)
 		if got := strings.Join(w.heads, " | "); got != "103 map[Link:[a]]" {
 			t.Errorf("got %q, want the queued 103 written by settle", got)
 		}
 	})
 	t.Run("none", func(t *testing.T) {
 		w := &headsWriter{}
-		in := &interim{w: w}
-		in.settle(w)
-		in.Got1xx(103, hint("late"))
+		ex := new(exchange)
+		ex.pw.w = w
+		ex.settle(w)
+		ex.Got1xx(103, hint("late"))
 		if len(w.heads) != 0 {
 			t.Errorf("got %q, want nothing", w.heads)
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -44,7 +45,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := new(exchange)
 	var rec record
 	out := p.begin(r, ex, &rec)
-	ex.interim.w = w // informational responses go out as they come
+	ex.pw.w = w // informational responses go out as they come (Got1xx)
 	resp, err := p.up.RoundTrip(out)
 	p.respond(w, r, &rec, ex, resp, err)
 }
@@ -60,13 +61,13 @@ func (p *proxy) begin(r *http.Request, ex *exchange, rec *record) *http.Request 
 	// when a head has come, and ours time it without a timer per request.
 	ex.ctx.Context = r.Context()
 	ex.ctx.Info.List = &ex.list // see writeFields
-	ex.ctx.Info.Interim = &ex.interim
+	ex.ctx.Info.Interim = ex
 	return p.outbound(&ex.ctx, r, ex)
 }
 
 // respond is the second half of ServeHTTP: the answer to the round trip's outcome.
 func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex *exchange, resp *http.Response, err error) {
-	ex.interim.settle(w)
+	ex.settle(w)
 	if err == nil && failedBody(&ex.body) {
 		// The upstream answered a request whose body failed on the client's side (too large,
 		// too slow, malformed) before the answer could be passed on: it did not get the request
@@ -126,8 +127,8 @@ type exchange struct {
 	body countingBody
 	out  http.Request // the upstream request
 	pw   pieceWriter  // copyBody's, for a body it passes on without copying
-	// interim forwards the informational responses; the pool reaches it through ctx.Info.
-	interim interim
+	// hints is the state of the informational responses forwarded, once one came (Got1xx).
+	hints atomic.Pointer[interim]
 }
 
 // failedBody reports whether reading the client's body failed, short of its end.
