@@ -166,6 +166,9 @@ func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *ht
 		if removeHopHeaders(h) {
 			h["Te"] = teTrailers
 		}
+		if len(r.Trailer) > 0 {
+			delete(h, "Trailer") // the session announces r.Trailer's names itself
+		}
 		p.forward.add(h, r)
 	}
 	out := http.Request{
@@ -180,6 +183,15 @@ func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *ht
 	}
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		out.Body = &ex.body
+		if r.ContentLength < 0 {
+			// A chunked body may end in trailer fields (RFC 9112 7.1.2), which h1 puts in
+			// r.Trailer when the body ends: in this map, which the session reads then, and
+			// sends as the stream's last HEADERS (RFC 9113 8.1).
+			if r.Trailer == nil {
+				r.Trailer = make(http.Header)
+			}
+			out.Trailer = r.Trailer
+		}
 	}
 	ex.out = *out.WithContext(ctx) // inlined: the copy is on the stack, and ex holds the request
 	return &ex.out

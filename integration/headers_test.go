@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -126,6 +129,36 @@ func TestTrailers(t *testing.T) {
 			}
 			if got := resp.Trailer.Get("X-Checksum"); got != "done" {
 				t.Errorf("trailer X-Checksum %q, want done (trailers %v)", got, resp.Trailer)
+			}
+		})
+	}
+}
+
+// TestRequestTrailers: the trailer fields of a client's chunked body reach the upstream, over
+// each upstream kind and both HTTP/2 engines, and the connection serves the next request.
+func TestRequestTrailers(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle("/", demo.Handler())
+	mux.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %v %s", b, err, r.Trailer.Get("X-Checksum"))
+	})
+	kinds := append(upstreamKinds, upstreamKind{name: "h2c x/net", engine: "x/net"})
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			u := startUpstream(t, k, demo.Options{Handler: mux})
+			cfg := testConfig(u)
+			cfg.Pool.H2Engine = k.engine
+			f := startGateway(t, cfg)
+			c := dialRaw(t, f.addr, false)
+			c.send("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n" +
+				"5\r\nhello\r\n0\r\nX-Checksum: 5d41\r\n\r\n")
+			if resp, body := c.response("POST"); resp.StatusCode != 200 || body != "hello <nil> 5d41" {
+				t.Errorf("got %d %q, want 200 %q: the body and its trailer upstream", resp.StatusCode, body, "hello <nil> 5d41")
+			}
+			c.send("GET /path/next HTTP/1.1\r\nHost: a\r\n\r\n")
+			if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "/path/next" {
+				t.Errorf("next request: got %d %q, want 200 /path/next", resp.StatusCode, body)
 			}
 		})
 	}
