@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,6 +152,14 @@ func cause(body *countingBody, err error) error {
 func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *http.Request {
 	ex.url = *r.URL
 	ex.url.Scheme, ex.url.Host = p.scheme, p.address
+	// The path goes upstream as the client sent it (RFC 9110 7.6: a proxy passes the target on).
+	// url.URL.RequestURI, where the sessions take :path from (RFC 9113 8.3.1), would escape a
+	// path again that url.ParseRequestURI kept with bytes it escapes itself: "/a|b" as "/a%7Cb",
+	// which breaks a signed URL. As the URL's Opaque it is taken as it is; not a path that
+	// starts with "//", which Opaque would read as an authority.
+	if t := r.RequestURI; len(t) > 0 && t[0] == '/' && !strings.HasPrefix(t, "//") {
+		ex.url.Opaque, _, _ = strings.Cut(t, "?")
+	}
 	// The client's fields become the upstream's, where h1 read them: as a list (its
 	// Config.ListFields, which the gateway sets), which travels as one and becomes a Header only
 	// for a session that needs it (pool.Info.Request); else the client's header map itself. h1

@@ -163,3 +163,35 @@ func TestRequestTrailers(t *testing.T) {
 		})
 	}
 }
+
+// TestTargetAsSent: the request-target reaches the upstream as the client sent it, over each
+// upstream kind and both HTTP/2 engines: bytes that url.URL would escape ("|", "{", "^") are not
+// escaped, escapes are not decoded, and the query is untouched.
+func TestTargetAsSent(t *testing.T) {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.RequestURI) })
+	targets := []string{
+		"/plain/path?x=1",
+		"/a|b",
+		"/a%41|b?q=%7C|{}",
+		"/x{y}^z`w",
+		"/a%2Fb%2fc",
+		"/a?",
+		"//double/slash",
+	}
+	kinds := append(upstreamKinds, upstreamKind{name: "h2c x/net", engine: "x/net"})
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			u := startUpstream(t, k, demo.Options{Handler: echo})
+			cfg := testConfig(u)
+			cfg.Pool.H2Engine = k.engine
+			f := startGateway(t, cfg)
+			c := dialRaw(t, f.addr, false)
+			for _, target := range targets {
+				c.send("GET " + target + " HTTP/1.1\r\nHost: a\r\n\r\n")
+				if resp, body := c.response("GET"); resp.StatusCode != 200 || body != target {
+					t.Errorf("GET %s: the upstream got %q (%d), want it as sent", target, body, resp.StatusCode)
+				}
+			}
+		})
+	}
+}
