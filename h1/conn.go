@@ -809,6 +809,14 @@ func (c *conn) serveRequest(w *response) bool {
 		c.afterPanic(w)
 		return false
 	}
+	if c.cr.gone != nil && !w.wroteHeader {
+		// The client went away, and the handler, its request cancelled, answered nothing: no
+		// answer is made up for it, which a client that only half-closed its side would read
+		// as the response.
+		w.done = true
+		c.rwc.Close()
+		return false
+	}
 	if e := w.finish(bodyErr); e != nil {
 		c.reportRefusal(e, &w.head)
 		c.replyError(e)

@@ -696,6 +696,26 @@ func TestContextCancelledWhenClientGoes(t *testing.T) {
 	}
 }
 
+// TestNoAnswerMadeUpForAClientThatWent: a client that half-closes its side while its handler
+// runs is taken as gone (the watch cannot tell its FIN from a close): the request is cancelled,
+// and a handler that then answers nothing leaves the connection closed without a response, not
+// with an empty 200 that the client, still reading, would take for the answer.
+func TestNoAnswerMadeUpForAClientThatWent(t *testing.T) {
+	cancelled := make(chan struct{})
+	_, addr := startServer(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			close(cancelled)
+		case <-time.After(safetyNet):
+		}
+	}))
+	c := dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.conn.(interface{ CloseWrite() error }).CloseWrite()
+	<-cancelled
+	c.expectClosed()
+}
+
 // TestMalformedChunkedBody: broken chunked framing is answered 400 and closes the connection.
 // Framing that arrives with the head is refused before the handler runs; framing that arrives
 // later fails the handler's read.
