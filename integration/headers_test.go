@@ -29,8 +29,7 @@ func TestHeaderRules(t *testing.T) {
 	removed := []string{"connection", "keep-alive", "proxy-connection", "upgrade", "x-secret", "x-other-secret", "transfer-encoding"}
 
 	// x/net's session takes the fields as a Header, which the pool makes of the list h1 read.
-	kinds := append(upstreamKinds, upstreamKind{name: "h2c x/net", engine: "x/net"})
-	for _, k := range kinds {
+	for _, k := range engineKinds {
 		t.Run(k.name, func(t *testing.T) {
 			u := startUpstream(t, k, demo.Options{})
 			cfg := testConfig(u)
@@ -143,25 +142,18 @@ func TestRequestTrailers(t *testing.T) {
 		b, err := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%s %v %s", b, err, r.Trailer.Get("X-Checksum"))
 	})
-	kinds := append(upstreamKinds, upstreamKind{name: "h2c x/net", engine: "x/net"})
-	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
-			u := startUpstream(t, k, demo.Options{Handler: mux})
-			cfg := testConfig(u)
-			cfg.Pool.H2Engine = k.engine
-			f := startGateway(t, cfg)
-			c := dialRaw(t, f.addr, false)
-			c.send("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n" +
-				"5\r\nhello\r\n0\r\nX-Checksum: 5d41\r\n\r\n")
-			if resp, body := c.response("POST"); resp.StatusCode != 200 || body != "hello <nil> 5d41" {
-				t.Errorf("got %d %q, want 200 %q: the body and its trailer upstream", resp.StatusCode, body, "hello <nil> 5d41")
-			}
-			c.send("GET /path/next HTTP/1.1\r\nHost: a\r\n\r\n")
-			if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "/path/next" {
-				t.Errorf("next request: got %d %q, want 200 /path/next", resp.StatusCode, body)
-			}
-		})
-	}
+	withEachEngine(t, func() http.Handler { return mux }, func(t *testing.T, f *front) {
+		c := dialRaw(t, f.addr, false)
+		c.send("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n" +
+			"5\r\nhello\r\n0\r\nX-Checksum: 5d41\r\n\r\n")
+		if resp, body := c.response("POST"); resp.StatusCode != 200 || body != "hello <nil> 5d41" {
+			t.Errorf("got %d %q, want 200 %q: the body and its trailer upstream", resp.StatusCode, body, "hello <nil> 5d41")
+		}
+		c.send("GET /path/next HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "/path/next" {
+			t.Errorf("next request: got %d %q, want 200 /path/next", resp.StatusCode, body)
+		}
+	})
 }
 
 // TestTargetAsSent: the request-target reaches the upstream as the client sent it, over each
@@ -178,20 +170,13 @@ func TestTargetAsSent(t *testing.T) {
 		"/a?",
 		"//double/slash",
 	}
-	kinds := append(upstreamKinds, upstreamKind{name: "h2c x/net", engine: "x/net"})
-	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
-			u := startUpstream(t, k, demo.Options{Handler: echo})
-			cfg := testConfig(u)
-			cfg.Pool.H2Engine = k.engine
-			f := startGateway(t, cfg)
-			c := dialRaw(t, f.addr, false)
-			for _, target := range targets {
-				c.send("GET " + target + " HTTP/1.1\r\nHost: a\r\n\r\n")
-				if resp, body := c.response("GET"); resp.StatusCode != 200 || body != target {
-					t.Errorf("GET %s: the upstream got %q (%d), want it as sent", target, body, resp.StatusCode)
-				}
+	withEachEngine(t, func() http.Handler { return echo }, func(t *testing.T, f *front) {
+		c := dialRaw(t, f.addr, false)
+		for _, target := range targets {
+			c.send("GET " + target + " HTTP/1.1\r\nHost: a\r\n\r\n")
+			if resp, body := c.response("GET"); resp.StatusCode != 200 || body != target {
+				t.Errorf("GET %s: the upstream got %q (%d), want it as sent", target, body, resp.StatusCode)
 			}
-		})
-	}
+		}
+	})
 }

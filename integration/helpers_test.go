@@ -145,6 +145,23 @@ var upstreamKinds = []upstreamKind{
 	{name: "h3", tls: true, h3: true},
 }
 
+// engineKinds are upstreamKinds and h2c over x/net's HTTP/2 session, for the cases where the
+// sessions differ in how they take a request's or a response's parts.
+var engineKinds = append(upstreamKinds[:len(upstreamKinds):len(upstreamKinds)], upstreamKind{name: "h2c x/net", engine: "x/net"})
+
+// withEachEngine runs fn, for each of engineKinds, against a gateway in front of an upstream that
+// serves what handler returns (called once for each).
+func withEachEngine(t *testing.T, handler func() http.Handler, fn func(t *testing.T, f *front)) {
+	for _, k := range engineKinds {
+		t.Run(k.name, func(t *testing.T) {
+			u := startUpstream(t, k, demo.Options{Handler: handler()})
+			cfg := testConfig(u)
+			cfg.Pool.H2Engine = k.engine
+			fn(t, startGateway(t, cfg))
+		})
+	}
+}
+
 // scheme is how the gateway's Upstream URL names the kind.
 func (k upstreamKind) scheme() string {
 	switch {

@@ -30,49 +30,45 @@ func earlyHints(release <-chan struct{}) http.Handler {
 	return mux
 }
 
-// TestEarlyHintsForwarded: over each upstream kind and both HTTP/2 engines, an upstream's 103 reaches an HTTP/1.1 client
+// TestEarlyHintsForwarded: over each upstream kind and both HTTP/2 engines (x/net's session
+// reports them through httptrace, as quic-go's does), an upstream's 103 reaches an HTTP/1.1 client
 // while the upstream is still at work on the final response (RFC 9110 15.2: a proxy forwards
 // 1xx responses), its fields in it and not in the final response; an HTTP/1.0 client, which may
 // get no 1xx, gets only the final response; pipelined, the 103 comes in its request's turn.
 func TestEarlyHintsForwarded(t *testing.T) {
-	// x/net's session reports them through httptrace, as quic-go's does.
-	kinds := append(upstreamKinds, upstreamKind{name: "h2c x/net", engine: "x/net"})
-	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
-			release := make(chan struct{})
-			u := startUpstream(t, k, demo.Options{Handler: earlyHints(release)})
-			cfg := testConfig(u)
-			cfg.Pool.H2Engine = k.engine
-			f := startGateway(t, cfg)
-
-			c := dialRaw(t, f.addr, false)
-			c.send("GET /hints/wait HTTP/1.1\r\nHost: a\r\n\r\n")
-			resp, _ := c.response("GET") // the upstream waits for release until this has come
-			if resp.StatusCode != http.StatusEarlyHints || resp.Header.Get("Link") != "</style.css>; rel=preload; as=style" {
-				t.Fatalf("got %d Link %q, want 103 with the upstream's Link", resp.StatusCode, resp.Header.Get("Link"))
-			}
-			close(release)
-			resp, body := c.response("GET")
-			if resp.StatusCode != 200 || body != "final" || resp.Header.Get("Link") != "" {
-				t.Errorf("got %d %q Link %q, want 200 final without the hint's Link", resp.StatusCode, body, resp.Header.Get("Link"))
-			}
-
-			c = dialRaw(t, f.addr, false)
-			c.send("GET /hints/now HTTP/1.0\r\nHost: a\r\n\r\n")
-			if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "final" {
-				t.Errorf("HTTP/1.0: got %d %q, want 200 final and no 103", resp.StatusCode, body)
-			}
-
-			c = dialRaw(t, f.addr, false)
-			c.send("GET /path/first HTTP/1.1\r\nHost: a\r\n\r\nGET /hints/now HTTP/1.1\r\nHost: a\r\n\r\n")
-			for _, want := range []struct {
-				code int
-				body string
-			}{{200, "/path/first"}, {103, ""}, {200, "final"}} {
-				if resp, body := c.response("GET"); resp.StatusCode != want.code || body != want.body {
-					t.Errorf("pipelined: got %d %q, want %d %q", resp.StatusCode, body, want.code, want.body)
-				}
-			}
-		})
+	var release chan struct{}
+	handler := func() http.Handler {
+		release = make(chan struct{})
+		return earlyHints(release)
 	}
+	withEachEngine(t, handler, func(t *testing.T, f *front) {
+		c := dialRaw(t, f.addr, false)
+		c.send("GET /hints/wait HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, _ := c.response("GET") // the upstream waits for release until this has come
+		if resp.StatusCode != http.StatusEarlyHints || resp.Header.Get("Link") != "</style.css>; rel=preload; as=style" {
+			t.Fatalf("got %d Link %q, want 103 with the upstream's Link", resp.StatusCode, resp.Header.Get("Link"))
+		}
+		close(release)
+		resp, body := c.response("GET")
+		if resp.StatusCode != 200 || body != "final" || resp.Header.Get("Link") != "" {
+			t.Errorf("got %d %q Link %q, want 200 final without the hint's Link", resp.StatusCode, body, resp.Header.Get("Link"))
+		}
+
+		c = dialRaw(t, f.addr, false)
+		c.send("GET /hints/now HTTP/1.0\r\nHost: a\r\n\r\n")
+		if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "final" {
+			t.Errorf("HTTP/1.0: got %d %q, want 200 final and no 103", resp.StatusCode, body)
+		}
+
+		c = dialRaw(t, f.addr, false)
+		c.send("GET /path/first HTTP/1.1\r\nHost: a\r\n\r\nGET /hints/now HTTP/1.1\r\nHost: a\r\n\r\n")
+		for _, want := range []struct {
+			code int
+			body string
+		}{{200, "/path/first"}, {103, ""}, {200, "final"}} {
+			if resp, body := c.response("GET"); resp.StatusCode != want.code || body != want.body {
+				t.Errorf("pipelined: got %d %q, want %d %q", resp.StatusCode, body, want.code, want.body)
+			}
+		}
+	})
 }
