@@ -3,7 +3,9 @@ package gateway
 import (
 	"crypto/tls"
 	"net/http"
+	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -71,4 +73,56 @@ func TestForwarding(t *testing.T) {
 	if want := (http.Header{"X-Forwarded-For": {"198.51.100.1"}}); !reflect.DeepEqual(h, want) {
 		t.Errorf("all off: got %v, want %v", h, want)
 	}
+}
+
+func TestTargetPath(t *testing.T) {
+	for target, want := range map[string]string{
+		"/a|b?q=|":                 "/a|b",
+		"/plain":                   "/plain",
+		"/a?":                      "/a",
+		"//x":                      "",
+		"*":                        "",
+		"http://h/a%41|b?q":        "/a%41|b",
+		"http://h:81/":             "/",
+		"http://h":                 "",
+		"http://h?q=/x":            "",
+		"https://h//x":             "",
+		"http://[::1]:8080/p{q}?r": "/p{q}",
+	} {
+		if got := targetPath(target); got != want {
+			t.Errorf("targetPath(%q) = %q, want %q", target, got, want)
+		}
+	}
+}
+
+// FuzzTargetPath: for a target that h1 takes (url.ParseRequestURI, and an http or https URI with
+// a host in the absolute-form), the path targetPath returns names
+// the same path as the parsed URL (once unescaped), starts with one '/', holds no query, and is
+// the target's own bytes; an origin-form target is that path and then its query.
+//
+// Run with: go test ./gateway -run XXX -fuzz '^FuzzTargetPath$' -fuzztime 45s
+func FuzzTargetPath(f *testing.F) {
+	for _, s := range []string{"/a|b?q", "/a%41|b", "http://h/x{y}", "http://h?q", "//x", "*", "/a?", "https://h:1/%2F/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		u, err := url.ParseRequestURI(target)
+		if err != nil || target[0] != '/' && (u.Host == "" || u.Opaque != "" || u.User != nil ||
+			!strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https")) {
+			return // not a target h1 lets through (its parseAbsoluteForm)
+		}
+		p := targetPath(target)
+		if p == "" {
+			return
+		}
+		if p[0] != '/' || strings.HasPrefix(p, "//") || strings.Contains(p, "?") || !strings.Contains(target, p) {
+			t.Fatalf("targetPath(%q) = %q: not a path of the target's own", target, p)
+		}
+		if unescaped, err := url.PathUnescape(p); err != nil || unescaped != u.Path {
+			t.Errorf("targetPath(%q) = %q, unescaped %q (%v); the URL's path is %q", target, p, unescaped, err, u.Path)
+		}
+		if rest, ok := strings.CutPrefix(target, p); target[0] == '/' && (!ok || rest != "" && rest[0] != '?') {
+			t.Errorf("targetPath(%q) = %q: not the target's path, before its query", target, p)
+		}
+	})
 }

@@ -152,13 +152,8 @@ func cause(body *countingBody, err error) error {
 func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *http.Request {
 	ex.url = *r.URL
 	ex.url.Scheme, ex.url.Host = p.scheme, p.address
-	// The path goes upstream as the client sent it (RFC 9110 7.6: a proxy passes the target on).
-	// url.URL.RequestURI, where the sessions take :path from (RFC 9113 8.3.1), would escape a
-	// path again that url.ParseRequestURI kept with bytes it escapes itself: "/a|b" as "/a%7Cb",
-	// which breaks a signed URL. As the URL's Opaque it is taken as it is; not a path that
-	// starts with "//", which Opaque would read as an authority.
-	if t := r.RequestURI; len(t) > 0 && t[0] == '/' && !strings.HasPrefix(t, "//") {
-		ex.url.Opaque, _, _ = strings.Cut(t, "?")
+	if path := targetPath(r.RequestURI); path != "" {
+		ex.url.Opaque = path
 	}
 	// The client's fields become the upstream's, where h1 read them: as a list (its
 	// Config.ListFields, which the gateway sets), which travels as one and becomes a Header only
@@ -204,6 +199,29 @@ func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *ht
 	}
 	ex.out = *out.WithContext(ctx) // inlined: the copy is on the stack, and ex holds the request
 	return &ex.out
+}
+
+// targetPath returns the path of a request-target as the client sent it, to go upstream as it is
+// (RFC 9110 7.6: a proxy passes the target on), as the URL's Opaque. url.URL.RequestURI, where
+// the sessions take :path from (RFC 9113 8.3.1), would escape a path again that
+// url.ParseRequestURI kept with bytes it escapes itself: "/a|b" as "/a%7Cb", which breaks a
+// signed URL. It returns "" where the URL's own serves: for "*", an absolute-form target without
+// a path, and a path that starts with "//", which Opaque would read as an authority.
+func targetPath(target string) string {
+	if len(target) > 0 && target[0] != '/' {
+		// The absolute-form (RFC 9112 3.2.2): the path follows the authority.
+		_, rest, ok := strings.Cut(target, "://")
+		i := strings.IndexAny(rest, "/?")
+		if !ok || i < 0 || rest[i] != '/' {
+			return ""
+		}
+		target = rest[i:]
+	}
+	path, _, _ := strings.Cut(target, "?")
+	if path == "" || strings.HasPrefix(path, "//") {
+		return ""
+	}
+	return path
 }
 
 // writeHead copies the status and the end-to-end fields of resp to w.
