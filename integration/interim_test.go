@@ -18,6 +18,11 @@ func earlyHints(release <-chan struct{}) http.Handler {
 		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
 		w.WriteHeader(http.StatusEarlyHints)
 		w.Header().Del("Link")
+		if r.URL.Path == "/hints/many" {
+			for range 20 {
+				w.WriteHeader(http.StatusEarlyHints)
+			}
+		}
 		if r.URL.Path == "/hints/wait" {
 			select {
 			case <-release:
@@ -34,7 +39,8 @@ func earlyHints(release <-chan struct{}) http.Handler {
 // reports them through httptrace, as quic-go's does), an upstream's 103 reaches an HTTP/1.1 client
 // while the upstream is still at work on the final response (RFC 9110 15.2: a proxy forwards
 // 1xx responses), its fields in it and not in the final response; an HTTP/1.0 client, which may
-// get no 1xx, gets only the final response; pipelined, the 103 comes in its request's turn.
+// get no 1xx, gets only the final response; pipelined, the 103 comes in its request's turn; an
+// upstream that sends too many fails its request.
 func TestEarlyHintsForwarded(t *testing.T) {
 	var release chan struct{}
 	handler := func() http.Handler {
@@ -69,6 +75,21 @@ func TestEarlyHintsForwarded(t *testing.T) {
 			if resp, body := c.response("GET"); resp.StatusCode != want.code || body != want.body {
 				t.Errorf("pipelined: got %d %q, want %d %q", resp.StatusCode, body, want.code, want.body)
 			}
+		}
+
+		// More than the sessions take (16, quic-go's 5) fail the request.
+		c = dialRaw(t, f.addr, false)
+		c.send("GET /hints/many HTTP/1.1\r\nHost: a\r\n\r\n")
+		hints := 0
+		for {
+			resp, _ := c.response("GET")
+			if resp.StatusCode != http.StatusEarlyHints {
+				if resp.StatusCode != http.StatusBadGateway || hints > 16 {
+					t.Errorf("20 hints: got %d after %d hints, want 502 after 16 at most", resp.StatusCode, hints)
+				}
+				break
+			}
+			hints++
 		}
 	})
 }
