@@ -170,9 +170,6 @@ func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *ht
 		if removeHopHeaders(h) {
 			h["Te"] = teTrailers
 		}
-		if len(r.Trailer) > 0 {
-			delete(h, "Trailer") // the session announces r.Trailer's names itself
-		}
 		p.forward.add(h, r)
 	}
 	out := http.Request{
@@ -190,7 +187,8 @@ func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *ht
 		if r.ContentLength < 0 {
 			// A chunked body may end in trailer fields (RFC 9112 7.1.2), which h1 puts in
 			// r.Trailer when the body ends: in this map, which the session reads then, and
-			// sends as the stream's last HEADERS (RFC 9113 8.1).
+			// sends as the stream's last HEADERS (RFC 9113 8.1). It announces the declared
+			// names itself; the client's Trailer field, hop-by-hop here, stays behind.
 			if r.Trailer == nil {
 				r.Trailer = make(http.Header)
 			}

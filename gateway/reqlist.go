@@ -30,9 +30,6 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 	for _, f := range list {
 		switch {
 		case hopName(f.Name) || listedIn(options, f.Name):
-		case len(r.Trailer) > 0 && fieldlist.SameName(f.Name, "trailer"):
-			// The session announces the declared trailer names of r.Trailer itself (see
-			// outbound).
 		case forwardedFor && fieldlist.SameName(f.Name, "x-forwarded-for"):
 			xff = append(xff, f.Value)
 		case p.forward.forwardedProto && fieldlist.SameName(f.Name, "x-forwarded-proto"):
