@@ -178,9 +178,7 @@ func waitResult[T any](t *testing.T, ch <-chan T) T {
 // and whose /cut/later does so once 16 KiB of the body have gone out and the test says so
 // (cut), or its request ended.
 func brokenBodies(cut <-chan struct{}) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/", demo.Handler())
-	mux.HandleFunc("/cut/", func(w http.ResponseWriter, r *http.Request) {
+	return demoWith("/cut/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "100000")
 		w.WriteHeader(http.StatusOK)
 		if r.URL.Path == "/cut/later" {
@@ -195,7 +193,6 @@ func brokenBodies(cut <-chan struct{}) http.Handler {
 		}
 		panic(http.ErrAbortHandler) // a reset stream, for HTTP/2 and HTTP/3 alike
 	})
-	return mux
 }
 
 // TestBrokenResponseBody: an upstream response that breaks after its head, before anything of it

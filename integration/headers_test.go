@@ -136,13 +136,11 @@ func TestTrailers(t *testing.T) {
 // TestRequestTrailers: the trailer fields of a client's chunked body reach the upstream, over
 // each upstream kind and both HTTP/2 engines, and the connection serves the next request.
 func TestRequestTrailers(t *testing.T) {
-	mux := http.NewServeMux()
-	mux.Handle("/", demo.Handler())
-	mux.HandleFunc("/upload", func(w http.ResponseWriter, r *http.Request) {
+	upload := demoWith("/upload", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%s %v %s", b, err, r.Trailer.Get("X-Checksum"))
 	})
-	withEachEngine(t, func() http.Handler { return mux }, func(t *testing.T, f *front) {
+	withEachEngine(t, func() http.Handler { return upload }, func(t *testing.T, f *front) {
 		c := dialRaw(t, f.addr, false)
 		c.send("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n" +
 			"5\r\nhello\r\n0\r\nX-Checksum: 5d41\r\n\r\n")

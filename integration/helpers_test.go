@@ -145,6 +145,14 @@ var upstreamKinds = []upstreamKind{
 	{name: "h3", tls: true, h3: true},
 }
 
+// demoWith is the demo upstream's handler, with h serving the requests that pattern matches.
+func demoWith(pattern string, h http.HandlerFunc) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", demo.Handler())
+	mux.HandleFunc(pattern, h)
+	return mux
+}
+
 // engineKinds are upstreamKinds and h2c over x/net's HTTP/2 session, for the cases where the
 // sessions differ in how they take a request's or a response's parts.
 var engineKinds = append(upstreamKinds[:len(upstreamKinds):len(upstreamKinds)], upstreamKind{name: "h2c x/net", engine: "x/net"})

@@ -4,17 +4,13 @@ import (
 	"io"
 	"net/http"
 	"testing"
-
-	"muxgate/internal/demo"
 )
 
 // earlyHints is an upstream whose /hints/* routes send 103 Early Hints with a Link field before
 // their final response: /hints/wait once the test says so (release) or its request ended,
 // /hints/now at once.
 func earlyHints(release <-chan struct{}) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/", demo.Handler())
-	mux.HandleFunc("/hints/", func(w http.ResponseWriter, r *http.Request) {
+	return demoWith("/hints/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
 		w.WriteHeader(http.StatusEarlyHints)
 		w.Header().Del("Link")
@@ -32,7 +28,6 @@ func earlyHints(release <-chan struct{}) http.Handler {
 		}
 		io.WriteString(w, "final")
 	})
-	return mux
 }
 
 // TestEarlyHintsForwarded: over each upstream kind and both HTTP/2 engines (x/net's session
