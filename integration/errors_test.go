@@ -3,6 +3,7 @@ package integration
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -248,6 +249,40 @@ func TestBrokenResponseBody(t *testing.T) {
 				}) {
 					t.Errorf("access log: no line with %s and \"error\":\"upstream_error\" in\n%s", want, access.String())
 				}
+			}
+		})
+	}
+}
+
+// TestOversizedResponseHead: a response head far past the session's header list limit (200 KiB
+// of fields; muxgate's HTTP/2 session takes 64 KiB) costs its own request only: over HTTP/2 it is
+// answered 502, the session that carried it serves the next request, and the request is not
+// retried. It used to fail the session, and the retries of the GET failed two more. quic-go's
+// HTTP/3 client takes such a head.
+func TestOversizedResponseHead(t *testing.T) {
+	big := demoWith("/big", func(w http.ResponseWriter, r *http.Request) {
+		for i := range 200 {
+			w.Header().Set("X-Big-"+strconv.Itoa(i), strings.Repeat("~", 1<<10))
+		}
+	})
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			u := startUpstream(t, k, demo.Options{Handler: big})
+			f := startGateway(t, testConfig(u))
+			c := dialRaw(t, f.addr, false)
+			c.send("GET /path/a HTTP/1.1\r\nHost: a\r\n\r\n")
+			c.response("GET")
+			c.send("GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+			resp, _ := c.response("GET")
+			if want := map[bool]int{false: 502, true: 200}[k.h3]; resp.StatusCode != want {
+				t.Errorf("oversized head: got %d, want %d", resp.StatusCode, want)
+			}
+			c.send("GET /path/b HTTP/1.1\r\nHost: a\r\n\r\n")
+			if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "/path/b" {
+				t.Errorf("next request: got %d %q, want 200 /path/b", resp.StatusCode, body)
+			}
+			if n, sessions := u.Requests(), u.Accepted(); n != 3 || sessions != 1 {
+				t.Errorf("the upstream served %d requests on %d connections, want 3 on 1", n, sessions)
 			}
 		})
 	}

@@ -279,8 +279,20 @@ func (c *Conn) initCoding() {
 	c.rfr.SetReuseFrames()
 	c.rfr.SetMaxReadFrameSize(c.cfg.MaxFrameSize)
 	c.dec = hpack.NewDecoder(4096, c.onField)
-	c.dec.SetMaxStringLength(int(c.cfg.MaxHeaderListSize))
+	// A field longer than the list may hold fails its stream (onField, onHeaders), as a long
+	// list does; only a block past maxBlock fails the connection.
+	c.dec.SetMaxStringLength(c.maxBlock())
 }
+
+// maxBlock bounds the encoded size of one header block, HEADERS and CONTINUATIONs together:
+// past it the connection fails (ENHANCE_YOUR_CALM), which bounds what a CONTINUATION flood
+// makes the reader decode. Below it, a block that decodes to more than MaxHeaderListSize is
+// decoded to its end, which keeps the HPACK table in step with the peer's (RFC 9113 4.3), and
+// fails its stream only: it is one response's fault, and the session serves every other.
+// Sixteen times the list leaves room for a block of long fields that Huffman coding does not
+// shrink; it was twice, and a 200 KB response head from an x/net server failed the session
+// (and, as an idempotent GET, two more on retry).
+func (c *Conn) maxBlock() int { return 16*int(c.cfg.MaxHeaderListSize) + 4096 }
 
 // startGoroutines starts the writer, the reader, the watch and, with
 // Config.PingInterval, the keep-alive, all counted in c.wg, and wakes the

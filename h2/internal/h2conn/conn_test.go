@@ -917,6 +917,16 @@ func TestResponses(t *testing.T) {
 		}
 		p.expect(http2.FrameRSTStream)
 
+		// So does a head whose block is several times the list, with a field longer than the
+		// list may hold ('~' has no shorter Huffman code, so the block is as long as the values).
+		r = roundTrip(get("/"), func(id uint32) {
+			p.headers(id, true, ":status", "200", "x-long", strings.Repeat("~", 100<<10), "x-more", strings.Repeat("~", 150<<10))
+		})
+		if !errors.Is(r.err, errResHeaderListSize) {
+			t.Errorf("head of a 250 KiB block: %v, want %v", r.err, errResHeaderListSize)
+		}
+		p.expect(http2.FrameRSTStream)
+
 		// The connection survived all of it.
 		r = roundTrip(get("/"), func(id uint32) { p.headers(id, true, ":status", "204") })
 		if r.err != nil || r.res.StatusCode != 204 || r.res.Status != "204 No Content" || r.res.ContentLength != 0 {
@@ -941,6 +951,22 @@ func TestProtocolErrors(t *testing.T) {
 		{"bad hpack", func(p *peer, id uint32) {
 			p.must(p.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: []byte{0xff, 0xff, 0xff, 0xff}, EndHeaders: true}))
 		}, http2.ErrCodeCompression},
+		{"header block past maxBlock", func(p *peer, id uint32) {
+			// 16 times the 64 KiB list and then some, in frames of 16 KiB. The writes past the
+			// point where the connection fails may fail: their errors do not matter.
+			p.ebuf.Reset()
+			p.enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+			for range 17 {
+				p.enc.WriteField(hpack.HeaderField{Name: "x-flood", Value: strings.Repeat("~", 64<<10)})
+			}
+			block := p.ebuf.Bytes()
+			p.must(p.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block[:16<<10]}))
+			for block = block[16<<10:]; len(block) > 0; block = block[min(len(block), 16<<10):] {
+				if p.fr.WriteContinuation(id, len(block) <= 16<<10, block[:min(len(block), 16<<10)]) != nil {
+					return
+				}
+			}
+		}, http2.ErrCodeEnhanceYourCalm},
 		{"connection window overflow", func(p *peer, id uint32) { p.must(p.fr.WriteWindowUpdate(0, 1<<31-1)) }, http2.ErrCodeFlowControl},
 		{"settings ENABLE_PUSH 1", func(p *peer, id uint32) {
 			p.must(p.fr.WriteSettings(http2.Setting{ID: http2.SettingEnablePush, Val: 1}))

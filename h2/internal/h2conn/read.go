@@ -289,9 +289,7 @@ func (c *Conn) decodeHeaderBlock(f *http2.HeadersFrame) error {
 	c.hsize = 0
 	c.dec.SetEmitEnabled(true)
 	frag, ended := f.HeaderBlockFragment(), f.HeadersEnded()
-	// A block may not be much bigger than the list it decodes to; this
-	// bounds a CONTINUATION flood whatever the decoder emits.
-	limit := 2*int(c.cfg.MaxHeaderListSize) + 4096
+	limit := c.maxBlock()
 	total := 0
 	for {
 		if total += len(frag); total > limit {
