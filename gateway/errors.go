@@ -32,6 +32,9 @@ func classify(err error) failure {
 		return failure{http.StatusRequestEntityTooLarge, "request body too large\n", "client_body_too_large"}
 	case errors.Is(err, errClientBody):
 		return failure{http.StatusBadRequest, "request body could not be read\n", "client_body"}
+	case errors.Is(err, pool.ErrRequestHeaderTooLarge):
+		// RFC 6585 5, on the upstream's behalf: it said it takes no more.
+		return failure{http.StatusRequestHeaderFieldsTooLarge, "request header fields too large for the upstream\n", "upstream_request_header_too_large"}
 	case errors.Is(err, pool.ErrQueueFull):
 		return failure{http.StatusServiceUnavailable, "too many requests waiting for the upstream\n", "queue_full"}
 	case errors.Is(err, pool.ErrQueueTimeout):

@@ -24,6 +24,7 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("h2: %w", pool.ErrQueueFull), 503, "queue_full"},
 		{pool.ErrQueueTimeout, 503, "queue_timeout"},
 		{pool.ErrClosed, 503, "shutting_down"},
+		{fmt.Errorf("h2: session 1: %w", pool.ErrRequestHeaderTooLarge), 431, "upstream_request_header_too_large"},
 		{fmt.Errorf("%w: dial: connection refused", pool.ErrUnavailable), 502, "upstream_unreachable"},
 		{fmt.Errorf("pool: waiting: %w", context.Canceled), statusClientClosed, "client_closed"},
 		{errors.New("h2conn: stream reset by peer"), 502, "upstream_error"},

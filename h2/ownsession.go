@@ -117,8 +117,11 @@ func setStreamID(req *http.Request, id uint32) {
 func (s *ownSession) failed(req *http.Request, err error) error {
 	cerr := s.conn.Err()
 	died := cerr != nil && errors.Is(err, cerr)
-	if errors.Is(err, h2conn.ErrResponseTimeout) {
+	switch {
+	case errors.Is(err, h2conn.ErrResponseTimeout):
 		err = errors.Join(pool.ErrResponseTimeout, err)
+	case errors.Is(err, h2conn.ErrHeaderListSize):
+		err = errors.Join(pool.ErrRequestHeaderTooLarge, err)
 	}
 	return streamFailed(s.id, err, req, errors.Is(err, h2conn.ErrUnprocessed), died)
 }

@@ -287,3 +287,33 @@ func TestOversizedResponseHead(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestHeaderTooLargeForUpstream: a request whose header fields are more than the HTTP/2
+// upstream said it takes (SETTINGS_MAX_HEADER_LIST_SIZE) gets 431 on the upstream's behalf, not
+// a 502 that would blame it; nothing reaches the upstream, and the connection serves the next
+// request. (quic-go's HTTP/3 client checks no such limit.)
+func TestRequestHeaderTooLargeForUpstream(t *testing.T) {
+	for _, k := range upstreamKinds {
+		if k.h3 {
+			continue
+		}
+		t.Run(k.name, func(t *testing.T) {
+			u := startUpstream(t, k, demo.Options{MaxHeaderBytes: 4096}) // about 8 KiB announced
+			f := startGateway(t, testConfig(u))
+			c := dialRaw(t, f.addr, false)
+			c.send("GET /path/big HTTP/1.1\r\nHost: a\r\nCookie: " + strings.Repeat("c", 12<<10) + "\r\n\r\n")
+			resp, body := c.response("GET")
+			if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || resp.Header.Get("X-Muxgate-Error") != "upstream_request_header_too_large" {
+				t.Errorf("got %d %q X-Muxgate-Error %q, want 431 upstream_request_header_too_large",
+					resp.StatusCode, body, resp.Header.Get("X-Muxgate-Error"))
+			}
+			c.send("GET /path/next HTTP/1.1\r\nHost: a\r\n\r\n")
+			if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "/path/next" {
+				t.Errorf("next request: got %d %q, want 200 /path/next", resp.StatusCode, body)
+			}
+			if n := u.Requests(); n != 1 {
+				t.Errorf("the upstream served %d requests, want 1: the big one never went", n)
+			}
+		})
+	}
+}

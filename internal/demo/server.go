@@ -29,6 +29,9 @@ type Options struct {
 	HTTP3 bool
 	// Handler serves the requests; nil: Handler().
 	Handler http.Handler
+	// MaxHeaderBytes bounds a request's header fields over HTTP/2, announced as
+	// SETTINGS_MAX_HEADER_LIST_SIZE (x/net adds 32 bytes a field); 0: net/http's 1 MiB.
+	MaxHeaderBytes int
 }
 
 // handshakeTimeout bounds a client's TLS handshake.
@@ -93,7 +96,7 @@ func Listen(addr string, opt Options) (*Server, error) {
 	s.h2 = &http2.Server{MaxConcurrentStreams: maxStreams(opt)}
 	// Configuring h2 on an HTTP/1 server registers every HTTP/2 connection with it, so that
 	// base.Shutdown can start a graceful shutdown of each (see GoAway).
-	s.base = &http.Server{}
+	s.base = &http.Server{MaxHeaderBytes: opt.MaxHeaderBytes}
 	if err := http2.ConfigureServer(s.base, s.h2); err != nil {
 		ln.Close()
 		return nil, err

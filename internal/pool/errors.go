@@ -28,6 +28,12 @@ var (
 	// ErrClosed: the pool is shut down.
 	ErrClosed = errors.New("pool: closed")
 
+	// ErrRequestHeaderTooLarge: the request's header fields are more than
+	// the upstream said it takes (HTTP/2's SETTINGS_MAX_HEADER_LIST_SIZE),
+	// so nothing was sent (gateway: 431). Never retried: every session of an
+	// upstream says the same.
+	ErrRequestHeaderTooLarge = errors.New("pool: request header fields larger than the upstream takes")
+
 	// ErrNotProcessed is wrapped by a Session's RoundTrip error when the
 	// upstream provably did not process the request (RFC 9113 8.7: a refused
 	// stream, a stream above a GOAWAY's last stream ID, a session that died

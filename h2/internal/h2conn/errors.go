@@ -23,6 +23,11 @@ var (
 	// ErrResponseTimeout is wrapped by the error of a RoundTrip that got no
 	// response head within Config.ResponseTimeout.
 	ErrResponseTimeout = errors.New("h2conn: no response head in time")
+
+	// ErrHeaderListSize is wrapped by the error of a RoundTrip whose
+	// request header list is larger than the peer's
+	// SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 6.5.2): nothing was sent.
+	ErrHeaderListSize = errors.New("h2conn: request header list larger than the peer allows")
 )
 
 var (
@@ -32,7 +37,6 @@ var (
 	errSettingsWait   = errors.New("h2conn: peer sent no SETTINGS in time")
 	errStreamIDs      = errors.New("h2conn: stream IDs exhausted")
 	errReqBodyShort   = errors.New("h2conn: request body shorter than ContentLength")
-	errHeaderListSize = errors.New("h2conn: request header list larger than the peer allows")
 )
 
 // StreamError is a stream that ended with RST_STREAM, sent by the peer

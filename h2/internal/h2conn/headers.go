@@ -78,7 +78,7 @@ func prepareHead(req *http.Request, list []fieldlist.Field, peerMaxList uint32, 
 	size += uint64(len(h.method) + len(h.scheme) + len(h.authority) + len(h.path) + 7 + 7 + 10 + 5 + 4*32)
 	size += uint64(len(h.trailers) + len(h.clen) + 2*32)
 	if peerMaxList > 0 && size > uint64(peerMaxList) {
-		return h, nil, errHeaderListSize
+		return h, nil, ErrHeaderListSize
 	}
 	return h, fields, nil
 }

@@ -47,8 +47,8 @@ func TestPrepareHead(t *testing.T) {
 	if _, _, err := prepareHead(req, nil, size, inline[:0]); err != nil {
 		t.Errorf("with the peer's limit at the list size %d: %v", size, err)
 	}
-	if _, _, err := prepareHead(req, nil, size-1, inline[:0]); !errors.Is(err, errHeaderListSize) {
-		t.Errorf("with the peer's limit at %d, one under the list size: %v, want errHeaderListSize", size-1, err)
+	if _, _, err := prepareHead(req, nil, size-1, inline[:0]); !errors.Is(err, ErrHeaderListSize) {
+		t.Errorf("with the peer's limit at %d, one under the list size: %v, want ErrHeaderListSize", size-1, err)
 	}
 
 	req.Header["Bad Name"] = []string{"x"}
