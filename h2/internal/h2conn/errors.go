@@ -31,12 +31,12 @@ var (
 )
 
 var (
-	errNoStream       = errors.New("h2conn: no stream available")
-	errBodyClosed     = errors.New("h2conn: read on closed response body")
-	errPingTimeout    = errors.New("h2conn: keep-alive ping not answered")
-	errSettingsWait   = errors.New("h2conn: peer sent no SETTINGS in time")
-	errStreamIDs      = errors.New("h2conn: stream IDs exhausted")
-	errReqBodyShort   = errors.New("h2conn: request body shorter than ContentLength")
+	errNoStream     = errors.New("h2conn: no stream available")
+	errBodyClosed   = errors.New("h2conn: read on closed response body")
+	errPingTimeout  = errors.New("h2conn: keep-alive ping not answered")
+	errSettingsWait = errors.New("h2conn: peer sent no SETTINGS in time")
+	errStreamIDs    = errors.New("h2conn: stream IDs exhausted")
+	errReqBodyShort = errors.New("h2conn: request body shorter than ContentLength")
 )
 
 // StreamError is a stream that ended with RST_STREAM, sent by the peer
