@@ -290,8 +290,8 @@ func (c *Conn) initCoding() {
 // decoded to its end, which keeps the HPACK table in step with the peer's (RFC 9113 4.3), and
 // fails its stream only: it is one response's fault, and the session serves every other.
 // Sixteen times the list leaves room for a block of long fields that Huffman coding does not
-// shrink; it was twice, and a 200 KB response head from an x/net server failed the session
-// (and, as an idempotent GET, two more on retry).
+// shrink: a session failed for such a block takes every stream on it, and the pool's retries of
+// an idempotent request fail more sessions the same way.
 func (c *Conn) maxBlock() int { return 16*int(c.cfg.MaxHeaderListSize) + 4096 }
 
 // startGoroutines starts the writer, the reader, the watch and, with
