@@ -121,6 +121,14 @@ func viaResponse(resp *http.Response) []string {
 	return via2
 }
 
+// viaProtocol is viaResponse for a message that came over the pool's protocol (pool.Info.Protocol).
+func viaProtocol(protocol string) []string {
+	if protocol == "h3" {
+		return via3
+	}
+	return via2
+}
+
 // appendVia adds entry to the Via values prior. The result never shares a backing array that
 // prior's owner could see change: a shared slice is copied before it grows.
 func appendVia(prior, entry []string) []string {

@@ -32,12 +32,29 @@ var settledHints = &interim{settled: true}
 type informational struct {
 	code int
 	h    http.Header // the session's; not changed
+	via  []string    // the Via entry to append; nil for none (-no-via)
 }
 
-// Got1xx is pool.Interim's: it queues an informational response and starts its writing goroutine
-// if the answer may be written (ServeHTTP put the ResponseWriter in ex.pw.w) and none runs. A 100
-// Continue stays behind: h1 sends its own when the gateway first reads the request body.
+// Got1xx is pool.Interim's: it queues an informational response, with the gateway's Via entry
+// (RFC 9110 7.6.3: a proxy adds one to each message it forwards), as got1xx says.
 func (ex *exchange) Got1xx(code int, h http.Header) {
+	// The pool set Info.Protocol before the stream went upstream, and a session reports the
+	// stream's informational responses only after that.
+	ex.got1xx(code, h, viaProtocol(ex.ctx.Info.Protocol))
+}
+
+// withoutVia is an exchange whose informational responses go out without Via (-no-via): a
+// second Interim for the same state, which costs the exchange no field.
+type withoutVia exchange
+
+func (x *withoutVia) Got1xx(code int, h http.Header) {
+	(*exchange)(x).got1xx(code, h, nil)
+}
+
+// got1xx queues an informational response and starts its writing goroutine if the answer may be
+// written (ServeHTTP put the ResponseWriter in ex.pw.w) and none runs. A 100 Continue stays
+// behind: h1 sends its own when the gateway first reads the request body.
+func (ex *exchange) got1xx(code int, h http.Header, via []string) {
 	if code == http.StatusContinue {
 		return
 	}
@@ -56,7 +73,7 @@ func (ex *exchange) Got1xx(code int, h http.Header) {
 	if in.w == nil {
 		in.w = ex.pw.w
 	}
-	in.queue = append(in.queue, informational{code, h})
+	in.queue = append(in.queue, informational{code, h, via})
 	if in.w != nil && in.busy == nil {
 		in.busy = make(chan struct{})
 		go in.drain(in.w, in.busy)
@@ -113,6 +130,9 @@ func (x informational) writeTo(w http.ResponseWriter) {
 		h[k] = vv
 	}
 	removeHopHeaders(h)
+	if x.via != nil {
+		h["Via"] = appendVia(h["Via"], x.via)
+	}
 	w.WriteHeader(x.code)
 	clear(h)
 }

@@ -63,6 +63,9 @@ func (p *proxy) begin(r *http.Request, ex *exchange, rec *record) *http.Request 
 	ex.ctx.Context = r.Context()
 	ex.ctx.Info.List = &ex.list // see writeFields
 	ex.ctx.Info.Interim = ex
+	if !p.forward.via {
+		ex.ctx.Info.Interim = (*withoutVia)(ex)
+	}
 	return p.outbound(&ex.ctx, r, ex)
 }
 

@@ -3,6 +3,7 @@ package integration
 import (
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -33,7 +34,8 @@ func earlyHints(release <-chan struct{}) http.Handler {
 // TestEarlyHintsForwarded: over each upstream kind and both HTTP/2 engines (x/net's session
 // reports them through httptrace, as quic-go's does), an upstream's 103 reaches an HTTP/1.1 client
 // while the upstream is still at work on the final response (RFC 9110 15.2: a proxy forwards
-// 1xx responses), its fields in it and not in the final response; an HTTP/1.0 client, which may
+// 1xx responses), its fields in it and not in the final response, with the gateway's Via as the
+// final response has it; an HTTP/1.0 client, which may
 // get no 1xx, gets only the final response; pipelined, the 103 comes in its request's turn; an
 // upstream that sends too many fails its request.
 func TestEarlyHintsForwarded(t *testing.T) {
@@ -49,10 +51,14 @@ func TestEarlyHintsForwarded(t *testing.T) {
 		if resp.StatusCode != http.StatusEarlyHints || resp.Header.Get("Link") != "</style.css>; rel=preload; as=style" {
 			t.Fatalf("got %d Link %q, want 103 with the upstream's Link", resp.StatusCode, resp.Header.Get("Link"))
 		}
+		hintVia := resp.Header.Get("Via")
 		close(release)
 		resp, body := c.response("GET")
 		if resp.StatusCode != 200 || body != "final" || resp.Header.Get("Link") != "" {
 			t.Errorf("got %d %q Link %q, want 200 final without the hint's Link", resp.StatusCode, body, resp.Header.Get("Link"))
+		}
+		if via := resp.Header.Get("Via"); !strings.HasSuffix(hintVia, " muxgate") || hintVia != via {
+			t.Errorf("103 has Via %q, final response %q: want the gateway's entry on both (RFC 9110 7.6.3)", hintVia, via)
 		}
 
 		c = dialRaw(t, f.addr, false)
