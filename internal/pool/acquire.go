@@ -56,11 +56,12 @@ func (p *Pool) take(ctx context.Context, tried []*entry) (*entry, error) {
 		p.mu.Unlock()
 		return e, nil
 	}
-	if len(p.sessions) == 0 && p.dial.err != nil {
-		// Fail fast while the upstream is unreachable; a dial due after the
-		// back-off starts now for the requests that follow.
+	if len(p.sessions) == 0 && p.dial.err != nil && !p.dialing && time.Now().Before(p.dial.next) {
+		// Fail fast while the upstream is unreachable: within the back-off after a failed dial
+		// nothing could serve the request sooner. Once the back-off has passed, the request
+		// waits for the dial it starts (or one under way) and gets its outcome, so the first
+		// request after an outage is not failed with the last outage's error.
 		err := p.dial.err
-		p.dialLocked()
 		p.mu.Unlock()
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
