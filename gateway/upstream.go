@@ -91,9 +91,10 @@ func visibleASCII(s string) bool {
 func newPool(cfg *Config, t target) (upstream, error) {
 	switch t.proto {
 	case "h3":
-		return newH3Pool(cfg, t)
+		return newH3Pool(cfg, t, false)
 	case "h3+h2":
-		p3, err := newH3Pool(cfg, t)
+		// While QUIC cannot connect, the HTTP/2 pool serves at once what the HTTP/3 one fails.
+		p3, err := newH3Pool(cfg, t, true)
 		if err != nil {
 			return nil, err
 		}
@@ -139,13 +140,16 @@ func newH2Pool(cfg *Config, t target) (*h2.Pool, error) {
 	return h2.New(h2cfg)
 }
 
-func newH3Pool(cfg *Config, t target) (*h3.Pool, error) {
+// newH3Pool builds an HTTP/3 pool for t; failFast as pool.Limits.FailWhileUnreachable.
+func newH3Pool(cfg *Config, t target, failFast bool) (*h3.Pool, error) {
 	pc := cfg.Pool
+	limits := pc.limits()
+	limits.FailWhileUnreachable = failFast
 	return h3.New(h3.Config{
 		Logger:          cfg.Logger.With().Str("upstream", cfg.Upstream).Logger(),
 		Address:         t.address,
 		TLS:             upstreamTLS(cfg, t),
-		Limits:          pc.limits(),
+		Limits:          limits,
 		StreamWindow:    pc.StreamWindow,
 		ConnWindow:      pc.ConnWindow,
 		DialTimeout:     pc.DialTimeout,

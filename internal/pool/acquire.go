@@ -56,12 +56,9 @@ func (p *Pool) take(ctx context.Context, tried []*entry) (*entry, error) {
 		p.mu.Unlock()
 		return e, nil
 	}
-	if len(p.sessions) == 0 && p.dial.err != nil && !p.dialing && time.Now().Before(p.dial.next) {
-		// Fail fast while the upstream is unreachable: within the back-off after a failed dial
-		// nothing could serve the request sooner. Once the back-off has passed, the request
-		// waits for the dial it starts (or one under way) and gets its outcome, so the first
-		// request after an outage is not failed with the last outage's error.
+	if len(p.sessions) == 0 && p.dial.err != nil && p.failFastLocked() {
 		err := p.dial.err
+		p.dialLocked()
 		p.mu.Unlock()
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -73,6 +70,15 @@ func (p *Pool) take(ctx context.Context, tried []*entry) (*entry, error) {
 	p.dialLocked()
 	p.mu.Unlock()
 	return p.wait(w)
+}
+
+// failFastLocked reports whether a request fails at once while the upstream is unreachable (no
+// session, and the last dial failed): within the back-off after the failed dial nothing could
+// serve it sooner. Past the back-off it waits for the dial it starts (or one under way) and gets
+// its outcome, so that the first request after an outage is not failed with the outage's error;
+// with FailWhileUnreachable it fails, and the dial serves the requests that follow.
+func (p *Pool) failFastLocked() bool {
+	return p.cfg.FailWhileUnreachable || !p.dialing && time.Now().Before(p.dial.next)
 }
 
 // pickLocked returns the session with room and the fewest streams in

@@ -54,6 +54,13 @@ type Limits struct {
 	// that the request can be retried on another session. 0: none; a request
 	// is then retried only if no byte of its body was read.
 	ReplayBuffer int
+
+	// FailWhileUnreachable makes every request fail at once while the last dial failed and
+	// no session is up; one past the back-off only starts the next dial, in the background.
+	// For a pool that has a fallback, which serves the request meanwhile without waiting for
+	// a dial that may take its whole timeout. false: a request past the back-off waits for
+	// the dial it starts.
+	FailWhileUnreachable bool
 }
 
 // Config configures a Pool. Zero values are documented per field.

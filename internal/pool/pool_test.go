@@ -372,6 +372,31 @@ func TestDialFailureFailsFastAndBacksOff(t *testing.T) {
 	})
 }
 
+// TestFailWhileUnreachable: with it, a request past the back-off fails at once too, and the
+// dial it started serves the requests after it.
+func TestFailWhileUnreachable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		refused := errors.New("connection refused")
+		d := &fakeDialer{result: func(uint64) (*fakeSession, error) { return nil, refused }}
+		p := newTestPool(t, Config{Limits: Limits{FailWhileUnreachable: true}}, d)
+		if r := get(p); !errors.Is(r.err, refused) {
+			t.Fatalf("first request: %v, want the dial error", r.err)
+		}
+		d.set(func(d *fakeDialer) { d.result = nil })
+		time.Sleep(100 * time.Millisecond)
+		if r := get(p); !errors.Is(r.err, ErrUnavailable) {
+			t.Fatalf("request past the back-off: %v, want ErrUnavailable at once", r.err)
+		}
+		synctest.Wait()
+		if dials, _, _ := d.stats(); dials != 2 {
+			t.Errorf("dials %d, want 2: the request past the back-off starts one", dials)
+		}
+		if r := get(p); r.err != nil {
+			t.Errorf("request after that dial: %v", r.err)
+		}
+	})
+}
+
 func TestDialFailureWithLiveSessionQueues(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: sessionsWith(1)}
