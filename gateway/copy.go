@@ -30,14 +30,21 @@ var (
 //
 // A body that writes itself out (h2's, through io.WriterTo) to a ResponseWriter that takes
 // several buffers at once (h1's) is not copied: it hands the chunks its session holds to h1,
-// which writes them in place.
+// which writes them in place. Such a body flushes its writer itself, before it waits for more
+// (h2conn's WriteTo): the rule above then costs no flush either, and a body complete by its
+// length whose stream ends late is not held back until it ends.
 //
 // pw is scratch for that path, kept by the caller in per-request state it allocates anyway.
 func copyBody(w http.ResponseWriter, resp *http.Response, pw *pieceWriter) (int64, error) {
 	if wt, ok := resp.Body.(io.WriterTo); ok {
 		if bw, ok := w.(buffersWriter); ok {
-			return writeBody(pw, w, bw, wt, resp.ContentLength)
+			return writeBody(pw, w, bw, wt)
 		}
+	}
+	length := resp.ContentLength
+	if len(resp.Trailer) > 0 {
+		// The trailers come after the body's last byte: that byte does not end the response.
+		length = -1
 	}
 	bufs := &largeBufs
 	if resp.ContentLength >= 0 && resp.ContentLength <= smallCopy {
@@ -56,7 +63,7 @@ func copyBody(w http.ResponseWriter, resp *http.Response, pw *pieceWriter) (int6
 			if werr != nil {
 				return total, &clientWriteError{werr}
 			}
-			if flusher != nil && total != resp.ContentLength && rerr == nil {
+			if flusher != nil && total != length && rerr == nil {
 				flusher.Flush()
 			}
 		}
@@ -77,22 +84,28 @@ type buffersWriter interface {
 
 // writeBody is copyBody for a body that writes itself out, to a ResponseWriter that is a
 // buffersWriter (bw): body writes to pw, which passes each piece on.
-func writeBody(pw *pieceWriter, w http.ResponseWriter, bw buffersWriter, body io.WriterTo, length int64) (int64, error) {
-	*pw = pieceWriter{w: w, bw: bw, length: length}
+func writeBody(pw *pieceWriter, w http.ResponseWriter, bw buffersWriter, body io.WriterTo) (int64, error) {
+	*pw = pieceWriter{w: w, bw: bw}
 	pw.flusher, _ = w.(http.Flusher)
 	_, err := body.WriteTo(pw)
 	return pw.total, err
 }
 
-// pieceWriter passes the pieces of a body to the client's ResponseWriter, counts them, and
-// flushes after each unless it completes a body of known length (copyBody's rule). A piece h1
-// wrote straight to the socket leaves nothing to flush: that flush costs no system call.
+// pieceWriter passes the pieces of a body to the client's ResponseWriter and counts them; the
+// body calls its Flush before it waits for more (see copyBody). A piece h1 wrote straight to
+// the socket leaves nothing to flush: that flush costs no system call.
 type pieceWriter struct {
 	w       http.ResponseWriter
 	bw      buffersWriter // w's
 	flusher http.Flusher  // w's; nil if w has none
-	length  int64         // the body's length; -1: unknown
 	total   int64         // bytes written
+}
+
+// Flush flushes the ResponseWriter.
+func (pw *pieceWriter) Flush() {
+	if pw.flusher != nil {
+		pw.flusher.Flush()
+	}
 }
 
 func (pw *pieceWriter) Write(p []byte) (int, error) {
@@ -106,14 +119,11 @@ func (pw *pieceWriter) WriteBuffers(bufs [][]byte) (int64, error) {
 	return n, pw.wrote(n, err)
 }
 
-// wrote counts a piece and flushes after it; it returns err, marked as the client's.
+// wrote counts a piece; it returns err, marked as the client's.
 func (pw *pieceWriter) wrote(n int64, err error) error {
 	pw.total += n
 	if err != nil {
 		return &clientWriteError{err}
-	}
-	if n > 0 && pw.flusher != nil && pw.total != pw.length {
-		pw.flusher.Flush()
 	}
 	return nil
 }

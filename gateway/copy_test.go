@@ -59,7 +59,8 @@ func (w *piecesWriter) writes() int {
 }
 
 // piecesBody is a response body that writes itself out in the given pieces, each in one
-// WriteBuffers call when the writer has it, as h2's does; err ends it after the pieces.
+// WriteBuffers call when the writer has it, as h2's does; err ends it after the pieces. As h2's,
+// it flushes the writer before it waits: before each piece after the first, and before err.
 type piecesBody struct {
 	pieces [][][]byte
 	err    error
@@ -75,13 +76,20 @@ func (b *piecesBody) Close() error { return nil }
 
 func (b *piecesBody) WriteTo(w io.Writer) (int64, error) {
 	bw := w.(buffersWriter)
+	flush := w.(interface{ Flush() }).Flush
 	var total int64
-	for _, p := range b.pieces {
+	for i, p := range b.pieces {
+		if i > 0 {
+			flush()
+		}
 		n, err := bw.WriteBuffers(p)
 		total += n
 		if err != nil {
 			return total, err
 		}
+	}
+	if b.err != nil && len(b.pieces) > 0 {
+		flush()
 	}
 	return total, b.err
 }
@@ -94,8 +102,8 @@ func piece(sizes ...int) [][]byte {
 	return p
 }
 
-// TestCopyBodyWriteTo: a body that writes itself out goes to a buffersWriter without Read, a
-// flush after each piece unless it completes a body of known length, and the count and error
+// TestCopyBodyWriteTo: a body that writes itself out goes to a buffersWriter without Read,
+// flushed when the body asks before it waits, and the count and error
 // that decide between a clean end and an aborted response, a failed write marked as the client's.
 func TestCopyBodyWriteTo(t *testing.T) {
 	bodyErr := errors.New("upstream reset")
@@ -112,7 +120,7 @@ func TestCopyBodyWriteTo(t *testing.T) {
 		{"known length", 30, [][][]byte{piece(5, 5), piece(10), piece(4, 6)}, nil, 0,
 			[]string{"w10", "f", "w10", "f", "w10"}, 30, nil},
 		{"unknown length", -1, [][][]byte{piece(5, 5), piece(10)}, nil, 0,
-			[]string{"w10", "f", "w10", "f"}, 20, nil},
+			[]string{"w10", "f", "w10"}, 20, nil},
 		{"empty", 0, nil, nil, 0, nil, 0, nil},
 		{"upstream fails", 30, [][][]byte{piece(10)}, bodyErr, 0,
 			[]string{"w10", "f"}, 10, bodyErr},
@@ -179,5 +187,21 @@ func TestH1WriterTakesBuffers(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	if string(b) != "ab" {
 		t.Errorf("got %q, want ab", b)
+	}
+}
+
+// TestCopyBodyFlushesBeforeTrailers: through Read, a body complete by its length is left for the
+// response's end to write, unless trailers follow it: then it is flushed before they are awaited.
+func TestCopyBodyFlushesBeforeTrailers(t *testing.T) {
+	for _, tc := range []struct {
+		trailer http.Header
+		want    string
+	}{{nil, "w5"}, {http.Header{"X-T": nil}, "w5 f"}} {
+		w := &piecesWriter{h: http.Header{}}
+		body := io.NopCloser(struct{ io.Reader }{strings.NewReader("hello")})
+		resp := &http.Response{ContentLength: 5, Body: body, Trailer: tc.trailer}
+		if _, err := copyBody(w, resp, new(pieceWriter)); err != nil || strings.Join(w.log, " ") != tc.want {
+			t.Errorf("trailers %v: got %q, %v; want %q", tc.trailer, w.log, err, tc.want)
+		}
 	}
 }

@@ -50,6 +50,11 @@ type buffersWriter interface {
 	WriteBuffers(bufs [][]byte) (int64, error)
 }
 
+// flusher is a writer that buffers what it is given until Flush, as h1's ResponseWriter does.
+type flusher interface {
+	Flush()
+}
+
 // WriteTo writes the response body to w until EOF, as a loop of Read and Write would, but
 // without copying the bytes out of the stream: it passes w the chunks the stream holds, all
 // those buffered at the time in one call to WriteBuffers when w has that method (each to Write
@@ -58,15 +63,26 @@ type buffersWriter interface {
 // the stream holds within one window, lent chunks included. It waits for bytes as Read does and
 // fills Response.Trailer at EOF, where it returns nil; otherwise it returns Read's error or w's.
 // w is called without the connection's lock.
+//
+// When w has a Flush method, WriteTo calls it before it waits for more of the body, if it wrote
+// anything since: what came is passed on before the wait, and nothing sooner, so that the pieces
+// that come together, and a body's last piece with the end of the response, leave together. A
+// body complete by its Content-Length whose END_STREAM is late is so passed on at once.
 func (b *body) WriteTo(w io.Writer) (int64, error) {
 	s := (*stream)(b)
 	bw, _ := w.(buffersWriter)
+	f, _ := w.(flusher)
+	var unflushed flusher // f once something was written since the last flush
 	var l loan
 	defer l.free()
 	var total int64
 	for {
-		if err := s.lendBody(&l); l.size == 0 {
+		err := s.lendBody(&l, unflushed)
+		if l.size == 0 {
 			return total, err
+		}
+		if l.flushed {
+			unflushed = nil
 		}
 		n, err := writeChunks(w, bw, l.bufs)
 		total += n
@@ -77,6 +93,7 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 		if err != nil {
 			return total, err
 		}
+		unflushed = f
 	}
 }
 
@@ -105,6 +122,8 @@ type loan struct {
 	views  int      // bufs that are views
 	size   int      // bytes in bufs
 	pooled *loanLists
+
+	flushed bool // lendBody flushed the writer before it waited for these chunks
 }
 
 // loanLists are the lists a loan keeps its chunks and their owners in, pooled: a body written
@@ -129,11 +148,19 @@ func (l *loan) free() {
 
 // lendBody waits, as Read does, for body bytes or the end of the body, and lends the buffered
 // chunks in l. At the end of the body it lends none (l.size is 0) and returns Read's error, or
-// nil at EOF, when Response.Trailer is filled.
-func (s *stream) lendBody(l *loan) error {
+// nil at EOF, when Response.Trailer is filled. If it must wait and f is not nil, it calls
+// f.Flush first, without the lock, and sets l.flushed.
+func (s *stream) lendBody(l *loan, f flusher) error {
 	c := s.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	l.flushed = false
+	if f != nil && s.buf.size == 0 && s.rerr == nil {
+		c.mu.Unlock()
+		f.Flush()
+		c.mu.Lock()
+		l.flushed = true
+	}
 	s.awaitBodyLocked()
 	if s.buf.size > 0 {
 		s.buf.lend(l)

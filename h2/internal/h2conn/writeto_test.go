@@ -3,7 +3,9 @@ package h2conn
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -242,6 +244,63 @@ func TestBodyWakesOncePerRead(t *testing.T) {
 		}
 		if len(w.calls) != 1 {
 			t.Errorf("WriteBuffers calls %v, want one for the %d frames of one read", w.calls, frames)
+		}
+	})
+}
+
+// flushRecorder is a buffersRecorder with a Flush method, which it logs among the writes.
+type flushRecorder struct {
+	buffersRecorder
+	log []string
+}
+
+func (w *flushRecorder) WriteBuffers(bufs [][]byte) (int64, error) {
+	n, err := w.buffersRecorder.WriteBuffers(bufs)
+	w.log = append(w.log, fmt.Sprintf("w%d", n))
+	return n, err
+}
+
+func (w *flushRecorder) Flush() { w.log = append(w.log, "f") }
+
+// TestBodyWriteToFlushesBeforeWaiting: WriteTo flushes what it wrote before it waits for more
+// of the body, and not otherwise: a body complete by its length whose END_STREAM is late is
+// passed on before it, and a body that came whole is not flushed at all (the response's end
+// writes it).
+func TestBodyWriteToFlushesBeforeWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPeer(t, Config{})
+		r, id := p.open("content-length", "10")
+		p.data(id, false, []byte("hello"))
+		synctest.Wait()
+		var w flushRecorder
+		done := make(chan error, 1)
+		go func() {
+			_, err := writeTo(r.res.Body, &w)
+			done <- err
+		}()
+		synctest.Wait() // WriteTo waits for the rest
+		if got := strings.Join(w.log, " "); got != "w5 f" {
+			t.Errorf("before the rest came: %q, want the 5 bytes written and flushed", got)
+		}
+		p.data(id, false, []byte("world"))
+		synctest.Wait() // the body is complete by its length; END_STREAM is late
+		if got := strings.Join(w.log, " "); got != "w5 f w5 f" {
+			t.Errorf("complete but not ended: %q, want the last 5 bytes flushed too", got)
+		}
+		p.data(id, true, nil)
+		if err := <-done; err != nil || w.got.String() != "helloworld" {
+			t.Fatalf("WriteTo: %q, %v", w.got.String(), err)
+		}
+		if got := strings.Join(w.log, " "); got != "w5 f w5 f" {
+			t.Errorf("after the end: %q, want no more flushes", got)
+		}
+
+		r, id = p.open()
+		p.data(id, true, []byte("whole"))
+		synctest.Wait()
+		w = flushRecorder{}
+		if _, err := writeTo(r.res.Body, &w); err != nil || strings.Join(w.log, " ") != "w5" {
+			t.Errorf("a body that came whole: %q, %v; want one write and no flush", w.log, err)
 		}
 	})
 }
