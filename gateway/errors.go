@@ -9,8 +9,11 @@ import (
 	"muxgate/internal/pool"
 )
 
-// errClientBody is the error the gateway itself causes on the request path.
-var errClientBody = errors.New("gateway: reading the client's request body")
+// Errors the gateway itself finds on the request path.
+var (
+	errClientBody     = errors.New("gateway: reading the client's request body")
+	errUpstreamStatus = errors.New("gateway: upstream sent an invalid final status code")
+)
 
 // failure is what a client is told about an error: its status and a short plain-text body, and
 // the reason the access log gives.

@@ -53,9 +53,10 @@ func (x *withoutVia) Got1xx(code int, h http.Header) {
 
 // got1xx queues an informational response and starts its writing goroutine if the answer may be
 // written (ServeHTTP put the ResponseWriter in ex.pw.w) and none runs. A 100 Continue stays
-// behind: h1 sends its own when the gateway first reads the request body.
+// behind: h1 sends its own when the gateway first reads the request body. So does a 101, which
+// HTTP/2 and HTTP/3 do not have (the sessions fail the request) and h1 would take as final.
 func (ex *exchange) got1xx(code int, h http.Header, via []string) {
-	if code == http.StatusContinue {
+	if code == http.StatusContinue || code == http.StatusSwitchingProtocols {
 		return
 	}
 	in := ex.hints.Load()

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -81,6 +82,12 @@ func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex 
 		resp.Body.Close()
 		resp, err = nil, errClientBody
 	}
+	if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 599) {
+		// A status code is three digits, 100 to 599 (RFC 9110 15), and 1xx are not final: x/net's
+		// client takes any number, which h1 cannot write.
+		resp.Body.Close()
+		resp, err = nil, fmt.Errorf("%w: %d", errUpstreamStatus, resp.StatusCode)
+	}
 	if err != nil {
 		rec.bytesIn = ex.body.count()
 		p.fail(w, rec, cause(&ex.body, err))
@@ -89,7 +96,12 @@ func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex 
 	defer resp.Body.Close()
 	rec.status = resp.StatusCode
 	p.head(w, r, resp, ex.list.Fields)
-	n, err := copyBody(w, resp, &ex.pw)
+	// A response without content (RFC 9110 6.4.1) gets none, whatever DATA the upstream sends
+	// with it: that is not read, and closing the body resets the stream if more was coming.
+	var n int64
+	if bodyAllowed(r, resp.StatusCode) {
+		n, err = copyBody(w, resp, &ex.pw)
+	}
 	rec.bytesOut = n
 	rec.bytesIn = ex.body.count()
 	if err != nil {
@@ -237,9 +249,10 @@ func (p *proxy) writeHead(w http.ResponseWriter, r *http.Request, resp *http.Res
 		}
 	}
 	removeHopHeaders(h)
-	if len(resp.Trailer) > 0 {
+	if len(resp.Trailer) > 0 && r.ProtoAtLeast(1, 1) {
 		// Announce the trailers, so h1 sends them after a chunked body (RFC 9110 6.6.2);
-		// a length-framed body would have no place for them.
+		// a length-framed body would have no place for them. An HTTP/1.0 client can get
+		// none: its response keeps its length, and with it the connection.
 		for k := range resp.Trailer {
 			h.Add("Trailer", k)
 		}
@@ -306,10 +319,15 @@ func bodyAllowed(r *http.Request, status int) bool {
 	return r.Method != http.MethodHead && status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
-// copyTrailers sends the upstream's trailer fields, known only after its body ended.
+// copyTrailers sends the upstream's trailer fields, known only after its body ended: under their
+// own names, where h1 takes the names the head declared (writeHead), and under http.TrailerPrefix,
+// where it takes any other. A field of the head named as a declared trailer is the trailer's
+// (h1 leaves it out of the head): it gets the trailer's value, not the head's.
 func copyTrailers(w http.ResponseWriter, resp *http.Response) {
+	h := w.Header()
 	for k, vv := range resp.Trailer {
-		w.Header()[http.TrailerPrefix+k] = vv
+		h[k] = vv
+		h[http.TrailerPrefix+k] = vv
 	}
 }
 

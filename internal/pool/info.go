@@ -88,7 +88,7 @@ func InfoFrom(ctx context.Context) *Info {
 // Got1xxResponse returns an httptrace hook that passes the informational responses of a request
 // on ctx to its Info's Interim, or nil where there is none: for a session on a client that
 // reports them through httptrace (x/net's, quic-go's). Past max1xx responses the hook fails the
-// request: x/net's client leaves the bound to a hook that takes them.
+// request: x/net's client leaves the bound to a hook that takes them. A 101 fails it too.
 func Got1xxResponse(ctx context.Context) func(int, textproto.MIMEHeader) error {
 	info := InfoFrom(ctx)
 	if info == nil || info.Interim == nil {
@@ -96,6 +96,9 @@ func Got1xxResponse(ctx context.Context) func(int, textproto.MIMEHeader) error {
 	}
 	in, n := info.Interim, 0
 	return func(code int, h textproto.MIMEHeader) error {
+		if code == http.StatusSwitchingProtocols {
+			return errSwitchingProtocols
+		}
 		if n++; n > max1xx {
 			return errTooMany1xx
 		}
@@ -109,3 +112,7 @@ func Got1xxResponse(ctx context.Context) func(int, textproto.MIMEHeader) error {
 const max1xx = 16
 
 var errTooMany1xx = errors.New("pool: too many informational responses")
+
+// errSwitchingProtocols fails a request answered 101, which HTTP/2 and HTTP/3 do not have (RFC
+// 9113 8.6, RFC 9114 4.5): x/net's client reports it as an informational response.
+var errSwitchingProtocols = errors.New("pool: 101 Switching Protocols, which HTTP/2 and HTTP/3 do not have")

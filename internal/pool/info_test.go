@@ -38,7 +38,7 @@ type countInterim struct{ n int }
 func (c *countInterim) Got1xx(int, http.Header) { c.n++ }
 
 // TestGot1xxResponse: the hook passes informational responses to the Info's Interim, up to
-// max1xx, and fails the request past them; without an Interim there is no hook.
+// max1xx, and fails the request past them or at a 101; without an Interim there is no hook.
 func TestGot1xxResponse(t *testing.T) {
 	if Got1xxResponse(context.Background()) != nil {
 		t.Error("got a hook without an Info, want nil")
@@ -55,5 +55,10 @@ func TestGot1xxResponse(t *testing.T) {
 	}
 	if err := hook(103, textproto.MIMEHeader{}); err != errTooMany1xx || in.n != max1xx {
 		t.Errorf("past the bound: got %v after %d passed on, want %v after %d", err, in.n, errTooMany1xx, max1xx)
+	}
+	in = &countInterim{}
+	hook = Got1xxResponse(WithInfo(context.Background(), &Info{Interim: in}))
+	if err := hook(101, textproto.MIMEHeader{}); err != errSwitchingProtocols || in.n != 0 {
+		t.Errorf("101: got %v after %d passed on, want %v after none", err, in.n, errSwitchingProtocols)
 	}
 }

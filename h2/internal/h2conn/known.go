@@ -21,18 +21,18 @@ const knownSize = 16
 type knownFields [knownSize]hpack.HeaderField
 
 // regular is regularField(f) for the field at position i of a head, remembering f there if it
-// is kept. A nil k remembers nothing. An empty slot never matches: regularField keeps no field
+// passes. A nil k remembers nothing. An empty slot never matches: regularField passes no field
 // with an empty name.
-func (k *knownFields) regular(i int, f hpack.HeaderField) (keep, ok bool) {
+func (k *knownFields) regular(i int, f hpack.HeaderField) bool {
 	if k == nil || i >= knownSize {
 		return regularField(f)
 	}
 	if kf := &k[i]; f.Name != "" && len(kf.Value) == len(f.Value) && kf.Name == f.Name && kf.Value == f.Value {
-		return true, true
+		return true
 	}
-	keep, ok = regularField(f)
-	if keep && ok {
+	ok := regularField(f)
+	if ok {
 		k[i] = hpack.HeaderField{Name: f.Name, Value: f.Value}
 	}
-	return keep, ok
+	return ok
 }

@@ -24,7 +24,7 @@ func TestListHead(t *testing.T) {
 		r := p.startList(get("/"))
 		id := p.expect(http2.FrameHeaders).StreamID
 		p.headers(id, false, ":status", "103", "link", "</a.css>; rel=preload")
-		p.headers(id, false, ":status", "200", "x-b", "1", "content-length", "5", "connection", "close",
+		p.headers(id, false, ":status", "200", "x-b", "1", "content-length", "5",
 			"x-a", "2", "content-length", "5", "trailer", "x-t", "x-b", "3")
 		p.data(id, false, []byte("hello"))
 		p.headers(id, true, "x-t", "end")
@@ -45,15 +45,29 @@ func TestListHead(t *testing.T) {
 		}
 		r.res.Body.Close()
 
-		// A name in upper case makes the head malformed, as for a Header (RFC 9113 8.2.1).
-		r = p.startList(get("/"))
-		id = p.expect(http2.FrameHeaders).StreamID
-		p.headers(id, false, ":status", "200", "X-Upper", "1")
-		if f := p.expect(http2.FrameRSTStream); f.StreamID != id {
-			t.Errorf("RST_STREAM for stream %d, want %d", f.StreamID, id)
-		}
-		if r.wait(); r.err == nil {
-			t.Error("malformed head: got a response, want an error")
+		// A name in upper case makes the head malformed, as for a Header (RFC 9113 8.2.1), and
+		// so does a connection-specific field (8.2.2), in the head or in the trailers.
+		for _, frames := range [][][]string{
+			{{":status", "200", "X-Upper", "1"}},
+			{{":status", "200", "connection", "x-secret", "x-secret", "1"}},
+			{{":status", "200", "trailer", "x-t"}, {"keep-alive", "1"}},
+		} {
+			r = p.startList(get("/"))
+			id = p.expect(http2.FrameHeaders).StreamID
+			for i, fields := range frames {
+				p.headers(id, i == len(frames)-1 && i > 0, fields...)
+			}
+			if f := p.expect(http2.FrameRSTStream); f.StreamID != id {
+				t.Errorf("%q: RST_STREAM for stream %d, want %d", frames, f.StreamID, id)
+			}
+			if r.wait(); len(frames) > 1 && r.err == nil {
+				// The head was good: the body fails at the trailers.
+				_, r.err = io.Copy(io.Discard, r.res.Body)
+				r.res.Body.Close()
+			}
+			if r.err == nil {
+				t.Errorf("%q: got a response, want an error", frames)
+			}
 		}
 	})
 }

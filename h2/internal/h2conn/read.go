@@ -530,10 +530,8 @@ func buildHeader(fields []hpack.HeaderField, resHead bool, vals []string, k *kno
 	}
 	h = make(http.Header, len(fields))
 	for i, f := range fields {
-		if keep, ok := k.regular(i, f); !ok {
+		if !k.regular(i, f) {
 			return nil, nil, false
-		} else if !keep {
-			continue
 		}
 		if resHead && f.Name == "trailer" {
 			declared = declareTrailers(declared, f.Value)
@@ -555,15 +553,13 @@ func buildHeader(fields []hpack.HeaderField, resHead bool, vals []string, k *kno
 const listSpare = 3
 
 // listFields is buildHeader for a response head kept as a list: the same
-// checks and the same fields dropped, with "trailer" declaring
+// checks, with "trailer" declaring
 // Response.Trailer keys.
 func listFields(fields []hpack.HeaderField, k *knownFields) (list []fieldlist.Field, declared http.Header, ok bool) {
 	list = make([]fieldlist.Field, 0, len(fields)+listSpare)
 	for i, f := range fields {
-		if keep, ok := k.regular(i, f); !ok {
+		if !k.regular(i, f) {
 			return nil, nil, false
-		} else if !keep {
-			continue
 		}
 		if f.Name == "trailer" {
 			declared = declareTrailers(declared, f.Value)
@@ -574,15 +570,12 @@ func listFields(fields []hpack.HeaderField, k *knownFields) (list []fieldlist.Fi
 	return list, declared, true
 }
 
-// regularField checks a decoded regular field: ok is false if it makes the
-// head malformed (RFC 9113 8.2.1, 8.3), keep is false if it is
-// connection-specific and so dropped (RFC 9113 8.2.2; net/http's HTTP/2
-// client drops them too).
-func regularField(f hpack.HeaderField) (keep, ok bool) {
-	if f.IsPseudo() || !validFieldName(f.Name) || !httpguts.ValidHeaderFieldValue(f.Value) {
-		return false, false
-	}
-	return !connectionField(f.Name), true
+// regularField checks a decoded regular field: it is false if the field makes the head
+// malformed (RFC 9113 8.2.1, 8.3), a connection-specific field included (RFC 9113 8.2.2),
+// which an intermediary must not forward (8.1.1). Dropping one instead, as net/http's HTTP/2
+// client does, also drops what it means: "connection: x-secret" would let x-secret through.
+func regularField(f hpack.HeaderField) bool {
+	return !f.IsPseudo() && validFieldName(f.Name) && httpguts.ValidHeaderFieldValue(f.Value) && !connectionField(f.Name)
 }
 
 // declareTrailers adds the names a Trailer field's value lists to declared,
