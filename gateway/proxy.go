@@ -167,9 +167,7 @@ func cause(body *countingBody, err error) error {
 func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *http.Request {
 	ex.url = *r.URL
 	ex.url.Scheme, ex.url.Host = p.scheme, p.address
-	if path := targetPath(r.RequestURI); path != "" {
-		ex.url.Opaque = path
-	}
+	ex.url.Opaque = opaquePath(targetPath(r.RequestURI), r)
 	// The client's fields become the upstream's, where h1 read them: as a list (its
 	// Config.ListFields, which the gateway sets), which travels as one and becomes a Header only
 	// for a session that needs it (pool.Info.Request); else the client's header map itself. h1
@@ -215,11 +213,12 @@ func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *ht
 }
 
 // targetPath returns the path of a request-target as the client sent it, to go upstream as it is
-// (RFC 9110 7.6: a proxy passes the target on), as the URL's Opaque. url.URL.RequestURI, where
+// (RFC 9110 7.7: a proxy must not change the target's path and query). url.URL.RequestURI, where
 // the sessions take :path from (RFC 9113 8.3.1), would escape a path again that
 // url.ParseRequestURI kept with bytes it escapes itself: "/a|b" as "/a%7Cb", which breaks a
-// signed URL. It returns "" where the URL's own serves: for "*", an absolute-form target without
-// a path, and a path that starts with "//", which Opaque would read as an authority.
+// signed URL, and for a path that starts with "//" it also decodes what it kept escaped: "%2f"
+// into "/". It returns "" where the URL's own serves: for "*" and an absolute-form target without
+// a path.
 func targetPath(target string) string {
 	if len(target) > 0 && target[0] != '/' {
 		// The absolute-form (RFC 9112 3.2.2): the path follows the authority.
@@ -231,8 +230,21 @@ func targetPath(target string) string {
 		target = rest[i:]
 	}
 	path, _, _ := strings.Cut(target, "?")
-	if path == "" || strings.HasPrefix(path, "//") {
-		return ""
+	return path
+}
+
+// opaquePath returns the URL.Opaque that makes the sessions send path (targetPath's) as :path for
+// r, or "" for none. A path that starts with "//" goes as "//host//path", net/url's form for it:
+// Opaque would read "//path" as an authority, and RequestURI gives "scheme://host//path", from
+// which the sessions cut "scheme://host", the host being the request's Host. An OPTIONS request
+// whose absolute-form target has neither path nor query asks about the server as a whole, and
+// goes as "*" (RFC 9112 3.2.4, RFC 9113 8.3.1).
+func opaquePath(path string, r *http.Request) string {
+	switch {
+	case strings.HasPrefix(path, "//"):
+		return "//" + r.Host + path
+	case path == "" && r.Method == http.MethodOptions && r.URL.Path == "" && r.URL.RawQuery == "" && !r.URL.ForceQuery:
+		return "*"
 	}
 	return path
 }

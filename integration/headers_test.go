@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -155,9 +156,9 @@ func TestRequestTrailers(t *testing.T) {
 }
 
 // TestTargetAsSent: the request-target's path and query reach the upstream as the client sent
-// them, in the origin-form and the absolute-form, over each
-// upstream kind and both HTTP/2 engines: bytes that url.URL would escape ("|", "{", "^") are not
-// escaped, escapes are not decoded, and the query is untouched.
+// them, in the origin-form and the absolute-form, over each upstream kind and both HTTP/2
+// engines (RFC 9110 7.7): bytes that url.URL would escape ("|", "{", "^") are not escaped,
+// escapes are not decoded, also in a path that starts with "//", and the query is untouched.
 func TestTargetAsSent(t *testing.T) {
 	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.RequestURI) })
 	targets := []string{
@@ -168,6 +169,8 @@ func TestTargetAsSent(t *testing.T) {
 		"/a%2Fb%2fc",
 		"/a?",
 		"//double/slash",
+		"//admin%2f..%2fpublic|x", // net/url decodes %2f in such a path, which would make "/.."
+		"//a%2fb|c?x",
 	}
 	withEachEngine(t, func() http.Handler { return echo }, func(t *testing.T, f *front) {
 		c := dialRaw(t, f.addr, false)
@@ -176,12 +179,33 @@ func TestTargetAsSent(t *testing.T) {
 			if resp, body := c.response("GET"); resp.StatusCode != 200 || body != target {
 				t.Errorf("GET %s: the upstream got %q (%d), want it as sent", target, body, resp.StatusCode)
 			}
-			if strings.HasPrefix(target, "//") {
-				continue // in the absolute-form, the authority's
-			}
 			c.send("GET http://a" + target + " HTTP/1.1\r\nHost: a\r\n\r\n")
 			if resp, body := c.response("GET"); resp.StatusCode != 200 || body != target {
 				t.Errorf("GET http://a%s: the upstream got %q (%d), want %s", target, body, resp.StatusCode, target)
+			}
+		}
+	})
+}
+
+// TestOptionsForTheServer: an OPTIONS whose absolute-form target has no path asks about the
+// server as a whole, and goes upstream as ":path *" (RFC 9112 3.2.4, RFC 9113 8.3.1); with a
+// path, or in the asterisk-form, it goes as sent.
+func TestOptionsForTheServer(t *testing.T) {
+	echoPath := func(r *frameReply) {
+		r.headers(false, ":status", "200", "content-length", strconv.Itoa(len(r.path)))
+		r.data(true, r.path)
+	}
+	withFrameEngines(t, echoPath, func(t *testing.T, f *front) {
+		c := dialRaw(t, f.addr, false)
+		for target, want := range map[string]string{
+			"http://a":   "*",
+			"*":          "*",
+			"http://a/":  "/",
+			"http://a?x": "/?x",
+		} {
+			c.send("OPTIONS " + target + " HTTP/1.1\r\nHost: a\r\n\r\n")
+			if resp, body := c.response("OPTIONS"); resp.StatusCode != 200 || body != want {
+				t.Errorf("OPTIONS %s: the upstream got :path %q (%d), want %q", target, body, resp.StatusCode, want)
 			}
 		}
 	})

@@ -108,6 +108,11 @@ func (h *head) setPseudo(req *http.Request) error {
 			h.scheme = "https"
 		}
 		h.path = req.URL.RequestURI()
+		if h.path != "" && h.path[0] != '/' && h.path != "*" {
+			// An Opaque "//host//path", net/url's form for a path that starts with "//":
+			// RequestURI gives "scheme://host//path", and :path is the rest.
+			h.path = strings.TrimPrefix(h.path, h.scheme+"://"+h.authority)
+		}
 		if h.path == "" || h.path[0] != '/' && h.path != "*" {
 			return errors.New("h2conn: invalid request path")
 		}
