@@ -32,6 +32,13 @@ type PoolConfig struct {
 	PingInterval         time.Duration // PING a session silent this long; 0: 30s
 	PingTimeout          time.Duration // drop a session whose PING is unanswered this long; 0: 5s
 
+	// RetryBuffer is how many bytes of each request body are kept while the request is in
+	// flight, so that a request the upstream provably did not process (a refused stream, or
+	// one above a GOAWAY's last stream ID: RFC 9113 8.7) can be sent again on another session
+	// although its body was read. 0: none, and such a request is retried only if none of its
+	// body was read yet.
+	RetryBuffer int
+
 	// H2Engine picks the HTTP/2 session: "" or "own" for muxgate's own, "x/net" for
 	// golang.org/x/net/http2's ClientConn, kept as the reference to compare against.
 	H2Engine string

@@ -116,6 +116,7 @@ func (pc PoolConfig) limits() pool.Limits {
 		MaxStreamsPerSession: pc.MaxStreamsPerSession,
 		QueueLength:          pc.QueueLength,
 		QueueTimeout:         pc.QueueTimeout,
+		ReplayBuffer:         pc.RetryBuffer,
 	}
 }
 

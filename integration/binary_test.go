@@ -159,6 +159,7 @@ func TestBinaryBadFlags(t *testing.T) {
 		{"-upstream", up, "-max-sessions", "0"},
 		{"-upstream", up, "-max-conns", "-1"},
 		{"-upstream", up, "-max-body-bytes", "-1"},
+		{"-upstream", up, "-retry-buffer", "-1"},
 		{"-upstream", up, "-header-timeout", "forever"},
 		{"-upstream", up, "-idle-timeout", "0s"},
 		{"-upstream", up, "-park-after", "0s"},

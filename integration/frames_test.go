@@ -22,14 +22,34 @@ type frameReply struct {
 	conn *frameConn
 	id   uint32
 	path string
+
+	body  []byte        // guarded by conn.mu: the request body so far
+	ended chan struct{} // closed once the request has ended (END_STREAM)
 }
 
 // frameConn is one connection of a frame upstream.
 type frameConn struct {
-	mu  sync.Mutex // guards the writes: fr's, and enc's into buf
-	fr  *http2.Framer
-	buf bytes.Buffer
-	enc *hpack.Encoder
+	n    int           // the connection's number on its upstream, from 1
+	done chan struct{} // closed when the connection is closed
+
+	mu      sync.Mutex // guards the writes: fr's, and enc's into buf; and the requests' bodies
+	fr      *http2.Framer
+	buf     bytes.Buffer
+	enc     *hpack.Encoder
+	streams map[uint32]*frameReply // open requests, by stream
+}
+
+// requestBody waits for the request's end and returns its body; false if the connection
+// closed first.
+func (r *frameReply) requestBody() (string, bool) {
+	select {
+	case <-r.ended:
+		r.conn.mu.Lock()
+		defer r.conn.mu.Unlock()
+		return string(r.body), true
+	case <-r.conn.done:
+		return "", false
+	}
 }
 
 // headers sends a HEADERS frame of the name-value pairs fields, ending the stream if end.
@@ -42,6 +62,13 @@ func (r *frameReply) headers(end bool, fields ...string) {
 		c.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
 	}
 	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: r.id, BlockFragment: c.buf.Bytes(), EndStream: end, EndHeaders: true})
+}
+
+// reset sends RST_STREAM with code.
+func (r *frameReply) reset(code http2.ErrCode) {
+	r.conn.mu.Lock()
+	defer r.conn.mu.Unlock()
+	r.conn.fr.WriteRSTStream(r.id, code)
 }
 
 // data sends a DATA frame of s, ending the stream if end.
@@ -80,21 +107,23 @@ func startFrameUpstream(t testing.TB, answer func(r *frameReply)) *upstream {
 			}
 			mu.Lock()
 			conns = append(conns, nc)
+			n := len(conns)
 			mu.Unlock()
-			wg.Go(func() { serveFrames(nc, answer) })
+			wg.Go(func() { serveFrames(nc, n, answer) })
 		}
 	})
 	return &upstream{url: "h2c://" + ln.Addr().String()}
 }
 
-// serveFrames serves one connection of a frame upstream until it fails or receives GOAWAY.
-func serveFrames(nc net.Conn, answer func(r *frameReply)) {
+// serveFrames serves connection n of a frame upstream until it fails or receives GOAWAY.
+func serveFrames(nc net.Conn, n int, answer func(r *frameReply)) {
 	defer nc.Close()
 	preface := make([]byte, len(http2.ClientPreface))
 	if _, err := io.ReadFull(nc, preface); err != nil || string(preface) != http2.ClientPreface {
 		return
 	}
-	c := &frameConn{fr: http2.NewFramer(nc, nc)}
+	c := &frameConn{n: n, done: make(chan struct{}), fr: http2.NewFramer(nc, nc), streams: map[uint32]*frameReply{}}
+	defer close(c.done)
 	c.enc = hpack.NewEncoder(&c.buf)
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.mu.Lock()
@@ -120,14 +149,36 @@ func serveFrames(nc net.Conn, answer func(r *frameReply)) {
 				c.fr.WriteWindowUpdate(0, n)
 				c.fr.WriteWindowUpdate(f.StreamID, n)
 			}
+			if r := c.streams[f.StreamID]; r != nil {
+				r.body = append(r.body, f.Data()...)
+				c.endedLocked(r, f.StreamEnded())
+			}
 		case *http2.GoAwayFrame:
 			c.mu.Unlock()
 			return
 		}
-		c.mu.Unlock()
-		if h, ok := f.(*http2.MetaHeadersFrame); ok && h.PseudoValue("method") != "" {
-			answer(&frameReply{conn: c, id: h.StreamID, path: h.PseudoValue("path")})
+		var r *frameReply
+		if h, ok := f.(*http2.MetaHeadersFrame); ok {
+			if h.PseudoValue("method") != "" {
+				r = &frameReply{conn: c, id: h.StreamID, path: h.PseudoValue("path"), ended: make(chan struct{})}
+				c.streams[r.id] = r
+				c.endedLocked(r, h.StreamEnded())
+			} else if t := c.streams[h.StreamID]; t != nil {
+				c.endedLocked(t, h.StreamEnded()) // the request's trailers
+			}
 		}
+		c.mu.Unlock()
+		if r != nil {
+			answer(r)
+		}
+	}
+}
+
+// endedLocked marks r's request ended if end.
+func (c *frameConn) endedLocked(r *frameReply, end bool) {
+	if end {
+		close(r.ended)
+		delete(c.streams, r.id)
 	}
 }
 

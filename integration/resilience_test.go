@@ -3,8 +3,11 @@ package integration
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"muxgate/internal/demo"
 )
@@ -95,5 +98,46 @@ func TestUpstreamGoAway(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestBodyRetriedWhenRefused: a request with a body that the upstream refused (REFUSED_STREAM,
+// RFC 9113 8.7: provably not processed) after taking the whole body is sent again on another
+// session, body and all, from what -retry-buffer kept; without the buffer it cannot be, and the
+// client gets 502. Over both HTTP/2 engines.
+func TestBodyRetriedWhenRefused(t *testing.T) {
+	// The upstream's first connection refuses every request once it has its body; the others
+	// echo it.
+	answer := func(r *frameReply) {
+		go func() {
+			body, ok := r.requestBody()
+			switch {
+			case !ok:
+			case r.conn.n == 1:
+				r.reset(http2.ErrCodeRefusedStream)
+			default:
+				r.headers(false, ":status", "200", "content-length", strconv.Itoa(len(body)))
+				r.data(true, body)
+			}
+		}()
+	}
+	const body = "a body the upstream must get whole"
+	for _, engine := range []string{"", "x/net"} {
+		for _, buffer := range []int{64 << 10, 0} {
+			t.Run(fmt.Sprintf("%q buffer %d", engine, buffer), func(t *testing.T) {
+				cfg := testConfig(startFrameUpstream(t, answer))
+				cfg.Pool.H2Engine, cfg.Pool.RetryBuffer = engine, buffer
+				c := dialRaw(t, startGateway(t, cfg).addr, false)
+				c.send(fmt.Sprintf("POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+				resp, got := c.response("POST")
+				want, wantBody := 200, body
+				if buffer == 0 {
+					want, wantBody = 502, "upstream failed\n"
+				}
+				if resp.StatusCode != want || got != wantBody {
+					t.Errorf("got %d %q, want %d %q", resp.StatusCode, got, want, wantBody)
+				}
+			})
+		}
 	}
 }

@@ -75,6 +75,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.streamWin, "stream-window", 256<<10, "HTTP/2 and HTTP/3 receive window per upstream stream, bytes")
 	fs.IntVar(&o.connWin, "conn-window", 16<<20, "HTTP/2 and HTTP/3 receive window per upstream session, bytes")
 	fs.IntVar(&o.maxFrame, "max-frame-size", 64<<10, "largest HTTP/2 frame payload an upstream may send (SETTINGS_MAX_FRAME_SIZE), 16384 to 16777215 bytes")
+	fs.IntVar(&o.pool.RetryBuffer, "retry-buffer", 64<<10, "request body bytes kept per request, so that one the upstream provably did not process is retried on another session (0: only requests none of whose body was read)")
 	fs.DurationVar(&o.pool.DialTimeout, "dial-timeout", 5*time.Second, "upstream connect and handshake timeout")
 	fs.DurationVar(&o.pool.PingInterval, "ping-interval", 30*time.Second, "PING an upstream session that was silent this long")
 	fs.DurationVar(&o.pool.PingTimeout, "ping-timeout", 5*time.Second, "drop an upstream session whose PING is unanswered this long")
@@ -164,7 +165,7 @@ func (o *options) check() error {
 		return errors.New("-max-sessions must be at least 1")
 	case o.pool.QueueLength < 0, o.pool.MaxStreamsPerSession < 0, o.front.MaxConns < 1,
 		o.front.MaxHeaderBytes < 1, o.front.MaxHeaderCount < 1, o.front.MaxURIBytes < 1, o.front.MaxRequestsPerConn < 0, o.front.MaxConnsPerIP < 0,
-		o.front.MaxBodyBytes < 0:
+		o.front.MaxBodyBytes < 0, o.pool.RetryBuffer < 0:
 		return errors.New("limits must not be negative, and -max-conns and the header and URI limits must be at least 1")
 	case o.front.PipelineDepth < 1 || o.front.PipelineDepth > 256:
 		return errors.New("-pipeline-depth must be 1 to 256")
