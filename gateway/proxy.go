@@ -44,9 +44,19 @@ type proxy struct {
 // become statuses in classify; failures after it abort the connection, since a status line
 // cannot be taken back.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hops, bounded := uint64(0), false
+	if boundedMethod(r.Method) {
+		if hops, bounded = maxForwards(r); bounded && hops == 0 {
+			p.answerLastHop(w, r)
+			return
+		}
+	}
 	ex := new(exchange)
 	var rec record
 	out := p.begin(r, ex, &rec)
+	if bounded {
+		forwardMaxForwards(out, ex.ctx.Info.Request, hops-1)
+	}
 	ex.pw.w = w // informational responses go out as they come (Got1xx)
 	resp, err := p.up.RoundTrip(out)
 	p.respond(w, r, &rec, ex, resp, err)

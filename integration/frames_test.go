@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 
@@ -22,6 +23,7 @@ type frameReply struct {
 	conn *frameConn
 	id   uint32
 	path string
+	head []hpack.HeaderField // the request's head as decoded
 
 	body  []byte        // guarded by conn.mu: the request body so far
 	ended chan struct{} // closed once the request has ended (END_STREAM)
@@ -37,6 +39,17 @@ type frameConn struct {
 	buf     bytes.Buffer
 	enc     *hpack.Encoder
 	streams map[uint32]*frameReply // open requests, by stream
+}
+
+// field returns the values of the request's field name, joined by ", ", and whether it had any.
+func (r *frameReply) field(name string) (string, bool) {
+	var vv []string
+	for _, f := range r.head {
+		if f.Name == name {
+			vv = append(vv, f.Value)
+		}
+	}
+	return strings.Join(vv, ", "), len(vv) > 0
 }
 
 // requestBody waits for the request's end and returns its body; false if the connection
@@ -160,7 +173,7 @@ func serveFrames(nc net.Conn, n int, answer func(r *frameReply)) {
 		var r *frameReply
 		if h, ok := f.(*http2.MetaHeadersFrame); ok {
 			if h.PseudoValue("method") != "" {
-				r = &frameReply{conn: c, id: h.StreamID, path: h.PseudoValue("path"), ended: make(chan struct{})}
+				r = &frameReply{conn: c, id: h.StreamID, path: h.PseudoValue("path"), head: h.Fields, ended: make(chan struct{})}
 				c.streams[r.id] = r
 				c.endedLocked(r, h.StreamEnded())
 			} else if t := c.streams[h.StreamID]; t != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"muxgate/internal/demo"
@@ -207,6 +208,62 @@ func TestOptionsForTheServer(t *testing.T) {
 			if resp, body := c.response("OPTIONS"); resp.StatusCode != 200 || body != want {
 				t.Errorf("OPTIONS %s: the upstream got :path %q (%d), want %q", target, body, resp.StatusCode, want)
 			}
+		}
+	})
+}
+
+// TestMaxForwards: the gateway is an intermediary for Max-Forwards (RFC 9110 7.6.2). An OPTIONS
+// or TRACE whose value is 0 is answered by the gateway, as the final recipient, and never reaches
+// the upstream: OPTIONS with 200 and no content, TRACE with the request as message/http, without
+// its credentials; with a higher value it goes on with the value less one. For other methods,
+// and a value that is no number, the field crosses untouched.
+func TestMaxForwards(t *testing.T) {
+	var mu sync.Mutex
+	var got []string // "METHOD max-forwards" as each request reached the upstream
+	answer := func(r *frameReply) {
+		mf, ok := r.field("max-forwards")
+		if !ok {
+			mf = "none"
+		}
+		method, _ := r.field(":method")
+		mu.Lock()
+		got = append(got, method+" "+mf)
+		mu.Unlock()
+		r.headers(false, ":status", "200", "content-length", strconv.Itoa(len(mf)))
+		r.data(true, mf)
+	}
+	withFrameEngines(t, answer, func(t *testing.T, f *front) {
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		c := dialRaw(t, f.addr, false)
+		c.send("OPTIONS * HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\n\r\n")
+		if resp, body := c.response("OPTIONS"); resp.StatusCode != 200 || body != "" || resp.ContentLength != 0 {
+			t.Errorf("OPTIONS, Max-Forwards 0: got %d %q (length %d), want 200 and no content", resp.StatusCode, body, resp.ContentLength)
+		}
+		c.send("TRACE /t?q HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\nCookie: secret=1\r\nAuthorization: Basic c2VjcmV0\r\nX-A: 1\r\n\r\n")
+		resp, body := c.response("TRACE")
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "message/http" ||
+			!strings.HasPrefix(body, "TRACE /t?q HTTP/1.1\r\n") || !strings.Contains(body, "\r\nX-A: 1\r\n") ||
+			!strings.Contains(strings.ToLower(body), "\r\nhost: a\r\n") || strings.Contains(body, "secret") || strings.Contains(body, "c2VjcmV0") {
+			t.Errorf("TRACE, Max-Forwards 0: got %d %q %q, want 200 message/http with the request, without its credentials",
+				resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		for _, tc := range []struct{ method, value, want string }{
+			{"OPTIONS", "3", "2"},
+			{"TRACE", "1", "0"},
+			{"GET", "0", "0"},
+			{"OPTIONS", "x", "x"},
+		} {
+			c.send(tc.method + " / HTTP/1.1\r\nHost: a\r\nMax-Forwards: " + tc.value + "\r\n\r\n")
+			if resp, body := c.response(tc.method); resp.StatusCode != 200 || body != tc.want {
+				t.Errorf("%s, Max-Forwards %s: the upstream got %q (%d), want %q", tc.method, tc.value, body, resp.StatusCode, tc.want)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if want := "OPTIONS 2|TRACE 0|GET 0|OPTIONS x"; strings.Join(got, "|") != want {
+			t.Errorf("the upstream got %q, want %q: nothing for a Max-Forwards of 0", strings.Join(got, "|"), want)
 		}
 	})
 }
