@@ -375,24 +375,34 @@ func (p *proxy) fail(w http.ResponseWriter, rec *record, err error) {
 type countingBody struct {
 	r io.ReadCloser
 
-	mu  sync.Mutex // guards n and err
-	n   int64
-	err error
+	mu     sync.Mutex // guards n, err and closed
+	n      int64
+	err    error
+	closed bool
 }
 
+// Read reads the client's body. An error after Close is not the client's: it is the read that
+// Close stopped, and it is not remembered.
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.mu.Lock()
 	b.n += int64(n)
-	if err != nil {
+	if err != nil && !b.closed {
 		b.err = err
 	}
 	b.mu.Unlock()
 	return n, err
 }
 
-// Close closes the client's body: h1 then stops a read in progress and discards what is left.
-func (b *countingBody) Close() error { return b.r.Close() }
+// Close closes the client's body: h1 then stops a read in progress and discards what is left. A
+// session closes it when the upstream needs no more of it, as when the upstream answered and
+// reset the stream with NO_ERROR before the body's end (RFC 9113 8.1).
+func (b *countingBody) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	return b.r.Close()
+}
 
 func (b *countingBody) count() int64 {
 	b.mu.Lock()

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/net/http2"
 )
 
 // oddAnswers is a frame upstream's answers that no conforming server sends, by path; any other
@@ -137,4 +139,23 @@ func TestCompleteBodyNotHeldForEndOfStream(t *testing.T) {
 	if resp, _ := c.response("GET"); resp.StatusCode != 200 {
 		t.Errorf("after: got %d, want 200", resp.StatusCode)
 	}
+}
+
+// TestEarlyResponseWithNoErrorReset: an upstream that answers before the request's body has
+// come, and resets the stream with NO_ERROR (RFC 9113 8.1: the client must not discard such a
+// response), has its response reach the client; the rest of the body is not the upstream's
+// concern, and the client is not blamed for the body that stopped being read.
+func TestEarlyResponseWithNoErrorReset(t *testing.T) {
+	answer := func(r *frameReply) {
+		r.headers(false, ":status", "200", "content-length", "5")
+		r.data(true, "hello")
+		r.reset(http2.ErrCodeNo)
+	}
+	withFrameEngines(t, answer, func(t *testing.T, f *front) {
+		c := dialRaw(t, f.addr, false)
+		c.send("POST /early HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\n\r\n12345")
+		if resp, body := c.response("POST"); resp.StatusCode != 200 || body != "hello" {
+			t.Errorf("got %d %q (%s), want 200 hello", resp.StatusCode, body, resp.Header.Get("X-Muxgate-Error"))
+		}
+	})
 }
