@@ -175,6 +175,12 @@ func (w *response) FlushError() error {
 	if !w.wroteHeader {
 		w.writeHeader(http.StatusOK, false)
 	}
+	if w.fin != nil && w.mode == bodyLength && w.written == w.length {
+		// A pipelined response complete by its Content-Length, in the finisher's buffer: the
+		// finisher writes it with the responses that follow, or before it waits for the next,
+		// and a flush now would send it in a write of its own.
+		return nil
+	}
 	return w.bw.Flush()
 }
 
