@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"testing"
 )
@@ -174,8 +175,12 @@ var knownDifferences = []difference{
 		"other majors); we answer 505 at once (RFC 9110 15.6.6)", weRefuse(errVersion)},
 	{"no Host", "RFC 9112 3.2: an HTTP/1.1 request without Host gets 400; ReadRequest leaves that check " +
 		"to net/http's server, which makes it as we do", weRefuse(errMissingHost)},
-	{"bad Host", "RFC 9110 7.2 and RFC 3986 3.2.2: we check the Host value's characters; ReadRequest " +
-		"leaves that to net/http's server (httpguts.ValidHostHeader)", weRefuse(errHost)},
+	{"bad Host", "RFC 9112 3.2: a Host that is not uri-host [ \":\" port ] (RFC 9110 7.2, RFC 3986 3.2.2, " +
+		"3.2.3) gets 400, as does an empty one where the target has no authority of its own; ReadRequest " +
+		"leaves Host to net/http's server, whose httpguts.ValidHostHeader checks only its characters",
+		func(raw string, o, s outcome) bool {
+			return weRefuse(errHost)(raw, o, s) && !hostFieldValid(raw)
+		}},
 	{"expectation", "RFC 9110 10.1.1: an expectation other than 100-continue gets 417; ReadRequest does " +
 		"not look at Expect, net/http's server answers 417 as we do", weRefuse(errExpectation)},
 	{"target", "RFC 9112 3.2: we refuse targets outside the four forms (non-ASCII, '#', asterisk-form " +
@@ -216,6 +221,25 @@ var knownDifferences = []difference{
 		}},
 	{"trailer section", "RFC 9112 7.1.2: a malformed trailer section is refused; net/http is more " +
 		"lenient with trailer lines", weRefuseBody(errTrailer)},
+}
+
+// hostFieldValid reports whether raw's head has one Host field, and its value is a non-empty
+// one that hostReference takes: a refusal with errHost must come from neither.
+func hostFieldValid(raw string) bool {
+	tr := textproto.NewReader(bufio.NewReader(strings.NewReader(raw)))
+	line, err := tr.ReadLine()
+	for err == nil && line == "" { // the empty lines a server skips before the request-line
+		line, err = tr.ReadLine()
+	}
+	if err != nil {
+		return false
+	}
+	mh, err := tr.ReadMIMEHeader()
+	if err != nil {
+		return false
+	}
+	hosts := mh["Host"]
+	return len(hosts) == 1 && hosts[0] != "" && hostReference(hosts[0])
 }
 
 // stdWithout is net/http's reading of raw without its leading empty lines.

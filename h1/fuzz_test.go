@@ -44,6 +44,16 @@ var fuzzSeeds = []string{
 	"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
 	"GET http://b/ HTTP/1.1\r\nHost: a\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n",
+	// Host values whose characters are all allowed but whose shape is not uri-host [ ":" port ].
+	"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: ::1\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a:80:80\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a:+80\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a:65616\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: :80\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: [fe80::1%25en0]:80\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: [::ffff:192.0.2.1]:\r\n\r\n",
+	"GET http://[::1]:8080/ HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
 	"GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a\r\nX\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
@@ -143,8 +153,8 @@ func checkHead(t *testing.T, h *head) {
 	if h.http11() && len(h.header["Host"]) != 1 {
 		t.Fatalf("got Host %q in HTTP/1.1, want exactly one", h.header["Host"])
 	}
-	if !validHost(h.host) {
-		t.Fatalf("got host %q, want a valid authority", h.host)
+	if !hostReference(h.host) {
+		t.Fatalf("got host %q, want uri-host [ \":\" port ] (RFC 3986 3.2.2, 3.2.3)", h.host)
 	}
 	for k, vv := range h.header {
 		if !isToken(k) || k != http.CanonicalHeaderKey(k) {

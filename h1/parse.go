@@ -575,32 +575,6 @@ func parseDecimal(s string) (int64, bool) {
 	return n, true
 }
 
-// validAuthority reports whether s is host ":" port, the authority-form of RFC 9112 3.2.3.
-func validAuthority(s string) bool {
-	i := strings.LastIndexByte(s, ':')
-	if i <= 0 || i == len(s)-1 || !validHost(s) {
-		return false
-	}
-	for j := i + 1; j < len(s); j++ {
-		if !isDigit(s[j]) {
-			return false
-		}
-	}
-	return true
-}
-
-// validHost reports whether s uses only the characters of uri-host [ ":" port ] (RFC 3986 3.2.2:
-// unreserved, pct-encoded, sub-delims, and the brackets and colons of IP literals). Empty is
-// valid: RFC 9112 3.2 lets a Host field be empty when the target has no authority.
-func validHost(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !hostChar[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
 // trimOWS removes optional whitespace (SP, HTAB; RFC 9110 5.6.3) around s.
 func trimOWS(s string) string {
 	for s != "" && (s[0] == ' ' || s[0] == '\t') {
@@ -692,20 +666,6 @@ var tokenChar = func() (t [256]bool) {
 		t[c], t[c-'a'+'A'] = true, true
 	}
 	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-// hostChar is the characters of uri-host and port (RFC 3986 3.2.2, 3.2.3).
-var hostChar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "-._~%!$&'()*+,;=:[]" {
 		t[c] = true
 	}
 	return t

@@ -68,6 +68,14 @@ var smugglingCases = []struct {
 	{"absolute form, other Host", "GET http://b/path/a HTTP/1.1\r\nHost: a\r\n\r\n"},
 	{"authority form, other Host", "CONNECT b:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"},
 	{"no Host", "GET /path/a HTTP/1.1\r\n\r\n"},
+	// Host values of allowed characters in a shape that is not uri-host [ ":" port ] (RFC 9112
+	// 3.2); before, each went upstream as the :authority.
+	{"Host IPv6 unclosed", "GET /path/a HTTP/1.1\r\nHost: [::1\r\n\r\n"},
+	{"Host IPv6 without brackets", "GET /path/a HTTP/1.1\r\nHost: ::1\r\n\r\n"},
+	{"Host two ports", "GET /path/a HTTP/1.1\r\nHost: a:80:80\r\n\r\n"},
+	{"Host signed port", "GET /path/a HTTP/1.1\r\nHost: a:+80\r\n\r\n"},
+	{"Host port over 65535", "GET /path/a HTTP/1.1\r\nHost: a:65616\r\n\r\n"},
+	{"Host port without host", "GET /path/a HTTP/1.1\r\nHost: :80\r\n\r\n"},
 	// Before, a CONNECT went upstream, and an upstream's 200 came back chunked (RFC 9110 9.3.6
 	// forbids framing fields on it) with what the client sent for the tunnel dropped.
 	{"CONNECT", "CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n"},

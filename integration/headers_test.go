@@ -116,6 +116,23 @@ func TestHeaderRules(t *testing.T) {
 	})
 }
 
+// TestHostAsSent: a Host of any valid shape (RFC 3986 3.2.2, 3.2.3) reaches the upstream as the
+// :authority exactly as sent, over each upstream kind and both HTTP/2 engines: an IPv6 literal, a
+// port with leading zeros, and an empty port, which the gateway does not normalize away.
+func TestHostAsSent(t *testing.T) {
+	hosts := []string{"example.test", "Example.TEST:8080", "[::1]:8443", "[2001:db8::1]", "a:", "a:0080", "192.0.2.1:65535"}
+	withEachEngine(t, demo.Handler, func(t *testing.T, f *front) {
+		c := dialRaw(t, f.addr, false)
+		for _, host := range hosts {
+			c.send("GET /headers HTTP/1.1\r\nHost: " + host + "\r\n\r\n")
+			resp, body := c.response("GET")
+			if got := headerLines(body)["authority"]; resp.StatusCode != 200 || got != host {
+				t.Errorf("Host %q: got %d, authority %q upstream, want 200 and %q\n%s", host, resp.StatusCode, got, host, body)
+			}
+		}
+	})
+}
+
 // TestTrailers: the upstream's trailer fields reach the client after a chunked body.
 func TestTrailers(t *testing.T) {
 	for _, k := range upstreamKinds {
