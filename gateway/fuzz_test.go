@@ -56,6 +56,8 @@ var hopSeeds = []string{
 	"Connection: " + strings.Repeat("X-A, ", 200) + "X-B\r\nX-A: 1\r\nX-B: 2\r\nX-C: 3",
 	"TE: " + strings.Repeat("gzip;q=0.1, ", 200) + "trailers",
 	"X: a\r\n b\r\nConnection: X",
+	"X-Forwarded-For:\r\nVia:\r\nVia: , ,",
+	"X-Forwarded-For: ,198.51.100.1 ,,\r\nVia: 1.0 a\r\nVia: ,",
 }
 
 // FuzzRemoveHopHeaders parses a header block with net/http's own field parser (net/textproto,
@@ -106,6 +108,7 @@ func FuzzRemoveHopHeaders(f *testing.F) {
 		if via := h["Via"]; len(via) == 0 || via[len(via)-1] != "1.1 muxgate" {
 			t.Errorf("after Connection %q, Via is %q; want 1.1 muxgate last", in["Connection"], via)
 		}
+		checkNoEmptyElements(t, h, forwarding{forwardedFor: true, via: true}, true)
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 
 	"muxgate/internal/fieldlist"
@@ -139,20 +140,76 @@ func appendVia(prior, entry []string) []string {
 }
 
 // add sets X-Forwarded-For, X-Forwarded-Proto and Via on the outbound header h as f says, for
-// the request in that arrived from the client.
+// the request in that arrived from the client. Neither list it writes has an empty element (see
+// forwardedForValue and withoutEmptyLists).
 func (f forwarding) add(h http.Header, in *http.Request) {
 	if ip, ok := f.clientIP(in); ok {
-		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-			ip = strings.Join(prior, ", ") + ", " + ip
-		}
-		h["X-Forwarded-For"] = []string{ip}
+		h["X-Forwarded-For"] = []string{forwardedForValue(h["X-Forwarded-For"], ip)}
 	}
 	if f.forwardedProto {
 		h["X-Forwarded-Proto"] = proto(in)
 	}
 	if f.via {
-		h["Via"] = appendVia(h["Via"], viaReceived(in))
+		h["Via"] = appendVia(withoutEmptyLists(h["Via"]), viaReceived(in))
 	}
+}
+
+// forwardedForValue is the X-Forwarded-For value sent upstream: the non-empty elements of the
+// client's values prior, OWS trimmed, in order, then ip, joined by ", ". RFC 9110 5.6.1: a sender
+// must not generate empty list elements, and joining an empty client value to the address made
+// one (", 192.0.2.7"). The gateway writes the whole value, so it drops the client's empty
+// elements too. Splitting at every comma is safe here: the elements are node names (addresses,
+// "unknown", obfuscated identifiers), which hold no quoted strings or comments.
+func forwardedForValue(prior []string, ip string) string {
+	if len(prior) == 0 {
+		return ip
+	}
+	n := len(ip)
+	for _, v := range prior {
+		n += len(v) + len(", ")
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, v := range prior {
+		for e := range strings.SplitSeq(v, ",") {
+			if e = textproto.TrimString(e); e != "" {
+				b.WriteString(e)
+				b.WriteString(", ")
+			}
+		}
+	}
+	b.WriteString(ip)
+	return b.String()
+}
+
+// withoutEmptyLists returns the Via values vv without those that hold no list element (see
+// emptyList): sent next to the gateway's own Via, such a value is an empty element of the
+// combined list, which RFC 9110 5.6.1 forbids a sender to generate. A value with elements is kept
+// as sent, empty ones among them: Via comments may hold commas (RFC 9110 7.6.3), so the gateway
+// does not split it. vv itself is not changed; it is returned as is when nothing goes.
+func withoutEmptyLists(vv []string) []string {
+	i := slices.IndexFunc(vv, emptyList)
+	if i < 0 {
+		return vv
+	}
+	kept := slices.Clone(vv[:i])
+	for _, v := range vv[i+1:] {
+		if !emptyList(v) {
+			kept = append(kept, v)
+		}
+	}
+	return kept
+}
+
+// emptyList reports whether the list field value v holds no element: it is empty or only commas
+// and OWS (RFC 9110 5.6.1).
+func emptyList(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c != ',' && c != ' ' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 // clientIP returns the client's address for X-Forwarded-For, and whether the gateway sets the

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"muxgate/internal/fieldlist"
 )
 
 func TestRemoveHopHeaders(t *testing.T) {
@@ -72,6 +74,52 @@ func TestForwarding(t *testing.T) {
 	forwarding{}.add(h, in)
 	if want := (http.Header{"X-Forwarded-For": {"198.51.100.1"}}); !reflect.DeepEqual(h, want) {
 		t.Errorf("all off: got %v, want %v", h, want)
+	}
+}
+
+// TestForwardingEmptyElements: the X-Forwarded-For and Via the gateway sends have no empty list
+// element (RFC 9110 5.6.1), whatever empty values or elements the client sent, on the header map
+// path (forwarding.add) and the list path (outboundList) alike.
+func TestForwardingEmptyElements(t *testing.T) {
+	in := &http.Request{RemoteAddr: "192.0.2.7:5555", ProtoMajor: 1, ProtoMinor: 1}
+	fw := forwarding{forwardedFor: true, forwardedProto: true, via: true}
+	for _, tc := range []struct {
+		name     string
+		xff, via []string // the client's values
+		wantXFF  string
+		wantVia  []string
+	}{
+		{"empty values", []string{""}, []string{""}, "192.0.2.7", []string{"1.1 muxgate"}},
+		{"only commas", []string{" , ,"}, []string{",", "\t,"}, "192.0.2.7", []string{"1.1 muxgate"}},
+		{"empty around elements", []string{", 198.51.100.1,", "", " ,203.0.113.5 ,, 198.51.100.9"},
+			[]string{"", "1.0 a", ""}, "198.51.100.1, 203.0.113.5, 198.51.100.9, 192.0.2.7", []string{"1.0 a", "1.1 muxgate"}},
+		// A Via value with elements is forwarded as sent: its comments may hold commas.
+		{"Via comment", nil, []string{"1.0 a (x, , y)"}, "192.0.2.7", []string{"1.0 a (x, , y)", "1.1 muxgate"}},
+		{"nothing to drop", []string{"198.51.100.1"}, []string{"1.0 a"}, "198.51.100.1, 192.0.2.7", []string{"1.0 a", "1.1 muxgate"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			var list []fieldlist.Field
+			for _, v := range tc.xff {
+				h["X-Forwarded-For"] = append(h["X-Forwarded-For"], v)
+				list = append(list, fieldlist.Field{Name: "x-forwarded-for", Value: v})
+			}
+			for _, v := range tc.via {
+				h["Via"] = append(h["Via"], v)
+				list = append(list, fieldlist.Field{Name: "Via", Value: v})
+			}
+			fw.add(h, in)
+			p := &proxy{forward: fw}
+			fromList := fieldlist.Header(p.outboundList(list, in))
+			for path, got := range map[string]http.Header{"map": h, "list": fromList} {
+				if xff := got["X-Forwarded-For"]; !reflect.DeepEqual(xff, []string{tc.wantXFF}) {
+					t.Errorf("%s path: got X-Forwarded-For %q, want [%q]", path, xff, tc.wantXFF)
+				}
+				if via := got["Via"]; !reflect.DeepEqual(via, tc.wantVia) {
+					t.Errorf("%s path: got Via %q, want %q", path, via, tc.wantVia)
+				}
+			}
+		})
 	}
 }
 

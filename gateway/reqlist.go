@@ -33,6 +33,8 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 		case forwardedFor && fieldlist.SameName(f.Name, "x-forwarded-for"):
 			xff = append(xff, f.Value)
 		case p.forward.forwardedProto && fieldlist.SameName(f.Name, "x-forwarded-proto"):
+		case p.forward.via && fieldlist.SameName(f.Name, "via") && emptyList(f.Value):
+			// As forwarding.add drops it (withoutEmptyLists).
 		default:
 			out = append(out, f)
 		}
@@ -41,10 +43,7 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 		out = append(out, fieldlist.Field{Name: "te", Value: "trailers"})
 	}
 	if forwardedFor {
-		if len(xff) > 0 {
-			ip = strings.Join(xff, ", ") + ", " + ip
-		}
-		out = append(out, fieldlist.Field{Name: "x-forwarded-for", Value: ip})
+		out = append(out, fieldlist.Field{Name: "x-forwarded-for", Value: forwardedForValue(xff, ip)})
 	}
 	if p.forward.forwardedProto {
 		out = append(out, fieldlist.Field{Name: "x-forwarded-proto", Value: proto(r)[0]})

@@ -28,6 +28,8 @@ func FuzzOutboundList(f *testing.F) {
 	}
 	f.Add("Connection: x-forwarded-for\nX-Forwarded-For: 1.2.3.4\nx-forwarded-for: 5.6.7.8", uint8(7))
 	f.Add("x-forwarded-proto: ftp\nVIA: 1.0 a\nvia: 2 b\nTe: gzip\nte: Trailers;q=1", uint8(63))
+	f.Add("X-Forwarded-For:\nVia:\nvia: ,\t,", uint8(7))
+	f.Add("x-forwarded-for: , 198.51.100.1,,\nX-Forwarded-For: ,\nVia: 1.0 a (b, , c)\nvia: ", uint8(5))
 	f.Fuzz(func(t *testing.T, block string, opts uint8) {
 		var list []fieldlist.Field
 		for line := range strings.SplitSeq(block, "\n") {
@@ -55,8 +57,32 @@ func FuzzOutboundList(f *testing.F) {
 		fw.add(want, r)
 		p := &proxy{forward: fw}
 		out := p.outboundList(slices.Clone(list), r)
-		if got := fieldlist.Header(out); !reflect.DeepEqual(got, want) {
+		got := fieldlist.Header(out)
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("fields %q, options %06b:\n got %q\nwant %q", list, opts, got, want)
 		}
+		checkNoEmptyElements(t, got, fw, opts&8 == 0)
 	})
+}
+
+// checkNoEmptyElements fails t where the forwarding fields that the gateway wrote into h, as fw
+// says, would give the upstream an empty list element (RFC 9110 5.6.1): any in X-Forwarded-For,
+// which the gateway writes whole, when it sets it (withIP); a Via value with no element, which
+// next to the gateway's own makes one (a value with elements is the client's, kept as sent).
+func checkNoEmptyElements(t *testing.T, h http.Header, fw forwarding, withIP bool) {
+	t.Helper()
+	if fw.forwardedFor && withIP {
+		for e := range strings.SplitSeq(strings.Join(h["X-Forwarded-For"], ","), ",") {
+			if textproto.TrimString(e) == "" {
+				t.Errorf("X-Forwarded-For %q has an empty element", h["X-Forwarded-For"])
+			}
+		}
+	}
+	if fw.via {
+		for _, v := range h["Via"] {
+			if strings.Trim(v, ", \t") == "" {
+				t.Errorf("Via %q has a value with no element", h["Via"])
+			}
+		}
+	}
 }

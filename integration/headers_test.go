@@ -76,6 +76,23 @@ func TestHeaderRules(t *testing.T) {
 					}
 				})
 			}
+			// RFC 9110 5.6.1: no empty list element, where the client sent empty values; before,
+			// the upstream got ", 127.0.0.1" and ", 1.1 muxgate".
+			t.Run("empty list elements", func(t *testing.T) {
+				c := dialRaw(t, f.addr, false)
+				c.send("GET /headers HTTP/1.1\r\nHost: example.test\r\nX-Forwarded-For:\r\nVia:\r\n" +
+					"X-Forwarded-For: , 192.0.2.7,\r\nVia: ,\r\n\r\n")
+				resp, body := c.response("GET")
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d, want 200", resp.StatusCode)
+				}
+				got := headerLines(body)
+				for name, want := range map[string]string{"x-forwarded-for": "192.0.2.7, 127.0.0.1", "via": "1.1 muxgate"} {
+					if got[name] != want {
+						t.Errorf("the upstream got %s: %q, want %q\n%s", name, got[name], want, body)
+					}
+				}
+			})
 			t.Run("http1.0", func(t *testing.T) {
 				c := dialRaw(t, f.addr, false)
 				c.send("GET /headers HTTP/1.0\r\nHost: example.test\r\n\r\n")
