@@ -56,6 +56,7 @@ var hopSeeds = []string{
 	"Connection: " + strings.Repeat("X-A, ", 200) + "X-B\r\nX-A: 1\r\nX-B: 2\r\nX-C: 3",
 	"TE: " + strings.Repeat("gzip;q=0.1, ", 200) + "trailers",
 	"X: a\r\n b\r\nConnection: X",
+	"Connection: x-a;q=1, X-B\r\nX-A: 1\r\nX-B: 2\r\nConnection: x-c d, \"x-d\"\r\nX-C: 3\r\nX-D: 4",
 	"X-Forwarded-For:\r\nVia:\r\nVia: , ,",
 	"X-Forwarded-For: ,198.51.100.1 ,,\r\nVia: 1.0 a\r\nVia: ,",
 }
@@ -119,8 +120,9 @@ var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Transfe
 // fields of h that remain once the hop-by-hop ones and every one Connection names are gone
 // (RFC 9110 7.6.1), and whether some member of a TE list is "trailers" (RFC 9110 10.1.4). Field
 // names and list members compare ASCII case-insensitively, as tokens do (RFC 9110 5.1, 5.6.2);
-// list members are split at commas, empty ones ignored and OWS trimmed (RFC 9110 5.6.1); a TE
-// member's name ends at its first ';'. It shares h's value slices and changes nothing in h.
+// list members are split at commas, empty ones ignored and OWS trimmed (RFC 9110 5.6.1); a
+// Connection member that is not a token names no field (RFC 9110 7.6.1); a TE member's name ends
+// at its first ';'. It shares h's value slices and changes nothing in h.
 func hopReference(h http.Header) (kept http.Header, trailers bool) {
 	drop := make(map[string]bool)
 	for _, name := range hopByHop {
@@ -131,7 +133,7 @@ func hopReference(h http.Header) (kept http.Header, trailers bool) {
 		case "connection":
 			for _, v := range values {
 				for _, option := range strings.Split(v, ",") {
-					if option = strings.Trim(option, " \t"); option != "" {
+					if option = strings.Trim(option, " \t"); httpguts.ValidHeaderFieldName(option) {
 						drop[headtest.LowerASCII(option)] = true
 					}
 				}

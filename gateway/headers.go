@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"muxgate/internal/fieldlist"
 )
 
@@ -15,6 +17,16 @@ import (
 // hop-by-hop fields are Connection, Proxy-Connection (not standard, but old clients send it),
 // Keep-Alive, Transfer-Encoding, Upgrade, TE, Trailer and HTTP2-Settings. It returns whether the
 // TE field allowed trailers, the one TE value that may cross into HTTP/2 (RFC 9113 8.2.2).
+//
+// A Connection element that is not a token, "x-a;q=1" say, is ignored: connection-option = token
+// (RFC 9110 7.6.1), so it is no option and names no field (field names are tokens, 5.1), and the
+// rest of the list still counts. It is not refused with 400, as the framing and routing
+// ambiguities are in h1: Connection ends at this hop (RFC 9113 8.2.2 forbids it upstream), so no
+// hop behind the gateway can read the element otherwise, and RFC 9110 2.2 leaves a recipient free
+// to recover from an invalid element. Nor is a token guessed out of it ("x-a"): a proxy before the
+// gateway that ignored the element as well would have forwarded X-A on purpose, and a guess would
+// let a client strip it. h1 reads the same element as neither close nor keep-alive.
+// outboundList's listedIn makes the same choice for the fields h1 listed.
 //
 // It walks h once rather than deleting each hop-by-hop name: a request or response has a few
 // fields, and comparing their keys costs less than hashing the eight names.
@@ -34,8 +46,8 @@ func removeHopHeaders(h http.Header) (teTrailers bool) {
 	}
 	for _, v := range connection {
 		for name := range strings.SplitSeq(v, ",") {
-			if name = textproto.TrimString(name); name != "" {
-				h.Del(name)
+			if name = textproto.TrimString(name); httpguts.ValidHeaderFieldName(name) {
+				h.Del(name) // only a token: see above
 			}
 		}
 	}

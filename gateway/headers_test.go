@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,6 +75,33 @@ func TestForwarding(t *testing.T) {
 	forwarding{}.add(h, in)
 	if want := (http.Header{"X-Forwarded-For": {"198.51.100.1"}}); !reflect.DeepEqual(h, want) {
 		t.Errorf("all off: got %v, want %v", h, want)
+	}
+}
+
+// TestConnectionOptionNotToken: a Connection element that is not a token (RFC 9110 7.6.1:
+// connection-option = token) removes no field, neither the token before its ';' nor any other,
+// and the valid options beside it still do, on the header map path (removeHopHeaders) and the
+// list path (outboundList) alike.
+func TestConnectionOptionNotToken(t *testing.T) {
+	fields := []fieldlist.Field{
+		{Name: "Connection", Value: "x-a;q=1, X-B"},
+		{Name: "connection", Value: "x-c d, \"x-d\", x-e/1"},
+		{Name: "X-A", Value: "1"},
+		{Name: "x-b", Value: "2"},
+		{Name: "X-C", Value: "3"},
+		{Name: "X-D", Value: "4"},
+		{Name: "X-E", Value: "5"},
+	}
+	want := http.Header{"X-A": {"1"}, "X-C": {"3"}, "X-D": {"4"}, "X-E": {"5"}}
+
+	h := fieldlist.Header(fields)
+	removeHopHeaders(h)
+	p := &proxy{}
+	list := fieldlist.Header(p.outboundList(slices.Clone(fields), &http.Request{ProtoMajor: 1, ProtoMinor: 1}))
+	for path, got := range map[string]http.Header{"map": h, "list": list} {
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s path: got %q, want %q", path, got, want)
+		}
 	}
 }
 

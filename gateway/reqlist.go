@@ -56,6 +56,9 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 }
 
 // listedIn reports whether Connection values list the field name as an option (RFC 9110 7.6.1).
+// An element that is not a token lists nothing, as in removeHopHeaders, which says why. name
+// is a token (h1 lets no other field name through), and SameName folds only letters, so such an
+// element never matches it; that is the whole check, and it costs nothing per field.
 func listedIn(values []string, name string) bool {
 	for _, v := range values {
 		for option := range strings.SplitSeq(v, ",") {

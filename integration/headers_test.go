@@ -93,6 +93,23 @@ func TestHeaderRules(t *testing.T) {
 					}
 				}
 			})
+			// RFC 9110 7.6.1: connection-option = token. An element that is not one names no
+			// field: the request is served, the options beside it still remove theirs, and the
+			// connection stays open (it is no "close" either).
+			t.Run("connection option not a token", func(t *testing.T) {
+				c := dialRaw(t, f.addr, false)
+				c.send("GET /headers HTTP/1.1\r\nHost: example.test\r\nConnection: x-a;q=1, X-B, close;q=1\r\n" +
+					"X-A: 1\r\nX-B: 2\r\n\r\n")
+				resp, body := c.response("GET")
+				got := headerLines(body)
+				if _, ok := got["x-b"]; resp.StatusCode != 200 || got["x-a"] != "1" || ok {
+					t.Errorf("got %d, x-a %q, x-b %q upstream; want 200, x-a kept, x-b removed\n%s", resp.StatusCode, got["x-a"], got["x-b"], body)
+				}
+				c.send("GET /path/next HTTP/1.1\r\nHost: example.test\r\n\r\n")
+				if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "/path/next" {
+					t.Errorf("next request: got %d %q, want 200 /path/next", resp.StatusCode, body)
+				}
+			})
 			t.Run("http1.0", func(t *testing.T) {
 				c := dialRaw(t, f.addr, false)
 				c.send("GET /headers HTTP/1.0\r\nHost: example.test\r\n\r\n")
