@@ -34,6 +34,7 @@ var flagDefaults = map[string]string{
 	"max-streams-per-session": "0: the upstream's",
 	"queue-length":            "(default 1024)",
 	"queue-timeout":           "(default 5s)",
+	"retry-buffer":            "(default 65536)",
 	"stream-window":           "(default 262144)",
 	"conn-window":             "(default 16777216)",
 	"max-frame-size":          "(default 65536)",
