@@ -57,7 +57,7 @@ func (s *ownSession) Reserve() bool { return s.conn.Reserve() }
 // pool.ErrNotProcessed when the upstream provably did not process req, or
 // when req may be sent again (see streamFailed).
 func (s *ownSession) RoundTrip(req *http.Request) (*http.Response, error) {
-	st, err := s.Start(req)
+	st, err := s.Start(req, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -70,8 +70,8 @@ func (s *ownSession) SendsRequestList() {}
 
 // Start sends req on the reserved stream without waiting for the response
 // head, which Await returns. Its errors are RoundTrip's.
-func (s *ownSession) Start(req *http.Request) (pool.Started, error) {
-	var o h2conn.StartOptions
+func (s *ownSession) Start(req *http.Request, f pool.HeadFailer) (pool.Started, error) {
+	o := h2conn.StartOptions{Failed: f}
 	if info := pool.InfoFrom(req.Context()); info != nil {
 		o.ListHead = info.List != nil
 		o.Interim = info.Interim

@@ -84,6 +84,13 @@ func (r *frameReply) reset(code http2.ErrCode) {
 	r.conn.fr.WriteRSTStream(r.id, code)
 }
 
+// goAway sends GOAWAY on the request's connection with last as the last stream processed.
+func (r *frameReply) goAway(last uint32) {
+	r.conn.mu.Lock()
+	defer r.conn.mu.Unlock()
+	r.conn.fr.WriteGoAway(last, http2.ErrCodeNo, nil)
+}
+
 // data sends a DATA frame of s, ending the stream if end.
 func (r *frameReply) data(end bool, s string) {
 	r.conn.mu.Lock()

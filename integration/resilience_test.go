@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,6 +139,57 @@ func TestBodyRetriedWhenRefused(t *testing.T) {
 					t.Errorf("got %d %q, want %d %q", resp.StatusCode, got, want, wantBody)
 				}
 			})
+		}
+	}
+}
+
+// TestPipelinedRetriesGoTogether: pipelined requests that muxgate's own session sent ahead of
+// their turn, and that the upstream then refused together (a GOAWAY below them), are sent again
+// together, not each once the one before has its answer: the upstream's second connection
+// answers only once it holds all three retries, and gives up after 5 s.
+func TestPipelinedRetriesGoTogether(t *testing.T) {
+	const retried = 3
+	var mu sync.Mutex
+	var first []*frameReply    // the first connection's requests
+	var waiting []*frameReply  // the others'
+	all := make(chan struct{}) // closed once the retries are all there
+	answer := func(r *frameReply) {
+		ok := func(r *frameReply) {
+			r.headers(false, ":status", "200", "content-length", strconv.Itoa(len(r.path)))
+			r.data(true, r.path)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if r.conn.n == 1 {
+			if first = append(first, r); len(first) == retried+1 {
+				first[0].goAway(first[0].id)
+				ok(first[0])
+			}
+			return
+		}
+		if waiting = append(waiting, r); len(waiting) == retried {
+			close(all)
+			for _, w := range waiting {
+				ok(w)
+			}
+			return
+		}
+		go func() {
+			select {
+			case <-all:
+			case <-r.conn.done:
+			case <-time.After(5 * time.Second):
+				r.headers(true, ":status", "503")
+			}
+		}()
+	}
+	cfg := testConfig(startFrameUpstream(t, answer))
+	c := dialRaw(t, startGateway(t, cfg).addr, false)
+	c.send("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n" +
+		"GET /3 HTTP/1.1\r\nHost: a\r\n\r\nGET /4 HTTP/1.1\r\nHost: a\r\n\r\n")
+	for _, want := range []string{"/1", "/2", "/3", "/4"} {
+		if resp, body := c.response("GET"); resp.StatusCode != 200 || body != want {
+			t.Errorf("got %d %q, want 200 %q", resp.StatusCode, body, want)
 		}
 	}
 }

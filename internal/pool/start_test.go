@@ -15,21 +15,26 @@ import (
 
 // fakeStarted is a request a startSession started; deliver gives it its outcome.
 type fakeStarted struct {
-	s     *startSession
-	req   *http.Request
-	ready atomic.Bool
-	done  chan struct{} // closed by deliver
-	res   *http.Response
-	err   error
+	s      *startSession
+	req    *http.Request
+	failed HeadFailer // Start's
+	ready  atomic.Bool
+	done   chan struct{} // closed by deliver
+	res    *http.Response
+	err    error
 }
 
 func (st *fakeStarted) Ready() bool { return st.ready.Load() }
 
-// deliver sets the response head (or the failure) Await returns.
+// deliver sets the response head (or the failure) Await returns. A failure is told to Start's
+// HeadFailer, as muxgate's HTTP/2 session does.
 func (st *fakeStarted) deliver(res *http.Response, err error) {
 	st.res, st.err = res, err
 	st.ready.Store(true)
 	close(st.done)
+	if st.failed != nil && err != nil {
+		st.failed.HeadFailed()
+	}
 }
 
 // startSession is a fakeSession that is also a StartSession. Its RoundTrip (the fakeSession's
@@ -44,13 +49,13 @@ type startSession struct {
 	startErr   error          // guarded by smu; returned by Start
 }
 
-func (s *startSession) Start(req *http.Request) (Started, error) {
+func (s *startSession) Start(req *http.Request, f HeadFailer) (Started, error) {
 	s.smu.Lock()
 	defer s.smu.Unlock()
 	if s.startErr != nil {
 		return nil, s.startErr
 	}
-	st := &fakeStarted{s: s, req: req, done: make(chan struct{})}
+	st := &fakeStarted{s: s, req: req, done: make(chan struct{}), failed: f}
 	s.started = append(s.started, st)
 	return st, nil
 }
@@ -254,7 +259,8 @@ func TestStartAwaitClose(t *testing.T) {
 	})
 }
 
-// TestPendingReady: Pending.Ready follows its own Started's Ready, request by request.
+// TestPendingReady: Pending.Ready follows its own Started's Ready, request by request, and, for
+// a failed stream, the outcome that is found for it at once.
 func TestPendingReady(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &startDialer{}
@@ -268,7 +274,8 @@ func TestPendingReady(t *testing.T) {
 		if a.Ready() || b.Ready() {
 			t.Fatalf("Ready %v, %v before any head came; want false, false", a.Ready(), b.Ready())
 		}
-		s.nth(1).deliver(nil, errors.New("stream reset")) // a failure makes it ready too
+		s.nth(1).deliver(nil, errors.New("stream reset")) // a failure makes it ready too,
+		synctest.Wait()                                   // once its outcome is found
 		if a.Ready() || !b.Ready() {
 			t.Fatalf("Ready %v, %v after the second failed; want false, true", a.Ready(), b.Ready())
 		}
@@ -396,6 +403,43 @@ func TestStartRetryOnOtherSession(t *testing.T) {
 			if _, err := pds[i].Await(); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if got := inFlightOf(p); got[1] != 0 || got[2] != 0 {
+			t.Errorf("in flight %v at the end, want none", got)
+		}
+	})
+}
+
+// TestStartRetriesAtOnce: started requests whose streams fail unprocessed together (a GOAWAY
+// below them) are sent again at once, all of them, before any is awaited: a caller that awaits
+// them in turn does not wait for each retry's answer before the next goes out.
+func TestStartRetriesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &startDialer{}
+		p := newStartPool(t, Config{Limits: Limits{MaxSessions: 2}}, d)
+		pds := make([]Pending, 3)
+		for i := range pds {
+			req, _ := newGet(context.Background())
+			p.Start(req, &pds[i])
+		}
+		s1 := d.session(0)
+		s1.set(func(fs *fakeSession) { fs.draining = true })
+		for i := range pds {
+			s1.nth(i).deliver(nil, NotProcessed(errors.New("GOAWAY below the stream")))
+		}
+		synctest.Wait()
+		if d.count() != 2 {
+			t.Fatalf("%d sessions, want a second for the retries", d.count())
+		}
+		if _, _, rts := d.session(1).stats(); rts != 3 {
+			t.Errorf("%d retries sent before any Await, want all 3", rts)
+		}
+		for i := range pds {
+			res, err := pds[i].Await()
+			if err != nil || res.StatusCode != 200 {
+				t.Fatalf("Await %d: %v, want the retry's response", i, err)
+			}
+			res.Body.Close()
 		}
 		if got := inFlightOf(p); got[1] != 0 || got[2] != 0 {
 			t.Errorf("in flight %v at the end, want none", got)

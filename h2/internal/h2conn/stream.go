@@ -24,6 +24,7 @@ type stream struct {
 	ctx     context.Context        // immutable
 	trace   *httptrace.ClientTrace // immutable; nil without a trace
 	interim Interim                // immutable; nil if 1xx responses go to no one but trace
+	failed  HeadFailer             // immutable; nil if none is told of a failed head
 	head    bool                   // the request is HEAD; immutable
 	listed  bool                   // the caller asked for the response head as a list (StartListReserved); immutable
 	id      uint32                 // set under wmu before the stream is registered; then immutable
@@ -165,12 +166,24 @@ type StartOptions struct {
 	// responses, on the connection's reader goroutine, which it must not
 	// keep waiting; the request's httptrace hooks get them as well.
 	Interim Interim
+
+	// Failed, when not nil, learns that the response head will not come.
+	Failed HeadFailer
 }
 
 // Interim takes a stream's informational responses (StartOptions.Interim):
 // the status code and the fields, which it may keep but not change.
 type Interim interface {
 	Got1xx(code int, h http.Header)
+}
+
+// HeadFailer learns that a stream's response head will not come (the stream
+// or its connection failed), before Await returns and on whichever goroutine
+// failed the stream, which it must not keep waiting, with the connection's
+// lock held (StartOptions.Failed): a caller that started many streams can act
+// on their failures without awaiting each in turn.
+type HeadFailer interface {
+	HeadFailed()
 }
 
 // StartReservedWith is StartReserved with the choices of o.
@@ -198,7 +211,7 @@ func (c *Conn) StartReservedWith(req *http.Request, o StartOptions) (*Started, u
 		clen:   -1,
 	}
 	s.trace = httptrace.ContextClientTrace(ctx)
-	s.interim = o.Interim
+	s.interim, s.failed = o.Interim, o.Failed
 	s.headed.Add(1)
 	if h.bodyLen != 0 || len(req.Trailer) > 0 {
 		s.sendc = make(chan struct{}, 1)
@@ -379,6 +392,9 @@ func (c *Conn) deliverLocked(s *stream, err error) {
 	s.resErr = err
 	s.ready.Store(true)
 	s.headed.Done()
+	if s.failed != nil && err != nil {
+		s.failed.HeadFailed()
+	}
 }
 
 // deliverHeadLocked is deliverLocked for the reader, with the response
