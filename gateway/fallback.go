@@ -38,7 +38,8 @@ type statePool interface {
 // fallbackFailures times in a row. While switched, one request at a time tries the primary again
 // once the back-off has passed; its success switches back. A request that the primary provably
 // did not take (no session, or not processed, with no byte of its body read) is sent on the
-// secondary at once, so that a switch costs the client nothing.
+// secondary at once, so that a switch costs the client nothing; one that the primary may have
+// processed (pool.ErrMaybeProcessed), whose retry the pool has made already, is not.
 //
 // Which pool served a request is in pool.Info.Protocol, as for a single pool.
 type fallback struct {
@@ -176,7 +177,9 @@ func (f *fallback) failed(ctx context.Context, err error, probe bool) (resend bo
 		f.log.Warn().Err(err).Int("failures", st.Failures).Dur("retry_in_ms", st.Backoff).
 			Msg("upstream: primary protocol failing; switching to the secondary")
 	}
-	return unreachable || notProcessed
+	// A request one of whose attempts the primary may have processed goes nowhere else, even
+	// if its last attempt found the primary unreachable or was not processed.
+	return (unreachable || notProcessed) && !errors.Is(err, pool.ErrMaybeProcessed)
 }
 
 // live reports whether a pool has a session that takes streams.

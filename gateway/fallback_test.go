@@ -350,3 +350,29 @@ func TestFallbackCountsAttempts(t *testing.T) {
 		}
 	})
 }
+
+// TestFallbackKeepsMaybeProcessed: a request the primary may have processed (its session died
+// after it was sent, and the pool's one retry failed as well, even as not processed) is not sent
+// again over the secondary: the upstream would run it a third time.
+func TestFallbackKeepsMaybeProcessed(t *testing.T) {
+	lost := errors.New("h3: session 1: connection lost")
+	for name, err := range map[string]error{
+		"both attempts lost":           pool.MaybeProcessed(lost),
+		"retry not processed":          pool.MaybeProcessed(pool.NotProcessed(lost)),
+		"retry found it unreachable":   pool.MaybeProcessed(errUnreachable),
+		"resent, then refused at dial": pool.MaybeProcessed(fmt.Errorf("%w: %w", pool.ErrNotProcessed, errUnreachable)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f, p3, p2 := newTestFallback()
+				p3.set(fails(err))
+				if _, _, got := send(t, f, ""); !errors.Is(got, pool.ErrMaybeProcessed) {
+					t.Errorf("got %v, want the primary's error", got)
+				}
+				if n := p2.callCount(); n != 0 {
+					t.Errorf("the secondary got %d requests, want 0", n)
+				}
+			})
+		})
+	}
+}

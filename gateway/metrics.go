@@ -26,7 +26,8 @@ type metrics struct {
 	codes    [600]atomic.Uint64 // answers by status code; 499: the client left first
 	bytesIn  atomic.Uint64      // request body bytes read from clients
 	bytesOut atomic.Uint64      // response body bytes written to clients
-	retries  atomic.Uint64      // upstream attempts beyond the first
+	retries  atomic.Uint64      // upstream attempts beyond the first that followed one not processed
+	resent   atomic.Uint64      // idempotent requests sent again after an attempt possibly processed
 
 	// The duration histogram: counts per bucket (not cumulative; the last is +Inf), and the sum
 	// in nanoseconds.
@@ -48,6 +49,10 @@ func (m *metrics) observe(rec *record) {
 	m.bytesIn.Add(uint64(rec.bytesIn))
 	m.bytesOut.Add(uint64(rec.bytesOut))
 	if a := rec.info.Attempts; a > 1 {
+		if rec.info.Resent {
+			m.resent.Add(1)
+			a--
+		}
 		m.retries.Add(uint64(a - 1))
 	}
 	d := time.Since(rec.start)
@@ -112,6 +117,8 @@ func (m *metrics) write(e *expo) {
 	e.sample("muxgate_response_body_bytes_total", float64(m.bytesOut.Load()))
 	e.family("muxgate_upstream_retries_total", "counter", "Requests sent again, on another session, because the upstream had provably not processed them.")
 	e.sample("muxgate_upstream_retries_total", float64(m.retries.Load()))
+	e.family("muxgate_upstream_resent_total", "counter", "Idempotent requests sent again, once, because their session died after they were sent and the upstream may have processed them (RFC 9110 9.2.2).")
+	e.sample("muxgate_upstream_resent_total", float64(m.resent.Load()))
 
 	const h = "muxgate_request_duration_seconds"
 	e.family(h, "histogram", "Time from a proxied request's head to the end of its answer.")

@@ -17,7 +17,8 @@ import (
 // TestWriteMetrics: the metrics page parses with Prometheus's own parser (so names, HELP and
 // TYPE lines, labels and histograms are well formed), for a single pool and for an h3+h2
 // fallback, whose pools both report, by protocol, with the fallback's own two metrics; answers
-// are counted by code and reason, refusals included, and durations fall in their buckets.
+// are counted by code and reason, refusals included, retries by what their attempts met, and
+// durations fall in their buckets.
 func TestWriteMetrics(t *testing.T) {
 	fb, p3, p2 := newTestFallback()
 	p3.state = pool.State{Protocol: "h3", Queued: 2, DialFailures: 3}
@@ -37,6 +38,7 @@ func TestWriteMetrics(t *testing.T) {
 		`muxgate_request_errors_total{reason="request_header_too_large"}`: 1,
 		`muxgate_response_body_bytes_total`:                               100,
 		`muxgate_upstream_retries_total`:                                  2,
+		`muxgate_upstream_resent_total`:                                   1,
 		`muxgate_client_connections_total`:                                0,
 		`muxgate_client_tls_failures_total`:                               0,
 		`muxgate_request_duration_seconds_bucket{le="0.001"}`:             0,
@@ -66,7 +68,9 @@ func TestWriteMetrics(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &Gateway{up: tc.up, front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
 			g.metrics.observe(&record{status: 200, bytesOut: 100, info: &pool.Info{Attempts: 3}, start: time.Now().Add(-3 * time.Millisecond)})
-			g.metrics.observe(&record{status: 502, reason: "upstream_error", info: &pool.Info{}, start: time.Now().Add(-time.Minute)})
+			// A GET resent once after its session died, and failed so again: not a retry of the
+			// not-processed kind.
+			g.metrics.observe(&record{status: 502, reason: "upstream_error", info: &pool.Info{Attempts: 2, Resent: true}, start: time.Now().Add(-time.Minute)})
 			g.metrics.refused(h1.Refusal{Status: 431, Reason: "request_header_too_large"})
 			got := parseMetrics(t, g)
 			for _, want := range tc.want {

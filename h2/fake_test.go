@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -300,6 +301,36 @@ func TestDialFailsWithoutPingAnswer(t *testing.T) {
 		}
 		if d := time.Since(start); d != 2*time.Second {
 			t.Errorf("failed after %v, want the 2s dial timeout", d)
+		}
+	})
+}
+
+// TestSessionDiesAfterEveryRequest: an upstream that closes the connection for
+// this very request, as one whose handler fails it each time, would run it at
+// every try: a GET goes twice, never a third time, and its error says it may
+// have been processed, not that it was not.
+func TestSessionDiesAfterEveryRequest(t *testing.T) {
+	forEngines(t, func(t *testing.T, e Engine) {
+		ps := &peers{}
+		var mu sync.Mutex
+		requests := 0
+		ps.onRequest = func(pr *fakePeer, _ uint32, _ []hpack.HeaderField) {
+			mu.Lock()
+			requests++
+			mu.Unlock()
+			pr.conn.Close()
+		}
+		p := newFakePool(t, Config{Engine: e}, ps)
+		info := new(pool.Info)
+		req, _ := http.NewRequestWithContext(pool.WithInfo(context.Background(), info), "GET", "http://upstream.test/x", nil)
+		_, err := p.RoundTrip(req)
+		if !errors.Is(err, pool.ErrMaybeProcessed) || errors.Is(err, pool.ErrNotProcessed) {
+			t.Errorf("err %v, want ErrMaybeProcessed without ErrNotProcessed", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if requests != 2 || info.Attempts != 2 || !info.Resent {
+			t.Errorf("upstream got %d requests, Info %+v; want 2, in 2 attempts, Resent", requests, *info)
 		}
 	})
 }

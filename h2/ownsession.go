@@ -54,8 +54,8 @@ func (p *Pool) dialOwn(ctx context.Context, id uint64, c net.Conn) (pool.Session
 func (s *ownSession) Reserve() bool { return s.conn.Reserve() }
 
 // RoundTrip sends req on the reserved stream. Its error wraps
-// pool.ErrNotProcessed when the upstream provably did not process req, or
-// when req may be sent again (see streamFailed).
+// pool.ErrNotProcessed when the upstream provably did not process req, and
+// pool.ErrMaybeProcessed when an idempotent req may have been (see streamFailed).
 func (s *ownSession) RoundTrip(req *http.Request) (*http.Response, error) {
 	st, err := s.Start(req, nil)
 	if err != nil {

@@ -10,20 +10,24 @@ import (
 // streamFailed wraps the error of a request whose stream on session id
 // ended before its response head. Both engines decide what they know and
 // this decides the rest, so that both retry the same requests. The error
-// wraps pool.ErrNotProcessed, which lets the pool send the request again on
-// another session, when:
-//   - notProcessed: the upstream provably did not process the request
-//     (RFC 9113 8.7): REFUSED_STREAM, a stream above a GOAWAY's last stream
-//     ID (6.8), or a session that closed or drained before the stream's
-//     HEADERS were written; or
-//   - died, and the request is idempotent: the session died before the
-//     response head (RFC 9110 9.2.2). An upstream that closes an idle
-//     connection without GOAWAY races the request sent on it, and the
-//     client must not pay for that race.
+// wraps
+//   - pool.ErrNotProcessed, which lets the pool send the request again on
+//     another session, when notProcessed: the upstream provably did not
+//     process the request (RFC 9113 8.7): REFUSED_STREAM, a stream above a
+//     GOAWAY's last stream ID (6.8), or a session that closed or drained
+//     before the stream's HEADERS were written;
+//   - pool.ErrMaybeProcessed, which lets the pool send it again once, when
+//     the session died before the response head and the request is
+//     idempotent (RFC 9110 9.2.2): the upstream may have processed it, but
+//     one that closes an idle connection without GOAWAY races the request
+//     sent on it, and the client should not pay for that race.
 func streamFailed(id uint64, err error, req *http.Request, notProcessed, died bool) error {
 	err = fmt.Errorf("h2: session %d: %w", id, err)
-	if notProcessed || died && idempotent(req) {
+	switch {
+	case notProcessed:
 		return pool.NotProcessed(err)
+	case died && idempotent(req):
+		return pool.MaybeProcessed(err)
 	}
 	return err
 }

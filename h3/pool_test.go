@@ -596,24 +596,34 @@ func TestH3Classify(t *testing.T) {
 	rejected := &http3.Error{ErrorCode: http3.ErrCodeRequestRejected, Remote: true}
 	reset := &http3.Error{ErrorCode: http3.ErrCodeInternalError, Remote: true}
 	lost := errors.New("connection lost")
+	const not, maybe = "not processed", "maybe processed"
 	cases := []struct {
 		name string
 		err  error
 		a    attempt
-		want bool // wraps pool.ErrNotProcessed
+		want string // not, maybe, or "" for neither
 	}{
-		{"rejected after the request was written", rejected, attempt{opened: true, wrote: true}, true},
-		{"stream never opened", lost, attempt{}, true},
-		{"closed before HEADERS were written", lost, attempt{opened: true, closed: true}, true},
-		{"idempotent, connection died", lost, attempt{opened: true, wrote: true, closed: true, idempotent: true}, true},
-		{"not idempotent, connection died", lost, attempt{opened: true, wrote: true, closed: true}, false},
-		{"reset by the server", reset, attempt{opened: true, wrote: true}, false},
-		{"idempotent, reset on a live connection", reset, attempt{opened: true, wrote: true, idempotent: true}, false},
+		{"rejected after the request was written", rejected, attempt{opened: true, wrote: true}, not},
+		{"stream never opened", lost, attempt{}, not},
+		{"closed before HEADERS were written", lost, attempt{opened: true, closed: true}, not},
+		{"idempotent, connection died", lost, attempt{opened: true, wrote: true, closed: true, idempotent: true}, maybe},
+		{"not idempotent, connection died", lost, attempt{opened: true, wrote: true, closed: true}, ""},
+		{"reset by the server", reset, attempt{opened: true, wrote: true}, ""},
+		{"idempotent, reset on a live connection", reset, attempt{opened: true, wrote: true, idempotent: true}, ""},
 	}
 	for _, c := range cases {
 		err := classify(c.err, c.a)
-		if got := errors.Is(err, pool.ErrNotProcessed); got != c.want {
-			t.Errorf("%s: not processed %v, want %v", c.name, got, c.want)
+		got := ""
+		switch {
+		case errors.Is(err, pool.ErrNotProcessed) && errors.Is(err, pool.ErrMaybeProcessed):
+			got = "both"
+		case errors.Is(err, pool.ErrNotProcessed):
+			got = not
+		case errors.Is(err, pool.ErrMaybeProcessed):
+			got = maybe
+		}
+		if got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
 		}
 		if !errors.Is(err, c.err) {
 			t.Errorf("%s: %v does not wrap %v", c.name, err, c.err)

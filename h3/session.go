@@ -108,7 +108,8 @@ func (s *session) Close() error {
 }
 
 // RoundTrip sends req on a new stream. Its error wraps pool.ErrNotProcessed
-// when the upstream provably did not process req.
+// when the upstream provably did not process req, and pool.ErrMaybeProcessed
+// when req is idempotent and may have been (see classify).
 func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	t := &streamTrace{}
 	sent, timer := pool.StartHeadTimer(req, s.timeout)
@@ -159,17 +160,20 @@ func connectionEnded(err error) bool {
 // H3_REQUEST_REJECTED (4.1.1, 8.1), a stream that never opened (the
 // connection was closed or had received a GOAWAY), or a connection that
 // closed before the request's HEADERS frame was written. An idempotent
-// request whose connection died before its response may be retried as well
+// request whose connection closed after that, before its response, is marked
+// possibly processed (pool.ErrMaybeProcessed), which the pool retries once
 // (RFC 9110 9.2.2): an upstream that drops a connection races the requests
-// sent on it, and the client must not pay for that race.
+// sent on it, and the client should not pay for that race. This is h2's
+// streamFailed rule, so both protocols retry the same requests.
 func classify(err error, a attempt) error {
 	var he *http3.Error
 	switch {
 	case errors.As(err, &he) && he.ErrorCode == http3.ErrCodeRequestRejected,
 		!a.opened,
-		!a.wrote && a.closed,
-		a.idempotent && a.closed:
+		!a.wrote && a.closed:
 		return pool.NotProcessed(err)
+	case a.idempotent && a.closed:
+		return pool.MaybeProcessed(err)
 	}
 	return err
 }

@@ -6,7 +6,8 @@ import (
 )
 
 // Errors the gateway acts on. Errors returned by Pool.RoundTrip wrap at most
-// one of them.
+// one of them, and ErrMaybeProcessed besides when an attempt may have been
+// processed.
 var (
 	// ErrQueueFull: every session is busy, no more may be opened and the
 	// queue holds Config.QueueLength requests already (gateway: 503).
@@ -38,12 +39,33 @@ var (
 	// upstream provably did not process the request (RFC 9113 8.7: a refused
 	// stream, a stream above a GOAWAY's last stream ID, a session that died
 	// before the request was written). The pool retries such a request on
-	// another session when its body can be replayed.
+	// another session when its body can be replayed. A Pool.RoundTrip error
+	// that wraps ErrMaybeProcessed as well was not processed in its last
+	// attempt only: an earlier one may have been.
 	ErrNotProcessed = errors.New("pool: request not processed by the upstream")
+
+	// ErrMaybeProcessed is wrapped by a Session's RoundTrip error when the
+	// request is idempotent and its session died after it was sent, before
+	// its response head: the upstream may have processed it. RFC 9110 9.2.2
+	// lets a client send it again, and the pool does, once: an upstream that
+	// closes an idle connection without a GOAWAY races the requests sent on
+	// it, and the client should not pay for that race, while an upstream that
+	// drops the connection for this very request would run it at every try.
+	// Pool.RoundTrip wraps it in the error of a request one of whose attempts
+	// failed so, whatever the last attempt's error: such a request must not
+	// be sent anywhere else.
+	ErrMaybeProcessed = errors.New("pool: request possibly processed by the upstream before its session died")
 )
 
 // NotProcessed returns an error that wraps both ErrNotProcessed and err.
 // Sessions use it to mark an error as safe to retry.
 func NotProcessed(err error) error {
 	return fmt.Errorf("%w: %w", ErrNotProcessed, err)
+}
+
+// MaybeProcessed returns an error that wraps both ErrMaybeProcessed and err.
+// Sessions use it for an idempotent request whose session died after it was
+// sent (see ErrMaybeProcessed).
+func MaybeProcessed(err error) error {
+	return fmt.Errorf("%w: %w", ErrMaybeProcessed, err)
 }

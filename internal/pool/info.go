@@ -19,6 +19,9 @@ type Info struct {
 	StreamID  uint64 // the stream of the last attempt; 0 if the session cannot tell
 	Protocol  string // Config.Protocol, such as "h2" or "h3"
 	Attempts  int    // streams tried: 1, or more when a request was retried
+	// Resent says that one of the retries counted in Attempts followed an attempt the upstream
+	// may have processed (ErrMaybeProcessed); the others followed attempts it did not process.
+	Resent bool
 
 	// List, set by the caller, asks for the response head as a list, for a caller that writes
 	// it out again as it came: a session that can (HTTP/2, EngineOwn) returns a Response whose

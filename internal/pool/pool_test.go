@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -705,5 +706,63 @@ func TestNewValidates(t *testing.T) {
 				t.Errorf("case %d: defaults %s, want 4 1024 5s", i, got)
 			}
 		}
+	}
+}
+
+// TestRetryMaybeProcessedOnce: a request whose attempt may have been processed (ErrMaybeProcessed)
+// is sent again once, never twice, while not-processed attempts are retried up to maxAttempts
+// around it; the request's error then says it may have been processed, whatever the last
+// attempt met, and Info.Resent says a retry followed such an attempt.
+func TestRetryMaybeProcessedOnce(t *testing.T) {
+	const np, mp, ok = "not processed", "maybe processed", "ok"
+	for _, tc := range []struct {
+		name      string
+		outcomes  []string // of the attempts in turn
+		attempts  int
+		wantErr   bool
+		wantNotPr bool // the error wraps ErrNotProcessed too
+		resent    bool
+	}{
+		{"maybe, then answered", []string{mp, ok}, 2, false, false, true},
+		{"maybe twice", []string{mp, mp, ok}, 2, true, false, true},
+		{"maybe, then not processed to the end", []string{mp, np, np, ok}, 3, true, true, true},
+		{"maybe, not processed, answered", []string{mp, np, ok}, 3, false, false, true},
+		{"not processed, then maybe twice", []string{np, mp, mp, ok}, 3, true, false, true},
+		{"not processed, then answered", []string{np, ok}, 2, false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				calls := 0
+				handler := func(*http.Request) (*http.Response, error) {
+					mu.Lock()
+					o := tc.outcomes[calls]
+					calls++
+					mu.Unlock()
+					switch o {
+					case np:
+						return nil, NotProcessed(errors.New("refused stream"))
+					case mp:
+						return nil, MaybeProcessed(errors.New("connection lost"))
+					}
+					return okResponse(), nil
+				}
+				d := &fakeDialer{result: func(id uint64) (*fakeSession, error) {
+					return &fakeSession{id: id, max: 100, handler: handler}, nil
+				}}
+				p := newTestPool(t, Config{}, d)
+				r := get(p)
+				if r.err == nil {
+					r.res.Body.Close()
+				}
+				if (r.err != nil) != tc.wantErr || r.info.Attempts != tc.attempts || r.info.Resent != tc.resent {
+					t.Fatalf("err %v, Info %+v; want error %v after %d attempts, Resent %v",
+						r.err, *r.info, tc.wantErr, tc.attempts, tc.resent)
+				}
+				if r.err != nil && (!errors.Is(r.err, ErrMaybeProcessed) || errors.Is(r.err, ErrNotProcessed) != tc.wantNotPr) {
+					t.Errorf("err %v: want ErrMaybeProcessed, and ErrNotProcessed %v", r.err, tc.wantNotPr)
+				}
+			})
+		})
 	}
 }

@@ -10,19 +10,21 @@ import (
 // RoundTrip sends req on a stream of the least-loaded session, opening or
 // waiting for one as Config says. When the upstream provably did not process
 // req and its body can be replayed, RoundTrip retries at once on another
-// session, up to 3 streams in all.
+// session, up to 3 streams in all. An idempotent request whose session died
+// after it was sent (ErrMaybeProcessed) is sent again as well, but once at
+// most (see retryable).
 //
 // The response body must be closed (or read to its end): until then the
 // stream counts against its session. RoundTrip closes req.Body, also on
 // error, possibly after it returns.
 func (p *Pool) RoundTrip(req *http.Request) (*http.Response, error) {
-	return p.roundTrip(req, nil, nil)
+	return p.roundTrip(req, nil, nil, false)
 }
 
 // roundTrip is RoundTrip, whose first attempt uses e, a stream already acquired, when e is not
-// nil, and which counts tried, the sessions that failed to process req before, as attempts
-// made and avoids them.
-func (p *Pool) roundTrip(req *http.Request, e *entry, tried []*entry) (*http.Response, error) {
+// nil, and which counts tried, the sessions that failed req before, as attempts made and avoids
+// them; resent says that one of them may have processed req.
+func (p *Pool) roundTrip(req *http.Request, e *entry, tried []*entry, resent bool) (*http.Response, error) {
 	ctx := req.Context()
 	info := InfoFrom(ctx)
 	var body *replay
@@ -35,12 +37,13 @@ func (p *Pool) roundTrip(req *http.Request, e *entry, tried []*entry) (*http.Res
 			var err error
 			if e, err = p.acquire(ctx, made[:attempt-1]); err != nil {
 				body.abort()
-				return nil, err
+				return nil, settled(err, resent)
 			}
 		}
 		made[attempt-1] = e
 		if info != nil {
 			info.begin(e.id, p.cfg.Protocol, attempt)
+			info.Resent = resent
 		}
 		r := req
 		if body != nil {
@@ -54,13 +57,38 @@ func (p *Pool) roundTrip(req *http.Request, e *entry, tried []*entry) (*http.Res
 			return p.answer(req, res, e), nil
 		}
 		p.release(e)
-		if attempt == maxAttempts || !errors.Is(err, ErrNotProcessed) || ctx.Err() != nil || !body.rewind() {
+		again, maybe := retryable(err, resent)
+		if attempt == maxAttempts || !again || ctx.Err() != nil || !body.rewind() {
 			body.abort()
-			return nil, err
+			return nil, settled(err, resent)
 		}
+		resent = resent || maybe
 		p.log.Debug().Err(err).Uint64("session", e.id).Int("attempt", attempt).Msg("retrying request")
 		e = nil
 	}
+}
+
+// retryable reports whether a request whose attempt failed with err may be sent again, and
+// whether that attempt may have been processed. The upstream provably did not process it
+// (ErrNotProcessed), or it may have and the request is idempotent (ErrMaybeProcessed, RFC 9110
+// 9.2.2), which allows one such retry per request, so resent (one was made) rules it out: a lost
+// race with an idle connection's close is won by the second try, and an upstream that drops the
+// connection for this very request runs it twice, not maxAttempts times.
+func retryable(err error, resent bool) (again, maybe bool) {
+	if errors.Is(err, ErrMaybeProcessed) {
+		return !resent, true
+	}
+	return errors.Is(err, ErrNotProcessed), false
+}
+
+// settled returns err, the last failure of a request, wrapping ErrMaybeProcessed when an
+// earlier attempt may have been processed (resent): whatever the last attempt met, the request
+// as a whole must not be sent elsewhere as not processed.
+func settled(err error, resent bool) error {
+	if resent && !errors.Is(err, ErrMaybeProcessed) {
+		return MaybeProcessed(err)
+	}
+	return err
 }
 
 // answer ties res, req's response on e's stream, to the stream: it is released when the body

@@ -21,7 +21,8 @@ type Session interface {
 
 	// RoundTrip sends req on the stream that Reserve reserved. When the
 	// upstream provably did not process req, the error wraps ErrNotProcessed
-	// (see NotProcessed). If req's context carries an Info, RoundTrip may set
+	// (see NotProcessed); when req is idempotent and the session died after
+	// it was sent, ErrMaybeProcessed (see MaybeProcessed). If req's context carries an Info, RoundTrip may set
 	// its StreamID before it returns.
 	RoundTrip(req *http.Request) (*http.Response, error)
 

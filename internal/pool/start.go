@@ -1,7 +1,6 @@
 package pool
 
 import (
-	"errors"
 	"net/http"
 	"sync/atomic"
 )
@@ -89,7 +88,7 @@ func (p *Pool) Start(req *http.Request, pd *Pending) {
 	}
 	ss, ok := e.s.(StartSession)
 	if !ok {
-		pd.res, pd.err = p.roundTrip(req, e, nil) // on the stream reserved for it
+		pd.res, pd.err = p.roundTrip(req, e, nil, false) // on the stream reserved for it
 		return
 	}
 	st, err := ss.Start(forSession(ss, req, info), pd)
@@ -150,7 +149,8 @@ func (pd *Pending) Ready() bool {
 }
 
 // Await waits for the response head. A request the upstream provably did
-// not process is sent again, as RoundTrip would.
+// not process, or an idempotent one it may have, is sent again, as RoundTrip
+// would.
 func (pd *Pending) Await() (*http.Response, error) {
 	if pd.st == nil {
 		return pd.res, pd.err
@@ -176,13 +176,14 @@ func (pd *Pending) conclude() (*http.Response, error) {
 }
 
 // retry sends again, as RoundTrip would and on another session than e's, a
-// started request that failed on e's stream with err, if the upstream
-// provably did not process it; otherwise it returns err. The started
-// attempt counts against RoundTrip's limit.
+// started request that failed on e's stream with err, if retryable says it
+// may go again; otherwise it returns err. The started attempt counts against
+// RoundTrip's limits.
 func (p *Pool) retry(req *http.Request, e *entry, err error) (*http.Response, error) {
-	if !errors.Is(err, ErrNotProcessed) || req.Context().Err() != nil {
+	again, maybe := retryable(err, false)
+	if !again || req.Context().Err() != nil {
 		return nil, err
 	}
 	p.log.Debug().Err(err).Uint64("session", e.id).Int("attempt", 1).Msg("retrying request")
-	return p.roundTrip(req, nil, []*entry{e})
+	return p.roundTrip(req, nil, []*entry{e}, maybe)
 }

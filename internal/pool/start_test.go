@@ -667,3 +667,34 @@ func TestStartRetryInfoAttempts(t *testing.T) {
 		}
 	})
 }
+
+// TestStartRetryMaybeProcessedOnce: a started request whose session died after it was sent
+// (ErrMaybeProcessed from Await) is sent again once with RoundTrip, and not a third time when
+// that attempt dies the same way.
+func TestStartRetryMaybeProcessedOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &startDialer{}
+		p := newStartPool(t, Config{Limits: Limits{MaxSessions: 1}}, d)
+		req, info := newGet(context.Background())
+		var pd Pending
+		p.Start(req, &pd)
+		s := d.session(0)
+		lost := MaybeProcessed(errors.New("connection lost"))
+		s.set(func(fs *fakeSession) {
+			fs.handler = func(*http.Request) (*http.Response, error) { return nil, lost }
+		})
+		s.nth(0).deliver(nil, lost)
+		_, err := pd.Await()
+		if !errors.Is(err, ErrMaybeProcessed) || info.Attempts != 2 || !info.Resent {
+			t.Fatalf("Await: %v, Info %+v; want ErrMaybeProcessed after 2 attempts, Resent", err, *info)
+		}
+		var rts int
+		for i := range d.count() {
+			_, _, n := d.session(i).stats()
+			rts += n
+		}
+		if rts != 1 {
+			t.Errorf("%d round trips after the started attempt, want 1", rts)
+		}
+	})
+}
