@@ -34,9 +34,10 @@ type statePool interface {
 
 // fallback is the upstream of h3+h2://host:port. It sends requests to its primary pool (HTTP/3)
 // and switches to its secondary (HTTP/2 over TLS to the same host and port) when the primary
-// cannot connect (a UDP path that is blocked or refused shows as a failed dial) or fails
-// fallbackFailures times in a row. While switched, one request at a time tries the primary again
-// once the back-off has passed; its success switches back. A request that the primary provably
+// cannot connect (a UDP path that is blocked or refused shows as a failed dial) or its
+// connections fail requests fallbackFailures times in a row (see failed). While switched, one
+// request at a time tries the primary again once the back-off has passed; its success switches
+// back. A request that the primary provably
 // did not take (no session, or not processed, with no byte of its body read) is sent on the
 // secondary at once, so that a switch costs the client nothing; one that the primary may have
 // processed (pool.ErrMaybeProcessed), whose retry the pool has made already, is not.
@@ -140,15 +141,15 @@ func (f *fallback) succeeded(probe bool) {
 	}
 }
 
-// failed counts a failure of the primary when err is the upstream's doing, switches to the
-// secondary when the policy says so, and reports whether req may go to the secondary: the
-// primary provably did not take it.
+// failed counts a failure of the primary when err says its path or connections fail (it is
+// unreachable, a connection failed, or a request was not processed), switches to the secondary
+// when the policy says so, and reports whether req may go to the secondary: the primary provably
+// did not take it.
 func (f *fallback) failed(ctx context.Context, err error, probe bool) (resend bool) {
 	unreachable := errors.Is(err, pool.ErrUnavailable) ||
 		errors.Is(err, pool.ErrQueueTimeout) && !live(f.primary.State())
 	notProcessed := errors.Is(err, pool.ErrNotProcessed)
-	counts := unreachable || notProcessed ||
-		!errors.Is(err, pool.ErrQueueFull) && !errors.Is(err, pool.ErrQueueTimeout) && !errors.Is(err, pool.ErrClosed)
+	counts := unreachable || notProcessed || connectionFailed(err)
 	if ctx.Err() != nil || errors.Is(err, pool.ErrClosed) || errors.Is(err, pool.ErrResponseTimeout) {
 		// The client left, the request timed out, or the gateway is shutting down: nothing
 		// is learnt about the primary, and nothing is resent.
@@ -180,6 +181,16 @@ func (f *fallback) failed(ctx context.Context, err error, probe bool) (resend bo
 	// A request one of whose attempts the primary may have processed goes nowhere else, even
 	// if its last attempt found the primary unreachable or was not processed.
 	return (unreachable || notProcessed) && !errors.Is(err, pool.ErrMaybeProcessed)
+}
+
+// connectionFailed reports whether err says that a primary's connection failed under the
+// request: it died after the request was sent (pool.ErrMaybeProcessed, pool.ErrSessionFailed).
+// A failure of the request alone on a live connection says nothing of the path: a stream the
+// upstream reset because its handler failed (H3_INTERNAL_ERROR, RFC 9114 8.1), or a response
+// past quic-go's bound on 1xx responses, would fail over HTTP/2 as well, and three of them must
+// not switch every request to HTTP/2.
+func connectionFailed(err error) bool {
+	return errors.Is(err, pool.ErrMaybeProcessed) || errors.Is(err, pool.ErrSessionFailed)
 }
 
 // live reports whether a pool has a session that takes streams.

@@ -190,11 +190,35 @@ func TestFallbackReturnsAfterBackoff(t *testing.T) {
 	})
 }
 
+// TestFallbackRequestFailuresKeepPrimary: requests that fail on their own over a live HTTP/3
+// connection (a handler's panic resets its stream with H3_INTERNAL_ERROR; quic-go's bound on 1xx
+// responses), however many in a row, leave the fallback on HTTP/3: HTTP/2 would fail them too.
+func TestFallbackRequestFailuresKeepPrimary(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, p3, p2 := newTestFallback()
+		p3.state = pool.State{Sessions: []pool.SessionState{{ID: 1}}}
+		reset := errors.New("h3: session 1: http3: parsing frame failed: H3_INTERNAL_ERROR")
+		p3.set(fails(reset))
+		for i := range 2 * fallbackFailures {
+			if _, _, err := send(t, f, "body"); !errors.Is(err, reset) {
+				t.Fatalf("request %d: %v, want the primary's error", i, err)
+			}
+		}
+		if st, _, _ := f.State(); st.OnSecondary || st.Failures != 0 {
+			t.Errorf("state %+v after %d stream resets, want on the primary, no failure counted", st, 2*fallbackFailures)
+		}
+		p3.set(nil)
+		if got, _, err := send(t, f, "next"); err != nil || got != "h3 next" || p2.callCount() != 0 {
+			t.Errorf("after the resets: %q, %v, secondary asked %d times; want h3 and 0", got, err, p2.callCount())
+		}
+	})
+}
+
 func TestFallbackRepeatedFailures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f, p3, p2 := newTestFallback()
 		p3.state = pool.State{Sessions: []pool.SessionState{{ID: 1}}}
-		broken := errors.New("h3: session 1: stream reset")
+		broken := pool.SessionFailed(errors.New("h3: session 1: Application error 0x100 (remote)"))
 		p3.set(fails(broken))
 		for i := 1; i <= fallbackFailures; i++ {
 			// A request the primary may have processed is not sent again.
@@ -215,6 +239,9 @@ func TestFallbackRepeatedFailures(t *testing.T) {
 	})
 }
 
+// TestFallbackErrors: which failures of the primary count towards a switch, and which requests go
+// to the secondary. Only what says the primary's path or connections fail counts; a request's
+// own failure on a live connection does not.
 func TestFallbackErrors(t *testing.T) {
 	notProcessed := pool.NotProcessed(errors.New("h3: session 1: H3_REQUEST_REJECTED"))
 	live := pool.State{Sessions: []pool.SessionState{{ID: 1}}}
@@ -236,7 +263,10 @@ func TestFallbackErrors(t *testing.T) {
 		{name: "not processed", err: notProcessed, state: live, wantResent: true, wantCount: 1},
 		{name: "not processed, body read", err: notProcessed, state: live, readFirst: true, wantCount: 1},
 		{name: "unreachable, body read", err: errUnreachable, readFirst: true, wantCount: 1, wantSwitch: true},
-		{name: "processed", err: errors.New("h3: stream reset"), state: live, wantCount: 1},
+		{name: "connection failed", err: pool.SessionFailed(errors.New("h3: connection lost")), state: live, wantCount: 1},
+		{name: "connection failed, maybe processed", err: pool.MaybeProcessed(errors.New("h3: connection lost")), state: live, wantCount: 1},
+		{name: "stream reset on a live connection", err: errors.New("h3: http3: parsing frame failed: H3_INTERNAL_ERROR"), state: live},
+		{name: "too many 1xx", err: errors.New("h3: http3: too many 1xx informational responses"), state: live},
 		{name: "client gone", err: context.Canceled, cancel: true},
 	}
 	for _, c := range cases {

@@ -20,7 +20,9 @@ import (
 //     the session died before the response head and the request is
 //     idempotent (RFC 9110 9.2.2): the upstream may have processed it, but
 //     one that closes an idle connection without GOAWAY races the request
-//     sent on it, and the client should not pay for that race.
+//     sent on it, and the client should not pay for that race;
+//   - pool.ErrSessionFailed when the session died and the request may not go
+//     again: the connection failed, not this one request.
 func streamFailed(id uint64, err error, req *http.Request, notProcessed, died bool) error {
 	err = fmt.Errorf("h2: session %d: %w", id, err)
 	switch {
@@ -28,6 +30,8 @@ func streamFailed(id uint64, err error, req *http.Request, notProcessed, died bo
 		return pool.NotProcessed(err)
 	case died && idempotent(req):
 		return pool.MaybeProcessed(err)
+	case died:
+		return pool.SessionFailed(err)
 	}
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -596,33 +597,34 @@ func TestH3Classify(t *testing.T) {
 	rejected := &http3.Error{ErrorCode: http3.ErrCodeRequestRejected, Remote: true}
 	reset := &http3.Error{ErrorCode: http3.ErrCodeInternalError, Remote: true}
 	lost := errors.New("connection lost")
-	const not, maybe = "not processed", "maybe processed"
+	const not, maybe, failed = "not processed", "maybe processed", "session failed"
 	cases := []struct {
 		name string
 		err  error
 		a    attempt
-		want string // not, maybe, or "" for neither
+		want string // not, maybe, failed, or "" for none
 	}{
 		{"rejected after the request was written", rejected, attempt{opened: true, wrote: true}, not},
 		{"stream never opened", lost, attempt{}, not},
 		{"closed before HEADERS were written", lost, attempt{opened: true, closed: true}, not},
 		{"idempotent, connection died", lost, attempt{opened: true, wrote: true, closed: true, idempotent: true}, maybe},
-		{"not idempotent, connection died", lost, attempt{opened: true, wrote: true, closed: true}, ""},
+		{"not idempotent, connection died", lost, attempt{opened: true, wrote: true, closed: true}, failed},
 		{"reset by the server", reset, attempt{opened: true, wrote: true}, ""},
 		{"idempotent, reset on a live connection", reset, attempt{opened: true, wrote: true, idempotent: true}, ""},
+		{"too many 1xx on a live connection", errors.New("http3: too many 1xx informational responses"), attempt{opened: true, wrote: true}, ""},
 	}
 	for _, c := range cases {
 		err := classify(c.err, c.a)
-		got := ""
-		switch {
-		case errors.Is(err, pool.ErrNotProcessed) && errors.Is(err, pool.ErrMaybeProcessed):
-			got = "both"
-		case errors.Is(err, pool.ErrNotProcessed):
-			got = not
-		case errors.Is(err, pool.ErrMaybeProcessed):
-			got = maybe
+		var got []string
+		for _, m := range []struct {
+			name string
+			err  error
+		}{{not, pool.ErrNotProcessed}, {maybe, pool.ErrMaybeProcessed}, {failed, pool.ErrSessionFailed}} {
+			if errors.Is(err, m.err) {
+				got = append(got, m.name)
+			}
 		}
-		if got != c.want {
+		if want := []string{c.want}; c.want == "" && len(got) != 0 || c.want != "" && !slices.Equal(got, want) {
 			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
 		}
 		if !errors.Is(err, c.err) {

@@ -163,8 +163,12 @@ func connectionEnded(err error) bool {
 // request whose connection closed after that, before its response, is marked
 // possibly processed (pool.ErrMaybeProcessed), which the pool retries once
 // (RFC 9110 9.2.2): an upstream that drops a connection races the requests
-// sent on it, and the client should not pay for that race. This is h2's
-// streamFailed rule, so both protocols retry the same requests.
+// sent on it, and the client should not pay for that race. Any other request
+// whose connection closed is marked pool.ErrSessionFailed: the connection
+// failed, not the request, unlike a stream reset on a live connection (a
+// handler's H3_INTERNAL_ERROR, RFC 9114 8.1) or quic-go's bound on 1xx
+// responses. These are h2's streamFailed rules, so both protocols retry the
+// same requests.
 func classify(err error, a attempt) error {
 	var he *http3.Error
 	switch {
@@ -174,6 +178,8 @@ func classify(err error, a attempt) error {
 		return pool.NotProcessed(err)
 	case a.idempotent && a.closed:
 		return pool.MaybeProcessed(err)
+	case a.closed:
+		return pool.SessionFailed(err)
 	}
 	return err
 }

@@ -41,17 +41,37 @@ type h3Upstream struct {
 // concurrent request streams per connection (0: quic-go's 100), until the test ends.
 func startH3Upstream(t testing.TB, addr string, maxStreams int64) *h3Upstream {
 	t.Helper()
+	return startH3UpstreamWith(t, addr, maxStreams, demo.Handler())
+}
+
+// h3ConnKey keys the QUIC connection of a request in its context on an h3Upstream.
+type h3ConnKey struct{}
+
+// h3Conn returns the QUIC connection that carried r to an h3Upstream.
+func h3Conn(r *http.Request) *quic.Conn {
+	c, _ := r.Context().Value(h3ConnKey{}).(*quic.Conn)
+	return c
+}
+
+// startH3UpstreamWith is startH3Upstream with h serving the requests; h3Conn gives h the
+// connection of each.
+func startH3UpstreamWith(t testing.TB, addr string, maxStreams int64, h http.Handler) *h3Upstream {
+	t.Helper()
 	tc := http3.ConfigureTLSConfig(certs.FromCertificates(serverCert).ServerConfig())
 	ln, err := quic.ListenAddr(addr, tc, &quic.Config{MaxIncomingStreams: maxStreams})
 	if err != nil {
 		t.Fatalf("HTTP/3 upstream on %s: %v", addr, err)
 	}
 	u := &h3Upstream{addr: ln.Addr().String(), ln: ln}
-	h := demo.Handler()
-	u.srv = &http3.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.requests.Add(1)
-		h.ServeHTTP(w, r)
-	})}
+	u.srv = &http3.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			u.requests.Add(1)
+			h.ServeHTTP(w, r)
+		}),
+		ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
+			return context.WithValue(ctx, h3ConnKey{}, c)
+		},
+	}
 	u.wg.Go(func() {
 		for {
 			c, err := ln.Accept(context.Background())

@@ -55,6 +55,14 @@ var (
 	// failed so, whatever the last attempt's error: such a request must not
 	// be sent anywhere else.
 	ErrMaybeProcessed = errors.New("pool: request possibly processed by the upstream before its session died")
+
+	// ErrSessionFailed is wrapped by a Session's RoundTrip error when the
+	// request failed because its session (the connection) ended under it,
+	// where neither of the two above applies: a failure of the path or the
+	// connection, not of this one request, as a stream reset on a live
+	// connection or a response past a per-request limit is. The gateway's
+	// HTTP/3 fallback counts the former and not the latter.
+	ErrSessionFailed = errors.New("pool: upstream session failed")
 )
 
 // NotProcessed returns an error that wraps both ErrNotProcessed and err.
@@ -68,4 +76,9 @@ func NotProcessed(err error) error {
 // sent (see ErrMaybeProcessed).
 func MaybeProcessed(err error) error {
 	return fmt.Errorf("%w: %w", ErrMaybeProcessed, err)
+}
+
+// SessionFailed returns an error that wraps both ErrSessionFailed and err.
+func SessionFailed(err error) error {
+	return fmt.Errorf("%w: %w", ErrSessionFailed, err)
 }

@@ -22,7 +22,8 @@ type Session interface {
 	// RoundTrip sends req on the stream that Reserve reserved. When the
 	// upstream provably did not process req, the error wraps ErrNotProcessed
 	// (see NotProcessed); when req is idempotent and the session died after
-	// it was sent, ErrMaybeProcessed (see MaybeProcessed). If req's context carries an Info, RoundTrip may set
+	// it was sent, ErrMaybeProcessed (see MaybeProcessed); else when the
+	// session died under req, ErrSessionFailed. If req's context carries an Info, RoundTrip may set
 	// its StreamID before it returns.
 	RoundTrip(req *http.Request) (*http.Response, error)
 
