@@ -125,18 +125,27 @@ func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex 
 // broken ends a response whose body failed after its head was written. Where nothing of the head
 // has reached the client yet (h1 buffers it with the body's first bytes), the client gets the
 // status that the failure calls for, as if the head had never come: an upstream that resets the
-// stream right after its head is answered 502, not cut off. Otherwise (and for a client that
-// went away) the access log records the status sent with the failure's reason, and the
-// connection is closed, since only that tells the client the body is short.
+// stream right after its head is answered 502, not cut off. Otherwise the access log records the
+// status sent with the failure's reason, and the connection is closed, since only that tells the
+// client the body is short. A client that went away (its request's context ended, which the
+// sessions' errors wrap) gets nothing: the log says client_closed, with 499 where nothing of the
+// response had reached it.
 func (p *proxy) broken(w http.ResponseWriter, rec *record, err error) {
 	var werr *clientWriteError
-	if errors.As(err, &werr) {
+	f := classify(err)
+	switch {
+	case errors.As(err, &werr):
 		rec.reason = "client_write"
-	} else if f := classify(err); f.status != statusClientClosed && h1.Discard(w) {
+	case f.status == statusClientClosed:
+		if h1.Discard(w) {
+			rec.status, rec.bytesOut = statusClientClosed, 0
+		}
+		rec.reason = f.reason
+	case h1.Discard(w):
 		rec.bytesOut = 0
 		p.fail(w, rec, err)
 		return
-	} else {
+	default:
 		rec.reason = f.reason
 	}
 	rec.err = err

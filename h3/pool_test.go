@@ -632,3 +632,52 @@ func TestH3Classify(t *testing.T) {
 		}
 	}
 }
+
+// TestH3ClientCancelled: a request whose context ends (a gateway's client that went away) fails
+// with an error wrapping context.Canceled, before its response head and in its body, not only
+// with quic-go's H3_REQUEST_CANCELLED (local), which would blame the upstream.
+func TestH3ClientCancelled(t *testing.T) {
+	entered := make(chan struct{}, 2)
+	u := startUpstream(t, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/body" {
+			io.WriteString(w, "first")
+			w.(http.Flusher).Flush()
+		}
+		entered <- struct{}{}
+		<-r.Context().Done()
+	}))
+	p := newTestPool(t, u, Config{})
+
+	t.Run("before the head", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+u.addr+"/head", nil)
+		go func() {
+			<-entered
+			cancel()
+		}()
+		_, err := p.RoundTrip(req)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("RoundTrip: %v, want context.Canceled", err)
+		}
+	})
+	t.Run("in the body", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+u.addr+"/body", nil)
+		res, err := p.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		<-entered
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(res.Body, buf); err != nil || string(buf) != "first" {
+			t.Fatalf("first read: %q, %v", buf, err)
+		}
+		cancel()
+		if _, err := io.ReadAll(res.Body); !errors.Is(err, context.Canceled) {
+			t.Errorf("body read after the cancel: %v, want context.Canceled", err)
+		}
+	})
+}

@@ -135,14 +135,25 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		closed := s.closed() || connectionEnded(err)
 		err = classify(err, attempt{opened: t.opened.Load(), wrote: t.wrote.Load(), closed: closed, idempotent: idempotent(req)})
-		return nil, fmt.Errorf("h3: session %d: %w", s.id, err)
+		return nil, fmt.Errorf("h3: session %d: %w", s.id, cancelled(req.Context(), err))
 	}
 	if res.Body == nil || res.Body == http.NoBody {
 		s.streamDone()
 		return res, nil
 	}
-	res.Body = &body{rc: res.Body, s: s}
+	res.Body = &body{rc: res.Body, s: s, ctx: req.Context()}
 	return res, nil
+}
+
+// cancelled returns err, the failure of a request whose context is ctx, wrapping ctx.Err() as
+// well when ctx has ended: quic-go resets the stream of a request whose context ends and fails
+// it with its own H3_REQUEST_CANCELLED (local) (RFC 9114 4.1.1), which does not say that the
+// caller, not the upstream, ended it (a gateway's client that went away).
+func cancelled(ctx context.Context, err error) error {
+	if ctx.Err() == nil || errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ctx.Err(), err)
 }
 
 // connectionEnded reports whether err says the QUIC connection itself ended (CONNECTION_CLOSE
@@ -205,9 +216,12 @@ func (t *streamTrace) wroteHeaderField(string, []string) { t.opened.Store(true) 
 func (t *streamTrace) wroteHeaders() { t.wrote.Store(true) }
 
 // body ends its stream's count in the session when it ends or is closed.
+// Its read errors wrap the request context's error once that has ended (see
+// cancelled).
 type body struct {
 	rc   io.ReadCloser
 	s    *session
+	ctx  context.Context // the request's
 	done atomic.Bool
 }
 
@@ -215,6 +229,9 @@ func (b *body) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if err != nil {
 		b.end()
+		if err != io.EOF {
+			err = cancelled(b.ctx, err)
+		}
 	}
 	return n, err
 }
