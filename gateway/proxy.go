@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,6 +115,13 @@ func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex 
 	}
 	rec.bytesOut = n
 	rec.bytesIn = ex.body.count()
+	if bodyCutShort(&ex.body) {
+		// The upstream did not get the request whole: a client that left mid-upload, say. Over
+		// HTTP/2 the session resets the stream for it; an HTTP/3 reset stops only the request's
+		// side (RFC 9114 4.1.2), and an upstream that echoed what it got may end its response
+		// cleanly. Either way the body's failure is what the log gives.
+		err = cause(&ex.body, err)
+	}
 	if err != nil {
 		p.broken(w, rec, err)
 		return
@@ -170,6 +178,14 @@ type exchange struct {
 func failedBody(body *countingBody) bool {
 	berr := body.readErr()
 	return berr != nil && !errors.Is(berr, io.EOF)
+}
+
+// bodyCutShort reports whether reading the client's body failed on the client's side, short of
+// its end: not a Read that the upstream's end interrupted (Close during a Read sets a deadline in
+// the past) nor one after Close, which are the upstream's choice to read no more.
+func bodyCutShort(body *countingBody) bool {
+	berr := body.readErr()
+	return failedBody(body) && !errors.Is(berr, os.ErrDeadlineExceeded) && !errors.Is(berr, http.ErrBodyReadAfterClose)
 }
 
 // cause picks the error that explains a failed round trip: the client's body, or what the pool
