@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,7 +114,7 @@ func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex 
 	}
 	rec.bytesOut = n
 	rec.bytesIn = ex.body.count()
-	if bodyCutShort(&ex.body) {
+	if failedBody(&ex.body) {
 		// The upstream did not get the request whole: a client that left mid-upload, say. Over
 		// HTTP/2 the session resets the stream for it; an HTTP/3 reset stops only the request's
 		// side (RFC 9114 4.1.2), and an upstream that echoed what it got may end its response
@@ -174,18 +173,12 @@ type exchange struct {
 	hints atomic.Pointer[interim]
 }
 
-// failedBody reports whether reading the client's body failed, short of its end.
+// failedBody reports whether reading the client's body failed, short of its end, on the client's
+// side: a Read that the session's Close stopped, because the upstream wants no more, is not
+// counted (countingBody).
 func failedBody(body *countingBody) bool {
 	berr := body.readErr()
 	return berr != nil && !errors.Is(berr, io.EOF)
-}
-
-// bodyCutShort reports whether reading the client's body failed on the client's side, short of
-// its end: not a Read that the upstream's end interrupted (Close during a Read sets a deadline in
-// the past) nor one after Close, which are the upstream's choice to read no more.
-func bodyCutShort(body *countingBody) bool {
-	berr := body.readErr()
-	return failedBody(body) && !errors.Is(berr, os.ErrDeadlineExceeded) && !errors.Is(berr, http.ErrBodyReadAfterClose)
 }
 
 // cause picks the error that explains a failed round trip: the client's body, or what the pool
