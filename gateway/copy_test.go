@@ -205,3 +205,25 @@ func TestCopyBodyFlushesBeforeTrailers(t *testing.T) {
 		}
 	}
 }
+
+// headerCounter is a ResponseWriter that counts its Header calls.
+type headerCounter struct {
+	discardWriter
+	calls int
+}
+
+func (w *headerCounter) Header() http.Header { w.calls++; return w.discardWriter.Header() }
+
+// TestCopyTrailersWithoutTrailers: a response without trailers leaves the ResponseWriter's
+// header map alone, which h1 makes only when asked for it: one map per response otherwise.
+func TestCopyTrailersWithoutTrailers(t *testing.T) {
+	w := &headerCounter{discardWriter: discardWriter{h: http.Header{}}}
+	copyTrailers(w, &http.Response{})
+	if w.calls != 0 {
+		t.Errorf("Header called %d times for a response without trailers, want 0", w.calls)
+	}
+	copyTrailers(w, &http.Response{Trailer: http.Header{"X-T": {"v"}}})
+	if w.h.Get("X-T") != "v" || w.h.Get(http.TrailerPrefix+"X-T") != "v" {
+		t.Errorf("trailers %v, want X-T under its name and http.TrailerPrefix's", w.h)
+	}
+}

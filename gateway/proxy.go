@@ -364,6 +364,9 @@ func bodyAllowed(r *http.Request, status int) bool {
 // where it takes any other. A field of the head named as a declared trailer is the trailer's
 // (h1 leaves it out of the head): it gets the trailer's value, not the head's.
 func copyTrailers(w http.ResponseWriter, resp *http.Response) {
+	if len(resp.Trailer) == 0 {
+		return // and h1 makes no header map for the response (ResponseWriter.Header)
+	}
 	h := w.Header()
 	for k, vv := range resp.Trailer {
 		h[k] = vv

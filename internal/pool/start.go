@@ -59,7 +59,7 @@ type Pending struct {
 
 // Who concludes a started stream: Await, or the goroutine HeadFailed starts.
 const (
-	pendingStarting int32 = iota // Start has not yet set e, ss and st
+	pendingStarting int32 = iota // Start has not yet set e and st
 	pendingStarted               // started; no one has concluded it yet
 	pendingFailed                // its head failed while Start ran: Start starts the early outcome
 	pendingEarly                 // the early outcome is being found; Await waits for it
