@@ -20,17 +20,30 @@ import (
 //     the target has no authority (checkOriginHost refuses it where one is needed); ":80" would
 //     be an http URI with an empty host, which RFC 9110 4.2.1 has a recipient reject.
 //
-// Every request passes here, so it allocates nothing for a valid s.
+// Every request passes here, so it allocates nothing for a valid s, and a reg-name with its port
+// takes one pass.
 func validHost(s string) bool {
-	end := hostEnd(s)
-	if end < 0 {
-		return false
+	if strings.HasPrefix(s, "[") {
+		end := hostEnd(s)
+		if end < 0 {
+			return false
+		}
+		host, rest := s[:end], s[end:]
+		return validIPLiteral(host) && (rest == "" || rest[0] == ':' && validPort(rest[1:]))
 	}
-	host, rest := s[:end], s[end:]
-	if rest == "" {
-		return validURIHost(host)
+	// A reg-name: *( unreserved / pct-encoded / sub-delims ), then the port.
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case regNameChar[c]:
+		case c == ':':
+			return i > 0 && validPort(s[i+1:])
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			i += 2
+		default:
+			return false
+		}
 	}
-	return rest[0] == ':' && host != "" && validURIHost(host) && validPort(rest[1:])
+	return true
 }
 
 // validAuthority reports whether s is uri-host ":" port with a non-empty port, the
@@ -56,30 +69,13 @@ func hostEnd(s string) int {
 	return len(s)
 }
 
-// validURIHost reports whether host, as hostEnd delimits it, is an IP-literal holding an
-// IPv6address without a zone, or a reg-name (RFC 3986 3.2.2).
-func validURIHost(host string) bool {
-	if !strings.HasPrefix(host, "[") {
-		return validRegName(host)
-	}
+// validIPLiteral reports whether host, as hostEnd delimits it, is an IP-literal holding an
+// IPv6address without a zone (RFC 3986 3.2.2).
+func validIPLiteral(host string) bool {
 	// netip.ParseAddr takes exactly RFC 4291's text forms (RFC 3986's IPv6address), an IPv4
 	// address or a zone as well; the last two are not IPv6address.
 	addr, err := netip.ParseAddr(host[1 : len(host)-1])
 	return err == nil && addr.Is6() && addr.Zone() == ""
-}
-
-// validRegName reports whether s is a reg-name: *( unreserved / pct-encoded / sub-delims ).
-func validRegName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch {
-		case regNameChar[s[i]]:
-		case s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			i += 2
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // validPort reports whether s is a port (RFC 3986 3.2.3, *DIGIT) of at most 65535; empty is valid.
