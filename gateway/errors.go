@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"muxgate/h1"
@@ -44,6 +45,9 @@ func classify(err error) failure {
 		return failure{http.StatusServiceUnavailable, "no upstream stream became free in time\n", "queue_timeout"}
 	case errors.Is(err, pool.ErrClosed):
 		return failure{http.StatusServiceUnavailable, "gateway is shutting down\n", "shutting_down"}
+	case errors.Is(err, http.ErrServerClosed):
+		// Cut off at the drain's deadline (cutByDrain): the client gets no answer.
+		return failure{http.StatusServiceUnavailable, "gateway is shutting down\n", "shutdown_timeout"}
 	case errors.Is(err, pool.ErrUnavailable):
 		return failure{http.StatusBadGateway, "upstream is not reachable\n", "upstream_unreachable"}
 	case errors.Is(err, context.Canceled):
@@ -52,6 +56,17 @@ func classify(err error) failure {
 	default:
 		return failure{http.StatusBadGateway, "upstream failed\n", "upstream_error"}
 	}
+}
+
+// cutByDrain returns err, a request's failure, marked as the drain's where the request was cut
+// off at its deadline (-shutdown-timeout: h1 then cancels what is still in flight with
+// http.ErrServerClosed), which the sessions report as a cancelled request, as if the client had
+// left.
+func cutByDrain(r *http.Request, err error) error {
+	if errors.Is(err, context.Canceled) && errors.Is(context.Cause(r.Context()), http.ErrServerClosed) {
+		return fmt.Errorf("%w: %w", http.ErrServerClosed, err)
+	}
+	return err
 }
 
 // statusClientClosed is logged when the client closed before its response; it is never sent.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"muxgate/h1"
@@ -24,6 +26,7 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("h2: %w", pool.ErrQueueFull), 503, "queue_full"},
 		{pool.ErrQueueTimeout, 503, "queue_timeout"},
 		{pool.ErrClosed, 503, "shutting_down"},
+		{fmt.Errorf("%w: %w", http.ErrServerClosed, context.Canceled), 503, "shutdown_timeout"},
 		{fmt.Errorf("h2: session 1: %w", pool.ErrRequestHeaderTooLarge), 431, "upstream_request_header_too_large"},
 		{fmt.Errorf("%w: dial: connection refused", pool.ErrUnavailable), 502, "upstream_unreachable"},
 		{fmt.Errorf("pool: waiting: %w", context.Canceled), statusClientClosed, "client_closed"},
@@ -32,6 +35,23 @@ func TestClassify(t *testing.T) {
 		f := classify(tc.err)
 		if f.status != tc.status || f.reason != tc.reason {
 			t.Errorf("classify(%v): got %d %s, want %d %s", tc.err, f.status, f.reason, tc.status, tc.reason)
+		}
+	}
+}
+
+// TestCutByDrain: a request cancelled by the drain's deadline (cause http.ErrServerClosed) is
+// the drain's failure, not the client's; one cancelled for another cause stays as it was.
+func TestCutByDrain(t *testing.T) {
+	for _, tc := range []struct {
+		cause error
+		want  string
+	}{{http.ErrServerClosed, "shutdown_timeout"}, {errors.New("client gone"), "client_closed"}} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(tc.cause)
+		r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+		err := cutByDrain(r, fmt.Errorf("h2conn: request: %w", ctx.Err()))
+		if got := classify(err).reason; got != tc.want {
+			t.Errorf("cancelled with %v: reason %q, want %q", tc.cause, got, tc.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -315,5 +316,38 @@ func TestRequestHeaderTooLargeForUpstream(t *testing.T) {
 				t.Errorf("the upstream served %d requests, want 1: the big one never went", n)
 			}
 		})
+	}
+}
+
+// TestDrainDeadlineLogged: a request still at the upstream when the drain's deadline
+// (-shutdown-timeout) cuts it off is logged as the drain's doing (503 shutdown_timeout), not as
+// a client that left (499 client_closed): the client did not leave.
+func TestDrainDeadlineLogged(t *testing.T) {
+	b := newBlocker(t)
+	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: b.handler()})
+	cfg := testConfig(u)
+	cfg.ShutdownTimeout = 200 * time.Millisecond
+	access := &logBuffer{}
+	cfg.AccessLog = zerolog.New(access)
+	g, err := gateway.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx) }()
+	c := dialRaw(t, g.Addrs()[0].String(), false)
+	c.send("GET /block/cut HTTP/1.1\r\nHost: a\r\n\r\n")
+	b.waitEntered(t)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return within 10s of a 200ms drain")
+	}
+	c.expectClosed()
+	ok := access.await(5*time.Second, func(log string) bool { return strings.Contains(log, `"/block/cut"`) })
+	if line := access.String(); !ok || !strings.Contains(line, `"error":"shutdown_timeout"`) || !strings.Contains(line, `"status":503`) {
+		t.Errorf("access log %q, want /block/cut logged 503 shutdown_timeout", line)
 	}
 }
