@@ -303,7 +303,7 @@ func (p *proxy) writeHead(w http.ResponseWriter, r *http.Request, resp *http.Res
 		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
 	if p.forward.via {
-		h["Via"] = appendVia(h["Via"], viaResponse(resp))
+		h["Via"] = appendVia(withoutEmptyLists(h["Via"]), viaResponse(resp))
 	}
 	if p.draining() {
 		// Drain: the client learns to reconnect elsewhere with its next response.
@@ -327,8 +327,8 @@ func (p *proxy) head(w http.ResponseWriter, r *http.Request, resp *http.Response
 // writeFields is writeHead for a response head that the pool gave as a list (pool.Info.List)
 // and resp.Header nil: the same rules, applied to the list, which h1 writes without building a
 // header map. It reports false, having written nothing and left list[:len(list)] as it was,
-// where the map must serve: for trailers, a hop-by-hop field (which HTTP/2 forbids anyway), or a
-// ResponseWriter that is not h1's.
+// where the map must serve: for trailers, a hop-by-hop field (which HTTP/2 forbids anyway), an
+// empty Via to leave out, or a ResponseWriter that is not h1's.
 func (p *proxy) writeFields(w http.ResponseWriter, r *http.Request, resp *http.Response, list []fieldlist.Field) bool {
 	if len(resp.Trailer) > 0 {
 		return false
@@ -337,7 +337,7 @@ func (p *proxy) writeFields(w http.ResponseWriter, r *http.Request, resp *http.R
 	for _, f := range list {
 		if f.Name == "content-length" {
 			hasLength = true // the pool kept only a valid one
-		} else if hopName(f.Name) {
+		} else if hopName(f.Name) || p.forward.via && f.Name == "via" && emptyList(f.Value) {
 			return false
 		}
 	}

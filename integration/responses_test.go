@@ -159,3 +159,24 @@ func TestEarlyResponseWithNoErrorReset(t *testing.T) {
 		}
 	})
 }
+
+// TestEmptyViaFromUpstream: an upstream's Via without an element does not go next to the
+// gateway's own, where it would make an empty list element (RFC 9110 5.6.1); one with elements
+// does, before the gateway's.
+func TestEmptyViaFromUpstream(t *testing.T) {
+	answer := func(r *frameReply) {
+		via := map[string]string{"/empty": "", "/commas": " , ", "/set": "1.1 origin"}[r.path]
+		r.headers(false, ":status", "200", "via", via, "content-length", "2")
+		r.data(true, "ok")
+	}
+	withFrameEngines(t, answer, func(t *testing.T, f *front) {
+		c := dialRaw(t, f.addr, false)
+		for path, want := range map[string]string{"/empty": "2 muxgate", "/commas": "2 muxgate", "/set": "1.1 origin, 2 muxgate"} {
+			c.send("GET " + path + " HTTP/1.1\r\nHost: a\r\n\r\n")
+			resp, _ := c.response("GET")
+			if got := strings.Join(resp.Header.Values("Via"), ", "); got != want {
+				t.Errorf("%s: Via %q, want %q", path, got, want)
+			}
+		}
+	})
+}
