@@ -46,8 +46,11 @@ func classify(err error) failure {
 	case errors.Is(err, pool.ErrClosed):
 		return failure{http.StatusServiceUnavailable, "gateway is shutting down\n", "shutting_down"}
 	case errors.Is(err, http.ErrServerClosed):
-		// Cut off at the drain's deadline (cutByDrain): the client gets no answer.
+		// Cut off at the drain's deadline (cutByServer): the client gets no answer.
 		return failure{http.StatusServiceUnavailable, "gateway is shutting down\n", "shutdown_timeout"}
+	case errors.Is(err, h1.ErrPipelineClosed):
+		// The connection was closed before the request's turn (cutByServer).
+		return failure{http.StatusServiceUnavailable, "connection closed before this request's turn\n", "pipeline_closed"}
 	case errors.Is(err, pool.ErrUnavailable):
 		return failure{http.StatusBadGateway, "upstream is not reachable\n", "upstream_unreachable"}
 	case errors.Is(err, context.Canceled):
@@ -58,13 +61,17 @@ func classify(err error) failure {
 	}
 }
 
-// cutByDrain returns err, a request's failure, marked as the drain's where the request was cut
-// off at its deadline (-shutdown-timeout: h1 then cancels what is still in flight with
-// http.ErrServerClosed), which the sessions report as a cancelled request, as if the client had
-// left.
-func cutByDrain(r *http.Request, err error) error {
-	if errors.Is(err, context.Canceled) && errors.Is(context.Cause(r.Context()), http.ErrServerClosed) {
-		return fmt.Errorf("%w: %w", http.ErrServerClosed, err)
+// cutByServer returns err, a request's failure, marked with the cause of its cancelled context
+// where the server cut the request off, rather than the client: at the drain's deadline
+// (-shutdown-timeout: http.ErrServerClosed), or by closing its connection before a pipelined
+// request's turn, after an earlier response failed (h1.ErrPipelineClosed). The sessions report
+// either as a cancelled request, as if the client had left.
+func cutByServer(r *http.Request, err error) error {
+	if !errors.Is(err, context.Canceled) {
+		return err
+	}
+	if cause := context.Cause(r.Context()); errors.Is(cause, http.ErrServerClosed) || errors.Is(cause, h1.ErrPipelineClosed) {
+		return fmt.Errorf("%w: %w", cause, err)
 	}
 	return err
 }

@@ -39,17 +39,22 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// TestCutByDrain: a request cancelled by the drain's deadline (cause http.ErrServerClosed) is
-// the drain's failure, not the client's; one cancelled for another cause stays as it was.
-func TestCutByDrain(t *testing.T) {
+// TestCutByServer: a request cancelled by the drain's deadline (cause http.ErrServerClosed), or
+// by the server's closing its connection before its turn (h1.ErrPipelineClosed), is the
+// server's failure, not the client's; one cancelled for another cause stays as it was.
+func TestCutByServer(t *testing.T) {
 	for _, tc := range []struct {
 		cause error
 		want  string
-	}{{http.ErrServerClosed, "shutdown_timeout"}, {errors.New("client gone"), "client_closed"}} {
+	}{
+		{http.ErrServerClosed, "shutdown_timeout"},
+		{h1.ErrPipelineClosed, "pipeline_closed"},
+		{errors.New("client gone"), "client_closed"},
+	} {
 		ctx, cancel := context.WithCancelCause(context.Background())
 		cancel(tc.cause)
 		r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
-		err := cutByDrain(r, fmt.Errorf("h2conn: request: %w", ctx.Err()))
+		err := cutByServer(r, fmt.Errorf("h2conn: request: %w", ctx.Err()))
 		if got := classify(err).reason; got != tc.want {
 			t.Errorf("cancelled with %v: reason %q, want %q", tc.cause, got, tc.want)
 		}

@@ -139,7 +139,7 @@ func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex 
 // response had reached it.
 func (p *proxy) broken(w http.ResponseWriter, rec *record, err error) {
 	var werr *clientWriteError
-	err = cutByDrain(rec.in, err)
+	err = cutByServer(rec.in, err)
 	f := classify(err)
 	switch {
 	case errors.As(err, &werr):
@@ -377,7 +377,7 @@ func copyTrailers(w http.ResponseWriter, resp *http.Response) {
 
 // fail answers the client with the status that err maps to, and logs why.
 func (p *proxy) fail(w http.ResponseWriter, rec *record, err error) {
-	err = cutByDrain(rec.in, err)
+	err = cutByServer(rec.in, err)
 	f := classify(err)
 	rec.status, rec.err, rec.reason = f.status, err, f.reason
 	if f.status != statusClientClosed {

@@ -1000,6 +1000,8 @@ func (c *conn) closeIfIdle() {
 func (c *conn) abort() {
 	c.state.Store(stateClosed)
 	c.s.lot.unpark(c)
-	c.rwc.Close()
+	// The cause first: closing the socket first let the connection's watch take the close for
+	// the client's (errPeerGone) and cancel the requests with that cause before this one.
 	c.fail(http.ErrServerClosed)
+	c.rwc.Close()
 }

@@ -25,6 +25,12 @@ var ErrBodyTimeout = errors.New("h1: request body timeout")
 // server answers 413 itself.
 var ErrBodyTooLarge = errors.New("h1: request body too large")
 
+// ErrPipelineClosed is the cause (context.Cause) of the cancelled context of a pipelined request
+// that will get no response, because the server closed the connection before its turn: an
+// earlier response on the connection failed, or the connection did. A client that went away is
+// another cause.
+var ErrPipelineClosed = errors.New("h1: connection closed before this pipelined response's turn")
+
 // statusError is a request the server refuses on its own, before or instead of the handler. It is
 // answered with code, the reason as a short plain-text body, and Connection: close, and then the
 // connection is closed.
@@ -158,9 +164,8 @@ var (
 	// errAfterHandler is returned by a ResponseWriter used after its handler returned.
 	errAfterHandler = errors.New("h1: response used after the handler returned")
 	// errPipelineClosed is returned by the writer of a dispatched response that will not be
-	// sent, because an earlier response closed the connection or the connection failed; it is
-	// also the cause of its request's cancelled context.
-	errPipelineClosed = errors.New("h1: connection closed before this pipelined response's turn")
+	// sent (see ErrPipelineClosed), and is the cause of its request's cancelled context.
+	errPipelineClosed = ErrPipelineClosed
 	// errShed says a connection's idle wait moves to a fresh goroutine; never returned outside
 	// the package.
 	errShed = errors.New("h1: idle wait moves to a fresh goroutine")

@@ -1,15 +1,19 @@
 package integration
 
 import (
-	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/net/http2"
 
 	"muxgate/gateway"
 	"muxgate/internal/demo"
@@ -319,35 +323,66 @@ func TestRequestHeaderTooLargeForUpstream(t *testing.T) {
 	}
 }
 
-// TestDrainDeadlineLogged: a request still at the upstream when the drain's deadline
-// (-shutdown-timeout) cuts it off is logged as the drain's doing (503 shutdown_timeout), not as
-// a client that left (499 client_closed): the client did not leave.
+// TestDrainDeadlineLogged: requests still at the upstream when the drain's deadline
+// (-shutdown-timeout) cuts them off are logged as the drain's doing (503 shutdown_timeout), not as
+// clients that left (499 client_closed): the clients did not leave. The binary, not an in-process
+// gateway: closing the connections first let their watch take the close for the clients', which
+// showed in every request of every run of the binary and in none in process.
 func TestDrainDeadlineLogged(t *testing.T) {
 	b := newBlocker(t)
 	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: b.handler()})
-	cfg := testConfig(u)
-	cfg.ShutdownTimeout = 200 * time.Millisecond
-	access := &logBuffer{}
-	cfg.AccessLog = zerolog.New(access)
-	g, err := gateway.New(cfg)
+	accessLog := filepath.Join(t.TempDir(), "access.log")
+	p := startBinary(t, "-upstream", u.url, "-listen", "127.0.0.1:0", "-log-format", "json",
+		"-access-log", accessLog, "-access-log-flush", "0", "-shutdown-timeout", "200ms")
+	addrs, _ := p.waitServing(1)
+	const requests = 3
+	var conns []*rawConn
+	for i := range requests {
+		c := dialRaw(t, addrs[0], false)
+		c.send(fmt.Sprintf("GET /block/cut-%d HTTP/1.1\r\nHost: a\r\n\r\n", i))
+		b.waitEntered(t)
+		conns = append(conns, c)
+	}
+	p.signal(syscall.SIGTERM)
+	for _, c := range conns {
+		c.expectClosed()
+	}
+	p.wait(20 * time.Second) // 1: the drain did not finish; the access log is written out at exit
+	log, err := os.ReadFile(accessLog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx) }()
-	c := dialRaw(t, g.Addrs()[0].String(), false)
-	c.send("GET /block/cut HTTP/1.1\r\nHost: a\r\n\r\n")
-	b.waitEntered(t)
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return within 10s of a 200ms drain")
+	if n := strings.Count(string(log), `"status":503`); n != requests || strings.Count(string(log), `"error":"shutdown_timeout"`) != requests {
+		t.Errorf("access log:\n%s\nwant the %d requests logged 503 shutdown_timeout", log, requests)
 	}
-	c.expectClosed()
-	ok := access.await(5*time.Second, func(log string) bool { return strings.Contains(log, `"/block/cut"`) })
-	if line := access.String(); !ok || !strings.Contains(line, `"error":"shutdown_timeout"`) || !strings.Contains(line, `"status":503`) {
-		t.Errorf("access log %q, want /block/cut logged 503 shutdown_timeout", line)
+}
+
+// TestPipelineCutLogged: when muxgate cuts a connection because a pipelined response failed
+// after its head, the requests behind it, which get no answer, are logged as cut by the server
+// (503 pipeline_closed), not as a client that left (499 client_closed): the client did not leave.
+func TestPipelineCutLogged(t *testing.T) {
+	answer := func(r *frameReply) {
+		if r.path == "/cut" {
+			r.headers(false, ":status", "200", "content-length", "100000")
+			r.data(false, strings.Repeat("x", 5000))
+			r.reset(http2.ErrCodeInternal)
+			return
+		}
+		r.headers(false, ":status", "200", "content-length", "2")
+		r.data(true, "ok")
+	}
+	cfg := testConfig(startFrameUpstream(t, answer))
+	access := &logBuffer{}
+	cfg.AccessLog = zerolog.New(access)
+	c := dialRaw(t, startGateway(t, cfg).addr, false)
+	c.send("GET /cut HTTP/1.1\r\nHost: a\r\n\r\nGET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got, err := io.ReadAll(c.br); err != nil || strings.Count(string(got), "HTTP/1.1 ") != 1 {
+		t.Fatalf("read %d bytes (%v) with %d responses, want /cut's head and part of its body, then the close",
+			len(got), err, strings.Count(string(got), "HTTP/1.1 "))
+	}
+	ok := access.await(5*time.Second, func(log string) bool { return strings.Count(log, "\n") >= 3 })
+	log := access.String()
+	if !ok || !strings.Contains(log, `"/cut"`) || strings.Count(log, `"error":"pipeline_closed"`) != 2 || strings.Contains(log, "client_closed") {
+		t.Errorf("access log:\n%s\nwant /cut with its upstream's error, and /a and /b logged pipeline_closed", log)
 	}
 }
