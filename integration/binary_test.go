@@ -469,3 +469,45 @@ func TestBinaryProcessors(t *testing.T) {
 	}
 	waitLine(t, p.stderrLines, "a processor taken away once idle", 10*time.Second, procsTo("1"))
 }
+
+// TestBinaryReloadOnHUP: SIGHUP reloads the certificates and says so in the process log, a
+// failed reload too (as a log line, not bare text on stderr), and the old certificates serve
+// on; without -listen-tls it is only logged: the signal must not end the process, as it would
+// by default.
+func TestBinaryReloadOnHUP(t *testing.T) {
+	certFile, keyFile := writePEM(t)
+	p := startBinary(t, "-demo", "-listen", "127.0.0.1:0", "-listen-tls", "127.0.0.1:0",
+		"-cert", certFile, "-key", keyFile, "-log-format", "json", "-access-log", "off")
+	_, tlsAddrs := p.waitServing(2)
+	message := func(m string) func(logLine) bool {
+		return func(l logLine) bool { return l.str("message") == m }
+	}
+	p.signal(syscall.SIGHUP)
+	waitLine(t, p.stderrLines, `"certificates reloaded"`, 10*time.Second, message("certificates reloaded"))
+	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.signal(syscall.SIGHUP)
+	waitLine(t, p.stderrLines, `"certificate reload failed"`, 10*time.Second, message("certificate reload failed, keeping the old ones"))
+	c := dialRaw(t, tlsAddrs[0], true)
+	c.send("GET /path/after HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "/path/after" {
+		t.Errorf("after the failed reload: %s %q, want 200 with the old certificate", resp.Status, body)
+	}
+
+	q := startBinary(t, "-demo", "-listen", "127.0.0.1:0", "-log-format", "json", "-access-log", "off")
+	addrs, _ := q.waitServing(1)
+	q.signal(syscall.SIGHUP)
+	waitLine(t, q.stderrLines, "the SIGHUP line", 10*time.Second, func(l logLine) bool {
+		return strings.HasPrefix(l.str("message"), "SIGHUP")
+	})
+	c = dialRaw(t, addrs[0], false)
+	c.send("GET /path/after-hup HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "/path/after-hup" {
+		t.Errorf("without -listen-tls, after SIGHUP: %s %q, want 200", resp.Status, body)
+	}
+	q.signal(syscall.SIGTERM)
+	if code := q.wait(20 * time.Second); code != 0 {
+		t.Errorf("without -listen-tls: exit code %d after SIGHUP and SIGTERM, want 0", code)
+	}
+}

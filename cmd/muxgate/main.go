@@ -112,7 +112,7 @@ func buildConfig(o *options, log zerolog.Logger) (gateway.Config, func(), error)
 		return cfg, cleanup, err
 	}
 	cfg.UpstreamTLS = upTLS
-	if err := addListeners(o, &cfg); err != nil {
+	if err := addListeners(o, &cfg, log); err != nil {
 		return cfg, cleanup, err
 	}
 	return cfg, cleanup, nil
@@ -132,7 +132,7 @@ func upstreamTLS(o *options) (*tls.Config, error) {
 	return tc, nil
 }
 
-func addListeners(o *options, cfg *gateway.Config) error {
+func addListeners(o *options, cfg *gateway.Config, log zerolog.Logger) error {
 	listen := o.listen
 	if len(listen) == 0 && len(o.listenTLS) == 0 {
 		listen = listFlag{defaultListen}
@@ -141,13 +141,14 @@ func addListeners(o *options, cfg *gateway.Config) error {
 		cfg.Listeners = append(cfg.Listeners, gateway.Listener{Addr: a})
 	}
 	if len(o.listenTLS) == 0 {
+		reloadOnHUP(nil, log)
 		return nil
 	}
 	store, err := o.serverTLS()
 	if err != nil {
 		return err
 	}
-	reloadOnHUP(store)
+	reloadOnHUP(store, log)
 	for _, a := range o.listenTLS {
 		cfg.Listeners = append(cfg.Listeners, gateway.Listener{Addr: a, TLS: store.ServerConfig()})
 	}
