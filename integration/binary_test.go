@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -483,7 +484,11 @@ func TestBinaryReloadOnHUP(t *testing.T) {
 		return func(l logLine) bool { return l.str("message") == m }
 	}
 	p.signal(syscall.SIGHUP)
-	waitLine(t, p.stderrLines, `"certificates reloaded"`, 10*time.Second, message("certificates reloaded"))
+	line := waitLine(t, p.stderrLines, `"certificates reloaded"`, 10*time.Second, message("certificates reloaded"))
+	// Log times are RFC 3339 with milliseconds, which order the lines of one second.
+	if ts := line.str("time"); !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$`).MatchString(ts) {
+		t.Errorf("log line time %q, want RFC 3339 with milliseconds", ts)
+	}
 	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}

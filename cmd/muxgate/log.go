@@ -17,9 +17,15 @@ func parseLevel(s string) (zerolog.Level, error) {
 	return zerolog.NoLevel, fmt.Errorf("-log-level must be debug, info, warn or error, not %q", s)
 }
 
+// logTimeFormat is the time of the process log's and the access log's lines: RFC 3339 with
+// milliseconds. zerolog's default, whole seconds, left the console format's milliseconds at .000
+// and could not order the lines of one second.
+const logTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
 // newLogger writes the process log to stderr: JSON, or console lines when asked or when stderr
-// is a terminal.
+// is a terminal. It sets the time format of every logger (zerolog.TimeFieldFormat).
 func newLogger(o *options) zerolog.Logger {
+	zerolog.TimeFieldFormat = logTimeFormat
 	level, _ := parseLevel(o.logLevel)
 	var w io.Writer = os.Stderr
 	if o.logFormat == "console" || (o.logFormat == "" && isTerminal(os.Stderr)) {
