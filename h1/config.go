@@ -107,7 +107,8 @@ type Config struct {
 	// instead of the handler (see Refusal), with what it knows of the request: for an access
 	// log. It runs on the connection's goroutine before the answer is written, and must not
 	// block. A connection closed without an answer (an idle or silent one, a failed TLS
-	// handshake, a TLS connection beyond MaxConnsPerIP) is no refusal.
+	// handshake) is no refusal; a TLS connection beyond MaxConnsPerIP, closed before its
+	// handshake, is reported as the 503 a clear-text one gets.
 	OnRefusal func(Refusal)
 
 	// ListFields keeps each request's header fields as a list, in the order the client sent

@@ -454,14 +454,15 @@ func (c *conn) closePipelined() {
 
 // refuse ends a connection from an address at MaxConnsPerIP: clear text gets a 503 with
 // Connection: close at once, before its request is read, and the lingering close that lets the
-// client read it; TLS is closed before the handshake, which is the costly part.
+// client read it; TLS is closed before the handshake, which is the costly part. Both are
+// reported as the refusal of a 503, which only the clear-text client reads.
 func (c *conn) refuse() {
 	c.s.log.Debug().Str("remote", c.remoteAddr).Msg("h1: connection refused: too many from this address")
+	c.reportRefusal(errTooManyConns, nil)
 	if _, ok := c.rwc.(*tls.Conn); ok {
 		c.rwc.Close()
 		return
 	}
-	c.reportRefusal(errTooManyConns, nil)
 	c.replyError(errTooManyConns)
 	c.closeGracefully()
 }

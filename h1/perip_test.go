@@ -69,7 +69,9 @@ func TestMaxConnsPerIPOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln := tls.NewListener(inner, &tls.Config{Certificates: []tls.Certificate{cert}})
-	s := New(Config{Logger: testLogger(t), MaxConnsPerIP: 1}, text)
+	refusals := make(chan Refusal, 1)
+	report := func(r Refusal) { refusals <- r }
+	s := New(Config{Logger: testLogger(t), MaxConnsPerIP: 1, OnRefusal: report}, text)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	defer func() {
@@ -95,5 +97,14 @@ func TestMaxConnsPerIPOverTLS(t *testing.T) {
 	}
 	if !errors.Is(err, io.EOF) && !isReset(err) {
 		t.Errorf("second TLS connection: got %v, want the connection closed before the handshake", err)
+	}
+	// Reported as the clear-text refusal is, for the access log, though nothing was sent.
+	select {
+	case r := <-refusals:
+		if r.Status != http.StatusServiceUnavailable || r.Reason != "too_many_connections_from_this_address" {
+			t.Errorf("refusal %+v, want 503 too_many_connections_from_this_address", r)
+		}
+	case <-time.After(safetyNet):
+		t.Error("no refusal reported for the second TLS connection")
 	}
 }
