@@ -35,6 +35,7 @@ func run(args []string) int {
 	}
 	slackErr := applyTimerSlack(o.timerSlack) // first: it may execute the program again
 	log := newLogger(o)
+	warnUnused(o, log)
 	if slackErr != nil {
 		log.Warn().Err(slackErr).Msg("timer slack not set")
 	}

@@ -1,0 +1,19 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/rs/zerolog"
+)
+
+// warnUnused logs the flags that o's other flags leave without effect, which would otherwise be
+// ignored without a word: certificates with no TLS listener, and the upstream TLS flags with an
+// h2c upstream (the demo's is one).
+func warnUnused(o *options, log zerolog.Logger) {
+	if len(o.cert) > 0 && len(o.listenTLS) == 0 {
+		log.Warn().Msg("-cert and -key are unused: they serve -listen-tls, and none is given")
+	}
+	if (o.demo || strings.HasPrefix(o.upstream, "h2c://")) && (o.upCA != "" || o.upInsecure || o.upName != "") {
+		log.Warn().Msg("-upstream-ca, -upstream-insecure and -upstream-server-name are unused: the upstream is h2c")
+	}
+}

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+)
+
+// TestWarnUnused: a flag that the others leave without effect is named in a warning; a
+// configuration that uses all its flags gets none.
+func TestWarnUnused(t *testing.T) {
+	for _, tc := range []struct {
+		o    options
+		want []string
+	}{
+		{options{cert: listFlag{"c.pem"}, key: listFlag{"c.key"}, upstream: "https://a"}, []string{"-cert and -key are unused"}},
+		{options{upstream: "h2c://a:1", upCA: "ca.pem"}, []string{"-upstream-ca, -upstream-insecure and -upstream-server-name are unused"}},
+		{options{demo: true, upInsecure: true}, []string{"-upstream-ca, -upstream-insecure and -upstream-server-name are unused"}},
+		{options{cert: listFlag{"c.pem"}, key: listFlag{"c.key"}, listenTLS: listFlag{":8443"}, upstream: "https://a", upCA: "ca.pem"}, nil},
+	} {
+		var b bytes.Buffer
+		warnUnused(&tc.o, zerolog.New(&b))
+		if got := strings.Count(b.String(), "\n"); got != len(tc.want) {
+			t.Errorf("%+v: %d warnings %q, want %d", tc.o, got, b.String(), len(tc.want))
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%+v: warnings %q, want one saying %q", tc.o, b.String(), w)
+			}
+		}
+	}
+}
