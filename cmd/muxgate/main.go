@@ -35,7 +35,6 @@ func run(args []string) int {
 	}
 	slackErr := applyTimerSlack(o.timerSlack) // first: it may execute the program again
 	log := newLogger(o)
-	warnUnused(o, log)
 	if slackErr != nil {
 		log.Warn().Err(slackErr).Msg("timer slack not set")
 	}
@@ -49,6 +48,7 @@ func run(args []string) int {
 		return 2
 	}
 	defer cleanup()
+	warnUnused(o, log) // once the flags are known to be good: a bad one gets its one line alone
 	cfg.Logger = log
 	g, err := gateway.New(cfg)
 	if err != nil {
