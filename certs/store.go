@@ -3,10 +3,12 @@
 package certs
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -24,6 +26,9 @@ type Store struct {
 
 	mu    sync.RWMutex      // guards certs
 	certs []tls.Certificate // guarded by mu; in the order of pairs, the first is the default
+
+	once   sync.Once
+	config *tls.Config // ServerConfig's, made once
 }
 
 // Load reads every pair; an error names the file that failed.
@@ -91,12 +96,42 @@ func matches(c *tls.Certificate, name string) bool {
 	return c.Leaf.VerifyHostname(name) == nil
 }
 
-// ServerConfig returns a TLS configuration for an HTTP/1.x listener: ALPN http/1.1 (and
-// http/1.0, which curl --http1.0 offers alone), TLS 1.2 at least, certificates from the store.
+// ServerConfig returns the TLS configuration of the HTTP/1.x listeners, the same one for all of
+// them: ALPN http/1.1 (and http/1.0, which curl --http1.0 offers alone), TLS 1.2 at least,
+// certificates from the store. Its session tickets are shared by every listener, so that a
+// client resumes on any, and hold the SNI name they were issued under: a session resumes only
+// under the same name (RFC 6066 3), which crypto/tls leaves to its user.
 func (s *Store) ServerConfig() *tls.Config {
-	return &tls.Config{
+	s.once.Do(func() { s.config = s.newServerConfig() })
+	return s.config
+}
+
+func (s *Store) newServerConfig() *tls.Config {
+	c := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		NextProtos:     []string{"http/1.1", "http/1.0"},
 		GetCertificate: s.GetCertificate,
 	}
+	c.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		ss.Extra = append(ss.Extra, sniTag(cs.ServerName))
+		return c.EncryptTicket(cs, ss)
+	}
+	c.UnwrapSession = func(ticket []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := c.DecryptTicket(ticket, cs)
+		if err != nil || ss == nil {
+			return nil, err
+		}
+		tag := sniTag(cs.ServerName)
+		if !slices.ContainsFunc(ss.Extra, func(e []byte) bool { return bytes.Equal(e, tag) }) {
+			return nil, nil // a full handshake instead
+		}
+		return ss, nil
+	}
+	return c
+}
+
+// sniTag is what a session ticket keeps of the SNI name it was issued under; names compare
+// without regard to case or a trailing dot.
+func sniTag(name string) []byte {
+	return []byte("sni:" + strings.ToLower(strings.TrimSuffix(name, ".")))
 }
