@@ -18,7 +18,7 @@ type Info struct {
 	SessionID uint64 // the session of the last attempt; 0 if none was reached
 	StreamID  uint64 // the stream of the last attempt; 0 if the session cannot tell
 	Protocol  string // Config.Protocol, such as "h2" or "h3"
-	Attempts  int    // streams tried: 1, or more when a request was retried
+	Attempts  int    // attempts made: 1, or more when a request was retried (a retry that got no stream too)
 	// Resent says that one of the retries counted in Attempts followed an attempt the upstream
 	// may have processed (ErrMaybeProcessed); the others followed attempts it did not process.
 	Resent bool

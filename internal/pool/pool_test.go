@@ -766,3 +766,29 @@ func TestRetryMaybeProcessedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryWithoutStreamCounts: a retry that gets no stream (the upstream can no longer be
+// dialled) still counts as an attempt in Info, with Resent where it followed an attempt the
+// upstream may have processed: the access log then says the request was sent again and why that
+// failed, not only that the upstream is unreachable.
+func TestRetryWithoutStreamCounts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		refused := errors.New("connection refused")
+		var d *fakeDialer
+		d = &fakeDialer{result: func(id uint64) (*fakeSession, error) {
+			s := &fakeSession{id: id, max: 100}
+			s.handler = func(*http.Request) (*http.Response, error) {
+				// The session dies under the request, and the upstream with it.
+				s.set(func(s *fakeSession) { s.closed = true })
+				d.set(func(d *fakeDialer) { d.result = func(uint64) (*fakeSession, error) { return nil, refused } })
+				return nil, MaybeProcessed(errors.New("connection lost"))
+			}
+			return s, nil
+		}}
+		p := newTestPool(t, Config{}, d)
+		r := get(p)
+		if !errors.Is(r.err, ErrUnavailable) || !errors.Is(r.err, ErrMaybeProcessed) || r.info.Attempts != 2 || !r.info.Resent {
+			t.Errorf("err %v, Info %+v; want ErrUnavailable and ErrMaybeProcessed after 2 attempts, Resent", r.err, *r.info)
+		}
+	})
+}

@@ -36,6 +36,11 @@ func (p *Pool) roundTrip(req *http.Request, e *entry, tried []*entry, resent boo
 		if e == nil {
 			var err error
 			if e, err = p.acquire(ctx, made[:attempt-1]); err != nil {
+				if info != nil && attempt > 1 {
+					// A retry that got no stream is an attempt made all the same: the
+					// access log says the request was retried, and why that failed.
+					info.Attempts, info.Resent = attempt, resent
+				}
 				body.abort()
 				return nil, settled(err, resent)
 			}
