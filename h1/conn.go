@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -502,7 +503,7 @@ func (c *conn) readRequest() (*response, error) {
 		switch {
 		case isTimeout(err):
 			// RFC 9110 15.5.9; a request is never answered with a bare close.
-			return nil, errRequestTimeout
+			return c.cutShort(raw), errRequestTimeout
 		case isEOF(err):
 			return nil, errIncompleteHead
 		}
@@ -539,6 +540,20 @@ func (c *conn) readRequest() (*response, error) {
 	c.reqs++
 	c.newRequest(w)
 	return w, nil
+}
+
+// cutShort returns a response whose head holds the request line of raw, a head that did not
+// arrive whole, for the report of its refusal; nil if raw holds no valid request line.
+func (c *conn) cutShort(raw []byte) *response {
+	eol := bytes.Index(raw, crlf)
+	if eol < 0 {
+		return nil
+	}
+	w := newResponse(c)
+	if w.head.parseRequestLine(string(raw[:eol])) != nil {
+		return nil
+	}
+	return w
 }
 
 // awaitRequest waits for the first byte of the next request and arms the head's deadline. A new

@@ -68,7 +68,8 @@ func (h *head) http11() bool { return h.minor >= 1 }
 // waiting for the rest of it, and refuses a bare LF at once rather than waiting for a CRLF CRLF
 // that never comes.
 //
-// Errors are a *statusError, or the reader's error (io.EOF, a timeout) if it came first.
+// Errors are a *statusError, or the reader's error (io.EOF, a timeout) if it came first; with
+// the latter it returns what had come of the head, for a report of the refusal.
 func readHead(br *bufio.Reader, buf []byte, lim limits) ([]byte, error) {
 	buf = buf[:0]
 	start := 0   // offset of the line being read in buf
@@ -77,7 +78,7 @@ func readHead(br *bufio.Reader, buf []byte, lim limits) ([]byte, error) {
 	for {
 		frag, complete, err := nextFragment(br)
 		if err != nil {
-			return nil, err
+			return buf, err
 		}
 		buf = append(buf, frag...)
 		if fields < 0 {

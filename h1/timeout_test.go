@@ -259,3 +259,32 @@ func TestAcceptBacksOffOnTemporaryErrors(t *testing.T) {
 		s.Close()
 	})
 }
+
+// TestPartialHeadTimeoutReported: the refusal of a head that did not arrive in time reports
+// the request line when that had come whole, and none otherwise.
+func TestPartialHeadTimeoutReported(t *testing.T) {
+	for _, tc := range []struct {
+		sent string
+		want Refusal
+	}{
+		{"GET /partial?q HTTP/1.1\r\nHost: a\r\n", Refusal{Method: "GET", Target: "/partial?q", Proto: "HTTP/1.1", Status: 408, Reason: "request_head_timeout"}},
+		{"GET /parti", Refusal{Status: 408, Reason: "request_head_timeout"}},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			refusals := make(chan Refusal, 1)
+			cfg := timeoutConfig
+			cfg.OnRefusal = func(r Refusal) { refusals <- r }
+			_, l := servePipe(t, cfg, text)
+			c := newClient(t, l.dial())
+			c.send(tc.sent)
+			if r := c.read("GET"); r.StatusCode != 408 {
+				t.Errorf("%q: got %d, want 408", tc.sent, r.StatusCode)
+			}
+			got := <-refusals
+			got.RemoteAddr = ""
+			if got != tc.want {
+				t.Errorf("%q: reported %+v, want %+v", tc.sent, got, tc.want)
+			}
+		})
+	}
+}
