@@ -171,8 +171,8 @@ func TestTargetPath(t *testing.T) {
 	}
 }
 
-// TestOpaquePath: a path that starts with "//" goes in net/url's "//host//path" form, and an
-// OPTIONS for the absolute-form of a server as a whole goes as "*".
+// TestOpaquePath: a path that starts with "//" goes in net/url's "//host//path" form, the host
+// the sessions send, and an OPTIONS for the absolute-form of a server as a whole goes as "*".
 func TestOpaquePath(t *testing.T) {
 	for _, tc := range []struct{ method, target, want string }{
 		{"GET", "/a|b?q", "/a|b"},
@@ -190,9 +190,14 @@ func TestOpaquePath(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := &http.Request{Method: tc.method, URL: u, RequestURI: tc.target, Host: "h"}
-		if got := opaquePath(targetPath(tc.target), r); got != tc.want {
+		if got := opaquePath(targetPath(tc.target), r, "up:1"); got != tc.want {
 			t.Errorf("%s %s: Opaque %q, want %q", tc.method, tc.target, got, tc.want)
 		}
+	}
+	// An HTTP/1.0 request without Host goes to the upstream's address, which the sessions cut.
+	r := &http.Request{Method: "GET", URL: &url.URL{Path: "//x"}, RequestURI: "//x"}
+	if got := opaquePath("//x", r, "up:1"); got != "//up:1//x" {
+		t.Errorf("without Host: Opaque %q, want //up:1//x", got)
 	}
 }
 

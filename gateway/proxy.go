@@ -196,7 +196,7 @@ func cause(body *countingBody, err error) error {
 func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *http.Request {
 	ex.url = *r.URL
 	ex.url.Scheme, ex.url.Host = p.scheme, p.address
-	ex.url.Opaque = opaquePath(targetPath(r.RequestURI), r)
+	ex.url.Opaque = opaquePath(targetPath(r.RequestURI), r, p.address)
 	// The client's fields become the upstream's, where h1 read them: as a list (its
 	// Config.ListFields, which the gateway sets), which travels as one and becomes a Header only
 	// for a session that needs it (pool.Info.Request); else the client's header map itself. h1
@@ -265,13 +265,18 @@ func targetPath(target string) string {
 // opaquePath returns the URL.Opaque that makes the sessions send path (targetPath's) as :path for
 // r, or "" for none. A path that starts with "//" goes as "//host//path", net/url's form for it:
 // Opaque would read "//path" as an authority, and RequestURI gives "scheme://host//path", from
-// which the sessions cut "scheme://host", the host being the request's Host. An OPTIONS request
-// whose absolute-form target has neither path nor query asks about the server as a whole, and
-// goes as "*" (RFC 9112 3.2.4, RFC 9113 8.3.1).
-func opaquePath(path string, r *http.Request) string {
+// which the sessions cut "scheme://" and the authority they send: the request's Host, or the
+// upstream's address (the URL's host, upstream) where an HTTP/1.0 client sent none. An OPTIONS
+// request whose absolute-form target has neither path nor query asks about the server as a
+// whole, and goes as "*" (RFC 9112 3.2.4, RFC 9113 8.3.1).
+func opaquePath(path string, r *http.Request, upstream string) string {
 	switch {
 	case strings.HasPrefix(path, "//"):
-		return "//" + r.Host + path
+		host := r.Host
+		if host == "" {
+			host = upstream
+		}
+		return "//" + host + path
 	case path == "" && r.Method == http.MethodOptions && r.URL.Path == "" && r.URL.RawQuery == "" && !r.URL.ForceQuery:
 		return "*"
 	}

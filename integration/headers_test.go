@@ -235,6 +235,12 @@ func TestTargetAsSent(t *testing.T) {
 			if resp, body := c.response("GET"); resp.StatusCode != 200 || body != target {
 				t.Errorf("GET http://a%s: the upstream got %q (%d), want %s", target, body, resp.StatusCode, target)
 			}
+			// HTTP/1.0 without Host: the authority sent upstream is the upstream's address.
+			c10 := dialRaw(t, f.addr, false)
+			c10.send("GET " + target + " HTTP/1.0\r\n\r\n")
+			if resp, body := c10.response("GET"); resp.StatusCode != 200 || body != target {
+				t.Errorf("GET %s HTTP/1.0 without Host: the upstream got %q (%d), want it as sent", target, body, resp.StatusCode)
+			}
 		}
 	})
 }
