@@ -19,22 +19,13 @@ func reloadOnHUP(store *certs.Store, log zerolog.Logger) {
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			switch err := reload(store); {
-			case store == nil:
+			if store == nil {
 				log.Info().Msg("SIGHUP: no -listen-tls, no certificates to reload")
-			case err != nil:
+			} else if err := store.Reload(); err != nil {
 				log.Error().Err(err).Msg("certificate reload failed, keeping the old ones")
-			default:
+			} else {
 				log.Info().Msg("certificates reloaded")
 			}
 		}
 	}()
-}
-
-// reload reloads store's files, if there is a store.
-func reload(store *certs.Store) error {
-	if store == nil {
-		return nil
-	}
-	return store.Reload()
 }
