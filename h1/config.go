@@ -85,6 +85,11 @@ type Config struct {
 	// the handler had not answered. Zero means 30s.
 	BodyReadTimeout time.Duration
 
+	// TunnelIdleTimeout closes a connection switched to another protocol (Upgrade) on which no
+	// byte has gone either way for this long: its request's context is cancelled with
+	// ErrTunnelIdle. Zero means 1h.
+	TunnelIdleTimeout time.Duration
+
 	// MinBodyRate is the slowest a request body may arrive, in bytes per second, on average
 	// over the time the handler's Reads spent waiting for it: a client that trickles its content
 	// just fast enough to beat BodyReadTimeout on every read is cut off as if it had timed out
@@ -129,6 +134,7 @@ const (
 	defaultPipelineBuffer = 256 << 10
 	defaultWriteTimeout   = 30 * time.Second
 	defaultBodyTimeout    = 30 * time.Second
+	defaultTunnelIdle     = time.Hour
 
 	maxHeaderBytesCap = 1 << 20
 	maxHeaderCountCap = 10000
@@ -228,6 +234,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BodyReadTimeout <= 0 {
 		c.BodyReadTimeout = defaultBodyTimeout
+	}
+	if c.TunnelIdleTimeout <= 0 {
+		c.TunnelIdleTimeout = defaultTunnelIdle
 	}
 	if c.MinBodyRate < 0 {
 		c.MinBodyRate = 0

@@ -382,8 +382,10 @@ func (c *conn) lastRequest(w *response) bool {
 // dispatchable reports whether w runs concurrently with the requests around it: a GET or HEAD
 // without content (RFC 9110 9.2.1: safe, so running it early changes nothing), with pipelining
 // allowed, while more of the pipeline is buffered or earlier dispatched responses are unwritten.
+// A request that may switch protocols (Upgrade) is not: what follows it may be the other
+// protocol's.
 func (c *conn) dispatchable(w *response) bool {
-	if c.s.cfg.PipelineDepth < 2 || w.hasBody ||
+	if c.s.cfg.PipelineDepth < 2 || w.hasBody || w.head.upgrade ||
 		(w.head.method != http.MethodGet && w.head.method != http.MethodHead) {
 		return false
 	}

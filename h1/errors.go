@@ -31,6 +31,14 @@ var ErrBodyTooLarge = errors.New("h1: request body too large")
 // another cause.
 var ErrPipelineClosed = errors.New("h1: connection closed before this pipelined response's turn")
 
+// ErrTunnelIdle is the cause (context.Cause) of the cancelled context of a request whose
+// connection was switched to another protocol (Upgrade) and then carried no byte either way for
+// Config.TunnelIdleTimeout.
+var ErrTunnelIdle = errors.New("h1: switched connection idle")
+
+// ErrNotUpgradable is Upgrade's error for a response that cannot switch its connection.
+var ErrNotUpgradable = errors.New("h1: request cannot switch protocols")
+
 // statusError is a request the server refuses on its own, before or instead of the handler. It is
 // answered with code, the reason as a short plain-text body, and Connection: close, and then the
 // connection is closed.

@@ -51,6 +51,10 @@ type head struct {
 
 	// expectContinue: an HTTP/1.1 request with content and Expect: 100-continue.
 	expectContinue bool
+
+	// upgrade: an HTTP/1.1 request without content whose Connection lists "upgrade" and that
+	// has an Upgrade field (RFC 9110 7.8): its handler may switch the connection (Upgrade).
+	upgrade bool
 }
 
 // inlineValues is how many lines of header section (counting the empty one that ends it) a head
@@ -481,7 +485,7 @@ func (h *head) parseFraming() error {
 
 // parseConnection reads the Connection options (RFC 9112 9.3) and Expect (RFC 9110 10.1.1).
 func (h *head) parseConnection() error {
-	var closeOpt, keepAliveOpt bool
+	var closeOpt, keepAliveOpt, upgradeOpt bool
 	var buf [1]string
 	for _, v := range h.values("Connection", buf[:0]) {
 		for elem := range strings.SplitSeq(v, ",") {
@@ -490,11 +494,17 @@ func (h *head) parseConnection() error {
 				closeOpt = true
 			case strings.EqualFold(elem, "keep-alive"):
 				keepAliveOpt = true
+			case strings.EqualFold(elem, "upgrade"):
+				upgradeOpt = true
 			}
 		}
 	}
 	if h.http11() {
 		h.close = closeOpt
+		// RFC 9110 7.8: an Upgrade counts only where Connection lists it, and a server ignores
+		// it in an HTTP/1.0 request. A request with content would have to be read whole before
+		// the switch; none is switched.
+		h.upgrade = upgradeOpt && h.framing == framingNone && len(h.values("Upgrade", buf[:0])) > 0
 	} else {
 		h.close = closeOpt || !keepAliveOpt
 		h.keepAlive = !h.close

@@ -1,0 +1,161 @@
+package h1
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Tunnel is a client connection switched to another protocol by a 101 response (Upgrade): the
+// bytes that follow the request head, read with Read, and those that go back, written with
+// Write. Read and Write may run on two goroutines at once; neither may be called by two.
+//
+// A tunnel that carries no byte either way for Config.TunnelIdleTimeout is cut: its request's
+// context is cancelled with ErrTunnelIdle, and Read and Write fail. Shutdown cuts it at its
+// deadline, as any connection that is still busy. The connection closes once the handler
+// returns, which ends the tunnel.
+type Tunnel struct {
+	c    *conn
+	idle time.Duration
+	last atomic.Int64 // the coarse clock's reading, in Unix nanoseconds, at the last byte either way
+
+	mu    sync.Mutex
+	timer *time.Timer // guarded by mu; nil once the tunnel is closed
+}
+
+// Upgrade switches the connection of w, a ResponseWriter of this package's, to protocol: it sends
+// "101 Switching Protocols" with Connection: upgrade, Upgrade: protocol and the fields set in
+// w.Header() (RFC 9110 7.8, 15.2.2), and returns the tunnel that the connection has become. It
+// returns ErrNotUpgradable, writing nothing, unless the request was an HTTP/1.1 request without
+// content whose Connection listed "upgrade" beside an Upgrade field, was not dispatched with a
+// pipeline, and nothing of the response was written; and the error that ended the connection if
+// the client has gone.
+//
+// Nothing is read past a request that may switch before its handler returns, so the bytes that
+// follow its head are the tunnel's. The connection closes when the handler returns.
+func Upgrade(rw http.ResponseWriter, protocol string) (*Tunnel, error) {
+	w, ok := rw.(*response)
+	if !ok || !w.head.upgrade || w.out.p != nil || w.fin != nil || w.done || w.wroteHeader || !isToken(protocol) {
+		return nil, ErrNotUpgradable
+	}
+	c := w.c
+	// The watch may be reading ahead: the bytes it took are the tunnel's first.
+	c.cr.disarm()
+	c.rdl = time.Time{}
+	if c.cr.gone != nil {
+		return nil, c.cr.gone
+	}
+	if err := c.rwc.SetReadDeadline(time.Time{}); err != nil {
+		return nil, err
+	}
+	w.writeSwitch(protocol)
+	if err := w.bw.Flush(); err != nil {
+		return nil, err
+	}
+	t := &Tunnel{c: c, idle: c.s.cfg.TunnelIdleTimeout}
+	t.touch()
+	t.timer = time.AfterFunc(t.idle, t.expire)
+	return t, nil
+}
+
+// writeSwitch writes the head of a 101 response to protocol into w's writer. The connection
+// closes after it: whatever follows is the other protocol's.
+func (w *response) writeSwitch(protocol string) {
+	w.mu.Lock()
+	w.wroteHeader = true
+	w.headerMark = w.produced() + int64(w.bw.Buffered())
+	w.mu.Unlock()
+	w.status, w.mode, w.closeAfter = http.StatusSwitchingProtocols, bodyNone, true
+	bw := w.bw
+	writeStatusLine(bw, http.StatusSwitchingProtocols)
+	bw.WriteString("Connection: upgrade\r\n")
+	writeField(bw, "Upgrade", protocol)
+	for k, vv := range w.header {
+		if k == "Upgrade" || k == "Date" || !w.sendField(k) {
+			continue
+		}
+		for _, v := range vv {
+			writeField(bw, k, v)
+		}
+	}
+	bw.Write(w.c.s.clock.dateLine())
+	bw.WriteString("\r\n")
+}
+
+// Read reads what the client sends after the request head.
+func (t *Tunnel) Read(p []byte) (int, error) {
+	n, err := t.c.br.Read(p)
+	if n > 0 {
+		t.touch()
+	}
+	return n, t.failure(err)
+}
+
+// Write sends p to the client, within Config.WriteTimeout.
+func (t *Tunnel) Write(p []byte) (int, error) {
+	n, err := t.c.writeSocket(p)
+	if n > 0 {
+		t.touch()
+	}
+	return n, t.failure(err)
+}
+
+// CloseWrite ends what goes to the client (a TCP half-close, after TLS close_notify); the
+// client's side may still send.
+func (t *Tunnel) CloseWrite() error {
+	if !halfClose(t.c.rwc) {
+		return t.c.rwc.Close()
+	}
+	return nil
+}
+
+// Close ends the tunnel: a Read or Write in progress, on any goroutine, returns at once, and the
+// idle timer stops.
+func (t *Tunnel) Close() error {
+	t.mu.Lock()
+	if t.timer != nil {
+		t.timer.Stop()
+		t.timer = nil
+	}
+	t.mu.Unlock()
+	return t.c.rwc.SetDeadline(aLongTimeAgo)
+}
+
+// failure is the error a Read or Write returns for err: the tunnel's cause where the connection
+// failed (an idle tunnel, Shutdown), err otherwise.
+func (t *Tunnel) failure(err error) error {
+	if err == nil || isEOF(err) {
+		return err
+	}
+	if cause := t.c.failure(); cause != nil {
+		return cause
+	}
+	return err
+}
+
+func (t *Tunnel) touch() {
+	now, _ := t.c.s.clock.now(t.idle)
+	t.last.Store(now.UnixNano())
+}
+
+// expire runs on the idle timer: it cuts a tunnel idle for t.idle, and otherwise sets the timer
+// for when it will be, if nothing moves by then. The last byte's time is the coarse clock's,
+// which may read up to its slack early: the cut comes between t.idle and t.idle plus that slack
+// after the last byte, never before.
+func (t *Tunnel) expire() {
+	_, slack := t.c.s.clock.now(t.idle)
+	left := t.idle + slack - time.Since(time.Unix(0, t.last.Load()))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timer == nil {
+		return
+	}
+	if left > 0 {
+		t.timer.Reset(left)
+		return
+	}
+	t.timer = nil
+	t.c.fail(ErrTunnelIdle)
+	t.c.rwc.SetDeadline(aLongTimeAgo)
+}
