@@ -812,6 +812,11 @@ func (c *conn) serveRequest(w *response) bool {
 		c.cr.arm()
 	}
 	panicked := c.runHandler(w)
+	if w.tunnel != nil {
+		// The handler's goroutines may still be in the tunnel: they stop before the
+		// connection closes and its buffers go back to their pools.
+		w.tunnel.end()
+	}
 	var bodyErr error
 	if w.hasBody {
 		bodyErr = w.body.closeForServer()

@@ -36,6 +36,9 @@ var ErrPipelineClosed = errors.New("h1: connection closed before this pipelined 
 // Config.TunnelIdleTimeout.
 var ErrTunnelIdle = errors.New("h1: switched connection idle")
 
+// ErrTunnelClosed is the error of a Tunnel's Read or Write once its handler has returned.
+var ErrTunnelClosed = errors.New("h1: switched connection closed")
+
 // ErrNotUpgradable is Upgrade's error for a response that cannot switch its connection.
 var ErrNotUpgradable = errors.New("h1: request cannot switch protocols")
 

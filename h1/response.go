@@ -50,6 +50,7 @@ type response struct {
 	trailers   []string // trailer names declared in the Trailer header (chunked only)
 	headerMark int64    // the bytes of the connection (or of a dispatched exchange) sent or buffered when the final header was started
 	done       bool     // the handler has returned
+	tunnel     *Tunnel  // what Upgrade made of the connection, if it did
 }
 
 // bodyMode is how a response's body is delimited (RFC 9112 6.3).

@@ -21,7 +21,16 @@ type Tunnel struct {
 	last atomic.Int64 // the coarse clock's reading, in Unix nanoseconds, at the last byte either way
 
 	mu    sync.Mutex
-	timer *time.Timer // guarded by mu; nil once the tunnel is closed
+	timer *time.Timer    // guarded by mu; nil once the tunnel is cut or ended
+	ended bool           // guarded by mu: the handler returned, and Read and Write fail at once
+	calls sync.WaitGroup // the Reads and Writes in progress; added to under mu while !ended
+}
+
+// CanUpgrade reports whether Upgrade may switch the connection of w, as far as the request goes:
+// see Upgrade.
+func CanUpgrade(rw http.ResponseWriter) bool {
+	w, ok := rw.(*response)
+	return ok && w.head.upgrade && w.out.p == nil && w.fin == nil
 }
 
 // Upgrade switches the connection of w, a ResponseWriter of this package's, to protocol: it sends
@@ -35,8 +44,11 @@ type Tunnel struct {
 // Nothing is read past a request that may switch before its handler returns, so the bytes that
 // follow its head are the tunnel's. The connection closes when the handler returns.
 func Upgrade(rw http.ResponseWriter, protocol string) (*Tunnel, error) {
-	w, ok := rw.(*response)
-	if !ok || !w.head.upgrade || w.out.p != nil || w.fin != nil || w.done || w.wroteHeader || !isToken(protocol) {
+	if !CanUpgrade(rw) || !isToken(protocol) {
+		return nil, ErrNotUpgradable
+	}
+	w := rw.(*response)
+	if w.done || w.wroteHeader {
 		return nil, ErrNotUpgradable
 	}
 	c := w.c
@@ -56,6 +68,7 @@ func Upgrade(rw http.ResponseWriter, protocol string) (*Tunnel, error) {
 	t := &Tunnel{c: c, idle: c.s.cfg.TunnelIdleTimeout}
 	t.touch()
 	t.timer = time.AfterFunc(t.idle, t.expire)
+	w.tunnel = t
 	return t, nil
 }
 
@@ -85,6 +98,10 @@ func (w *response) writeSwitch(protocol string) {
 
 // Read reads what the client sends after the request head.
 func (t *Tunnel) Read(p []byte) (int, error) {
+	if !t.enter() {
+		return 0, ErrTunnelClosed
+	}
+	defer t.calls.Done()
 	n, err := t.c.br.Read(p)
 	if n > 0 {
 		t.touch()
@@ -94,6 +111,10 @@ func (t *Tunnel) Read(p []byte) (int, error) {
 
 // Write sends p to the client, within Config.WriteTimeout.
 func (t *Tunnel) Write(p []byte) (int, error) {
+	if !t.enter() {
+		return 0, ErrTunnelClosed
+	}
+	defer t.calls.Done()
 	n, err := t.c.writeSocket(p)
 	if n > 0 {
 		t.touch()
@@ -104,22 +125,47 @@ func (t *Tunnel) Write(p []byte) (int, error) {
 // CloseWrite ends what goes to the client (a TCP half-close, after TLS close_notify); the
 // client's side may still send.
 func (t *Tunnel) CloseWrite() error {
+	if !t.enter() {
+		return ErrTunnelClosed
+	}
+	defer t.calls.Done()
 	if !halfClose(t.c.rwc) {
 		return t.c.rwc.Close()
 	}
 	return nil
 }
 
-// Close ends the tunnel: a Read or Write in progress, on any goroutine, returns at once, and the
-// idle timer stops.
-func (t *Tunnel) Close() error {
+// CloseRead stops a Read in progress, on any goroutine, and fails the Reads after it; writing
+// goes on.
+func (t *Tunnel) CloseRead() error { return t.c.rwc.SetReadDeadline(aLongTimeAgo) }
+
+// Close stops a Read or Write in progress, on any goroutine, and fails those after it.
+func (t *Tunnel) Close() error { return t.c.rwc.SetDeadline(aLongTimeAgo) }
+
+// enter admits a Read or Write, which then calls t.calls.Done, unless the tunnel has ended.
+func (t *Tunnel) enter() bool {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ended {
+		return false
+	}
+	t.calls.Add(1)
+	return true
+}
+
+// end runs once the handler returned, before the connection closes and gives back its buffers:
+// it stops the idle timer and the Reads and Writes still in progress on other goroutines, waits
+// for them, and fails those after it.
+func (t *Tunnel) end() {
+	t.mu.Lock()
+	t.ended = true
 	if t.timer != nil {
 		t.timer.Stop()
 		t.timer = nil
 	}
 	t.mu.Unlock()
-	return t.c.rwc.SetDeadline(aLongTimeAgo)
+	t.Close()
+	t.calls.Wait()
 }
 
 // failure is the error a Read or Write returns for err: the tunnel's cause where the connection

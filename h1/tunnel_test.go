@@ -188,3 +188,40 @@ func TestTunnelIdle(t *testing.T) {
 		}
 	})
 }
+
+func TestTunnelEndsWithHandler(t *testing.T) {
+	errs := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tun, err := Upgrade(w, "websocket")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		started := make(chan struct{})
+		go func() {
+			close(started)
+			buf := make([]byte, 8)
+			for {
+				if _, err := tun.Read(buf); err != nil {
+					// After the handler returned, a Read neither blocks nor touches the
+					// connection's buffers, which go back to their pools.
+					_, err = tun.Read(buf)
+					errs <- err
+					return
+				}
+			}
+		}()
+		<-started
+	})
+	_, addr := startServer(t, Config{}, h)
+	c := dial(t, addr)
+	c.send(upgradeHead)
+	resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("got %v, %v; want 101", resp, err)
+	}
+	if err := <-errs; err != ErrTunnelClosed {
+		t.Errorf("Read after the handler returned: got %v, want ErrTunnelClosed", err)
+	}
+	c.expectClosed()
+}
