@@ -25,6 +25,7 @@ import (
 //	/status/N         status N with an empty body
 //	/trailers         a body, then the trailer X-Checksum: done
 //	/path/...         the request path back, for pipelining checks
+//	/websocket        a WebSocket echo, over an extended CONNECT (see webSocketEcho)
 func Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +48,7 @@ func Handler() http.Handler {
 		writePattern(w, n, true)
 	})
 	mux.HandleFunc("/echo", echo)
+	mux.HandleFunc("/websocket", webSocketEcho)
 	mux.HandleFunc("/headers", headers)
 	mux.HandleFunc("/status/{n}", func(w http.ResponseWriter, r *http.Request) {
 		code, err := strconv.Atoi(r.PathValue("n"))
