@@ -35,6 +35,13 @@ var (
 	// upstream says the same.
 	ErrRequestHeaderTooLarge = errors.New("pool: request header fields larger than the upstream takes")
 
+	// ErrNoExtendedConnect: the request is an extended CONNECT (see
+	// ConnectProtocol) and the upstream did not announce
+	// SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 3, RFC 9220 3), so
+	// nothing was sent. Never retried: every session of an upstream says
+	// the same.
+	ErrNoExtendedConnect = errors.New("pool: upstream does not take extended CONNECT")
+
 	// ErrNotProcessed is wrapped by a Session's RoundTrip error when the
 	// upstream provably did not process the request (RFC 9113 8.7: a refused
 	// stream, a stream above a GOAWAY's last stream ID, a session that died

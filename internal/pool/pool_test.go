@@ -581,6 +581,25 @@ func TestNoRetryOnOtherErrors(t *testing.T) {
 	})
 }
 
+// An extended CONNECT the upstream does not take is not retried even though it was not sent:
+// no other session of the upstream would take it (RFC 8441 3).
+func TestNoRetryWithoutExtendedConnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &fakeDialer{}
+		p := newTestPool(t, Config{}, d)
+		mustGet(t, p).res.Body.Close()
+		d.session(0).set(func(s *fakeSession) {
+			s.handler = func(*http.Request) (*http.Response, error) {
+				return nil, NotProcessed(fmt.Errorf("no :protocol: %w", ErrNoExtendedConnect))
+			}
+		})
+		r := get(p)
+		if !errors.Is(r.err, ErrNoExtendedConnect) || r.info.Attempts != 1 {
+			t.Errorf("err %v after %d attempts, want ErrNoExtendedConnect after 1", r.err, r.info.Attempts)
+		}
+	})
+}
+
 func TestRetryPrefersSameSessionOnlyAtMax(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{}

@@ -78,8 +78,13 @@ func (p *Pool) roundTrip(req *http.Request, e *entry, tried []*entry, resent boo
 // (ErrNotProcessed), or it may have and the request is idempotent (ErrMaybeProcessed, RFC 9110
 // 9.2.2), which allows one such retry per request, so resent (one was made) rules it out: a lost
 // race with an idle connection's close is won by the second try, and an upstream that drops the
-// connection for this very request runs it twice, not maxAttempts times.
+// connection for this very request runs it twice, not maxAttempts times. An extended CONNECT the
+// upstream does not take (ErrNoExtendedConnect) was not sent, but no other session of the same
+// upstream would take it either.
 func retryable(err error, resent bool) (again, maybe bool) {
+	if errors.Is(err, ErrNoExtendedConnect) {
+		return false, false
+	}
 	if errors.Is(err, ErrMaybeProcessed) {
 		return !resent, true
 	}
