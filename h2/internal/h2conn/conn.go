@@ -189,6 +189,7 @@ type Conn struct {
 	start      time.Time    // immutable: when New began
 
 	peerMaxHeaderList atomic.Uint32 // the peer's SETTINGS_MAX_HEADER_LIST_SIZE; 0: none
+	extConnect        atomic.Bool   // written by the reader while it applies the peer's first SETTINGS: SETTINGS_ENABLE_CONNECT_PROTOCOL = 1
 	linger            atomic.Bool   // we sent GOAWAY for the peer's protocol error: close nc lingering
 	lastRead          atomic.Int64  // written by the reader with the keep-alive on: UnixNano of the last bytes read (see source)
 
@@ -203,6 +204,10 @@ type Conn struct {
 	gotSettings bool
 	delivered   []*stream // heads delivered whose RoundTrip is still to wake (see deliverHeadLocked)
 	readable    []*stream // streams whose body reader is still to wake (see readableLocked)
+
+	// Owned by the reader goroutine: the peer has sent
+	// SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, in any SETTINGS (RFC 8441 3).
+	connectProto bool
 
 	settingsc chan struct{} // closed by the reader once the first SETTINGS is applied
 	done      chan struct{} // closed by failLocked when the connection closes

@@ -28,6 +28,12 @@ var (
 	// request header list is larger than the peer's
 	// SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 6.5.2): nothing was sent.
 	ErrHeaderListSize = errors.New("h2conn: request header list larger than the peer allows")
+
+	// ErrNoExtendedConnect is wrapped by the error of a RoundTrip of an
+	// extended CONNECT (see StartReservedWith) on a connection whose peer
+	// did not enable it in its first SETTINGS (SETTINGS_ENABLE_CONNECT_PROTOCOL,
+	// RFC 8441 3): nothing was sent.
+	ErrNoExtendedConnect = errors.New("h2conn: peer did not enable extended CONNECT")
 )
 
 var (

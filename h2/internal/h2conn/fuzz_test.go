@@ -12,9 +12,9 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// fuzzSeeds are peer byte streams for the three streams FuzzPeerFrames
-// opens (1: GET, 3: POST with a body, 5: GET): valid exchanges and the
-// known attack shapes.
+// fuzzSeeds are peer byte streams for the four streams FuzzPeerFrames
+// opens (1: GET, 3: POST with a body, 5: GET, 7: an extended CONNECT):
+// valid exchanges and the known attack shapes.
 func fuzzSeeds() [][]byte {
 	var seeds [][]byte
 	build := func(write func(fr *http2.Framer, block func(kv ...string) []byte)) {
@@ -103,13 +103,25 @@ func fuzzSeeds() [][]byte {
 		headers(fr, 5, true, block(":status", "200", ":path", "/"))
 		fr.WritePushPromise(http2.PushPromiseParam{StreamID: 1, PromiseID: 2, BlockFragment: block(":method", "GET"), EndHeaders: true})
 	})
+	build(func(fr *http2.Framer, block func(...string) []byte) { // a tunnel the peer half-closes first
+		headers(fr, 7, false, block(":status", "200"))
+		fr.WriteData(7, false, []byte("pong"))
+		fr.WriteData(7, true, nil)
+		fr.WriteData(7, false, []byte("after END_STREAM"))
+	})
+	build(func(fr *http2.Framer, block func(...string) []byte) { // ENABLE_CONNECT_PROTOCOL withdrawn, out of range (RFC 8441 3)
+		fr.WriteSettings(http2.Setting{ID: http2.SettingEnableConnectProtocol, Val: 1})
+		fr.WriteSettings(http2.Setting{ID: http2.SettingEnableConnectProtocol, Val: 0})
+		fr.WriteSettings(http2.Setting{ID: http2.SettingEnableConnectProtocol, Val: 2})
+	})
 	seeds = append(seeds, []byte("HTTP/1.1 400 Bad Request\r\n\r\n"), []byte{0, 0, 0, 4, 1, 0, 0, 0, 0})
 	return seeds
 }
 
 // FuzzPeerFrames feeds arbitrary bytes from the peer, after a valid
-// SETTINGS exchange, to a connection with three requests open (the third
-// asking for its head as a list): the client
+// SETTINGS exchange that enables extended CONNECT, to a connection with four
+// requests open (the third asking for its head as a list, the fourth an
+// extended CONNECT whose body is longer than the peer's first DATA): the client
 // must not panic or hang, and every RoundTrip and body read must return
 // once the peer hangs up. The synctest bubble turns a hang into a
 // deadlock failure.
@@ -124,11 +136,12 @@ func FuzzPeerFrames(f *testing.F) {
 			// piece of half the buffer or more goes to its stream with the
 			// buffer's chunk, and the rest of a large one is read past the
 			// buffer.
-			p := newPeer(t, Config{StreamWindow: 96 << 10, ConnWindow: 192 << 10, MaxHeaderListSize: 8 << 10, MaxFrameSize: 96 << 10})
+			p := newPeer(t, Config{StreamWindow: 96 << 10, ConnWindow: 192 << 10, MaxHeaderListSize: 8 << 10, MaxFrameSize: 96 << 10}, enableConnect)
 			reqs := []*http.Request{
 				get("/1"),
 				mustRequest("POST", "http://example.com/3", strings.NewReader(strings.Repeat("b", 20000))),
 				get("/5"),
+				tunnelRequest("websocket", "https://example.com/7", io.NopCloser(strings.NewReader(strings.Repeat("t", 20000)))),
 			}
 			done := make(chan struct{}, len(reqs))
 			for i, req := range reqs {

@@ -25,6 +25,7 @@ type head struct {
 	scheme    string
 	authority string
 	path      string
+	protocol  string // :protocol of an extended CONNECT (RFC 8441 4); "" for any other request
 	connect   bool   // CONNECT without :scheme and :path (RFC 9113 8.5)
 	te        bool   // send "te: trailers"
 	trailers  string // value of the "trailer" field, from req.Trailer
@@ -74,9 +75,13 @@ func prepareHead(req *http.Request, list []fieldlist.Field, peerMaxList uint32, 
 	}
 	// The header list size (RFC 9113 6.5.2) of what encode sends: each
 	// field's name, value and 32 octets. The pseudo-header names are
-	// counted as 7, 7, 10 and 5 octets whether sent or not.
+	// counted as 7, 7, 10 and 5 octets whether sent or not; :protocol's 9
+	// only when sent.
 	size += uint64(len(h.method) + len(h.scheme) + len(h.authority) + len(h.path) + 7 + 7 + 10 + 5 + 4*32)
 	size += uint64(len(h.trailers) + len(h.clen) + 2*32)
+	if h.protocol != "" {
+		size += uint64(len(h.protocol) + 9 + 32)
+	}
 	if peerMaxList > 0 && size > uint64(peerMaxList) {
 		return h, nil, ErrHeaderListSize
 	}
@@ -101,7 +106,13 @@ func (h *head) setPseudo(req *http.Request) error {
 	if h.authority == "" || !httpguts.ValidHostHeader(h.authority) {
 		return errors.New("h2conn: invalid or missing request host")
 	}
-	h.connect = h.method == http.MethodConnect
+	h.protocol = connectProtocol(req)
+	if h.protocol != "" && !httpguts.ValidHeaderFieldName(h.protocol) {
+		return errors.New("h2conn: invalid extended CONNECT protocol")
+	}
+	// An extended CONNECT carries :scheme and :path as other requests do
+	// (RFC 8441 4); a plain one neither (RFC 9113 8.5).
+	h.connect = h.method == http.MethodConnect && h.protocol == ""
 	if !h.connect {
 		h.scheme = req.URL.Scheme
 		if h.scheme == "" {
@@ -118,6 +129,18 @@ func (h *head) setPseudo(req *http.Request) error {
 		}
 	}
 	return nil
+}
+
+// connectProtocol returns the protocol of req when req is an extended
+// CONNECT (RFC 8441 4), and "" otherwise. By muxgate's convention for its
+// sessions (see pool.ConnectProtocol, which this matches), that is a CONNECT
+// whose Proto is the protocol token, such as "websocket", rather than an
+// HTTP version or "".
+func connectProtocol(req *http.Request) string {
+	if req.Method != http.MethodConnect || strings.HasPrefix(req.Proto, "HTTP/") {
+		return ""
+	}
+	return req.Proto
 }
 
 // addFields validates every field of hdr and returns buf with the fields
@@ -191,6 +214,9 @@ func (h *head) encode(c *Conn, fields []field) {
 	e := c.enc
 	e.reset()
 	e.field(":method", h.method)
+	if h.protocol != "" {
+		e.field(":protocol", h.protocol) // in the order of RFC 8441 5.1's example
+	}
 	if !h.connect {
 		e.field(":scheme", h.scheme)
 		e.field(":path", h.path)

@@ -425,6 +425,7 @@ func (c *Conn) fillResponse(s *stream, code int, status string, endStream bool) 
 	res.Proto, res.ProtoMajor, res.ProtoMinor = "HTTP/2.0", 2, 0
 	res.Request = s.req
 	res.TLS = c.tlsState
+	s.tunnel = code/100 == 2 && connectProtocol(s.req) != ""
 	if res.ContentLength < 0 && endStream && !s.head {
 		res.ContentLength = 0
 	}

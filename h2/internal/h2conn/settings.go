@@ -85,6 +85,25 @@ func (c *Conn) applySettingLocked(s http2.Setting, ws *writeSettings) error {
 			// RFC 9113 6.5.2: a server must not send 1.
 			return connError(http2.ErrCodeProtocol, "server sent ENABLE_PUSH 1")
 		}
+	case http2.SettingEnableConnectProtocol:
+		return c.setConnectProtocolLocked(s.Val)
+	}
+	return nil
+}
+
+// setConnectProtocolLocked applies the peer's SETTINGS_ENABLE_CONNECT_PROTOCOL
+// val, which settingError found to be 0 or 1 (RFC 8441 3). Going back from 1
+// to 0 is a connection error (RFC 8441 3). Only the first SETTINGS enables
+// extended CONNECT, as in x/net's client: a request made before a later
+// SETTINGS arrived would otherwise be refused or not by a race. Called by the
+// reader with c.mu held.
+func (c *Conn) setConnectProtocolLocked(val uint32) error {
+	if c.connectProto && val == 0 {
+		return connError(http2.ErrCodeProtocol, "ENABLE_CONNECT_PROTOCOL went from 1 to 0")
+	}
+	c.connectProto = val == 1
+	if !c.gotSettings {
+		c.extConnect.Store(c.connectProto)
 	}
 	return nil
 }

@@ -64,6 +64,7 @@ type stream struct {
 
 	// Owned by the reader goroutine.
 	gotHead bool              // the final response head arrived
+	tunnel  bool              // that head is a 2xx to an extended CONNECT (see endRemoteLocked); sits in gotHead's padding
 	hvals   [6]string         // backs the values of the final head's Header (see buildHeader); written once
 	list    []fieldlist.Field // the final head's fields when listed, instead of res.Header; written once
 	discard bool              // the response has no Body to read (HEAD): DATA is dropped
@@ -102,6 +103,17 @@ func (c *Conn) RoundTrip(req *http.Request) (*http.Response, uint32, error) {
 // (RST_STREAM CANCEL) and fails RoundTrip or Body.Read with the context's
 // error; the watch (watch.go) notices it within a tick. The request body
 // is closed, as by an http.RoundTripper, perhaps after RoundTrip returns.
+//
+// A CONNECT whose Proto is a protocol token rather than an HTTP version
+// (such as "websocket") is an extended CONNECT (RFC 8441 4): its HEADERS
+// carry that token as :protocol, with :scheme and :path as for other
+// requests, and no content-length; its Body, of unknown length
+// (ContentLength -1), goes as DATA while the response body is read, and its
+// EOF ends our side (END_STREAM). The peer's END_STREAM after a 2xx head
+// only half-closes such a tunnel: Body reads EOF while the request body
+// still goes, and closing Body before that ended resets the stream. A peer
+// whose first SETTINGS did not enable extended CONNECT gets nothing: the
+// error wraps ErrNoExtendedConnect.
 func (c *Conn) RoundTripReserved(req *http.Request) (*http.Response, uint32, error) {
 	st, id, err := c.StartReserved(req)
 	if err != nil {
@@ -192,6 +204,10 @@ func (c *Conn) StartReservedWith(req *http.Request, o StartOptions) (*Started, u
 	listed := o.ListHead
 	var inline [inlineFields]field
 	h, sent, err := prepareHead(req, o.Fields, c.peerMaxHeaderList.Load(), inline[:0])
+	if err == nil && h.protocol != "" && !c.extConnect.Load() {
+		// RFC 8441 3: no :protocol unless the peer's SETTINGS allowed it.
+		err = ErrNoExtendedConnect
+	}
 	if err != nil {
 		c.Unreserve()
 		closeBody(req)
@@ -483,13 +499,18 @@ func (c *Conn) endLocalLocked(s *stream) {
 // endRemoteLocked notes that the peer ended its side normally. A request
 // body still being sent is stopped with RST_STREAM(CANCEL): the response
 // is complete, so the peer wants no more of it. It reports whether that
-// RST is due.
+// RST is due. A tunnel is the exception: the peer's END_STREAM only
+// half-closes it, like a TCP FIN (RFC 8441 5, RFC 9113 8.5), and its
+// request body still goes until EOF, which closes the stream.
 func (c *Conn) endRemoteLocked(s *stream) (rst bool) {
 	s.remoteDone = true
 	if s.rerr == nil {
 		s.rerr = io.EOF
 	}
 	c.readableLocked(s)
+	if !s.localDone && s.tunnel {
+		return false
+	}
 	if !s.localDone {
 		s.localDone = true
 		rst = true
