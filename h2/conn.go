@@ -18,7 +18,8 @@ const (
 
 	flagAck = 0x1
 
-	settingMaxConcurrentStreams = 0x3
+	settingMaxConcurrentStreams  = 0x3
+	settingEnableConnectProtocol = 0x8 // RFC 8441 3
 
 	frameHeaderLen = 9
 	prefaceLen     = len(http2.ClientPreface)
@@ -32,8 +33,9 @@ const (
 // boundaries of both directions, without copying or changing a byte, to learn
 // what x/net does not export: the stream ID a request's HEADERS opened and
 // whether that frame was written in full, the peer's
-// SETTINGS_MAX_CONCURRENT_STREAMS, the last stream ID of a GOAWAY, and
-// whether the connection is gone. The pool reads them without waiting on
+// SETTINGS_MAX_CONCURRENT_STREAMS, whether its first SETTINGS enabled
+// extended CONNECT, the last stream ID of a GOAWAY, and whether the
+// connection is gone. The pool reads them without waiting on
 // x/net's locks.
 type watchConn struct {
 	net.Conn
@@ -41,6 +43,7 @@ type watchConn struct {
 	closed     atomic.Bool  // Close was called, or a Read or Write failed
 	maxStreams atomic.Int64 // the peer's stream limit; 0 (full) until its first SETTINGS
 	goAway     atomic.Int64 // the lowest GOAWAY last stream ID; -1: none received
+	extConnect atomic.Bool  // the peer's first SETTINGS had ENABLE_CONNECT_PROTOCOL = 1, which is all x/net looks at
 
 	// Write side. x/net writes with its own write lock held; wmu makes this
 	// side safe without relying on that. Held across the Write.
@@ -148,9 +151,13 @@ func (w *watchConn) readPayload(s *frameScanner, b []byte) {
 				return
 			}
 			w.nsettings = 0
-			if binary.BigEndian.Uint16(w.settings[:2]) == settingMaxConcurrentStreams {
-				w.maxStreams.Store(int64(binary.BigEndian.Uint32(w.settings[2:])))
+			id, val := binary.BigEndian.Uint16(w.settings[:2]), binary.BigEndian.Uint32(w.settings[2:])
+			switch {
+			case id == settingMaxConcurrentStreams:
+				w.maxStreams.Store(int64(val))
 				w.sawMax = true
+			case id == settingEnableConnectProtocol && !w.sawSettings:
+				w.extConnect.Store(val == 1)
 			}
 		}
 	case s.typ == frameGoAway && s.stream == 0:

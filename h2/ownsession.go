@@ -122,6 +122,8 @@ func (s *ownSession) failed(req *http.Request, err error) error {
 		err = errors.Join(pool.ErrResponseTimeout, err)
 	case errors.Is(err, h2conn.ErrHeaderListSize):
 		err = errors.Join(pool.ErrRequestHeaderTooLarge, err)
+	case errors.Is(err, h2conn.ErrNoExtendedConnect):
+		err = errors.Join(pool.ErrNoExtendedConnect, err)
 	}
 	return streamFailed(s.id, err, req, errors.Is(err, h2conn.ErrUnprocessed), died)
 }

@@ -45,8 +45,14 @@ func (s *session) Close() error { return s.cc.Close() }
 
 // RoundTrip sends req on a new stream. Its error wraps pool.ErrNotProcessed
 // when the upstream provably did not process req, or when req may be sent
-// again (see streamFailed).
+// again (see streamFailed). An extended CONNECT (pool.ConnectProtocol) goes
+// as x/net takes one, with its protocol as the ":protocol" field; its error
+// wraps pool.ErrNoExtendedConnect when the upstream did not enable it.
 func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
+	protocol := pool.ConnectProtocol(req)
+	if protocol != "" {
+		req = withProtocolField(req, protocol)
+	}
 	t := &streamTrace{conn: s.conn}
 	sent, timer := pool.StartHeadTimer(req, s.timeout)
 	ctx := httptrace.WithClientTrace(sent.Context(), &httptrace.ClientTrace{
@@ -59,11 +65,31 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 		info.StreamID = uint64(id)
 	}
 	if err != nil {
+		if protocol != "" && !s.conn.extConnect.Load() && req.Context().Err() == nil {
+			// x/net refuses it with an unexported error; the watchConn saw the
+			// SETTINGS x/net decided by (dial's PING round trip waited for them).
+			err = errors.Join(pool.ErrNoExtendedConnect, err)
+		}
 		// x/net returns a stream's error only after its writer ended (or
 		// on cancellation, which is never retried), so wrote is final here.
 		return nil, streamFailed(s.id, err, req, s.notProcessed(err, id, t.wrote.Load()), s.conn.closed.Load())
 	}
 	return res, nil
+}
+
+// withProtocolField returns a copy of req, an extended CONNECT, whose Header
+// is a copy of req's with protocol as the ":protocol" field, which is how
+// x/net's client takes an extended CONNECT (RFC 8441 4). The caller's Header
+// may be shared, so it is not changed.
+func withProtocolField(req *http.Request, protocol string) *http.Request {
+	r := new(http.Request)
+	*r = *req
+	r.Header = req.Header.Clone()
+	if r.Header == nil {
+		r.Header = make(http.Header, 1)
+	}
+	r.Header[":protocol"] = []string{protocol}
+	return r
 }
 
 // notProcessed reports whether RFC 9113 says the upstream did not process
