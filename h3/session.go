@@ -109,8 +109,19 @@ func (s *session) Close() error {
 
 // RoundTrip sends req on a new stream. Its error wraps pool.ErrNotProcessed
 // when the upstream provably did not process req, and pool.ErrMaybeProcessed
-// when req is idempotent and may have been (see classify).
+// when req is idempotent and may have been (see classify). quic-go sends an
+// extended CONNECT (pool.ConnectProtocol) as one itself (RFC 9220); one the
+// upstream's SETTINGS did not enable fails with pool.ErrNoExtendedConnect
+// before a stream opens.
 func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := s.checkConnect(req); err != nil {
+		s.streamDone()
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	req = plainConnect(req)
 	t := &streamTrace{}
 	sent, timer := pool.StartHeadTimer(req, s.timeout)
 	ctx := httptrace.WithClientTrace(sent.Context(), &httptrace.ClientTrace{
@@ -143,6 +154,31 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	res.Body = &body{rc: res.Body, s: s, ctx: req.Context()}
 	return res, nil
+}
+
+// checkConnect fails an extended CONNECT that the upstream did not enable
+// with SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 9220 3). quic-go would refuse
+// it too, with an error that only its text tells apart; its ClientConn's
+// SETTINGS, which dial waited for, tell it here.
+func (s *session) checkConnect(req *http.Request) error {
+	if pool.ConnectProtocol(req) == "" || s.cc.Settings().EnableExtendedConnect {
+		return nil
+	}
+	return fmt.Errorf("h3: session %d: %w", s.id, pool.ErrNoExtendedConnect)
+}
+
+// plainConnect returns req, or for a plain CONNECT (see pool.ConnectProtocol)
+// whose Proto names an HTTP version other than HTTP/1.1, such as an HTTP/1.0
+// client's, a copy without it: quic-go sends any other Proto of a CONNECT as
+// :protocol.
+func plainConnect(req *http.Request) *http.Request {
+	if req.Method != http.MethodConnect || req.Proto == "" || req.Proto == "HTTP/1.1" || pool.ConnectProtocol(req) != "" {
+		return req
+	}
+	r := new(http.Request)
+	*r = *req
+	r.Proto = ""
+	return r
 }
 
 // cancelled returns err, the failure of a request whose context is ctx, wrapping ctx.Err() as
