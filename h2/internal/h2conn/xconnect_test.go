@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -143,6 +144,43 @@ func TestExtendedConnectTunnel(t *testing.T) {
 		r.res.Body.Close()
 		if fs := p.queued(); len(fs) != 0 {
 			t.Errorf("Body.Close of an ended tunnel sent %v frame", fs[0].Type)
+		}
+	})
+}
+
+// TestExtendedConnectWriteTo: a tunnel's response body, of no declared
+// length, goes out through WriteTo piece by piece, each flushed before
+// WriteTo waits for the next, while the request body still streams.
+func TestExtendedConnectWriteTo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPeer(t, Config{}, enableConnect)
+		pr, pw := io.Pipe()
+		r := p.start(tunnelRequest("websocket", "https://example.com/chat", pr))
+		id := p.expect(http2.FrameHeaders).StreamID
+		p.headers(id, false, ":status", "200")
+		r.wait()
+		var w flushRecorder
+		done := make(chan error, 1)
+		go func() {
+			_, err := writeTo(r.res.Body, &w)
+			done <- err
+		}()
+		p.data(id, false, []byte("one"))
+		synctest.Wait()
+		go pw.Write([]byte("up"))
+		if d := p.expect(http2.FrameData); string(d.data) != "up" {
+			t.Errorf("request DATA %q while WriteTo waits, want up", d.data)
+		}
+		p.data(id, false, []byte("two"))
+		synctest.Wait()
+		if got := strings.Join(w.log, " "); got != "w3 f w3 f" {
+			t.Errorf("tunnel WriteTo: %q, want each piece written and flushed", got)
+		}
+		pw.Close()
+		p.expect(http2.FrameData) // END_STREAM
+		p.data(id, true, nil)
+		if err := <-done; err != nil || w.got.String() != "onetwo" {
+			t.Errorf("WriteTo = %q, %v; want onetwo", w.got.String(), err)
 		}
 	})
 }
