@@ -168,13 +168,19 @@ func (v *view) readKeptLocked(p []byte) (n int, done bool, err error) {
 }
 
 // keepLocked records the result of a Read of the body, n bytes into p and err, that v made;
-// v.r.mu must be held. It keeps the bytes in buf while they fit within limit (and drops buf for
-// good when they do not), makes err sticky, and counts the bytes as returned by v if v is still
+// v.r.mu must be held. It keeps the bytes in buf while they fit within limit and another attempt
+// may follow (and drops buf for good when they do not), makes err sticky, and counts the bytes as returned by v if v is still
 // the current view. It does not retain p.
 func (v *view) keepLocked(p []byte, n int, err error) {
 	r := v.r
 	r.reading = false
 	r.total += int64(n)
+	if r.final {
+		// No attempt follows, and v, the one that reads the body now, has every byte before
+		// these: nothing is kept any longer, as for a WebSocket's tunnel, which the upstream
+		// answered before its first byte and which may carry bytes for hours.
+		r.lost, r.buf = true, nil
+	}
 	if !r.lost {
 		if len(r.buf)+n <= r.limit {
 			r.buf = append(r.buf, p[:n]...)

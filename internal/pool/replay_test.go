@@ -80,3 +80,24 @@ func TestReplayAbortClosesOnce(t *testing.T) {
 		t.Errorf("rewind allowed after abort")
 	}
 }
+
+// TestReplayKeepsNothingAfterFinish: once an attempt succeeded, the bytes it reads are not kept,
+// but those kept before still reach it.
+func TestReplayKeepsNothingAfterFinish(t *testing.T) {
+	r := newReplay(&closeCounter{Reader: strings.NewReader("abcdefgh")}, 64)
+	first := r.view()
+	buf := make([]byte, 2)
+	first.Read(buf)
+	if !r.rewind() {
+		t.Fatal("rewind failed")
+	}
+	second := r.view()
+	r.finish()
+	got, err := io.ReadAll(second)
+	if string(got) != "abcdefgh" || err != nil {
+		t.Fatalf("got %q, %v; want abcdefgh", got, err)
+	}
+	if r.buf != nil {
+		t.Errorf("kept %q after the attempt succeeded, want nothing", r.buf)
+	}
+}
