@@ -48,9 +48,18 @@ func classify(err error) failure {
 	case errors.Is(err, http.ErrServerClosed):
 		// Cut off at the drain's deadline (cutByServer): the client gets no answer.
 		return failure{http.StatusServiceUnavailable, "gateway is shutting down\n", "shutdown_timeout"}
+	case errors.Is(err, h1.ErrTunnelIdle):
+		// A switched connection cut for carrying nothing (cutByServer); its 101 was sent.
+		return failure{http.StatusRequestTimeout, "", "tunnel_idle"}
+	case errors.Is(err, errTunnelClient):
+		return failure{statusClientClosed, "", "client_closed"}
+	case errors.Is(err, errWebSocketKey):
+		return failure{http.StatusBadRequest, "invalid WebSocket handshake\n", "websocket_key"}
 	case errors.Is(err, h1.ErrPipelineClosed):
 		// The connection was closed before the request's turn (cutByServer).
 		return failure{http.StatusServiceUnavailable, "connection closed before this request's turn\n", "pipeline_closed"}
+	case errors.Is(err, pool.ErrNoExtendedConnect):
+		return failure{http.StatusBadGateway, "upstream does not take WebSocket (extended CONNECT)\n", "no_extended_connect"}
 	case errors.Is(err, pool.ErrUnavailable):
 		return failure{http.StatusBadGateway, "upstream is not reachable\n", "upstream_unreachable"}
 	case errors.Is(err, context.Canceled):
@@ -64,13 +73,15 @@ func classify(err error) failure {
 // cutByServer returns err, a request's failure, marked with the cause of its cancelled context
 // where the server cut the request off, rather than the client: at the drain's deadline
 // (-shutdown-timeout: http.ErrServerClosed), or by closing its connection before a pipelined
-// request's turn, after an earlier response failed (h1.ErrPipelineClosed). The sessions report
-// either as a cancelled request, as if the client had left.
+// request's turn, after an earlier response failed (h1.ErrPipelineClosed), or for a tunnel that
+// carried nothing for -tunnel-idle-timeout (h1.ErrTunnelIdle). The sessions report each as a
+// cancelled request, as if the client had left.
 func cutByServer(r *http.Request, err error) error {
 	if !errors.Is(err, context.Canceled) {
 		return err
 	}
-	if cause := context.Cause(r.Context()); errors.Is(cause, http.ErrServerClosed) || errors.Is(cause, h1.ErrPipelineClosed) {
+	if cause := context.Cause(r.Context()); errors.Is(cause, http.ErrServerClosed) || errors.Is(cause, h1.ErrPipelineClosed) ||
+		errors.Is(cause, h1.ErrTunnelIdle) {
 		return fmt.Errorf("%w: %w", cause, err)
 	}
 	return err

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"io"
+	"net/http"
 	rtmetrics "runtime/metrics"
 	"slices"
 	"strconv"
@@ -28,6 +29,7 @@ type metrics struct {
 	bytesOut atomic.Uint64      // response body bytes written to clients
 	retries  atomic.Uint64      // upstream attempts beyond the first that followed one not processed
 	resent   atomic.Uint64      // idempotent requests sent again after an attempt possibly processed
+	tunnels  atomic.Int64       // WebSocket connections switched and not yet closed
 
 	// The duration histogram: counts per bucket (not cumulative; the last is +Inf), and the sum
 	// in nanoseconds.
@@ -54,6 +56,10 @@ func (m *metrics) observe(rec *record) {
 			a--
 		}
 		m.retries.Add(uint64(a - 1))
+	}
+	if rec.status == http.StatusSwitchingProtocols {
+		// A WebSocket's time is its conversation's, not an answer's.
+		return
 	}
 	d := time.Since(rec.start)
 	i := 0
@@ -115,13 +121,15 @@ func (m *metrics) write(e *expo) {
 	e.sample("muxgate_request_body_bytes_total", float64(m.bytesIn.Load()))
 	e.family("muxgate_response_body_bytes_total", "counter", "Response body bytes written to clients.")
 	e.sample("muxgate_response_body_bytes_total", float64(m.bytesOut.Load()))
+	e.family("muxgate_websockets_open", "gauge", "WebSocket connections switched (101) and not yet closed.")
+	e.sample("muxgate_websockets_open", float64(m.tunnels.Load()))
 	e.family("muxgate_upstream_retries_total", "counter", "Requests sent again, on another session, because the upstream had provably not processed them.")
 	e.sample("muxgate_upstream_retries_total", float64(m.retries.Load()))
 	e.family("muxgate_upstream_resent_total", "counter", "Idempotent requests sent again, once, because their session died after they were sent and the upstream may have processed them (RFC 9110 9.2.2).")
 	e.sample("muxgate_upstream_resent_total", float64(m.resent.Load()))
 
 	const h = "muxgate_request_duration_seconds"
-	e.family(h, "histogram", "Time from a proxied request's head to the end of its answer.")
+	e.family(h, "histogram", "Time from a proxied request's head to the end of its answer (not counting WebSocket connections).")
 	var total uint64
 	for i := range m.buckets {
 		total += m.buckets[i].Load()

@@ -44,6 +44,10 @@ type proxy struct {
 // become statuses in classify; failures after it abort the connection, since a status line
 // cannot be taken back.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if key, ok := webSocketKey(w, r); ok {
+		p.serveWebSocket(w, r, key)
+		return
+	}
 	hops, bounded := uint64(0), false
 	if boundedMethod(r.Method) {
 		if hops, bounded = maxForwards(r); bounded && hops == 0 {

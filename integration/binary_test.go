@@ -61,6 +61,7 @@ var flagDefaults = map[string]string{
 	"max-pipeline-buffer":     "(default 262144)",
 	"write-timeout":           "(default 30s)",
 	"body-read-timeout":       "(default 30s)",
+	"tunnel-idle-timeout":     "(default 1h0m0s)",
 	"min-body-rate":           "(default 1024)",
 	"max-body-bytes":          "0: no limit",
 	"max-conns-per-ip":        "(0: no limit)",

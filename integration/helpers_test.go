@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +49,9 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	if !withXConnect() {
+		return rerunWithXConnect()
+	}
 	var err error
 	serverCert, err = certs.SelfSigned("127.0.0.1", "localhost")
 	if err != nil {
@@ -73,6 +78,35 @@ func runMain(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// xconnect is the GODEBUG setting without which x/net's HTTP/2 server, the demo upstream's, does
+// not announce extended CONNECT (RFC 8441 3), which the WebSocket tests need. x/net reads it once,
+// at start (golang/go#71128).
+const xconnect = "http2xconnect=1"
+
+// withXConnect reports whether GODEBUG holds xconnect.
+func withXConnect() bool { return slices.Contains(strings.Split(os.Getenv("GODEBUG"), ","), xconnect) }
+
+// rerunWithXConnect runs the test binary again, with its arguments, xconnect added to GODEBUG, and
+// returns its exit code.
+func rerunWithXConnect() int {
+	godebug := xconnect
+	if g := os.Getenv("GODEBUG"); g != "" {
+		godebug = g + "," + xconnect
+	}
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Env = append(os.Environ(), "GODEBUG="+godebug)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode()
+		}
+		fmt.Fprintf(os.Stderr, "integration: running again with GODEBUG=%s: %v\n", godebug, err)
+		return 1
+	}
+	return 0
 }
 
 // buildBinary builds cmd/muxgate into dir, without the race detector, so that the memory the

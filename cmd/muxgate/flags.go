@@ -94,6 +94,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.front.PipelineDepth, "pipeline-depth", 8, "pipelined GET and HEAD requests of one client connection handled at once, answered in order (1: one at a time)")
 	fs.IntVar(&o.front.MaxPipelineBuffer, "max-pipeline-buffer", 256<<10, "HTTP/3 and x/net upstreams: bytes of pipelined responses held back per client connection while earlier ones are written; past it the upstream stream waits (over the own HTTP/2 session, a response waits in its upstream stream)")
 	fs.DurationVar(&o.front.WriteTimeout, "write-timeout", 30*time.Second, "a client that takes no response bytes for this long is cut off")
+	fs.DurationVar(&o.front.TunnelIdleTimeout, "tunnel-idle-timeout", time.Hour, "a WebSocket connection on which no byte went either way for this long is closed")
 	fs.DurationVar(&o.front.BodyReadTimeout, "body-read-timeout", 30*time.Second, "a client that sends none of its announced request body for this long is cut off")
 	fs.IntVar(&o.front.MinBodyRate, "min-body-rate", 1024, "a client whose request body arrives slower than this many bytes per second on average, once the server has waited 5s for it, is cut off (0: off)")
 	fs.Int64Var(&o.front.MaxBodyBytes, "max-body-bytes", 0, "request body bytes at most (413 beyond: at once for a larger Content-Length, when a chunked body passes it otherwise; 0: no limit)")
@@ -191,7 +192,7 @@ func (o *options) check() error {
 		return errors.New("-gc-percent must be -1 (off) or more")
 	}
 	for _, d := range []time.Duration{o.pool.QueueTimeout, o.pool.DialTimeout, o.pool.PingInterval, o.pool.PingTimeout,
-		o.upTimeout, o.front.HeaderTimeout, o.front.IdleTimeout, o.front.ParkAfter, o.front.WriteTimeout, o.front.BodyReadTimeout, o.shutdown} {
+		o.upTimeout, o.front.HeaderTimeout, o.front.IdleTimeout, o.front.ParkAfter, o.front.WriteTimeout, o.front.BodyReadTimeout, o.front.TunnelIdleTimeout, o.shutdown} {
 		if d <= 0 {
 			return errors.New("timeouts must be positive")
 		}

@@ -33,10 +33,18 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "muxgate: %v (see muxgate -help)\n", err)
 		return 2
 	}
+	xconnect := addXConnect(o)
 	slackErr := applyTimerSlack(o.timerSlack) // first: it may execute the program again
+	var xconnectErr error
+	if xconnect {
+		xconnectErr = execAgain() // where setting the slack did not
+	}
 	log := newLogger(o)
 	if slackErr != nil {
 		log.Warn().Err(slackErr).Msg("timer slack not set")
+	}
+	if xconnectErr != nil {
+		log.Warn().Err(xconnectErr).Msg("the demo upstream takes no WebSocket (GODEBUG http2xconnect=1 not applied)")
 	}
 	setGCPercent(o)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

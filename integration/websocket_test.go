@@ -1,0 +1,314 @@
+package integration
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/net/websocket"
+
+	"muxgate/internal/demo"
+)
+
+// The key and accept value of RFC 6455 1.3's example.
+const (
+	wsKey    = "dGhlIHNhbXBsZSBub25jZQ=="
+	wsAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+)
+
+// wsHandshake is a WebSocket opening handshake (RFC 6455 4.1) for path.
+func wsHandshake(path string) string {
+	return "GET " + path + " HTTP/1.1\r\nHost: ws.example\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Key: " + wsKey + "\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, superchat\r\n" +
+		"Origin: http://ws.example\r\n\r\n"
+}
+
+// extendedConnect reports whether r is the extended CONNECT of a WebSocket (RFC 8441 4, RFC
+// 9220): x/net's server gives :protocol as a field, quic-go's as the request's Proto.
+func extendedConnect(r *http.Request) bool {
+	return r.Method == http.MethodConnect && (r.Header.Get(":protocol") == "websocket" || r.Proto == "websocket")
+}
+
+// wsUpstream answers the extended CONNECT of a WebSocket on /ws with 200, the first protocol the
+// client offered and a field that tells what it received, and sends back in capitals what comes
+// through the tunnel until the client's side ends; then it ends its own. On /ws/refuse it
+// answers 403 with a body; on /ws/bye it sends "bye" and ends its side at once, and then waits
+// for the client's.
+func wsUpstream() http.Handler {
+	return demoWith("/ws/", func(w http.ResponseWriter, r *http.Request) {
+		if !extendedConnect(r) {
+			http.Error(w, "not an extended CONNECT: "+r.Method+" "+r.Proto, http.StatusBadRequest)
+			return
+		}
+		if r.URL.Path == "/ws/refuse" {
+			http.Error(w, "go away", http.StatusForbidden)
+			return
+		}
+		seen, _ := json.Marshal(map[string]string{
+			"path": r.URL.Path, "key": r.Header.Get("Sec-Websocket-Key"), "version": r.Header.Get("Sec-Websocket-Version"),
+			"origin": r.Header.Get("Origin"), "upgrade": r.Header.Get("Upgrade"), "xff": r.Header.Get("X-Forwarded-For"),
+		})
+		protocol, _, _ := strings.Cut(r.Header.Get("Sec-Websocket-Protocol"), ",")
+		w.Header().Set("Sec-Websocket-Protocol", protocol)
+		w.Header().Set("X-Seen", string(seen))
+		w.WriteHeader(http.StatusOK)
+		rc := http.NewResponseController(w)
+		rc.Flush()
+		if r.URL.Path == "/ws/bye" {
+			io.WriteString(w, "bye")
+			rc.Flush()
+			// Returning ends the upstream's side; the client's still comes, and is read
+			// away by the server.
+			return
+		}
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Body.Read(buf)
+			if n > 0 {
+				w.Write(bytes.ToUpper(buf[:n]))
+				rc.Flush()
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+}
+
+// readSwitch reads the 101 that answers wsHandshake and checks its fields.
+func readSwitch(t *testing.T, c *rawConn) http.Header {
+	t.Helper()
+	resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatalf("reading the handshake's answer: %v", err)
+	}
+	h := resp.Header
+	if resp.StatusCode != http.StatusSwitchingProtocols || !strings.EqualFold(h.Get("Upgrade"), "websocket") ||
+		!strings.EqualFold(h.Get("Connection"), "upgrade") || h.Get("Sec-Websocket-Accept") != wsAccept ||
+		h.Get("Sec-Websocket-Protocol") != "chat" {
+		t.Fatalf("got %d %v, want 101 with Upgrade: websocket, Connection: upgrade, Sec-WebSocket-Accept %s and the upstream's protocol", resp.StatusCode, h, wsAccept)
+	}
+	return h
+}
+
+// readExactly reads len(want) bytes and checks them.
+func (r *rawConn) readExactly(want string) {
+	r.t.Helper()
+	b := make([]byte, len(want))
+	if _, err := io.ReadFull(r.br, b); err != nil || string(b) != want {
+		r.t.Fatalf("got %q, %v; want %q", b, err, want)
+	}
+}
+
+// closeWrite half-closes the client's side of the connection.
+func (r *rawConn) closeWrite() {
+	switch c := r.c.(type) {
+	case *net.TCPConn:
+		c.CloseWrite()
+	case *tls.Conn:
+		c.CloseWrite()
+		c.NetConn().(*net.TCPConn).CloseWrite()
+	}
+}
+
+func TestWebSocket(t *testing.T) {
+	withEachEngine(t, wsUpstream, func(t *testing.T, f *front) {
+		for _, useTLS := range []bool{false, true} {
+			addr := f.addr
+			if useTLS {
+				addr = f.tlsAddr
+			}
+			c := dialRaw(t, addr, useTLS)
+			c.send(wsHandshake("/ws/echo"))
+			h := readSwitch(t, c)
+			var seen map[string]string
+			json.Unmarshal([]byte(h.Get("X-Seen")), &seen)
+			// RFC 8441 5: no Sec-WebSocket-Key upstream; the version and the rest go on.
+			if seen["path"] != "/ws/echo" || seen["key"] != "" || seen["version"] != "13" || seen["origin"] != "http://ws.example" ||
+				seen["upgrade"] != "" || seen["xff"] != "127.0.0.1" {
+				t.Errorf("the upstream saw %v", seen)
+			}
+			for _, msg := range []string{"hello", strings.Repeat("x", 100<<10)} {
+				c.send(msg)
+				c.readExactly(strings.ToUpper(msg))
+			}
+			// The client ends its side; the upstream then ends its own, and the connection closes.
+			c.closeWrite()
+			c.expectClosed()
+		}
+	})
+}
+
+func TestWebSocketUpstreamEndsFirst(t *testing.T) {
+	withEachEngine(t, wsUpstream, func(t *testing.T, f *front) {
+		c := dialRaw(t, f.addr, false)
+		c.send(wsHandshake("/ws/bye"))
+		readSwitch(t, c)
+		c.readExactly("bye")
+		// The upstream's end is the client's connection's half-close; the client's side is
+		// still open, and ends the tunnel when it ends.
+		if _, err := c.br.ReadByte(); err != io.EOF {
+			t.Fatalf("after bye: got %v, want io.EOF", err)
+		}
+		c.send("late")
+		c.closeWrite()
+	})
+}
+
+func TestWebSocketRefused(t *testing.T) {
+	withEachEngine(t, wsUpstream, func(t *testing.T, f *front) {
+		c := dialRaw(t, f.addr, false)
+		c.send(wsHandshake("/ws/refuse"))
+		resp, body := c.response("GET")
+		if resp.StatusCode != http.StatusForbidden || body != "go away\n" || resp.Close {
+			t.Fatalf("got %d %q close %v, want 403 go away, kept alive", resp.StatusCode, body, resp.Close)
+		}
+		// The connection stays HTTP/1.1.
+		c.send("GET /path/next HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "/path/next" {
+			t.Errorf("next request: got %d %q, want 200 /path/next", resp.StatusCode, body)
+		}
+	})
+}
+
+func TestWebSocketBadKey(t *testing.T) {
+	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: wsUpstream()})
+	f := startGateway(t, testConfig(u))
+	for _, key := range []string{"", "Sec-WebSocket-Key: c2hvcnQ=\r\n", "Sec-WebSocket-Key: " + wsKey + "\r\nSec-WebSocket-Key: " + wsKey + "\r\n"} {
+		c := dialRaw(t, f.addr, false)
+		c.send("GET /ws/echo HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" + key + "Sec-WebSocket-Version: 13\r\n\r\n")
+		resp, _ := c.response("GET")
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("X-Muxgate-Error") != "websocket_key" {
+			t.Errorf("key lines %q: got %d %q, want 400 websocket_key", key, resp.StatusCode, resp.Header.Get("X-Muxgate-Error"))
+		}
+	}
+}
+
+func TestWebSocketIdle(t *testing.T) {
+	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: wsUpstream()})
+	cfg := testConfig(u)
+	cfg.Front.TunnelIdleTimeout = 300 * time.Millisecond
+	cfg.MetricsAddr = "127.0.0.1:0"
+	access := &logBuffer{}
+	cfg.AccessLog = zerolog.New(access)
+	f := startGateway(t, cfg)
+	admin := "http://" + f.g.MetricsAddr().String()
+	c := dialRaw(t, f.addr, false)
+	c.send(wsHandshake("/ws/echo"))
+	readSwitch(t, c)
+	c.send("hi")
+	c.readExactly("HI")
+	if n := scrape(t, admin)["muxgate_websockets_open"]; n != 1 {
+		t.Errorf("muxgate_websockets_open %v while the WebSocket is open, want 1", n)
+	}
+	// Nothing more either way: the gateway cuts the tunnel.
+	c.expectClosed()
+	want := `"status":101`
+	if !access.await(5*time.Second, func(log string) bool { return strings.Contains(log, `"error":"tunnel_idle"`) }) ||
+		!strings.Contains(access.String(), want) {
+		t.Errorf("access log %q, want a 101 line with error tunnel_idle", access.String())
+	}
+	m := scrape(t, admin)
+	for name, want := range map[string]float64{
+		`muxgate_websockets_open`:                            0,
+		`muxgate_requests_total{code="101"}`:                 1,
+		`muxgate_request_errors_total{reason="tunnel_idle"}`: 1,
+		`muxgate_request_duration_seconds_count`:             0,
+		`muxgate_request_body_bytes_total`:                   2,
+		`muxgate_response_body_bytes_total`:                  2,
+	} {
+		if m[name] != want {
+			t.Errorf("%s = %v, want %v", name, m[name], want)
+		}
+	}
+}
+
+// TestWebSocketClient: x/net's WebSocket client, through muxgate, with the demo upstream's echo,
+// which speaks RFC 6455 over the extended CONNECT's stream.
+func TestWebSocketClient(t *testing.T) {
+	withEachEngine(t, demo.Handler, func(t *testing.T, f *front) {
+		cfg, err := websocket.NewConfig("ws://"+f.addr+"/websocket", "http://"+f.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, err := websocket.DialConfig(cfg)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		defer ws.Close()
+		ws.SetDeadline(time.Now().Add(rawDeadline))
+		for _, msg := range []string{"hello", strings.Repeat("é", 40000)} {
+			if err := websocket.Message.Send(ws, msg); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			var got string
+			if err := websocket.Message.Receive(ws, &got); err != nil || got != msg {
+				t.Fatalf("got %d bytes, %v; want the %d bytes sent", len(got), err, len(msg))
+			}
+		}
+		bin := []byte{0, 1, 2, 255}
+		var got []byte
+		if err := websocket.Message.Send(ws, bin); err != nil {
+			t.Fatal(err)
+		}
+		if err := websocket.Message.Receive(ws, &got); err != nil || !bytes.Equal(got, bin) {
+			t.Fatalf("binary: got %v, %v; want %v", got, err, bin)
+		}
+	})
+}
+
+// TestWebSocketNotEnabled: an upstream that did not announce SETTINGS_ENABLE_CONNECT_PROTOCOL
+// (RFC 8441 3) gets no extended CONNECT: the client gets 502 at once, on a connection that stays
+// HTTP/1.1, and the upstream sees nothing of it.
+func TestWebSocketNotEnabled(t *testing.T) {
+	withFrameEngines(t, func(r *frameReply) {
+		if r.path != "/path/next" {
+			t.Errorf("the upstream got %s", r.path)
+		}
+		r.headers(false, ":status", "200", "content-length", "2")
+		r.data(true, "ok")
+	}, func(t *testing.T, f *front) {
+		c := dialRaw(t, f.addr, false)
+		c.send(wsHandshake("/ws/echo"))
+		resp, _ := c.response("GET")
+		if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("X-Muxgate-Error") != "no_extended_connect" || resp.Close {
+			t.Fatalf("got %d %q close %v, want 502 no_extended_connect, kept alive", resp.StatusCode, resp.Header.Get("X-Muxgate-Error"), resp.Close)
+		}
+		c.send("GET /path/next HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "ok" {
+			t.Errorf("next request: got %d %q, want 200 ok", resp.StatusCode, body)
+		}
+	})
+}
+
+// TestBinaryDemoWebSocket: the binary's demo upstream takes a WebSocket on /websocket, although
+// x/net's server announces extended CONNECT only with a GODEBUG setting that the binary's
+// environment does not have: -demo adds it.
+func TestBinaryDemoWebSocket(t *testing.T) {
+	p := startBinaryEnv(t, []string{"GODEBUG="}, "-demo", "-listen", "127.0.0.1:0", "-log-format", "json")
+	addrs, _ := p.waitServing(1)
+	cfg, err := websocket.NewConfig("ws://"+addrs[0]+"/websocket", "http://"+addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := websocket.DialConfig(cfg)
+	if err != nil {
+		t.Fatalf("dial: %v\n%s", err, p.stderrText())
+	}
+	defer ws.Close()
+	ws.SetDeadline(time.Now().Add(rawDeadline))
+	var got string
+	if err := websocket.Message.Send(ws, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if err := websocket.Message.Receive(ws, &got); err != nil || got != "hello" {
+		t.Fatalf("got %q, %v; want hello", got, err)
+	}
+}
