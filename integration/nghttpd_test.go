@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// nghttpdReadyLimit bounds the wait for a started nghttpd to accept connections.
-const nghttpdReadyLimit = 10 * time.Second
+// serverReadyLimit bounds the wait for a started server (nghttpd, HAProxy) to accept connections.
+const serverReadyLimit = 10 * time.Second
 
 // startNghttpd runs nghttpd, nghttp2's server, in clear text (h2c with prior knowledge) on a
 // free loopback port, serving a 100-byte file at /f, until the test ends. With -v it prints
@@ -31,10 +31,18 @@ func startNghttpd(t *testing.T) (addr string, log *logBuffer) {
 	addr = freePort(t, upstreamKinds[0])
 	_, port, _ := net.SplitHostPort(addr)
 	log = &logBuffer{}
-	cmd := exec.Command(bin, "-v", "--no-tls", "-a", "127.0.0.1", "-d", dir, port)
+	runServer(t, exec.Command(bin, "-v", "--no-tls", "-a", "127.0.0.1", "-d", dir, port), addr, log)
+	return addr, log
+}
+
+// runServer starts cmd, a server that is to accept TCP connections on addr, with its output in
+// log, and returns once it does; the server is killed when the test ends.
+func runServer(t *testing.T, cmd *exec.Cmd, addr string, log *logBuffer) {
+	t.Helper()
+	name := filepath.Base(cmd.Path)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting nghttpd: %v", err)
+		t.Fatalf("starting %s: %v", name, err)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -45,22 +53,22 @@ func startNghttpd(t *testing.T) (addr string, log *logBuffer) {
 		cmd.Process.Kill()
 		<-exited
 	})
-	deadline := time.Now().Add(nghttpdReadyLimit)
+	deadline := time.Now().Add(serverReadyLimit)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return addr, log
+			return
 		}
 		select {
 		case <-exited:
-			t.Fatalf("nghttpd exited before accepting:\n%s", lastLines(log.String(), 20))
+			t.Fatalf("%s exited before accepting:\n%s", name, lastLines(log.String(), 20))
 		case <-tick.C:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nghttpd on %s did not accept within %v: %v", addr, nghttpdReadyLimit, err)
+			t.Fatalf("%s on %s did not accept within %v: %v", name, addr, serverReadyLimit, err)
 		}
 	}
 }
@@ -140,8 +148,8 @@ func TestNghttpdInterop(t *testing.T) {
 	// nghttpd prints a request's fields as it decodes them, then the HEADERS frame, before it
 	// answers; os/exec copies that output into log on a goroutine of its own, which may lag.
 	headersFrames := func(log string) bool { return strings.Count(log, "recv HEADERS frame") >= requests }
-	if !log.await(nghttpdReadyLimit, headersFrames) {
-		t.Fatalf("nghttpd logged fewer than %d request HEADERS frames within %v", requests, nghttpdReadyLimit)
+	if !log.await(serverReadyLimit, headersFrames) {
+		t.Fatalf("nghttpd logged fewer than %d request HEADERS frames within %v", requests, serverReadyLimit)
 	}
 	got := nghttpdRequests(log.String())
 	for i, h := range sent {

@@ -1,0 +1,74 @@
+package integration
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/net/websocket"
+)
+
+// startHAProxy runs HAProxy with an HTTP/2 clear-text front end (h2c, prior knowledge) on a free
+// loopback port, forwarding over HTTP/1.1 to backend, until the test ends, and returns the front
+// end's address. HAProxy takes a WebSocket by extended CONNECT there (RFC 8441) and passes it to
+// the backend as an HTTP/1.1 upgrade.
+func startHAProxy(t *testing.T, backend string) string {
+	t.Helper()
+	bin := needTool(t, "haproxy")
+	addr := freePort(t, upstreamKinds[0])
+	cfg := "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n" +
+		"frontend f\n  bind " + addr + " proto h2\n  default_backend b\n" +
+		"backend b\n  server s " + backend + "\n"
+	file := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// -db: in the foreground, with no daemon to outlive the test.
+	runServer(t, exec.Command(bin, "-db", "-f", file), addr, &logBuffer{})
+	return addr
+}
+
+// TestWebSocketThroughHAProxy: a WebSocket from x/net's client reaches x/net's HTTP/1.1 WebSocket
+// server through muxgate and HAProxy, an independent implementation of RFC 8441 on the upstream
+// side: muxgate's extended CONNECT and the tunnel behind it, as another server takes them.
+func TestWebSocketThroughHAProxy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := &http.Server{Handler: websocket.Handler(func(ws *websocket.Conn) {
+		// Message by message: io.Copy would send each read's piece of a message as one.
+		var msg string
+		for websocket.Message.Receive(ws, &msg) == nil && websocket.Message.Send(ws, msg) == nil {
+		}
+	})}
+	go echo.Serve(ln)
+	t.Cleanup(func() { echo.Close() })
+	for _, engine := range []string{"", "x/net"} {
+		t.Run("engine "+engine, func(t *testing.T) {
+			u := &upstream{url: "h2c://" + startHAProxy(t, ln.Addr().String())}
+			cfg := testConfig(u)
+			cfg.Pool.H2Engine = engine
+			f := startGateway(t, cfg)
+			ws, err := websocket.Dial("ws://"+f.addr+"/chat", "", "http://"+f.addr)
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer ws.Close()
+			ws.SetDeadline(time.Now().Add(rawDeadline))
+			for _, msg := range []string{"hello through HAProxy", string(make([]byte, 70000))} {
+				var got string
+				if err := websocket.Message.Send(ws, msg); err != nil {
+					t.Fatal(err)
+				}
+				if err := websocket.Message.Receive(ws, &got); err != nil || got != msg {
+					t.Fatalf("got %d bytes, %v; want the %d sent", len(got), err, len(msg))
+				}
+			}
+		})
+	}
+}
