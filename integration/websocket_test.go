@@ -7,7 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -310,5 +313,29 @@ func TestBinaryDemoWebSocket(t *testing.T) {
 	}
 	if err := websocket.Message.Receive(ws, &got); err != nil || got != "hello" {
 		t.Fatalf("got %q, %v; want hello", got, err)
+	}
+}
+
+// TestWebSocketDrainLogged: a drain waits for an open WebSocket until its deadline, then cuts it,
+// and the access log says so (101, shutdown_timeout).
+func TestWebSocketDrainLogged(t *testing.T) {
+	accessLog := filepath.Join(t.TempDir(), "access.log")
+	p := startBinaryEnv(t, []string{"GODEBUG="}, "-demo", "-listen", "127.0.0.1:0", "-log-format", "json",
+		"-access-log", accessLog, "-access-log-flush", "0", "-shutdown-timeout", "200ms")
+	addrs, _ := p.waitServing(1)
+	c := dialRaw(t, addrs[0], false)
+	c.send(strings.Replace(wsHandshake("/websocket"), "Sec-WebSocket-Protocol: chat, superchat\r\n", "", 1))
+	if resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"}); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: got %v, %v; want 101", resp, err)
+	}
+	p.signal(syscall.SIGTERM)
+	c.expectClosed()
+	p.wait(20 * time.Second)
+	log, err := os.ReadFile(accessLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), `"status":101`) || !strings.Contains(string(log), `"error":"shutdown_timeout"`) {
+		t.Errorf("access log:\n%s\nwant the WebSocket logged 101 shutdown_timeout", log)
 	}
 }
