@@ -55,7 +55,11 @@ func getWriter(w io.Writer) *bufio.Writer {
 }
 
 // putWriter returns bw to the pool, dropping anything unflushed; the caller must not use it again.
+// A writer of another size than the pool's (a tunnel's, see Upgrade) is dropped.
 func putWriter(bw *bufio.Writer) {
+	if bw.Size() != bufferSize {
+		return
+	}
 	bw.Reset(nil)
 	writerPool.Put(bw)
 }

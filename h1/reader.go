@@ -115,6 +115,16 @@ func (r *connReader) waitIdle() error {
 	return r.readIdleErr
 }
 
+// waitReadable blocks, on a TCP connection, until a Read would not: bytes have arrived (or were
+// read ahead), the connection has ended or failed, or the read deadline has passed; Read then says
+// which. It holds no buffer and takes nothing from the socket. On another connection (TLS, whose
+// records only a read can tell) it returns at once.
+func (r *connReader) waitReadable() {
+	if r.raw != nil && !r.buffered() {
+		r.raw.Read(onPeek)
+	}
+}
+
 // fill blocks until one byte arrives and stashes it, without a bufio.Reader.
 func (r *connReader) fill() error {
 	for !r.stashed {

@@ -34,3 +34,19 @@ func (r *connReader) onReadable(fd uintptr) bool {
 
 // rawIdleWait says whether waitIdle can wait on the socket itself on this system.
 const rawIdleWait = true
+
+// onPeek is waitReadable's callback: it reports whether the socket has a byte to read, or has
+// ended or failed, without taking anything from it.
+func onPeek(fd uintptr) bool {
+	var b [1]byte
+	for {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		return true
+	}
+}

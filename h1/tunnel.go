@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bufio"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,11 @@ func Upgrade(rw http.ResponseWriter, protocol string) (*Tunnel, error) {
 	if err := w.bw.Flush(); err != nil {
 		return nil, err
 	}
+	// The tunnel writes to the socket itself: the response's writer goes back to its pool, for
+	// one that holds no buffer of its size, which finish flushes with nothing in it.
+	putWriter(w.bw)
+	w.bw = bufio.NewWriterSize(c, 16)
+	c.bw = w.bw
 	t := &Tunnel{c: c, idle: c.s.cfg.TunnelIdleTimeout}
 	t.touch()
 	t.timer = time.AfterFunc(t.idle, t.expire)
@@ -102,11 +108,37 @@ func (t *Tunnel) Read(p []byte) (int, error) {
 		return 0, ErrTunnelClosed
 	}
 	defer t.calls.Done()
-	n, err := t.c.br.Read(p)
+	c := t.c
+	var n int
+	var err error
+	if c.br != nil && c.br.Buffered() > 0 {
+		n, err = c.br.Read(p)
+	} else {
+		if c.br != nil {
+			// What the head's reader held is read: the tunnel reads the connection without it.
+			putReader(c.br)
+			c.br = nil
+		}
+		n, err = c.cr.Read(p)
+	}
 	if n > 0 {
 		t.touch()
 	}
 	return n, t.failure(err)
+}
+
+// WaitRead blocks until a Read would not block: the client has sent bytes, or its connection has
+// ended or failed, or the tunnel was cut (Read then says which). It holds no buffer while it waits,
+// so that a reader which takes its buffer only once WaitRead returns spends none on an idle
+// tunnel. Over TLS, whose records only a read can tell, it returns at once.
+func (t *Tunnel) WaitRead() {
+	if !t.enter() {
+		return
+	}
+	defer t.calls.Done()
+	if c := t.c; c.br == nil || c.br.Buffered() == 0 {
+		c.cr.waitReadable()
+	}
 }
 
 // Write sends p to the client, within Config.WriteTimeout.

@@ -225,3 +225,53 @@ func TestTunnelEndsWithHandler(t *testing.T) {
 	}
 	c.expectClosed()
 }
+
+// TestTunnelWaitRead: WaitRead returns once the client has sent bytes, which one Read then takes
+// whole, and once it has closed its side; after what came with the head has been read, the
+// tunnel holds neither the head's reader nor a response writer of the pool's size.
+func TestTunnelWaitRead(t *testing.T) {
+	type result struct {
+		got       string
+		err       error
+		heldRead  bool
+		heldWrite int
+	}
+	results := make(chan result, 3)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tun, err := Upgrade(w, "websocket")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		buf := make([]byte, 64)
+		for range 3 {
+			tun.WaitRead()
+			n, err := tun.Read(buf)
+			results <- result{string(buf[:n]), err, tun.c.br != nil, tun.c.bw.Size()}
+			tun.Write([]byte("."))
+			if err != nil {
+				return
+			}
+		}
+	})
+	_, addr := startServer(t, Config{}, h)
+	c := dial(t, addr)
+	c.send(upgradeHead + "early")
+	resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("got %v, %v; want 101", resp, err)
+	}
+	if r := <-results; r.got != "early" || r.err != nil {
+		t.Fatalf("first read: got %q, %v; want early", r.got, r.err)
+	}
+	readN(t, c, 1)
+	c.send("later bytes")
+	if r := <-results; r.got != "later bytes" || r.err != nil || r.heldRead || r.heldWrite == bufferSize {
+		t.Fatalf("second read: got %+v; want later bytes, in one read, with no buffers held", r)
+	}
+	readN(t, c, 1)
+	c.conn.(*net.TCPConn).CloseWrite()
+	if r := <-results; r.err != io.EOF {
+		t.Fatalf("after the client's close: got %+v, want io.EOF", r)
+	}
+}
