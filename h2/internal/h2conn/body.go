@@ -272,13 +272,34 @@ func (s *stream) sendBody(bodyLen int64) {
 	}
 }
 
+// readWaiter is a request body that can wait for something to read without a buffer, as a
+// tunnel's (an extended CONNECT's, RFC 8441) can: WaitRead returns when a Read would not block.
+// The sender then holds its buffer only while there is something to send, and a tunnel that
+// carries nothing for hours costs none.
+type readWaiter interface{ WaitRead() }
+
 func (s *stream) copyBody(bodyLen int64) error {
 	if bodyLen != 0 {
-		bp := sendBufPool.Get().(*[sendBufSize]byte)
-		defer sendBufPool.Put(bp)
 		body := s.req.Body
+		waiter, _ := body.(readWaiter)
+		var bp *[sendBufSize]byte
+		defer func() {
+			if bp != nil {
+				sendBufPool.Put(bp)
+			}
+		}()
 		remain := bodyLen // < 0: unknown, read to EOF
 		for {
+			if waiter != nil {
+				if bp != nil {
+					sendBufPool.Put(bp)
+					bp = nil
+				}
+				waiter.WaitRead()
+			}
+			if bp == nil {
+				bp = sendBufPool.Get().(*[sendBufSize]byte)
+			}
 			buf := bp[:]
 			if remain > 0 && remain < int64(len(buf)) {
 				buf = buf[:remain]

@@ -381,3 +381,43 @@ func TestServerExtendedConnectEcho(t *testing.T) {
 		t.Errorf("after the request body's EOF: %q, %v; want EOF", rest, err)
 	}
 }
+
+// waitingBody is a tunnel's body that can wait for bytes without a buffer (readWaiter): it
+// records its calls, in order.
+type waitingBody struct {
+	*io.PipeReader
+	calls []string
+}
+
+func (b *waitingBody) WaitRead() { b.calls = append(b.calls, "wait") }
+
+func (b *waitingBody) Read(p []byte) (int, error) {
+	b.calls = append(b.calls, "read")
+	return b.PipeReader.Read(p)
+}
+
+// TestExtendedConnectWaitsWithoutBuffer: the sender waits for a body that can (readWaiter) before
+// each Read, so that it takes its buffer only when there is something to send.
+func TestExtendedConnectWaitsWithoutBuffer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPeer(t, Config{}, enableConnect)
+		pr, pw := io.Pipe()
+		body := &waitingBody{PipeReader: pr}
+		r := p.start(tunnelRequest("websocket", "https://example.com/chat", body))
+		id := p.expect(http2.FrameHeaders).StreamID
+		p.headers(id, false, ":status", "200")
+		r.wait()
+		go pw.Write([]byte("one"))
+		p.expect(http2.FrameData)
+		go pw.Write([]byte("two"))
+		p.expect(http2.FrameData)
+		pw.Close()
+		p.expect(http2.FrameData)
+		synctest.Wait()
+		want := "wait read wait read wait read"
+		if got := strings.Join(body.calls, " "); got != want {
+			t.Errorf("calls %q, want %q", got, want)
+		}
+		r.res.Body.Close()
+	})
+}
