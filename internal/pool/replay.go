@@ -38,18 +38,24 @@ type replay struct {
 	cur     *view  // guarded by mu; the view that may read; nil once aborted
 	final   bool   // guarded by mu; no other attempt will follow
 	closed  bool   // guarded by mu; body was closed
+
+	// open, for a gated replay only (newGatedReplay), is closed once the request has an
+	// attempt that succeeded, or none will; opened says it is. Guarded by mu.
+	open   chan struct{}
+	opened bool
 }
 
 // view is one attempt's request body.
 type view struct {
 	r      *replay
-	off    int64 // guarded by r.mu; bytes this view returned
-	closed bool  // guarded by r.mu
+	off    int64         // guarded by r.mu; bytes this view returned
+	closed bool          // guarded by r.mu
+	gone   chan struct{} // a gated replay's only: closed by Close
 }
 
 func newReplay(body io.ReadCloser, limit int) *replay {
 	r := &replay{body: body, limit: limit}
-	r.cur = &view{r: r}
+	r.cur = r.newView()
 	return r
 }
 
@@ -57,6 +63,9 @@ func newReplay(body io.ReadCloser, limit int) *replay {
 func (r *replay) view() io.ReadCloser {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.open != nil {
+		return gatedView{r.cur}
+	}
 	return r.cur
 }
 
@@ -72,7 +81,7 @@ func (r *replay) rewind() bool {
 	if r.lost || r.reading || r.closed || (r.err != nil && r.err != io.EOF) {
 		return false
 	}
-	r.cur = &view{r: r}
+	r.cur = r.newView()
 	return true
 }
 
@@ -84,6 +93,7 @@ func (r *replay) finish() {
 	}
 	r.mu.Lock()
 	r.final = true
+	r.openLocked()
 	closeNow := r.cur.closed && !r.closed
 	r.closed = r.closed || closeNow
 	r.mu.Unlock()
@@ -100,6 +110,7 @@ func (r *replay) abort() {
 	r.mu.Lock()
 	r.final = true
 	r.cur = nil
+	r.openLocked()
 	closeNow := !r.closed
 	r.closed = true
 	r.mu.Unlock()
@@ -115,6 +126,9 @@ func (r *replay) abort() {
 // byte before it.
 func (v *view) Read(p []byte) (int, error) {
 	r := v.r
+	if !v.awaitOpen() {
+		return 0, errStaleBody
+	}
 	for {
 		r.mu.Lock()
 		n, done, err := v.readKeptLocked(p)
@@ -202,6 +216,9 @@ func (v *view) keepLocked(p []byte, n int, err error) {
 func (v *view) Close() error {
 	r := v.r
 	r.mu.Lock()
+	if v.gone != nil && !v.closed {
+		close(v.gone)
+	}
 	v.closed = true
 	closeNow := r.final && v == r.cur && !r.closed
 	r.closed = r.closed || closeNow

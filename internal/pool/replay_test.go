@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/synctest"
 )
 
 func TestLimit(t *testing.T) {
@@ -100,4 +101,52 @@ func TestReplayKeepsNothingAfterFinish(t *testing.T) {
 	if r.buf != nil {
 		t.Errorf("kept %q after the attempt succeeded, want nothing", r.buf)
 	}
+}
+
+// TestGatedReplay: an extended CONNECT's body is read by no attempt before one has succeeded,
+// and then only by that one; a failed attempt's read ends when its view is closed.
+func TestGatedReplay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		type result struct {
+			got string
+			err error
+		}
+		read := func(v io.Reader) <-chan result {
+			ch := make(chan result, 1)
+			go func() {
+				b := make([]byte, 8)
+				n, err := v.Read(b)
+				ch <- result{string(b[:n]), err}
+			}()
+			return ch
+		}
+		r := newGatedReplay(&closeCounter{Reader: strings.NewReader("abc")})
+		first := r.view()
+		if _, ok := first.(interface{ WaitRead() }); !ok {
+			t.Fatal("a gated view cannot wait for bytes without a buffer")
+		}
+		firstRead := read(first)
+		if !r.rewind() {
+			t.Fatal("rewind failed")
+		}
+		second := r.view()
+		secondRead := read(second)
+		synctest.Wait()
+		select {
+		case res := <-secondRead:
+			t.Fatalf("read before any attempt succeeded: %+v", res)
+		default:
+		}
+		first.Close() // the failed attempt's session
+		if res := <-firstRead; !errors.Is(res.err, errStaleBody) {
+			t.Errorf("failed attempt's read: got %+v, want errStaleBody", res)
+		}
+		r.finish()
+		if res := <-secondRead; res.got != "abc" || res.err != nil {
+			t.Errorf("succeeded attempt's read: got %+v, want abc", res)
+		}
+		if r.buf != nil {
+			t.Errorf("kept %q, want nothing", r.buf)
+		}
+	})
 }

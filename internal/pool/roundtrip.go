@@ -28,7 +28,11 @@ func (p *Pool) roundTrip(req *http.Request, e *entry, tried []*entry, resent boo
 	ctx := req.Context()
 	info := InfoFrom(ctx)
 	var body *replay
-	if req.Body != nil && req.Body != http.NoBody {
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
+	case ConnectProtocol(req) != "":
+		body = newGatedReplay(req.Body)
+	default:
 		body = newReplay(req.Body, p.cfg.ReplayBuffer)
 	}
 	var made [maxAttempts]*entry
