@@ -231,6 +231,15 @@ func (b *tunnelBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WaitRead waits, for the session's sender, until a Read would not block (h1.Tunnel.WaitRead), so
+// that it holds no buffer while the client sends nothing.
+func (b *tunnelBody) WaitRead() {
+	<-b.ready
+	if b.tun != nil {
+		b.tun.WaitRead()
+	}
+}
+
 // clientSide is the failure of a tunnel's read from the client, as classify takes it: a cut of
 // the server's (an idle tunnel, the drain's deadline) as it is, anything else as the client's
 // connection gone.
