@@ -383,11 +383,36 @@ func (h *head) parseTarget() error {
 		h.url = u
 		authority = u.Host
 	}
-	if len(hosts) == 1 && !strings.EqualFold(hosts[0], authority) {
+	if len(hosts) == 1 && !sameAuthority(hosts[0], authority, h.url.Scheme) {
 		return errHostMismatch
 	}
 	h.host = authority
 	return nil
+}
+
+// sameAuthority reports whether host, the Host field, names the authority of the request-target,
+// of this scheme (empty for the authority-form): the same host in any letter case, and the same
+// port once the scheme's default port and an empty port are left out (RFC 3986 6.2.3), so that
+// "GET http://a:80/" with "Host: a" is the one origin it is (RFC 9110 4.2.1).
+func sameAuthority(host, authority, scheme string) bool {
+	return strings.EqualFold(host, authority) ||
+		strings.EqualFold(withoutDefaultPort(host, scheme), withoutDefaultPort(authority, scheme))
+}
+
+// withoutDefaultPort returns authority, a valid host[:port], without its port where that is empty
+// or the scheme's default one (RFC 9110 4.2.1, 4.2.2).
+func withoutDefaultPort(authority, scheme string) string {
+	i := strings.LastIndexByte(authority, ':')
+	if i < 0 || strings.IndexByte(authority[i:], ']') >= 0 {
+		return authority // no port; the colon was an IPv6 address's
+	}
+	switch port := authority[i+1:]; {
+	case port == "",
+		port == "80" && strings.EqualFold(scheme, "http"),
+		port == "443" && strings.EqualFold(scheme, "https"):
+		return authority[:i]
+	}
+	return authority
 }
 
 // parseHost checks hosts, the values of the Host field, and sets h.host to the one there is.

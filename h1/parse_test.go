@@ -59,6 +59,14 @@ func TestParseAccepts(t *testing.T) {
 		// RFC 3986 3.2.3: a port may be empty; it goes upstream as sent.
 		{name: "Host with empty port", raw: "GET http://a:/ HTTP/1.1\r\nHost: a:\r\n\r\n",
 			want: head{method: "GET", target: "http://a:/", host: "a:", minor: 1}},
+		// RFC 9110 4.2.1, RFC 3986 6.2.3: the scheme's default port, or an empty one, names the
+		// same origin as none; the target's authority goes upstream.
+		{name: "absolute form, default port", raw: "GET http://a:80/ HTTP/1.1\r\nHost: a\r\n\r\n",
+			want: head{method: "GET", target: "http://a:80/", host: "a:80", minor: 1}},
+		{name: "absolute form, Host with default port", raw: "GET https://A/ HTTP/1.1\r\nHost: a:443\r\n\r\n",
+			want: head{method: "GET", target: "https://A/", host: "A", minor: 1}},
+		{name: "absolute form, Host with empty port", raw: "GET http://[::1]/ HTTP/1.1\r\nHost: [::1]:\r\n\r\n",
+			want: head{method: "GET", target: "http://[::1]/", host: "[::1]", minor: 1}},
 		{name: "extension method", raw: "PURGE /x HTTP/1.1\r\nHost: a\r\n\r\n",
 			want: head{method: "PURGE", target: "/x", host: "a", minor: 1}},
 		{name: "leading empty lines", raw: "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
@@ -183,6 +191,9 @@ func TestParseRejects(t *testing.T) {
 		{"absolute form, other Host", "GET http://b/ HTTP/1.1\r\n" + host + "\r\n", errHostMismatch},
 		{"absolute form, no Host", "GET http://a/ HTTP/1.1\r\n\r\n", errMissingHost},
 		{"authority form, other Host", "CONNECT b:443 HTTP/1.1\r\n" + host + "\r\n", errHostMismatch},
+		{"absolute form, other port", "GET http://a:8080/ HTTP/1.1\r\nHost: a\r\n\r\n", errHostMismatch},
+		{"absolute form, https's port for http", "GET http://a:443/ HTTP/1.1\r\nHost: a\r\n\r\n", errHostMismatch},
+		{"absolute form, Host with another port", "GET http://a/ HTTP/1.1\r\nHost: a:81\r\n\r\n", errHostMismatch},
 		{"CL and TE", "POST / HTTP/1.1\r\n" + host + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", errLengthAndChunked},
 		{"TE and CL", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", errLengthAndChunked},
 		{"CL differs", "POST / HTTP/1.1\r\n" + host + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n", errContentLength},

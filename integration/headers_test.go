@@ -167,6 +167,23 @@ func TestHostAsSent(t *testing.T) {
 	})
 }
 
+// TestAbsoluteFormDefaultPort: an absolute-form target and a Host that differ only by the
+// scheme's default port name one origin (RFC 9110 4.2.1): the request is served, with the target's
+// authority upstream. Another port still gets 400.
+func TestAbsoluteFormDefaultPort(t *testing.T) {
+	u := startUpstream(t, upstreamKinds[0], demo.Options{})
+	f := startGateway(t, testConfig(u))
+	c := dialRaw(t, f.addr, false)
+	c.send("GET http://a:80/headers HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp, body := c.response("GET"); resp.StatusCode != 200 || headerLines(body)["authority"] != "a:80" {
+		t.Errorf("got %d, authority %q upstream; want 200 and a:80\n%s", resp.StatusCode, headerLines(body)["authority"], body)
+	}
+	c.send("GET http://a:8080/headers HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp, _ := c.response("GET"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("another port: got %d, want 400", resp.StatusCode)
+	}
+}
+
 // TestTrailers: the upstream's trailer fields reach the client after a chunked body.
 func TestTrailers(t *testing.T) {
 	for _, k := range upstreamKinds {
