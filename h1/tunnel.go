@@ -91,14 +91,16 @@ func (w *response) writeSwitch(protocol string) {
 	bw.WriteString("Connection: upgrade\r\n")
 	writeField(bw, "Upgrade", protocol)
 	for k, vv := range w.header {
-		if k == "Upgrade" || k == "Date" || !w.sendField(k) {
+		if k == "Upgrade" || !w.sendField(k) {
 			continue
 		}
 		for _, v := range vv {
 			writeField(bw, k, v)
 		}
 	}
-	bw.Write(w.c.s.clock.dateLine())
+	if _, ok := w.header["Date"]; !ok {
+		bw.Write(w.c.s.clock.dateLine())
+	}
 	bw.WriteString("\r\n")
 }
 

@@ -275,3 +275,22 @@ func TestTunnelWaitRead(t *testing.T) {
 		t.Fatalf("after the client's close: got %+v, want io.EOF", r)
 	}
 }
+
+// TestUpgradeKeepsHandlersDate: a Date the handler set (a proxy passes the upstream's) goes out
+// once, as with any response, instead of the server's.
+func TestUpgradeKeepsHandlersDate(t *testing.T) {
+	const date = "Mon, 01 Jan 2001 00:00:00 GMT"
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", date)
+		if _, err := Upgrade(w, "websocket"); err != nil {
+			t.Error(err)
+		}
+	})
+	_, addr := startServer(t, Config{}, h)
+	c := dial(t, addr)
+	c.send(upgradeHead)
+	resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols || len(resp.Header["Date"]) != 1 || resp.Header.Get("Date") != date {
+		t.Fatalf("got %v, %v; want 101 with the handler's Date alone", resp, err)
+	}
+}
