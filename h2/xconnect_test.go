@@ -12,48 +12,25 @@ import (
 	"muxgate/internal/fieldlist"
 	"muxgate/internal/godebugtest"
 	"muxgate/internal/pool"
+	"muxgate/internal/tunneltest"
 )
 
-// tunnelRequest is an extended CONNECT for protocol to target, by the
-// sessions' convention: Proto carries the protocol, and the body, of unknown
-// length, is body. Its context carries info.
+// tunnelRequest is tunneltest.Request with info in its context.
 func tunnelRequest(t testing.TB, info *pool.Info, protocol, target string, body io.ReadCloser) *http.Request {
 	t.Helper()
-	req, err := http.NewRequestWithContext(pool.WithInfo(context.Background(), info), http.MethodConnect, target, nil)
+	req, err := tunneltest.Request(pool.WithInfo(context.Background(), info), protocol, target, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Proto = protocol
-	req.Body, req.ContentLength = body, -1
 	return req
 }
 
-// echoTunnel is an x/net handler for an extended CONNECT of protocol: it
-// answers 200 at once, with X-Seen saying what it saw of the request, and
-// then writes back every byte of the request body as it comes, until its
-// EOF. x/net's server gives the handler Method CONNECT, Proto "HTTP/2.0"
-// and the protocol as the ":protocol" field of r.Header.
+// echoTunnel is tunneltest.Echo with X-Seen saying what it saw of the request.
 func echoTunnel(protocol string) http.Handler {
+	echo := tunneltest.Echo(protocol)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodConnect || r.Header.Get(":protocol") != protocol {
-			http.Error(w, "want an extended CONNECT for "+protocol, http.StatusBadRequest)
-			return
-		}
-		rc := http.NewResponseController(w)
 		w.Header().Set("X-Seen", r.URL.Path+" "+r.Header.Get("Sec-Websocket-Version"))
-		w.WriteHeader(http.StatusOK)
-		rc.Flush()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := r.Body.Read(buf)
-			if n > 0 {
-				w.Write(buf[:n])
-				rc.Flush()
-			}
-			if err != nil {
-				return
-			}
-		}
+		echo(w, r)
 	})
 }
 

@@ -15,19 +15,16 @@ import (
 
 	"muxgate/certs"
 	"muxgate/internal/pool"
+	"muxgate/internal/tunneltest"
 )
 
-// tunnelRequest is an extended CONNECT for protocol to target, by the
-// sessions' convention: Proto carries the protocol, and the body, of unknown
-// length, is body. Its context carries info.
+// tunnelRequest is tunneltest.Request with info in its context.
 func tunnelRequest(t *testing.T, info *pool.Info, protocol, target string, body io.ReadCloser) *http.Request {
 	t.Helper()
-	req, err := http.NewRequestWithContext(pool.WithInfo(context.Background(), info), http.MethodConnect, target, nil)
+	req, err := tunneltest.Request(pool.WithInfo(context.Background(), info), protocol, target, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Proto = protocol
-	req.Body, req.ContentLength = body, -1
 	return req
 }
 
@@ -36,25 +33,10 @@ func tunnelRequest(t *testing.T, info *pool.Info, protocol, target string, body 
 // r.Proto; the bytes written into its body come back through the response
 // body while the request is still open, and the body's EOF ends the response.
 func TestH3ExtendedConnectEcho(t *testing.T) {
+	echo := tunneltest.Echo("websocket")
 	u := startUpstream(t, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodConnect || r.Proto != "websocket" {
-			http.Error(w, "want an extended CONNECT for websocket", http.StatusBadRequest)
-			return
-		}
 		w.Header().Set("X-Seen", r.URL.Path+" "+r.Header.Get("Sec-Websocket-Version"))
-		w.WriteHeader(http.StatusOK)
-		w.(http.Flusher).Flush()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := r.Body.Read(buf)
-			if n > 0 {
-				w.Write(buf[:n])
-				w.(http.Flusher).Flush()
-			}
-			if err != nil {
-				return
-			}
-		}
+		echo(w, r)
 	}))
 	p := newTestPool(t, u, Config{})
 	pr, pw := io.Pipe()

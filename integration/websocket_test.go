@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/websocket"
 
 	"muxgate/internal/demo"
+	"muxgate/internal/tunneltest"
 )
 
 // The key and accept value of RFC 6455 1.3's example.
@@ -33,12 +34,6 @@ func wsHandshake(path string) string {
 		"Origin: http://ws.example\r\n\r\n"
 }
 
-// extendedConnect reports whether r is the extended CONNECT of a WebSocket (RFC 8441 4, RFC
-// 9220): x/net's server gives :protocol as a field, quic-go's as the request's Proto.
-func extendedConnect(r *http.Request) bool {
-	return r.Method == http.MethodConnect && (r.Header.Get(":protocol") == "websocket" || r.Proto == "websocket")
-}
-
 // wsUpstream answers the extended CONNECT of a WebSocket on /ws with 200, the first protocol the
 // client offered and a field that tells what it received, and sends back in capitals what comes
 // through the tunnel until the client's side ends; then it ends its own. On /ws/refuse it
@@ -46,7 +41,7 @@ func extendedConnect(r *http.Request) bool {
 // for the client's.
 func wsUpstream() http.Handler {
 	return demoWith("/ws/", func(w http.ResponseWriter, r *http.Request) {
-		if !extendedConnect(r) {
+		if tunneltest.Protocol(r) != "websocket" {
 			http.Error(w, "not an extended CONNECT: "+r.Method+" "+r.Proto, http.StatusBadRequest)
 			return
 		}

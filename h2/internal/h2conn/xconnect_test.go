@@ -2,6 +2,7 @@ package h2conn
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"muxgate/internal/fieldlist"
 	"muxgate/internal/godebugtest"
+	"muxgate/internal/tunneltest"
 )
 
 // enableConnect is the SETTINGS parameter of a peer that takes extended
@@ -25,12 +27,10 @@ var enableConnect = http2.Setting{ID: http2.SettingEnableConnectProtocol, Val: 1
 // sessions' convention: Proto carries the protocol, and the body, of unknown
 // length, is body.
 func tunnelRequest(protocol, target string, body io.ReadCloser) *http.Request {
-	req, err := http.NewRequest(http.MethodConnect, target, nil)
+	req, err := tunneltest.Request(context.Background(), protocol, target, body)
 	if err != nil {
 		panic(err)
 	}
-	req.Proto = protocol
-	req.Body, req.ContentLength = body, -1
 	return req
 }
 
@@ -311,33 +311,6 @@ func TestConnectProtocolSettingErrors(t *testing.T) {
 	}
 }
 
-// echoTunnel is an x/net handler for an extended CONNECT of protocol: it
-// answers 200 at once and then writes back every byte of the request body as
-// it comes, until its EOF. x/net's server gives the handler Method CONNECT,
-// Proto "HTTP/2.0" and the protocol as the ":protocol" field of r.Header.
-func echoTunnel(protocol string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodConnect || r.Header.Get(":protocol") != protocol {
-			http.Error(w, "want an extended CONNECT for "+protocol, http.StatusBadRequest)
-			return
-		}
-		rc := http.NewResponseController(w)
-		w.WriteHeader(http.StatusOK)
-		rc.Flush()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := r.Body.Read(buf)
-			if n > 0 {
-				w.Write(buf[:n])
-				rc.Flush()
-			}
-			if err != nil {
-				return
-			}
-		}
-	})
-}
-
 // TestServerExtendedConnectEcho: against x/net's server, bytes written into
 // an extended CONNECT's body come back through its response body while the
 // request is still open, more than a window's worth too; the request body's
@@ -346,7 +319,7 @@ func TestServerExtendedConnectEcho(t *testing.T) {
 	if !godebugtest.Run(t, godebugtest.XConnect) {
 		return
 	}
-	srv := startServer(t, nil, echoTunnel("websocket"))
+	srv := startServer(t, nil, tunneltest.Echo("websocket"))
 	c := srv.dial(t, Config{StreamWindow: minStreamWindow})
 	pr, pw := io.Pipe()
 	req := tunnelRequest("websocket", "http://"+srv.addr()+"/echo", pr)
