@@ -103,6 +103,13 @@ func (r *frameReply) data(end bool, s string) {
 // goroutine of its own. It is closed when the test ends.
 func startFrameUpstream(t testing.TB, answer func(r *frameReply)) *upstream {
 	t.Helper()
+	return startFrameUpstreamWith(t, nil, answer)
+}
+
+// startFrameUpstreamWith is startFrameUpstream whose connections announce settings in their
+// first SETTINGS frame.
+func startFrameUpstreamWith(t testing.TB, settings []http2.Setting, answer func(r *frameReply)) *upstream {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -129,14 +136,15 @@ func startFrameUpstream(t testing.TB, answer func(r *frameReply)) *upstream {
 			conns = append(conns, nc)
 			n := len(conns)
 			mu.Unlock()
-			wg.Go(func() { serveFrames(nc, n, answer) })
+			wg.Go(func() { serveFrames(nc, n, settings, answer) })
 		}
 	})
 	return &upstream{url: "h2c://" + ln.Addr().String()}
 }
 
-// serveFrames serves connection n of a frame upstream until it fails or receives GOAWAY.
-func serveFrames(nc net.Conn, n int, answer func(r *frameReply)) {
+// serveFrames serves connection n of a frame upstream, which announces settings, until it fails
+// or receives GOAWAY.
+func serveFrames(nc net.Conn, n int, settings []http2.Setting, answer func(r *frameReply)) {
 	defer nc.Close()
 	preface := make([]byte, len(http2.ClientPreface))
 	if _, err := io.ReadFull(nc, preface); err != nil || string(preface) != http2.ClientPreface {
@@ -147,7 +155,7 @@ func serveFrames(nc net.Conn, n int, answer func(r *frameReply)) {
 	c.enc = hpack.NewEncoder(&c.buf)
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.mu.Lock()
-	c.fr.WriteSettings()
+	c.fr.WriteSettings(settings...)
 	c.mu.Unlock()
 	for {
 		f, err := c.fr.ReadFrame()

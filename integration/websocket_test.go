@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/net/http2"
 	"golang.org/x/net/websocket"
 
 	"muxgate/internal/demo"
@@ -332,5 +334,57 @@ func TestWebSocketDrainLogged(t *testing.T) {
 	}
 	if !strings.Contains(string(log), `"status":101`) || !strings.Contains(string(log), `"error":"shutdown_timeout"`) {
 		t.Errorf("access log:\n%s\nwant the WebSocket logged 101 shutdown_timeout", log)
+	}
+}
+
+// TestWebSocketRetried: an extended CONNECT that the upstream refused unprocessed
+// (REFUSED_STREAM, RFC 9113 8.7) is sent again, and the WebSocket's bytes all go on the stream
+// that was answered, none to the refused one, whose sender waited for them too.
+func TestWebSocketRetried(t *testing.T) {
+	enable := []http2.Setting{{ID: http2.SettingEnableConnectProtocol, Val: 1}}
+	var mu sync.Mutex
+	attempts := 0
+	answer := func(r *frameReply) {
+		mu.Lock()
+		attempts++
+		first := attempts == 1
+		mu.Unlock()
+		if protocol, _ := r.field(":protocol"); protocol != "websocket" {
+			t.Errorf("the upstream got :protocol %q", protocol)
+		}
+		if first {
+			r.reset(http2.ErrCodeRefusedStream)
+			return
+		}
+		r.headers(false, ":status", "200")
+		go func() {
+			body, ok := r.requestBody()
+			if ok {
+				r.data(true, strings.ToUpper(body))
+			}
+		}()
+	}
+	for _, engine := range []string{"", "x/net"} {
+		t.Run("engine "+engine, func(t *testing.T) {
+			attempts = 0
+			cfg := testConfig(startFrameUpstreamWith(t, enable, answer))
+			cfg.Pool.H2Engine = engine
+			f := startGateway(t, cfg)
+			c := dialRaw(t, f.addr, false)
+			c.send(strings.Replace(wsHandshake("/ws"), "Sec-WebSocket-Protocol: chat, superchat\r\n", "", 1))
+			resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+			if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("got %v, %v; want 101", resp, err)
+			}
+			c.send("all of it")
+			c.closeWrite()
+			c.readExactly("ALL OF IT")
+			c.expectClosed()
+			mu.Lock()
+			defer mu.Unlock()
+			if attempts != 2 {
+				t.Errorf("the upstream got %d extended CONNECTs, want 2", attempts)
+			}
+		})
 	}
 }
