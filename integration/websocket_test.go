@@ -388,3 +388,46 @@ func TestWebSocketRetried(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketHalfClose: an upstream that ends its side first (END_STREAM after its 2xx) leaves
+// the client's side open, as a TCP half-close does (RFC 8441 5): what the client sends after it
+// still reaches the upstream, until the client ends its side too; over both HTTP/2 engines.
+func TestWebSocketHalfClose(t *testing.T) {
+	enable := []http2.Setting{{ID: http2.SettingEnableConnectProtocol, Val: 1}}
+	got := make(chan string, 1)
+	answer := func(r *frameReply) {
+		r.headers(false, ":status", "200")
+		r.data(true, "bye")
+		go func() {
+			body, _ := r.requestBody()
+			got <- body
+		}()
+	}
+	for _, engine := range []string{"", "x/net"} {
+		t.Run("engine "+engine, func(t *testing.T) {
+			cfg := testConfig(startFrameUpstreamWith(t, enable, answer))
+			cfg.Pool.H2Engine = engine
+			f := startGateway(t, cfg)
+			c := dialRaw(t, f.addr, false)
+			c.send(strings.Replace(wsHandshake("/ws"), "Sec-WebSocket-Protocol: chat, superchat\r\n", "", 1))
+			if resp, err := http.ReadResponse(c.br, &http.Request{Method: "GET"}); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("got %v, %v; want 101", resp, err)
+			}
+			c.readExactly("bye")
+			if _, err := c.br.ReadByte(); err != io.EOF {
+				t.Fatalf("after bye: got %v, want io.EOF", err)
+			}
+			c.send("late words")
+			c.closeWrite()
+			select {
+			case body := <-got:
+				if body != "late words" {
+					t.Errorf("the upstream got %q after its END_STREAM, want late words", body)
+				}
+			case <-time.After(5 * time.Second):
+				t.Errorf("the upstream got no END_STREAM")
+			}
+			c.expectClosed()
+		})
+	}
+}
