@@ -251,13 +251,15 @@ func (c *conn) armWrite() {
 	}
 }
 
-// fail cancels the connection's requests with cause, and those it may still start, and stops its
-// pipeline: nothing more is written. Safe from any goroutine.
+// fail cancels the connection's requests, and those it may still start, with the cause it failed
+// with first (cause, if this is the first), and stops its pipeline: nothing more is written. Safe
+// from any goroutine.
 func (c *conn) fail(cause error) {
 	c.mu.Lock()
 	if c.failed == nil {
 		c.failed = cause
 	}
+	cause = c.failed // the first cause stands, as for the exchanges that start later (track)
 	cur := c.cur
 	c.mu.Unlock()
 	if cur != nil {
@@ -1023,8 +1025,13 @@ func (c *conn) closeIfIdle() {
 func (c *conn) abort() {
 	c.state.Store(stateClosed)
 	c.s.lot.unpark(c)
-	// The cause first: closing the socket first let the connection's watch take the close for
-	// the client's (errPeerGone) and cancel the requests with that cause before this one.
-	c.fail(http.ErrServerClosed)
+	// The cause first, or the connection's watch would take the close for the client's
+	// (errPeerGone); the socket before the cancel, or the handler, cancelled, could still answer.
+	c.mu.Lock()
+	if c.failed == nil {
+		c.failed = http.ErrServerClosed
+	}
+	c.mu.Unlock()
 	c.rwc.Close()
+	c.fail(http.ErrServerClosed)
 }
