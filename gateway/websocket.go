@@ -152,12 +152,23 @@ func (p *proxy) tunnel(w http.ResponseWriter, rec *record, resp *http.Response, 
 	rec.bytesIn, err = body.result()
 	if err != nil {
 		rec.err = cutByServer(rec.in, err)
-		rec.reason = classify(rec.err).reason
+		rec.reason = tunnelReason(rec.err)
 	}
 	if p.metrics != nil {
 		p.metrics.tunnels.Add(-1) // before the line, which a reader may wait for
 	}
 	p.done(rec)
+}
+
+// tunnelReason is the access log's reason for a tunnel that failed with err: as for a response
+// body, client_write where writing to the client failed (it stopped reading, say), and otherwise
+// the reason classify gives.
+func tunnelReason(err error) string {
+	var werr *clientWriteError
+	if errors.As(err, &werr) {
+		return "client_write"
+	}
+	return classify(err).reason
 }
 
 // switchHead fills h, the client's header, for the 101 that answers a WebSocket handshake with

@@ -61,6 +61,16 @@ func wsUpstream() http.Handler {
 		w.WriteHeader(http.StatusOK)
 		rc := http.NewResponseController(w)
 		rc.Flush()
+		if r.URL.Path == "/ws/flood" {
+			// More than any socket buffer holds, to a client that reads none of it.
+			chunk := bytes.Repeat([]byte("f"), 64<<10)
+			for range 1024 {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+			return
+		}
 		if r.URL.Path == "/ws/bye" {
 			io.WriteString(w, "bye")
 			rc.Flush()
@@ -429,5 +439,25 @@ func TestWebSocketHalfClose(t *testing.T) {
 			}
 			c.expectClosed()
 		})
+	}
+}
+
+// TestWebSocketSlowReader: a client that takes none of what the upstream sends is cut off after
+// -write-timeout, as one that takes none of a response is, and the access log blames it.
+func TestWebSocketSlowReader(t *testing.T) {
+	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: wsUpstream()})
+	cfg := testConfig(u)
+	cfg.Front.WriteTimeout = 300 * time.Millisecond
+	access := &logBuffer{}
+	cfg.AccessLog = zerolog.New(access)
+	f := startGateway(t, cfg)
+	c := dialRaw(t, f.addr, false)
+	c.send(wsHandshake("/ws/flood"))
+	readSwitch(t, c)
+	if !access.await(20*time.Second, func(log string) bool { return strings.Contains(log, `"status":101`) }) {
+		t.Fatalf("no access-log line for the WebSocket")
+	}
+	if log := access.String(); !strings.Contains(log, `"error":"client_write"`) {
+		t.Errorf("access log %q, want the WebSocket logged client_write", log)
 	}
 }
