@@ -115,13 +115,13 @@ func (r *connReader) waitIdle() error {
 	return r.readIdleErr
 }
 
-// waitReadable blocks, on a TCP connection, until a Read would not: bytes have arrived (or were
-// read ahead), the connection has ended or failed, or the read deadline has passed; Read then says
-// which. It holds no buffer and takes nothing from the socket. On another connection (TLS, whose
-// records only a read can tell) it returns at once.
-func (r *connReader) waitReadable() {
+// waitReadable blocks, on a TCP connection, until ready, called with the socket when it may be
+// readable, reports true: a tunnel's wait for bytes, which holds no buffer (Tunnel.WaitRead). It
+// returns at once where bytes were read ahead, and where the connection is not a TCP one (TLS,
+// whose records only a read can tell).
+func (r *connReader) waitReadable(ready func(fd uintptr) bool) {
 	if r.raw != nil && !r.buffered() {
-		r.raw.Read(onPeek)
+		r.raw.Read(ready)
 	}
 }
 

@@ -35,9 +35,10 @@ func (r *connReader) onReadable(fd uintptr) bool {
 // rawIdleWait says whether waitIdle can wait on the socket itself on this system.
 const rawIdleWait = true
 
-// onPeek is waitReadable's callback: it reports whether the socket has a byte to read, or has
-// ended or failed, without taking anything from it.
-func onPeek(fd uintptr) bool {
+// peekSocket is the core of a tunnel's wait (Tunnel.WaitRead): it reports whether the socket fd
+// has a byte to read, or has ended or failed, without taking a byte from it, and the failure the
+// peek took, which the kernel reports only once (a reset, say).
+func peekSocket(fd uintptr) (ready bool, err error) {
 	var b [1]byte
 	for {
 		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
@@ -45,8 +46,10 @@ func onPeek(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			return false
+			return false, nil
+		case nil:
+			return true, nil
 		}
-		return true
+		return true, os.NewSyscallError("recvfrom", err)
 	}
 }

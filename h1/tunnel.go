@@ -21,6 +21,11 @@ type Tunnel struct {
 	idle time.Duration
 	last atomic.Int64 // the coarse clock's reading, in Unix nanoseconds, at the last byte either way
 
+	// Owned by the goroutine that reads: WaitRead's callback, bound once, and the failure its
+	// peek took, which the next Read returns.
+	peek    func(fd uintptr) bool
+	peekErr error
+
 	mu    sync.Mutex
 	timer *time.Timer    // guarded by mu; nil once the tunnel is cut or ended
 	ended bool           // guarded by mu: the handler returned, and Read and Write fail at once
@@ -113,7 +118,9 @@ func (t *Tunnel) Read(p []byte) (int, error) {
 	c := t.c
 	var n int
 	var err error
-	if c.br != nil && c.br.Buffered() > 0 {
+	if t.peekErr != nil {
+		n, err, t.peekErr = 0, t.peekErr, nil
+	} else if c.br != nil && c.br.Buffered() > 0 {
 		n, err = c.br.Read(p)
 	} else {
 		if c.br != nil {
@@ -139,8 +146,20 @@ func (t *Tunnel) WaitRead() {
 	}
 	defer t.calls.Done()
 	if c := t.c; c.br == nil || c.br.Buffered() == 0 {
-		c.cr.waitReadable()
+		if t.peek == nil {
+			t.peek = t.onPeek
+		}
+		c.cr.waitReadable(t.peek)
 	}
+}
+
+// onPeek is WaitRead's callback (see peekSocket).
+func (t *Tunnel) onPeek(fd uintptr) bool {
+	ready, err := peekSocket(fd)
+	if err != nil {
+		t.peekErr = err
+	}
+	return ready
 }
 
 // Write sends p to the client, within Config.WriteTimeout.

@@ -461,3 +461,26 @@ func TestWebSocketSlowReader(t *testing.T) {
 		t.Errorf("access log %q, want the WebSocket logged client_write", log)
 	}
 }
+
+// TestWebSocketClientGone: a client that resets its connection mid-WebSocket is logged as a client
+// that closed.
+func TestWebSocketClientGone(t *testing.T) {
+	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: wsUpstream()})
+	cfg := testConfig(u)
+	access := &logBuffer{}
+	cfg.AccessLog = zerolog.New(access)
+	f := startGateway(t, cfg)
+	c := dialRaw(t, f.addr, false)
+	c.send(wsHandshake("/ws/echo"))
+	readSwitch(t, c)
+	c.send("hi")
+	c.readExactly("HI")
+	c.c.(*net.TCPConn).SetLinger(0)
+	c.c.Close() // a reset
+	if !access.await(10*time.Second, func(log string) bool { return strings.Contains(log, `"status":101`) }) {
+		t.Fatalf("no access-log line for the WebSocket")
+	}
+	if log := access.String(); !strings.Contains(log, `"error":"client_closed"`) {
+		t.Errorf("access log %q, want the WebSocket logged client_closed", log)
+	}
+}
