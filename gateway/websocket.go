@@ -142,7 +142,8 @@ func (p *proxy) tunnel(w http.ResponseWriter, rec *record, resp *http.Response, 
 	rec.bytesOut, err = io.Copy(tunnelWriter{tun}, resp.Body)
 	if err == nil {
 		// The upstream ended its side (END_STREAM): so does the client's connection, and the
-		// client's side goes on until it ends too, or the tunnel's idle time runs out.
+		// client's side goes on until the session has sent its end too, or the tunnel's idle
+		// time runs out.
 		tun.CloseWrite()
 	} else {
 		body.fail(err)
@@ -207,7 +208,7 @@ type tunnelBody struct {
 	ready chan struct{} // closed by open
 	tun   *h1.Tunnel    // set before ready is closed; nil for an empty body
 
-	ended chan struct{} // closed, once, when the client's side has ended: at its end, an error, or Close
+	ended chan struct{} // closed, once, by the session's Close: it has sent the client's side's end, or given up on it
 	once  sync.Once
 
 	mu    sync.Mutex
@@ -219,9 +220,6 @@ type tunnelBody struct {
 func (b *tunnelBody) open(tun *h1.Tunnel) {
 	b.tun = tun
 	close(b.ready)
-	if tun == nil {
-		b.end()
-	}
 }
 
 func (b *tunnelBody) Read(p []byte) (int, error) {
@@ -233,11 +231,8 @@ func (b *tunnelBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	b.n += int64(n)
 	b.mu.Unlock()
-	if err != nil {
-		if err != io.EOF {
-			b.fail(clientSide(err))
-		}
-		b.end()
+	if err != nil && err != io.EOF {
+		b.fail(clientSide(err))
 	}
 	return n, err
 }
@@ -264,9 +259,11 @@ func clientSide(err error) error {
 // errTunnelClient marks a failed read from a client whose connection is a tunnel.
 var errTunnelClient = errors.New("gateway: the client's connection failed")
 
-// Close is the session's: the stream needs no more of the client's bytes (it was reset, or the
-// session closed). A Read in progress returns; the client's connection may still get the
-// upstream's last bytes.
+// Close is the session's, once it needs no more of the client's bytes: it has sent their end
+// (END_STREAM), or the stream was reset, or the session closed. The tunnel waits for it, not for
+// the Read that found the end, after which the session may still be sending the END_STREAM that
+// closing the response body would turn into a reset. A Read in progress returns; the client's
+// connection may still get the upstream's last bytes.
 func (b *tunnelBody) Close() error {
 	b.end()
 	select {
@@ -289,7 +286,7 @@ func (b *tunnelBody) fail(err error) {
 	b.mu.Unlock()
 }
 
-// end marks the client's side ended.
+// end marks the client's side ended: the session is done with it.
 func (b *tunnelBody) end() { b.once.Do(func() { close(b.ended) }) }
 
 // result returns the bytes read from the client and the tunnel's failure, if any.
