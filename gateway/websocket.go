@@ -265,7 +265,7 @@ var errTunnelClient = errors.New("gateway: the client's connection failed")
 // closing the response body would turn into a reset. A Read in progress returns; the client's
 // connection may still get the upstream's last bytes.
 func (b *tunnelBody) Close() error {
-	b.end()
+	b.once.Do(func() { close(b.ended) })
 	select {
 	case <-b.ready:
 		if b.tun != nil {
@@ -285,9 +285,6 @@ func (b *tunnelBody) fail(err error) {
 	}
 	b.mu.Unlock()
 }
-
-// end marks the client's side ended: the session is done with it.
-func (b *tunnelBody) end() { b.once.Do(func() { close(b.ended) }) }
 
 // result returns the bytes read from the client and the tunnel's failure, if any.
 func (b *tunnelBody) result() (int64, error) {
