@@ -39,7 +39,8 @@ type statePool interface {
 // request at a time tries the primary again once the back-off has passed; its success switches
 // back. A request that the primary provably
 // did not take (no session, or not processed, with no byte of its body read) is sent on the
-// secondary at once, so that a switch costs the client nothing; one that the primary may have
+// secondary at once, so that a switch costs the client nothing, as is a WebSocket whose extended
+// CONNECT the primary does not take; one that the primary may have
 // processed (pool.ErrMaybeProcessed), whose retry the pool has made already, is not.
 //
 // Which pool served a request is in pool.Info.Protocol, as for a single pool.
@@ -150,10 +151,13 @@ func (f *fallback) failed(ctx context.Context, err error, probe bool) (resend bo
 		errors.Is(err, pool.ErrQueueTimeout) && !live(f.primary.State())
 	notProcessed := errors.Is(err, pool.ErrNotProcessed)
 	counts := unreachable || notProcessed || connectionFailed(err)
+	// An extended CONNECT (a WebSocket) that the primary's SETTINGS do not allow (RFC 9220 3)
+	// was not sent, and the secondary's may allow it (RFC 8441 3); it says nothing of the path.
+	noConnect := errors.Is(err, pool.ErrNoExtendedConnect)
 	if ctx.Err() != nil || errors.Is(err, pool.ErrClosed) || errors.Is(err, pool.ErrResponseTimeout) {
 		// The client left, the request timed out, or the gateway is shutting down: nothing
 		// is learnt about the primary, and nothing is resent.
-		counts, unreachable, notProcessed = false, false, false
+		counts, unreachable, notProcessed, noConnect = false, false, false, false
 	}
 
 	f.mu.Lock()
@@ -163,7 +167,7 @@ func (f *fallback) failed(ctx context.Context, err error, probe bool) (resend bo
 		st.Probing = false
 	}
 	if !counts {
-		return false
+		return noConnect
 	}
 	st.Failures++
 	switch {

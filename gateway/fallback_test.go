@@ -406,3 +406,24 @@ func TestFallbackKeepsMaybeProcessed(t *testing.T) {
 		})
 	}
 }
+
+// TestFallbackExtendedConnect: a WebSocket's extended CONNECT that HTTP/3's SETTINGS do not allow
+// goes to HTTP/2 at once, and counts as no failure of the primary.
+func TestFallbackExtendedConnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, p3, p2 := newTestFallback()
+		p3.state = pool.State{Sessions: []pool.SessionState{{ID: 1}}}
+		p3.set(fails(fmt.Errorf("h3: session 1: %w", pool.ErrNoExtendedConnect)))
+		for i := range 2 * fallbackFailures {
+			if got, _, err := send(t, f, "tunnel"); err != nil || got != "h2 tunnel" {
+				t.Fatalf("request %d: %q, %v; want the secondary's answer", i, got, err)
+			}
+		}
+		if st, _, _ := f.State(); st.OnSecondary || st.Failures != 0 {
+			t.Errorf("state %+v, want on the primary, no failure counted", st)
+		}
+		if p2.callCount() != 2*fallbackFailures {
+			t.Errorf("secondary asked %d times, want %d", p2.callCount(), 2*fallbackFailures)
+		}
+	})
+}
