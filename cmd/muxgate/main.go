@@ -33,10 +33,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "muxgate: %v (see muxgate -help)\n", err)
 		return 2
 	}
-	xconnect := addXConnect(o)
+	execForDemo := addXConnect(o)
 	slackErr := applyTimerSlack(o.timerSlack) // first: it may execute the program again
 	var xconnectErr error
-	if xconnect {
+	if execForDemo {
 		xconnectErr = execAgain() // where setting the slack did not
 	}
 	log := newLogger(o)

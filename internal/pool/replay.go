@@ -181,10 +181,10 @@ func (v *view) readKeptLocked(p []byte) (n int, done bool, err error) {
 	return 0, false, nil
 }
 
-// keepLocked records the result of a Read of the body, n bytes into p and err, that v made;
-// v.r.mu must be held. It keeps the bytes in buf while they fit within limit and another attempt
-// may follow (and drops buf for good when they do not), makes err sticky, and counts the bytes as returned by v if v is still
-// the current view. It does not retain p.
+// keepLocked records the result of a Read of the body, n bytes into p and err, that v made; v.r.mu
+// must be held. It keeps the bytes in buf while they fit within limit and another attempt may
+// follow (and drops buf for good when they do not), makes err sticky, and counts the bytes as
+// returned by v if v is still the current view. It does not retain p.
 func (v *view) keepLocked(p []byte, n int, err error) {
 	r := v.r
 	r.reading = false
