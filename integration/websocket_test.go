@@ -215,8 +215,10 @@ func TestWebSocketIdle(t *testing.T) {
 	readSwitch(t, c)
 	c.send("hi")
 	c.readExactly("HI")
-	if n := scrape(t, admin)["muxgate_websockets_open"]; n != 1 {
-		t.Errorf("muxgate_websockets_open %v while the WebSocket is open, want 1", n)
+	m := scrape(t, admin)
+	if m["muxgate_websockets_open"] != 1 || m["muxgate_client_requests_active"] != 1 {
+		t.Errorf("muxgate_websockets_open %v, muxgate_client_requests_active %v while the WebSocket is open, want 1 and 1",
+			m["muxgate_websockets_open"], m["muxgate_client_requests_active"])
 	}
 	// Nothing more either way: the gateway cuts the tunnel.
 	c.expectClosed()
@@ -225,7 +227,7 @@ func TestWebSocketIdle(t *testing.T) {
 		!strings.Contains(access.String(), want) {
 		t.Errorf("access log %q, want a 101 line with error tunnel_idle", access.String())
 	}
-	m := scrape(t, admin)
+	m = scrape(t, admin)
 	for name, want := range map[string]float64{
 		`muxgate_websockets_open`:                            0,
 		`muxgate_requests_total{code="101"}`:                 1,
