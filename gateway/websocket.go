@@ -238,12 +238,11 @@ func (b *tunnelBody) Read(p []byte) (int, error) {
 }
 
 // WaitRead waits, for the session's sender, until a Read would not block (h1.Tunnel.WaitRead), so
-// that it holds no buffer while the client sends nothing.
-func (b *tunnelBody) WaitRead() {
+// that it holds no buffer while the client sends nothing. It reports false where it cannot tell
+// without reading (over TLS).
+func (b *tunnelBody) WaitRead() bool {
 	<-b.ready
-	if b.tun != nil {
-		b.tun.WaitRead()
-	}
+	return b.tun == nil || b.tun.WaitRead()
 }
 
 // clientSide is the failure of a tunnel's read from the client, as classify takes it: a cut of

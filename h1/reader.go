@@ -117,12 +117,17 @@ func (r *connReader) waitIdle() error {
 
 // waitReadable blocks, on a TCP connection, until ready, called with the socket when it may be
 // readable, reports true: a tunnel's wait for bytes, which holds no buffer (Tunnel.WaitRead). It
-// returns at once where bytes were read ahead, and where the connection is not a TCP one (TLS,
-// whose records only a read can tell).
-func (r *connReader) waitReadable(ready func(fd uintptr) bool) {
-	if r.raw != nil && !r.buffered() {
-		r.raw.Read(ready)
+// returns at once where bytes were read ahead. It reports false, at once, where the connection is
+// not a TCP one (TLS, whose records only a read can tell).
+func (r *connReader) waitReadable(ready func(fd uintptr) bool) bool {
+	switch {
+	case r.buffered():
+		return true
+	case r.raw == nil:
+		return false
 	}
+	r.raw.Read(ready)
+	return true
 }
 
 // fill blocks until one byte arrives and stashes it, without a bufio.Reader.

@@ -137,20 +137,22 @@ func (t *Tunnel) Read(p []byte) (int, error) {
 }
 
 // WaitRead blocks until a Read would not block: the client has sent bytes, or its connection has
-// ended or failed, or the tunnel was cut (Read then says which). It holds no buffer while it waits,
-// so that a reader which takes its buffer only once WaitRead returns spends none on an idle
-// tunnel. Over TLS, whose records only a read can tell, it returns at once.
-func (t *Tunnel) WaitRead() {
+// ended or failed, or the tunnel was cut (Read then says which); it reports true then. It holds no
+// buffer while it waits, so that a reader which takes its buffer only once WaitRead returns spends
+// none on an idle tunnel. Over TLS, whose records only a read can tell, it reports false at once.
+func (t *Tunnel) WaitRead() bool {
 	if !t.enter() {
-		return
+		return true // Read fails at once
 	}
 	defer t.calls.Done()
-	if c := t.c; c.br == nil || c.br.Buffered() == 0 {
-		if t.peek == nil {
-			t.peek = t.onPeek
-		}
-		c.cr.waitReadable(t.peek)
+	c := t.c
+	if c.br != nil && c.br.Buffered() > 0 {
+		return true
 	}
+	if t.peek == nil {
+		t.peek = t.onPeek
+	}
+	return c.cr.waitReadable(t.peek)
 }
 
 // onPeek is WaitRead's callback (see peekSocket).

@@ -55,12 +55,12 @@ func (v *view) awaitOpen() bool {
 // is silent.
 type gatedView struct{ *view }
 
-// WaitRead returns once a Read of g would not block.
-func (g gatedView) WaitRead() {
+// WaitRead returns once a Read of g would not block, and reports true; false where the body
+// cannot tell without reading.
+func (g gatedView) WaitRead() bool {
 	if !g.awaitOpen() {
-		return
+		return true // Read fails at once
 	}
-	if w, ok := g.r.body.(interface{ WaitRead() }); ok {
-		w.WaitRead()
-	}
+	w, ok := g.r.body.(interface{ WaitRead() bool })
+	return ok && w.WaitRead()
 }

@@ -122,7 +122,7 @@ func TestGatedReplay(t *testing.T) {
 		}
 		r := newGatedReplay(&closeCounter{Reader: strings.NewReader("abc")})
 		first := r.view()
-		if _, ok := first.(interface{ WaitRead() }); !ok {
+		if _, ok := first.(interface{ WaitRead() bool }); !ok {
 			t.Fatal("a gated view cannot wait for bytes without a buffer")
 		}
 		firstRead := read(first)

@@ -362,7 +362,7 @@ type waitingBody struct {
 	calls []string
 }
 
-func (b *waitingBody) WaitRead() { b.calls = append(b.calls, "wait") }
+func (b *waitingBody) WaitRead() bool { b.calls = append(b.calls, "wait"); return true }
 
 func (b *waitingBody) Read(p []byte) (int, error) {
 	b.calls = append(b.calls, "read")
@@ -390,6 +390,47 @@ func TestExtendedConnectWaitsWithoutBuffer(t *testing.T) {
 		want := "wait read wait read wait read"
 		if got := strings.Join(body.calls, " "); got != want {
 			t.Errorf("calls %q, want %q", got, want)
+		}
+		r.res.Body.Close()
+	})
+}
+
+// sizingBody is a tunnel's body that cannot wait without reading (over TLS): it records the
+// size of the buffer each Read is given.
+type sizingBody struct {
+	*io.PipeReader
+	sizes []int
+}
+
+func (b *sizingBody) WaitRead() bool { return false }
+
+func (b *sizingBody) Read(p []byte) (int, error) {
+	b.sizes = append(b.sizes, len(p))
+	return b.PipeReader.Read(p)
+}
+
+// TestExtendedConnectSmallBufferWhileWaiting: a body that cannot wait without reading waits in a
+// small buffer, and gets the big one after a Read that filled the small one.
+func TestExtendedConnectSmallBufferWhileWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPeer(t, Config{}, enableConnect)
+		pr, pw := io.Pipe()
+		body := &sizingBody{PipeReader: pr}
+		r := p.start(tunnelRequest("websocket", "https://example.com/chat", body))
+		id := p.expect(http2.FrameHeaders).StreamID
+		p.headers(id, false, ":status", "200")
+		r.wait()
+		go pw.Write([]byte("x"))
+		p.expect(http2.FrameData)
+		go pw.Write(bytes.Repeat([]byte("y"), 3000))
+		for sent := 0; sent < 3000; sent += len(p.expect(http2.FrameData).data) {
+		}
+		pw.Close()
+		p.expect(http2.FrameData)
+		synctest.Wait()
+		want := []int{smallSendBufSize, smallSendBufSize, sendBufSize, smallSendBufSize}
+		if !slices.Equal(body.sizes, want) {
+			t.Errorf("Read buffer sizes %v, want %v", body.sizes, want)
 		}
 		r.res.Body.Close()
 	})
