@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -355,83 +356,58 @@ func TestServerExtendedConnectEcho(t *testing.T) {
 	}
 }
 
-// waitingBody is a tunnel's body that can wait for bytes without a buffer (readWaiter): it
-// records its calls, in order.
-type waitingBody struct {
+// recordingBody is a tunnel's body that records the sender's calls: "wait", and "read N" with
+// the size of the buffer each Read is given. canWait is what WaitRead reports (false: a tunnel
+// over TLS, which cannot wait without reading).
+type recordingBody struct {
 	*io.PipeReader
-	calls []string
+	canWait bool
+	calls   []string
 }
 
-func (b *waitingBody) WaitRead() bool { b.calls = append(b.calls, "wait"); return true }
+func (b *recordingBody) WaitRead() bool {
+	b.calls = append(b.calls, "wait")
+	return b.canWait
+}
 
-func (b *waitingBody) Read(p []byte) (int, error) {
-	b.calls = append(b.calls, "read")
+func (b *recordingBody) Read(p []byte) (int, error) {
+	b.calls = append(b.calls, "read "+strconv.Itoa(len(p)))
 	return b.PipeReader.Read(p)
 }
 
-// TestExtendedConnectWaitsWithoutBuffer: the sender waits for a body that can (readWaiter) before
-// each Read, so that it takes its buffer only when there is something to send.
-func TestExtendedConnectWaitsWithoutBuffer(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		p := newPeer(t, Config{}, enableConnect)
-		pr, pw := io.Pipe()
-		body := &waitingBody{PipeReader: pr}
-		r := p.start(tunnelRequest("websocket", "https://example.com/chat", body))
-		id := p.expect(http2.FrameHeaders).StreamID
-		p.headers(id, false, ":status", "200")
-		r.wait()
-		go pw.Write([]byte("one"))
-		p.expect(http2.FrameData)
-		go pw.Write([]byte("two"))
-		p.expect(http2.FrameData)
-		pw.Close()
-		p.expect(http2.FrameData)
-		synctest.Wait()
-		want := "wait read wait read wait read"
-		if got := strings.Join(body.calls, " "); got != want {
-			t.Errorf("calls %q, want %q", got, want)
-		}
-		r.res.Body.Close()
-	})
-}
-
-// sizingBody is a tunnel's body that cannot wait without reading (over TLS): it records the
-// size of the buffer each Read is given.
-type sizingBody struct {
-	*io.PipeReader
-	sizes []int
-}
-
-func (b *sizingBody) WaitRead() bool { return false }
-
-func (b *sizingBody) Read(p []byte) (int, error) {
-	b.sizes = append(b.sizes, len(p))
-	return b.PipeReader.Read(p)
-}
-
-// TestExtendedConnectSmallBufferWhileWaiting: a body that cannot wait without reading waits in a
-// small buffer, and gets the big one after a Read that filled the small one.
-func TestExtendedConnectSmallBufferWhileWaiting(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		p := newPeer(t, Config{}, enableConnect)
-		pr, pw := io.Pipe()
-		body := &sizingBody{PipeReader: pr}
-		r := p.start(tunnelRequest("websocket", "https://example.com/chat", body))
-		id := p.expect(http2.FrameHeaders).StreamID
-		p.headers(id, false, ":status", "200")
-		r.wait()
-		go pw.Write([]byte("x"))
-		p.expect(http2.FrameData)
-		go pw.Write(bytes.Repeat([]byte("y"), 3000))
-		for sent := 0; sent < 3000; sent += len(p.expect(http2.FrameData).data) {
-		}
-		pw.Close()
-		p.expect(http2.FrameData)
-		synctest.Wait()
-		want := []int{smallSendBufSize, smallSendBufSize, sendBufSize, smallSendBufSize}
-		if !slices.Equal(body.sizes, want) {
-			t.Errorf("Read buffer sizes %v, want %v", body.sizes, want)
-		}
-		r.res.Body.Close()
-	})
+// TestExtendedConnectSendBuffers: the sender waits for a body that can (readWaiter) before each
+// Read, so that it takes its buffer only when there is something to send; a body that cannot
+// wait without reading waits in a small buffer, and gets the big one after a Read that filled
+// the small one.
+func TestExtendedConnectSendBuffers(t *testing.T) {
+	big, small := strconv.Itoa(sendBufSize), strconv.Itoa(smallSendBufSize)
+	for _, tc := range []struct {
+		canWait bool
+		want    string
+	}{
+		{true, "wait read " + big + " wait read " + big + " wait read " + big},
+		{false, "wait read " + small + " wait read " + small + " wait read " + big + " wait read " + small},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			p := newPeer(t, Config{}, enableConnect)
+			pr, pw := io.Pipe()
+			body := &recordingBody{PipeReader: pr, canWait: tc.canWait}
+			r := p.start(tunnelRequest("websocket", "https://example.com/chat", body))
+			id := p.expect(http2.FrameHeaders).StreamID
+			p.headers(id, false, ":status", "200")
+			r.wait()
+			go pw.Write([]byte("x"))
+			p.expect(http2.FrameData)
+			go pw.Write(bytes.Repeat([]byte("y"), 3000))
+			for sent := 0; sent < 3000; sent += len(p.expect(http2.FrameData).data) {
+			}
+			pw.Close()
+			p.expect(http2.FrameData)
+			synctest.Wait()
+			if got := strings.Join(body.calls, " "); got != tc.want {
+				t.Errorf("canWait %v: calls %q, want %q", tc.canWait, got, tc.want)
+			}
+			r.res.Body.Close()
+		})
+	}
 }
