@@ -37,11 +37,12 @@ const (
 type conn struct {
 	s          *Server
 	rwc        net.Conn
-	remoteAddr string
+	remoteAddr string          // the client's address: the socket's peer, or the one a PROXY header named
 	start      time.Time       // when it was accepted
 	base       context.Context // parent of the request contexts (with the local address); never cancelled
 
-	// Set by Server.addConn before the serve goroutine starts; read-only after.
+	// Set by Server.addConn before the serve goroutine starts, or with Config.ProxyProtocol by
+	// the serve goroutine once it has read the PROXY header; read-only after.
 	ip      netip.Addr // the client address counted against MaxConnsPerIP; zero if not counted
 	refused bool       // the address is at MaxConnsPerIP: refuse the connection
 
@@ -331,6 +332,10 @@ func (c *conn) serve() (reusable bool) {
 func (c *conn) run() (shed bool) {
 	if !c.started {
 		c.started = true
+		if c.s.cfg.ProxyProtocol && !c.readProxy() {
+			c.rwc.Close()
+			return false
+		}
 		if c.refused {
 			c.refuse()
 			return false

@@ -5,8 +5,8 @@ package h1
 // onReadable is not used where the socket cannot be read directly: waitIdle reads one byte.
 func (r *connReader) onReadable(fd uintptr) bool { return true }
 
-// peekSocket is not used where the socket cannot be read directly.
-func peekSocket(fd uintptr) (bool, error) { return true, nil }
+// peekSocket peeks nothing where the socket cannot be read directly.
+func peekSocket(fd uintptr, b []byte) (int, bool, error) { return 0, true, nil }
 
 // rawIdleWait says whether waitIdle can wait on the socket itself on this system.
 const rawIdleWait = false

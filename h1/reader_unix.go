@@ -35,21 +35,21 @@ func (r *connReader) onReadable(fd uintptr) bool {
 // rawIdleWait says whether waitIdle can wait on the socket itself on this system.
 const rawIdleWait = true
 
-// peekSocket is the core of a tunnel's wait (Tunnel.WaitRead): it reports whether the socket fd
-// has a byte to read, or has ended or failed, without taking a byte from it, and the failure the
-// peek took, which the kernel reports only once (a reset, say).
-func peekSocket(fd uintptr) (ready bool, err error) {
-	var b [1]byte
+// peekSocket copies into b what the socket fd holds, without taking it, and reports how many
+// bytes it copied, whether the socket was ready (it had a byte, or has ended or failed) and the
+// failure the peek took, which the kernel reports only once (a reset, say). It is the core of a
+// tunnel's wait (Tunnel.WaitRead, with one byte) and of the PROXY header's first look.
+func peekSocket(fd uintptr, b []byte) (n int, ready bool, err error) {
 	for {
-		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		n, _, err := syscall.Recvfrom(int(fd), b, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch err {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			return false, nil
+			return 0, false, nil
 		case nil:
-			return true, nil
+			return n, true, nil
 		}
-		return true, os.NewSyscallError("recvfrom", err)
+		return 0, true, os.NewSyscallError("recvfrom", err)
 	}
 }

@@ -71,12 +71,13 @@ type Server struct {
 	// closing is unset, so that no Add races with Wait.
 	wg sync.WaitGroup
 
-	open     atomic.Int64  // connections open
-	accepted atomic.Uint64 // connections accepted since New
-	tlsFails atomic.Uint64 // TLS connections that failed their handshake or negotiated another protocol
-	active   atomic.Int64  // requests whose handler is running or whose response is being written
-	requests atomic.Uint64 // requests handled since New
-	clock    clock         // read anywhere; set by the watch goroutine
+	open       atomic.Int64  // connections open
+	accepted   atomic.Uint64 // connections accepted since New
+	tlsFails   atomic.Uint64 // TLS connections that failed their handshake or negotiated another protocol
+	proxyFails atomic.Uint64 // connections closed for want of a valid PROXY header
+	active     atomic.Int64  // requests whose handler is running or whose response is being written
+	requests   atomic.Uint64 // requests handled since New
+	clock      clock         // read anywhere; set by the watch goroutine
 
 	watchTicks atomic.Uint64 // watchTick periods since the watch goroutine started, from 1
 	sweepList  []*conn       // the watch goroutine's own: the connections of one sweep
@@ -89,8 +90,11 @@ type State struct {
 	// TLSFailures counts TLS connections closed before a request: a failed or timed-out
 	// handshake, or ALPN that chose a protocol other than HTTP/1.x.
 	TLSFailures uint64
-	Active      int    // requests whose handler runs or whose response is being finished
-	Requests    uint64 // requests handed to the handler since New (refused requests are not counted)
+	// ProxyFailures counts connections closed because they did not begin with a valid PROXY
+	// header within HeaderTimeout (Config.ProxyProtocol).
+	ProxyFailures uint64
+	Active        int    // requests whose handler runs or whose response is being finished
+	Requests      uint64 // requests handed to the handler since New (refused requests are not counted)
 }
 
 // New returns a Server for h, with cfg's zero values filled in and its limits clamped (see
@@ -213,11 +217,12 @@ func (s *Server) closeLot() {
 // State returns the server's current load.
 func (s *Server) State() State {
 	return State{
-		Conns:       int(s.open.Load()),
-		Accepted:    s.accepted.Load(),
-		TLSFailures: s.tlsFails.Load(),
-		Active:      int(s.active.Load()),
-		Requests:    s.requests.Load(),
+		Conns:         int(s.open.Load()),
+		Accepted:      s.accepted.Load(),
+		TLSFailures:   s.tlsFails.Load(),
+		ProxyFailures: s.proxyFails.Load(),
+		Active:        int(s.active.Load()),
+		Requests:      s.requests.Load(),
 	}
 }
 
@@ -272,22 +277,37 @@ func (s *Server) addConn(c *conn) bool {
 	if s.closing.Load() {
 		return false
 	}
-	if s.cfg.MaxConnsPerIP > 0 {
-		c.ip = clientIP(c.rwc)
-		if c.ip.IsValid() {
-			if s.perIP[c.ip] >= s.cfg.MaxConnsPerIP {
-				// Refused by its serve goroutine, which still holds a slot until it is done.
-				c.ip, c.refused = netip.Addr{}, true
-			} else {
-				s.perIP[c.ip]++
-			}
-		}
+	if !s.cfg.ProxyProtocol {
+		// Else the address comes with the PROXY header (conn.readProxy).
+		s.countIPLocked(c, clientIP(c.rwc))
 	}
 	s.conns[c] = struct{}{}
 	s.open.Add(1)
 	s.accepted.Add(1)
 	s.wg.Add(1)
 	return true
+}
+
+// countIP counts c against MaxConnsPerIP as a connection from ip, or marks it refused (conn.ip,
+// conn.refused) if ip is at the limit.
+func (s *Server) countIP(c *conn, ip netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.countIPLocked(c, ip)
+}
+
+// countIPLocked is countIP with s.mu held.
+func (s *Server) countIPLocked(c *conn, ip netip.Addr) {
+	if s.cfg.MaxConnsPerIP <= 0 || !ip.IsValid() {
+		return
+	}
+	if s.perIP[ip] >= s.cfg.MaxConnsPerIP {
+		// Refused by its serve goroutine, which still holds a slot until it is done.
+		c.refused = true
+		return
+	}
+	c.ip = ip
+	s.perIP[ip]++
 }
 
 // clientIP is the address a connection comes from, or the zero Addr if it is not an IP one.

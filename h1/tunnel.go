@@ -157,7 +157,8 @@ func (t *Tunnel) WaitRead() bool {
 
 // onPeek is WaitRead's callback (see peekSocket).
 func (t *Tunnel) onPeek(fd uintptr) bool {
-	ready, err := peekSocket(fd)
+	var b [1]byte
+	_, ready, err := peekSocket(fd, b[:])
 	if err != nil {
 		t.peekErr = err
 	}
