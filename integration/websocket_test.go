@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go/http3"
 	"github.com/rs/zerolog"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/websocket"
@@ -401,24 +402,33 @@ func TestWebSocketRetried(t *testing.T) {
 	}
 }
 
-// TestWebSocketHalfClose: an upstream that ends its side first (END_STREAM after its 2xx) leaves
-// the client's side open, as a TCP half-close does (RFC 8441 5): what the client sends after it
-// still reaches the upstream, until the client ends its side too; over both HTTP/2 engines.
+// TestWebSocketHalfClose: an upstream that ends its side first (END_STREAM, or a FIN over HTTP/3,
+// after its 2xx) leaves the client's side open, as a TCP half-close does (RFC 8441 5, RFC 9220 3):
+// what the client sends after it still reaches the upstream, until the client ends its side too;
+// over both HTTP/2 engines and over HTTP/3.
 func TestWebSocketHalfClose(t *testing.T) {
 	enable := []http2.Setting{{ID: http2.SettingEnableConnectProtocol, Val: 1}}
-	got := make(chan string, 1)
-	answer := func(r *frameReply) {
-		r.headers(false, ":status", "200")
-		r.data(true, "bye")
-		go func() {
-			body, _ := r.requestBody()
-			got <- body
-		}()
-	}
-	for _, engine := range []string{"", "x/net"} {
-		t.Run("engine "+engine, func(t *testing.T) {
-			cfg := testConfig(startFrameUpstreamWith(t, enable, answer))
-			cfg.Pool.H2Engine = engine
+	for _, tc := range []struct {
+		name   string
+		engine string
+		// start starts an upstream that answers 200, sends "bye", ends its side, and then sends
+		// to got what it read of the request until its end.
+		start func(t *testing.T, got chan<- string) *upstream
+	}{
+		{name: "h2c own", start: func(t *testing.T, got chan<- string) *upstream {
+			return startFrameUpstreamWith(t, enable, halfCloseFrames(got))
+		}},
+		{name: "h2c x/net", engine: "x/net", start: func(t *testing.T, got chan<- string) *upstream {
+			return startFrameUpstreamWith(t, enable, halfCloseFrames(got))
+		}},
+		{name: "h3", start: func(t *testing.T, got chan<- string) *upstream {
+			return startUpstream(t, upstreamKinds[2], demo.Options{Handler: halfCloseH3(got)})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := make(chan string, 1)
+			cfg := testConfig(tc.start(t, got))
+			cfg.Pool.H2Engine = tc.engine
 			f := startGateway(t, cfg)
 			c := dialRaw(t, f.addr, false)
 			c.send(strings.Replace(wsHandshake("/ws"), "Sec-WebSocket-Protocol: chat, superchat\r\n", "", 1))
@@ -434,13 +444,51 @@ func TestWebSocketHalfClose(t *testing.T) {
 			select {
 			case body := <-got:
 				if body != "late words" {
-					t.Errorf("the upstream got %q after its END_STREAM, want late words", body)
+					t.Errorf("the upstream got %q after the end of its side, want late words", body)
 				}
 			case <-time.After(5 * time.Second):
-				t.Errorf("the upstream got no END_STREAM")
+				t.Errorf("the upstream got no end of the client's side")
 			}
 			c.expectClosed()
 		})
+	}
+}
+
+// halfCloseFrames answers an extended CONNECT with 200 and "bye" with END_STREAM, and then sends
+// to got the request body up to its END_STREAM.
+func halfCloseFrames(got chan<- string) func(r *frameReply) {
+	return func(r *frameReply) {
+		r.headers(false, ":status", "200")
+		r.data(true, "bye")
+		go func() {
+			body, _ := r.requestBody()
+			got <- body
+		}()
+	}
+}
+
+// halfCloseH3 is halfCloseFrames over HTTP/3: it takes the stream from quic-go's server
+// (http3.HTTPStreamer), whose Close ends only the sending side (a FIN) where returning from the
+// handler would also stop the receiving one (STOP_SENDING, H3_NO_ERROR).
+func halfCloseH3(got chan<- string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if tunneltest.Protocol(r) != "websocket" {
+			http.Error(w, "not an extended CONNECT: "+r.Method+" "+r.Proto, http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		str, err := w.(http3.HTTPStreamer).HTTPStream()
+		if err != nil {
+			got <- "taking the stream: " + err.Error()
+			return
+		}
+		io.WriteString(str, "bye")
+		str.Close()
+		body, err := io.ReadAll(str)
+		if err != nil {
+			body = append(body, " (then "+err.Error()+")"...)
+		}
+		got <- string(body)
 	}
 }
 
