@@ -65,6 +65,7 @@ var flagDefaults = map[string]string{
 	"min-body-rate":           "(default 1024)",
 	"max-body-bytes":          "0: no limit",
 	"max-conns-per-ip":        "(0: no limit)",
+	"proxy-protocol":          "",
 	"no-x-forwarded-for":      "",
 	"no-x-forwarded-proto":    "",
 	"no-via":                  "",

@@ -18,18 +18,24 @@ import (
 // the backend as an HTTP/1.1 upgrade.
 func startHAProxy(t *testing.T, backend string) string {
 	t.Helper()
-	bin := needTool(t, "haproxy")
 	addr := freePort(t, upstreamKinds[0])
-	cfg := "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n" +
-		"frontend f\n  bind " + addr + " proto h2\n  default_backend b\n" +
-		"backend b\n  server s " + backend + "\n"
+	runHAProxy(t, addr, "defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n"+
+		"frontend f\n  bind "+addr+" proto h2\n  default_backend b\n"+
+		"backend b\n  server s "+backend+"\n")
+	return addr
+}
+
+// runHAProxy runs HAProxy with the configuration cfg until the test ends, once it listens on
+// addr.
+func runHAProxy(t *testing.T, addr, cfg string) {
+	t.Helper()
+	bin := needTool(t, "haproxy")
 	file := filepath.Join(t.TempDir(), "haproxy.cfg")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// -db: in the foreground, with no daemon to outlive the test.
 	runServer(t, exec.Command(bin, "-db", "-f", file), addr, &logBuffer{})
-	return addr
 }
 
 // TestWebSocketThroughHAProxy: a WebSocket from x/net's client reaches x/net's HTTP/1.1 WebSocket

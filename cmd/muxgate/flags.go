@@ -98,6 +98,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.front.BodyReadTimeout, "body-read-timeout", 30*time.Second, "a client that sends none of its announced request body for this long is cut off")
 	fs.IntVar(&o.front.MinBodyRate, "min-body-rate", 1024, "a client whose request body arrives slower than this many bytes per second on average, once the server has waited 5s for it, is cut off (0: off)")
 	fs.Int64Var(&o.front.MaxBodyBytes, "max-body-bytes", 0, "request body bytes at most (413 beyond: at once for a larger Content-Length, when a chunked body passes it otherwise; 0: no limit)")
+	fs.BoolVar(&o.front.ProxyProtocol, "proxy-protocol", false, "every client connection, on every listener, begins with a PROXY protocol header (v1 or v2, as a TCP load balancer sends), whose client address muxgate uses; one without a valid header is closed. Only for listeners that nothing but the balancer can reach")
 	fs.IntVar(&o.front.MaxConnsPerIP, "max-conns-per-ip", 0, "client connections per client IP address (0: no limit); beyond it 503 and close (TLS: close before the handshake)")
 
 	fs.BoolVar(&o.noXFF, "no-x-forwarded-for", false, "do not append the client address to X-Forwarded-For")
