@@ -300,6 +300,11 @@ func (p *Pool) State() pool.State {
 	return p.pool.State()
 }
 
+// Load is how many requests the pool carries now (see pool.Pool.Load).
+func (p *Pool) Load() int {
+	return p.pool.Load()
+}
+
 // Starts reports whether Start sends a request without waiting for its
 // response head: true with EngineOwn. With EngineXNet, Start is RoundTrip.
 func (p *Pool) Starts() bool { return p.t2 == nil }

@@ -239,3 +239,8 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 func (p *Pool) State() pool.State {
 	return p.pool.State()
 }
+
+// Load is how many requests the pool carries now (see pool.Pool.Load).
+func (p *Pool) Load() int {
+	return p.pool.Load()
+}

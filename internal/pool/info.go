@@ -22,6 +22,11 @@ type Info struct {
 	// Resent says that one of the retries counted in Attempts followed an attempt the upstream
 	// may have processed (ErrMaybeProcessed); the others followed attempts it did not process.
 	Resent bool
+	// Upstream, set by a caller that spreads requests over several pools, says which one carried
+	// the request, numbered from 1 as the caller counts them (0: not set), for its log. The
+	// pools leave it alone. (A number, not a name: it fits beside Resent, where a string would
+	// grow every request's Info by 16 bytes.)
+	Upstream uint16
 
 	// List, set by the caller, asks for the response head as a list, for a caller that writes
 	// it out again as it came: a session that can (HTTP/2, EngineOwn) returns a Response whose
@@ -55,7 +60,8 @@ type HeadList struct {
 // begin records a new attempt, on session id: what the last attempt reported is cleared, and
 // what the caller gave and asked for (Request, List, Interim) stays.
 func (info *Info) begin(id uint64, protocol string, attempt int) {
-	*info = Info{SessionID: id, Protocol: protocol, Attempts: attempt, List: info.List, Request: info.Request, Interim: info.Interim}
+	*info = Info{SessionID: id, Protocol: protocol, Attempts: attempt, List: info.List, Request: info.Request,
+		Upstream: info.Upstream, Interim: info.Interim}
 }
 
 type infoKey struct{}

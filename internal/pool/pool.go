@@ -175,6 +175,22 @@ func (p *Pool) State() State {
 	return st
 }
 
+// Load is how many requests the pool carries now: streams in flight on its sessions, draining
+// ones included, and requests waiting for a stream. It is cheaper than State, for a caller that
+// spreads requests over several pools by their load.
+func (p *Pool) Load() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.waiters)
+	for _, e := range p.sessions {
+		n += e.inflight
+	}
+	for _, e := range p.dropped {
+		n += e.inflight
+	}
+	return n
+}
+
 func (p *Pool) sessionStateLocked(e *entry) SessionState {
 	s := e.s.State()
 	s.ID = e.id

@@ -56,6 +56,9 @@ func TestLeastLoadedAndGrowOnlyWhenFull(t *testing.T) {
 		if len(st.Sessions) != 2 || st.Sessions[0].InFlight != 2 || st.Sessions[1].InFlight != 2 {
 			t.Errorf("State sessions = %+v, want 2 sessions with 2 in flight each", st.Sessions)
 		}
+		if n := p.Load(); n != 4 {
+			t.Errorf("Load = %d, want 4 (the streams in flight)", n)
+		}
 	})
 }
 
@@ -90,6 +93,9 @@ func TestOneDialAtATime(t *testing.T) {
 		}
 		if st := p.State(); st.Queued != 1 || st.Dialing {
 			t.Errorf("State: queued %d dialing %v, want 1 and false", st.Queued, st.Dialing)
+		}
+		if n := p.Load(); n != 5 {
+			t.Errorf("Load = %d, want 5 (4 streams in flight, 1 queued)", n)
 		}
 		var done []result
 		for _, c := range results {
