@@ -52,7 +52,7 @@ func (p *proxy) logAccess(rec *record) {
 		Int64("bytes_in", rec.bytesIn).
 		Int64("bytes_out", rec.bytesOut).
 		Int64("duration_us", time.Since(rec.start).Microseconds()).
-		Str("upstream", p.upName)
+		Str("upstream", p.upstreamName(rec.info))
 	if i := rec.info; i.SessionID != 0 {
 		ev.Str("upstream_proto", i.Protocol).Uint64("session", i.SessionID).Uint64("stream", i.StreamID)
 		if i.Attempts > 1 {
@@ -91,4 +91,16 @@ func logs(l zerolog.Logger) bool {
 	}
 	ev.Discard()
 	return true
+}
+
+// upstreamName is the upstream of a request for its log line: the one a balancer chose, or the
+// first (or only) one.
+func (p *proxy) upstreamName(info *pool.Info) string {
+	switch {
+	case info != nil && info.Upstream > 0 && int(info.Upstream) <= len(p.upNames):
+		return p.upNames[info.Upstream-1]
+	case len(p.upNames) > 0:
+		return p.upNames[0]
+	}
+	return ""
 }

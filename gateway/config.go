@@ -61,7 +61,11 @@ type Config struct {
 	// (HTTP/3 over QUIC, ALPN h3; port 443 when omitted), or h3+h2://host:port (HTTP/3, falling
 	// back to HTTP/2 over TLS to the same host and port while QUIC cannot connect or keeps
 	// failing).
-	Upstream    string
+	Upstream string
+	// Upstreams, if set, are more upstreams besides Upstream, whose requests' :scheme is
+	// Upstream's (http for h2c, https for the others): each gets a pool of its own, and the
+	// requests are spread over them all (balancer.go). At most 64 in all, none twice.
+	Upstreams   []string
 	UpstreamTLS *tls.Config // for https, h3, h3+h2: roots, server name, verification; nil: system roots
 	Pool        PoolConfig
 

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -26,9 +25,9 @@ const (
 	fallbackMaxBackoff = time.Minute
 )
 
-// statePool is a pool that reports its state: h2.Pool and h3.Pool.
+// statePool is a pool that reports its state and load: h2.Pool and h3.Pool.
 type statePool interface {
-	upstream
+	loadPool
 	State() pool.State
 }
 
@@ -82,16 +81,7 @@ func (f *fallback) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !primary {
 		return f.secondary.RoundTrip(req)
 	}
-	// The primary pool closes the body it is given, also on error; hold the body back so that
-	// it can still go to the secondary.
-	r := req
-	var body *heldBody
-	if req.Body != nil && req.Body != http.NoBody {
-		body = &heldBody{rc: req.Body}
-		r = new(http.Request)
-		*r = *req
-		r.Body = body
-	}
+	r, body := holdBody(req) // so that it can still go to the secondary
 	res, err := f.primary.RoundTrip(r)
 	if err == nil {
 		body.commit()
@@ -207,6 +197,9 @@ func live(st pool.State) bool {
 	return false
 }
 
+// Load is the requests both pools carry.
+func (f *fallback) Load() int { return f.primary.Load() + f.secondary.Load() }
+
 // Shutdown shuts both pools down at once.
 func (f *fallback) Shutdown(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -215,76 +208,4 @@ func (f *fallback) Shutdown(ctx context.Context) error {
 	wg.Go(func() { serr = f.secondary.Shutdown(ctx) })
 	wg.Wait()
 	return errors.Join(perr, serr)
-}
-
-// heldBody is a request body lent to the primary pool. Its Close is held back until the
-// fallback knows the request will not go to the secondary; detach takes the body back if the
-// primary never read from it.
-type heldBody struct {
-	rc io.ReadCloser
-
-	mu       sync.Mutex
-	read     int64 // guarded by mu; bytes the primary read
-	reading  int   // guarded by mu; reads in progress
-	closed   bool  // guarded by mu; the primary closed it
-	final    bool  // guarded by mu; the primary keeps the body: closes go through
-	detached bool  // guarded by mu; the body went to the secondary: the primary reads no more
-}
-
-var errBodyDetached = errors.New("gateway: request body was handed to another upstream")
-
-func (b *heldBody) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	if b.detached {
-		b.mu.Unlock()
-		return 0, errBodyDetached
-	}
-	b.reading++
-	b.mu.Unlock()
-	n, err := b.rc.Read(p)
-	b.mu.Lock()
-	b.reading--
-	b.read += int64(n)
-	b.mu.Unlock()
-	return n, err
-}
-
-func (b *heldBody) Close() error {
-	b.mu.Lock()
-	closeNow := b.final && !b.closed
-	b.closed = true
-	b.mu.Unlock()
-	if closeNow {
-		return b.rc.Close()
-	}
-	return nil
-}
-
-// commit leaves the body to the primary: a close it made already happens now.
-func (b *heldBody) commit() {
-	if b == nil {
-		return
-	}
-	b.mu.Lock()
-	closeNow := b.closed && !b.final
-	b.final = true
-	b.mu.Unlock()
-	if closeNow {
-		b.rc.Close()
-	}
-}
-
-// detach takes the body back for another upstream. It reports false when the primary read
-// from it, or is reading: the body can then go nowhere else. A nil body always detaches.
-func (b *heldBody) detach() bool {
-	if b == nil {
-		return true
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.final || b.read > 0 || b.reading > 0 {
-		return false
-	}
-	b.detached = true
-	return true
 }

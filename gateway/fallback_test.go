@@ -26,6 +26,7 @@ type fakePool struct {
 	calls int                                         // guarded by mu
 	rt    func(*http.Request) (*http.Response, error) // guarded by mu; nil: the default answer
 	state pool.State                                  // guarded by mu
+	load  int                                         // guarded by mu
 }
 
 func (p *fakePool) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -53,6 +54,12 @@ func (p *fakePool) State() pool.State {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.state
+}
+
+func (p *fakePool) Load() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.load
 }
 
 func (p *fakePool) set(rt func(*http.Request) (*http.Response, error)) {
@@ -93,7 +100,7 @@ type closeBody struct {
 func (b *closeBody) Close() error { b.closed = true; return nil }
 
 // send posts body through f and returns what the serving fake said, with the Info.
-func send(t *testing.T, f *fallback, body string) (string, *pool.Info, error) {
+func send(t *testing.T, f upstream, body string) (string, *pool.Info, error) {
 	t.Helper()
 	info := new(pool.Info)
 	var rc io.ReadCloser = http.NoBody

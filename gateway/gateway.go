@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -38,11 +39,7 @@ func New(cfg Config) (*Gateway, error) {
 	if len(cfg.Listeners) == 0 {
 		return nil, fmt.Errorf("%w: no listener", ErrConfig)
 	}
-	t, err := parseUpstream(cfg.Upstream)
-	if err != nil {
-		return nil, err
-	}
-	up, err := newPool(&cfg, t)
+	up, t, err := newUpstreams(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +74,7 @@ func (g *Gateway) newProxy(t target) *proxy {
 	cfg := &g.cfg
 	return &proxy{
 		up:      g.up,
-		upName:  cfg.Upstream,
+		upNames: append([]string{cfg.Upstream}, cfg.Upstreams...),
 		scheme:  t.scheme,
 		address: t.address,
 		forward: forwarding{
@@ -150,7 +147,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, ln := range g.listeners {
 		g.log.Info().Str("listen", ln.Addr().String()).Bool("tls", g.cfg.Listeners[i].TLS != nil).
-			Str("upstream", g.cfg.Upstream).Msg("serving")
+			Str("upstream", strings.Join(append([]string{g.cfg.Upstream}, g.cfg.Upstreams...), " ")).Msg("serving")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

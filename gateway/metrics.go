@@ -161,39 +161,77 @@ func writeFront(e *expo, g *Gateway) {
 }
 
 // writeUpstream writes the gauges of up's pools, with a proto label (h2 or h3: an h3+h2
-// upstream has a pool of each), and an h3+h2 upstream's own two.
+// upstream has a pool of each), and an h3+h2 upstream's own two. With several upstreams (a
+// balancer), each sample has an upstream label too, the upstream's URL.
 func writeUpstream(e *expo, up upstream) {
-	var states []pool.State
+	var pools []labelledPool
+	var fallbacks []labelledFallback
+	if b, ok := up.(*balancer); ok {
+		for _, m := range b.members {
+			pools, fallbacks = collectUpstream(m.up, []string{"upstream", m.name}, pools, fallbacks)
+		}
+	} else {
+		pools, fallbacks = collectUpstream(up, nil, pools, fallbacks)
+	}
+	if len(fallbacks) > 0 {
+		e.family("muxgate_upstream_fallback_active", "gauge", "h3+h2 upstreams: 1 while requests go over HTTP/2 instead of HTTP/3, else 0.")
+		for _, f := range fallbacks {
+			e.sample("muxgate_upstream_fallback_active", boolValue(f.st.OnSecondary), f.labels...)
+		}
+		e.family("muxgate_upstream_fallback_switches_total", "counter", "h3+h2 upstreams: switches from HTTP/3 to HTTP/2.")
+		for _, f := range fallbacks {
+			e.sample("muxgate_upstream_fallback_switches_total", float64(f.st.Switches), f.labels...)
+		}
+	}
+	e.family("muxgate_upstream_sessions", "gauge", "Upstream sessions, open (taking streams) or draining.")
+	for _, p := range pools {
+		open, draining, _ := sessionCounts(p.st)
+		e.sample("muxgate_upstream_sessions", float64(open), p.with("state", "open")...)
+		e.sample("muxgate_upstream_sessions", float64(draining), p.with("state", "draining")...)
+	}
+	e.family("muxgate_upstream_streams", "gauge", "Upstream streams in use.")
+	for _, p := range pools {
+		_, _, streams := sessionCounts(p.st)
+		e.sample("muxgate_upstream_streams", float64(streams), p.with()...)
+	}
+	e.family("muxgate_upstream_queued_requests", "gauge", "Requests waiting for an upstream stream.")
+	for _, p := range pools {
+		e.sample("muxgate_upstream_queued_requests", float64(p.st.Queued), p.with()...)
+	}
+	e.family("muxgate_upstream_dial_failures", "gauge", "Failed upstream dials since the last successful one.")
+	for _, p := range pools {
+		e.sample("muxgate_upstream_dial_failures", float64(p.st.DialFailures), p.with()...)
+	}
+}
+
+// labelledPool is a pool's state with the labels that name its upstream (none for the only one).
+type labelledPool struct {
+	labels []string
+	st     pool.State
+}
+
+// with is p's labels, its proto, and more.
+func (p labelledPool) with(more ...string) []string {
+	return append(append(slices.Clip(p.labels), "proto", p.st.Protocol), more...)
+}
+
+// labelledFallback is an h3+h2 upstream's choice with the labels that name it.
+type labelledFallback struct {
+	labels []string
+	st     fallbackState
+}
+
+// collectUpstream appends up's pools and, for an h3+h2 upstream, its choice, labelled so.
+func collectUpstream(up upstream, labels []string, pools []labelledPool, fallbacks []labelledFallback) ([]labelledPool, []labelledFallback) {
 	switch up := up.(type) {
 	case *fallback:
 		st, primary, secondary := up.State()
-		states = []pool.State{primary, secondary}
-		e.family("muxgate_upstream_fallback_active", "gauge", "h3+h2 upstreams: 1 while requests go over HTTP/2 instead of HTTP/3, else 0.")
-		e.sample("muxgate_upstream_fallback_active", boolValue(st.OnSecondary))
-		e.family("muxgate_upstream_fallback_switches_total", "counter", "h3+h2 upstreams: switches from HTTP/3 to HTTP/2.")
-		e.sample("muxgate_upstream_fallback_switches_total", float64(st.Switches))
+		fallbacks = append(fallbacks, labelledFallback{labels, st})
+		pools = append(pools, labelledPool{labels, primary}, labelledPool{labels, secondary})
 	case statePool:
-		states = []pool.State{up.State()}
+		pools = append(pools, labelledPool{labels, up.State()})
 	}
-	e.family("muxgate_upstream_sessions", "gauge", "Upstream sessions, open (taking streams) or draining.")
-	for _, st := range states {
-		open, draining, _ := sessionCounts(st)
-		e.sample("muxgate_upstream_sessions", float64(open), "proto", st.Protocol, "state", "open")
-		e.sample("muxgate_upstream_sessions", float64(draining), "proto", st.Protocol, "state", "draining")
-	}
-	e.family("muxgate_upstream_streams", "gauge", "Upstream streams in use.")
-	for _, st := range states {
-		_, _, streams := sessionCounts(st)
-		e.sample("muxgate_upstream_streams", float64(streams), "proto", st.Protocol)
-	}
-	e.family("muxgate_upstream_queued_requests", "gauge", "Requests waiting for an upstream stream.")
-	for _, st := range states {
-		e.sample("muxgate_upstream_queued_requests", float64(st.Queued), "proto", st.Protocol)
-	}
-	e.family("muxgate_upstream_dial_failures", "gauge", "Failed upstream dials since the last successful one.")
-	for _, st := range states {
-		e.sample("muxgate_upstream_dial_failures", float64(st.DialFailures), "proto", st.Protocol)
-	}
+	return pools, fallbacks
 }
 
 // sessionCounts counts st's sessions that take streams and those that drain, and the streams

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/rs/zerolog"
 
 	"muxgate/h1"
 	"muxgate/internal/pool"
@@ -132,4 +133,31 @@ func parseMetrics(t *testing.T, g *Gateway) map[string]float64 {
 		}
 	}
 	return m
+}
+
+// TestWriteMetricsBalancer: with several upstreams, each pool's samples name their upstream, and
+// an h3+h2 member's own two metrics do too.
+func TestWriteMetricsBalancer(t *testing.T) {
+	fb, p3, p2 := newTestFallback()
+	p3.state = pool.State{Protocol: "h3", DialFailures: 3}
+	p2.state = pool.State{Protocol: "h2"}
+	fb.state.Switches = 2
+	one := &fakePool{state: pool.State{Protocol: "h2", Sessions: []pool.SessionState{{ID: 1, InFlight: 4}}}}
+	b := newBalancer([]*member{{name: "https://a:1", up: one}, {name: "h3+h2://b:2", up: fb}}, zerolog.Nop())
+	g := &Gateway{up: b, front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
+	got := parseMetrics(t, g)
+	for name, v := range map[string]float64{
+		`muxgate_upstream_sessions{proto="h2",state="open",upstream="https://a:1"}`: 1,
+		`muxgate_upstream_streams{proto="h2",upstream="https://a:1"}`:               4,
+		`muxgate_upstream_dial_failures{proto="h3",upstream="h3+h2://b:2"}`:         3,
+		`muxgate_upstream_streams{proto="h2",upstream="h3+h2://b:2"}`:               0,
+		`muxgate_upstream_fallback_switches_total{upstream="h3+h2://b:2"}`:          2,
+	} {
+		if g, ok := got[name]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", name, g, ok, v)
+		}
+	}
+	if _, ok := got[`muxgate_upstream_fallback_active{upstream="https://a:1"}`]; ok {
+		t.Errorf("an HTTP/2 upstream has a fallback metric")
+	}
 }

@@ -29,9 +29,9 @@ type upstream interface {
 // proxy is the http.Handler that h1 serves: one client request in, one upstream stream out.
 type proxy struct {
 	up       upstream
-	upName   string // for the access log: the upstream's URL as configured
-	scheme   string // :scheme sent upstream, "http" or "https"
-	address  string // host:port of the upstream, the URL's host
+	upNames  []string // for the access log: the upstreams' URLs as configured, in order
+	scheme   string   // :scheme sent upstream, "http" or "https"
+	address  string   // host:port of the upstream, the URL's host
 	forward  forwarding
 	log      zerolog.Logger // process log, for the reason of each failure
 	access   zerolog.Logger // one line per request

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rs/zerolog"
 
 	"muxgate/h2"
 	"muxgate/h3"
@@ -17,7 +20,10 @@ import (
 var (
 	_ statePool = (*h2.Pool)(nil)
 	_ statePool = (*h3.Pool)(nil)
-	_ upstream  = (*fallback)(nil)
+	_ loadPool  = (*h2.Pool)(nil)
+	_ loadPool  = (*h3.Pool)(nil)
+	_ loadPool  = (*fallback)(nil)
+	_ upstream  = (*balancer)(nil)
 )
 
 // target is a parsed upstream URL.
@@ -86,27 +92,73 @@ func visibleASCII(s string) bool {
 	return true
 }
 
-// newPool builds the pool that serves t: for h3+h2, an HTTP/3 pool with an HTTP/2 pool over TLS
-// to the same host and port as its fallback.
-func newPool(cfg *Config, t target) (upstream, error) {
+// newUpstreams parses Upstream and Upstreams and builds what serves them: the pool of the one
+// upstream, or a balancer over the pools of several. It returns Upstream's target, whose :scheme
+// and address the requests take.
+func newUpstreams(cfg *Config) (upstream, target, error) {
+	first, err := parseUpstream(cfg.Upstream)
+	if err != nil {
+		return nil, target{}, err
+	}
+	if len(cfg.Upstreams) == 0 {
+		up, err := newPool(cfg, first, cfg.Upstream, false)
+		return up, first, err
+	}
+	names := append([]string{cfg.Upstream}, cfg.Upstreams...)
+	if len(names) > maxMembers {
+		return nil, target{}, fmt.Errorf("%w: %d upstreams, at most %d", ErrConfig, len(names), maxMembers)
+	}
+	var members []*member
+	shut := func() {
+		for _, m := range members {
+			m.up.Shutdown(context.Background())
+		}
+	}
+	for i, name := range names {
+		t, err := parseUpstream(name)
+		if err == nil && t.scheme != first.scheme {
+			err = fmt.Errorf("%w: upstream %q: its requests' scheme (%s) is not the first upstream's (%s)", ErrConfig, name, t.scheme, first.scheme)
+		}
+		if err == nil && slices.Contains(names[:i], name) {
+			err = fmt.Errorf("%w: upstream %q given twice", ErrConfig, name)
+		}
+		var up upstream
+		if err == nil {
+			// A member that cannot connect fails its requests at once, for the next member.
+			up, err = newPool(cfg, t, name, true)
+		}
+		if err != nil {
+			shut()
+			return nil, target{}, err
+		}
+		members = append(members, &member{name: name, up: up.(loadPool)})
+	}
+	return newBalancer(members, cfg.Logger), first, nil
+}
+
+// newPool builds the pool that serves t, named name in its log: for h3+h2, an HTTP/3 pool with
+// an HTTP/2 pool over TLS to the same host and port as its fallback. failFast as
+// pool.Limits.FailWhileUnreachable, for a pool that something else can stand in for.
+func newPool(cfg *Config, t target, name string, failFast bool) (upstream, error) {
+	log := cfg.Logger.With().Str("upstream", name).Logger()
 	switch t.proto {
 	case "h3":
-		return newH3Pool(cfg, t, false)
+		return newH3Pool(cfg, t, log, failFast)
 	case "h3+h2":
 		// While QUIC cannot connect, the HTTP/2 pool serves at once what the HTTP/3 one fails.
-		p3, err := newH3Pool(cfg, t, true)
+		p3, err := newH3Pool(cfg, t, log, true)
 		if err != nil {
 			return nil, err
 		}
 		t.proto = "h2"
-		p2, err := newH2Pool(cfg, t)
+		p2, err := newH2Pool(cfg, t, log, failFast)
 		if err != nil {
 			p3.Shutdown(context.Background())
 			return nil, err
 		}
-		return newFallback(p3, p2, cfg.Logger.With().Str("upstream", cfg.Upstream).Logger()), nil
+		return newFallback(p3, p2, log), nil
 	}
-	return newH2Pool(cfg, t)
+	return newH2Pool(cfg, t, log, failFast)
 }
 
 // limits are the bounds of pc that the h2 and h3 pools take alike.
@@ -120,12 +172,15 @@ func (pc PoolConfig) limits() pool.Limits {
 	}
 }
 
-func newH2Pool(cfg *Config, t target) (*h2.Pool, error) {
+// newH2Pool builds an HTTP/2 pool for t; failFast as pool.Limits.FailWhileUnreachable.
+func newH2Pool(cfg *Config, t target, log zerolog.Logger, failFast bool) (*h2.Pool, error) {
 	pc := cfg.Pool
+	limits := pc.limits()
+	limits.FailWhileUnreachable = failFast
 	h2cfg := h2.Config{
-		Logger:          cfg.Logger.With().Str("upstream", cfg.Upstream).Logger(),
+		Logger:          log,
 		Address:         t.address,
-		Limits:          pc.limits(),
+		Limits:          limits,
 		StreamWindow:    pc.StreamWindow,
 		ConnWindow:      pc.ConnWindow,
 		MaxFrameSize:    pc.MaxFrameSize,
@@ -142,12 +197,12 @@ func newH2Pool(cfg *Config, t target) (*h2.Pool, error) {
 }
 
 // newH3Pool builds an HTTP/3 pool for t; failFast as pool.Limits.FailWhileUnreachable.
-func newH3Pool(cfg *Config, t target, failFast bool) (*h3.Pool, error) {
+func newH3Pool(cfg *Config, t target, log zerolog.Logger, failFast bool) (*h3.Pool, error) {
 	pc := cfg.Pool
 	limits := pc.limits()
 	limits.FailWhileUnreachable = failFast
 	return h3.New(h3.Config{
-		Logger:          cfg.Logger.With().Str("upstream", cfg.Upstream).Logger(),
+		Logger:          log,
 		Address:         t.address,
 		TLS:             upstreamTLS(cfg, t),
 		Limits:          limits,

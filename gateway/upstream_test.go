@@ -48,7 +48,7 @@ func TestNewPoolH3Schemes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		up, err := newPool(cfg, tg)
+		up, err := newPool(cfg, tg, raw, false)
 		if err != nil {
 			t.Fatalf("newPool(%s): %v", raw, err)
 		}

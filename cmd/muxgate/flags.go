@@ -19,7 +19,7 @@ type options struct {
 	listen     listFlag
 	listenTLS  listFlag
 	cert, key  listFlag
-	upstream   string
+	upstreams  listFlag
 	upCA       string
 	upName     string
 	upInsecure bool
@@ -51,6 +51,22 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+// first is the first value given, or "".
+func (l listFlag) first() string {
+	if len(l) == 0 {
+		return ""
+	}
+	return l[0]
+}
+
+// rest is the values after the first.
+func (l listFlag) rest() []string {
+	if len(l) < 2 {
+		return nil
+	}
+	return l[1:]
+}
+
 const defaultListen = "127.0.0.1:8080"
 
 // errHelp asks for the usage text and exit code 0.
@@ -63,7 +79,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(&o.listenTLS, "listen-tls", "HTTP/1.1-over-TLS listener `host:port`, repeatable; needs -cert and -key")
 	fs.Var(&o.cert, "cert", "certificate chain `file` (PEM) for the TLS listeners, repeatable; chosen by SNI, first is the default")
 	fs.Var(&o.key, "key", "private key `file` (PEM) for the -cert of the same position")
-	fs.StringVar(&o.upstream, "upstream", "", "upstream `URL`: h2c://host:port (HTTP/2 clear text), https://host:port (HTTP/2 over TLS), h3://host:port (HTTP/3 over QUIC) or h3+h2://host:port (HTTP/3, falling back to HTTP/2 over TLS)")
+	fs.Var(&o.upstreams, "upstream", "upstream `URL`: h2c://host:port (HTTP/2 clear text), https://host:port (HTTP/2 over TLS), h3://host:port (HTTP/3 over QUIC) or h3+h2://host:port (HTTP/3, falling back to HTTP/2 over TLS); repeatable: requests are spread over several upstreams of one scheme (h2c, or the others), an unreachable one passed over")
 	fs.StringVar(&o.upCA, "upstream-ca", "", "CA certificates `file` (PEM) to verify an https, h3 or h3+h2 upstream (default: system roots)")
 	fs.StringVar(&o.upName, "upstream-server-name", "", "TLS server `name` (SNI and verification) for an https, h3 or h3+h2 upstream (default: the URL's host)")
 	fs.BoolVar(&o.upInsecure, "upstream-insecure", false, "do not verify the upstream's certificate (tests only)")
@@ -151,9 +167,9 @@ const minStreamWindow = 1 << 14
 
 func (o *options) check() error {
 	switch {
-	case o.demo && o.upstream != "":
+	case o.demo && len(o.upstreams) > 0:
 		return errors.New("-demo brings its own upstream: drop -upstream")
-	case !o.demo && o.upstream == "":
+	case !o.demo && len(o.upstreams) == 0:
 		return errors.New("-upstream is required (or -demo)")
 	case len(o.listenTLS) > 0 && len(o.cert) == 0:
 		return errors.New("-listen-tls needs -cert and -key")

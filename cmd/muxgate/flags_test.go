@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 )
 
 // TestStreamWindowBounds checks that -stream-window refuses windows below one minimal frame,
@@ -25,5 +27,25 @@ func TestStreamWindowBounds(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "-stream-window must be 16384") {
 			t.Errorf("-stream-window %s: got error %q, want one naming the bounds", tc.win, err)
 		}
+	}
+}
+
+// TestSeveralUpstreamFlags: -upstream repeated gives the gateway its first upstream and the
+// others, in order; -demo brings its own and takes none.
+func TestSeveralUpstreamFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-upstream", "h2c://127.0.0.1:1", "-upstream", "h2c://127.0.0.1:2", "-upstream", "h2c://127.0.0.1:3"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, cleanup, err := buildConfig(o, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if cfg.Upstream != "h2c://127.0.0.1:1" || strings.Join(cfg.Upstreams, " ") != "h2c://127.0.0.1:2 h2c://127.0.0.1:3" {
+		t.Errorf("got Upstream %q, Upstreams %q; want the first, then the other two", cfg.Upstream, cfg.Upstreams)
+	}
+	if _, err := parseFlags([]string{"-demo", "-upstream", "h2c://127.0.0.1:1"}, nil); err == nil || !strings.Contains(err.Error(), "drop -upstream") {
+		t.Errorf("-demo with -upstream: got %v, want an error", err)
 	}
 }

@@ -94,7 +94,8 @@ func buildConfig(o *options, log zerolog.Logger) (gateway.Config, func(), error)
 	cfg := gateway.Config{
 		Front:            o.front,
 		Pool:             o.pool,
-		Upstream:         o.upstream,
+		Upstream:         o.upstreams.first(),
+		Upstreams:        o.upstreams.rest(),
 		UpstreamTimeout:  o.upTimeout,
 		NoForwardedFor:   o.noXFF,
 		NoForwardedProto: o.noXFP,

@@ -15,10 +15,10 @@ func TestWarnUnused(t *testing.T) {
 		o    options
 		want []string
 	}{
-		{options{cert: listFlag{"c.pem"}, key: listFlag{"c.key"}, upstream: "https://a"}, []string{"-cert and -key are unused"}},
-		{options{upstream: "h2c://a:1", upCA: "ca.pem"}, []string{"-upstream-ca, -upstream-insecure and -upstream-server-name are unused"}},
+		{options{cert: listFlag{"c.pem"}, key: listFlag{"c.key"}, upstreams: listFlag{"https://a"}}, []string{"-cert and -key are unused"}},
+		{options{upstreams: listFlag{"h2c://a:1"}, upCA: "ca.pem"}, []string{"-upstream-ca, -upstream-insecure and -upstream-server-name are unused"}},
 		{options{demo: true, upInsecure: true}, []string{"-upstream-ca, -upstream-insecure and -upstream-server-name are unused"}},
-		{options{cert: listFlag{"c.pem"}, key: listFlag{"c.key"}, listenTLS: listFlag{":8443"}, upstream: "https://a", upCA: "ca.pem"}, nil},
+		{options{cert: listFlag{"c.pem"}, key: listFlag{"c.key"}, listenTLS: listFlag{":8443"}, upstreams: listFlag{"https://a"}, upCA: "ca.pem"}, nil},
 	} {
 		var b bytes.Buffer
 		warnUnused(&tc.o, zerolog.New(&b))

@@ -1,0 +1,196 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"muxgate/internal/pool"
+)
+
+// memberRetry is how long a balancer passes over a member whose upstream it found unreachable
+// before one request tries it again. Its pool keeps dialing in the background meanwhile, so a
+// try costs nothing while the upstream stays down: the pool fails it at once
+// (pool.Limits.FailWhileUnreachable) and the request goes on to the next member.
+const memberRetry = time.Second
+
+// maxMembers bounds a balancer's upstreams (a request's tried set is a bit mask).
+const maxMembers = 64
+
+// loadPool is an upstream that tells its load: h2.Pool, h3.Pool and the h3+h2 fallback.
+type loadPool interface {
+	upstream
+	Load() int
+}
+
+// member is one upstream of a balancer.
+type member struct {
+	name  string // its URL as configured, for the access log, the metrics and the process log
+	up    loadPool
+	index int
+
+	// downUntil is when the member is tried again after its upstream was found unreachable,
+	// in Unix nanoseconds; 0 while it is up.
+	downUntil atomic.Int64
+}
+
+// balancer spreads requests over several upstreams (Config.Upstreams), each with a pool of its
+// own: a request goes to the member whose pool carries the fewest requests (pool.Pool.Load:
+// streams in flight, response bodies included, and requests queued for a stream), the ties taken
+// in turn. A member whose upstream is unreachable (pool.ErrUnavailable: no session and the last
+// dial failed) is passed over for memberRetry, after which requests try it again (its pool fails
+// them at once while it stays unreachable). A request that a member provably did not take
+// (unreachable, queue full or timed out, not processed, or a WebSocket its upstream does not
+// take) goes at once to the next member, as long as none of its body was read: a member that
+// goes down costs its clients nothing but the failed dial of the first request to find it down.
+// One that a member may have processed goes nowhere else (but see failed). With every member
+// down, the requests still try them all, and get the last one's error.
+//
+// Pipelined requests are not started ahead of their turn (no Start): each waits for its answer
+// on a goroutine of its own, so that it too may go to another member.
+type balancer struct {
+	members []*member
+	turn    atomic.Uint32 // where the next search for the least loaded member starts
+	log     zerolog.Logger
+}
+
+func newBalancer(members []*member, log zerolog.Logger) *balancer {
+	for i, m := range members {
+		m.index = i
+	}
+	return &balancer{members: members, log: log}
+}
+
+// RoundTrip sends req to the least loaded member that is up, and to the next ones while they
+// provably do not take it.
+func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
+	info := pool.InfoFrom(req.Context())
+	var tried uint64
+	attempts, resent := 0, false
+	for {
+		m, last := b.choose(tried)
+		r, body := req, (*heldBody)(nil)
+		if !last {
+			r, body = holdBody(req)
+		}
+		if info != nil {
+			info.Attempts = 0
+		}
+		res, err := m.up.RoundTrip(r)
+		if info != nil {
+			// A member that failed the request at once, without a stream, counts as one.
+			info.Upstream = uint16(m.index + 1)
+			attempts += max(info.Attempts, 1)
+			info.Attempts = attempts
+		}
+		if err == nil {
+			body.commit()
+			b.succeeded(m)
+			return res, nil
+		}
+		if !b.failed(m, req.Context(), err, &resent) || last || !body.detach() {
+			body.commit()
+			return nil, err
+		}
+		tried |= 1 << m.index
+	}
+}
+
+// choose returns the member for a request that tried the members in tried already: the least
+// loaded of the others that are up, or of all the others if none is; and whether it is the last
+// one left to try.
+func (b *balancer) choose(tried uint64) (m *member, last bool) {
+	now := time.Now().UnixNano()
+	n := len(b.members)
+	start := int(b.turn.Add(1) % uint32(n))
+	var best, bestDown *member
+	bestLoad, bestDownAt, left := 0, int64(0), 0
+	for i := range n {
+		c := b.members[(start+i)%n]
+		if tried&(1<<c.index) != 0 {
+			continue
+		}
+		left++
+		if at := c.downUntil.Load(); at != 0 && now < at {
+			if bestDown == nil || at < bestDownAt {
+				bestDown, bestDownAt = c, at
+			}
+			continue
+		}
+		if load := c.up.Load(); best == nil || load < bestLoad {
+			best, bestLoad = c, load
+		}
+	}
+	if best == nil {
+		best = bestDown // every member left is down: the one that comes back first
+	}
+	return best, left == 1
+}
+
+// failed reports whether a request that m failed with err may go to another member: m's last
+// attempt provably did not take it. An unreachable upstream takes m down for memberRetry.
+//
+// An earlier attempt of m's may have run the request (pool.ErrMaybeProcessed): its session died
+// after the request was sent. The request is idempotent then, and m's pool sent it once more, as
+// RFC 9110 9.2.2 allows; if that attempt reached no upstream either (its upstream is gone, the
+// usual reason for a session's death), it goes to another member instead, once (*resent).
+func (b *balancer) failed(m *member, ctx context.Context, err error, resent *bool) bool {
+	if ctx.Err() != nil || errors.Is(err, pool.ErrClosed) {
+		return false // the client left, or the gateway shuts down
+	}
+	unreachable := errors.Is(err, pool.ErrUnavailable)
+	if unreachable {
+		m.down(err, b.log)
+	}
+	notTaken := unreachable || errors.Is(err, pool.ErrNotProcessed) || errors.Is(err, pool.ErrQueueFull) ||
+		errors.Is(err, pool.ErrQueueTimeout) || errors.Is(err, pool.ErrNoExtendedConnect)
+	if !notTaken {
+		return false
+	}
+	if errors.Is(err, pool.ErrMaybeProcessed) {
+		if *resent {
+			return false
+		}
+		*resent = true
+	}
+	return true
+}
+
+// down passes m over for memberRetry; the first time since it was up, it says so in the log.
+func (m *member) down(err error, log zerolog.Logger) {
+	if m.downUntil.Swap(time.Now().Add(memberRetry).UnixNano()) == 0 {
+		log.Warn().Str("upstream", m.name).Err(err).Msg("upstream unreachable; its requests go to the other upstreams")
+	}
+}
+
+// succeeded takes m back after a request it carried, if it was down.
+func (b *balancer) succeeded(m *member) {
+	if m.downUntil.Load() != 0 && m.downUntil.Swap(0) != 0 {
+		b.log.Info().Str("upstream", m.name).Msg("upstream reachable again")
+	}
+}
+
+// Load is the requests all members carry.
+func (b *balancer) Load() int {
+	n := 0
+	for _, m := range b.members {
+		n += m.up.Load()
+	}
+	return n
+}
+
+// Shutdown shuts every member down at once.
+func (b *balancer) Shutdown(ctx context.Context) error {
+	errs := make([]error, len(b.members))
+	var wg sync.WaitGroup
+	for i, m := range b.members {
+		wg.Go(func() { errs[i] = m.up.Shutdown(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,106 @@
+package integration
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/net/websocket"
+
+	"muxgate/internal/demo"
+)
+
+// TestSeveralUpstreams: with more than one upstream, requests are spread over them, each on
+// sessions of its own; when one goes away (GOAWAY, then its port closes), the others take its
+// share and no request fails.
+func TestSeveralUpstreams(t *testing.T) {
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			a := startUpstream(t, k, demo.Options{})
+			b := startUpstream(t, k, demo.Options{})
+			cfg := testConfig(a)
+			cfg.Upstreams = []string{b.url}
+			access := &logBuffer{}
+			cfg.AccessLog = zerolog.New(access)
+			f := startGateway(t, cfg)
+			c := newClient(t)
+			getAll(t, c, f.url(false)+"/bytes/10", 100)
+			if ra, rb := a.Requests(), b.Requests(); ra+rb != 100 || ra < 25 || rb < 25 {
+				t.Errorf("the upstreams got %d and %d requests, want 100 spread over both", ra, rb)
+			}
+			for _, u := range []string{a.url, b.url} {
+				if !strings.Contains(access.String(), `"upstream":"`+u+`"`) {
+					t.Errorf("no access-log line names %s", u)
+				}
+			}
+
+			// A WebSocket holds its stream while it is open, and counts as its upstream's load:
+			// four open at once go two and two.
+			for i := range 4 {
+				ws, err := websocket.Dial("ws://"+f.addr+"/websocket", "", "http://"+f.addr)
+				if err != nil {
+					t.Fatalf("WebSocket %d: %v", i, err)
+				}
+				defer ws.Close()
+				ws.SetDeadline(time.Now().Add(rawDeadline))
+				var got string
+				if websocket.Message.Send(ws, "hi") != nil || websocket.Message.Receive(ws, &got) != nil || got != "hi" {
+					t.Fatalf("WebSocket %d: no echo", i)
+				}
+			}
+			if na, nb := a.Active(), b.Active(); na != 2 || nb != 2 {
+				t.Errorf("four WebSockets: the upstreams hold %d and %d, want 2 and 2", na, nb)
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), rawDeadline)
+			defer cancel()
+			if err := b.GoAway(ctx); err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			before := a.Requests()
+			getAll(t, c, f.url(false)+"/bytes/10", 100)
+			if got := a.Requests() - before; got != 100 {
+				t.Errorf("after the second upstream went away, the first got %d of 100 requests", got)
+			}
+		})
+	}
+}
+
+// TestUpstreamDownFromTheStart: an upstream that no one listens for costs no request: each that
+// finds it unreachable goes to the other.
+func TestUpstreamDownFromTheStart(t *testing.T) {
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			a := startUpstream(t, k, demo.Options{})
+			cfg := testConfig(a)
+			cfg.Upstreams = []string{k.scheme() + freePort(t, k)}
+			f := startGateway(t, cfg)
+			getAll(t, newClient(t), f.url(true)+"/bytes/10", 50)
+			if got := a.Requests(); got != 50 {
+				t.Errorf("the live upstream got %d of 50 requests", got)
+			}
+		})
+	}
+}
+
+// getAll fetches url n times, one after the other, and fails the test at the first answer that
+// is not 200.
+func getAll(t *testing.T, c *http.Client, url string, n int) {
+	t.Helper()
+	for i := range n {
+		resp, err := c.Get(url)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %s (%s), want 200", i, resp.Status, resp.Header.Get("X-Muxgate-Error"))
+		}
+	}
+}
