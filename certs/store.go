@@ -1,5 +1,6 @@
-// Package certs loads the certificates muxgate serves to its clients, picks one by SNI,
-// reloads them from disk on request, and makes self-signed ones for tries and tests.
+// Package certs loads the certificates muxgate serves to its clients (and shows its upstream),
+// picks one by SNI, reloads them from disk on request, and makes self-signed ones for tries and
+// tests.
 package certs
 
 import (
@@ -85,6 +86,19 @@ func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 				return &s.certs[i], nil
 			}
 		}
+	}
+	return &s.certs[0], nil
+}
+
+// GetClientCertificate gives the store's first certificate to a server that asks for one: the
+// certificate muxgate shows its upstream (-upstream-cert), reloaded with the others. It fits
+// tls.Config.GetClientCertificate. A server that accepts none of what it names still gets it,
+// and refuses the handshake itself, which says more than a certificate withheld.
+func (s *Store) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.certs) == 0 {
+		return nil, errors.New("certs: store is empty")
 	}
 	return &s.certs[0], nil
 }

@@ -74,6 +74,10 @@ func TestLoadAndReload(t *testing.T) {
 	if got.Leaf.DNSNames[0] != "two.example" {
 		t.Fatalf("after reload got %v, want two.example", got.Leaf.DNSNames)
 	}
+	// The certificate shown to an upstream follows the reload too.
+	if client, err := s.GetClientCertificate(&tls.CertificateRequestInfo{}); err != nil || client.Leaf.DNSNames[0] != "two.example" {
+		t.Fatalf("client certificate after reload: %v, %v; want two.example", client, err)
+	}
 	os.WriteFile(keyFile, []byte("garbage"), 0o600)
 	if err := s.Reload(); err == nil {
 		t.Fatal("reload of a broken key succeeded")

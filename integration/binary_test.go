@@ -31,6 +31,8 @@ var flagDefaults = map[string]string{
 	"upstream-ca":             "default: system roots",
 	"upstream-server-name":    "default: the URL's host",
 	"upstream-insecure":       "",
+	"upstream-cert":           "",
+	"upstream-key":            "",
 	"max-sessions":            "(default 4)",
 	"max-streams-per-session": "0: the upstream's",
 	"queue-length":            "(default 1024)",

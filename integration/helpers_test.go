@@ -230,7 +230,7 @@ func startUpstream(t testing.TB, k upstreamKind, opt demo.Options) *upstream {
 
 func startUpstreamAt(t testing.TB, k upstreamKind, addr string, opt demo.Options) *upstream {
 	t.Helper()
-	if k.tls {
+	if k.tls && opt.TLS == nil {
 		opt.TLS = certs.FromCertificates(serverCert).ServerConfig()
 	}
 	opt.HTTP3 = k.h3
@@ -493,7 +493,13 @@ func headerLines(body string) map[string]string {
 // writePEM writes the test certificate and key to files for curl, h2load and the binary.
 func writePEM(t testing.TB) (certFile, keyFile string) {
 	t.Helper()
-	c, k, err := certs.PEM(serverCert)
+	return writeCertPEM(t, serverCert)
+}
+
+// writeCertPEM writes cert and its key as PEM files in a temporary directory.
+func writeCertPEM(t testing.TB, cert tls.Certificate) (certFile, keyFile string) {
+	t.Helper()
+	c, k, err := certs.PEM(cert)
 	if err != nil {
 		t.Fatal(err)
 	}

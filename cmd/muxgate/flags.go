@@ -23,6 +23,8 @@ type options struct {
 	upCA       string
 	upName     string
 	upInsecure bool
+	upCert     string
+	upKey      string
 	front      h1.Config
 	pool       gateway.PoolConfig
 	upTimeout  time.Duration
@@ -83,6 +85,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.upCA, "upstream-ca", "", "CA certificates `file` (PEM) to verify an https, h3 or h3+h2 upstream (default: system roots)")
 	fs.StringVar(&o.upName, "upstream-server-name", "", "TLS server `name` (SNI and verification) for an https, h3 or h3+h2 upstream (default: the URL's host)")
 	fs.BoolVar(&o.upInsecure, "upstream-insecure", false, "do not verify the upstream's certificate (tests only)")
+	fs.StringVar(&o.upCert, "upstream-cert", "", "certificate chain `file` (PEM) that muxgate shows an https, h3 or h3+h2 upstream that asks for one (mutual TLS); needs -upstream-key; reloaded on SIGHUP")
+	fs.StringVar(&o.upKey, "upstream-key", "", "private key `file` (PEM) for -upstream-cert")
 
 	fs.IntVar(&o.pool.MaxSessions, "max-sessions", 4, "upstream sessions per upstream at most")
 	fs.IntVar(&o.pool.MaxStreamsPerSession, "max-streams-per-session", 0, "local cap on concurrent streams per session (0: the upstream's SETTINGS_MAX_CONCURRENT_STREAMS for HTTP/2, 100 for HTTP/3)")
@@ -175,6 +179,8 @@ func (o *options) check() error {
 		return errors.New("-listen-tls needs -cert and -key")
 	case len(o.cert) != len(o.key):
 		return errors.New("give one -key for each -cert")
+	case (o.upCert == "") != (o.upKey == ""):
+		return errors.New("-upstream-cert and -upstream-key go together")
 	case o.streamWin < minStreamWindow || o.streamWin > 1<<31-1:
 		return errors.New("-stream-window must be 16384 to 2147483647 bytes")
 	case o.connWin < 65535 || o.connWin > 1<<31-1:

@@ -117,32 +117,44 @@ func buildConfig(o *options, log zerolog.Logger) (gateway.Config, func(), error)
 		cfg.Upstream = url
 		cleanup = func() { s.Close(); closer.Close() }
 	}
-	upTLS, err := upstreamTLS(o)
+	upTLS, upStore, err := upstreamTLS(o)
 	if err != nil {
 		return cfg, cleanup, err
 	}
 	cfg.UpstreamTLS = upTLS
-	if err := addListeners(o, &cfg, log); err != nil {
+	if err := addListeners(o, &cfg, upStore, log); err != nil {
 		return cfg, cleanup, err
 	}
 	return cfg, cleanup, nil
 }
 
-func upstreamTLS(o *options) (*tls.Config, error) {
+// upstreamTLS is the client TLS configuration for an https, h3 or h3+h2 upstream, and the store
+// of the certificate it shows the upstream (nil without -upstream-cert), for SIGHUP to reload.
+func upstreamTLS(o *options) (*tls.Config, *certs.Store, error) {
 	tc := &tls.Config{ServerName: o.upName, InsecureSkipVerify: o.upInsecure}
 	if o.upCA != "" {
 		pem, err := os.ReadFile(o.upCA)
 		if err != nil {
-			return nil, fmt.Errorf("-upstream-ca: %w", err)
+			return nil, nil, fmt.Errorf("-upstream-ca: %w", err)
 		}
 		if tc.RootCAs, err = certs.LoadPool(pem); err != nil {
-			return nil, fmt.Errorf("-upstream-ca %s: %w", o.upCA, err)
+			return nil, nil, fmt.Errorf("-upstream-ca %s: %w", o.upCA, err)
 		}
 	}
-	return tc, nil
+	if o.upCert == "" {
+		return tc, nil, nil
+	}
+	store, err := certs.Load(certs.Pair{CertFile: o.upCert, KeyFile: o.upKey})
+	if err != nil {
+		return nil, nil, fmt.Errorf("-upstream-cert: %w", err)
+	}
+	tc.GetClientCertificate = store.GetClientCertificate
+	return tc, store, nil
 }
 
-func addListeners(o *options, cfg *gateway.Config, log zerolog.Logger) error {
+// addListeners adds the listeners o asks for to cfg, and has SIGHUP reload their certificates
+// and upStore's (nil: none).
+func addListeners(o *options, cfg *gateway.Config, upStore *certs.Store, log zerolog.Logger) error {
 	listen := o.listen
 	if len(listen) == 0 && len(o.listenTLS) == 0 {
 		listen = listFlag{defaultListen}
@@ -151,14 +163,14 @@ func addListeners(o *options, cfg *gateway.Config, log zerolog.Logger) error {
 		cfg.Listeners = append(cfg.Listeners, gateway.Listener{Addr: a})
 	}
 	if len(o.listenTLS) == 0 {
-		reloadOnHUP(nil, log)
+		reloadOnHUP(log, upStore)
 		return nil
 	}
 	store, err := o.serverTLS()
 	if err != nil {
 		return err
 	}
-	reloadOnHUP(store, log)
+	reloadOnHUP(log, store, upStore)
 	for _, a := range o.listenTLS {
 		cfg.Listeners = append(cfg.Listeners, gateway.Listener{Addr: a, TLS: store.ServerConfig()})
 	}

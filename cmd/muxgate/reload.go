@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -10,20 +11,28 @@ import (
 	"muxgate/certs"
 )
 
-// reloadOnHUP reloads the serving certificates on SIGHUP; a failed reload keeps the old ones.
-// Each reload is logged, its failure too. With no certificates (nil: no -listen-tls), the signal
-// is only logged: it must not end the process, as it would by default. The goroutine lives as
-// long as the process.
-func reloadOnHUP(store *certs.Store, log zerolog.Logger) {
+// reloadOnHUP reloads the certificates of stores on SIGHUP (those of -listen-tls, and the one
+// shown to the upstream); a failed reload keeps the old ones. Each reload is logged, its failure
+// too. With no certificates (no store, or only nil ones), the signal is only logged: it must not
+// end the process, as it would by default. The goroutine lives as long as the process.
+func reloadOnHUP(log zerolog.Logger, stores ...*certs.Store) {
+	stores = slices.DeleteFunc(stores, func(s *certs.Store) bool { return s == nil })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			if store == nil {
-				log.Info().Msg("SIGHUP: no -listen-tls, no certificates to reload")
-			} else if err := store.Reload(); err != nil {
-				log.Error().Err(err).Msg("certificate reload failed, keeping the old ones")
-			} else {
+			if len(stores) == 0 {
+				log.Info().Msg("SIGHUP: no certificates to reload")
+				continue
+			}
+			var failed bool
+			for _, store := range stores {
+				if err := store.Reload(); err != nil {
+					failed = true
+					log.Error().Err(err).Msg("certificate reload failed, keeping the old ones")
+				}
+			}
+			if !failed {
 				log.Info().Msg("certificates reloaded")
 			}
 		}

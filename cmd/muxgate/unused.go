@@ -13,7 +13,7 @@ func warnUnused(o *options, log zerolog.Logger) {
 	if len(o.cert) > 0 && len(o.listenTLS) == 0 {
 		log.Warn().Msg("-cert and -key are unused: they serve -listen-tls, and none is given")
 	}
-	if (o.demo || strings.HasPrefix(o.upstreams.first(), "h2c://")) && (o.upCA != "" || o.upInsecure || o.upName != "") {
-		log.Warn().Msg("-upstream-ca, -upstream-insecure and -upstream-server-name are unused: the upstream is h2c")
+	if (o.demo || strings.HasPrefix(o.upstreams.first(), "h2c://")) && (o.upCA != "" || o.upInsecure || o.upName != "" || o.upCert != "") {
+		log.Warn().Msg("-upstream-ca, -upstream-insecure, -upstream-server-name and -upstream-cert are unused: the upstream is h2c")
 	}
 }

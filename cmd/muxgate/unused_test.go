@@ -16,8 +16,8 @@ func TestWarnUnused(t *testing.T) {
 		want []string
 	}{
 		{options{cert: listFlag{"c.pem"}, key: listFlag{"c.key"}, upstreams: listFlag{"https://a"}}, []string{"-cert and -key are unused"}},
-		{options{upstreams: listFlag{"h2c://a:1"}, upCA: "ca.pem"}, []string{"-upstream-ca, -upstream-insecure and -upstream-server-name are unused"}},
-		{options{demo: true, upInsecure: true}, []string{"-upstream-ca, -upstream-insecure and -upstream-server-name are unused"}},
+		{options{upstreams: listFlag{"h2c://a:1"}, upCA: "ca.pem"}, []string{"-upstream-ca, -upstream-insecure, -upstream-server-name and -upstream-cert are unused"}},
+		{options{demo: true, upInsecure: true}, []string{"-upstream-ca, -upstream-insecure, -upstream-server-name and -upstream-cert are unused"}},
 		{options{cert: listFlag{"c.pem"}, key: listFlag{"c.key"}, listenTLS: listFlag{":8443"}, upstreams: listFlag{"https://a"}, upCA: "ca.pem"}, nil},
 	} {
 		var b bytes.Buffer
