@@ -30,11 +30,16 @@ func (c *conn) readProxy() bool {
 		}
 		return false
 	}
-	ip := clientIP(c.rwc)
 	if src.IsValid() {
-		c.remoteAddr, ip = src.String(), src.Addr().Unmap()
+		c.remoteAddr = src.String()
 	}
-	c.s.countIP(c, ip)
+	if c.s.cfg.MaxConnsPerIP > 0 {
+		ip := clientIP(c.rwc)
+		if src.IsValid() {
+			ip = src.Addr().Unmap()
+		}
+		c.s.countIP(c, ip)
+	}
 	return true
 }
 

@@ -277,8 +277,8 @@ func (s *Server) addConn(c *conn) bool {
 	if s.closing.Load() {
 		return false
 	}
-	if !s.cfg.ProxyProtocol {
-		// Else the address comes with the PROXY header (conn.readProxy).
+	if s.cfg.MaxConnsPerIP > 0 && !s.cfg.ProxyProtocol {
+		// With ProxyProtocol the address comes with the header (conn.readProxy).
 		s.countIPLocked(c, clientIP(c.rwc))
 	}
 	s.conns[c] = struct{}{}
