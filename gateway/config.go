@@ -86,6 +86,11 @@ type Config struct {
 	MetricsAddr string
 }
 
+// upstreams is Upstream and Upstreams, in order.
+func (c *Config) upstreams() []string {
+	return append([]string{c.Upstream}, c.Upstreams...)
+}
+
 func (c *Config) setDefaults() {
 	if c.UpstreamTimeout <= 0 {
 		c.UpstreamTimeout = 30 * time.Second

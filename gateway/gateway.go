@@ -74,7 +74,7 @@ func (g *Gateway) newProxy(t target) *proxy {
 	cfg := &g.cfg
 	return &proxy{
 		up:      g.up,
-		upNames: append([]string{cfg.Upstream}, cfg.Upstreams...),
+		upNames: cfg.upstreams(),
 		scheme:  t.scheme,
 		address: t.address,
 		forward: forwarding{
@@ -147,7 +147,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, ln := range g.listeners {
 		g.log.Info().Str("listen", ln.Addr().String()).Bool("tls", g.cfg.Listeners[i].TLS != nil).
-			Str("upstream", strings.Join(append([]string{g.cfg.Upstream}, g.cfg.Upstreams...), " ")).Msg("serving")
+			Str("upstream", strings.Join(g.cfg.upstreams(), " ")).Msg("serving")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -104,7 +104,7 @@ func newUpstreams(cfg *Config) (upstream, target, error) {
 		up, err := newPool(cfg, first, cfg.Upstream, false)
 		return up, first, err
 	}
-	names := append([]string{cfg.Upstream}, cfg.Upstreams...)
+	names := cfg.upstreams()
 	if len(names) > maxMembers {
 		return nil, target{}, fmt.Errorf("%w: %d upstreams, at most %d", ErrConfig, len(names), maxMembers)
 	}
