@@ -86,6 +86,11 @@ func (p *proxy) begin(r *http.Request, ex *exchange, rec *record) *http.Request 
 
 // respond is the second half of ServeHTTP: the answer to the round trip's outcome.
 func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex *exchange, resp *http.Response, err error) {
+	p.respondOnce(w, r, rec, ex, resp, err, true)
+}
+
+// respondOnce is respond; mayResend lets it send the request again once (see resendable).
+func (p *proxy) respondOnce(w http.ResponseWriter, r *http.Request, rec *record, ex *exchange, resp *http.Response, err error, mayResend bool) {
 	ex.settle(w)
 	if err == nil && failedBody(&ex.body) {
 		// The upstream answered a request whose body failed on the client's side (too large,
@@ -126,11 +131,45 @@ func (p *proxy) respond(w http.ResponseWriter, r *http.Request, rec *record, ex 
 		err = cause(&ex.body, err)
 	}
 	if err != nil {
+		if mayResend && p.resendable(r, ex, err) && h1.Discard(w) {
+			resp.Body.Close()
+			p.resend(w, r, rec, ex)
+			return
+		}
 		p.broken(w, rec, err)
 		return
 	}
 	copyTrailers(w, resp)
 	p.done(rec)
+}
+
+// resendable reports whether a request whose response body failed with err may be sent again: its
+// session died under it (pool.ErrSessionFailed), not the stream alone, which says the upstream
+// failed this request; the request is idempotent and has no body (RFC 9110 9.2.2: a client may
+// send such a request again after a connection failure), and was not sent again already; the
+// client is still there, and the gateway is not draining. The caller checks besides that nothing
+// of the answer reached the client (h1.Discard): a kill of the upstream, whose connection reset
+// loses what the kernel had received of the body, leaves just that.
+func (p *proxy) resendable(r *http.Request, ex *exchange, err error) bool {
+	var werr *clientWriteError
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+	default:
+		return false
+	}
+	return errors.Is(err, pool.ErrSessionFailed) && !errors.As(err, &werr) && r.Context().Err() == nil &&
+		(ex.out.Body == nil || ex.out.Body == http.NoBody) && !ex.ctx.Info.Resent && !(p.draining != nil && p.draining())
+}
+
+// resend sends ex's request upstream again, once, and answers with the outcome; the access log
+// counts every attempt.
+func (p *proxy) resend(w http.ResponseWriter, r *http.Request, rec *record, ex *exchange) {
+	info := &ex.ctx.Info
+	tried := info.Attempts
+	resp, err := p.up.RoundTrip(&ex.out)
+	info.Attempts += tried
+	info.Resent = true
+	p.respondOnce(w, r, rec, ex, resp, err, false)
 }
 
 // broken ends a response whose body failed after its head was written. Where nothing of the head

@@ -33,12 +33,14 @@ type frameReply struct {
 type frameConn struct {
 	n    int           // the connection's number on its upstream, from 1
 	done chan struct{} // closed when the connection is closed
+	nc   net.Conn
 
 	mu      sync.Mutex // guards the writes: fr's, and enc's into buf; and the requests' bodies
 	fr      *http2.Framer
 	buf     bytes.Buffer
 	enc     *hpack.Encoder
-	streams map[uint32]*frameReply // open requests, by stream
+	streams map[uint32]*frameReply    // open requests, by stream
+	pings   map[[8]byte]chan struct{} // PINGs sent whose ack has not come, by their data
 }
 
 // field returns the values of the request's field name, joined by ", ", and whether it had any.
@@ -98,6 +100,29 @@ func (r *frameReply) data(end bool, s string) {
 	r.conn.fr.WriteData(r.id, end, []byte(s))
 }
 
+// sync sends a PING on the request's connection and waits for its ack, by which the gateway has
+// read every frame sent before it (RFC 9113 6.7: a PING is answered in order); false if the
+// connection closed first. It must not run on the connection's reading goroutine.
+func (r *frameReply) sync() bool {
+	c := r.conn
+	acked := make(chan struct{})
+	c.mu.Lock()
+	data := [8]byte{byte(r.id), byte(r.id >> 8), byte(r.id >> 16), byte(r.id >> 24), 's', 'y', 'n', 'c'}
+	c.pings[data] = acked
+	c.fr.WritePing(false, data)
+	c.mu.Unlock()
+	select {
+	case <-acked:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// dropConn closes the request's connection at once, without GOAWAY, as an upstream that is
+// killed does.
+func (r *frameReply) dropConn() { r.conn.nc.Close() }
+
 // startFrameUpstream starts a frame upstream on a loopback port that calls answer with each
 // request's head, on the connection's reading goroutine: an answer that waits must do so on a
 // goroutine of its own. It is closed when the test ends.
@@ -150,7 +175,8 @@ func serveFrames(nc net.Conn, n int, settings []http2.Setting, answer func(r *fr
 	if _, err := io.ReadFull(nc, preface); err != nil || string(preface) != http2.ClientPreface {
 		return
 	}
-	c := &frameConn{n: n, done: make(chan struct{}), fr: http2.NewFramer(nc, nc), streams: map[uint32]*frameReply{}}
+	c := &frameConn{n: n, done: make(chan struct{}), nc: nc, fr: http2.NewFramer(nc, nc),
+		streams: map[uint32]*frameReply{}, pings: map[[8]byte]chan struct{}{}}
 	defer close(c.done)
 	c.enc = hpack.NewEncoder(&c.buf)
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
@@ -171,6 +197,9 @@ func serveFrames(nc net.Conn, n int, settings []http2.Setting, answer func(r *fr
 		case *http2.PingFrame:
 			if !f.IsAck() {
 				c.fr.WritePing(true, f.Data)
+			} else if acked := c.pings[f.Data]; acked != nil {
+				close(acked)
+				delete(c.pings, f.Data)
 			}
 		case *http2.DataFrame:
 			if n := uint32(len(f.Data())); n > 0 {

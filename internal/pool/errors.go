@@ -68,7 +68,8 @@ var (
 	// where neither of the two above applies: a failure of the path or the
 	// connection, not of this one request, as a stream reset on a live
 	// connection or a response past a per-request limit is. The gateway's
-	// HTTP/3 fallback counts the former and not the latter.
+	// HTTP/3 fallback counts the former and not the latter. A response body's
+	// error wraps it too when the session died under the body.
 	ErrSessionFailed = errors.New("pool: upstream session failed")
 )
 

@@ -148,7 +148,7 @@ func (b *writerToBody) WriteTo(w io.Writer) (int64, error) {
 	if err == nil {
 		b.release()
 	}
-	return n, err
+	return n, b.failed(err)
 }
 
 func (b *responseBody) Read(buf []byte) (int, error) {
@@ -156,7 +156,17 @@ func (b *responseBody) Read(buf []byte) (int, error) {
 	if err != nil {
 		b.release()
 	}
-	return n, err
+	return n, b.failed(err)
+}
+
+// failed returns err, the body's failure, wrapping ErrSessionFailed when the session has died
+// (its connection failed, or it was closed) rather than the stream alone: the caller may then
+// send an idempotent request again, where nothing of the answer has gone on yet.
+func (b *responseBody) failed(err error) error {
+	if err == nil || err == io.EOF || errors.Is(err, ErrSessionFailed) || !b.e.s.State().Closed {
+		return err
+	}
+	return SessionFailed(err)
 }
 
 // Close closes the session's body first: for HTTP/2 that waits for the

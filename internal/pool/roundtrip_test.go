@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // writerToSessionBody is a session's body that writes itself out, as h2's does; closes counts Close.
@@ -96,4 +97,27 @@ func TestResponseBodyWriteTo(t *testing.T) {
 		t.Errorf("%T has WriteTo, though the session's body has none", r.res.Body)
 	}
 	r.res.Body.Close()
+}
+
+// TestBodyFailureNamesDeadSession: a response body that fails because its session died says so
+// (ErrSessionFailed), so that the caller may send an idempotent request again; one that fails on
+// a live session (its stream reset) does not.
+func TestBodyFailureNamesDeadSession(t *testing.T) {
+	boom := errors.New("read: connection reset by peer")
+	failing := func(id uint64) (*fakeSession, error) {
+		return &fakeSession{id: id, max: 10, handler: func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Body: io.NopCloser(iotest.ErrReader(boom))}, nil
+		}}, nil
+	}
+	for _, dies := range []bool{true, false} {
+		d := &fakeDialer{result: failing}
+		p := newTestPool(t, Config{}, d)
+		r := mustGet(t, p)
+		d.session(0).set(func(s *fakeSession) { s.closed = dies })
+		_, err := r.res.Body.Read(make([]byte, 1))
+		r.res.Body.Close()
+		if !errors.Is(err, boom) || errors.Is(err, ErrSessionFailed) != dies {
+			t.Errorf("session died %v: body error %v, want %v wrapped, ErrSessionFailed %v", dies, err, boom, dies)
+		}
+	}
 }
