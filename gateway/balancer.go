@@ -87,6 +87,8 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			info.Upstream = uint16(m.index + 1)
 			attempts += max(info.Attempts, 1)
 			info.Attempts = attempts
+			// What an earlier member may have processed stays resent (see failed).
+			info.Resent = info.Resent || resent
 		}
 		if err == nil {
 			body.commit()

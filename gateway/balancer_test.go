@@ -131,8 +131,8 @@ func TestBalancerNoResend(t *testing.T) {
 		gone := fmt.Errorf("%w: %w", pool.ErrMaybeProcessed, errUnreachable)
 		fakes[0].set(fails(gone))
 		fakes[1].set(fails(gone))
-		if _, _, err := send(t, b, ""); !errors.Is(err, pool.ErrMaybeProcessed) {
-			t.Errorf("got %v, want the second member's error", err)
+		if _, info, err := send(t, b, ""); !errors.Is(err, pool.ErrMaybeProcessed) || !info.Resent {
+			t.Errorf("got %v, Resent %v; want the second member's error, Resent", err, info.Resent)
 		}
 		if n := fakes[1].callCount(); n != 1 {
 			t.Errorf("the second member was asked %d times, want 1", n)
