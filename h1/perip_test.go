@@ -63,25 +63,11 @@ func TestMaxConnsPerIP(t *testing.T) {
 }
 
 func TestMaxConnsPerIPOverTLS(t *testing.T) {
-	cert, pool := selfSigned(t)
-	inner, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := tls.NewListener(inner, &tls.Config{Certificates: []tls.Certificate{cert}})
 	refusals := make(chan Refusal, 1)
 	report := func(r Refusal) { refusals <- r }
-	s := New(Config{Logger: testLogger(t), MaxConnsPerIP: 1, OnRefusal: report}, text)
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	defer func() {
-		s.Close()
-		if err := <-served; err != http.ErrServerClosed {
-			t.Errorf("Serve: got %v, want http.ErrServerClosed", err)
-		}
-	}()
+	_, addr, pool := startTLSServer(t, Config{MaxConnsPerIP: 1, OnRefusal: report}, text)
 	cfg := &tls.Config{RootCAs: pool}
-	first, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+	first, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +76,7 @@ func TestMaxConnsPerIPOverTLS(t *testing.T) {
 		t.Fatalf("first: got %d, want 200", r.StatusCode)
 	}
 	// The second is closed before the handshake.
-	second, err := tls.DialWithDialer(&net.Dialer{Timeout: safetyNet}, "tcp", ln.Addr().String(), cfg)
+	second, err := tls.DialWithDialer(&net.Dialer{Timeout: safetyNet}, "tcp", addr, cfg)
 	if err == nil {
 		second.Close()
 		t.Fatalf("second TLS connection from the same address: handshake succeeded, want it refused")

@@ -270,22 +270,8 @@ func TestProxyProtocolPerIP(t *testing.T) {
 
 // TestProxyProtocolOverTLS: the header comes before the TLS handshake.
 func TestProxyProtocolOverTLS(t *testing.T) {
-	cert, pool := selfSigned(t)
-	inner, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := tls.NewListener(inner, &tls.Config{Certificates: []tls.Certificate{cert}})
-	s := New(Config{Logger: testLogger(t), ProxyProtocol: true}, remoteAddr)
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	defer func() {
-		s.Close()
-		if err := <-served; err != http.ErrServerClosed {
-			t.Errorf("Serve: got %v, want http.ErrServerClosed", err)
-		}
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
+	_, addr, pool := startTLSServer(t, Config{ProxyProtocol: true}, remoteAddr)
+	raw, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,30 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
+// startTLSServer serves h over TLS (ALPN http/1.1) on a loopback listener until the test ends,
+// with a self-signed certificate that the returned pool trusts, and checks then that Serve
+// returned http.ErrServerClosed.
+func startTLSServer(t *testing.T, cfg Config, h http.Handler) (s *Server, addr string, pool *x509.CertPool) {
+	t.Helper()
+	cert, pool := selfSigned(t)
+	inner, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := tls.NewListener(inner, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
+	cfg.Logger = testLogger(t)
+	s = New(cfg, h)
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		s.Close()
+		if err := <-served; err != http.ErrServerClosed {
+			t.Errorf("Serve: got %v, want http.ErrServerClosed", err)
+		}
+	})
+	return s, ln.Addr().String(), pool
+}
+
 func TestTLS(t *testing.T) {
 	cert, pool := selfSigned(t)
 	inner, err := netListen()
