@@ -31,6 +31,13 @@ func startServer(t *testing.T, cfg Config, h http.Handler) (*Server, string) {
 	}
 	cfg.Logger = testLogger(t)
 	s := New(cfg, h)
+	serveUntilEnd(t, s, ln)
+	return s, ln.Addr().String()
+}
+
+// serveUntilEnd serves ln with s until the test ends; then it closes s and checks that Serve
+// returned http.ErrServerClosed and that nothing is left open.
+func serveUntilEnd(t *testing.T, s *Server, ln net.Listener) {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	t.Cleanup(func() {
@@ -43,7 +50,6 @@ func startServer(t *testing.T, cfg Config, h http.Handler) (*Server, string) {
 		}
 		checkNoServerGoroutines(t)
 	})
-	return s, ln.Addr().String()
 }
 
 // checkNoServerGoroutines fails the test if a goroutine of the server outlived Close, which

@@ -45,8 +45,7 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 }
 
 // startTLSServer serves h over TLS (ALPN http/1.1) on a loopback listener until the test ends,
-// with a self-signed certificate that the returned pool trusts, and checks then that Serve
-// returned http.ErrServerClosed.
+// with a self-signed certificate that the returned pool trusts (see serveUntilEnd).
 func startTLSServer(t *testing.T, cfg Config, h http.Handler) (s *Server, addr string, pool *x509.CertPool) {
 	t.Helper()
 	cert, pool := selfSigned(t)
@@ -57,14 +56,7 @@ func startTLSServer(t *testing.T, cfg Config, h http.Handler) (s *Server, addr s
 	ln := tls.NewListener(inner, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
 	cfg.Logger = testLogger(t)
 	s = New(cfg, h)
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		s.Close()
-		if err := <-served; err != http.ErrServerClosed {
-			t.Errorf("Serve: got %v, want http.ErrServerClosed", err)
-		}
-	})
+	serveUntilEnd(t, s, ln)
 	return s, ln.Addr().String(), pool
 }
 
