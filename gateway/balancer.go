@@ -14,7 +14,7 @@ import (
 )
 
 // memberRetry is how long a balancer passes over a member whose upstream it found unreachable
-// before one request tries it again. Its pool keeps dialing in the background meanwhile, so a
+// before requests try it again. Its pool keeps dialing in the background meanwhile, so a
 // try costs nothing while the upstream stays down: the pool fails it at once
 // (pool.Limits.FailWhileUnreachable) and the request goes on to the next member.
 const memberRetry = time.Second
@@ -95,7 +95,7 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 			b.succeeded(m)
 			return res, nil
 		}
-		if !b.failed(m, req.Context(), err, &resent) || last || !body.detach() {
+		if !b.failed(req.Context(), m, err, &resent) || last || !body.detach() {
 			body.commit()
 			return nil, err
 		}
@@ -141,7 +141,7 @@ func (b *balancer) choose(tried uint64) (m *member, last bool) {
 // after the request was sent. The request is idempotent then, and m's pool sent it once more, as
 // RFC 9110 9.2.2 allows; if that attempt reached no upstream either (its upstream is gone, the
 // usual reason for a session's death), it goes to another member instead, once (*resent).
-func (b *balancer) failed(m *member, ctx context.Context, err error, resent *bool) bool {
+func (b *balancer) failed(ctx context.Context, m *member, err error, resent *bool) bool {
 	if ctx.Err() != nil || errors.Is(err, pool.ErrClosed) {
 		return false // the client left, or the gateway shuts down
 	}

@@ -132,8 +132,7 @@ func (p *proxy) respondOnce(w http.ResponseWriter, r *http.Request, rec *record,
 	}
 	if err != nil {
 		if mayResend && p.resendable(r, ex, err) && h1.Discard(w) {
-			resp.Body.Close()
-			p.resend(w, r, rec, ex)
+			p.resend(w, r, rec, ex) // the failed body is closed on return, as deferred
 			return
 		}
 		p.broken(w, rec, err)
@@ -166,8 +165,9 @@ func (p *proxy) resendable(r *http.Request, ex *exchange, err error) bool {
 func (p *proxy) resend(w http.ResponseWriter, r *http.Request, rec *record, ex *exchange) {
 	info := &ex.ctx.Info
 	tried := info.Attempts
+	info.Attempts = 0
 	resp, err := p.up.RoundTrip(&ex.out)
-	info.Attempts += tried
+	info.Attempts = tried + max(info.Attempts, 1) // one that found no session counts too
 	info.Resent = true
 	p.respondOnce(w, r, rec, ex, resp, err, false)
 }
