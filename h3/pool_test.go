@@ -590,6 +590,10 @@ func TestConnectionEnded(t *testing.T) {
 		if got := connectionEnded(c.err); got != c.want {
 			t.Errorf("%s: connectionEnded %v, want %v", c.name, got, c.want)
 		}
+		// A response body failed so says the session failed, for the gateway's resend.
+		if got := errors.Is(bodyFailed(context.Background(), c.err), pool.ErrSessionFailed); got != c.want {
+			t.Errorf("%s: body error wraps pool.ErrSessionFailed %v, want %v", c.name, got, c.want)
+		}
 	}
 }
 

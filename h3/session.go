@@ -266,10 +266,22 @@ func (b *body) Read(p []byte) (int, error) {
 	if err != nil {
 		b.end()
 		if err != io.EOF {
-			err = cancelled(b.ctx, err)
+			err = bodyFailed(b.ctx, err)
 		}
 	}
 	return n, err
+}
+
+// bodyFailed wraps err, the failure of a response body whose request's context is ctx, as
+// cancelled does, and with pool.ErrSessionFailed where the connection ended under the body: the
+// caller may send an idempotent request again then. quic-go may fail the stream before the
+// connection's context is done, which the pool's own check of the session's state would miss.
+func bodyFailed(ctx context.Context, err error) error {
+	err = cancelled(ctx, err)
+	if connectionEnded(err) {
+		err = pool.SessionFailed(err)
+	}
+	return err
 }
 
 func (b *body) Close() error {

@@ -1,11 +1,14 @@
 package integration
 
 import (
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"muxgate/internal/demo"
 )
 
 // TestResponseCutResent: an upstream connection that dies after a response head, before any of
@@ -56,5 +59,42 @@ func TestResponseCutResent(t *testing.T) {
 				t.Errorf("the upstream got the POST %d times, want 1", n)
 			}
 		})
+	}
+}
+
+// TestResponseCutResentH3: over HTTP/3, a connection closed right after a response head loses
+// nothing of a GET either: whichever side of the head the close lands on, the request is sent
+// again and the client gets the answer. (The close lands after the head in a few runs of a
+// hundred: before the h3 session marked such a body's failure as its connection's, 4 of 90 runs
+// failed.)
+func TestResponseCutResentH3(t *testing.T) {
+	var first atomic.Bool
+	entered := make(chan struct{})
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if first.CompareAndSwap(false, true) {
+			w.Header().Set("Content-Length", "5")
+			w.WriteHeader(200)
+			w.(http.Flusher).Flush()
+			close(entered)
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("Content-Length", "5")
+		w.Write([]byte("hello"))
+	})
+	u := startUpstream(t, upstreamKinds[2], demo.Options{Handler: handler})
+	cfg := testConfig(u)
+	access := &logBuffer{}
+	cfg.AccessLog = zerolog.New(access)
+	f := startGateway(t, cfg)
+	c := dialRaw(t, f.addr, false)
+	c.send("GET /cut HTTP/1.1\r\nHost: a\r\n\r\n")
+	<-entered
+	u.CloseConns()
+	if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "hello" {
+		t.Errorf("GET: %s %q, want 200 hello", resp.Status, body)
+	}
+	if log := access.String(); !strings.Contains(log, `"attempts":2`) {
+		t.Errorf("access log: want 2 attempts:\n%s", log)
 	}
 }
