@@ -17,6 +17,10 @@ import (
 type Listener struct {
 	Addr string      // host:port; port 0 picks a free one (see Gateway.Addrs)
 	TLS  *tls.Config // nil: clear text; else TLS is terminated with this configuration
+
+	// ProxyProtocol: each connection begins with a PROXY protocol header from a TCP load
+	// balancer, which names the client (h1.Server.ServeProxyProtocol). False: none is expected.
+	ProxyProtocol bool
 }
 
 // PoolConfig sizes the upstream pool, whatever its protocol.

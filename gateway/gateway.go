@@ -146,12 +146,17 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	errc := make(chan error, len(g.listeners))
 	var wg sync.WaitGroup
 	for i, ln := range g.listeners {
-		g.log.Info().Str("listen", ln.Addr().String()).Bool("tls", g.cfg.Listeners[i].TLS != nil).
+		l := g.cfg.Listeners[i]
+		g.log.Info().Str("listen", ln.Addr().String()).Bool("tls", l.TLS != nil).Bool("proxy_protocol", l.ProxyProtocol).
 			Str("upstream", strings.Join(g.cfg.upstreams(), " ")).Msg("serving")
+		serve := g.front.Serve
+		if l.ProxyProtocol {
+			serve = g.front.ServeProxyProtocol
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := g.front.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		}()

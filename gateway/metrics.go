@@ -152,7 +152,7 @@ func writeFront(e *expo, g *Gateway) {
 	e.sample("muxgate_client_connections_total", float64(st.Accepted))
 	e.family("muxgate_client_tls_failures_total", "counter", "TLS client connections closed before a request: a failed or timed-out handshake, or ALPN that chose another protocol.")
 	e.sample("muxgate_client_tls_failures_total", float64(st.TLSFailures))
-	e.family("muxgate_client_proxy_header_failures_total", "counter", "Client connections closed because they did not begin with a valid PROXY protocol header (-proxy-protocol).")
+	e.family("muxgate_client_proxy_header_failures_total", "counter", "Client connections to a -listen-proxy or -listen-tls-proxy listener closed because they did not begin with a valid PROXY protocol header.")
 	e.sample("muxgate_client_proxy_header_failures_total", float64(st.ProxyFailures))
 	e.family("muxgate_client_requests_active", "gauge", "Client requests being handled or answered.")
 	e.sample("muxgate_client_requests_active", float64(st.Active))

@@ -42,16 +42,6 @@ type Config struct {
 	// would otherwise spend). Zero (or negative) means no limit.
 	MaxConnsPerIP int
 
-	// ProxyProtocol expects each connection to begin with a PROXY protocol header, version 1 or
-	// 2 (HAProxy's send-proxy and send-proxy-v2, and what network load balancers send), before
-	// its TLS handshake or first request, within HeaderTimeout of the accept. The client's
-	// address (Request.RemoteAddr, and the one MaxConnsPerIP counts) is the header's source; a
-	// header that names none (version 1 UNKNOWN, version 2 LOCAL: a balancer's own check) leaves
-	// the socket's peer. A connection without a valid header is closed without an answer: set it
-	// only on listeners that nothing but the balancer can reach, as the header is taken on
-	// trust. False: no header is expected, and one that comes is a bad request.
-	ProxyProtocol bool
-
 	// MaxHeaderBytes caps the request line plus the header section, in bytes. A larger head is
 	// answered with 431 (414 when the request line alone is too long because of its target).
 	// It also caps a chunked body's trailer section. Zero means 16 KiB; at most 1 MiB.

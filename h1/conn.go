@@ -41,7 +41,7 @@ type conn struct {
 	start      time.Time       // when it was accepted
 	base       context.Context // parent of the request contexts (with the local address); never cancelled
 
-	// Set by Server.addConn before the serve goroutine starts, or with Config.ProxyProtocol by
+	// Set by Server.addConn before the serve goroutine starts, or for a proxied connection by
 	// the serve goroutine once it has read the PROXY header; read-only after.
 	ip      netip.Addr // the client address counted against MaxConnsPerIP; zero if not counted
 	refused bool       // the address is at MaxConnsPerIP: refuse the connection
@@ -69,6 +69,7 @@ type conn struct {
 	bw       *bufio.Writer // taken from the pool for an exchange run by the serve goroutine, nil between exchanges
 	headBuf  []byte        // reused for each request head
 	reqs     int           // requests read
+	proxied  bool          // it begins with a PROXY header (Server.ServeProxyProtocol); set before the serve goroutine starts
 	started  bool          // the first serve goroutine has begun (and done the TLS handshake)
 	shed     bool          // the idle wait moved to a fresh goroutine, which resumes it
 	parks    bool          // a long idle wait parks the connection (park_linux.go) rather than shed
@@ -332,7 +333,7 @@ func (c *conn) serve() (reusable bool) {
 func (c *conn) run() (shed bool) {
 	if !c.started {
 		c.started = true
-		if c.s.cfg.ProxyProtocol && !c.readProxy() {
+		if c.proxied && !c.readProxy() {
 			c.rwc.Close()
 			return false
 		}

@@ -31,15 +31,33 @@ func startServer(t *testing.T, cfg Config, h http.Handler) (*Server, string) {
 	}
 	cfg.Logger = testLogger(t)
 	s := New(cfg, h)
-	serveUntilEnd(t, s, ln)
+	serveUntilEnd(t, s, ln, false)
 	return s, ln.Addr().String()
 }
 
-// serveUntilEnd serves ln with s until the test ends; then it closes s and checks that Serve
-// returned http.ErrServerClosed and that nothing is left open.
-func serveUntilEnd(t *testing.T, s *Server, ln net.Listener) {
+// startProxiedServer is startServer with a second listener, proxied, whose connections begin
+// with a PROXY header (Server.ServeProxyProtocol).
+func startProxiedServer(t *testing.T, cfg Config, h http.Handler) (s *Server, plain, proxied string) {
+	t.Helper()
+	s, plain = startServer(t, cfg, h)
+	ln, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveUntilEnd(t, s, ln, true)
+	return s, plain, ln.Addr().String()
+}
+
+// serveUntilEnd serves ln with s, with ServeProxyProtocol if proxied, until the test ends; then
+// it closes s and checks that serving returned http.ErrServerClosed and that nothing is left
+// open.
+func serveUntilEnd(t *testing.T, s *Server, ln net.Listener, proxied bool) {
+	serve := s.Serve
+	if proxied {
+		serve = s.ServeProxyProtocol
+	}
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
+	go func() { served <- serve(ln) }()
 	t.Cleanup(func() {
 		s.Close()
 		if err := <-served; err != http.ErrServerClosed {

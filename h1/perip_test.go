@@ -65,7 +65,7 @@ func TestMaxConnsPerIP(t *testing.T) {
 func TestMaxConnsPerIPOverTLS(t *testing.T) {
 	refusals := make(chan Refusal, 1)
 	report := func(r Refusal) { refusals <- r }
-	_, addr, pool := startTLSServer(t, Config{MaxConnsPerIP: 1, OnRefusal: report}, text)
+	_, addr, pool := startTLSServer(t, Config{MaxConnsPerIP: 1, OnRefusal: report}, text, false)
 	cfg := &tls.Config{RootCAs: pool}
 	first, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {

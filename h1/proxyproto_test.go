@@ -190,7 +190,7 @@ var remoteAddr = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 })
 
 func TestProxyProtocol(t *testing.T) {
-	s, addr := startServer(t, Config{ProxyProtocol: true}, remoteAddr)
+	s, plain, addr := startProxiedServer(t, Config{}, remoteAddr)
 	tests := []struct {
 		name   string
 		header []byte
@@ -218,6 +218,11 @@ func TestProxyProtocol(t *testing.T) {
 			}
 		})
 	}
+	// The same server's other listener takes no header: its clients are their sockets' peers.
+	c := dial(t, plain)
+	if r := c.roundTrip(getRoot); r.StatusCode != 200 || r.body != c.conn.LocalAddr().String() {
+		t.Errorf("plain listener: got %d %q, want 200 %q", r.StatusCode, r.body, c.conn.LocalAddr())
+	}
 	if st := s.State(); st.ProxyFailures != 0 {
 		t.Errorf("got %d PROXY failures, want 0", st.ProxyFailures)
 	}
@@ -226,7 +231,7 @@ func TestProxyProtocol(t *testing.T) {
 // TestProxyProtocolRejects: a connection without a valid header, or whose header does not come
 // whole within HeaderTimeout, is closed without an answer, and counted; others go on.
 func TestProxyProtocolRejects(t *testing.T) {
-	s, addr := startServer(t, Config{ProxyProtocol: true, HeaderTimeout: 300 * time.Millisecond}, remoteAddr)
+	s, plain, addr := startProxiedServer(t, Config{HeaderTimeout: 300 * time.Millisecond}, remoteAddr)
 	for i, start := range []string{
 		getRoot, // no header at all
 		"PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\n" + getRoot,
@@ -245,11 +250,17 @@ func TestProxyProtocolRejects(t *testing.T) {
 	if r := c.read("GET"); r.StatusCode != 200 {
 		t.Errorf("a valid header after the bad ones: got %d, want 200", r.StatusCode)
 	}
+	// On a listener that takes none, a header is no request.
+	c = dial(t, plain)
+	c.send("PROXY TCP4 203.0.113.7 192.0.2.1 51000 80\r\n" + getRoot)
+	if r := c.read("GET"); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a header on the plain listener: got %d, want 400", r.StatusCode)
+	}
 }
 
 // TestProxyProtocolPerIP: MaxConnsPerIP counts the header's address, not the balancer's.
 func TestProxyProtocolPerIP(t *testing.T) {
-	_, addr := startServer(t, Config{ProxyProtocol: true, MaxConnsPerIP: 1}, remoteAddr)
+	_, _, addr := startProxiedServer(t, Config{MaxConnsPerIP: 1}, remoteAddr)
 	from := func(ip string) *client {
 		c := dial(t, addr)
 		c.send("PROXY TCP4 " + ip + " 192.0.2.1 51000 80\r\n" + getRoot)
@@ -270,7 +281,7 @@ func TestProxyProtocolPerIP(t *testing.T) {
 
 // TestProxyProtocolOverTLS: the header comes before the TLS handshake.
 func TestProxyProtocolOverTLS(t *testing.T) {
-	_, addr, pool := startTLSServer(t, Config{ProxyProtocol: true}, remoteAddr)
+	_, addr, pool := startTLSServer(t, Config{}, remoteAddr, true)
 	raw, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 // version 2 one with a few TLVs.
 const proxyPeek = 256
 
-// readProxy reads the PROXY header that begins the connection (Config.ProxyProtocol), within
+// readProxy reads the PROXY header that begins the connection (Server.ServeProxyProtocol), within
 // HeaderTimeout of the accept, and takes the client's address from it. It reports false if none
 // came, or a bad one: nothing else on the connection can be trusted then, and it is closed
 // without an answer. It runs on the serve goroutine before anything else reads.

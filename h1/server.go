@@ -91,7 +91,7 @@ type State struct {
 	// handshake, or ALPN that chose a protocol other than HTTP/1.x.
 	TLSFailures uint64
 	// ProxyFailures counts connections closed because they did not begin with a valid PROXY
-	// header within HeaderTimeout (Config.ProxyProtocol).
+	// header within HeaderTimeout (ServeProxyProtocol).
 	ProxyFailures uint64
 	Active        int    // requests whose handler runs or whose response is being finished
 	Requests      uint64 // requests handed to the handler since New (refused requests are not counted)
@@ -128,6 +128,22 @@ func New(cfg Config, h http.Handler) *Server {
 // A listener from tls.NewListener yields *tls.Conn: each is handshaken within HeaderTimeout, and
 // its requests carry the connection state in Request.TLS.
 func (s *Server) Serve(ln net.Listener) error {
+	return s.serve(ln, false)
+}
+
+// ServeProxyProtocol is Serve for a listener whose connections each begin with a PROXY protocol
+// header, version 1 or 2 (HAProxy's send-proxy and send-proxy-v2, and what network load
+// balancers send), before the TLS handshake or the first request, within HeaderTimeout of the
+// accept. The client's address (Request.RemoteAddr, and the one MaxConnsPerIP counts) is the
+// header's source; a header that names none (version 1 UNKNOWN, version 2 LOCAL: a balancer's
+// own check) leaves the socket's peer. A connection without a valid header is closed without an
+// answer. The header is taken on trust: ln must be one that nothing but the balancer can reach.
+func (s *Server) ServeProxyProtocol(ln net.Listener) error {
+	return s.serve(ln, true)
+}
+
+// serve is Serve, for connections that begin with a PROXY header if proxied.
+func (s *Server) serve(ln net.Listener, proxied bool) error {
 	defer ln.Close()
 	if !s.addListener(&ln) {
 		return http.ErrServerClosed
@@ -158,6 +174,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		pause = 0
 		c := newConn(s, rwc)
+		c.proxied = proxied
 		if !s.addConn(c) {
 			rwc.Close()
 			<-s.slots
@@ -277,8 +294,8 @@ func (s *Server) addConn(c *conn) bool {
 	if s.closing.Load() {
 		return false
 	}
-	if s.cfg.MaxConnsPerIP > 0 && !s.cfg.ProxyProtocol {
-		// With ProxyProtocol the address comes with the header (conn.readProxy).
+	if s.cfg.MaxConnsPerIP > 0 && !c.proxied {
+		// A proxied connection's address comes with its header (conn.readProxy).
 		s.countIPLocked(c, clientIP(c.rwc))
 	}
 	s.conns[c] = struct{}{}

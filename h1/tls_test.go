@@ -45,8 +45,9 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 }
 
 // startTLSServer serves h over TLS (ALPN http/1.1) on a loopback listener until the test ends,
-// with a self-signed certificate that the returned pool trusts (see serveUntilEnd).
-func startTLSServer(t *testing.T, cfg Config, h http.Handler) (s *Server, addr string, pool *x509.CertPool) {
+// with a self-signed certificate that the returned pool trusts, its connections beginning with a
+// PROXY header if proxied (see serveUntilEnd).
+func startTLSServer(t *testing.T, cfg Config, h http.Handler, proxied bool) (s *Server, addr string, pool *x509.CertPool) {
 	t.Helper()
 	cert, pool := selfSigned(t)
 	inner, err := netListen()
@@ -56,7 +57,7 @@ func startTLSServer(t *testing.T, cfg Config, h http.Handler) (s *Server, addr s
 	ln := tls.NewListener(inner, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
 	cfg.Logger = testLogger(t)
 	s = New(cfg, h)
-	serveUntilEnd(t, s, ln)
+	serveUntilEnd(t, s, ln, proxied)
 	return s, ln.Addr().String(), pool
 }
 

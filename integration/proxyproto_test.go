@@ -38,7 +38,9 @@ func startTCPHAProxy(t *testing.T, backend, send string) string {
 func TestProxyProtocolThroughHAProxy(t *testing.T) {
 	u := startUpstream(t, upstreamKinds[0], demo.Options{})
 	cfg := testConfig(u)
-	cfg.Front.ProxyProtocol = true
+	for i := range cfg.Listeners {
+		cfg.Listeners[i].ProxyProtocol = true
+	}
 	access := &logBuffer{}
 	cfg.AccessLog = zerolog.New(access)
 	f := startGateway(t, cfg)
@@ -80,15 +82,21 @@ func dialProxied(t *testing.T, addr string, useTLS bool) *rawConn {
 	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
 }
 
-// TestProxyProtocolCurl: curl's PROXY header (version 1, --haproxy-protocol) is taken, in clear
-// text and before a TLS handshake; curl without one gets its connection closed and no answer,
-// and the next client is served.
-func TestProxyProtocolCurl(t *testing.T) {
+// TestBinaryProxyProtocolCurl: the binary's -listen-proxy and -listen-tls-proxy take curl's PROXY
+// header (version 1, --haproxy-protocol), in clear text and before a TLS handshake, while its
+// -listen takes none; curl without a header gets its connection closed and no answer from a
+// proxied listener, and the next client is served.
+func TestBinaryProxyProtocolCurl(t *testing.T) {
 	curl := needTool(t, "curl")
-	certFile, _ := writePEM(t)
-	cfg := testConfig(startUpstream(t, upstreamKinds[0], demo.Options{}))
-	cfg.Front.ProxyProtocol = true
-	f := startGateway(t, cfg)
+	certFile, keyFile := writePEM(t)
+	u := startUpstream(t, upstreamKinds[0], demo.Options{})
+	p := startBinary(t, "-upstream", u.url, "-listen", "127.0.0.1:0", "-listen-proxy", "127.0.0.1:0",
+		"-listen-tls-proxy", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-access-log", "off", "-log-format", "json")
+	clear, tlsAddrs := p.waitServing(3)
+	if len(clear) != 2 || len(tlsAddrs) != 1 {
+		t.Fatalf("listeners: clear %v, tls %v; want two and one", clear, tlsAddrs)
+	}
+	plain, proxied, proxiedTLS := "http://"+clear[0], "http://"+clear[1], "https://"+tlsAddrs[0]
 	run := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -96,20 +104,24 @@ func TestProxyProtocolCurl(t *testing.T) {
 		out, err := exec.CommandContext(ctx, curl, args...).CombinedOutput()
 		return string(out), err
 	}
-	for _, useTLS := range []bool{false, true} {
-		out, err := run("--haproxy-protocol", f.url(useTLS)+"/headers")
+	for _, args := range [][]string{
+		{"--haproxy-protocol", proxied + "/headers"},
+		{"--haproxy-protocol", proxiedTLS + "/headers"},
+		{plain + "/headers"},
+	} {
+		out, err := run(args...)
 		if got := headerLines(out)["x-forwarded-for"]; err != nil || got != proxiedClient {
-			t.Errorf("curl --haproxy-protocol %s: %v, x-forwarded-for %q, want %s\n%s", f.url(useTLS), err, got, proxiedClient, out)
+			t.Errorf("curl %s: %v, x-forwarded-for %q, want %s\n%s", strings.Join(args, " "), err, got, proxiedClient, out)
 		}
 	}
 	// curl's exit codes 52 and 56: the server closed the connection without a reply (a reset,
 	// as the request was left unread).
-	out, err := run(f.url(false) + "/headers")
+	out, err := run(proxied + "/headers")
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 52 && exit.ExitCode() != 56 {
 		t.Errorf("curl without a PROXY header: %v, want exit code 52 or 56 (no reply)\n%s", err, out)
 	}
-	if out, err := run("--haproxy-protocol", f.url(false)+"/headers"); err != nil {
+	if out, err := run("--haproxy-protocol", proxied+"/headers"); err != nil {
 		t.Errorf("the next client: %v\n%s", err, out)
 	}
 }

@@ -18,6 +18,8 @@ type options struct {
 	demo       bool
 	listen     listFlag
 	listenTLS  listFlag
+	listenPP   listFlag // -listen-proxy
+	listenTLSP listFlag // -listen-tls-proxy
 	cert, key  listFlag
 	upstreams  listFlag
 	upCA       string
@@ -53,6 +55,9 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+// tlsListeners counts the TLS listeners o asks for.
+func (o *options) tlsListeners() int { return len(o.listenTLS) + len(o.listenTLSP) }
+
 // first is the first value given, or "".
 func (l listFlag) first() string {
 	if len(l) == 0 {
@@ -79,6 +84,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.demo, "demo", false, "serve with an embedded HTTP/2 demo upstream (h2c, in-process); no -upstream needed")
 	fs.Var(&o.listen, "listen", "clear-text HTTP/1.1 listener `host:port`, repeatable (default "+defaultListen+" when no listener is given)")
 	fs.Var(&o.listenTLS, "listen-tls", "HTTP/1.1-over-TLS listener `host:port`, repeatable; needs -cert and -key")
+	fs.Var(&o.listenPP, "listen-proxy", "clear-text HTTP/1.1 listener `host:port` behind a TCP load balancer: each connection begins with a PROXY protocol header (v1 or v2), which names the client; one without a valid header is closed. Only where nothing but the balancer can reach it. Repeatable")
+	fs.Var(&o.listenTLSP, "listen-tls-proxy", "HTTP/1.1-over-TLS listener `host:port` behind a TCP load balancer that passes TLS through: as -listen-proxy, the PROXY header before the TLS handshake. Repeatable; needs -cert and -key")
 	fs.Var(&o.cert, "cert", "certificate chain `file` (PEM) for the TLS listeners, repeatable; chosen by SNI, first is the default")
 	fs.Var(&o.key, "key", "private key `file` (PEM) for the -cert of the same position")
 	fs.Var(&o.upstreams, "upstream", "upstream `URL`: h2c://host:port (HTTP/2 clear text), https://host:port (HTTP/2 over TLS), h3://host:port (HTTP/3 over QUIC) or h3+h2://host:port (HTTP/3, falling back to HTTP/2 over TLS); repeatable: requests are spread over several upstreams of one scheme (h2c, or the others), an unreachable one passed over")
@@ -118,7 +125,6 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.front.BodyReadTimeout, "body-read-timeout", 30*time.Second, "a client that sends none of its announced request body for this long is cut off")
 	fs.IntVar(&o.front.MinBodyRate, "min-body-rate", 1024, "a client whose request body arrives slower than this many bytes per second on average, once the server has waited 5s for it, is cut off (0: off)")
 	fs.Int64Var(&o.front.MaxBodyBytes, "max-body-bytes", 0, "request body bytes at most (413 beyond: at once for a larger Content-Length, when a chunked body passes it otherwise; 0: no limit)")
-	fs.BoolVar(&o.front.ProxyProtocol, "proxy-protocol", false, "every client connection, on every listener, begins with a PROXY protocol header (v1 or v2, as a TCP load balancer sends), whose client address muxgate uses; one without a valid header is closed. Only for listeners that nothing but the balancer can reach")
 	fs.IntVar(&o.front.MaxConnsPerIP, "max-conns-per-ip", 0, "client connections per client IP address (0: no limit); beyond it 503 and close (TLS: close before the handshake)")
 
 	fs.BoolVar(&o.noXFF, "no-x-forwarded-for", false, "do not append the client address to X-Forwarded-For")
@@ -175,8 +181,8 @@ func (o *options) check() error {
 		return errors.New("-demo brings its own upstream: drop -upstream")
 	case !o.demo && len(o.upstreams) == 0:
 		return errors.New("-upstream is required (or -demo)")
-	case len(o.listenTLS) > 0 && len(o.cert) == 0:
-		return errors.New("-listen-tls needs -cert and -key")
+	case o.tlsListeners() > 0 && len(o.cert) == 0:
+		return errors.New("-listen-tls and -listen-tls-proxy need -cert and -key")
 	case len(o.cert) != len(o.key):
 		return errors.New("give one -key for each -cert")
 	case (o.upCert == "") != (o.upKey == ""):

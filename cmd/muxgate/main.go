@@ -156,13 +156,17 @@ func upstreamTLS(o *options) (*tls.Config, *certs.Store, error) {
 // and upStore's (nil: none).
 func addListeners(o *options, cfg *gateway.Config, upStore *certs.Store, log zerolog.Logger) error {
 	listen := o.listen
-	if len(listen) == 0 && len(o.listenTLS) == 0 {
+	if len(listen) == 0 && len(o.listenPP) == 0 && o.tlsListeners() == 0 {
 		listen = listFlag{defaultListen}
 	}
-	for _, a := range listen {
-		cfg.Listeners = append(cfg.Listeners, gateway.Listener{Addr: a})
+	add := func(addrs listFlag, tc *tls.Config, proxied bool) {
+		for _, a := range addrs {
+			cfg.Listeners = append(cfg.Listeners, gateway.Listener{Addr: a, TLS: tc, ProxyProtocol: proxied})
+		}
 	}
-	if len(o.listenTLS) == 0 {
+	add(listen, nil, false)
+	add(o.listenPP, nil, true)
+	if o.tlsListeners() == 0 {
 		reloadOnHUP(log, upStore)
 		return nil
 	}
@@ -171,8 +175,7 @@ func addListeners(o *options, cfg *gateway.Config, upStore *certs.Store, log zer
 		return err
 	}
 	reloadOnHUP(log, store, upStore)
-	for _, a := range o.listenTLS {
-		cfg.Listeners = append(cfg.Listeners, gateway.Listener{Addr: a, TLS: store.ServerConfig()})
-	}
+	add(o.listenTLS, store.ServerConfig(), false)
+	add(o.listenTLSP, store.ServerConfig(), true)
 	return nil
 }

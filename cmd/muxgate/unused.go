@@ -10,8 +10,8 @@ import (
 // ignored without a word: certificates with no TLS listener, and the upstream TLS flags with an
 // h2c upstream (the demo's is one).
 func warnUnused(o *options, log zerolog.Logger) {
-	if len(o.cert) > 0 && len(o.listenTLS) == 0 {
-		log.Warn().Msg("-cert and -key are unused: they serve -listen-tls, and none is given")
+	if len(o.cert) > 0 && o.tlsListeners() == 0 {
+		log.Warn().Msg("-cert and -key are unused: they serve -listen-tls and -listen-tls-proxy, and none is given")
 	}
 	if (o.demo || strings.HasPrefix(o.upstreams.first(), "h2c://")) && (o.upCA != "" || o.upInsecure || o.upName != "" || o.upCert != "") {
 		log.Warn().Msg("-upstream-ca, -upstream-insecure, -upstream-server-name and -upstream-cert are unused: the upstream is h2c")
