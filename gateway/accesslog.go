@@ -59,6 +59,11 @@ func (p *proxy) logAccess(rec *record) {
 			ev.Int("attempts", i.Attempts)
 		}
 	}
+	if p.forward.requestID != "" && rec.info != nil {
+		if id := requestIDOf(rec.info.Request, p.forward.requestIDLower); id != "" {
+			ev.Str("request_id", id)
+		}
+	}
 	if rec.reason != "" {
 		ev.Str("error", rec.reason)
 	}

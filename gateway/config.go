@@ -80,6 +80,11 @@ type Config struct {
 	NoForwardedProto bool // zero: X-Forwarded-Proto is set to http or https
 	NoVia            bool // zero: Via is appended to requests and responses (RFC 9110 7.6.3)
 
+	// RequestIDHeader, if set, names a field that every request goes upstream with, set to a
+	// fresh ID (32 hexadecimal digits) in place of any value the client sent, and that the
+	// access log gives as request_id (requestid.go). Empty: none.
+	RequestIDHeader string
+
 	// ShutdownTimeout bounds the drain after the serve context ends; 0: 30s.
 	ShutdownTimeout time.Duration
 

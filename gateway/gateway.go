@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,11 @@ func New(cfg Config) (*Gateway, error) {
 	cfg.setDefaults()
 	if len(cfg.Listeners) == 0 {
 		return nil, fmt.Errorf("%w: no listener", ErrConfig)
+	}
+	if cfg.RequestIDHeader != "" {
+		if err := checkRequestIDHeader(cfg.RequestIDHeader); err != nil {
+			return nil, err
+		}
 	}
 	up, t, err := newUpstreams(&cfg)
 	if err != nil {
@@ -81,6 +87,8 @@ func (g *Gateway) newProxy(t target) *proxy {
 			forwardedFor:   !cfg.NoForwardedFor,
 			forwardedProto: !cfg.NoForwardedProto,
 			via:            !cfg.NoVia,
+			requestID:      textproto.CanonicalMIMEHeaderKey(cfg.RequestIDHeader),
+			requestIDLower: strings.ToLower(cfg.RequestIDHeader),
 		},
 		log:      cfg.Logger,
 		access:   cfg.AccessLog,

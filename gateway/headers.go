@@ -103,6 +103,8 @@ type forwarding struct {
 	forwardedFor   bool
 	forwardedProto bool
 	via            bool
+	requestID      string // the request ID field's name, canonical (see requestid.go); "": none
+	requestIDLower string // the same in lower case, as the outbound field lists have names
 }
 
 // Field values the gateway sets often, shared read-only so that setting them allocates nothing.
@@ -163,6 +165,9 @@ func (f forwarding) add(h http.Header, in *http.Request) {
 	}
 	if f.via {
 		h["Via"] = appendVia(withoutEmptyLists(h["Via"]), viaReceived(in))
+	}
+	if f.requestID != "" {
+		setRequestID(h, f.requestID)
 	}
 }
 

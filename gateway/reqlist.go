@@ -35,6 +35,8 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 		case p.forward.forwardedProto && fieldlist.SameName(f.Name, "x-forwarded-proto"):
 		case p.forward.via && fieldlist.SameName(f.Name, "via") && emptyList(f.Value):
 			// As forwarding.add drops it (withoutEmptyLists).
+		case p.forward.requestID != "" && fieldlist.SameName(f.Name, p.forward.requestIDLower):
+			// The gateway's own replaces it.
 		default:
 			out = append(out, f)
 		}
@@ -51,6 +53,9 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 	if p.forward.via {
 		// After the client's own Via fields, as appendVia puts it (RFC 9110 7.6.3).
 		out = append(out, fieldlist.Field{Name: "via", Value: viaReceived(r)[0]})
+	}
+	if p.forward.requestID != "" {
+		out = append(out, fieldlist.Field{Name: p.forward.requestIDLower, Value: newRequestID()})
 	}
 	return out
 }

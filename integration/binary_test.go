@@ -72,6 +72,7 @@ var flagDefaults = map[string]string{
 	"no-x-forwarded-for":      "",
 	"no-x-forwarded-proto":    "",
 	"no-via":                  "",
+	"request-id-header":       "default: none",
 	"shutdown-timeout":        "(default 30s)",
 	"metrics-listen":          "default: none",
 	"log-level":               `(default "info")`,

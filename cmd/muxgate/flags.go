@@ -33,6 +33,7 @@ type options struct {
 	noXFF      bool
 	noXFP      bool
 	noVia      bool
+	requestID  string
 	shutdown   time.Duration
 	metrics    string
 	idleGC     time.Duration
@@ -130,6 +131,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.noXFF, "no-x-forwarded-for", false, "do not append the client address to X-Forwarded-For")
 	fs.BoolVar(&o.noXFP, "no-x-forwarded-proto", false, "do not set X-Forwarded-Proto")
 	fs.BoolVar(&o.noVia, "no-via", false, "do not add Via to requests and responses")
+	fs.StringVar(&o.requestID, "request-id-header", "", "`name` of a field (X-Request-Id, say) that every request goes upstream with, set to a fresh ID of 32 hex digits in place of the client's, and that the access log gives as request_id (default: none)")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "drain deadline after SIGTERM or SIGINT")
 	fs.StringVar(&o.metrics, "metrics-listen", "", "`host:port` serving GET /metrics (Prometheus text format) and GET /healthz (503 once draining); default: none")
 	fs.DurationVar(&o.procsWait, "procs-wait", 5*time.Millisecond, "run on as few of GOMAXPROCS processors as the load needs: starting on one, doubled at once when a fifth of goroutines wait longer than this for one, doubled on trial when those in use have been over 90% busy for 2 s (kept if 15% more requests are served, and checked again later by going back), reduced after a second in which fewer would have been at most 75% busy (0: always all of them)")

@@ -100,6 +100,7 @@ func buildConfig(o *options, log zerolog.Logger) (gateway.Config, func(), error)
 		NoForwardedFor:   o.noXFF,
 		NoForwardedProto: o.noXFP,
 		NoVia:            o.noVia,
+		RequestIDHeader:  o.requestID,
 		ShutdownTimeout:  o.shutdown,
 		MetricsAddr:      o.metrics,
 	}
