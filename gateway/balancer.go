@@ -30,9 +30,12 @@ type loadPool interface {
 
 // member is one upstream of a balancer.
 type member struct {
-	name  string // its URL as configured, for the access log, the metrics and the process log
-	up    loadPool
-	index int
+	name    string // its URL as configured, for the access log, the metrics and the process log
+	scheme  string // :scheme of its requests, for the health checks
+	address string // host:port, the health checks' :authority
+	up      loadPool
+	index   int
+	health  health // what the health checks say, if there are any
 
 	// downUntil is when the member is tried again after its upstream was found unreachable,
 	// in Unix nanoseconds; 0 while it is up.
@@ -57,13 +60,23 @@ type balancer struct {
 	members []*member
 	turn    atomic.Uint32 // where the next search for the least loaded member starts
 	log     zerolog.Logger
+
+	stopChecks context.CancelFunc // ends the health checks; nil without
+	checkers   sync.WaitGroup     // the health checks' goroutines
 }
 
-func newBalancer(members []*member, log zerolog.Logger) *balancer {
+// newBalancer makes a balancer over members, which checks their health as hc says.
+func newBalancer(members []*member, hc HealthCheck, log zerolog.Logger) *balancer {
 	for i, m := range members {
 		m.index = i
 	}
-	return &balancer{members: members, log: log}
+	b := &balancer{members: members, log: log}
+	if hc.Path != "" {
+		var ctx context.Context
+		ctx, b.stopChecks = context.WithCancel(context.Background())
+		b.checkHealth(ctx, hc)
+	}
+	return b
 }
 
 // RoundTrip sends req to the least loaded member that is up, and to the next ones while they
@@ -118,7 +131,7 @@ func (b *balancer) choose(tried uint64) (m *member, last bool) {
 			continue
 		}
 		left++
-		if at := c.downUntil.Load(); at != 0 && now < at {
+		if at := c.downUntil.Load(); at != 0 && now < at || c.health.unhealthy.Load() {
 			if bestDown == nil || at < bestDownAt {
 				bestDown, bestDownAt = c, at
 			}
@@ -186,8 +199,12 @@ func (b *balancer) Load() int {
 	return n
 }
 
-// Shutdown shuts every member down at once.
+// Shutdown stops the health checks and shuts every member down at once.
 func (b *balancer) Shutdown(ctx context.Context) error {
+	if b.stopChecks != nil {
+		b.stopChecks()
+		b.checkers.Wait()
+	}
 	errs := make([]error, len(b.members))
 	var wg sync.WaitGroup
 	for i, m := range b.members {

@@ -69,7 +69,10 @@ type Config struct {
 	// Upstreams, if set, are more upstreams besides Upstream, whose requests' :scheme is
 	// Upstream's (http for h2c, https for the others): each gets a pool of its own, and the
 	// requests are spread over them all (balancer.go). At most 64 in all, none twice.
-	Upstreams   []string
+	Upstreams []string
+	// HealthCheck, with several upstreams, has each asked for a path now and then; one that
+	// fails its checks is passed over as an unreachable one is (health.go). Zero: no checks.
+	HealthCheck HealthCheck
 	UpstreamTLS *tls.Config // for https, h3, h3+h2: roots, server name, verification; nil: system roots
 	Pool        PoolConfig
 

@@ -170,6 +170,12 @@ func writeUpstream(e *expo, up upstream) {
 		for _, m := range b.members {
 			pools, fallbacks = collectUpstream(m.up, []string{"upstream", m.name}, pools, fallbacks)
 		}
+		if b.stopChecks != nil {
+			e.family("muxgate_upstream_healthy", "gauge", "With health checks: 1 while the upstream passes them, else 0.")
+			for _, m := range b.members {
+				e.sample("muxgate_upstream_healthy", boolValue(!m.health.unhealthy.Load()), "upstream", m.name)
+			}
+		}
 	} else {
 		pools, fallbacks = collectUpstream(up, nil, pools, fallbacks)
 	}

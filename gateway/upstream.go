@@ -131,9 +131,9 @@ func newUpstreams(cfg *Config) (upstream, target, error) {
 			shut()
 			return nil, target{}, err
 		}
-		members = append(members, &member{name: name, up: up.(loadPool)})
+		members = append(members, &member{name: name, scheme: t.scheme, address: t.address, up: up.(loadPool)})
 	}
-	return newBalancer(members, cfg.Logger), first, nil
+	return newBalancer(members, cfg.HealthCheck, cfg.Logger), first, nil
 }
 
 // newPool builds the pool that serves t, named name in its log: for h3+h2, an HTTP/3 pool with

@@ -5,12 +5,14 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/net/websocket"
 
+	"muxgate/gateway"
 	"muxgate/internal/demo"
 )
 
@@ -102,5 +104,77 @@ func getAll(t *testing.T, c *http.Client, url string, n int) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("request %d: %s (%s), want 200", i, resp.Status, resp.Header.Get("X-Muxgate-Error"))
 		}
+	}
+}
+
+// TestHealthChecks: an upstream that answers its health checks with 503 gets no requests once it
+// failed two in a row, and is back once it passed two; the metrics say which is healthy.
+func TestHealthChecks(t *testing.T) {
+	type checked struct {
+		*upstream
+		sick   atomic.Bool
+		checks chan struct{} // one per health check answered
+		served atomic.Int32  // requests other than the checks
+	}
+	start := func() *checked {
+		c := &checked{checks: make(chan struct{}, 1000)}
+		app := demo.Handler()
+		c.upstream = startUpstream(t, upstreamKinds[0], demo.Options{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/health" {
+				c.served.Add(1)
+				app.ServeHTTP(w, r)
+				return
+			}
+			if c.sick.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+			c.checks <- struct{}{}
+		})})
+		return c
+	}
+	// awaitChecks waits for n more checks of u. They come one after the other: once the third
+	// after a change has come, the two before it have been recorded.
+	awaitChecks := func(u *checked, n int) {
+		t.Helper()
+		for range n {
+			select {
+			case <-u.checks:
+			case <-time.After(rawDeadline):
+				t.Fatal("no health check came")
+			}
+		}
+	}
+	a, b := start(), start()
+	cfg := testConfig(a.upstream)
+	cfg.Upstreams = []string{b.url}
+	cfg.HealthCheck = gateway.HealthCheck{Path: "/health", Interval: 20 * time.Millisecond}
+	cfg.MetricsAddr = "127.0.0.1:0"
+	f := startGateway(t, cfg)
+	admin := "http://" + f.g.MetricsAddr().String()
+	c := newClient(t)
+	healthy := func(u *checked) float64 { return scrape(t, admin)[`muxgate_upstream_healthy{upstream="`+u.url+`"}`] }
+
+	b.sick.Store(true)
+	awaitChecks(b, 1) // the check under way when b fell sick may have passed
+	awaitChecks(b, 3)
+	servedA, servedB := a.served.Load(), b.served.Load()
+	getAll(t, c, f.url(false)+"/bytes/10", 20)
+	if got := b.served.Load() - servedB; got != 0 || a.served.Load()-servedA != 20 {
+		t.Errorf("b failing its checks got %d of 20 requests, want none", got)
+	}
+	if healthy(a) != 1 || healthy(b) != 0 {
+		t.Errorf("healthy gauges %v and %v, want 1 and 0", healthy(a), healthy(b))
+	}
+
+	b.sick.Store(false)
+	awaitChecks(b, 1)
+	awaitChecks(b, 3)
+	servedB = b.served.Load()
+	getAll(t, c, f.url(false)+"/bytes/10", 20)
+	if got := b.served.Load() - servedB; got == 0 {
+		t.Errorf("b passing its checks again got none of 20 requests")
+	}
+	if healthy(b) != 1 {
+		t.Errorf("healthy gauge of b %v, want 1", healthy(b))
 	}
 }

@@ -35,6 +35,8 @@ var flagDefaults = map[string]string{
 	"upstream-insecure":       "",
 	"upstream-cert":           "",
 	"upstream-key":            "",
+	"health-check":            "default: none",
+	"health-check-interval":   "(default 5s)",
 	"max-sessions":            "(default 4)",
 	"max-streams-per-session": "0: the upstream's",
 	"queue-length":            "(default 1024)",

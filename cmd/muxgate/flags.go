@@ -22,6 +22,7 @@ type options struct {
 	listenTLSP listFlag // -listen-tls-proxy
 	cert, key  listFlag
 	upstreams  listFlag
+	health     gateway.HealthCheck
 	upCA       string
 	upName     string
 	upInsecure bool
@@ -96,6 +97,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.upCert, "upstream-cert", "", "certificate chain `file` (PEM) that muxgate shows an https, h3 or h3+h2 upstream that asks for one (mutual TLS); needs -upstream-key; reloaded on SIGHUP")
 	fs.StringVar(&o.upKey, "upstream-key", "", "private key `file` (PEM) for -upstream-cert")
 
+	fs.StringVar(&o.health.Path, "health-check", "", "with several -upstream: `path` to GET from each upstream every -health-check-interval; one that answers other than 2xx or 3xx twice in a row gets no requests until it passes twice (default: none)")
+	fs.DurationVar(&o.health.Interval, "health-check-interval", 5*time.Second, "time between the health checks of an upstream, and the most each may take")
 	fs.IntVar(&o.pool.MaxSessions, "max-sessions", 4, "upstream sessions per upstream at most")
 	fs.IntVar(&o.pool.MaxStreamsPerSession, "max-streams-per-session", 0, "local cap on concurrent streams per session (0: the upstream's SETTINGS_MAX_CONCURRENT_STREAMS for HTTP/2, 100 for HTTP/3)")
 	fs.IntVar(&o.pool.QueueLength, "queue-length", 1024, "requests that may wait for an upstream stream at most (503 beyond)")
@@ -187,6 +190,10 @@ func (o *options) check() error {
 		return errors.New("-listen-tls and -listen-tls-proxy need -cert and -key")
 	case len(o.cert) != len(o.key):
 		return errors.New("give one -key for each -cert")
+	case o.health.Path != "" && !strings.HasPrefix(o.health.Path, "/"):
+		return errors.New("-health-check must be a path, starting with /")
+	case o.health.Interval <= 0:
+		return errors.New("-health-check-interval must be positive")
 	case (o.upCert == "") != (o.upKey == ""):
 		return errors.New("-upstream-cert and -upstream-key go together")
 	case o.streamWin < minStreamWindow || o.streamWin > 1<<31-1:

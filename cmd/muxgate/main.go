@@ -96,6 +96,7 @@ func buildConfig(o *options, log zerolog.Logger) (gateway.Config, func(), error)
 		Pool:             o.pool,
 		Upstream:         o.upstreams.first(),
 		Upstreams:        o.upstreams.rest(),
+		HealthCheck:      o.health,
 		UpstreamTimeout:  o.upTimeout,
 		NoForwardedFor:   o.noXFF,
 		NoForwardedProto: o.noXFP,

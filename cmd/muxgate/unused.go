@@ -10,6 +10,9 @@ import (
 // ignored without a word: certificates with no TLS listener, and the upstream TLS flags with an
 // h2c upstream (the demo's is one).
 func warnUnused(o *options, log zerolog.Logger) {
+	if o.health.Path != "" && len(o.upstreams) < 2 {
+		log.Warn().Msg("-health-check is unused: it checks the upstreams of several -upstream, and one is given")
+	}
 	if len(o.cert) > 0 && o.tlsListeners() == 0 {
 		log.Warn().Msg("-cert and -key are unused: they serve -listen-tls and -listen-tls-proxy, and none is given")
 	}

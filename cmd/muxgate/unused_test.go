@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"muxgate/gateway"
 )
 
 // TestWarnUnused: a flag that the others leave without effect is named in a warning; a
@@ -16,6 +18,8 @@ func TestWarnUnused(t *testing.T) {
 		want []string
 	}{
 		{options{cert: listFlag{"c.pem"}, key: listFlag{"c.key"}, upstreams: listFlag{"https://a"}}, []string{"-cert and -key are unused"}},
+		{options{upstreams: listFlag{"h2c://a:1"}, health: gateway.HealthCheck{Path: "/h"}}, []string{"-health-check is unused"}},
+		{options{upstreams: listFlag{"h2c://a:1", "h2c://a:2"}, health: gateway.HealthCheck{Path: "/h"}}, nil},
 		{options{upstreams: listFlag{"h2c://a:1"}, upCA: "ca.pem"}, []string{"-upstream-ca, -upstream-insecure, -upstream-server-name and -upstream-cert are unused"}},
 		{options{demo: true, upInsecure: true}, []string{"-upstream-ca, -upstream-insecure, -upstream-server-name and -upstream-cert are unused"}},
 		{options{cert: listFlag{"c.pem"}, key: listFlag{"c.key"}, listenTLS: listFlag{":8443"}, upstreams: listFlag{"https://a"}, upCA: "ca.pem"}, nil},

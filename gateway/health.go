@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+)
+
+// HealthCheck asks a balancer's upstreams for a path now and then (Config.HealthCheck), so that
+// one that answers but is not fit to serve (an application that is starting or draining, a
+// broken dependency) is passed over as an unreachable one is.
+type HealthCheck struct {
+	// Path is the target of the checks' GET, such as /healthz; empty: no checks.
+	Path string
+	// Interval is the time between the checks of one upstream, and the most each may take.
+	// Zero means 5s.
+	Interval time.Duration
+}
+
+const (
+	defaultHealthInterval = 5 * time.Second
+
+	// An upstream is unhealthy after healthFall failed checks in a row, and healthy again after
+	// healthRise passed ones, so that one lost check does not take it out, nor one lucky check
+	// bring it back (HAProxy's fall and rise, 3 and 2 by default).
+	healthFall = 2
+	healthRise = 2
+)
+
+// health is a member's record of its checks: written by the member's checker alone, read by
+// every request's choice.
+type health struct {
+	unhealthy atomic.Bool
+	streak    int // the checker's own: checks in a row that disagree with unhealthy
+}
+
+// record counts one check's outcome and reports whether the member's health changed.
+func (h *health) record(passed bool) (changed, unhealthy bool) {
+	unhealthy = h.unhealthy.Load()
+	if passed != unhealthy {
+		h.streak = 0 // agrees with what is known
+		return false, unhealthy
+	}
+	h.streak++
+	if unhealthy && h.streak >= healthRise || !unhealthy && h.streak >= healthFall {
+		h.unhealthy.Store(!unhealthy)
+		h.streak = 0
+		return true, !unhealthy
+	}
+	return false, unhealthy
+}
+
+// checkHealth checks every member of b every hc.Interval until ctx ends, one goroutine per member.
+func (b *balancer) checkHealth(ctx context.Context, hc HealthCheck) {
+	interval := hc.Interval
+	if interval <= 0 {
+		interval = defaultHealthInterval
+	}
+	for _, m := range b.members {
+		b.checkers.Go(func() {
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			for {
+				b.checkOnce(ctx, m, hc.Path, interval)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+}
+
+// checkOnce sends one check to m and records its outcome: a 2xx or 3xx within timeout passes.
+func (b *balancer) checkOnce(parent context.Context, m *member, path string, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+	req := &http.Request{
+		Method:     http.MethodGet,
+		URL:        &url.URL{Scheme: m.scheme, Host: m.address, Path: path},
+		Proto:      "HTTP/2.0",
+		ProtoMajor: 2,
+		Header:     http.Header{"User-Agent": {"muxgate-health-check"}},
+		Host:       m.address,
+		Body:       http.NoBody,
+	}
+	req = req.WithContext(ctx)
+	resp, err := m.up.RoundTrip(req)
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}
+	if parent.Err() != nil {
+		return // the balancer shuts down: the check says nothing of the upstream
+	}
+	passed := err == nil && status >= 200 && status < 400
+	changed, unhealthy := m.health.record(passed)
+	if !changed {
+		return
+	}
+	ev := b.log.Info()
+	if unhealthy {
+		ev = b.log.Warn()
+	}
+	ev.Str("upstream", m.name).Str("path", path).Int("status", status).Err(err).Bool("healthy", !unhealthy).
+		Msg("upstream health changed")
+}

@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// healthAnswers makes a fake pool answer its health checks (GET /health) with *status and other
+// requests as usual.
+func healthAnswers(p *fakePool, status *atomic.Int32) {
+	p.set(func(req *http.Request) (*http.Response, error) {
+		if req.URL.Path == "/health" {
+			if ua := req.Header.Get("User-Agent"); ua != "muxgate-health-check" {
+				return &http.Response{StatusCode: 400, Body: http.NoBody}, nil
+			}
+			return &http.Response{StatusCode: int(status.Load()), Body: io.NopCloser(strings.NewReader("check"))}, nil
+		}
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(p.proto + " "))}, nil
+	})
+}
+
+// TestHealthChecks: an upstream that fails healthFall checks in a row gets no requests while
+// the others pass theirs, and is back after healthRise passed ones; a single failure changes
+// nothing. With every upstream unhealthy, requests still go.
+func TestHealthChecks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := &fakePool{proto: "a"}, &fakePool{proto: "b"}
+		var statusA, statusB atomic.Int32
+		statusA.Store(200)
+		statusB.Store(200)
+		healthAnswers(a, &statusA)
+		healthAnswers(b, &statusB)
+		bal := newBalancer([]*member{{name: "a", up: a}, {name: "b", up: b}}, HealthCheck{Path: "/health", Interval: time.Second}, zerolog.Nop())
+		defer bal.Shutdown(context.Background())
+		served := func() map[string]int {
+			seen := map[string]int{}
+			for range 10 {
+				got, _, err := send(t, bal, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				seen[strings.TrimSpace(got)]++
+			}
+			return seen
+		}
+		synctest.Wait()
+		statusA.Store(503)
+		time.Sleep(time.Second) // one failed check
+		synctest.Wait()
+		if seen := served(); seen["a"] == 0 {
+			t.Errorf("after one failed check: %v, want a still served", seen)
+		}
+		time.Sleep(time.Second) // the second in a row
+		synctest.Wait()
+		if seen := served(); seen["a"] != 0 || seen["b"] != 10 {
+			t.Errorf("after %d failed checks: %v, want all on b", healthFall, seen)
+		}
+		statusB.Store(500)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if seen := served(); seen["a"]+seen["b"] != 10 || seen["a"] == 0 || seen["b"] == 0 {
+			t.Errorf("both unhealthy: %v, want requests on both", seen)
+		}
+		statusA.Store(200)
+		statusB.Store(200)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if seen := served(); seen["a"] == 0 || seen["b"] == 0 {
+			t.Errorf("after %d passed checks: %v, want both served", healthRise, seen)
+		}
+	})
+}
