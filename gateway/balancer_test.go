@@ -195,6 +195,12 @@ func TestNewUpstreamsChecks(t *testing.T) {
 			t.Errorf("%s + %d more: got %v, want ErrConfig saying %q", tc.first, len(tc.more), err, tc.want)
 		}
 	}
+	for _, path := range []string{"healthz", "/a b", "http://a/"} {
+		cfg := &Config{Upstream: "h2c://127.0.0.1:1", Upstreams: []string{"h2c://127.0.0.1:2"}, HealthCheck: HealthCheck{Path: path}}
+		if _, _, err := newUpstreams(cfg); !errors.Is(err, ErrConfig) {
+			t.Errorf("health check path %q: got %v, want ErrConfig", path, err)
+		}
+	}
 	// https, h3 and h3+h2 all send :scheme https, and mix.
 	cfg := &Config{Upstream: "https://127.0.0.1:1", Upstreams: []string{"h3://127.0.0.1:2", "h3+h2://127.0.0.1:3"}}
 	up, _, err := newUpstreams(cfg)

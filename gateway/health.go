@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -53,18 +55,30 @@ func (h *health) record(passed bool) (changed, unhealthy bool) {
 	return false, unhealthy
 }
 
-// checkHealth checks every member of b every hc.Interval until ctx ends, one goroutine per member.
+// checkPath parses a HealthCheck's Path: an origin-form target, a path and perhaps a query, of
+// visible ASCII only (RFC 9112 3.2.1; url.ParseRequestURI lets a space through).
+func checkPath(path string) (*url.URL, error) {
+	u, err := url.ParseRequestURI(path)
+	if err != nil || !strings.HasPrefix(path, "/") || !visibleASCII(path) {
+		return nil, fmt.Errorf("%w: health check path %q: want /path[?query]", ErrConfig, path)
+	}
+	return u, nil
+}
+
+// checkHealth checks every member of b every hc.Interval until ctx ends, one goroutine per
+// member. hc.Path has passed checkPath.
 func (b *balancer) checkHealth(ctx context.Context, hc HealthCheck) {
 	interval := hc.Interval
 	if interval <= 0 {
 		interval = defaultHealthInterval
 	}
+	target, _ := checkPath(hc.Path)
 	for _, m := range b.members {
 		b.checkers.Go(func() {
 			t := time.NewTicker(interval)
 			defer t.Stop()
 			for {
-				b.checkOnce(ctx, m, hc.Path, interval)
+				b.checkOnce(ctx, m, target, interval)
 				select {
 				case <-t.C:
 				case <-ctx.Done():
@@ -76,12 +90,12 @@ func (b *balancer) checkHealth(ctx context.Context, hc HealthCheck) {
 }
 
 // checkOnce sends one check to m and records its outcome: a 2xx or 3xx within timeout passes.
-func (b *balancer) checkOnce(parent context.Context, m *member, path string, timeout time.Duration) {
+func (b *balancer) checkOnce(parent context.Context, m *member, target *url.URL, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	req := &http.Request{
 		Method:     http.MethodGet,
-		URL:        &url.URL{Scheme: m.scheme, Host: m.address, Path: path},
+		URL:        &url.URL{Scheme: m.scheme, Host: m.address, Path: target.Path, RawPath: target.RawPath, RawQuery: target.RawQuery},
 		Proto:      "HTTP/2.0",
 		ProtoMajor: 2,
 		Header:     http.Header{"User-Agent": {"muxgate-health-check"}},
@@ -108,6 +122,6 @@ func (b *balancer) checkOnce(parent context.Context, m *member, path string, tim
 	if unhealthy {
 		ev = b.log.Warn()
 	}
-	ev.Str("upstream", m.name).Str("path", path).Int("status", status).Err(err).Bool("healthy", !unhealthy).
+	ev.Str("upstream", m.name).Str("path", target.RequestURI()).Int("status", status).Err(err).Bool("healthy", !unhealthy).
 		Msg("upstream health changed")
 }

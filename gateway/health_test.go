@@ -17,7 +17,7 @@ import (
 // requests as usual.
 func healthAnswers(p *fakePool, status *atomic.Int32) {
 	p.set(func(req *http.Request) (*http.Response, error) {
-		if req.URL.Path == "/health" {
+		if req.URL.Path == "/health" && req.URL.RawQuery == "deep=1" {
 			if ua := req.Header.Get("User-Agent"); ua != "muxgate-health-check" {
 				return &http.Response{StatusCode: 400, Body: http.NoBody}, nil
 			}
@@ -38,7 +38,7 @@ func TestHealthChecks(t *testing.T) {
 		statusB.Store(200)
 		healthAnswers(a, &statusA)
 		healthAnswers(b, &statusB)
-		bal := newBalancer([]*member{{name: "a", up: a}, {name: "b", up: b}}, HealthCheck{Path: "/health", Interval: time.Second}, zerolog.Nop())
+		bal := newBalancer([]*member{{name: "a", up: a}, {name: "b", up: b}}, HealthCheck{Path: "/health?deep=1", Interval: time.Second}, zerolog.Nop())
 		defer bal.Shutdown(context.Background())
 		served := func() map[string]int {
 			seen := map[string]int{}

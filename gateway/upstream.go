@@ -105,6 +105,11 @@ func newUpstreams(cfg *Config) (upstream, target, error) {
 		return up, first, err
 	}
 	names := cfg.upstreams()
+	if cfg.HealthCheck.Path != "" {
+		if _, err := checkPath(cfg.HealthCheck.Path); err != nil {
+			return nil, target{}, err
+		}
+	}
 	if len(names) > maxMembers {
 		return nil, target{}, fmt.Errorf("%w: %d upstreams, at most %d", ErrConfig, len(names), maxMembers)
 	}
