@@ -227,3 +227,41 @@ func TestCopyTrailersWithoutTrailers(t *testing.T) {
 		t.Errorf("trailers %v, want X-T under its name and http.TrailerPrefix's", w.h)
 	}
 }
+
+// chunkReader returns its chunks one Read at a time, each cut to the caller's buffer, and records
+// the buffer sizes it was given.
+type chunkReader struct {
+	chunks [][]byte
+	sizes  []int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	r.sizes = append(r.sizes, len(p))
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.chunks[0])
+	if r.chunks[0] = r.chunks[0][n:]; len(r.chunks[0]) == 0 {
+		r.chunks = r.chunks[1:]
+	}
+	return n, nil
+}
+
+// TestCopyTunnel: a tunnel's stream side is read into the small buffer while it trickles, into
+// the large one while reads fill the small one, and back; every byte arrives, in order.
+func TestCopyTunnel(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789"), 20000) // 200,000 bytes: fills the small buffer
+	src := &chunkReader{chunks: [][]byte{[]byte("hi"), big, []byte("bye")}}
+	var dst bytes.Buffer
+	n, err := copyTunnel(&dst, src)
+	want := "hi" + string(big) + "bye"
+	if err != nil || n != int64(len(want)) || dst.String() != want {
+		t.Fatalf("copied %d bytes, %v; want %d bytes in order", n, err, len(want))
+	}
+	if src.sizes[0] != smallCopy || src.sizes[1] != smallCopy || src.sizes[2] != largeCopy {
+		t.Errorf("read sizes %v: want the small buffer, the small one again, then the large one", src.sizes[:3])
+	}
+	if last := src.sizes[len(src.sizes)-1]; last != smallCopy {
+		t.Errorf("the wait for more after the burst used %d bytes, want the small buffer's %d", last, smallCopy)
+	}
+}

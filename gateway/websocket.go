@@ -139,7 +139,7 @@ func (p *proxy) tunnel(w http.ResponseWriter, rec *record, resp *http.Response, 
 		p.metrics.tunnels.Add(1)
 	}
 	body.open(tun)
-	rec.bytesOut, err = io.Copy(tunnelWriter{tun}, resp.Body)
+	rec.bytesOut, err = copyTunnel(tunnelWriter{tun}, resp.Body)
 	if err == nil {
 		// The upstream ended its side (END_STREAM): so does the client's connection, and the
 		// client's side goes on until the session has sent its end too, or the tunnel's idle
@@ -185,6 +185,61 @@ func (p *proxy) switchHead(h http.Header, resp *http.Response, key string) {
 	h.Set("Sec-Websocket-Accept", webSocketAccept(key))
 	if p.forward.via {
 		h["Via"] = appendVia(withoutEmptyLists(h["Via"]), viaResponse(resp))
+	}
+}
+
+// copyTunnel copies src, the stream's side of a tunnel, to dst until src ends, and returns the
+// bytes copied. A body that writes itself out (h2's own session) does so. Another (HTTP/3's,
+// x/net's) is read into a small pooled buffer, held while the read waits for the upstream, and
+// into a large one after a read that filled the small one, until a read leaves it part empty:
+// io.Copy's 32 KiB would stay with an idle WebSocket for its whole life.
+func copyTunnel(dst io.Writer, src io.Reader) (int64, error) {
+	if wt, ok := src.(io.WriterTo); ok {
+		return wt.WriteTo(dst)
+	}
+	var small, large *[]byte
+	defer func() {
+		if small != nil {
+			smallBufs.Put(small)
+		}
+		if large != nil {
+			largeBufs.Put(large)
+		}
+	}()
+	var total int64
+	full := false
+	for {
+		var buf []byte
+		if full {
+			if large == nil {
+				large = largeBufs.Get().(*[]byte)
+			}
+			buf = *large
+		} else {
+			if large != nil {
+				largeBufs.Put(large)
+				large = nil
+			}
+			if small == nil {
+				small = smallBufs.Get().(*[]byte)
+			}
+			buf = *small
+		}
+		n, rerr := src.Read(buf)
+		full = n == len(buf)
+		if n > 0 {
+			m, werr := dst.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
 	}
 }
 
