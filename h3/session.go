@@ -109,9 +109,9 @@ func (s *session) Close() error {
 
 // RoundTrip sends req on a new stream. Its error wraps pool.ErrNotProcessed
 // when the upstream provably did not process req, and pool.ErrMaybeProcessed
-// when req is idempotent and may have been (see classify). quic-go sends an
-// extended CONNECT (pool.ConnectProtocol) as one itself (RFC 9220); one the
-// upstream's SETTINGS did not enable fails with pool.ErrNoExtendedConnect
+// when req is idempotent and may have been (see classify). An extended
+// CONNECT (pool.ConnectProtocol, RFC 9220) goes through roundTripTunnel; one
+// the upstream's SETTINGS did not enable fails with pool.ErrNoExtendedConnect
 // before a stream opens.
 func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := s.checkConnect(req); err != nil {
@@ -120,6 +120,10 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body.Close()
 		}
 		return nil, err
+	}
+	if pool.ConnectProtocol(req) != "" && len(req.Trailer) == 0 {
+		// quic-go's RequestStream cannot send trailers; a tunnel has none (RFC 9110 9.3.6).
+		return s.roundTripTunnel(req)
 	}
 	req = plainConnect(req)
 	t := &streamTrace{}
@@ -258,6 +262,7 @@ type body struct {
 	rc   io.ReadCloser
 	s    *session
 	ctx  context.Context // the request's
+	stop func() bool     // nil, or stops roundTripTunnel's reset of the stream at the context's end
 	done atomic.Bool
 }
 
@@ -285,6 +290,11 @@ func bodyFailed(ctx context.Context, err error) error {
 }
 
 func (b *body) Close() error {
+	if b.stop != nil {
+		// Before rc's Close, which ends a head timer's context (pool.HeadTimer), whose end
+		// would otherwise reset the stream both ways, the tunnel's sending side with it.
+		b.stop()
+	}
 	err := b.rc.Close()
 	b.end()
 	return err
@@ -292,6 +302,9 @@ func (b *body) Close() error {
 
 func (b *body) end() {
 	if b.done.CompareAndSwap(false, true) {
+		if b.stop != nil {
+			b.stop()
+		}
 		b.s.streamDone()
 	}
 }

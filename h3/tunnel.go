@@ -1,0 +1,248 @@
+package h3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/textproto"
+	"sync"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"muxgate/internal/pool"
+)
+
+// An extended CONNECT (RFC 9220) does not go through quic-go's ClientConn.RoundTrip, whose body
+// sender holds an 8 KiB buffer for the request's whole life: a tunnel's request body is its
+// client's side, silent for most of its life. roundTripTunnel drives the exchange through quic-go's
+// RequestStream instead, with a sender of its own that holds a buffer only while there are bytes
+// to send, as h2conn's does (sendBuffers there).
+
+const (
+	// requestCancelled resets a stream whose request ended early (RFC 9114 8.1,
+	// H3_REQUEST_CANCELLED): its context ended, or its body failed.
+	requestCancelled = quic.StreamErrorCode(http3.ErrCodeRequestCanceled)
+	// excessiveLoad resets a stream whose upstream sent too many interim responses (RFC 9114 8.1,
+	// H3_EXCESSIVE_LOAD), as quic-go's RoundTrip does.
+	excessiveLoad = quic.StreamErrorCode(http3.ErrCodeExcessiveLoad)
+)
+
+// max1xx bounds the interim responses of one extended CONNECT, as quic-go's RoundTrip bounds
+// those of any request (its max1xxResponses).
+const max1xx = 5
+
+// errTooMany1xx fails a request whose upstream sent more than max1xx interim responses.
+var errTooMany1xx = errors.New("h3: too many 1xx informational responses")
+
+// roundTripTunnel is RoundTrip for an extended CONNECT (pool.ConnectProtocol) whose upstream
+// enabled it (checkConnect): the same contract, the same errors. The request body, if any, is
+// sent by sendTunnel, which closes it once it has ended or failed; the caller ends that goroutine
+// by ending the body (EOF, a read error, or Close, as for any request body).
+func (s *session) roundTripTunnel(req *http.Request) (*http.Response, error) {
+	sent, timer := pool.StartHeadTimer(req, s.timeout)
+	ctx := sent.Context()
+	str, err := s.cc.OpenRequestStream(ctx)
+	if err != nil {
+		closeBody(req)
+		return nil, s.tunnelFailed(req, ctx, timer, err, attempt{})
+	}
+	// quic-go's RoundTrip resets both directions of a request whose context ends before its
+	// response body does (RFC 9114 4.1.1); so does this, until body.end stops it.
+	stop := context.AfterFunc(ctx, func() {
+		str.CancelWrite(requestCancelled)
+		str.CancelRead(requestCancelled)
+	})
+	// SendRequestHeader takes no body: sendTunnel sends it. Without one, quic-go sends no
+	// Content-Length for a CONNECT, which has no content but the tunnel (RFC 9110 9.3.6).
+	head := *sent
+	head.Body, head.GetBody = nil, nil
+	if err := str.SendRequestHeader(&head); err != nil {
+		stop()
+		closeBody(req)
+		str.CancelWrite(requestCancelled)
+		str.CancelRead(requestCancelled)
+		return nil, s.tunnelFailed(req, ctx, timer, err, attempt{opened: true})
+	}
+	if req.Body == nil || req.Body == http.NoBody {
+		// A CONNECT's stream carries the tunnel until its sender closes it (RFC 9114 4.4):
+		// without a body, that is at once.
+		str.Close()
+	} else {
+		go sendTunnel(str, req.Body)
+	}
+	res, err := readHead(str, pool.Got1xxResponse(req.Context()))
+	if err != nil {
+		stop()
+		return nil, s.tunnelFailed(req, ctx, timer, err, attempt{opened: true, wrote: true})
+	}
+	// ReadResponse leaves these to its caller, which quic-go's RoundTrip is.
+	state := s.conn.ConnectionState().TLS
+	res.TLS = &state
+	res.Request = sent
+	res, _ = timer.Headed(res, nil)
+	if res.Body == nil || res.Body == http.NoBody {
+		stop()
+		s.streamDone()
+		return res, nil
+	}
+	res.Body = &body{rc: res.Body, s: s, ctx: req.Context(), stop: stop}
+	return res, nil
+}
+
+// tunnelFailed ends a failed extended CONNECT on ctx, its head timer's context, as RoundTrip ends
+// any failed request: it ends the stream's count, drains the session where a live connection
+// would open no stream (a GOAWAY came), and classifies err by a.
+func (s *session) tunnelFailed(req *http.Request, ctx context.Context, timer *pool.HeadTimer, err error, a attempt) error {
+	if ctx.Err() != nil {
+		// quic-go's RoundTrip fails a request whose context ended with the context's error,
+		// whatever the stream's was; Headed and cancelled read that.
+		err = ctx.Err()
+	}
+	_, err = timer.Headed(nil, err)
+	s.streamDone()
+	if !a.opened && req.Context().Err() == nil && !s.closed() {
+		// See RoundTrip: quic-go opens no stream after a GOAWAY (RFC 9114 5.2).
+		s.draining.Store(true)
+	}
+	a.closed = s.closed() || connectionEnded(err)
+	a.idempotent = idempotent(req)
+	err = classify(err, a)
+	return fmt.Errorf("h3: session %d: %w", s.id, cancelled(req.Context(), err))
+}
+
+// readHead reads the final response head from str, passing interim ones to got1xx (which may be
+// nil, and fails the request with an error), at most max1xx of them. A 101 is final (Go issue
+// 26161), as in quic-go's RoundTrip; an upstream must not send one to a CONNECT anyway (RFC 9114
+// 4.5).
+func readHead(str *http3.RequestStream, got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
+	for n := 0; ; n++ {
+		// quic-go's RoundTrip calls ReadResponse once per HEADERS frame, interim ones included.
+		res, err := str.ReadResponse()
+		if err != nil {
+			return nil, err
+		}
+		if res.StatusCode < 100 || res.StatusCode > 199 || res.StatusCode == http.StatusSwitchingProtocols {
+			return res, nil
+		}
+		if n == max1xx {
+			str.CancelRead(excessiveLoad)
+			str.CancelWrite(excessiveLoad)
+			return nil, errTooMany1xx
+		}
+		if got1xx == nil {
+			continue
+		}
+		if err := got1xx(res.StatusCode, textproto.MIMEHeader(res.Header)); err != nil {
+			str.CancelRead(requestCancelled)
+			str.CancelWrite(requestCancelled)
+			return nil, err
+		}
+	}
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// sendTunnel is the body sender of an extended CONNECT: it copies body into str's DATA frames
+// until the body ends, then closes str's sending side, the orderly end of the client's side of the
+// tunnel (a FIN, RFC 9220 3), or resets it with H3_REQUEST_CANCELLED if the body failed (what RFC
+// 9220 3 makes of a TCP RST). It stops at a write that fails (the upstream stopped reading with STOP_SENDING, the
+// stream was reset, the connection ended). It closes body before it returns. It runs until then:
+// a Read that blocks keeps it.
+func sendTunnel(str *http3.RequestStream, body io.ReadCloser) {
+	defer body.Close()
+	var bufs sendBuffers
+	rerr, werr := bufs.copy(str, body)
+	switch {
+	case werr != nil:
+	case rerr != nil:
+		str.CancelWrite(requestCancelled)
+	default:
+		str.Close()
+	}
+}
+
+// readWaiter is a request body that can wait for something to read without a buffer, as a
+// tunnel's can: WaitRead returns when a Read would not block, and reports true; or false, at
+// once, where it cannot tell without reading (a tunnel over TLS).
+type readWaiter interface{ WaitRead() bool }
+
+const (
+	// sendBufSize is the buffer the sender reads into while there are bytes to send.
+	sendBufSize = 16 << 10
+	// smallSendBufSize is the buffer a readWaiter's Read waits in where WaitRead cannot wait.
+	smallSendBufSize = 1 << 10
+)
+
+var (
+	sendBufPool      = sync.Pool{New: func() any { return new([sendBufSize]byte) }}
+	smallSendBufPool = sync.Pool{New: func() any { return new([smallSendBufSize]byte) }}
+)
+
+// sendBuffers picks the buffer of each Read of a request body. A body that is not a readWaiter
+// keeps one of sendBufSize for the whole copy. A readWaiter gets it only once it has bytes to
+// read, and holds none while it waits; one whose WaitRead cannot tell reads first into a small
+// one, held while it waits, and into the big one after a Read that filled the small one.
+type sendBuffers struct {
+	waiter readWaiter // nil for most bodies
+	big    *[sendBufSize]byte
+	small  *[smallSendBufSize]byte
+	full   bool // the last Read filled its buffer
+}
+
+// next returns the buffer for the next Read, after the waiter's wait if there is one.
+func (b *sendBuffers) next() []byte {
+	if b.waiter != nil {
+		b.release()
+		if !b.waiter.WaitRead() && !b.full {
+			b.small = smallSendBufPool.Get().(*[smallSendBufSize]byte)
+			return b.small[:]
+		}
+	}
+	if b.big == nil {
+		b.big = sendBufPool.Get().(*[sendBufSize]byte)
+	}
+	return b.big[:]
+}
+
+// copy writes body to w until the body ends, with the buffers b picks, which it gives back
+// before it returns. It returns the error of the Read that failed (nil at EOF) or else of the
+// Write that failed.
+func (b *sendBuffers) copy(w io.Writer, body io.Reader) (rerr, werr error) {
+	b.waiter, _ = body.(readWaiter)
+	defer b.release()
+	for {
+		buf := b.next()
+		n, err := body.Read(buf)
+		b.full = n == len(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil, werr
+			}
+		}
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return err, nil
+		}
+	}
+}
+
+// release gives the buffers back to their pools.
+func (b *sendBuffers) release() {
+	if b.big != nil {
+		sendBufPool.Put(b.big)
+		b.big = nil
+	}
+	if b.small != nil {
+		smallSendBufPool.Put(b.small)
+		b.small = nil
+	}
+}
