@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -150,4 +153,100 @@ func startSettingsOnly(t *testing.T) (*upstream, *atomic.Int64) {
 		u.wg.Wait()
 	})
 	return u, &streams
+}
+
+// interims records the informational responses a request got (pool.Interim).
+type interims struct {
+	mu    sync.Mutex
+	codes []int
+	links []string
+}
+
+func (in *interims) Got1xx(code int, h http.Header) {
+	in.mu.Lock()
+	in.codes = append(in.codes, code)
+	in.links = append(in.links, h.Get("Link"))
+	in.mu.Unlock()
+}
+
+// TestH3ExtendedConnectInterim: the interim responses before an extended CONNECT's 2xx go to the
+// request's pool.Interim, in order; more than quic-go's RoundTrip takes (5) fail the request.
+func TestH3ExtendedConnectInterim(t *testing.T) {
+	echo := tunneltest.Echo("websocket")
+	u := startUpstream(t, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		for i := range n {
+			w.Header().Set("Link", fmt.Sprintf("</%d>; rel=preload", i))
+			w.WriteHeader(http.StatusEarlyHints)
+		}
+		w.Header().Del("Link")
+		echo(w, r)
+	}))
+	p := newTestPool(t, u, Config{})
+	for _, n := range []int{2, 5, 6} {
+		in := new(interims)
+		pr, pw := io.Pipe()
+		req := tunnelRequest(t, &pool.Info{Interim: in}, "websocket", fmt.Sprintf("https://%s/chat?n=%d", u.addr, n), pr)
+		res, err := p.RoundTrip(req)
+		pw.Close()
+		if n > 5 {
+			if !errors.Is(err, errTooMany1xx) {
+				if err == nil {
+					res.Body.Close()
+				}
+				t.Errorf("%d interim responses: RoundTrip error %v, want errTooMany1xx", n, err)
+			}
+			continue
+		}
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("%d interim responses: RoundTrip = %v, %v; want 200", n, res, err)
+		}
+		res.Body.Close()
+		in.mu.Lock()
+		if len(in.codes) != n {
+			t.Errorf("%d interim responses: got %v", n, in.codes)
+		}
+		for i, link := range in.links {
+			if want := fmt.Sprintf("</%d>; rel=preload", i); in.codes[i] != http.StatusEarlyHints || link != want {
+				t.Errorf("interim response %d: %d with Link %q, want 103 with %q", i, in.codes[i], link, want)
+			}
+		}
+		in.mu.Unlock()
+	}
+}
+
+// TestH3ExtendedConnectCancelled: once an extended CONNECT's context ends, its tunnel is reset
+// both ways with H3_REQUEST_CANCELLED (RFC 9220 3): the response body's Read fails with the
+// context's error, and the upstream's read of the request body fails.
+func TestH3ExtendedConnectCancelled(t *testing.T) {
+	upstreamErr := make(chan error, 1)
+	u := startUpstream(t, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).Flush()
+		_, err := io.ReadAll(r.Body)
+		upstreamErr <- err
+	}))
+	p := newTestPool(t, u, Config{})
+	ctx, cancel := context.WithCancel(pool.WithInfo(context.Background(), new(pool.Info)))
+	defer cancel()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := tunneltest.Request(ctx, "websocket", "https://"+u.addr+"/chat", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.RoundTrip(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("RoundTrip = %v, %v; want 200", res, err)
+	}
+	defer res.Body.Close()
+	pw.Write([]byte("hi")) // returns once the sender has read it
+	cancel()
+	if _, err := io.ReadAll(res.Body); !errors.Is(err, context.Canceled) {
+		t.Errorf("response body read after the cancel: %v, want context.Canceled", err)
+	}
+	err = <-upstreamErr
+	if he, ok := errors.AsType[*http3.Error](err); !ok || he.ErrorCode != http3.ErrCodeRequestCanceled {
+		t.Errorf("upstream's read of the request body: %v, want H3_REQUEST_CANCELLED", err)
+	}
 }
