@@ -47,7 +47,7 @@ func (s *session) roundTripTunnel(req *http.Request) (*http.Response, error) {
 	str, err := s.cc.OpenRequestStream(ctx)
 	if err != nil {
 		closeBody(req)
-		return nil, s.tunnelFailed(req, ctx, timer, err, attempt{})
+		return nil, s.tunnelFailed(ctx, req, timer, err, attempt{})
 	}
 	// quic-go's RoundTrip resets both directions of a request whose context ends before its
 	// response body does (RFC 9114 4.1.1); so does this, until body.end stops it.
@@ -64,7 +64,7 @@ func (s *session) roundTripTunnel(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		str.CancelWrite(requestCancelled)
 		str.CancelRead(requestCancelled)
-		return nil, s.tunnelFailed(req, ctx, timer, err, attempt{opened: true})
+		return nil, s.tunnelFailed(ctx, req, timer, err, attempt{opened: true})
 	}
 	if req.Body == nil || req.Body == http.NoBody {
 		// A CONNECT's stream carries the tunnel until its sender closes it (RFC 9114 4.4):
@@ -76,7 +76,7 @@ func (s *session) roundTripTunnel(req *http.Request) (*http.Response, error) {
 	res, err := readHead(str, pool.Got1xxResponse(req.Context()))
 	if err != nil {
 		stop()
-		return nil, s.tunnelFailed(req, ctx, timer, err, attempt{opened: true, wrote: true})
+		return nil, s.tunnelFailed(ctx, req, timer, err, attempt{opened: true, wrote: true})
 	}
 	// ReadResponse leaves these to its caller, which quic-go's RoundTrip is.
 	state := s.conn.ConnectionState().TLS
@@ -92,10 +92,10 @@ func (s *session) roundTripTunnel(req *http.Request) (*http.Response, error) {
 	return res, nil
 }
 
-// tunnelFailed ends a failed extended CONNECT on ctx, its head timer's context, as RoundTrip ends
-// any failed request: it ends the stream's count, drains the session where a live connection
-// would open no stream (a GOAWAY came), and classifies err by a.
-func (s *session) tunnelFailed(req *http.Request, ctx context.Context, timer *pool.HeadTimer, err error, a attempt) error {
+// tunnelFailed ends req, a failed extended CONNECT sent on ctx, its head timer's context, as
+// RoundTrip ends any failed request: it ends the stream's count, drains the session where a live
+// connection would open no stream (a GOAWAY came), and classifies err by a.
+func (s *session) tunnelFailed(ctx context.Context, req *http.Request, timer *pool.HeadTimer, err error, a attempt) error {
 	if ctx.Err() != nil {
 		// quic-go's RoundTrip fails a request whose context ended with the context's error,
 		// whatever the stream's was; Headed and cancelled read that.
@@ -143,6 +143,7 @@ func readHead(str *http3.RequestStream, got1xx func(int, textproto.MIMEHeader) e
 	}
 }
 
+// closeBody closes the body of req, which no sender took.
 func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
@@ -152,15 +153,16 @@ func closeBody(req *http.Request) {
 // sendTunnel is the body sender of an extended CONNECT: it copies body into str's DATA frames
 // until the body ends, then closes str's sending side, the orderly end of the client's side of the
 // tunnel (a FIN, RFC 9220 3), or resets it with H3_REQUEST_CANCELLED if the body failed (what RFC
-// 9220 3 makes of a TCP RST). It stops at a write that fails (the upstream stopped reading with STOP_SENDING, the
-// stream was reset, the connection ended). It closes body before it returns. It runs until then:
-// a Read that blocks keeps it.
+// 9220 3 makes of a TCP RST). It stops at a write that fails (the upstream stopped reading with
+// STOP_SENDING, the stream was reset, the connection ended). It closes body before it returns,
+// and runs until then: a Read that blocks keeps it.
 func sendTunnel(str *http3.RequestStream, body io.ReadCloser) {
 	defer body.Close()
 	var bufs sendBuffers
 	rerr, werr := bufs.copy(str, body)
 	switch {
 	case werr != nil:
+		// The sending side has ended already.
 	case rerr != nil:
 		str.CancelWrite(requestCancelled)
 	default:
