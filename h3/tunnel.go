@@ -7,19 +7,19 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
-	"sync"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
 	"muxgate/internal/pool"
+	"muxgate/internal/sendbuf"
 )
 
 // An extended CONNECT (RFC 9220) does not go through quic-go's ClientConn.RoundTrip, whose body
 // sender holds an 8 KiB buffer for the request's whole life: a tunnel's request body is its
 // client's side, silent for most of its life. roundTripTunnel drives the exchange through quic-go's
 // RequestStream instead, with a sender of its own that holds a buffer only while there are bytes
-// to send, as h2conn's does (sendBuffers there).
+// to send, as the HTTP/2 session's does (internal/sendbuf).
 
 const (
 	// requestCancelled resets a stream whose request ended early (RFC 9114 8.1,
@@ -158,8 +158,8 @@ func closeBody(req *http.Request) {
 // and runs until then: a Read that blocks keeps it.
 func sendTunnel(str *http3.RequestStream, body io.ReadCloser) {
 	defer body.Close()
-	var bufs sendBuffers
-	rerr, werr := bufs.copy(str, body)
+	var bufs sendbuf.Buffers
+	rerr, werr := bufs.Copy(str, body)
 	switch {
 	case werr != nil:
 		// The sending side has ended already.
@@ -167,84 +167,5 @@ func sendTunnel(str *http3.RequestStream, body io.ReadCloser) {
 		str.CancelWrite(requestCancelled)
 	default:
 		str.Close()
-	}
-}
-
-// readWaiter is a request body that can wait for something to read without a buffer, as a
-// tunnel's can: WaitRead returns when a Read would not block, and reports true; or false, at
-// once, where it cannot tell without reading (a tunnel over TLS).
-type readWaiter interface{ WaitRead() bool }
-
-const (
-	// sendBufSize is the buffer the sender reads into while there are bytes to send.
-	sendBufSize = 16 << 10
-	// smallSendBufSize is the buffer a readWaiter's Read waits in where WaitRead cannot wait.
-	smallSendBufSize = 1 << 10
-)
-
-var (
-	sendBufPool      = sync.Pool{New: func() any { return new([sendBufSize]byte) }}
-	smallSendBufPool = sync.Pool{New: func() any { return new([smallSendBufSize]byte) }}
-)
-
-// sendBuffers picks the buffer of each Read of a request body. A body that is not a readWaiter
-// keeps one of sendBufSize for the whole copy. A readWaiter gets it only once it has bytes to
-// read, and holds none while it waits; one whose WaitRead cannot tell reads first into a small
-// one, held while it waits, and into the big one after a Read that filled the small one.
-type sendBuffers struct {
-	waiter readWaiter // nil for most bodies
-	big    *[sendBufSize]byte
-	small  *[smallSendBufSize]byte
-	full   bool // the last Read filled its buffer
-}
-
-// next returns the buffer for the next Read, after the waiter's wait if there is one.
-func (b *sendBuffers) next() []byte {
-	if b.waiter != nil {
-		b.release()
-		if !b.waiter.WaitRead() && !b.full {
-			b.small = smallSendBufPool.Get().(*[smallSendBufSize]byte)
-			return b.small[:]
-		}
-	}
-	if b.big == nil {
-		b.big = sendBufPool.Get().(*[sendBufSize]byte)
-	}
-	return b.big[:]
-}
-
-// copy writes body to w until the body ends, with the buffers b picks, which it gives back
-// before it returns. It returns the error of the Read that failed (nil at EOF) or else of the
-// Write that failed.
-func (b *sendBuffers) copy(w io.Writer, body io.Reader) (rerr, werr error) {
-	b.waiter, _ = body.(readWaiter)
-	defer b.release()
-	for {
-		buf := b.next()
-		n, err := body.Read(buf)
-		b.full = n == len(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return nil, werr
-			}
-		}
-		if err == io.EOF {
-			return nil, nil
-		}
-		if err != nil {
-			return err, nil
-		}
-	}
-}
-
-// release gives the buffers back to their pools.
-func (b *sendBuffers) release() {
-	if b.big != nil {
-		sendBufPool.Put(b.big)
-		b.big = nil
-	}
-	if b.small != nil {
-		smallSendBufPool.Put(b.small)
-		b.small = nil
 	}
 }

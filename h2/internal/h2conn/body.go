@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/net/http2"
+
+	"muxgate/internal/sendbuf"
 )
 
 // body is the response Body: the stream itself, read by the caller.
@@ -251,11 +253,6 @@ func (s *stream) moveTrailersLocked() {
 	s.trailer = nil
 }
 
-// sendBuf is what a request body sender reads into.
-const sendBufSize = 16 << 10
-
-var sendBufPool = sync.Pool{New: func() any { return new([sendBufSize]byte) }}
-
 // sendBody is the body sender goroutine of a request with a body or
 // trailers: it copies the body into DATA frames within the send windows
 // and ends the stream.
@@ -272,70 +269,20 @@ func (s *stream) sendBody(bodyLen int64) {
 	}
 }
 
-// readWaiter is a request body that can wait for something to read without a buffer, as a
-// tunnel's (an extended CONNECT's, RFC 8441) can: WaitRead returns when a Read would not block,
-// and reports true; or false, at once, where it cannot tell without reading (a tunnel over TLS).
-// The sender then holds its buffer only while there is something to send, and a tunnel that
-// carries nothing for hours costs none, or a small one.
-type readWaiter interface{ WaitRead() bool }
-
-// smallSendBufSize is the buffer a readWaiter's Read waits in where WaitRead cannot wait.
-const smallSendBufSize = 1 << 10
-
-var smallSendBufPool = sync.Pool{New: func() any { return new([smallSendBufSize]byte) }}
-
-// sendBuffers picks the buffer of each Read of a request body. Most bodies keep one of
-// sendBufSize for the whole copy. A readWaiter gets it only once it has bytes to read; one whose
-// WaitRead cannot tell reads first into a small one, held while it waits, and into the big one
-// after a Read that filled the small one.
-type sendBuffers struct {
-	waiter readWaiter // nil for most bodies
-	big    *[sendBufSize]byte
-	small  *[smallSendBufSize]byte
-	full   bool // the last Read filled its buffer
-}
-
-// next returns the buffer for the next Read.
-func (b *sendBuffers) next() []byte {
-	if b.waiter != nil {
-		b.release()
-		if !b.waiter.WaitRead() && !b.full {
-			b.small = smallSendBufPool.Get().(*[smallSendBufSize]byte)
-			return b.small[:]
-		}
-	}
-	if b.big == nil {
-		b.big = sendBufPool.Get().(*[sendBufSize]byte)
-	}
-	return b.big[:]
-}
-
-// release gives the buffers back to their pools.
-func (b *sendBuffers) release() {
-	if b.big != nil {
-		sendBufPool.Put(b.big)
-		b.big = nil
-	}
-	if b.small != nil {
-		smallSendBufPool.Put(b.small)
-		b.small = nil
-	}
-}
-
 func (s *stream) copyBody(bodyLen int64) error {
 	if bodyLen != 0 {
 		body := s.req.Body
-		bufs := sendBuffers{}
-		bufs.waiter, _ = body.(readWaiter)
-		defer bufs.release()
+		// A tunnel's body (an extended CONNECT's, RFC 8441) can wait for its bytes without a
+		// buffer: one that carries nothing for hours then holds none, or a small one.
+		bufs := sendbuf.For(body)
+		defer bufs.Release()
 		remain := bodyLen // < 0: unknown, read to EOF
 		for {
-			buf := bufs.next()
+			buf := bufs.Next()
 			if remain > 0 && remain < int64(len(buf)) {
 				buf = buf[:remain]
 			}
-			n, rerr := body.Read(buf)
-			bufs.full = n == len(buf)
+			n, rerr := bufs.Read(body, buf)
 			if remain > 0 {
 				remain -= int64(n)
 			}

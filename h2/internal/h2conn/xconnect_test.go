@@ -17,6 +17,7 @@ import (
 
 	"muxgate/internal/fieldlist"
 	"muxgate/internal/godebugtest"
+	"muxgate/internal/sendbuf"
 	"muxgate/internal/tunneltest"
 )
 
@@ -380,7 +381,7 @@ func (b *recordingBody) Read(p []byte) (int, error) {
 // wait without reading waits in a small buffer, and gets the big one after a Read that filled
 // the small one.
 func TestExtendedConnectSendBuffers(t *testing.T) {
-	big, small := strconv.Itoa(sendBufSize), strconv.Itoa(smallSendBufSize)
+	big, small := strconv.Itoa(sendbuf.Size), strconv.Itoa(sendbuf.SmallSize)
 	for _, tc := range []struct {
 		canWait bool
 		want    string

@@ -1,4 +1,4 @@
-package h3
+package sendbuf
 
 import (
 	"bytes"
@@ -13,11 +13,11 @@ import (
 // small one, and records the size of each buffer it is given.
 type waitBody struct {
 	t       *testing.T
-	bufs    *sendBuffers // the sender's
-	canWait bool         // WaitRead's answer
-	chunks  [][]byte     // what each Read returns, then end
-	end     error        // the Read after the last chunk returns it
-	sizes   []int        // len(p) of each Read
+	bufs    *Buffers // the sender's
+	canWait bool     // WaitRead's answer
+	chunks  [][]byte // what each Read returns, then end
+	end     error    // the Read after the last chunk returns it
+	sizes   []int    // len(p) of each Read
 }
 
 func (b *waitBody) WaitRead() bool {
@@ -30,7 +30,7 @@ func (b *waitBody) WaitRead() bool {
 
 func (b *waitBody) Read(p []byte) (int, error) {
 	b.sizes = append(b.sizes, len(p))
-	if len(p) == smallSendBufSize && b.bufs.big != nil {
+	if len(p) == SmallSize && b.bufs.big != nil {
 		b.t.Errorf("Read %d into the small buffer: the sender holds the big one too", len(b.sizes))
 	}
 	if len(b.chunks) == 0 {
@@ -51,13 +51,13 @@ var errWrite = errors.New("write failed")
 
 func (failWriter) Write([]byte) (int, error) { return 0, errWrite }
 
-// TestSendBuffers: a body that can wait for its bytes is read only into the big buffer and holds
+// TestCopy: a body that can wait for its bytes is read only into the big buffer and holds
 // none while it waits; one that cannot tell (a tunnel over TLS) waits in the small one, and reads
 // into the big one only after a Read that filled the small one. Each copies the body whole, and
 // tells a failed Read from a failed Write.
-func TestSendBuffers(t *testing.T) {
-	small := bytes.Repeat([]byte("s"), smallSendBufSize)
-	big := bytes.Repeat([]byte("b"), sendBufSize)
+func TestCopy(t *testing.T) {
+	small := bytes.Repeat([]byte("s"), SmallSize)
+	big := bytes.Repeat([]byte("b"), Size)
 	errRead := errors.New("read failed")
 	for _, tc := range []struct {
 		name       string
@@ -69,17 +69,17 @@ func TestSendBuffers(t *testing.T) {
 		rerr, werr error
 	}{
 		{"waits", true, [][]byte{[]byte("hi"), big, []byte("there")}, io.EOF, nil,
-			[]int{sendBufSize, sendBufSize, sendBufSize, sendBufSize}, nil, nil},
+			[]int{Size, Size, Size, Size}, nil, nil},
 		{"cannot tell", false, [][]byte{[]byte("hi"), small, big, []byte("x"), small, []byte("y")}, io.EOF, nil,
-			[]int{smallSendBufSize, smallSendBufSize, sendBufSize, sendBufSize, smallSendBufSize, sendBufSize, smallSendBufSize},
+			[]int{SmallSize, SmallSize, Size, Size, SmallSize, Size, SmallSize},
 			nil, nil},
 		{"read fails", false, [][]byte{[]byte("hi")}, errRead, nil,
-			[]int{smallSendBufSize, smallSendBufSize}, errRead, nil},
+			[]int{SmallSize, SmallSize}, errRead, nil},
 		{"write fails", true, [][]byte{[]byte("hi")}, io.EOF, failWriter{},
-			[]int{sendBufSize}, nil, errWrite},
+			[]int{Size}, nil, errWrite},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var bufs sendBuffers
+			var bufs Buffers
 			body := &waitBody{t: t, bufs: &bufs, canWait: tc.canWait, chunks: tc.chunks, end: tc.end}
 			want := bytes.Join(tc.chunks, nil)
 			var out bytes.Buffer
@@ -87,7 +87,7 @@ func TestSendBuffers(t *testing.T) {
 			if w == nil {
 				w = &out
 			}
-			rerr, werr := bufs.copy(w, body)
+			rerr, werr := bufs.Copy(w, body)
 			if rerr != tc.rerr || werr != tc.werr {
 				t.Errorf("copy = %v, %v; want %v, %v", rerr, werr, tc.rerr, tc.werr)
 			}
