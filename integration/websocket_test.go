@@ -203,43 +203,47 @@ func TestWebSocketBadKey(t *testing.T) {
 }
 
 func TestWebSocketIdle(t *testing.T) {
-	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: wsUpstream()})
-	cfg := testConfig(u)
-	cfg.Front.TunnelIdleTimeout = 300 * time.Millisecond
-	cfg.MetricsAddr = "127.0.0.1:0"
-	access := &logBuffer{}
-	cfg.AccessLog = zerolog.New(access)
-	f := startGateway(t, cfg)
-	admin := "http://" + f.g.MetricsAddr().String()
-	c := dialRaw(t, f.addr, false)
-	c.send(wsHandshake("/ws/echo"))
-	readSwitch(t, c)
-	c.send("hi")
-	c.readExactly("HI")
-	m := scrape(t, admin)
-	if m["muxgate_websockets_open"] != 1 || m["muxgate_client_requests_active"] != 1 {
-		t.Errorf("muxgate_websockets_open %v, muxgate_client_requests_active %v while the WebSocket is open, want 1 and 1",
-			m["muxgate_websockets_open"], m["muxgate_client_requests_active"])
-	}
-	// Nothing more either way: the gateway cuts the tunnel.
-	c.expectClosed()
-	want := `"status":101`
-	if !access.await(5*time.Second, func(log string) bool { return strings.Contains(log, `"error":"tunnel_idle"`) }) ||
-		!strings.Contains(access.String(), want) {
-		t.Errorf("access log %q, want a 101 line with error tunnel_idle", access.String())
-	}
-	m = scrape(t, admin)
-	for name, want := range map[string]float64{
-		`muxgate_websockets_open`:                            0,
-		`muxgate_requests_total{code="101"}`:                 1,
-		`muxgate_request_errors_total{reason="tunnel_idle"}`: 1,
-		`muxgate_request_duration_seconds_count`:             0,
-		`muxgate_request_body_bytes_total`:                   2,
-		`muxgate_response_body_bytes_total`:                  2,
-	} {
-		if m[name] != want {
-			t.Errorf("%s = %v, want %v", name, m[name], want)
-		}
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			u := startUpstream(t, k, demo.Options{Handler: wsUpstream()})
+			cfg := testConfig(u)
+			cfg.Front.TunnelIdleTimeout = 300 * time.Millisecond
+			cfg.MetricsAddr = "127.0.0.1:0"
+			access := &logBuffer{}
+			cfg.AccessLog = zerolog.New(access)
+			f := startGateway(t, cfg)
+			admin := "http://" + f.g.MetricsAddr().String()
+			c := dialRaw(t, f.addr, false)
+			c.send(wsHandshake("/ws/echo"))
+			readSwitch(t, c)
+			c.send("hi")
+			c.readExactly("HI")
+			m := scrape(t, admin)
+			if m["muxgate_websockets_open"] != 1 || m["muxgate_client_requests_active"] != 1 {
+				t.Errorf("muxgate_websockets_open %v, muxgate_client_requests_active %v while the WebSocket is open, want 1 and 1",
+					m["muxgate_websockets_open"], m["muxgate_client_requests_active"])
+			}
+			// Nothing more either way: the gateway cuts the tunnel.
+			c.expectClosed()
+			want := `"status":101`
+			if !access.await(5*time.Second, func(log string) bool { return strings.Contains(log, `"error":"tunnel_idle"`) }) ||
+				!strings.Contains(access.String(), want) {
+				t.Errorf("access log %q, want a 101 line with error tunnel_idle", access.String())
+			}
+			m = scrape(t, admin)
+			for name, want := range map[string]float64{
+				`muxgate_websockets_open`:                            0,
+				`muxgate_requests_total{code="101"}`:                 1,
+				`muxgate_request_errors_total{reason="tunnel_idle"}`: 1,
+				`muxgate_request_duration_seconds_count`:             0,
+				`muxgate_request_body_bytes_total`:                   2,
+				`muxgate_response_body_bytes_total`:                  2,
+			} {
+				if m[name] != want {
+					t.Errorf("%s = %v, want %v", name, m[name], want)
+				}
+			}
+		})
 	}
 }
 
@@ -495,42 +499,50 @@ func halfCloseH3(got chan<- string) http.HandlerFunc {
 // TestWebSocketSlowReader: a client that takes none of what the upstream sends is cut off after
 // -write-timeout, as one that takes none of a response is, and the access log blames it.
 func TestWebSocketSlowReader(t *testing.T) {
-	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: wsUpstream()})
-	cfg := testConfig(u)
-	cfg.Front.WriteTimeout = 300 * time.Millisecond
-	access := &logBuffer{}
-	cfg.AccessLog = zerolog.New(access)
-	f := startGateway(t, cfg)
-	c := dialRaw(t, f.addr, false)
-	c.send(wsHandshake("/ws/flood"))
-	readSwitch(t, c)
-	if !access.await(20*time.Second, func(log string) bool { return strings.Contains(log, `"status":101`) }) {
-		t.Fatalf("no access-log line for the WebSocket")
-	}
-	if log := access.String(); !strings.Contains(log, `"error":"client_write"`) {
-		t.Errorf("access log %q, want the WebSocket logged client_write", log)
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			u := startUpstream(t, k, demo.Options{Handler: wsUpstream()})
+			cfg := testConfig(u)
+			cfg.Front.WriteTimeout = 300 * time.Millisecond
+			access := &logBuffer{}
+			cfg.AccessLog = zerolog.New(access)
+			f := startGateway(t, cfg)
+			c := dialRaw(t, f.addr, false)
+			c.send(wsHandshake("/ws/flood"))
+			readSwitch(t, c)
+			if !access.await(20*time.Second, func(log string) bool { return strings.Contains(log, `"status":101`) }) {
+				t.Fatalf("no access-log line for the WebSocket")
+			}
+			if log := access.String(); !strings.Contains(log, `"error":"client_write"`) {
+				t.Errorf("access log %q, want the WebSocket logged client_write", log)
+			}
+		})
 	}
 }
 
 // TestWebSocketClientGone: a client that resets its connection mid-WebSocket is logged as a client
 // that closed.
 func TestWebSocketClientGone(t *testing.T) {
-	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: wsUpstream()})
-	cfg := testConfig(u)
-	access := &logBuffer{}
-	cfg.AccessLog = zerolog.New(access)
-	f := startGateway(t, cfg)
-	c := dialRaw(t, f.addr, false)
-	c.send(wsHandshake("/ws/echo"))
-	readSwitch(t, c)
-	c.send("hi")
-	c.readExactly("HI")
-	c.c.(*net.TCPConn).SetLinger(0)
-	c.c.Close() // a reset
-	if !access.await(10*time.Second, func(log string) bool { return strings.Contains(log, `"status":101`) }) {
-		t.Fatalf("no access-log line for the WebSocket")
-	}
-	if log := access.String(); !strings.Contains(log, `"error":"client_closed"`) {
-		t.Errorf("access log %q, want the WebSocket logged client_closed", log)
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			u := startUpstream(t, k, demo.Options{Handler: wsUpstream()})
+			cfg := testConfig(u)
+			access := &logBuffer{}
+			cfg.AccessLog = zerolog.New(access)
+			f := startGateway(t, cfg)
+			c := dialRaw(t, f.addr, false)
+			c.send(wsHandshake("/ws/echo"))
+			readSwitch(t, c)
+			c.send("hi")
+			c.readExactly("HI")
+			c.c.(*net.TCPConn).SetLinger(0)
+			c.c.Close() // a reset
+			if !access.await(10*time.Second, func(log string) bool { return strings.Contains(log, `"status":101`) }) {
+				t.Fatalf("no access-log line for the WebSocket")
+			}
+			if log := access.String(); !strings.Contains(log, `"error":"client_closed"`) {
+				t.Errorf("access log %q, want the WebSocket logged client_closed", log)
+			}
+		})
 	}
 }
