@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/websocket"
 
+	"muxgate/gateway"
 	"muxgate/internal/demo"
 	"muxgate/internal/tunneltest"
 )
@@ -202,16 +203,24 @@ func TestWebSocketBadKey(t *testing.T) {
 	}
 }
 
+// startWSGateway starts a gateway, configured by set, in front of an upstream of kind k that
+// serves wsUpstream, and returns it with its access log.
+func startWSGateway(t *testing.T, k upstreamKind, set func(*gateway.Config)) (*front, *logBuffer) {
+	t.Helper()
+	cfg := testConfig(startUpstream(t, k, demo.Options{Handler: wsUpstream()}))
+	access := &logBuffer{}
+	cfg.AccessLog = zerolog.New(access)
+	set(&cfg)
+	return startGateway(t, cfg), access
+}
+
 func TestWebSocketIdle(t *testing.T) {
 	for _, k := range upstreamKinds {
 		t.Run(k.name, func(t *testing.T) {
-			u := startUpstream(t, k, demo.Options{Handler: wsUpstream()})
-			cfg := testConfig(u)
-			cfg.Front.TunnelIdleTimeout = 300 * time.Millisecond
-			cfg.MetricsAddr = "127.0.0.1:0"
-			access := &logBuffer{}
-			cfg.AccessLog = zerolog.New(access)
-			f := startGateway(t, cfg)
+			f, access := startWSGateway(t, k, func(cfg *gateway.Config) {
+				cfg.Front.TunnelIdleTimeout = 300 * time.Millisecond
+				cfg.MetricsAddr = "127.0.0.1:0"
+			})
 			admin := "http://" + f.g.MetricsAddr().String()
 			c := dialRaw(t, f.addr, false)
 			c.send(wsHandshake("/ws/echo"))
@@ -501,12 +510,7 @@ func halfCloseH3(got chan<- string) http.HandlerFunc {
 func TestWebSocketSlowReader(t *testing.T) {
 	for _, k := range upstreamKinds {
 		t.Run(k.name, func(t *testing.T) {
-			u := startUpstream(t, k, demo.Options{Handler: wsUpstream()})
-			cfg := testConfig(u)
-			cfg.Front.WriteTimeout = 300 * time.Millisecond
-			access := &logBuffer{}
-			cfg.AccessLog = zerolog.New(access)
-			f := startGateway(t, cfg)
+			f, access := startWSGateway(t, k, func(cfg *gateway.Config) { cfg.Front.WriteTimeout = 300 * time.Millisecond })
 			c := dialRaw(t, f.addr, false)
 			c.send(wsHandshake("/ws/flood"))
 			readSwitch(t, c)
@@ -525,11 +529,7 @@ func TestWebSocketSlowReader(t *testing.T) {
 func TestWebSocketClientGone(t *testing.T) {
 	for _, k := range upstreamKinds {
 		t.Run(k.name, func(t *testing.T) {
-			u := startUpstream(t, k, demo.Options{Handler: wsUpstream()})
-			cfg := testConfig(u)
-			access := &logBuffer{}
-			cfg.AccessLog = zerolog.New(access)
-			f := startGateway(t, cfg)
+			f, access := startWSGateway(t, k, func(*gateway.Config) {})
 			c := dialRaw(t, f.addr, false)
 			c.send(wsHandshake("/ws/echo"))
 			readSwitch(t, c)
