@@ -23,7 +23,8 @@ import (
 type connState = int32
 
 const (
-	stateIdle   connState = iota // waiting for the first byte of a request (new or kept alive)
+	stateNew    connState = iota // waiting for the first byte of its first request
+	stateIdle                    // kept alive, waiting for the first byte of its next request
 	stateActive                  // reading a request head, running a handler, writing a response
 	stateClosed                  // closed by Shutdown or Close, or finished
 )
@@ -591,12 +592,13 @@ func (c *conn) awaitRequest() error {
 				return err
 			}
 		}
-		if !c.state.CompareAndSwap(stateActive, stateIdle) && c.state.Load() != stateIdle {
+		if !c.state.CompareAndSwap(stateActive, stateIdle) && !c.waiting() {
 			return errIdleClose
 		}
 		// Shutdown sets closing before it closes idle connections; checking after becoming idle
-		// means one of the two sees the other.
-		if c.s.closing.Load() {
+		// means one of the two sees the other. A new connection's first request is let in (see
+		// closeIfIdle).
+		if c.s.closing.Load() && c.state.Load() != stateNew {
 			return errIdleClose
 		}
 		now := time.Now()
@@ -619,7 +621,7 @@ func (c *conn) awaitRequest() error {
 	if err := c.idleWait(resumed); err != nil {
 		return err
 	}
-	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+	if !c.state.CompareAndSwap(stateIdle, stateActive) && !c.state.CompareAndSwap(stateNew, stateActive) {
 		return errIdleClose
 	}
 	if c.cr.holdsHead() {
@@ -1016,8 +1018,20 @@ func (c *conn) resume() {
 	go c.s.serveConns(c)
 }
 
-// closeIfIdle closes the connection if it is waiting for a request, for Shutdown, with the
-// Server's mu held.
+// waiting reports whether the connection waits for a request's first byte, its first or its
+// next.
+func (c *conn) waiting() bool {
+	s := c.state.Load()
+	return s == stateNew || s == stateIdle
+}
+
+// closeIfIdle closes the connection if it is kept alive and waiting for its next request, for
+// Shutdown, with the Server's mu held. A new connection waiting for its first request is left
+// to get it, within HeaderTimeout of its accept, and to be answered with Connection: close:
+// its client has just connected and is sending it, and would take a close for a failure, where
+// a client that reuses a kept-alive connection knows it may find it closed and sends again (RFC
+// 9112 9.3.1). Such a connection is most often one that the listener queued before Shutdown
+// closed it, when another process takes over the listener's socket (cmd's upgrade).
 func (c *conn) closeIfIdle() {
 	if c.state.CompareAndSwap(stateIdle, stateClosed) {
 		c.s.lot.unpark(c)

@@ -142,7 +142,7 @@ func (lot *parkingLot) add(c *conn, fd int) bool {
 	if err := syscall.EpollCtl(lot.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return false
 	}
-	if c.state.Load() != stateIdle {
+	if !c.waiting() {
 		// Closed meanwhile (Shutdown, Close), perhaps before fd was added: fd may be another
 		// socket's now. It leaves the instance, and c goes on to its end on a goroutine.
 		syscall.EpollCtl(lot.epfd, syscall.EPOLL_CTL_DEL, fd, nil)

@@ -67,9 +67,13 @@ type Server struct {
 	// ("parking"), parked ("parked") and dropped ("dropped"), and of a goroutine that waits
 	// for a connection to serve ("waiting").
 	hook func(event string)
-	// wg counts accept loops and connection goroutines; Add is only called under mu while
-	// closing is unset, so that no Add races with Wait.
+	// wg counts accept loops and connection goroutines; Add is only called under mu, while
+	// closing is unset or by an accept loop, whose own count keeps wg above zero, so that no
+	// Add races with Wait.
 	wg sync.WaitGroup
+	// aborted is set, under mu, once Close or Shutdown's deadline has closed every connection:
+	// a connection accepted since is closed too.
+	aborted bool
 
 	open       atomic.Int64  // connections open
 	accepted   atomic.Uint64 // connections accepted since New
@@ -260,6 +264,7 @@ func (s *Server) beginShutdown() {
 func (s *Server) abortConns() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.aborted = true
 	for c := range s.conns {
 		c.abort()
 	}
@@ -288,10 +293,15 @@ func (s *Server) dropListener(ln *net.Listener) {
 	s.wg.Done()
 }
 
+// addConn counts c, which an accept loop took, as open, unless the server has closed its
+// connections (aborted). One taken while Shutdown begins is served: it is new, and its first
+// request gets an answer with Connection: close (see closeIfIdle), where closing it would
+// reset a client that has sent that request. The listener's socket may be another process's
+// from then on (an upgrade), with the connections queued behind this one.
 func (s *Server) addConn(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing.Load() {
+	if s.aborted {
 		return false
 	}
 	if s.cfg.MaxConnsPerIP > 0 && !c.proxied {

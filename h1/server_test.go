@@ -11,6 +11,7 @@ import (
 	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -959,8 +960,12 @@ func TestShutdownDrains(t *testing.T) {
 		}
 		io.WriteString(w, "done "+r.URL.Path)
 	}))
+	unblock := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(unblock) // runs before the server's cleanup, which waits for the handler
 	idle := dial(t, addr)
 	idle.roundTrip("GET /fast HTTP/1.1\r\nHost: a\r\n\r\n")
+	// Accepted before busy (one accept loop), and silent until Shutdown has begun.
+	fresh := dial(t, addr)
 	busy := dial(t, addr)
 	busy.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
 	<-entered
@@ -971,7 +976,13 @@ func TestShutdownDrains(t *testing.T) {
 	if st := s.State(); st.Active != 1 {
 		t.Errorf("during shutdown: got %+v, want the busy request active", st)
 	}
-	close(release)
+	// A new connection's first request is answered, with Connection: close.
+	fresh.send("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+	if r := fresh.read("GET"); r.body != "done /first" || !r.Close {
+		t.Errorf("new connection: got %q close %v, want the response with Connection: close", r.body, r.Close)
+	}
+	fresh.expectClosed()
+	unblock()
 	r := busy.read("GET")
 	if r.body != "done /slow" || !r.Close {
 		t.Errorf("busy: got %q close %v, want the response with Connection: close", r.body, r.Close)
