@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -26,9 +25,8 @@ const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 // adminTimeout bounds each admin request: a scrape takes milliseconds.
 const adminTimeout = 10 * time.Second
 
-// newAdminServer binds addr, so that a busy port is reported by New, and prepares the handlers
-// for g.
-func newAdminServer(addr string, g *Gateway) (*adminServer, error) {
+// newAdminServer prepares the handlers for g, to answer on ln.
+func newAdminServer(ln net.Listener, g *Gateway) *adminServer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", metricsContentType)
@@ -41,12 +39,8 @@ func newAdminServer(addr string, g *Gateway) (*adminServer, error) {
 		}
 		w.Write([]byte("ok\n"))
 	})
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: listen %s (metrics): %w", addr, err)
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: adminTimeout, WriteTimeout: adminTimeout, IdleTimeout: time.Minute}
-	return &adminServer{ln: ln, srv: srv, log: g.log}, nil
+	return &adminServer{ln: ln, srv: srv, log: g.log}
 }
 
 func (a *adminServer) addr() net.Addr { return a.ln.Addr() }

@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"crypto/tls"
+	"net"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -96,7 +97,20 @@ type Config struct {
 	// it drains); it serves until Serve returns. Empty: no metrics listener, and requests are
 	// counted for no one.
 	MetricsAddr string
+
+	// Listen, if set, gives the listening socket for each address before New binds it: the
+	// client listeners' with role RoleClient, the metrics listener's with RoleMetrics. It
+	// returns nil and no error for an address it has no socket for, which New then binds. A
+	// process that takes over another's sockets (cmd's SIGUSR2 upgrade) hands them over this
+	// way, so that the port never closes. Nil: every address is bound.
+	Listen func(role, addr string) (net.Listener, error)
 }
+
+// The roles of a gateway's listening sockets (Config.Listen, Gateway.Sockets).
+const (
+	RoleClient  = "client"  // a client listener (Config.Listeners), before TLS
+	RoleMetrics = "metrics" // the metrics listener (Config.MetricsAddr)
+)
 
 // upstreams is Upstream and Upstreams, in order.
 func (c *Config) upstreams() []string {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -27,8 +26,10 @@ type Gateway struct {
 	log       zerolog.Logger
 	up        upstream
 	front     *h1.Server
-	listeners []net.Listener
+	listeners []net.Listener // what h1 serves: sockets' listeners, TLS ones wrapped
+	sockets   []Socket       // the listening sockets, the metrics listener's last
 	draining  atomic.Bool
+	handed    atomic.Bool  // HandedOver: another process serves on the sockets
 	metrics   *metrics     // nil without Config.MetricsAddr
 	admin     *adminServer // the metrics listener; nil without Config.MetricsAddr
 }
@@ -66,11 +67,7 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	if cfg.MetricsAddr != "" {
-		if g.admin, err = newAdminServer(cfg.MetricsAddr, g); err != nil {
-			g.closeListeners()
-			up.Shutdown(context.Background())
-			return nil, err
-		}
+		g.admin = newAdminServer(g.sockets[len(g.sockets)-1].Listener, g)
 	}
 	return g, nil
 }
@@ -95,33 +92,6 @@ func (g *Gateway) newProxy(t target) *proxy {
 		metrics:  g.metrics,
 		timed:    logs(cfg.AccessLog) || g.metrics != nil,
 		draining: g.draining.Load,
-	}
-}
-
-// clientListen opens the client listeners. Their connections get no TCP keep-alive probes, as
-// nghttpx's and HAProxy's do not by default: the idle timeout closes an idle connection and the
-// write timeout a stalled one, so the probes would find nothing those miss, and turning them on
-// costs four system calls per accepted connection.
-var clientListen = net.ListenConfig{KeepAlive: -1}
-
-func (g *Gateway) listen() error {
-	for _, l := range g.cfg.Listeners {
-		ln, err := clientListen.Listen(context.Background(), "tcp", l.Addr)
-		if err != nil {
-			g.closeListeners()
-			return fmt.Errorf("gateway: listen %s: %w", l.Addr, err)
-		}
-		if l.TLS != nil {
-			ln = tls.NewListener(ln, l.TLS)
-		}
-		g.listeners = append(g.listeners, ln)
-	}
-	return nil
-}
-
-func (g *Gateway) closeListeners() {
-	for _, ln := range g.listeners {
-		ln.Close()
 	}
 }
 
@@ -179,10 +149,18 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
+	if g.admin != nil && g.handed.Load() {
+		g.admin.close() // the process that took over answers there, /healthz with 200
+	}
 	err := g.drain()
 	wg.Wait()
 	return errors.Join(serveErr, err)
 }
+
+// HandedOver says that another process serves on the gateway's sockets (Sockets) from now on:
+// the drain that follows stops answering on the metrics listener at once, where the other
+// process's /healthz must be the one a load balancer sees, rather than at its end.
+func (g *Gateway) HandedOver() { g.handed.Store(true) }
 
 // drain is the shutdown order: front end first, so no new request reaches the pool, then the
 // pool; both within one deadline, after which what remains is closed.
