@@ -81,6 +81,7 @@ var flagDefaults = map[string]string{
 	"log-format":              "(default: console when stderr is a terminal, else json)",
 	"access-log":              `(default "-")`,
 	"access-log-flush":        "(default 100ms)",
+	"pid-file":                "once listening",
 }
 
 // definedFlags lists the flags cmd/muxgate/flags.go defines: the name argument of every
@@ -451,15 +452,23 @@ func TestBinaryProcessors(t *testing.T) {
 	// tenth of the default makes that signal certain without changing what is tested.
 	p := startBinaryEnv(t, []string{"GOMAXPROCS=2"}, "-demo", "-listen", "127.0.0.1:0",
 		"-log-format", "json", "-log-level", "debug", "-access-log", "off", "-procs-wait", "100us")
-	addrs, _ := p.waitServing(1)
 	procsTo := func(n string) func(logLine) bool {
 		return func(l logLine) bool { return l.str("message") == "processors" && l.str("to") == n }
 	}
-	waitLine(t, p.stderrLines, "one processor at the start", 10*time.Second, procsTo("1"))
+	// The governor's first line and the listener's come in either order.
+	var addr string
+	var one bool
+	waitLine(t, p.stderrLines, "the listener and one processor at the start", 10*time.Second, func(l logLine) bool {
+		if l.str("message") == "serving" {
+			addr = l.str("listen")
+		}
+		one = one || procsTo("1")(l)
+		return addr != "" && one
+	})
 
 	// 64 clients as fast as they can go, the demo upstream in the same process: more than one
 	// processor's worth of work, for 5 seconds.
-	load := exec.Command(h2load, "--h1", "-t", "1", "-c", "64", "-D", "5", "http://"+addrs[0]+"/")
+	load := exec.Command(h2load, "--h1", "-t", "1", "-c", "64", "-D", "5", "http://"+addr+"/")
 	var out strings.Builder
 	load.Stdout, load.Stderr = &out, &out
 	if err := load.Start(); err != nil {

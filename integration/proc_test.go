@@ -28,8 +28,9 @@ type proc struct {
 	mu     sync.Mutex // guards stderr
 	stderr strings.Builder
 
-	exited  chan struct{} // closed by the waiter once the process has exited
-	exitErr error         // set by the waiter before exited is closed
+	exited     chan struct{} // closed by the waiter once the process has exited
+	outputDone chan struct{} // closed once the output readers reached the end of both pipes
+	exitErr    error         // set by the waiter before exited is closed
 }
 
 // startBinary runs muxgate with args. The process is killed, if still running, when the test ends.
@@ -41,27 +42,31 @@ func startBinary(t testing.TB, args ...string) *proc {
 // startBinaryEnv is startBinary with env added to the test's environment.
 func startBinaryEnv(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
+	return launch(t, needBinary(t), env, false, args...)
+}
+
+// launch runs the program at path with args and env added to the test's environment. With
+// shared, its output may outlive it, in a process it started (an upgrade's): the output is read
+// through pipes of the test's own, until every process that holds them has ended (outputDone),
+// and exited does not wait for that.
+func launch(t testing.TB, path string, env []string, shared bool, args ...string) *proc {
+	t.Helper()
 	p := &proc{
 		t:           t,
-		cmd:         exec.Command(needBinary(t), args...),
+		cmd:         exec.Command(path, args...),
 		stdoutLines: make(chan string, 1024),
 		stderrLines: make(chan string, 1024),
 		exited:      make(chan struct{}),
+		outputDone:  make(chan struct{}),
 	}
 	if env != nil {
 		p.cmd.Env = append(os.Environ(), env...)
 	}
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stdout, stderr, closeWriters := p.outputPipes(shared)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", p.cmd, err)
 	}
+	closeWriters()
 	var readers sync.WaitGroup
 	readers.Add(2)
 	go func() {
@@ -73,8 +78,14 @@ func startBinaryEnv(t testing.TB, env []string, args ...string) *proc {
 		p.readLines(stderr, p.stderrLines, &p.stderr)
 	}()
 	go func() {
-		// Wait may be called only after the pipes have been read to their end.
 		readers.Wait()
+		close(p.outputDone)
+	}()
+	go func() {
+		if !shared {
+			// Wait may be called only after the pipes have been read to their end.
+			<-p.outputDone
+		}
 		p.exitErr = p.cmd.Wait()
 		close(p.exited)
 	}()
@@ -94,6 +105,33 @@ func startBinaryEnv(t testing.TB, env []string, args ...string) *proc {
 		}
 	})
 	return p
+}
+
+// outputPipes returns the read ends of the pipes p's process writes its output to, and a
+// function that closes the test's copies of their write ends once it has started.
+func (p *proc) outputPipes(shared bool) (stdout, stderr io.Reader, closeWriters func()) {
+	if !shared {
+		out, err := p.cmd.StdoutPipe()
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		errOut, err := p.cmd.StderrPipe()
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		return out, errOut, func() {}
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { outR.Close(); errR.Close() })
+	p.cmd.Stdout, p.cmd.Stderr = outW, errW
+	return outR, errR, func() { outW.Close(); errW.Close() }
 }
 
 // readLines sends every line of r to lines (dropping lines nobody reads once lines is full) and

@@ -46,6 +46,7 @@ type options struct {
 	logFormat  string
 	accessLog  string
 	logFlush   time.Duration
+	pidFile    string
 	streamWin  int
 	connWin    int
 	maxFrame   int
@@ -146,6 +147,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.logFormat, "log-format", "", "log format: json or console (default: console when stderr is a terminal, else json)")
 	fs.StringVar(&o.accessLog, "access-log", "-", "access log: a file `path`, - for standard output, or off")
 	fs.DurationVar(&o.logFlush, "access-log-flush", 100*time.Millisecond, "access-log lines are written out together, at the latest this long after the first of them, or when 64 KiB have gathered, and at exit (0: each at once)")
+	fs.StringVar(&o.pidFile, "pid-file", "", "write the process ID to this `path` once listening (the new process of an upgrade writes its own); removed at exit if it still holds this process's")
 	return fs
 }
 

@@ -31,7 +31,8 @@ func newLogger(o *options) zerolog.Logger {
 	if o.logFormat == "console" || (o.logFormat == "" && isTerminal(os.Stderr)) {
 		w = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+	// The process ID tells apart the lines of an old and a new process during an upgrade.
+	return zerolog.New(w).Level(level).With().Timestamp().Int("pid", os.Getpid()).Logger()
 }
 
 // newAccessLog opens the access log: standard output for -, nothing for off, else a file

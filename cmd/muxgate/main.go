@@ -58,7 +58,21 @@ func run(args []string) int {
 	defer cleanup()
 	warnUnused(o, log) // once the flags are known to be good: a bad one gets its one line alone
 	cfg.Logger = log
+	handed := takeOver(log)
+	if handed != nil {
+		cfg.Listen = handed.listen
+	}
 	g, err := gateway.New(cfg)
+	if err == nil && o.pidFile != "" {
+		// Before an upgrade's old process is told to drain: it removes the file at its exit
+		// unless the file names another process.
+		if err = writePIDFile(o.pidFile); err == nil {
+			defer removePIDFile(o.pidFile)
+		}
+	}
+	if handed != nil {
+		handed.finish(err == nil)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "muxgate: %v\n", err)
 		if errors.Is(err, gateway.ErrConfig) {
@@ -69,6 +83,9 @@ func run(args []string) int {
 	if o.demo {
 		printTry(os.Stderr, g.Addrs()[0].String(), cfg.Upstream)
 	}
+	ctx, drain := context.WithCancel(ctx)
+	defer drain()
+	defer upgradeOnUSR2(g, drain, log)()
 	// The trimmer and the governor run until Serve returns, and are waited for.
 	var tuners sync.WaitGroup
 	tctx, stopTuners := context.WithCancel(ctx)

@@ -1,0 +1,19 @@
+//go:build !unix
+
+package main
+
+import (
+	"net"
+
+	"github.com/rs/zerolog"
+
+	"muxgate/gateway"
+)
+
+// handover: no process hands over sockets where there is no SIGUSR2.
+type handover struct{}
+
+func takeOver(zerolog.Logger) *handover                             { return nil }
+func (*handover) listen(string, string) (net.Listener, error)       { return nil, nil }
+func (*handover) finish(bool)                                       {}
+func upgradeOnUSR2(*gateway.Gateway, func(), zerolog.Logger) func() { return func() {} }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"net"
+	"reflect"
+	"testing"
+)
+
+func TestParseHanded(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []handedSocket
+		bad  bool
+	}{
+		{in: "", want: nil},
+		{in: "client=127.0.0.1:8080", want: []handedSocket{{"client", "127.0.0.1:8080"}}},
+		{in: "client=:80  client=[::1]:0 metrics=127.0.0.1:9100", want: []handedSocket{
+			{"client", ":80"}, {"client", "[::1]:0"}, {"metrics", "127.0.0.1:9100"}}},
+		{in: "client", bad: true},
+		{in: "client=", bad: true},
+		{in: "admin=127.0.0.1:1", bad: true},
+		{in: "=127.0.0.1:1", bad: true},
+	} {
+		got, err := parseHanded(c.in)
+		if c.bad {
+			if err == nil {
+				t.Errorf("parseHanded(%q) = %v, want an error", c.in, got)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("parseHanded(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+		if back, err := parseHanded(formatHanded(got)); err != nil || !reflect.DeepEqual(back, got) {
+			t.Errorf("parseHanded(formatHanded(%v)) = %v, %v", got, back, err)
+		}
+	}
+}
+
+// FuzzParseHanded: whatever the environment holds, parseHanded returns entries that
+// formatHanded writes back to a value that reads the same.
+func FuzzParseHanded(f *testing.F) {
+	for _, s := range []string{"client=127.0.0.1:8080 metrics=:9100", "client=[::1]:0\tclient=x", "a=b=c", " "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		socks, err := parseHanded(v)
+		if err != nil {
+			return
+		}
+		back, err := parseHanded(formatHanded(socks))
+		if err != nil || !reflect.DeepEqual(back, socks) {
+			t.Fatalf("%q: read %v, written back and read %v, %v", v, socks, back, err)
+		}
+	})
+}
+
+func TestSamePort(t *testing.T) {
+	bound := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true,
+		":8080":          true,
+		"127.0.0.1:0":    true,
+		"127.0.0.1:8081": false,
+		"127.0.0.1":      false,
+		":http-alt":      true, // 8080 in /etc/services, where it is listed
+	} {
+		if addr == ":http-alt" {
+			if p, err := net.LookupPort("tcp", "http-alt"); err != nil || p != 8080 {
+				continue
+			}
+		}
+		if got := samePort(addr, bound); got != want {
+			t.Errorf("samePort(%q, %v) = %v, want %v", addr, bound, got, want)
+		}
+	}
+	if samePort("127.0.0.1:8080", &net.UnixAddr{Name: "x", Net: "unix"}) {
+		t.Error("a Unix socket's address matched a TCP port")
+	}
+}

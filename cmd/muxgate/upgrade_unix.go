@@ -1,0 +1,235 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"muxgate/gateway"
+)
+
+// upgradeTimeout bounds the wait for a new process to serve; one that has not by then is
+// killed, and the old one serves on.
+const upgradeTimeout = 30 * time.Second
+
+// handover is what a process started by an upgrade took over: the old process's sockets and the
+// pipe on which it waits for this one to serve.
+type handover struct {
+	ready *os.File
+	socks []takenSocket
+	log   zerolog.Logger
+}
+
+type takenSocket struct {
+	handedSocket
+	ln    net.Listener // nil where the descriptor was not a listening socket
+	taken bool
+}
+
+// takeOver returns what the process that started this one handed over (see upgrade.go), or nil
+// where no process did. It takes upgradeEnv out of the environment.
+func takeOver(log zerolog.Logger) *handover {
+	v, ok := os.LookupEnv(upgradeEnv)
+	if !ok {
+		return nil
+	}
+	os.Unsetenv(upgradeEnv)
+	socks, err := parseHanded(v)
+	if err != nil {
+		log.Error().Err(err).Msg("upgrade: the sockets handed over cannot be read; binding every listener")
+		socks = nil
+	}
+	h := &handover{ready: os.NewFile(readyFD, "upgrade-ready"), log: log}
+	for i, s := range socks {
+		f := os.NewFile(uintptr(firstSocketFD+i), s.role+"="+s.addr)
+		ln, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			log.Error().Err(err).Str("listen", s.addr).Msg("upgrade: a socket handed over is no listening socket")
+		}
+		h.socks = append(h.socks, takenSocket{handedSocket: s, ln: ln})
+	}
+	log.Info().Int("sockets", len(h.socks)).Int("old_pid", os.Getppid()).Msg("upgrade: taking over the listening sockets")
+	return h
+}
+
+// listen is gateway.Config.Listen: the first socket not yet taken that was handed over for role
+// and addr, or nil where there is none.
+func (h *handover) listen(role, addr string) (net.Listener, error) {
+	for i := range h.socks {
+		s := &h.socks[i]
+		if s.taken || s.ln == nil || s.role != role || s.addr != addr {
+			continue
+		}
+		if !samePort(addr, s.ln.Addr()) {
+			h.log.Error().Str("listen", addr).Str("socket", s.ln.Addr().String()).Msg("upgrade: the socket handed over has another port")
+			continue
+		}
+		s.taken = true
+		return s.ln, nil
+	}
+	return nil, nil
+}
+
+// samePort reports whether bound is on the port that addr configures, or on any where addr
+// leaves it to the system (port 0).
+func samePort(addr string, bound net.Addr) bool {
+	_, port, err := net.SplitHostPort(addr)
+	tcp, ok := bound.(*net.TCPAddr)
+	if err != nil || !ok {
+		return false
+	}
+	n, err := net.LookupPort("tcp", port)
+	return err == nil && (n == 0 || n == tcp.Port)
+}
+
+// finish closes the sockets that were not taken and, once this process is ready to serve
+// (served), tells the old process, which then drains. Without it, the old process finds the pipe
+// closed and serves on.
+func (h *handover) finish(served bool) {
+	for _, s := range h.socks {
+		if !s.taken && s.ln != nil {
+			s.ln.Close()
+		}
+	}
+	if served {
+		if _, err := h.ready.Write([]byte{1}); err != nil {
+			h.log.Error().Err(err).Msg("upgrade: the old process could not be told; it serves on")
+		}
+	}
+	h.ready.Close()
+}
+
+// upgradeOnUSR2 starts a new process of the program on SIGUSR2, hands it the sockets of g and,
+// once it serves, calls drain. A failed start is logged, and this process serves on. It returns
+// a function that stops watching the signal.
+func upgradeOnUSR2(g *gateway.Gateway, drain func(), log zerolog.Logger) (stop func()) {
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-usr2:
+			}
+			pid, err := startSuccessor(g.Sockets(), log)
+			if err != nil {
+				log.Error().Err(err).Msg("upgrade failed; this process serves on")
+				continue
+			}
+			log.Info().Int("new_pid", pid).Msg("upgrade: the new process serves; draining this one")
+			g.HandedOver()
+			drain()
+			return // a SIGUSR2 while draining is ignored
+		}
+	}()
+	return func() {
+		cancel()
+		signal.Stop(usr2)
+	}
+}
+
+// startSuccessor starts the program anew with this process's arguments, hands it socks, and
+// waits until it serves. It returns the new process's ID.
+func startSuccessor(socks []gateway.Socket, log zerolog.Logger) (int, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, fmt.Errorf("finding the program: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	files := []*os.File{w}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	handed := make([]handedSocket, len(socks))
+	for i, s := range socks {
+		f, err := socketFile(s.Listener)
+		if err != nil {
+			return 0, fmt.Errorf("socket %s: %w", s.Addr, err)
+		}
+		files = append(files, f)
+		handed[i] = handedSocket{s.Role, s.Addr}
+	}
+	cmd := &exec.Cmd{Path: exe, Args: os.Args, Stdout: os.Stdout, Stderr: os.Stderr, ExtraFiles: files}
+	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, upgradeEnv+"=")
+	}), upgradeEnv+"="+formatHanded(handed))
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	log.Info().Int("new_pid", cmd.Process.Pid).Str("path", exe).Msg("upgrade: new process started")
+	for _, f := range files {
+		f.Close() // the new process's now; its end of the pipe closes with it
+	}
+	files = nil
+	return cmd.Process.Pid, awaitReady(cmd, r)
+}
+
+// awaitReady waits, within upgradeTimeout, for cmd's byte on r, which says that it serves. A
+// process that exits first, or does not serve in time (it is killed then), is waited for.
+func awaitReady(cmd *exec.Cmd, r *os.File) error {
+	r.SetReadDeadline(time.Now().Add(upgradeTimeout))
+	var b [1]byte
+	_, err := r.Read(b[:])
+	if err == nil {
+		return nil // it outlives this process, whose exit leaves it to be reaped by another
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fmt.Errorf("the new process (pid %d) did not serve within %v; killed", cmd.Process.Pid, upgradeTimeout)
+	}
+	if err == io.EOF {
+		err = cmd.Wait()
+	}
+	return fmt.Errorf("the new process (pid %d) ended before it served: %v", cmd.Process.Pid, err)
+}
+
+// socketFile returns a file of its own for ln's socket, to hand to another process. It is not
+// the one ln.File returns: handing that to a process puts the socket, which ln shares, in
+// blocking mode (os.File.Fd), and ln's Accept would then block a thread, and its Close wait for a
+// client.
+func socketFile(ln net.Listener) (*os.File, error) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("%T has no socket", ln)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var fd int
+	var dupErr error
+	err = rc.Control(func(s uintptr) {
+		syscall.ForkLock.RLock() // no process may inherit fd before it is marked close-on-exec
+		defer syscall.ForkLock.RUnlock()
+		if fd, dupErr = syscall.Dup(int(s)); dupErr == nil {
+			syscall.CloseOnExec(fd)
+		}
+	})
+	if err = errors.Join(err, dupErr); err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "socket"), nil
+}

@@ -1,0 +1,274 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"muxgate/internal/demo"
+)
+
+// TestBinaryUpgrade: on SIGUSR2 muxgate starts the program anew, hands the new process its
+// sockets and drains once it serves. Clients that keep coming lose no request; a request in
+// flight in the old process is answered there; and while the old process drains, the metrics
+// port's /healthz answers 200, from the new one.
+func TestBinaryUpgrade(t *testing.T) {
+	b := newBlocker(t)
+	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: b.handler()})
+	pidFile := filepath.Join(t.TempDir(), "muxgate.pid")
+	certFile, keyFile := writePEM(t)
+	// Two client listeners with one configured address: each must get its own socket back.
+	p := launch(t, needBinary(t), nil, true, "-upstream", u.url, "-listen", "127.0.0.1:0",
+		"-listen-tls", "127.0.0.1:0", "-cert", certFile, "-key", keyFile,
+		"-metrics-listen", "127.0.0.1:0", "-access-log", "off", "-log-format", "json", "-shutdown-timeout", "20s",
+		"-pid-file", pidFile)
+	clear, tlsAddrs := p.waitServing(2)
+	admin := "http://" + waitMessage(t, p, "serving metrics").str("listen")
+	checkPIDFile(t, pidFile, p.cmd.Process.Pid)
+
+	busy := dialRaw(t, clear[0], false)
+	busy.send("GET /block/busy HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	b.waitEntered(t)
+	load := startLoad(t, "http://"+clear[0]+"/bytes/100")
+	load.await(200)
+
+	p.signal(syscall.SIGUSR2)
+	newPID := int(waitMessage(t, p, "upgrade: the new process serves; draining this one")["new_pid"].(float64))
+	t.Cleanup(func() { endSuccessor(t, p, newPID) })
+	checkPIDFile(t, pidFile, newPID)
+	load.await(load.ok.Load() + 200)
+	for range 5 {
+		if code := healthz(t, admin); code != http.StatusOK {
+			t.Errorf("/healthz during the old process's drain: %d, want 200 from the new process", code)
+		}
+	}
+
+	b.unblock()
+	resp, body := busy.response("GET")
+	if resp.StatusCode != http.StatusOK || body != "released /block/busy" || !resp.Close {
+		t.Errorf("the request in flight at SIGUSR2: %s %q (close %v), want 200 with Connection: close", resp.Status, body, resp.Close)
+	}
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Errorf("the old process's exit code %d, want 0", code)
+	}
+	load.await(load.ok.Load() + 200)
+	load.stop()
+	if n := load.failed.Load(); n != 0 {
+		t.Errorf("%d of %d requests failed across the upgrade; first: %v", n, n+load.ok.Load(), load.firstErr())
+	} else {
+		t.Logf("%d requests across the upgrade, none failed", load.ok.Load())
+	}
+	checkPIDFile(t, pidFile, newPID) // the old process left it as the new one wrote it
+	tc := dialRaw(t, tlsAddrs[0], true)
+	tc.send("GET /bytes/7 HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	if resp, body := tc.response("GET"); resp.StatusCode != http.StatusOK || len(body) != 7 {
+		t.Errorf("GET over TLS from the new process: %s with %d bytes, want 200 with 7", resp.Status, len(body))
+	}
+	endSuccessor(t, p, newPID)
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("-pid-file after the new process's exit: %v, want it removed", err)
+	}
+}
+
+// checkPIDFile checks that path holds pid.
+func checkPIDFile(t *testing.T, path string, pid int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil || string(b) != fmt.Sprintf("%d\n", pid) {
+		t.Errorf("-pid-file holds %q (%v), want %d", b, err, pid)
+	}
+}
+
+// TestBinaryUpgradeFails: an upgrade whose new process cannot start, or ends before it serves,
+// is logged, and the old process serves on; the next SIGUSR2, with a program that works at the
+// path again, upgrades.
+func TestBinaryUpgradeFails(t *testing.T) {
+	u := startUpstream(t, upstreamKinds[0], demo.Options{})
+	exe := filepath.Join(t.TempDir(), "muxgate")
+	install := func(content []byte) {
+		t.Helper()
+		os.Remove(exe) // the running program's file stays as it is
+		if err := os.WriteFile(exe, content, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	program, err := os.ReadFile(needBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	install(program)
+	p := launch(t, exe, nil, true, "-upstream", u.url, "-listen", "127.0.0.1:0", "-access-log", "off", "-log-format", "json")
+	clear, _ := p.waitServing(1)
+	url := "http://" + clear[0] + "/bytes/10"
+
+	for _, c := range []struct {
+		name, want string
+		prepare    func()
+	}{
+		{"no program", "no such file", func() { os.Remove(exe) }},
+		{"a program that exits", "exit status 3", func() { install([]byte("#!/bin/sh\nexit 3\n")) }},
+	} {
+		c.prepare()
+		p.signal(syscall.SIGUSR2)
+		l := waitMessage(t, p, "upgrade failed; this process serves on")
+		if !strings.Contains(l.str("error"), c.want) {
+			t.Errorf("%s: the failure logged is %q, want it to say %q", c.name, l.str("error"), c.want)
+		}
+		if code := statusOf(t, url); code != http.StatusOK {
+			t.Errorf("%s: GET after the failed upgrade: %d, want 200", c.name, code)
+		}
+	}
+
+	install(program)
+	p.signal(syscall.SIGUSR2)
+	newPID := int(waitMessage(t, p, "upgrade: the new process serves; draining this one")["new_pid"].(float64))
+	t.Cleanup(func() { endSuccessor(t, p, newPID) })
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Errorf("the old process's exit code %d, want 0", code)
+	}
+	if code := statusOf(t, url); code != http.StatusOK {
+		t.Errorf("GET from the new process: %d, want 200", code)
+	}
+}
+
+// waitMessage waits for p's process log line with this message.
+func waitMessage(t *testing.T, p *proc, msg string) logLine {
+	t.Helper()
+	return waitLine(t, p.stderrLines, fmt.Sprintf("%q log line", msg), 20*time.Second, func(l logLine) bool {
+		return l.str("message") == msg
+	})
+}
+
+// endSuccessor ends pid, the process that an upgrade of p's started, with SIGTERM, and waits for
+// it: its output, which it shares with p, ends with it.
+func endSuccessor(t *testing.T, p *proc, pid int) {
+	select {
+	case <-p.outputDone:
+		return // ended already
+	default:
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Errorf("SIGTERM to the new process %d: %v", pid, err)
+		return
+	}
+	select {
+	case <-p.outputDone:
+	case <-time.After(20 * time.Second):
+		t.Errorf("the new process %d did not end within 20s of SIGTERM", pid)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// statusOf returns the status of a GET of url on a connection of its own.
+func statusOf(t *testing.T, url string) int {
+	t.Helper()
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Errorf("GET %s: %v", url, err)
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func healthz(t *testing.T, admin string) int { return statusOf(t, admin+"/healthz") }
+
+// loadRun is a bounded load of GETs from 8 clients, half of them on kept-alive connections and
+// half on a new connection per request, until stop, 60 s, or 20,000 requests per client.
+type loadRun struct {
+	ok, failed atomic.Int64
+	progress   chan struct{} // a token after each success, when nobody has taken the last one
+	done       chan struct{}
+	wg         sync.WaitGroup
+	mu         sync.Mutex
+	first      error
+}
+
+func startLoad(t *testing.T, url string) *loadRun {
+	l := &loadRun{progress: make(chan struct{}, 1), done: make(chan struct{})}
+	deadline := time.Now().Add(60 * time.Second)
+	for i := range 8 {
+		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: i%2 == 0}, Timeout: 10 * time.Second}
+		l.wg.Go(func() {
+			defer c.CloseIdleConnections()
+			for n := 0; n < 20000 && time.Now().Before(deadline); n++ {
+				select {
+				case <-l.done:
+					return
+				default:
+				}
+				l.record(fetch(c, url))
+			}
+		})
+	}
+	t.Cleanup(l.stop)
+	return l
+}
+
+// fetch GETs url, which must answer 200 with 100 bytes.
+func fetch(c *http.Client, url string) error {
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil && (resp.StatusCode != http.StatusOK || n != 100) {
+		err = fmt.Errorf("%s with %d bytes", resp.Status, n)
+	}
+	return err
+}
+
+func (l *loadRun) record(err error) {
+	if err != nil {
+		l.failed.Add(1)
+		l.mu.Lock()
+		if l.first == nil {
+			l.first = err
+		}
+		l.mu.Unlock()
+		return
+	}
+	l.ok.Add(1)
+	select {
+	case l.progress <- struct{}{}:
+	default:
+	}
+}
+
+// await waits, within 20 s, until n requests have succeeded.
+func (l *loadRun) await(n int64) {
+	timeout := time.After(20 * time.Second)
+	for l.ok.Load() < n {
+		select {
+		case <-l.progress:
+		case <-timeout:
+			return // the caller's checks of the counts report it
+		}
+	}
+}
+
+func (l *loadRun) stop() {
+	select {
+	case <-l.done:
+	default:
+		close(l.done)
+	}
+	l.wg.Wait()
+}
+
+func (l *loadRun) firstErr() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.first
+}
