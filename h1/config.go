@@ -24,6 +24,14 @@ type Config struct {
 	// request before it is closed silently. Zero means 60s.
 	IdleTimeout time.Duration
 
+	// DrainGrace is how long, once Shutdown has begun, a keep-alive connection waiting for its
+	// next request has to send it: it is answered with Connection: close, as a busy
+	// connection's response is. One still waiting after it is closed. A client that reuses a
+	// kept-alive connection must be ready to find it closed and send again (RFC 9112 9.3.1), but
+	// one that sends just as it closes sees a failure, and some (load generators, say) never
+	// send again. Zero means 1s; negative, closed at once.
+	DrainGrace time.Duration
+
 	// ParkAfter is how long a keep-alive connection waits for its next request on the goroutine
 	// that served the last one. After that it parks, without a goroutine (park_linux.go), or
 	// where it cannot park moves to a fresh goroutine with the smallest stack. Parking and
@@ -126,6 +134,7 @@ type Config struct {
 const (
 	defaultHeaderTimeout  = 10 * time.Second
 	defaultIdleTimeout    = 60 * time.Second
+	defaultDrainGrace     = time.Second
 	defaultMaxConns       = 10000
 	defaultMaxHeaderBytes = 16 << 10
 	defaultMaxHeaderCount = 100
@@ -197,6 +206,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = defaultIdleTimeout
+	}
+	if c.DrainGrace == 0 {
+		c.DrainGrace = defaultDrainGrace
 	}
 	if c.ParkAfter <= 0 {
 		c.ParkAfter = idleShed

@@ -595,10 +595,10 @@ func (c *conn) awaitRequest() error {
 		if !c.state.CompareAndSwap(stateActive, stateIdle) && !c.waiting() {
 			return errIdleClose
 		}
-		// Shutdown sets closing before it closes idle connections; checking after becoming idle
-		// means one of the two sees the other. A new connection's first request is let in (see
-		// closeIfIdle).
-		if c.s.closing.Load() && c.state.Load() != stateNew {
+		// Shutdown sets idleClosing before it closes idle connections; checking after becoming
+		// idle means one of the two sees the other. A new connection's first request is let in
+		// (see closeIfIdle).
+		if c.s.idleClosing.Load() && c.state.Load() != stateNew {
 			return errIdleClose
 		}
 		now := time.Now()
@@ -1026,11 +1026,11 @@ func (c *conn) waiting() bool {
 }
 
 // closeIfIdle closes the connection if it is kept alive and waiting for its next request, for
-// Shutdown, with the Server's mu held. A new connection waiting for its first request is left
-// to get it, within HeaderTimeout of its accept, and to be answered with Connection: close:
-// its client has just connected and is sending it, and would take a close for a failure, where
-// a client that reuses a kept-alive connection knows it may find it closed and sends again (RFC
-// 9112 9.3.1). Such a connection is most often one that the listener queued before Shutdown
+// Shutdown once its DrainGrace is over, with the Server's mu held. A new connection waiting for
+// its first request is left to get it, within HeaderTimeout of its accept, and to be answered
+// with Connection: close: its client has just connected and is sending it, and would take a
+// close for a failure, where a client that reuses a kept-alive connection knows it may find it
+// closed and sends again (RFC 9112 9.3.1). Such a connection is most often one that the listener queued before Shutdown
 // closed it, when another process takes over the listener's socket (cmd's upgrade).
 func (c *conn) closeIfIdle() {
 	if c.state.CompareAndSwap(stateIdle, stateClosed) {

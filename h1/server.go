@@ -50,6 +50,9 @@ type Server struct {
 	done chan struct{}
 	// closing is set, under mu, once Shutdown or Close has begun; read anywhere.
 	closing atomic.Bool
+	// idleClosing is set, under mu, once Shutdown closes idle connections (closeIdle), after
+	// DrainGrace; read anywhere.
+	idleClosing atomic.Bool
 
 	// Lock order: Server.mu before nothing else of this package.
 	mu        sync.Mutex
@@ -194,11 +197,12 @@ func (s *Server) serve(ln net.Listener, proxied bool) error {
 // all (as Close) and returns ctx.Err().
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.beginShutdown()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.closeIfIdle()
+	if grace := s.cfg.DrainGrace; grace > 0 {
+		t := time.AfterFunc(grace, s.closeIdle)
+		defer t.Stop()
+	} else {
+		s.closeIdle()
 	}
-	s.mu.Unlock()
 
 	finished := make(chan struct{})
 	go func() {
@@ -213,6 +217,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.abortConns()
 		<-finished
 		return ctx.Err()
+	}
+}
+
+// closeIdle closes the kept-alive connections that wait for their next request, once Shutdown's
+// DrainGrace is over; those that become idle later close at once (conn.awaitRequest).
+func (s *Server) closeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.idleClosing.Store(true)
+	for c := range s.conns {
+		c.closeIfIdle()
 	}
 }
 

@@ -953,7 +953,7 @@ func TestOnRefusal(t *testing.T) {
 func TestShutdownDrains(t *testing.T) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
-	s, addr := startServer(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s, addr := startServer(t, Config{DrainGrace: -1}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			close(entered)
 			<-release

@@ -176,15 +176,60 @@ func TestIdleConnectionShedsGoroutine(t *testing.T) {
 			t.Errorf("after the idle wait: served on goroutine %s again, want a fresh one", id)
 		}
 
-		// Shutdown closes a connection that waits on its fresh goroutine at once.
+		// Shutdown closes a connection that waits on its fresh goroutine once its grace is over.
 		time.Sleep(idleShed + time.Millisecond)
 		synctest.Wait()
 		start := time.Now()
 		if err := s.Shutdown(context.Background()); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
+		if b, err := io.ReadAll(c.br); len(b) != 0 || err != nil || time.Since(start) != defaultDrainGrace {
+			t.Errorf("after Shutdown: got %q, %v after %v; want a silent close after %v", b, err, time.Since(start), defaultDrainGrace)
+		}
+	})
+}
+
+// TestShutdownDrainGrace: once Shutdown has begun, a kept-alive connection that sends its next
+// request within DrainGrace gets it answered, with Connection: close; one that stays silent is
+// closed when the grace is over. Without a grace (negative), idle connections close at once.
+func TestShutdownDrainGrace(t *testing.T) {
+	const grace = 3 * time.Second
+	synctest.Test(t, func(t *testing.T) {
+		cfg := timeoutConfig
+		cfg.DrainGrace = grace
+		s, l := servePipe(t, cfg, text)
+		busy, silent := newClient(t, l.dial()), newClient(t, l.dial())
+		busy.roundTrip(getRoot)
+		silent.roundTrip(getRoot)
+		start := time.Now()
+		shut := make(chan error, 1)
+		go func() { shut <- s.Shutdown(context.Background()) }()
+		time.Sleep(grace - time.Millisecond)
+		if r := busy.roundTrip(getRoot); r.StatusCode != http.StatusOK || !r.Close {
+			t.Errorf("a request within the grace: %s (close %v), want 200 with Connection: close", r.Status, r.Close)
+		}
+		if b, err := io.ReadAll(busy.br); len(b) != 0 || err != nil {
+			t.Errorf("after its answer: got %q, %v; want the connection closed", b, err)
+		}
+		if b, err := io.ReadAll(silent.br); len(b) != 0 || err != nil || time.Since(start) != grace {
+			t.Errorf("a silent connection: got %q, %v after %v; want it closed after %v", b, err, time.Since(start), grace)
+		}
+		if err := <-shut; err != nil || time.Since(start) != grace {
+			t.Errorf("Shutdown: %v after %v, want nil after %v", err, time.Since(start), grace)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		cfg := timeoutConfig
+		cfg.DrainGrace = -1
+		s, l := servePipe(t, cfg, text)
+		c := newClient(t, l.dial())
+		c.roundTrip(getRoot)
+		start := time.Now()
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
 		if b, err := io.ReadAll(c.br); len(b) != 0 || err != nil || time.Since(start) != 0 {
-			t.Errorf("after Shutdown: got %q, %v after %v; want a silent close at once", b, err, time.Since(start))
+			t.Errorf("no grace: got %q, %v after %v; want a silent close at once", b, err, time.Since(start))
 		}
 	})
 }

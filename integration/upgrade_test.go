@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,10 +18,12 @@ import (
 )
 
 // TestBinaryUpgrade: on SIGUSR2 muxgate starts the program anew, hands the new process its
-// sockets and drains once it serves. Clients that keep coming lose no request; a request in
-// flight in the old process is answered there; and while the old process drains, the metrics
-// port's /healthz answers 200, from the new one.
+// sockets and drains once it serves. Clients that keep coming lose no request, h2load's among
+// them, which never sends a request again; a request in flight in the old process is answered
+// there; and while the old process drains, the metrics port's /healthz answers 200, from the
+// new one.
 func TestBinaryUpgrade(t *testing.T) {
+	h2load := needTool(t, "h2load")
 	b := newBlocker(t)
 	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: b.handler()})
 	pidFile := filepath.Join(t.TempDir(), "muxgate.pid")
@@ -28,7 +31,7 @@ func TestBinaryUpgrade(t *testing.T) {
 	// Two client listeners with one configured address: each must get its own socket back.
 	p := launch(t, needBinary(t), nil, true, "-upstream", u.url, "-listen", "127.0.0.1:0",
 		"-listen-tls", "127.0.0.1:0", "-cert", certFile, "-key", keyFile,
-		"-metrics-listen", "127.0.0.1:0", "-access-log", "off", "-log-format", "json", "-shutdown-timeout", "20s",
+		"-metrics-listen", "127.0.0.1:0", "-log-format", "json", "-shutdown-timeout", "20s",
 		"-pid-file", pidFile)
 	clear, tlsAddrs := p.waitServing(2)
 	admin := "http://" + waitMessage(t, p, "serving metrics").str("listen")
@@ -39,6 +42,17 @@ func TestBinaryUpgrade(t *testing.T) {
 	b.waitEntered(t)
 	load := startLoad(t, "http://"+clear[0]+"/bytes/100")
 	load.await(200)
+	// h2load's requests are those for /bytes/99: the first one in the access log says it runs.
+	hl := exec.Command(h2load, "--h1", "-c", "16", "-n", "20000", "http://"+clear[0]+"/bytes/99")
+	var hlOut strings.Builder
+	hl.Stdout, hl.Stderr = &hlOut, &hlOut
+	if err := hl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hl.Process.Kill() }) // a no-op once it has ended
+	waitLine(t, p.stdoutLines, "h2load's first request in the access log", 20*time.Second, func(l logLine) bool {
+		return l.str("target") == "/bytes/99"
+	})
 
 	p.signal(syscall.SIGUSR2)
 	newPID := int(waitMessage(t, p, "upgrade: the new process serves; draining this one")["new_pid"].(float64))
@@ -61,6 +75,12 @@ func TestBinaryUpgrade(t *testing.T) {
 	}
 	load.await(load.ok.Load() + 200)
 	load.stop()
+	if err := hl.Wait(); err != nil {
+		t.Fatalf("h2load: %v\n%s", err, hlOut.String())
+	}
+	if r, err := parseH2load(hlOut.String()); err != nil || r.succeeded != 20000 {
+		t.Errorf("h2load across the upgrade: %+v, %v; want all 20000 requests to succeed\n%s", r, err, hlOut.String())
+	}
 	if n := load.failed.Load(); n != 0 {
 		t.Errorf("%d of %d requests failed across the upgrade; first: %v", n, n+load.ok.Load(), load.firstErr())
 	} else {

@@ -137,6 +137,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.noVia, "no-via", false, "do not add Via to requests and responses")
 	fs.StringVar(&o.requestID, "request-id-header", "", "`name` of a field (X-Request-Id, say) that every request goes upstream with, set to a fresh ID of 32 hex digits in place of the client's, and that the access log gives as request_id (default: none)")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "drain deadline after SIGTERM or SIGINT")
+	fs.DurationVar(&o.front.DrainGrace, "drain-grace", time.Second, "in a drain, how long a kept-alive connection waiting for its next request may still send it (answered with Connection: close) before it is closed (0: closed at once)")
 	fs.StringVar(&o.metrics, "metrics-listen", "", "`host:port` serving GET /metrics (Prometheus text format) and GET /healthz (503 once draining); default: none")
 	fs.DurationVar(&o.procsWait, "procs-wait", 5*time.Millisecond, "run on as few of GOMAXPROCS processors as the load needs: starting on one, doubled at once when a fifth of goroutines wait longer than this for one, doubled on trial when those in use have been over 90% busy for 2 s (kept if 15% more requests are served, and checked again later by going back), reduced after a second in which fewer would have been at most 75% busy (0: always all of them)")
 	fs.DurationVar(&o.timerSlack, "timer-slack", time.Millisecond, "Linux: how late the kernel may end the process's timed sleeps (prctl PR_SET_TIMERSLACK); muxgate executes itself once more at start to give it to every thread, so that the Go runtime's monitor thread wakes less often under load (0: keep the inherited slack)")
@@ -173,6 +174,9 @@ func parseFlags(args []string, help io.Writer) (*options, error) {
 	}
 	o.pool.StreamWindow, o.pool.ConnWindow = int32(o.streamWin), int32(o.connWin)
 	o.pool.MaxFrameSize = int32(o.maxFrame)
+	if o.front.DrainGrace == 0 {
+		o.front.DrainGrace = -1 // h1's zero is its default
+	}
 	return o, nil
 }
 
@@ -230,6 +234,8 @@ func (o *options) check() error {
 		return errors.New("-timer-slack must not be negative (0: keep the inherited slack)")
 	case o.gcPercent < -1:
 		return errors.New("-gc-percent must be -1 (off) or more")
+	case o.front.DrainGrace < 0:
+		return errors.New("-drain-grace must not be negative (0: idle connections close at once)")
 	}
 	for _, d := range []time.Duration{o.pool.QueueTimeout, o.pool.DialTimeout, o.pool.PingInterval, o.pool.PingTimeout,
 		o.upTimeout, o.front.HeaderTimeout, o.front.IdleTimeout, o.front.ParkAfter, o.front.WriteTimeout, o.front.BodyReadTimeout, o.front.TunnelIdleTimeout, o.shutdown} {

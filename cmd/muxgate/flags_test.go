@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -47,5 +48,18 @@ func TestSeveralUpstreamFlags(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-demo", "-upstream", "h2c://127.0.0.1:1"}, nil); err == nil || !strings.Contains(err.Error(), "drop -upstream") {
 		t.Errorf("-demo with -upstream: got %v, want an error", err)
+	}
+}
+
+// TestDrainGraceFlag: -drain-grace gives h1 its grace, and 0 a close at once, which h1 takes
+// as a negative grace (its zero is its default).
+func TestDrainGraceFlag(t *testing.T) {
+	for arg, want := range map[string]time.Duration{"1s": time.Second, "250ms": 250 * time.Millisecond, "0": -1} {
+		o, err := parseFlags([]string{"-upstream", "h2c://127.0.0.1:1", "-drain-grace", arg}, nil)
+		if err != nil {
+			t.Errorf("-drain-grace %s: %v", arg, err)
+		} else if o.front.DrainGrace != want {
+			t.Errorf("-drain-grace %s: got %v, want %v", arg, o.front.DrainGrace, want)
+		}
 	}
 }
