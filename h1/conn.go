@@ -1030,8 +1030,7 @@ func (c *conn) waiting() bool {
 // its first request is left to get it, within HeaderTimeout of its accept, and to be answered
 // with Connection: close: its client has just connected and is sending it, and would take a
 // close for a failure, where a client that reuses a kept-alive connection knows it may find it
-// closed and sends again (RFC 9112 9.3.1). Such a connection is most often one that the listener queued before Shutdown
-// closed it, when another process takes over the listener's socket (cmd's upgrade).
+// closed and sends again (RFC 9112 9.3.1).
 func (c *conn) closeIfIdle() {
 	if c.state.CompareAndSwap(stateIdle, stateClosed) {
 		c.s.lot.unpark(c)

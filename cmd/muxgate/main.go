@@ -49,6 +49,7 @@ func run(args []string) int {
 	setGCPercent(o)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	usr2 := notifyUpgrade() // early: by default the signal ends the process
 
 	cfg, cleanup, err := buildConfig(o, log)
 	if err != nil {
@@ -58,21 +59,7 @@ func run(args []string) int {
 	defer cleanup()
 	warnUnused(o, log) // once the flags are known to be good: a bad one gets its one line alone
 	cfg.Logger = log
-	handed := takeOver(log)
-	if handed != nil {
-		cfg.Listen = handed.listen
-	}
-	g, err := gateway.New(cfg)
-	if err == nil && o.pidFile != "" {
-		// Before an upgrade's old process is told to drain: it removes the file at its exit
-		// unless the file names another process.
-		if err = writePIDFile(o.pidFile); err == nil {
-			defer removePIDFile(o.pidFile)
-		}
-	}
-	if handed != nil {
-		handed.finish(err == nil)
-	}
+	g, err := startGateway(o, cfg, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "muxgate: %v\n", err)
 		if errors.Is(err, gateway.ErrConfig) {
@@ -80,12 +67,15 @@ func run(args []string) int {
 		}
 		return 1
 	}
+	if o.pidFile != "" {
+		defer removePIDFile(o.pidFile)
+	}
 	if o.demo {
 		printTry(os.Stderr, g.Addrs()[0].String(), cfg.Upstream)
 	}
 	ctx, drain := context.WithCancel(ctx)
 	defer drain()
-	defer upgradeOnUSR2(g, drain, log)()
+	defer upgradeOn(usr2, g, drain, log)()
 	// The trimmer and the governor run until Serve returns, and are waited for.
 	var tuners sync.WaitGroup
 	tctx, stopTuners := context.WithCancel(ctx)
@@ -102,6 +92,26 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// startGateway makes the gateway of cfg, on the sockets that an upgrade's old process handed
+// over, if it started this one, and writes -pid-file; then it tells that old process whether
+// this one serves.
+func startGateway(o *options, cfg gateway.Config, log zerolog.Logger) (*gateway.Gateway, error) {
+	handed := takeOver(log)
+	if handed != nil {
+		cfg.Listen = handed.listen
+	}
+	g, err := gateway.New(cfg)
+	if err == nil && o.pidFile != "" {
+		// Before the old process is told to drain: it removes the file at its exit unless the
+		// file names another process.
+		err = writePIDFile(o.pidFile)
+	}
+	if handed != nil {
+		handed.finish(err == nil)
+	}
+	return g, err
 }
 
 // buildConfig turns the options into a gateway.Config, starting the demo upstream and loading

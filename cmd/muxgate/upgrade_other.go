@@ -4,6 +4,7 @@ package main
 
 import (
 	"net"
+	"os"
 
 	"github.com/rs/zerolog"
 
@@ -13,7 +14,8 @@ import (
 // handover: no process hands over sockets where there is no SIGUSR2.
 type handover struct{}
 
-func takeOver(zerolog.Logger) *handover                             { return nil }
-func (*handover) listen(string, string) (net.Listener, error)       { return nil, nil }
-func (*handover) finish(bool)                                       {}
-func upgradeOnUSR2(*gateway.Gateway, func(), zerolog.Logger) func() { return func() {} }
+func takeOver(zerolog.Logger) *handover                                           { return nil }
+func (*handover) listen(string, string) (net.Listener, error)                     { return nil, nil }
+func (*handover) finish(bool)                                                     {}
+func notifyUpgrade() <-chan os.Signal                                             { return nil }
+func upgradeOn(<-chan os.Signal, *gateway.Gateway, func(), zerolog.Logger) func() { return func() {} }

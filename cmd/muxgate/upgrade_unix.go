@@ -113,12 +113,18 @@ func (h *handover) finish(served bool) {
 	h.ready.Close()
 }
 
-// upgradeOnUSR2 starts a new process of the program on SIGUSR2, hands it the sockets of g and,
-// once it serves, calls drain. A failed start is logged, and this process serves on. It returns
-// a function that stops watching the signal.
-func upgradeOnUSR2(g *gateway.Gateway, drain func(), log zerolog.Logger) (stop func()) {
+// notifyUpgrade starts taking SIGUSR2 from the process's start, for upgradeOn.
+func notifyUpgrade() <-chan os.Signal {
 	usr2 := make(chan os.Signal, 1)
 	signal.Notify(usr2, syscall.SIGUSR2)
+	return usr2
+}
+
+// upgradeOn starts a new process of the program on each SIGUSR2 from usr2 (notifyUpgrade), hands
+// it the sockets of g and, once it serves, calls drain. A failed start is logged, and this
+// process serves on. It returns a function that stops the watch; the signal is still taken, and
+// ignored, until the process exits.
+func upgradeOn(usr2 <-chan os.Signal, g *gateway.Gateway, drain func(), log zerolog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for {
@@ -138,10 +144,7 @@ func upgradeOnUSR2(g *gateway.Gateway, drain func(), log zerolog.Logger) (stop f
 			return // a SIGUSR2 while draining is ignored
 		}
 	}()
-	return func() {
-		cancel()
-		signal.Stop(usr2)
-	}
+	return cancel
 }
 
 // startSuccessor starts the program anew with this process's arguments, hands it socks, and
