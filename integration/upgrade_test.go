@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -291,4 +292,56 @@ func (l *loadRun) firstErr() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.first
+}
+
+// TestBinaryNotify: under a service manager (NOTIFY_SOCKET), muxgate says READY=1 once it
+// serves; an upgrade's new process says MAINPID= with its pid, and the old one says nothing as
+// it drains, for the service goes on; SIGTERM's drain says STOPPING=1.
+func TestBinaryNotify(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notify")
+	sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	next := func(want string) {
+		t.Helper()
+		sock.SetReadDeadline(time.Now().Add(20 * time.Second))
+		b := make([]byte, 256)
+		n, err := sock.Read(b)
+		if err != nil || string(b[:n]) != want {
+			t.Fatalf("notify socket: got %q, %v; want %q", b[:n], err, want)
+		}
+	}
+	u := startUpstream(t, upstreamKinds[0], demo.Options{})
+	p := launch(t, needBinary(t), []string{"NOTIFY_SOCKET=" + path}, true,
+		"-upstream", u.url, "-listen", "127.0.0.1:0", "-access-log", "off", "-log-format", "json")
+	p.waitServing(1)
+	next("READY=1")
+
+	p.signal(syscall.SIGUSR2)
+	newPID := int(waitMessage(t, p, "upgrade: the new process serves; draining this one")["new_pid"].(float64))
+	t.Cleanup(func() { endSuccessor(t, p, newPID) })
+	next(fmt.Sprintf("MAINPID=%d\nREADY=1", newPID))
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Errorf("the old process's exit code %d, want 0", code)
+	}
+	endSuccessor(t, p, newPID)
+	next("STOPPING=1")
+	// Both processes have ended: whatever they sent is queued. (A read whose deadline has
+	// passed would not look.)
+	rc, err := sock.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 256)
+	var n int
+	var rerr error
+	rc.Read(func(fd uintptr) bool {
+		n, _, rerr = syscall.Recvfrom(int(fd), b, syscall.MSG_DONTWAIT)
+		return true
+	})
+	if rerr != syscall.EAGAIN {
+		t.Errorf("after STOPPING=1: got %q, %v; want no datagram more", b[:max(n, 0)], rerr)
+	}
 }

@@ -50,6 +50,8 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	usr2 := notifyUpgrade() // early: by default the signal ends the process
+	manager := newNotifier(log)
+	defer manager.stoppingWith(ctx)()
 
 	cfg, cleanup, err := buildConfig(o, log)
 	if err != nil {
@@ -59,7 +61,7 @@ func run(args []string) int {
 	defer cleanup()
 	warnUnused(o, log) // once the flags are known to be good: a bad one gets its one line alone
 	cfg.Logger = log
-	g, err := startGateway(o, cfg, log)
+	g, err := startGateway(o, cfg, manager, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "muxgate: %v\n", err)
 		if errors.Is(err, gateway.ErrConfig) {
@@ -95,9 +97,9 @@ func run(args []string) int {
 }
 
 // startGateway makes the gateway of cfg, on the sockets that an upgrade's old process handed
-// over, if it started this one, and writes -pid-file; then it tells that old process whether
-// this one serves.
-func startGateway(o *options, cfg gateway.Config, log zerolog.Logger) (*gateway.Gateway, error) {
+// over, if it started this one, and writes -pid-file; then it tells the service manager, and
+// that old process, whether this one serves.
+func startGateway(o *options, cfg gateway.Config, manager *notifier, log zerolog.Logger) (*gateway.Gateway, error) {
 	handed := takeOver(log)
 	if handed != nil {
 		cfg.Listen = handed.listen
@@ -107,6 +109,11 @@ func startGateway(o *options, cfg gateway.Config, log zerolog.Logger) (*gateway.
 		// Before the old process is told to drain: it removes the file at its exit unless the
 		// file names another process.
 		err = writePIDFile(o.pidFile)
+	}
+	if err == nil {
+		// Before the old process is told too: the manager must not see the main process
+		// exit before it knows of this one.
+		manager.serving(handed != nil)
 	}
 	if handed != nil {
 		handed.finish(err == nil)
