@@ -353,10 +353,6 @@ func (p *proxy) writeHead(w http.ResponseWriter, r *http.Request, resp *http.Res
 	if p.forward.via {
 		h["Via"] = appendVia(withoutEmptyLists(h["Via"]), viaResponse(resp))
 	}
-	if p.draining() {
-		// Drain: the client learns to reconnect elsewhere with its next response.
-		h.Set("Connection", "close")
-	}
 	w.WriteHeader(resp.StatusCode)
 }
 
@@ -395,9 +391,6 @@ func (p *proxy) writeFields(w http.ResponseWriter, r *http.Request, resp *http.R
 	if p.forward.via {
 		// After the upstream's own Via fields, as appendVia puts it (RFC 9110 7.6.3).
 		list = append(list, fieldlist.Field{Name: "via", Value: viaResponse(resp)[0]})
-	}
-	if p.draining() {
-		list = append(list, fieldlist.Field{Name: "connection", Value: "close"})
 	}
 	return h1.WriteFields(w, resp.StatusCode, list)
 }

@@ -69,7 +69,7 @@ type conn struct {
 	br       *bufio.Reader // nil while released during a long idle wait
 	bw       *bufio.Writer // taken from the pool for an exchange run by the serve goroutine, nil between exchanges
 	headBuf  []byte        // reused for each request head
-	reqs     int           // requests read
+	reqs     atomic.Int64  // requests read; written by the serve goroutine, read by the responses (mustClose)
 	proxied  bool          // it begins with a PROXY header (Server.ServeProxyProtocol); set before the serve goroutine starts
 	started  bool          // the first serve goroutine has begun (and done the TLS handshake)
 	shed     bool          // the idle wait moved to a fresh goroutine, which resumes it
@@ -351,6 +351,12 @@ func (c *conn) run() (shed bool) {
 		// The wait is called from here, not from readRequest, to keep the stack of an idle
 		// connection shallow (see waitByte).
 		err := c.awaitRequest()
+		if err == nil && c.s.closing.Load() && c.pipelineBusy() {
+			// A drain: the requests read so far are answered, the last with Connection:
+			// close (response.mustClose), and none after them.
+			c.closePipelined()
+			return false
+		}
 		var w *response
 		if err == nil {
 			w, err = c.readRequest()
@@ -401,6 +407,11 @@ func (c *conn) dispatchable(w *response) bool {
 	if c.br.Buffered() > 0 || c.cr.buffered() {
 		return true
 	}
+	return c.pipelineBusy()
+}
+
+// pipelineBusy reports whether dispatched responses are still to be written.
+func (c *conn) pipelineBusy() bool {
 	p := c.pipe.Load()
 	return p != nil && p.busy()
 }
@@ -547,8 +558,8 @@ func (c *conn) readRequest() (*response, error) {
 			return w, errBadBody
 		}
 	}
-	w.seq = c.reqs
-	c.reqs++
+	w.seq = int(c.reqs.Load())
+	c.reqs.Store(int64(w.seq) + 1)
 	c.newRequest(w)
 	return w, nil
 }
@@ -603,7 +614,7 @@ func (c *conn) awaitRequest() error {
 		}
 		now := time.Now()
 		c.idleEnd, c.idleFrom = now.Add(cfg.IdleTimeout), now
-		if c.reqs == 0 {
+		if c.reqs.Load() == 0 {
 			c.idleEnd = c.start.Add(cfg.HeaderTimeout)
 		} else if c.shortReply {
 			// The client, unless it pipelines, sends its next request only once it has read the
@@ -631,7 +642,7 @@ func (c *conn) awaitRequest() error {
 		return nil
 	}
 	deadline := c.idleEnd
-	if c.reqs > 0 {
+	if c.reqs.Load() > 0 {
 		deadline = time.Now().Add(cfg.HeaderTimeout)
 	}
 	return c.setReadDeadline(deadline)

@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -430,6 +431,41 @@ func TestPipelineOneWrite(t *testing.T) {
 		}
 		if n := writes.Load(); n != 1 {
 			t.Errorf("got %d writes for %d complete responses, want 1", n, len(paths))
+		}
+	})
+}
+
+// TestPipelineDrain: a drain that begins while pipelined requests are in flight answers every
+// request read so far, the last with Connection: close, and reads none after it.
+func TestPipelineDrain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newGate()
+		s, l := servePipe(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			g.wait(r)
+			io.WriteString(w, "body of "+r.URL.Path)
+		}))
+		c := newClient(t, l.dial())
+		paths := []string{"/1", "/2", "/3"}
+		c.send(pipelineOf(paths...))
+		synctest.Wait() // all three read and in their handlers
+		shut := make(chan error, 1)
+		go func() { shut <- s.Shutdown(context.Background()) }()
+		synctest.Wait()
+		c.send(pipelineOf("/after"))
+		for _, p := range paths {
+			g.open(p)
+		}
+		for i, p := range paths {
+			r := c.read("GET")
+			if r.StatusCode != 200 || r.body != "body of "+p || r.Close != (i == len(paths)-1) {
+				t.Errorf("got %d %q close %v, want 200 %q with Connection: close on the last only", r.StatusCode, r.body, r.Close, "body of "+p)
+			}
+		}
+		if b, err := io.ReadAll(c.br); len(b) != 0 || err != nil {
+			t.Errorf("after the last answer: got %q, %v; want the connection closed", b, err)
+		}
+		if err := <-shut; err != nil {
+			t.Errorf("Shutdown: %v", err)
 		}
 	})
 }

@@ -396,7 +396,12 @@ func (w *response) mustClose(code int, continueOwed bool) bool {
 	switch {
 	case w.head.close, w.mode == bodyUntilClose, code == http.StatusSwitchingProtocols:
 		return true
-	case continueOwed, w.body.unread.Load() > maxDiscard, w.body.failed.Load(), s.closing.Load():
+	case continueOwed, w.body.unread.Load() > maxDiscard, w.body.failed.Load():
+		return true
+	case s.closing.Load() && w.c.reqs.Load() == int64(w.seq)+1:
+		// A drain: the last request read closes the connection, not one that pipelined
+		// requests read after it follow, which would then go unanswered; no request is read
+		// after a drain has begun (conn.run).
 		return true
 	}
 	return w.c.lastRequest(w)

@@ -445,6 +445,41 @@ func TestBinaryDrain(t *testing.T) {
 	}
 }
 
+// TestBinaryDrainPipelined: a drain that begins while pipelined requests are at the upstream
+// answers all of them, in order, the last with Connection: close, and then closes.
+func TestBinaryDrainPipelined(t *testing.T) {
+	b := newBlocker(t)
+	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: b.handler()})
+	p := startBinary(t, "-upstream", u.url, "-listen", "127.0.0.1:0", "-access-log", "off", "-log-format", "json")
+	defer b.unblock()
+	clear, _ := p.waitServing(1)
+	c := dialRaw(t, clear[0], false)
+	paths := []string{"/block/a", "/block/b", "/block/c"}
+	var pipeline strings.Builder
+	for _, path := range paths {
+		pipeline.WriteString("GET " + path + " HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	}
+	c.send(pipeline.String()) // one write: read together, they go upstream at once
+	for range paths {
+		b.waitEntered(t) // all three read, and sent upstream
+	}
+	p.signal(syscall.SIGTERM)
+	waitLine(t, p.stderrLines, `"draining" log line`, 10*time.Second, func(l logLine) bool {
+		return l.str("message") == "draining"
+	})
+	b.unblock()
+	for i, path := range paths {
+		resp, body := c.response("GET")
+		if last := i == len(paths)-1; resp.StatusCode != 200 || body != "released "+path || resp.Close != last {
+			t.Errorf("%s: %s %q (close %v), want 200 with Connection: close on the last only", path, resp.Status, body, resp.Close)
+		}
+	}
+	c.expectClosed()
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+}
+
 // TestBinaryProcessors: started with GOMAXPROCS=2, muxgate starts on one processor, takes the
 // second once a load needs it, serves throughout, and gives the second up once idle again.
 func TestBinaryProcessors(t *testing.T) {
