@@ -54,13 +54,14 @@ type member struct {
 // One that a member may have processed goes nowhere else (but see failed). With every member
 // down, the requests still try them all, and get the last one's error.
 //
-// Pipelined requests are not started ahead of their turn (no Start): each waits for its answer
-// on a goroutine of its own, so that it too may go to another member.
+// Where every member's pool starts requests without waiting (own HTTP/2 sessions), so does the
+// balancer (Start), and pipelined requests go upstream as h1 reads them.
 type balancer struct {
 	members []*member
 	turn    atomic.Uint32 // where the next search for the least loaded member starts
 	log     zerolog.Logger
 
+	starts     bool               // every member is a starter that Starts (see Starts)
 	stopChecks context.CancelFunc // ends the health checks; nil without
 	checkers   sync.WaitGroup     // the health checks' goroutines
 }
@@ -70,7 +71,11 @@ func newBalancer(members []*member, hc HealthCheck, log zerolog.Logger) *balance
 	for i, m := range members {
 		m.index = i
 	}
-	b := &balancer{members: members, log: log}
+	b := &balancer{members: members, log: log, starts: true}
+	for _, m := range members {
+		st, ok := m.up.(starter)
+		b.starts = b.starts && ok && st.Starts()
+	}
 	if hc.Path != "" {
 		var ctx context.Context
 		ctx, b.stopChecks = context.WithCancel(context.Background())
@@ -82,9 +87,14 @@ func newBalancer(members []*member, hc HealthCheck, log zerolog.Logger) *balance
 // RoundTrip sends req to the least loaded member that is up, and to the next ones while they
 // provably do not take it.
 func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
+	return b.roundTrip(req, 0, 0, false)
+}
+
+// roundTrip is RoundTrip for a request that the members in tried failed already, with attempts
+// upstream attempts in all, and that one of them sent again after its session died (resent; see
+// failed).
+func (b *balancer) roundTrip(req *http.Request, tried uint64, attempts int, resent bool) (*http.Response, error) {
 	info := pool.InfoFrom(req.Context())
-	var tried uint64
-	attempts, resent := 0, false
 	for {
 		m, last := b.choose(tried)
 		r, body := req, (*heldBody)(nil)
@@ -114,6 +124,41 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		tried |= 1 << m.index
 	}
+}
+
+// Starts reports whether every member sends a request without waiting for its response head
+// (starter): then the balancer does too, and h1 sends pipelined requests as it reads them,
+// rather than on a goroutine each.
+func (b *balancer) Starts() bool { return b.starts }
+
+// Start sends req, a GET or HEAD without content, to the member that RoundTrip would try first;
+// pd.Await then waits for its response head. A request that member provably did not take goes
+// on to the others once it is awaited (finishStarted).
+func (b *balancer) Start(req *http.Request, pd *pool.Pending) {
+	m, _ := b.choose(0)
+	if info := pool.InfoFrom(req.Context()); info != nil {
+		info.Upstream = uint16(m.index + 1)
+	}
+	m.up.(starter).Start(req, pd)
+}
+
+// finishStarted concludes req, which Start sent, from its Await's outcome: as RoundTrip does
+// after a member's attempt.
+func (b *balancer) finishStarted(req *http.Request, res *http.Response, err error) (*http.Response, error) {
+	info := pool.InfoFrom(req.Context())
+	if info == nil || info.Upstream == 0 {
+		return res, err
+	}
+	m := b.members[info.Upstream-1]
+	if err == nil {
+		b.succeeded(m)
+		return res, nil
+	}
+	resent := false
+	if !b.failed(req.Context(), m, err, &resent) {
+		return nil, err
+	}
+	return b.roundTrip(req, 1<<m.index, max(info.Attempts, 1), resent)
 }
 
 // choose returns the member for a request that tried the members in tried already: the least

@@ -212,3 +212,29 @@ func TestNewUpstreamsChecks(t *testing.T) {
 	}
 	up.Shutdown(context.Background())
 }
+
+// TestBalancerStarts: the balancer starts pipelined requests where every member's pool does
+// (muxgate's own HTTP/2 sessions), and not otherwise.
+func TestBalancerStarts(t *testing.T) {
+	for _, c := range []struct {
+		upstreams []string
+		engine    string
+		want      bool
+	}{
+		{[]string{"h2c://127.0.0.1:1", "h2c://127.0.0.1:2"}, "", true},
+		{[]string{"https://127.0.0.1:1", "https://127.0.0.1:2"}, "", true},
+		{[]string{"h2c://127.0.0.1:1", "h2c://127.0.0.1:2"}, "x/net", false},
+		{[]string{"https://127.0.0.1:1", "h3://127.0.0.1:2"}, "", false},
+	} {
+		cfg := Config{Upstream: c.upstreams[0], Upstreams: c.upstreams[1:], Pool: PoolConfig{H2Engine: c.engine}}
+		up, _, err := newUpstreams(&cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, ok := up.(*balancer)
+		if !ok || b.Starts() != c.want {
+			t.Errorf("%v, engine %q: a balancer %v that starts %v, want %v", c.upstreams, c.engine, ok, ok && b.Starts(), c.want)
+		}
+		up.Shutdown(context.Background())
+	}
+}

@@ -45,9 +45,13 @@ func (p *proxy) StartPipelined(r *http.Request) h1.PipelinedExchange {
 
 func (x *started) Ready() bool { return x.pd.Ready() }
 
-// Finish waits for the response head and writes the answer to w, as ServeHTTP would.
+// Finish waits for the response head and writes the answer to w, as ServeHTTP would. With
+// several upstreams, one that did not take the request passes it on first.
 func (x *started) Finish(w http.ResponseWriter) {
 	resp, err := x.pd.Await()
+	if b, ok := x.p.up.(*balancer); ok {
+		resp, err = b.finishStarted(&x.ex.out, resp, err)
+	}
 	x.p.respond(w, x.r, &x.rec, &x.ex, resp, err)
 }
 

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -176,5 +177,38 @@ func TestHealthChecks(t *testing.T) {
 	}
 	if healthy(b) != 1 {
 		t.Errorf("healthy gauge of b %v, want 1", healthy(b))
+	}
+}
+
+// TestSeveralUpstreamsPipelined: pipelined requests are spread over the upstreams too and
+// answered in order; those that find an upstream down go to another. Over muxgate's own HTTP/2
+// session each is sent as it is read (the balancer's Start), and one that a down upstream did
+// not take goes on when its turn comes.
+func TestSeveralUpstreamsPipelined(t *testing.T) {
+	for _, k := range upstreamKinds {
+		t.Run(k.name, func(t *testing.T) {
+			a := startUpstream(t, k, demo.Options{})
+			b := startUpstream(t, k, demo.Options{})
+			cfg := testConfig(a)
+			cfg.Upstreams = []string{b.url, k.scheme() + freePort(t, k)}
+			f := startGateway(t, cfg)
+			c := dialRaw(t, f.addr, false)
+			const rounds, depth = 20, 8
+			for range rounds {
+				var pipeline strings.Builder
+				for i := 1; i <= depth; i++ {
+					fmt.Fprintf(&pipeline, "GET /bytes/%d HTTP/1.1\r\nHost: example.test\r\n\r\n", i)
+				}
+				c.send(pipeline.String())
+				for i := 1; i <= depth; i++ {
+					if resp, body := c.response("GET"); resp.StatusCode != 200 || len(body) != i {
+						t.Fatalf("pipelined /bytes/%d: %s with %d bytes", i, resp.Status, len(body))
+					}
+				}
+			}
+			if ra, rb := a.Requests(), b.Requests(); ra+rb != rounds*depth || ra == 0 || rb == 0 {
+				t.Errorf("the live upstreams got %d and %d requests, want %d spread over both", ra, rb, rounds*depth)
+			}
+		})
 	}
 }
