@@ -83,6 +83,7 @@ var flagDefaults = map[string]string{
 	"access-log":              `(default "-")`,
 	"access-log-flush":        "(default 100ms)",
 	"pid-file":                "once listening",
+	"flags-file":              "one per line",
 }
 
 // definedFlags lists the flags cmd/muxgate/flags.go defines: the name argument of every
@@ -179,6 +180,7 @@ func TestBinaryBadFlags(t *testing.T) {
 		{"-upstream", up, "-timer-slack", "-1ms"},
 		{"-upstream", up, "-access-log-flush", "-1ms"},
 		{"-upstream", up, "-drain-grace", "-1s"},
+		{"-upstream", up, "-flags-file", dir + "/missing-flags"},
 		{"-upstream", up, "-stream-window", "0"},
 		{"-upstream", up, "-conn-window", "100"},
 		{"-upstream", up, "-max-frame-size", "16383"},

@@ -345,3 +345,37 @@ func TestBinaryNotify(t *testing.T) {
 		t.Errorf("after STOPPING=1: got %q, %v; want no datagram more", b[:max(n, 0)], rerr)
 	}
 }
+
+// TestBinaryUpgradeNewFlags: the new process of an upgrade reads -flags-file again, so that an
+// upgrade changes the flags there without a restart: here, the upstream.
+func TestBinaryUpgradeNewFlags(t *testing.T) {
+	a := startUpstream(t, upstreamKinds[0], demo.Options{})
+	b := startUpstream(t, upstreamKinds[0], demo.Options{})
+	flags := filepath.Join(t.TempDir(), "muxgate.flags")
+	write := func(u *upstream) {
+		t.Helper()
+		content := "# the upstream changes\n-upstream " + u.url + "\n-listen 127.0.0.1:0\n"
+		if err := os.WriteFile(flags, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(a)
+	p := launch(t, needBinary(t), nil, true, "-flags-file", flags, "-access-log", "off", "-log-format", "json")
+	clear, _ := p.waitServing(1)
+	url := "http://" + clear[0] + "/bytes/10"
+	if code := statusOf(t, url); code != http.StatusOK || a.Requests() != 1 {
+		t.Fatalf("GET: %d, the first upstream got %d requests; want 200 from it", code, a.Requests())
+	}
+
+	write(b)
+	p.signal(syscall.SIGUSR2)
+	newPID := int(waitMessage(t, p, "upgrade: the new process serves; draining this one")["new_pid"].(float64))
+	t.Cleanup(func() { endSuccessor(t, p, newPID) })
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Errorf("the old process's exit code %d, want 0", code)
+	}
+	if code := statusOf(t, url); code != http.StatusOK || b.Requests() != 1 || a.Requests() != 1 {
+		t.Errorf("GET after the upgrade: %d, the upstreams got %d and %d requests; want 200 from the second",
+			code, a.Requests(), b.Requests())
+	}
+}

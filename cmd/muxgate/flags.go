@@ -47,6 +47,7 @@ type options struct {
 	accessLog  string
 	logFlush   time.Duration
 	pidFile    string
+	flagsFile  string
 	streamWin  int
 	connWin    int
 	maxFrame   int
@@ -148,6 +149,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.logFormat, "log-format", "", "log format: json or console (default: console when stderr is a terminal, else json)")
 	fs.StringVar(&o.accessLog, "access-log", "-", "access log: a file `path`, - for standard output, or off")
 	fs.DurationVar(&o.logFlush, "access-log-flush", 100*time.Millisecond, "access-log lines are written out together, at the latest this long after the first of them, or when 64 KiB have gathered, and at exit (0: each at once)")
+	fs.StringVar(&o.flagsFile, "flags-file", "", "read flags from this `file` first, one per line (-name value, or -name alone), # for comments; those of the command line come after them; an upgrade (SIGUSR2) reads it again")
 	fs.StringVar(&o.pidFile, "pid-file", "", "write the process ID to this `path` once listening (the new process of an upgrade writes its own); removed at exit if it still holds this process's")
 	return fs
 }
@@ -155,18 +157,15 @@ func newFlagSet(o *options) *flag.FlagSet {
 // parseFlags reads args. A usage error is one line, meant for stderr and exit code 2; -help
 // returns errHelp after writing the usage to help.
 func parseFlags(args []string, help io.Writer) (*options, error) {
-	o := &options{}
-	fs := newFlagSet(o)
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage(fs, help)
-			return nil, errHelp
+	o, fs, err := parseArgs(args, help)
+	if err == nil && o.flagsFile != "" {
+		var fileArgs []string
+		if fileArgs, err = readFlagsFile(o.flagsFile); err == nil {
+			o, fs, err = parseArgs(append(fileArgs, args...), help)
 		}
-		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if err != nil {
+		return nil, err
 	}
 	fs.Visit(func(f *flag.Flag) { o.gcSet = o.gcSet || f.Name == "gc-percent" })
 	if err := o.check(); err != nil {
@@ -178,6 +177,24 @@ func parseFlags(args []string, help io.Writer) (*options, error) {
 		o.front.DrainGrace = -1 // h1's zero is its default
 	}
 	return o, nil
+}
+
+// parseArgs parses args into fresh options, without checking them.
+func parseArgs(args []string, help io.Writer) (*options, *flag.FlagSet, error) {
+	o := &options{}
+	fs := newFlagSet(o)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(fs, help)
+			return nil, nil, errHelp
+		}
+		return nil, nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, fs, nil
 }
 
 // minStreamWindow is the smallest -stream-window: one DATA frame of HTTP/2's smallest

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +62,74 @@ func TestDrainGraceFlag(t *testing.T) {
 			t.Errorf("-drain-grace %s: %v", arg, err)
 		} else if o.front.DrainGrace != want {
 			t.Errorf("-drain-grace %s: got %v, want %v", arg, o.front.DrainGrace, want)
+		}
+	}
+}
+
+func TestFlagsFromLines(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+		bad  bool
+	}{
+		{in: "", want: nil},
+		{in: "# all of it\n\n   \n", want: nil},
+		{in: "-upstream h2c://10.0.0.5:9000\n--upstream=h2c://10.0.0.6:9000\n-no-via\n", want: []string{
+			"-upstream=h2c://10.0.0.5:9000", "--upstream=h2c://10.0.0.6:9000", "-no-via"}},
+		{in: "  -access-log\t /var/log/mux gate.log  \r\n", want: []string{"-access-log=/var/log/mux gate.log"}},
+		{in: "-upstream=a b", want: []string{"-upstream=a b"}},
+		{in: "upstream h2c://x", bad: true},
+		{in: "-", bad: true},
+		{in: "---x y", bad: true},
+		{in: "-= y", bad: true},
+		{in: "-flags-file other", bad: true},
+		{in: "--flags-file=other", bad: true},
+	} {
+		got, err := flagsFromLines(strings.NewReader(c.in))
+		if c.bad != (err != nil) || !c.bad && !slices.Equal(got, c.want) {
+			t.Errorf("%q: got %q, %v; want %q (an error: %v)", c.in, got, err, c.want, c.bad)
+		}
+	}
+}
+
+// FuzzFlagsFromLines: every argument read from a file is one flag, as the flag package takes
+// it: one dash or two, a name that is not -flags-file, and no line break.
+func FuzzFlagsFromLines(f *testing.F) {
+	for _, s := range []string{"-upstream h2c://a:1\n-no-via", "# c\n--x=1 2\n", "-a\t\tb", "-\n", "--flags-file x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		args, err := flagsFromLines(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		for _, a := range args {
+			name, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+			if !strings.HasPrefix(a, "-") || name == "" || name[0] == '-' || name == "flags-file" || strings.ContainsAny(a, "\n") {
+				t.Fatalf("%q gave the argument %q", in, a)
+			}
+		}
+	})
+}
+
+// TestFlagsFile: -flags-file's flags come first, the command line's after them.
+func TestFlagsFile(t *testing.T) {
+	path := t.TempDir() + "/flags"
+	content := "# muxgate\n-upstream h2c://127.0.0.1:1\n-max-sessions 2\n-no-via\n-access-log off\n"
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseFlags([]string{"-flags-file", path, "-max-sessions", "3", "-upstream", "h2c://127.0.0.1:2"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(o.upstreams, listFlag{"h2c://127.0.0.1:1", "h2c://127.0.0.1:2"}) || o.pool.MaxSessions != 3 ||
+		!o.noVia || o.accessLog != "off" {
+		t.Errorf("got upstreams %q, max-sessions %d, no-via %v, access-log %q", o.upstreams, o.pool.MaxSessions, o.noVia, o.accessLog)
+	}
+	for _, bad := range []string{path + ".missing", t.TempDir()} {
+		if _, err := parseFlags([]string{"-flags-file", bad}, nil); err == nil || !strings.Contains(err.Error(), "-flags-file") {
+			t.Errorf("-flags-file %s: %v, want an error naming the flag", bad, err)
 		}
 	}
 }
