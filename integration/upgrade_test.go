@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -110,14 +111,18 @@ func checkPIDFile(t *testing.T, path string, pid int) {
 
 // TestBinaryUpgradeFails: an upgrade whose new process cannot start, or ends before it serves,
 // is logged, and the old process serves on; the next SIGUSR2, with a program that works at the
-// path again, upgrades.
+// path again, upgrades. The path is the one the program was started by: a symbolic link, here,
+// which an upgrade follows to where it points then.
 func TestBinaryUpgradeFails(t *testing.T) {
 	u := startUpstream(t, upstreamKinds[0], demo.Options{})
-	exe := filepath.Join(t.TempDir(), "muxgate")
-	install := func(content []byte) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "muxgate")
+	// install writes a program and points the link at it; the running program's file stays.
+	install := func(name string, content []byte) {
 		t.Helper()
-		os.Remove(exe) // the running program's file stays as it is
-		if err := os.WriteFile(exe, content, 0o755); err != nil {
+		target := filepath.Join(dir, name)
+		os.Remove(link)
+		if err := errors.Join(os.WriteFile(target, content, 0o755), os.Symlink(target, link)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -125,8 +130,8 @@ func TestBinaryUpgradeFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	install(program)
-	p := launch(t, exe, nil, true, "-upstream", u.url, "-listen", "127.0.0.1:0", "-access-log", "off", "-log-format", "json")
+	install("muxgate-1", program)
+	p := launch(t, link, nil, true, "-upstream", u.url, "-listen", "127.0.0.1:0", "-access-log", "off", "-log-format", "json")
 	clear, _ := p.waitServing(1)
 	url := "http://" + clear[0] + "/bytes/10"
 
@@ -134,8 +139,8 @@ func TestBinaryUpgradeFails(t *testing.T) {
 		name, want string
 		prepare    func()
 	}{
-		{"no program", "no such file", func() { os.Remove(exe) }},
-		{"a program that exits", "exit status 3", func() { install([]byte("#!/bin/sh\nexit 3\n")) }},
+		{"no program", "no such file", func() { os.Remove(link) }},
+		{"a program that exits", "exit status 3", func() { install("exits", []byte("#!/bin/sh\nexit 3\n")) }},
 	} {
 		c.prepare()
 		p.signal(syscall.SIGUSR2)
@@ -148,7 +153,7 @@ func TestBinaryUpgradeFails(t *testing.T) {
 		}
 	}
 
-	install(program)
+	install("muxgate-2", program)
 	p.signal(syscall.SIGUSR2)
 	newPID := int(waitMessage(t, p, "upgrade: the new process serves; draining this one")["new_pid"].(float64))
 	t.Cleanup(func() { endSuccessor(t, p, newPID) })
@@ -157,6 +162,9 @@ func TestBinaryUpgradeFails(t *testing.T) {
 	}
 	if code := statusOf(t, url); code != http.StatusOK {
 		t.Errorf("GET from the new process: %d, want 200", code)
+	}
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", newPID)); err == nil && exe != filepath.Join(dir, "muxgate-2") {
+		t.Errorf("the new process runs %s, want the link's target, muxgate-2", exe)
 	}
 }
 

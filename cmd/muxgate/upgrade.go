@@ -8,8 +8,9 @@ import (
 )
 
 // A running muxgate upgrades itself on SIGUSR2, as nginx and nghttpx do: it starts the program
-// anew from its path (so a new binary put there is what runs), with the same arguments, and hands
-// the new process its listening sockets; once that process is ready to serve, the old one drains
+// anew from the path it was started by (so a new binary put there, or a link moved to one, is
+// what runs), with the same arguments (and -flags-file read again), and hands the new process
+// its listening sockets; once that process is ready to serve, the old one drains
 // and exits. The sockets stay open throughout, so no client finds a port closed, and no
 // connection waiting in an accept queue is lost: the queue is the socket's, not the process's.
 //

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -113,11 +114,30 @@ func (h *handover) finish(served bool) {
 	h.ready.Close()
 }
 
-// notifyUpgrade starts taking SIGUSR2 from the process's start, for upgradeOn.
+// notifyUpgrade starts taking SIGUSR2 from the process's start, for upgradeOn, and finds the
+// program's path for it.
 func notifyUpgrade() <-chan os.Signal {
 	usr2 := make(chan os.Signal, 1)
 	signal.Notify(usr2, syscall.SIGUSR2)
+	programPath, programErr = findProgram()
 	return usr2
+}
+
+// programPath is the program an upgrade starts, or programErr why there is none.
+var (
+	programPath string
+	programErr  error
+)
+
+// findProgram returns the path the program was started by, made absolute: os.Args[0] as the
+// shell found it, so that a symbolic link moved to a new version (as deployments do) starts that
+// version. The executable file the process runs (os.Executable) is the old version's then.
+func findProgram() (string, error) {
+	arg0 := os.Args[0]
+	if !strings.Contains(arg0, "/") {
+		return exec.LookPath(arg0)
+	}
+	return filepath.Abs(arg0)
 }
 
 // upgradeOn starts a new process of the program on each SIGUSR2 from usr2 (notifyUpgrade), hands
@@ -150,7 +170,7 @@ func upgradeOn(usr2 <-chan os.Signal, g *gateway.Gateway, drain func(), log zero
 // startSuccessor starts the program anew with this process's arguments, hands it socks, and
 // waits until it serves. It returns the new process's ID.
 func startSuccessor(socks []gateway.Socket, log zerolog.Logger) (int, error) {
-	exe, err := os.Executable()
+	exe, err := programPath, programErr
 	if err != nil {
 		return 0, fmt.Errorf("finding the program: %w", err)
 	}
