@@ -35,7 +35,7 @@ type PoolConfig struct {
 	MaxFrameSize         int32         // HTTP/2: largest frame payload the upstream may send; 0: 64 KiB
 	DialTimeout          time.Duration // connect and handshake; 0: 5s
 	PingInterval         time.Duration // PING a session silent this long; 0: 30s
-	PingTimeout          time.Duration // drop a session whose PING is unanswered this long; 0: 5s
+	PingTimeout          time.Duration // drop a session whose PING is unanswered this long, and PING one with requests in flight silent this long (HTTP/2, own engine); 0: 5s
 
 	// RetryBuffer is how many bytes of each request body are kept while the request is in
 	// flight, so that a request the upstream provably did not process (a refused stream, or

@@ -29,6 +29,8 @@ func ownConfig(cfg Config) h2conn.Config {
 		MaxFrameSize: uint32(cfg.MaxFrameSize),
 		PingInterval: max(cfg.PingInterval, 0),
 		PingTimeout:  cfg.PingTimeout,
+		// A session whose requests wait is PINGed sooner: see Config.PingTimeout.
+		BusyPingAfter: cfg.PingTimeout,
 		// Polled by the connection's watch: no timer per request.
 		ResponseTimeout: cfg.ResponseTimeout,
 	}

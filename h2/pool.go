@@ -114,7 +114,10 @@ type Config struct {
 	PingInterval time.Duration
 
 	// PingTimeout: a session whose PING is not answered within this is
-	// closed and dropped. 0: 5s.
+	// closed and dropped. With EngineOwn, a session with requests in flight
+	// that received nothing for this long is sent a PING too, so that one
+	// whose peer went away without a word is dropped within twice this,
+	// and its requests are retried where they may be. 0: 5s.
 	PingTimeout time.Duration
 
 	// ResponseTimeout bounds the wait for each response head: a request

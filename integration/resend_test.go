@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -96,5 +97,42 @@ func TestResponseCutResentH3(t *testing.T) {
 	}
 	if log := access.String(); !strings.Contains(log, `"attempts":2`) {
 		t.Errorf("access log: want 2 attempts:\n%s", log)
+	}
+}
+
+// TestSilentSessionDropped: a session whose upstream goes silent with a request in flight, as a
+// host switched off or cut off by the network does (no reset, no GOAWAY), is PINGed within
+// -ping-timeout, dropped when the PING goes unanswered, and the idempotent request is sent again
+// on a new session: the client gets its answer, logged with 2 attempts, rather than
+// -upstream-timeout's 504.
+func TestSilentSessionDropped(t *testing.T) {
+	silence := make(chan struct{})
+	answer := func(r *frameReply) {
+		if r.conn.n == 1 && r.path == "/silent" {
+			<-silence // holds the connection's reader: nothing more is read or answered, PINGs neither
+			return
+		}
+		go func() {
+			r.headers(false, ":status", "200", "content-length", "5")
+			r.data(true, "hello")
+		}()
+	}
+	up := startFrameUpstream(t, answer)
+	t.Cleanup(func() { close(silence) }) // before the upstream's cleanup, which waits for its readers
+	cfg := testConfig(up)
+	cfg.Pool.PingTimeout = 200 * time.Millisecond
+	cfg.UpstreamTimeout = 5 * time.Second
+	access := &logBuffer{}
+	cfg.AccessLog = zerolog.New(access)
+	f := startGateway(t, cfg)
+	c := dialRaw(t, f.addr, false)
+	for _, path := range []string{"/warm", "/silent"} {
+		c.send("GET " + path + " HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "hello" {
+			t.Fatalf("GET %s: %s %q, want 200 hello", path, resp.Status, body)
+		}
+	}
+	if log := access.String(); !strings.Contains(log, `"target":"/silent"`) || !strings.Contains(log, `"attempts":2`) {
+		t.Errorf("access log: want /silent with 2 attempts:\n%s", log)
 	}
 }

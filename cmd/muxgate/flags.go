@@ -111,7 +111,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.pool.RetryBuffer, "retry-buffer", 64<<10, "request body bytes kept per request, so that one the upstream provably did not process is retried on another session (0: only requests none of whose body was read)")
 	fs.DurationVar(&o.pool.DialTimeout, "dial-timeout", 5*time.Second, "upstream connect and handshake timeout")
 	fs.DurationVar(&o.pool.PingInterval, "ping-interval", 30*time.Second, "PING an upstream session that was silent this long")
-	fs.DurationVar(&o.pool.PingTimeout, "ping-timeout", 5*time.Second, "drop an upstream session whose PING is unanswered this long")
+	fs.DurationVar(&o.pool.PingTimeout, "ping-timeout", 5*time.Second, "drop an upstream session whose PING is unanswered this long; an HTTP/2 session with requests in flight that received nothing this long is PINGed too")
 	fs.StringVar(&o.pool.H2Engine, "h2-engine", "own", "HTTP/2 upstream session: own (muxgate's) or x/net (golang.org/x/net/http2's ClientConn, the reference)")
 	fs.DurationVar(&o.pool.QUICIdleTimeout, "quic-idle-timeout", 30*time.Second, "HTTP/3 upstreams: close a QUIC session that received nothing this long (-ping-interval is its keep-alive)")
 	fs.DurationVar(&o.upTimeout, "upstream-timeout", 30*time.Second, "longest wait for the upstream's response head (504 after)")

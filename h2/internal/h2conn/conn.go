@@ -79,6 +79,15 @@ type Config struct {
 	// the connection is closed. Zero: 15 s. Used only with PingInterval.
 	PingTimeout time.Duration
 
+	// BusyPingAfter, if shorter than PingInterval, is how long a connection
+	// with streams open may go without a frame from the peer before it sends
+	// a PING: a peer that went away without a word (a host switched off, a
+	// network cut) is found within BusyPingAfter plus PingTimeout rather than
+	// PingInterval plus PingTimeout, while its streams still wait. A slow
+	// answer costs a PING frame each way per BusyPingAfter. Zero: PingInterval
+	// alone. Used only with PingInterval.
+	BusyPingAfter time.Duration
+
 	// ResponseTimeout bounds the wait for a response head: a stream that
 	// has none this long after RoundTrip queued its HEADERS is reset
 	// (RST_STREAM CANCEL) and its RoundTrip fails with an error wrapping
@@ -496,12 +505,18 @@ func (c *Conn) Ping(ctx context.Context) error {
 	}
 }
 
-// keepAlive PINGs the peer after PingInterval without reading from it and
-// closes the connection when a PING goes unanswered for PingTimeout.
+// keepAlive PINGs the peer after PingInterval without reading from it, or
+// BusyPingAfter while streams are open, and closes the connection when a
+// PING goes unanswered for PingTimeout.
 func (c *Conn) keepAlive() {
 	defer c.wg.Done()
-	interval := c.cfg.PingInterval
-	t := time.NewTimer(interval)
+	interval, busy := c.cfg.PingInterval, c.cfg.BusyPingAfter
+	if busy <= 0 || busy > interval {
+		busy = interval
+	}
+	// With streams opening and closing, the silence allowed changes: the
+	// check comes at least every busy.
+	t := time.NewTimer(busy)
 	defer t.Stop()
 	for {
 		select {
@@ -509,9 +524,13 @@ func (c *Conn) keepAlive() {
 			return
 		case <-t.C:
 		}
+		allowed := interval
+		if c.active.Load() > 0 {
+			allowed = busy
+		}
 		idle := time.Since(time.Unix(0, c.lastRead.Load()))
-		if idle < interval {
-			t.Reset(interval - idle)
+		if idle < allowed {
+			t.Reset(min(allowed-idle, busy))
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.PingTimeout)
@@ -526,7 +545,7 @@ func (c *Conn) keepAlive() {
 			c.mu.Unlock()
 			return
 		}
-		t.Reset(interval)
+		t.Reset(busy)
 	}
 }
 

@@ -733,6 +733,42 @@ func TestKeepAlive(t *testing.T) {
 	})
 }
 
+// TestKeepAliveBusy: with a stream open, a silent peer is PINGed after BusyPingAfter rather than
+// PingInterval, and the connection closes, failing the stream, when such a PING goes unanswered;
+// with none open, the keep-alive waits PingInterval.
+func TestKeepAliveBusy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := Config{PingInterval: 30 * time.Second, PingTimeout: 5 * time.Second, BusyPingAfter: 2 * time.Second}
+		p := newPeer(t, cfg)
+		start := time.Now()
+		f := p.expect(http2.FramePing)
+		if d := time.Since(start); d != 30*time.Second {
+			t.Errorf("idle: PING after %v, want 30s", d)
+		}
+		p.must(p.fr.WritePing(true, f.ping))
+		synctest.Wait() // the answer is read
+		answered := time.Now()
+		r := p.start(get("/"))
+		p.expect(http2.FrameHeaders)
+		f = p.expect(http2.FramePing)
+		if d := time.Since(answered); d != 2*time.Second {
+			t.Errorf("a stream open: PING %v after the peer's last frame, want 2s", d)
+		}
+		p.must(p.fr.WritePing(true, f.ping))
+		synctest.Wait()
+		answered = time.Now()
+		p.expect(http2.FramePing)
+		if d := time.Since(answered); d != 2*time.Second {
+			t.Errorf("the next PING %v after the answer, want 2s", d)
+		}
+		sent := time.Now()
+		<-r.done
+		if d := time.Since(sent); d != 5*time.Second || !errors.Is(r.err, errPingTimeout) {
+			t.Errorf("unanswered: the request failed with %v after %v, want %v after 5s", r.err, d, errPingTimeout)
+		}
+	})
+}
+
 func TestShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newPeer(t, Config{})
