@@ -133,7 +133,7 @@ func (s *ownSession) failed(req *http.Request, err error) error {
 // State never waits for I/O: h2conn holds its state lock only briefly.
 func (s *ownSession) State() pool.SessionState {
 	st := s.conn.State()
-	return pool.SessionState{Closed: st.Closed, Draining: st.Draining, MaxStreams: st.MaxStreams}
+	return pool.SessionState{Closed: st.Closed, Silent: st.Silent, Draining: st.Draining, MaxStreams: st.MaxStreams}
 }
 
 func (s *ownSession) Shutdown(ctx context.Context) error { return s.conn.Shutdown(ctx) }

@@ -95,6 +95,11 @@ func (p *Pool) pickLocked(tried []*entry) *entry {
 				reason = "closed"
 			}
 			p.dropLocked(e, reason)
+			if st.Silent && p.cfg.FailWhileUnreachable {
+				// Its host may be gone: as after a failed dial, requests go elsewhere at
+				// once rather than wait for one to it.
+				p.dialFailedLocked(ErrPeerSilent)
+			}
 			continue
 		}
 		i++

@@ -21,6 +21,12 @@ var (
 	// error also wraps that dial error (gateway: 502, upstream not reachable).
 	ErrUnavailable = errors.New("pool: upstream not reachable")
 
+	// ErrPeerSilent is the "dial error" of a pool with
+	// Limits.FailWhileUnreachable whose session closed because the peer
+	// stopped answering (SessionState.Silent): until a dial succeeds, its
+	// requests fail with ErrUnavailable wrapping it.
+	ErrPeerSilent = errors.New("pool: the upstream stopped answering its session")
+
 	// ErrResponseTimeout: the upstream sent no response head within the
 	// session's response timeout (gateway: 504). Never retried: the
 	// upstream may be processing the request.

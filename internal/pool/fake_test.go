@@ -17,6 +17,7 @@ type fakeSession struct {
 
 	mu        sync.Mutex
 	closed    bool
+	silent    bool // closed for an unanswered PING (SessionState.Silent)
 	draining  bool
 	refuse    bool // Reserve refuses while live, as a session full by its own count does
 	reserves  int
@@ -78,7 +79,7 @@ func (s *fakeSession) Close() error {
 func (s *fakeSession) State() SessionState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return SessionState{Closed: s.closed, Draining: s.draining, MaxStreams: s.max}
+	return SessionState{Closed: s.closed, Silent: s.silent, Draining: s.draining, MaxStreams: s.max}
 }
 
 func (s *fakeSession) set(f func(s *fakeSession)) {

@@ -404,6 +404,39 @@ func TestFailWhileUnreachable(t *testing.T) {
 	})
 }
 
+// TestSilentSessionUnreachable: with FailWhileUnreachable, a session that closed because its
+// peer stopped answering makes the upstream unreachable, as a failed dial does: requests fail at
+// once, rather than wait for a dial to a host that may be gone, and the first past the back-off
+// starts a dial that serves the requests after it. Without it, the request waits for a dial.
+func TestSilentSessionUnreachable(t *testing.T) {
+	for _, fail := range []bool{true, false} {
+		synctest.Test(t, func(t *testing.T) {
+			d := &fakeDialer{}
+			p := newTestPool(t, Config{Limits: Limits{FailWhileUnreachable: fail}}, d)
+			mustGet(t, p).res.Body.Close()
+			d.session(0).set(func(s *fakeSession) { s.closed, s.silent = true, true })
+			r := get(p)
+			if fail {
+				if !errors.Is(r.err, ErrUnavailable) || !errors.Is(r.err, ErrPeerSilent) {
+					t.Fatalf("FailWhileUnreachable: %v, want ErrUnavailable for the silent peer", r.err)
+				}
+				time.Sleep(100 * time.Millisecond) // the back-off of a first failure
+				if r := get(p); !errors.Is(r.err, ErrUnavailable) {
+					t.Fatalf("past the back-off: %v, want ErrUnavailable at once", r.err)
+				}
+				synctest.Wait() // the dial it started
+				r = get(p)
+			}
+			if r.err != nil || r.info.SessionID != 2 {
+				t.Errorf("FailWhileUnreachable %v: session %d, %v; want the new session 2", fail, r.info.SessionID, r.err)
+			}
+			if r.res != nil {
+				r.res.Body.Close()
+			}
+		})
+	}
+}
+
 func TestDialFailureWithLiveSessionQueues(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: sessionsWith(1)}

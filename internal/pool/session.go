@@ -65,11 +65,12 @@ func forSession(s Session, req *http.Request, info *Info) *http.Request {
 }
 
 // SessionState is a snapshot of one session. The session fills Closed,
-// Draining and MaxStreams; the pool fills ID, InFlight and LastIdle from its
+// Silent, Draining and MaxStreams; the pool fills ID, InFlight and LastIdle from its
 // own accounting.
 type SessionState struct {
 	ID         uint64    // assigned by the pool at dial, from 1
 	Closed     bool      // the connection is gone
+	Silent     bool      // closed because the peer stopped answering (an unanswered PING): its host may be gone
 	Draining   bool      // no new streams: GOAWAY received or sent
 	MaxStreams int       // the peer's limit on concurrent streams (0: none now); NoLimit: none announced
 	InFlight   int       // streams the pool counts: from Reserve until the response body ends

@@ -190,6 +190,7 @@ type Conn struct {
 	// What State reports: written under mu, read under mu or by State
 	// without it. failLocked sets draining before closed.
 	active     atomic.Int64 // len(streams)
+	silent     atomic.Bool  // set before closed where a keep-alive PING went unanswered
 	reserved   atomic.Int64 // Reserve calls not yet used by a RoundTrip
 	maxStreams atomic.Int64 // min(peer's MAX_CONCURRENT_STREAMS, cfg.MaxStreams)
 	draining   atomic.Bool  // no new streams
@@ -379,6 +380,7 @@ type State struct {
 	MaxStreams int       // the peer's SETTINGS_MAX_CONCURRENT_STREAMS, capped by Config.MaxStreams
 	Draining   bool      // no new streams: GOAWAY sent or received, or stream IDs exhausted
 	Closed     bool      // the connection is gone
+	Silent     bool      // closed because a keep-alive PING went unanswered
 	LastIdle   time.Time // when Active+Reserved last fell to zero, or when New started
 }
 
@@ -395,6 +397,7 @@ func (c *Conn) State() State {
 		MaxStreams: int(c.maxStreams.Load()),
 		Draining:   c.draining.Load(),
 		Closed:     closed,
+		Silent:     closed && c.silent.Load(),
 		LastIdle:   c.start.Add(time.Duration(c.lastIdle.Load())),
 	}
 }
@@ -540,6 +543,7 @@ func (c *Conn) keepAlive() {
 			c.mu.Lock()
 			if !c.closed.Load() {
 				c.log.Warn().Msg("h2conn: keep-alive ping not answered; closing")
+				c.silent.Store(true) // before failLocked sets closed
 			}
 			c.failLocked(errPingTimeout)
 			c.mu.Unlock()
