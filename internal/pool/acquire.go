@@ -98,7 +98,7 @@ func (p *Pool) pickLocked(tried []*entry) *entry {
 			if st.Silent && p.cfg.FailWhileUnreachable {
 				// Its host may be gone: as after a failed dial, requests go elsewhere at
 				// once rather than wait for one to it.
-				p.dialFailedLocked(ErrPeerSilent)
+				p.unreachableLocked(ErrPeerSilent, "session's peer stopped answering")
 			}
 			continue
 		}

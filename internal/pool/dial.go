@@ -55,15 +55,7 @@ func (p *Pool) runDial(id uint64) {
 }
 
 func (p *Pool) dialFailedLocked(err error) {
-	d := &p.dial
-	d.backoff = min(max(2*d.backoff, minBackoff), maxBackoff)
-	d.next = time.Now().Add(d.backoff)
-	d.failures++
-	// Log once per change of error, not once per attempt.
-	if d.err == nil || d.err.Error() != err.Error() {
-		p.log.Error().Err(err).Dur("backoff_ms", d.backoff).Msg("dial failed")
-	}
-	d.err = err
+	p.unreachableLocked(err, "dial failed")
 	if len(p.sessions) == 0 {
 		p.failWaitersLocked(fmt.Errorf("%w: %w", ErrUnavailable, err))
 		return
@@ -71,4 +63,20 @@ func (p *Pool) dialFailedLocked(err error) {
 	// Retried requests that avoided the live sessions for a new one now
 	// take what there is.
 	p.grantLocked()
+}
+
+// unreachableLocked records err as the upstream's latest failure, a dial's or a session's
+// (ErrPeerSilent): no dial starts before its back-off, and with FailWhileUnreachable requests
+// that find no session fail at once. It leaves the waiters be, for its callers inside the
+// grant (pickLocked).
+func (p *Pool) unreachableLocked(err error, msg string) {
+	d := &p.dial
+	d.backoff = min(max(2*d.backoff, minBackoff), maxBackoff)
+	d.next = time.Now().Add(d.backoff)
+	d.failures++
+	// Log once per change of error, not once per attempt.
+	if d.err == nil || d.err.Error() != err.Error() {
+		p.log.Error().Err(err).Dur("backoff_ms", d.backoff).Msg(msg)
+	}
+	d.err = err
 }
