@@ -204,7 +204,7 @@ func writeUpstream(e *expo, up upstream) {
 	for _, p := range pools {
 		e.sample("muxgate_upstream_queued_requests", float64(p.st.Queued), p.with()...)
 	}
-	e.family("muxgate_upstream_dial_failures", "gauge", "Failed upstream dials since the last successful one.")
+	e.family("muxgate_upstream_dial_failures", "gauge", "Failed upstream dials since the last successful one; with several upstreams, sessions dropped for an unanswered PING count too.")
 	for _, p := range pools {
 		e.sample("muxgate_upstream_dial_failures", float64(p.st.DialFailures), p.with()...)
 	}

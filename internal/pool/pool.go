@@ -123,8 +123,8 @@ type State struct {
 	Sessions     []SessionState // taking streams first, then draining ones
 	Queued       int            // requests waiting for a stream
 	Dialing      bool           // a dial is in progress
-	DialError    error          // the last dial error; nil after a successful dial
-	DialFailures int            // failed dials since the last success
+	DialError    error          // the last dial error (or ErrPeerSilent); nil after a successful dial
+	DialFailures int            // failed dials since the last success, and sessions dropped for a silent peer (Limits.FailWhileUnreachable)
 	Closed       bool           // Shutdown was called
 }
 
