@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,4 +138,97 @@ func TestSilentSessionDropped(t *testing.T) {
 	if log := access.String(); !strings.Contains(log, `"target":"/silent"`) || !strings.Contains(log, `"attempts":2`) {
 		t.Errorf("access log: want /silent with 2 attempts:\n%s", log)
 	}
+}
+
+// TestSilentUpstreamAmongSeveral: with several upstreams, a session whose upstream went silent
+// with a request in flight, and whose host now takes connections and says nothing (as one
+// switched off behind a load balancer may), is dropped at its unanswered PING, and the request
+// goes to another upstream at once, rather than wait for a dial to the silent one.
+func TestSilentUpstreamAmongSeveral(t *testing.T) {
+	silence, entered := make(chan struct{}), make(chan struct{}, 1)
+	a := startFrameUpstream(t, func(r *frameReply) {
+		if r.path == "/silent" {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-silence // holds the connection's reader: nothing more is read or answered, PINGs neither
+			return
+		}
+		go func() {
+			r.headers(false, ":status", "200", "content-length", "6")
+			r.data(true, "from a")
+		}()
+	})
+	t.Cleanup(func() { close(silence) }) // before the upstream's cleanup, which waits for its readers
+	b := startUpstream(t, upstreamKinds[0], demo.Options{Handler: demoWith("/silent", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "from b")
+	})})
+	cfg := testConfig(&upstream{url: "h2c://" + tarpitAfterFirst(t, strings.TrimPrefix(a.url, "h2c://"))})
+	cfg.Upstreams = []string{b.url}
+	cfg.Pool.PingTimeout = 200 * time.Millisecond
+	cfg.Pool.DialTimeout = 30 * time.Second // a dial to the silent host outlasts the client's patience
+	cfg.Pool.QueueTimeout = 30 * time.Second
+	f := startGateway(t, cfg)
+	c := dialRaw(t, f.addr, false)
+	// The requests go to a and b in turn: within a few, one finds a's session.
+	for i := 0; i < 10; i++ {
+		c.send("GET /silent HTTP/1.1\r\nHost: a\r\n\r\n")
+		if resp, body := c.response("GET"); resp.StatusCode != 200 || body != "from b" {
+			t.Fatalf("GET /silent: %s %q, want 200 from b", resp.Status, body)
+		}
+		select {
+		case <-entered:
+			return // answered by b after a's session went silent under it
+		default:
+		}
+	}
+	t.Fatal("no request reached the first upstream in 10")
+}
+
+// tarpitAfterFirst listens on a loopback port, relays its first connection to target, and
+// holds every later one open without a byte either way, as a host that is gone but whose
+// address still takes connections does. It stops when the test ends.
+func tarpitAfterFirst(t *testing.T, target string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for n := 0; ; n++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			if n > 0 {
+				continue // held: the cleanup closes it
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, up)
+			mu.Unlock()
+			wg.Go(func() { io.Copy(up, c); up.Close() })
+			wg.Go(func() { io.Copy(c, up); c.Close() })
+		}
+	})
+	return ln.Addr().String()
 }
