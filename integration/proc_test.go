@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,11 +101,30 @@ func launch(t testing.TB, path string, env []string, shared bool, args ...string
 				t.Errorf("muxgate (pid %d) did not exit within 10s of SIGKILL", p.cmd.Process.Pid)
 			}
 		}
+		if shared {
+			p.killSuccessors(path)
+		}
 		if t.Failed() {
 			t.Logf("muxgate stderr:\n%s", p.stderrText())
 		}
 	})
 	return p
+}
+
+// newPIDPattern finds the processes an upgrade started in a process log.
+var newPIDPattern = regexp.MustCompile(`"new_pid":(\d+)`)
+
+// killSuccessors kills, where a test left them running (it failed before it ended them), the
+// processes that upgrades of p started: those its log names that still run the program at
+// path.
+func (p *proc) killSuccessors(path string) {
+	for _, m := range newPIDPattern.FindAllStringSubmatch(p.stderrText(), -1) {
+		pid, _ := strconv.Atoi(m[1])
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && strings.HasPrefix(string(cmdline), path+"\x00") {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // outputPipes returns the read ends of the pipes p's process writes its output to, and a
