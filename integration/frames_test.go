@@ -135,6 +135,15 @@ func startFrameUpstream(t testing.TB, answer func(r *frameReply)) *upstream {
 // first SETTINGS frame.
 func startFrameUpstreamWith(t testing.TB, settings []http2.Setting, answer func(r *frameReply)) *upstream {
 	t.Helper()
+	addr := serveLoopback(t, func(n int, nc net.Conn) { serveFrames(nc, n, settings, answer) })
+	return &upstream{url: "h2c://" + addr}
+}
+
+// serveLoopback listens on a loopback port and calls serve with each connection, numbered from
+// 1, on a goroutine of its own, until the test ends; then it closes the listener and every
+// connection, and waits for the serve calls. It returns the port's address.
+func serveLoopback(t testing.TB, serve func(n int, c net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -161,10 +170,10 @@ func startFrameUpstreamWith(t testing.TB, settings []http2.Setting, answer func(
 			conns = append(conns, nc)
 			n := len(conns)
 			mu.Unlock()
-			wg.Go(func() { serveFrames(nc, n, settings, answer) })
+			wg.Go(func() { serve(n, nc) })
 		}
 	})
-	return &upstream{url: "h2c://" + ln.Addr().String()}
+	return ln.Addr().String()
 }
 
 // serveFrames serves connection n of a frame upstream, which announces settings, until it fails
