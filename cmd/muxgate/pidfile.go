@@ -14,7 +14,7 @@ import (
 func writePIDFile(path string) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".muxgate-pid-*")
 	if err != nil {
-		return fmt.Errorf("-pid-file: %w", err)
+		return fmt.Errorf("-pid-file %s: %w", path, err)
 	}
 	_, err = fmt.Fprintf(tmp, "%d\n", os.Getpid())
 	if cerr := tmp.Close(); err == nil {
@@ -28,7 +28,7 @@ func writePIDFile(path string) error {
 	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("-pid-file: %w", err)
+		return fmt.Errorf("-pid-file %s: %w", path, err)
 	}
 	return nil
 }

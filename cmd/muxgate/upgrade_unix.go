@@ -180,15 +180,17 @@ func startSuccessor(socks []gateway.Socket, log zerolog.Logger) (int, error) {
 	}
 	defer r.Close()
 	files := []*os.File{w}
-	defer func() {
+	// The new process's once it has started; its end of the pipe closes with it.
+	closeFiles := func() {
 		for _, f := range files {
 			f.Close()
 		}
-	}()
+	}
 	handed := make([]handedSocket, len(socks))
 	for i, s := range socks {
 		f, err := socketFile(s.Listener)
 		if err != nil {
+			closeFiles()
 			return 0, fmt.Errorf("socket %s: %w", s.Addr, err)
 		}
 		files = append(files, f)
@@ -198,14 +200,12 @@ func startSuccessor(socks []gateway.Socket, log zerolog.Logger) (int, error) {
 	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, upgradeEnv+"=")
 	}), upgradeEnv+"="+formatHanded(handed))
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	closeFiles()
+	if err != nil {
 		return 0, err
 	}
 	log.Info().Int("new_pid", cmd.Process.Pid).Str("path", exe).Msg("upgrade: new process started")
-	for _, f := range files {
-		f.Close() // the new process's now; its end of the pipe closes with it
-	}
-	files = nil
 	return cmd.Process.Pid, awaitReady(cmd, r)
 }
 
