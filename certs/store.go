@@ -28,6 +28,8 @@ type Store struct {
 	mu    sync.RWMutex      // guards certs
 	certs []tls.Certificate // guarded by mu; in the order of pairs, the first is the default
 
+	tickets *Tickets // set by UseTickets, before ServerConfig; nil: crypto/tls's keys
+
 	once   sync.Once
 	config *tls.Config // ServerConfig's, made once
 }
@@ -120,6 +122,10 @@ func (s *Store) ServerConfig() *tls.Config {
 	return s.config
 }
 
+// UseTickets has ServerConfig's configuration seal and open session tickets with t's keys, in
+// place of keys that crypto/tls makes and keeps to itself. It must come before ServerConfig.
+func (s *Store) UseTickets(t *Tickets) { s.tickets = t }
+
 func (s *Store) newServerConfig() *tls.Config {
 	c := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
@@ -140,6 +146,9 @@ func (s *Store) newServerConfig() *tls.Config {
 			return nil, nil // a full handshake instead
 		}
 		return ss, nil
+	}
+	if s.tickets != nil {
+		s.tickets.use(c)
 	}
 	return c
 }

@@ -42,6 +42,8 @@ func TestWriteMetrics(t *testing.T) {
 		`muxgate_upstream_resent_total`:                                   1,
 		`muxgate_client_connections_total`:                                0,
 		`muxgate_client_tls_failures_total`:                               0,
+		`muxgate_client_tls_handshakes_total{resumed="false"}`:            0,
+		`muxgate_client_tls_handshakes_total{resumed="true"}`:             0,
 		`muxgate_client_proxy_header_failures_total`:                      0,
 		`muxgate_request_duration_seconds_bucket{le="0.001"}`:             0,
 		`muxgate_request_duration_seconds_bucket{le="0.005"}`:             1,

@@ -81,6 +81,8 @@ type Server struct {
 	open       atomic.Int64  // connections open
 	accepted   atomic.Uint64 // connections accepted since New
 	tlsFails   atomic.Uint64 // TLS connections that failed their handshake or negotiated another protocol
+	tlsFull    atomic.Uint64 // full TLS handshakes completed
+	tlsResumed atomic.Uint64 // TLS handshakes completed that resumed a session
 	proxyFails atomic.Uint64 // connections closed for want of a valid PROXY header
 	active     atomic.Int64  // requests whose handler is running or whose response is being written
 	requests   atomic.Uint64 // requests handled since New
@@ -97,6 +99,9 @@ type State struct {
 	// TLSFailures counts TLS connections closed before a request: a failed or timed-out
 	// handshake, or ALPN that chose a protocol other than HTTP/1.x.
 	TLSFailures uint64
+	// TLSFull counts the full TLS handshakes completed, TLSResumed those that resumed an earlier
+	// session instead (RFC 8446 2.2).
+	TLSFull, TLSResumed uint64
 	// ProxyFailures counts connections closed because they did not begin with a valid PROXY
 	// header within HeaderTimeout (ServeProxyProtocol).
 	ProxyFailures uint64
@@ -256,6 +261,8 @@ func (s *Server) State() State {
 		Conns:         int(s.open.Load()),
 		Accepted:      s.accepted.Load(),
 		TLSFailures:   s.tlsFails.Load(),
+		TLSFull:       s.tlsFull.Load(),
+		TLSResumed:    s.tlsResumed.Load(),
 		ProxyFailures: s.proxyFails.Load(),
 		Active:        int(s.active.Load()),
 		Requests:      s.requests.Load(),

@@ -29,6 +29,7 @@ var flagDefaults = map[string]string{
 	"listen-tls-proxy":        "",
 	"cert":                    "",
 	"key":                     "",
+	"tls-ticket-keys":         "default: keys of muxgate's own",
 	"upstream":                "",
 	"upstream-ca":             "default: system roots",
 	"upstream-server-name":    "default: the URL's host",

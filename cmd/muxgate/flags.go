@@ -21,6 +21,7 @@ type options struct {
 	listenPP   listFlag // -listen-proxy
 	listenTLSP listFlag // -listen-tls-proxy
 	cert, key  listFlag
+	ticketKeys string // -tls-ticket-keys
 	upstreams  listFlag
 	health     gateway.HealthCheck
 	upCA       string
@@ -92,6 +93,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(&o.listenTLSP, "listen-tls-proxy", "HTTP/1.1-over-TLS listener `host:port` behind a TCP load balancer that passes TLS through: as -listen-proxy, the PROXY header before the TLS handshake. Repeatable; needs -cert and -key")
 	fs.Var(&o.cert, "cert", "certificate chain `file` (PEM) for the TLS listeners, repeatable; chosen by SNI, first is the default")
 	fs.Var(&o.key, "key", "private key `file` (PEM) for the -cert of the same position")
+	fs.StringVar(&o.ticketKeys, "tls-ticket-keys", "", "`file` of TLS session ticket keys for the TLS listeners, one a line, 32 random bytes in base64 each (openssl rand -base64 32): the first seals new tickets, all open them; reloaded on SIGHUP; give several processes the same file for their clients to resume on any (default: keys of muxgate's own, a new one each day, handed to the new process of an upgrade)")
 	fs.Var(&o.upstreams, "upstream", "upstream `URL`: h2c://host:port (HTTP/2 clear text), https://host:port (HTTP/2 over TLS), h3://host:port (HTTP/3 over QUIC) or h3+h2://host:port (HTTP/3, falling back to HTTP/2 over TLS); repeatable: requests are spread over several upstreams of one scheme (h2c, or the others), an unreachable one passed over")
 	fs.StringVar(&o.upCA, "upstream-ca", "", "CA certificates `file` (PEM) to verify an https, h3 or h3+h2 upstream (default: system roots)")
 	fs.StringVar(&o.upName, "upstream-server-name", "", "TLS server `name` (SNI and verification) for an https, h3 or h3+h2 upstream (default: the URL's host)")

@@ -40,11 +40,11 @@ func TestSeveralUpstreamFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, cleanup, err := buildConfig(o, zerolog.Nop())
+	cfg, b, err := buildConfig(o, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cleanup()
+	defer b.cleanup()
 	if cfg.Upstream != "h2c://127.0.0.1:1" || strings.Join(cfg.Upstreams, " ") != "h2c://127.0.0.1:2 h2c://127.0.0.1:3" {
 		t.Errorf("got Upstream %q, Upstreams %q; want the first, then the other two", cfg.Upstream, cfg.Upstreams)
 	}

@@ -53,15 +53,15 @@ func run(args []string) int {
 	manager := newNotifier(log)
 	defer manager.stoppingWith(ctx)()
 
-	cfg, cleanup, err := buildConfig(o, log)
+	cfg, b, err := buildConfig(o, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "muxgate: %v\n", err)
 		return 2
 	}
-	defer cleanup()
+	defer b.cleanup()
 	warnUnused(o, log) // once the flags are known to be good: a bad one gets its one line alone
 	cfg.Logger = log
-	g, err := startGateway(o, cfg, manager, log)
+	g, err := startGateway(o, cfg, b.tickets, manager, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "muxgate: %v\n", err)
 		if errors.Is(err, gateway.ErrConfig) {
@@ -77,8 +77,9 @@ func run(args []string) int {
 	}
 	ctx, drain := context.WithCancel(ctx)
 	defer drain()
-	defer upgradeOn(usr2, g, drain, log)()
-	// The trimmer and the governor run until Serve returns, and are waited for.
+	defer upgradeOn(usr2, g, b.tickets, drain, log)()
+	// The trimmer, the governor and the ticket key rotation run until Serve returns, and are
+	// waited for.
 	var tuners sync.WaitGroup
 	tctx, stopTuners := context.WithCancel(ctx)
 	defer tuners.Wait()
@@ -89,6 +90,9 @@ func run(args []string) int {
 	if o.procsWait > 0 {
 		tuners.Go(func() { newGovernor(governPeriod, o.procsWait, g.Requests, log).run(tctx) })
 	}
+	if b.tickets != nil && b.tickets.Own() {
+		tuners.Go(func() { rotateTickets(tctx, b.tickets, log) })
+	}
 	if err := g.Serve(ctx); err != nil {
 		log.Error().Err(err).Msg("stopped")
 		return 1
@@ -97,12 +101,14 @@ func run(args []string) int {
 }
 
 // startGateway makes the gateway of cfg, on the sockets that an upgrade's old process handed
-// over, if it started this one, and writes -pid-file; then it tells the service manager, and
-// that old process, whether this one serves.
-func startGateway(o *options, cfg gateway.Config, manager *notifier, log zerolog.Logger) (*gateway.Gateway, error) {
+// over, if it started this one, with the session ticket keys it handed over in tickets (nil
+// without TLS listeners); and it writes -pid-file; then it tells the service manager, and that
+// old process, whether this one serves.
+func startGateway(o *options, cfg gateway.Config, tickets *certs.Tickets, manager *notifier, log zerolog.Logger) (*gateway.Gateway, error) {
 	handed := takeOver(log)
 	if handed != nil {
 		cfg.Listen = handed.listen
+		handed.takeTickets(tickets)
 	}
 	g, err := gateway.New(cfg)
 	if err == nil && o.pidFile != "" {
@@ -121,10 +127,21 @@ func startGateway(o *options, cfg gateway.Config, manager *notifier, log zerolog
 	return g, err
 }
 
+// built is what buildConfig makes besides the gateway's configuration.
+type built struct {
+	tickets *certs.Tickets // the TLS listeners' session ticket keys; nil without TLS listeners
+	cleanup func()         // stops what buildConfig started
+}
+
 // buildConfig turns the options into a gateway.Config, starting the demo upstream and loading
-// certificates as they ask. cleanup stops what it started.
-func buildConfig(o *options, log zerolog.Logger) (gateway.Config, func(), error) {
-	cleanup := func() {}
+// certificates and keys as they ask.
+func buildConfig(o *options, log zerolog.Logger) (gateway.Config, built, error) {
+	b := built{cleanup: func() {}}
+	cfg, err := b.config(o, log)
+	return cfg, b, err
+}
+
+func (b *built) config(o *options, log zerolog.Logger) (gateway.Config, error) {
 	cfg := gateway.Config{
 		Front:            o.front,
 		Pool:             o.pool,
@@ -141,27 +158,27 @@ func buildConfig(o *options, log zerolog.Logger) (gateway.Config, func(), error)
 	}
 	access, closer, err := newAccessLog(o.accessLog, o.logFlush, log)
 	if err != nil {
-		return cfg, cleanup, err
+		return cfg, err
 	}
 	cfg.AccessLog = access
-	cleanup = func() { closer.Close() }
+	b.cleanup = func() { closer.Close() }
 	if o.demo {
 		s, url, err := startDemo()
 		if err != nil {
-			return cfg, cleanup, err
+			return cfg, err
 		}
 		cfg.Upstream = url
-		cleanup = func() { s.Close(); closer.Close() }
+		b.cleanup = func() { s.Close(); closer.Close() }
 	}
 	upTLS, upStore, err := upstreamTLS(o)
 	if err != nil {
-		return cfg, cleanup, err
+		return cfg, err
 	}
 	cfg.UpstreamTLS = upTLS
-	if err := addListeners(o, &cfg, upStore, log); err != nil {
-		return cfg, cleanup, err
+	if b.tickets, err = addListeners(o, &cfg, upStore, log); err != nil {
+		return cfg, err
 	}
-	return cfg, cleanup, nil
+	return cfg, nil
 }
 
 // upstreamTLS is the client TLS configuration for an https, h3 or h3+h2 upstream, and the store
@@ -189,8 +206,9 @@ func upstreamTLS(o *options) (*tls.Config, *certs.Store, error) {
 }
 
 // addListeners adds the listeners o asks for to cfg, and has SIGHUP reload their certificates
-// and upStore's (nil: none).
-func addListeners(o *options, cfg *gateway.Config, upStore *certs.Store, log zerolog.Logger) error {
+// and upStore's (nil: none). It returns the TLS listeners' session ticket keys, nil without
+// TLS listeners.
+func addListeners(o *options, cfg *gateway.Config, upStore *certs.Store, log zerolog.Logger) (*certs.Tickets, error) {
 	listen := o.listen
 	if len(listen) == 0 && len(o.listenPP) == 0 && o.tlsListeners() == 0 {
 		listen = listFlag{defaultListen}
@@ -203,15 +221,20 @@ func addListeners(o *options, cfg *gateway.Config, upStore *certs.Store, log zer
 	add(listen, nil, false)
 	add(o.listenPP, nil, true)
 	if o.tlsListeners() == 0 {
-		reloadOnHUP(log, upStore)
-		return nil
+		reloadOnHUP(log, nil, upStore)
+		return nil, nil
 	}
 	store, err := o.serverTLS()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	reloadOnHUP(log, store, upStore)
+	tickets, err := certs.NewTickets(o.ticketKeys)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-ticket-keys: %w", err)
+	}
+	store.UseTickets(tickets)
+	reloadOnHUP(log, tickets, store, upStore)
 	add(o.listenTLS, store.ServerConfig(), false)
 	add(o.listenTLSP, store.ServerConfig(), true)
-	return nil
+	return tickets, nil
 }

@@ -16,6 +16,9 @@ func warnUnused(o *options, log zerolog.Logger) {
 	if len(o.cert) > 0 && o.tlsListeners() == 0 {
 		log.Warn().Msg("-cert and -key are unused: they serve -listen-tls and -listen-tls-proxy, and none is given")
 	}
+	if o.ticketKeys != "" && o.tlsListeners() == 0 {
+		log.Warn().Msg("-tls-ticket-keys is unused: the keys serve -listen-tls and -listen-tls-proxy, and none is given")
+	}
 	if (o.demo || strings.HasPrefix(o.upstreams.first(), "h2c://")) && (o.upCA != "" || o.upInsecure || o.upName != "" || o.upCert != "") {
 		log.Warn().Msg("-upstream-ca, -upstream-insecure, -upstream-server-name and -upstream-cert are unused: the upstream is h2c")
 	}

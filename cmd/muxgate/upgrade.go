@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"muxgate/gateway"
@@ -19,9 +20,22 @@ import (
 // socket's role and configured address ("client=127.0.0.1:8080 metrics=127.0.0.1:9100"). It
 // takes the socket of each listener that its flags configure alike, in order, binds any other,
 // closes the sockets it did not take, and writes one byte to the pipe once it serves.
+//
+// Session ticket keys of muxgate's own (no -tls-ticket-keys) go over too, so that clients
+// resume their TLS sessions with the new process: as certs.Tickets.Export wrote them, on a pipe
+// whose read end follows the sockets, named in ticketsEnv with the old process's ID. A process
+// that finds the variable but was not started by the process it names (one that did not know it
+// passed it on) leaves it alone.
 
 // upgradeEnv is the environment variable that lists the sockets handed over.
 const upgradeEnv = "MUXGATE_UPGRADE"
+
+// ticketsEnv names the process that handed session ticket keys over, and their descriptor:
+// "pid:fd".
+const ticketsEnv = "MUXGATE_TLS_TICKETS"
+
+// maxTicketsHanded bounds what the new process reads of the keys handed over.
+const maxTicketsHanded = 64 << 10
 
 // The file descriptors of the hand-over in the new process.
 const (
@@ -53,4 +67,18 @@ func parseHanded(v string) ([]handedSocket, error) {
 		socks = append(socks, handedSocket{role, addr})
 	}
 	return socks, nil
+}
+
+// formatTicketsFD is ticketsEnv's value for keys handed over by process pid on descriptor fd.
+func formatTicketsFD(pid, fd int) string { return strconv.Itoa(pid) + ":" + strconv.Itoa(fd) }
+
+// parseTicketsFD reads ticketsEnv's value.
+func parseTicketsFD(v string) (pid, fd int, err error) {
+	p, f, ok := strings.Cut(v, ":")
+	pid, perr := strconv.Atoi(p)
+	fd, ferr := strconv.Atoi(f)
+	if !ok || perr != nil || ferr != nil || pid < 1 || fd < firstSocketFD {
+		return 0, 0, fmt.Errorf("%s: %q is not pid:fd", ticketsEnv, v)
+	}
+	return pid, fd, nil
 }

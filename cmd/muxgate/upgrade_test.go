@@ -78,3 +78,35 @@ func TestSamePort(t *testing.T) {
 		t.Error("a Unix socket's address matched a TCP port")
 	}
 }
+
+func TestParseTicketsFD(t *testing.T) {
+	if pid, fd, err := parseTicketsFD(formatTicketsFD(4242, 6)); err != nil || pid != 4242 || fd != 6 {
+		t.Errorf("parseTicketsFD(formatTicketsFD(4242, 6)) = %d, %d, %v", pid, fd, err)
+	}
+	// The descriptors below the sockets' are the standard ones and the ready pipe.
+	for _, bad := range []string{"", "4242", "4242:", ":6", "0:6", "-1:6", "4242:3", "4242:x", "4242:6:7"} {
+		if pid, fd, err := parseTicketsFD(bad); err == nil {
+			t.Errorf("parseTicketsFD(%q) = %d, %d; want an error", bad, pid, fd)
+		}
+	}
+}
+
+// FuzzParseTicketsFD: what parseTicketsFD accepts names a process and a descriptor past the
+// ready pipe, and formatTicketsFD writes it back to a value that reads the same.
+func FuzzParseTicketsFD(f *testing.F) {
+	for _, s := range []string{"4242:6", "1:4", "x:y", "99999999999999999999:5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		pid, fd, err := parseTicketsFD(v)
+		if err != nil {
+			return
+		}
+		if pid < 1 || fd <= readyFD {
+			t.Fatalf("%q: pid %d, fd %d", v, pid, fd)
+		}
+		if p, d, err := parseTicketsFD(formatTicketsFD(pid, fd)); err != nil || p != pid || d != fd {
+			t.Fatalf("%q: written back and read %d, %d, %v", v, p, d, err)
+		}
+	})
+}

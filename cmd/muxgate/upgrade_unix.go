@@ -19,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"muxgate/certs"
 	"muxgate/gateway"
 )
 
@@ -26,12 +27,13 @@ import (
 // killed, and the old one serves on.
 const upgradeTimeout = 30 * time.Second
 
-// handover is what a process started by an upgrade took over: the old process's sockets and the
-// pipe on which it waits for this one to serve.
+// handover is what a process started by an upgrade took over: the old process's sockets, its
+// session ticket keys, and the pipe on which it waits for this one to serve.
 type handover struct {
-	ready *os.File
-	socks []takenSocket
-	log   zerolog.Logger
+	ready   *os.File
+	socks   []takenSocket
+	tickets []byte // as certs.Tickets.Export wrote them; nil where none came
+	log     zerolog.Logger
 }
 
 type takenSocket struct {
@@ -43,6 +45,7 @@ type takenSocket struct {
 // takeOver returns what the process that started this one handed over (see upgrade.go), or nil
 // where no process did. It takes upgradeEnv out of the environment.
 func takeOver(log zerolog.Logger) *handover {
+	tickets := takeTickets(log)
 	v, ok := os.LookupEnv(upgradeEnv)
 	if !ok {
 		return nil
@@ -53,7 +56,7 @@ func takeOver(log zerolog.Logger) *handover {
 		log.Error().Err(err).Msg("upgrade: the sockets handed over cannot be read; binding every listener")
 		socks = nil
 	}
-	h := &handover{ready: os.NewFile(readyFD, "upgrade-ready"), log: log}
+	h := &handover{ready: os.NewFile(readyFD, "upgrade-ready"), tickets: tickets, log: log}
 	for i, s := range socks {
 		f := os.NewFile(uintptr(firstSocketFD+i), s.role+"="+s.addr)
 		ln, err := net.FileListener(f)
@@ -65,6 +68,43 @@ func takeOver(log zerolog.Logger) *handover {
 	}
 	log.Info().Int("sockets", len(h.socks)).Int("old_pid", os.Getppid()).Msg("upgrade: taking over the listening sockets")
 	return h
+}
+
+// takeTickets reads the session ticket keys handed over (see upgrade.go), or returns nil where
+// the process that started this one handed none. It takes ticketsEnv out of the environment.
+func takeTickets(log zerolog.Logger) []byte {
+	v, ok := os.LookupEnv(ticketsEnv)
+	if !ok {
+		return nil
+	}
+	os.Unsetenv(ticketsEnv)
+	pid, fd, err := parseTicketsFD(v)
+	if err != nil || pid != os.Getppid() {
+		log.Warn().Err(err).Str("value", v).Msg("upgrade: " + ticketsEnv + " was not set by the process that started this one; left alone")
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), "upgrade-tickets")
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTicketsHanded))
+	if err != nil {
+		log.Error().Err(err).Msg("upgrade: the session ticket keys handed over cannot be read; clients' sessions will not resume")
+		return nil
+	}
+	return b
+}
+
+// takeTickets has t, the TLS listeners' session ticket keys (nil without TLS listeners), take
+// the keys handed over, where both are muxgate's own: keys from -tls-ticket-keys are read from
+// that file.
+func (h *handover) takeTickets(t *certs.Tickets) {
+	if h.tickets == nil || t == nil || !t.Own() {
+		return
+	}
+	if err := t.Import(h.tickets); err != nil {
+		h.log.Error().Err(err).Msg("upgrade: clients' TLS sessions will not resume")
+		return
+	}
+	h.log.Info().Msg("upgrade: took the old process's session ticket keys")
 }
 
 // listen is gateway.Config.Listen: the first socket not yet taken that was handed over for role
@@ -141,10 +181,10 @@ func findProgram() (string, error) {
 }
 
 // upgradeOn starts a new process of the program on each SIGUSR2 from usr2 (notifyUpgrade), hands
-// it the sockets of g and, once it serves, calls drain. A failed start is logged, and this
-// process serves on. It returns a function that stops the watch; the signal is still taken, and
-// ignored, until the process exits.
-func upgradeOn(usr2 <-chan os.Signal, g *gateway.Gateway, drain func(), log zerolog.Logger) (stop func()) {
+// it the sockets of g and the session ticket keys of tickets (nil: none) and, once it serves,
+// calls drain. A failed start is logged, and this process serves on. It returns a function that
+// stops the watch; the signal is still taken, and ignored, until the process exits.
+func upgradeOn(usr2 <-chan os.Signal, g *gateway.Gateway, tickets *certs.Tickets, drain func(), log zerolog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for {
@@ -153,7 +193,11 @@ func upgradeOn(usr2 <-chan os.Signal, g *gateway.Gateway, drain func(), log zero
 				return
 			case <-usr2:
 			}
-			pid, err := startSuccessor(g.Sockets(), log)
+			var keys []byte
+			if tickets != nil {
+				keys = tickets.Export()
+			}
+			pid, err := startSuccessor(g.Sockets(), keys, log)
 			if err != nil {
 				log.Error().Err(err).Msg("upgrade failed; this process serves on")
 				continue
@@ -167,9 +211,10 @@ func upgradeOn(usr2 <-chan os.Signal, g *gateway.Gateway, drain func(), log zero
 	return cancel
 }
 
-// startSuccessor starts the program anew with this process's arguments, hands it socks, and
-// waits until it serves. It returns the new process's ID.
-func startSuccessor(socks []gateway.Socket, log zerolog.Logger) (int, error) {
+// startSuccessor starts the program anew with this process's arguments, hands it socks and
+// tickets (exported session ticket keys; nil: none), and waits until it serves. It returns the
+// new process's ID.
+func startSuccessor(socks []gateway.Socket, tickets []byte, log zerolog.Logger) (int, error) {
 	exe, err := programPath, programErr
 	if err != nil {
 		return 0, fmt.Errorf("finding the program: %w", err)
@@ -196,10 +241,20 @@ func startSuccessor(socks []gateway.Socket, log zerolog.Logger) (int, error) {
 		files = append(files, f)
 		handed[i] = handedSocket{s.Role, s.Addr}
 	}
-	cmd := &exec.Cmd{Path: exe, Args: os.Args, Stdout: os.Stdout, Stderr: os.Stderr, ExtraFiles: files}
-	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, upgradeEnv+"=")
+	env := append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, upgradeEnv+"=") || strings.HasPrefix(kv, ticketsEnv+"=")
 	}), upgradeEnv+"="+formatHanded(handed))
+	if tickets != nil {
+		f, err := ticketsPipe(tickets)
+		if err != nil {
+			closeFiles()
+			return 0, fmt.Errorf("session ticket keys: %w", err)
+		}
+		// ExtraFiles[i] is descriptor readyFD+i in the new process.
+		env = append(env, ticketsEnv+"="+formatTicketsFD(os.Getpid(), readyFD+len(files)))
+		files = append(files, f)
+	}
+	cmd := &exec.Cmd{Path: exe, Args: os.Args, Env: env, Stdout: os.Stdout, Stderr: os.Stderr, ExtraFiles: files}
 	err = cmd.Start()
 	closeFiles()
 	if err != nil {
@@ -207,6 +262,22 @@ func startSuccessor(socks []gateway.Socket, log zerolog.Logger) (int, error) {
 	}
 	log.Info().Int("new_pid", cmd.Process.Pid).Str("path", exe).Msg("upgrade: new process started")
 	return cmd.Process.Pid, awaitReady(cmd, r)
+}
+
+// ticketsPipe returns the read end of a pipe that holds b, whole: the keys are far smaller than
+// a pipe's buffer, so writing them before the reader starts does not block.
+func ticketsPipe(b []byte) (*os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	_, err = w.Write(b)
+	w.Close()
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // awaitReady waits, within upgradeTimeout, for cmd's byte on r, which says that it serves. A
