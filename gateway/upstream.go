@@ -174,6 +174,7 @@ func (pc PoolConfig) limits() pool.Limits {
 		QueueLength:          pc.QueueLength,
 		QueueTimeout:         pc.QueueTimeout,
 		ReplayBuffer:         pc.RetryBuffer,
+		MaxSessionAge:        pc.MaxSessionAge,
 	}
 }
 

@@ -39,6 +39,7 @@ var flagDefaults = map[string]string{
 	"health-check":            "default: none",
 	"health-check-interval":   "(default 5s)",
 	"max-sessions":            "(default 4)",
+	"max-session-age":         "",
 	"max-streams-per-session": "0: the upstream's",
 	"queue-length":            "(default 1024)",
 	"queue-timeout":           "(default 5s)",

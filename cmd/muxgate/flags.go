@@ -104,6 +104,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.health.Path, "health-check", "", "with several -upstream: `path` to GET from each upstream every -health-check-interval; one that answers other than 2xx or 3xx twice in a row gets no requests until it passes twice (default: none)")
 	fs.DurationVar(&o.health.Interval, "health-check-interval", 5*time.Second, "time between the health checks of an upstream, and the most each may take")
 	fs.IntVar(&o.pool.MaxSessions, "max-sessions", 4, "upstream sessions per upstream at most")
+	fs.DurationVar(&o.pool.MaxSessionAge, "max-session-age", 0, "retire an upstream session this long after its dial, less up to a tenth at random: a new session is dialed, the old one takes no new streams once that is up and closes (GOAWAY) once its streams end, so that a change of the upstream's addresses, or of the host a load balancer before it picks, is followed (0: keep sessions while they work)")
 	fs.IntVar(&o.pool.MaxStreamsPerSession, "max-streams-per-session", 0, "local cap on concurrent streams per session (0: the upstream's SETTINGS_MAX_CONCURRENT_STREAMS for HTTP/2, 100 for HTTP/3)")
 	fs.IntVar(&o.pool.QueueLength, "queue-length", 1024, "requests that may wait for an upstream stream at most (503 beyond)")
 	fs.DurationVar(&o.pool.QueueTimeout, "queue-timeout", 5*time.Second, "longest wait for an upstream stream (503 after)")
@@ -229,6 +230,8 @@ func (o *options) check() error {
 		return errors.New("-max-frame-size must be 16384 to 16777215 bytes")
 	case o.pool.H2Engine != "own" && o.pool.H2Engine != "x/net":
 		return fmt.Errorf("-h2-engine must be own or x/net, not %q", o.pool.H2Engine)
+	case o.pool.MaxSessionAge < 0:
+		return errors.New("-max-session-age must not be negative (0: sessions are kept)")
 	case o.pool.QUICIdleTimeout <= 0:
 		return errors.New("-quic-idle-timeout must be positive")
 	case o.pool.MaxSessions < 1:

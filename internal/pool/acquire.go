@@ -86,8 +86,15 @@ func (p *Pool) failFastLocked() bool {
 // is used only when no other has room and no session can be added now.
 func (p *Pool) pickLocked(tried []*entry) *entry {
 	var best, fallback *entry
+	var now time.Time
+	if p.cfg.MaxSessionAge > 0 {
+		now = time.Now()
+	}
 	for i := 0; i < len(p.sessions); {
 		e := p.sessions[i]
+		if !now.IsZero() && !now.Before(e.retireAt) && p.retireLocked(e, now) {
+			continue
+		}
 		st := e.s.State()
 		if st.Closed || st.Draining {
 			reason := "draining"
@@ -120,6 +127,27 @@ func (p *Pool) pickLocked(tried []*entry) *entry {
 		return fallback
 	}
 	return best
+}
+
+// retireLocked deals with e, past its age (Limits.MaxSessionAge), and reports whether it
+// dropped it: it does once another session that is not past its own age takes new streams, or
+// where no session may be added; else e serves on while the dial of its replacement runs (or
+// waits for its back-off: an upstream that cannot be reached keeps the sessions it has).
+func (p *Pool) retireLocked(e *entry, now time.Time) bool {
+	replaced := slices.ContainsFunc(p.sessions, func(o *entry) bool {
+		if o == e || !now.Before(o.retireAt) {
+			return false
+		}
+		st := o.s.State()
+		return !st.Closed && !st.Draining
+	})
+	if !replaced && len(p.sessions) < p.cfg.MaxSessions {
+		p.dialLocked()
+		return false
+	}
+	e.retired = true
+	p.dropLocked(e, "age")
+	return true
 }
 
 // canGrowLocked reports whether a session is being added or may be added
@@ -186,6 +214,16 @@ func (p *Pool) dropLocked(e *entry, reason string) {
 // Shutdown closes the sessions itself.
 func (p *Pool) closeLocked(e *entry) {
 	if p.closed {
+		return
+	}
+	if e.retired {
+		// It works: its GOAWAY tells the upstream that it ends on purpose, with no stream
+		// left behind (RFC 9113 6.8).
+		p.wg.Go(func() {
+			if e.s.Shutdown(p.ctx) != nil {
+				e.s.Close()
+			}
+		})
 		return
 	}
 	p.wg.Go(func() { e.s.Close() })

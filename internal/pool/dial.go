@@ -2,6 +2,7 @@ package pool
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
@@ -48,7 +49,8 @@ func (p *Pool) runDial(id uint64) {
 		p.log.Info().Int("failures", p.dial.failures).Msg("upstream reachable again")
 	}
 	p.dial = dialState{}
-	p.sessions = append(p.sessions, &entry{id: id, s: s, lastIdle: time.Now()})
+	now := time.Now()
+	p.sessions = append(p.sessions, &entry{id: id, s: s, lastIdle: now, retireAt: p.retireAt(now)})
 	p.log.Debug().Uint64("session", id).Int("sessions", len(p.sessions)).Msg("session up")
 	p.grantLocked()
 	p.mu.Unlock()
@@ -79,4 +81,14 @@ func (p *Pool) unreachableLocked(err error, msg string) {
 		p.log.Error().Err(err).Dur("backoff_ms", d.backoff).Msg(msg)
 	}
 	d.err = err
+}
+
+// retireAt is when a session dialed now retires (Limits.MaxSessionAge): its age less up to a
+// tenth of it at random; zero without an age.
+func (p *Pool) retireAt(now time.Time) time.Time {
+	age := p.cfg.MaxSessionAge
+	if age <= 0 {
+		return time.Time{}
+	}
+	return now.Add(age - time.Duration(rand.Int64N(int64(age)/10+1)))
 }

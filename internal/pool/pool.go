@@ -55,6 +55,14 @@ type Limits struct {
 	// is then retried only if no byte of its body was read.
 	ReplayBuffer int
 
+	// MaxSessionAge retires a session this long after its dial, less up to a tenth at random,
+	// so that sessions dialed together do not retire together: it takes no new streams once
+	// another session is up, which it has dialed for, and is shut down (GOAWAY) once its
+	// streams have ended. A new session dials the upstream's name anew, so that a change of its
+	// addresses, or of the host a load balancer in front of it picks, is followed. 0: sessions
+	// are kept while they work.
+	MaxSessionAge time.Duration
+
 	// FailWhileUnreachable makes every request fail at once while the last dial failed and
 	// no session is up; one past the back-off only starts the next dial, in the background.
 	// For a pool that has a fallback, which serves the request meanwhile without waiting for
@@ -115,6 +123,8 @@ type entry struct {
 	lastIdle time.Time // guarded by Pool.mu
 	dropped  bool      // guarded by Pool.mu; out of sessions, takes no new streams
 	full     bool      // guarded by Pool.mu; refused a reservation while live: passed over until a stream ends
+	retireAt time.Time // set at the dial; zero: never (Limits.MaxSessionAge)
+	retired  bool      // guarded by Pool.mu; dropped for its age, so shut down rather than closed
 }
 
 // State is a snapshot of a Pool.
@@ -134,7 +144,7 @@ func New(cfg Config) (*Pool, error) {
 		return nil, errors.New("pool: Config.Dial is nil")
 	}
 	if cfg.MaxSessions < 0 || cfg.MaxStreamsPerSession < 0 || cfg.QueueLength < 0 ||
-		cfg.QueueTimeout < 0 || cfg.ReplayBuffer < 0 {
+		cfg.QueueTimeout < 0 || cfg.ReplayBuffer < 0 || cfg.MaxSessionAge < 0 {
 		return nil, errors.New("pool: negative limit in Config")
 	}
 	if cfg.MaxSessions == 0 {
