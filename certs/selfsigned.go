@@ -1,9 +1,11 @@
 package certs
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -21,6 +23,20 @@ func SelfSigned(hosts ...string) (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("certs: key: %w", err)
 	}
+	return selfSigned(key, x509.KeyUsageDigitalSignature, hosts)
+}
+
+// SelfSignedRSA is SelfSigned with a 2048-bit RSA key, which old clients that take no ECDSA
+// need, and which the RSA key exchange (TLS_RSA_WITH_*) encrypts to.
+func SelfSignedRSA(hosts ...string) (tls.Certificate, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("certs: key: %w", err)
+	}
+	return selfSigned(key, x509.KeyUsageDigitalSignature|x509.KeyUsageKeyEncipherment, hosts)
+}
+
+func selfSigned(key crypto.Signer, usage x509.KeyUsage, hosts []string) (tls.Certificate, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("certs: serial: %w", err)
@@ -30,7 +46,7 @@ func SelfSigned(hosts ...string) (tls.Certificate, error) {
 		Subject:               pkix.Name{CommonName: "muxgate self-signed"},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		KeyUsage:              usage | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -42,7 +58,7 @@ func SelfSigned(hosts ...string) (tls.Certificate, error) {
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("certs: sign: %w", err)
 	}

@@ -5,6 +5,7 @@ package certs
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -29,6 +30,7 @@ type Store struct {
 	certs []tls.Certificate // guarded by mu; in the order of pairs, the first is the default
 
 	tickets *Tickets // set by UseTickets, before ServerConfig; nil: crypto/tls's keys
+	policy  Policy   // set by UsePolicy, before ServerConfig
 
 	once   sync.Once
 	config *tls.Config // ServerConfig's, made once
@@ -73,8 +75,11 @@ func (s *Store) Reload() error {
 	return nil
 }
 
-// GetCertificate picks the first certificate whose names match the client's SNI, or the first
-// certificate when none matches or the client sent no SNI. It fits tls.Config.GetCertificate.
+// GetCertificate picks the first certificate that the client can use whose names match its
+// SNI; where none does, or the client sent no SNI (as some old clients do not), the first one
+// the client can use; else the first certificate. So an ECDSA and an RSA certificate for one
+// name serve clients that take ECDSA and those that take only RSA alike. It fits
+// tls.Config.GetCertificate.
 func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -87,6 +92,11 @@ func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 			if hello.SupportsCertificate(&s.certs[i]) == nil && matches(&s.certs[i], name) {
 				return &s.certs[i], nil
 			}
+		}
+	}
+	for i := range s.certs {
+		if hello.SupportsCertificate(&s.certs[i]) == nil {
+			return &s.certs[i], nil
 		}
 	}
 	return &s.certs[0], nil
@@ -122,13 +132,18 @@ func (s *Store) ServerConfig() *tls.Config {
 	return s.config
 }
 
+// UsePolicy has ServerConfig's configuration take pol's protocol versions and cipher suites. It
+// must come before ServerConfig.
+func (s *Store) UsePolicy(pol Policy) { s.policy = pol }
+
 // UseTickets has ServerConfig's configuration seal and open session tickets with t's keys, in
 // place of keys that crypto/tls makes and keeps to itself. It must come before ServerConfig.
 func (s *Store) UseTickets(t *Tickets) { s.tickets = t }
 
 func (s *Store) newServerConfig() *tls.Config {
 	c := &tls.Config{
-		MinVersion:     tls.VersionTLS12,
+		MinVersion:     cmp.Or(s.policy.MinVersion, tls.VersionTLS12),
+		CipherSuites:   s.policy.CipherSuites,
 		NextProtos:     []string{"http/1.1", "http/1.0"},
 		GetCertificate: s.GetCertificate,
 	}

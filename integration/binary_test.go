@@ -30,6 +30,8 @@ var flagDefaults = map[string]string{
 	"cert":                    "",
 	"key":                     "",
 	"tls-ticket-keys":         "default: keys of muxgate's own",
+	"tls-min-version":         `(default "1.2")`,
+	"tls-ciphers":             "default: crypto/tls's defaults",
 	"upstream":                "",
 	"upstream-ca":             "default: system roots",
 	"upstream-server-name":    "default: the URL's host",

@@ -22,6 +22,9 @@ type options struct {
 	listenTLSP listFlag // -listen-tls-proxy
 	cert, key  listFlag
 	ticketKeys string // -tls-ticket-keys
+	tlsMin     string // -tls-min-version
+	tlsCiphers string // -tls-ciphers
+	tlsPolicy  certs.Policy
 	upstreams  listFlag
 	health     gateway.HealthCheck
 	upCA       string
@@ -93,6 +96,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(&o.listenTLSP, "listen-tls-proxy", "HTTP/1.1-over-TLS listener `host:port` behind a TCP load balancer that passes TLS through: as -listen-proxy, the PROXY header before the TLS handshake. Repeatable; needs -cert and -key")
 	fs.Var(&o.cert, "cert", "certificate chain `file` (PEM) for the TLS listeners, repeatable; chosen by SNI, first is the default")
 	fs.Var(&o.key, "key", "private key `file` (PEM) for the -cert of the same position")
+	fs.StringVar(&o.tlsMin, "tls-min-version", "1.2", "lowest TLS `version` the TLS listeners accept: 1.0, 1.1, 1.2 or 1.3 (1.0 and 1.1 for old clients only: RFC 8996 deprecates them)")
+	fs.StringVar(&o.tlsCiphers, "tls-ciphers", "", "comma-separated `list` of the cipher suites the TLS listeners accept for TLS 1.0 to 1.2, by their IANA names (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,...), crypto/tls's insecure ones included, for old clients that need the RSA key exchange or 3DES (default: crypto/tls's defaults; TLS 1.3's are not configurable)")
 	fs.StringVar(&o.ticketKeys, "tls-ticket-keys", "", "`file` of TLS session ticket keys for the TLS listeners, one a line, 32 random bytes in base64 each (openssl rand -base64 32): the first seals new tickets, all open them; reloaded on SIGHUP; give several processes the same file for their clients to resume on any (default: keys of muxgate's own, a new one each day, handed to the new process of an upgrade)")
 	fs.Var(&o.upstreams, "upstream", "upstream `URL`: h2c://host:port (HTTP/2 clear text), https://host:port (HTTP/2 over TLS), h3://host:port (HTTP/3 over QUIC) or h3+h2://host:port (HTTP/3, falling back to HTTP/2 over TLS); repeatable: requests are spread over several upstreams of one scheme (h2c, or the others), an unreachable one passed over")
 	fs.StringVar(&o.upCA, "upstream-ca", "", "CA certificates `file` (PEM) to verify an https, h3 or h3+h2 upstream (default: system roots)")
@@ -265,6 +270,9 @@ func (o *options) check() error {
 			return errors.New("timeouts must be positive")
 		}
 	}
+	if err := o.parseTLSPolicy(); err != nil {
+		return err
+	}
 	if _, err := parseLevel(o.logLevel); err != nil {
 		return err
 	}
@@ -280,7 +288,27 @@ func (o *options) serverTLS() (*certs.Store, error) {
 	for i := range o.cert {
 		pairs[i] = certs.Pair{CertFile: o.cert[i], KeyFile: o.key[i]}
 	}
-	return certs.Load(pairs...)
+	store, err := certs.Load(pairs...)
+	if err == nil {
+		store.UsePolicy(o.tlsPolicy)
+	}
+	return store, err
+}
+
+// parseTLSPolicy reads -tls-min-version and -tls-ciphers into tlsPolicy.
+func (o *options) parseTLSPolicy() error {
+	v, err := certs.ParseVersion(o.tlsMin)
+	if err != nil {
+		return fmt.Errorf("-tls-min-version: %w", err)
+	}
+	o.tlsPolicy.MinVersion = v
+	if o.tlsCiphers == "" {
+		return nil
+	}
+	if o.tlsPolicy.CipherSuites, err = certs.ParseCipherSuites(o.tlsCiphers); err != nil {
+		return fmt.Errorf("-tls-ciphers: %w", err)
+	}
+	return nil
 }
 
 func usage(fs *flag.FlagSet, w io.Writer) {

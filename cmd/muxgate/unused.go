@@ -16,6 +16,9 @@ func warnUnused(o *options, log zerolog.Logger) {
 	if len(o.cert) > 0 && o.tlsListeners() == 0 {
 		log.Warn().Msg("-cert and -key are unused: they serve -listen-tls and -listen-tls-proxy, and none is given")
 	}
+	if (o.tlsMin != "" && o.tlsMin != "1.2" || o.tlsCiphers != "") && o.tlsListeners() == 0 {
+		log.Warn().Msg("-tls-min-version and -tls-ciphers are unused: they serve -listen-tls and -listen-tls-proxy, and none is given")
+	}
 	if o.ticketKeys != "" && o.tlsListeners() == 0 {
 		log.Warn().Msg("-tls-ticket-keys is unused: the keys serve -listen-tls and -listen-tls-proxy, and none is given")
 	}
