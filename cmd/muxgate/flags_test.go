@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"os"
 	"slices"
 	"strings"
@@ -130,6 +131,29 @@ func TestFlagsFile(t *testing.T) {
 	for _, bad := range []string{path + ".missing", t.TempDir()} {
 		if _, err := parseFlags([]string{"-flags-file", bad}, nil); err == nil || !strings.Contains(err.Error(), "-flags-file") {
 			t.Errorf("-flags-file %s: %v, want an error naming the flag", bad, err)
+		}
+	}
+}
+
+// TestTLSPolicyFlags: -tls-min-version and -tls-ciphers become the TLS listeners' policy, and a
+// bad value is a usage error that names the flag.
+func TestTLSPolicyFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-upstream", "h2c://127.0.0.1:1", "-tls-min-version", "1.0",
+		"-tls-ciphers", "TLS_RSA_WITH_AES_128_CBC_SHA,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.tlsPolicy.MinVersion != tls.VersionTLS10 || !slices.Equal(o.tlsPolicy.CipherSuites,
+		[]uint16{tls.TLS_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}) {
+		t.Errorf("policy %+v", o.tlsPolicy)
+	}
+	if o, err := parseFlags([]string{"-upstream", "h2c://127.0.0.1:1"}, nil); err != nil || o.tlsPolicy.MinVersion != tls.VersionTLS12 || o.tlsPolicy.CipherSuites != nil {
+		t.Errorf("default policy %+v, %v; want TLS 1.2 and crypto/tls's suites", o.tlsPolicy, err)
+	}
+	for _, args := range [][]string{{"-tls-min-version", "1.4"}, {"-tls-ciphers", "AES128-SHA"}} {
+		_, err := parseFlags(append([]string{"-upstream", "h2c://127.0.0.1:1"}, args...), nil)
+		if err == nil || !strings.HasPrefix(err.Error(), args[0]+":") {
+			t.Errorf("%q: %v, want an error naming the flag", args, err)
 		}
 	}
 }
