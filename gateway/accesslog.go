@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"net/http"
 	"time"
 
@@ -57,6 +58,13 @@ func (p *proxy) logAccess(rec *record) {
 		ev.Str("upstream_proto", i.Protocol).Uint64("session", i.SessionID).Uint64("stream", i.StreamID)
 		if i.Attempts > 1 {
 			ev.Int("attempts", i.Attempts)
+		}
+	}
+	if st := rec.in.TLS; st != nil {
+		// What raising -tls-min-version or changing -tls-ciphers would take from whom.
+		ev.Str("tls_version", tls.VersionName(st.Version)).Str("tls_cipher", tls.CipherSuiteName(st.CipherSuite))
+		if st.DidResume {
+			ev.Bool("tls_resumed", true)
 		}
 	}
 	if p.forward.requestID != "" && rec.info != nil {

@@ -143,6 +143,9 @@ func (m *metrics) write(e *expo) {
 	e.sample(h+"_count", float64(total))
 }
 
+// tlsVersions are the values of the version label: [i] is TLS 1.i, as in h1.State.TLSHandshakes.
+var tlsVersions = [len(h1.State{}.TLSHandshakes)]string{"1.0", "1.1", "1.2", "1.3"}
+
 // writeFront writes the client side's gauges.
 func writeFront(e *expo, g *Gateway) {
 	st := g.front.State()
@@ -152,9 +155,12 @@ func writeFront(e *expo, g *Gateway) {
 	e.sample("muxgate_client_connections_total", float64(st.Accepted))
 	e.family("muxgate_client_tls_failures_total", "counter", "TLS client connections closed before a request: a failed or timed-out handshake, or ALPN that chose another protocol.")
 	e.sample("muxgate_client_tls_failures_total", float64(st.TLSFailures))
-	e.family("muxgate_client_tls_handshakes_total", "counter", "TLS client handshakes completed; resumed=\"true\" those that resumed an earlier session with a ticket, without a full handshake.")
-	e.sample("muxgate_client_tls_handshakes_total", float64(st.TLSFull), "resumed", "false")
-	e.sample("muxgate_client_tls_handshakes_total", float64(st.TLSResumed), "resumed", "true")
+	e.family("muxgate_client_tls_handshakes_total", "counter", "TLS client handshakes completed, by protocol version; resumed=\"true\" those that resumed an earlier session with a ticket, without a full handshake.")
+	for i, n := range st.TLSHandshakes {
+		v := tlsVersions[i]
+		e.sample("muxgate_client_tls_handshakes_total", float64(n.Full), "resumed", "false", "version", v)
+		e.sample("muxgate_client_tls_handshakes_total", float64(n.Resumed), "resumed", "true", "version", v)
+	}
 	e.family("muxgate_client_proxy_header_failures_total", "counter", "Client connections to a -listen-proxy or -listen-tls-proxy listener closed because they did not begin with a valid PROXY protocol header.")
 	e.sample("muxgate_client_proxy_header_failures_total", float64(st.ProxyFailures))
 	e.family("muxgate_client_requests_active", "gauge", "Client requests being handled or answered.")

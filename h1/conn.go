@@ -505,10 +505,12 @@ func (c *conn) handshake() bool {
 	}
 	c.rwc.SetWriteDeadline(time.Time{})
 	st := tc.ConnectionState()
-	if st.DidResume {
-		c.s.tlsResumed.Add(1)
-	} else {
-		c.s.tlsFull.Add(1)
+	if v := int(st.Version) - tls.VersionTLS10; v >= 0 && v < len(c.s.tlsFull) {
+		if st.DidResume {
+			c.s.tlsResumed[v].Add(1)
+		} else {
+			c.s.tlsFull[v].Add(1)
+		}
 	}
 	if p := st.NegotiatedProtocol; p != "" && p != "http/1.1" && p != "http/1.0" {
 		// ALPN chose a protocol this package does not speak (the listener's tls.Config offered

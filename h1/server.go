@@ -78,15 +78,15 @@ type Server struct {
 	// a connection accepted since is closed too.
 	aborted bool
 
-	open       atomic.Int64  // connections open
-	accepted   atomic.Uint64 // connections accepted since New
-	tlsFails   atomic.Uint64 // TLS connections that failed their handshake or negotiated another protocol
-	tlsFull    atomic.Uint64 // full TLS handshakes completed
-	tlsResumed atomic.Uint64 // TLS handshakes completed that resumed a session
-	proxyFails atomic.Uint64 // connections closed for want of a valid PROXY header
-	active     atomic.Int64  // requests whose handler is running or whose response is being written
-	requests   atomic.Uint64 // requests handled since New
-	clock      clock         // read anywhere; set by the watch goroutine
+	open       atomic.Int64     // connections open
+	accepted   atomic.Uint64    // connections accepted since New
+	tlsFails   atomic.Uint64    // TLS connections that failed their handshake or negotiated another protocol
+	tlsFull    [4]atomic.Uint64 // full TLS handshakes completed, by version: [i] is TLS 1.i
+	tlsResumed [4]atomic.Uint64 // TLS handshakes completed that resumed a session, by version
+	proxyFails atomic.Uint64    // connections closed for want of a valid PROXY header
+	active     atomic.Int64     // requests whose handler is running or whose response is being written
+	requests   atomic.Uint64    // requests handled since New
+	clock      clock            // read anywhere; set by the watch goroutine
 
 	watchTicks atomic.Uint64 // watchTick periods since the watch goroutine started, from 1
 	sweepList  []*conn       // the watch goroutine's own: the connections of one sweep
@@ -99,9 +99,8 @@ type State struct {
 	// TLSFailures counts TLS connections closed before a request: a failed or timed-out
 	// handshake, or ALPN that chose a protocol other than HTTP/1.x.
 	TLSFailures uint64
-	// TLSFull counts the full TLS handshakes completed, TLSResumed those that resumed an earlier
-	// session instead (RFC 8446 2.2).
-	TLSFull, TLSResumed uint64
+	// TLSHandshakes counts the TLS handshakes completed, by protocol version: [i] is TLS 1.i.
+	TLSHandshakes [4]TLSCount
 	// ProxyFailures counts connections closed because they did not begin with a valid PROXY
 	// header within HeaderTimeout (ServeProxyProtocol).
 	ProxyFailures uint64
@@ -255,18 +254,26 @@ func (s *Server) closeLot() {
 	lot.close()
 }
 
+// TLSCount counts the TLS handshakes of one protocol version.
+type TLSCount struct {
+	Full    uint64 // full handshakes
+	Resumed uint64 // handshakes that resumed an earlier session instead (RFC 8446 2.2)
+}
+
 // State returns the server's current load.
 func (s *Server) State() State {
-	return State{
+	st := State{
 		Conns:         int(s.open.Load()),
 		Accepted:      s.accepted.Load(),
 		TLSFailures:   s.tlsFails.Load(),
-		TLSFull:       s.tlsFull.Load(),
-		TLSResumed:    s.tlsResumed.Load(),
 		ProxyFailures: s.proxyFails.Load(),
 		Active:        int(s.active.Load()),
 		Requests:      s.requests.Load(),
 	}
+	for i := range st.TLSHandshakes {
+		st.TLSHandshakes[i] = TLSCount{Full: s.tlsFull[i].Load(), Resumed: s.tlsResumed[i].Load()}
+	}
+	return st
 }
 
 // beginShutdown stops the accept loops: no listener or connection is added after it.

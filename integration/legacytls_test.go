@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"muxgate/certs"
 	"muxgate/internal/demo"
@@ -23,15 +24,16 @@ func TestBinaryLegacyTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	rsaCert, rsaKey := writeCertPEM(t, rsa)
-	start := func(extra ...string) string {
+	start := func(extra ...string) (*proc, string) {
 		t.Helper()
 		args := append([]string{"-upstream", u.url, "-listen-tls", "127.0.0.1:0", "-cert", ecCert, "-key", ecKey,
-			"-cert", rsaCert, "-key", rsaKey, "-log-format", "json", "-access-log", "off"}, extra...)
-		_, addrs := startBinary(t, args...).waitServing(1)
-		return "https://" + addrs[0] + "/bytes/5"
+			"-cert", rsaCert, "-key", rsaKey, "-log-format", "json"}, extra...)
+		p := startBinary(t, args...)
+		_, addrs := p.waitServing(1)
+		return p, "https://" + addrs[0] + "/bytes/5"
 	}
-	legacy := start("-tls-min-version", "1.0", "-tls-ciphers", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_RSA_WITH_AES_128_CBC_SHA")
-	strict := start()
+	p, legacy := start("-tls-min-version", "1.0", "-tls-ciphers", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_RSA_WITH_AES_128_CBC_SHA")
+	_, strict := start("-access-log", "off")
 	// OpenSSL 3 refuses TLS 1.0's SHA-1 at its default security level: SECLEVEL=0 lets it offer
 	// what an old client would.
 	old := func(url string) (string, error) {
@@ -41,6 +43,11 @@ func TestBinaryLegacyTLS(t *testing.T) {
 	}
 	if out, err := old(legacy); err != nil || !strings.HasPrefix(out, "200") {
 		t.Errorf("old client to a muxgate that takes it: %v, %q; want 200", err, out)
+	}
+	// The access log says which clients an operator would lose by raising the version.
+	line := waitLine(t, p.stdoutLines, "the old client's access-log line", 10*time.Second, func(l logLine) bool { return l.str("target") == "/bytes/5" })
+	if v, c := line.str("tls_version"), line.str("tls_cipher"); v != "TLS 1.0" || c != "TLS_RSA_WITH_AES_128_CBC_SHA" {
+		t.Errorf("access log: tls_version %q, tls_cipher %q; want TLS 1.0 and TLS_RSA_WITH_AES_128_CBC_SHA", v, c)
 	}
 	if out, err := old(strict); err == nil {
 		t.Errorf("old client to a muxgate at its defaults: %q, want a failed handshake", out)
