@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/netip"
 
 	"golang.org/x/net/http2"
 
+	"muxgate/internal/addrs"
 	"muxgate/internal/pool"
 )
 
@@ -18,7 +20,7 @@ func (p *Pool) dial(ctx context.Context, id uint64) (pool.Session, error) {
 	defer cancel()
 	open := p.dialConn
 	if open == nil {
-		open = p.connect
+		open = func(ctx context.Context) (net.Conn, error) { return p.connect(ctx, id) }
 	}
 	c, err := open(ctx)
 	if err != nil {
@@ -48,11 +50,18 @@ func (p *Pool) dialXNet(ctx context.Context, id uint64, c net.Conn) (pool.Sessio
 	return &session{id: id, cc: cc, conn: w, timeout: p.cfg.ResponseTimeout}, nil
 }
 
-// connect dials cfg.Address and, for TLS, completes the handshake with
-// ALPN h2.
-func (p *Pool) connect(ctx context.Context) (net.Conn, error) {
+// connect dials cfg.Address, the turn-th dial of the pool (its session's number): its host's
+// addresses from the turn-th on (see addrs.Resolve), until one connects. For TLS it then
+// completes the handshake with ALPN h2.
+func (p *Pool) connect(ctx context.Context, turn uint64) (net.Conn, error) {
+	to, err := addrs.Resolve(ctx, p.cfg.Lookup, "tcp", p.cfg.Address, turn)
+	if err != nil {
+		return nil, err
+	}
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", p.cfg.Address)
+	c, err := addrs.Dial(ctx, to, func(ctx context.Context, a netip.AddrPort) (net.Conn, error) {
+		return d.DialContext(ctx, "tcp", a.String())
+	})
 	if err != nil || p.tls == nil {
 		return c, err
 	}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"muxgate/h2/internal/h2conn"
+	"muxgate/internal/addrs"
 	"muxgate/internal/pool"
 )
 
@@ -67,6 +68,10 @@ type Config struct {
 
 	// Address is the upstream's host:port. Required.
 	Address string
+
+	// Lookup finds the addresses of Address's host, which successive sessions dial in turn,
+	// each dial going on to the next address while one fails. nil: the system's resolver.
+	Lookup addrs.LookupFunc
 
 	// Engine chooses the session every connection of the Pool runs on.
 	// "" (the zero value) or EngineOwn: our own; EngineXNet: x/net's

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,19 +34,26 @@ import (
 
 // upstream is a real x/net/http2 server on a loopback listener, h2c or TLS.
 type upstream struct {
-	addr string
-	tls  *tls.Config // client config trusting the server; nil for h2c
+	addr     string
+	tls      *tls.Config   // client config trusting the server; nil for h2c
+	accepted *atomic.Int64 // connections accepted
 }
 
 // startUpstream serves h on 127.0.0.1:0 until the test ends, then closes
 // the listener and every connection and waits for the serving goroutines.
 func startUpstream(t testing.TB, useTLS bool, maxStreams uint32, h http.Handler) upstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startUpstreamAt(t, "127.0.0.1:0", useTLS, maxStreams, h)
+}
+
+// startUpstreamAt is startUpstream on addr.
+func startUpstreamAt(t testing.TB, addr string, useTLS bool, maxStreams uint32, h http.Handler) upstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := upstream{addr: ln.Addr().String()}
+	u := upstream{addr: ln.Addr().String(), accepted: new(atomic.Int64)}
 	var serverTLS *tls.Config
 	if useTLS {
 		cert, pool := selfSigned(t)
@@ -64,6 +72,7 @@ func startUpstream(t testing.TB, useTLS bool, maxStreams uint32, h http.Handler)
 			if err != nil {
 				return
 			}
+			u.accepted.Add(1)
 			if serverTLS != nil {
 				c = tls.Server(c, serverTLS)
 			}

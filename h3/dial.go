@@ -9,6 +9,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	"muxgate/internal/addrs"
 	"muxgate/internal/pool"
 )
 
@@ -24,11 +25,13 @@ func (p *Pool) dial(ctx context.Context, id uint64) (pool.Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("h3: dial %s: %w", p.cfg.Address, err)
 	}
-	addr, err := resolve(ctx, p.cfg.Address)
+	to, err := addrs.Resolve(ctx, p.cfg.Lookup, "udp", p.cfg.Address, id)
 	if err != nil {
 		return nil, fmt.Errorf("h3: dial %s: %w", p.cfg.Address, err)
 	}
-	conn, err := udp.Dial(ctx, addr, p.tls, p.quic)
+	conn, err := addrs.Dial(ctx, to, func(ctx context.Context, a netip.AddrPort) (*quic.Conn, error) {
+		return udp.Dial(ctx, net.UDPAddrFromAddrPort(a), p.tls, p.quic)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("h3: dial %s: %w", p.cfg.Address, err)
 	}
@@ -66,27 +69,4 @@ func (p *Pool) socket() (*quic.Transport, error) {
 	}
 	p.udp = &quic.Transport{Conn: c}
 	return p.udp, nil
-}
-
-// resolve turns host:port into a UDP address, within ctx.
-func resolve(ctx context.Context, address string) (*net.UDPAddr, error) {
-	host, port, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil, err
-	}
-	n, err := net.DefaultResolver.LookupPort(ctx, "udp", port)
-	if err != nil {
-		return nil, err
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(n))), nil
-	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil {
-		return nil, err
-	}
-	if len(ips) == 0 {
-		return nil, fmt.Errorf("no address for %s", host)
-	}
-	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ips[0].Unmap(), uint16(n))), nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/quic-go/quic-go/http3"
 	"github.com/rs/zerolog"
 
+	"muxgate/internal/addrs"
 	"muxgate/internal/pool"
 )
 
@@ -47,6 +48,10 @@ type Config struct {
 
 	// Address is the upstream's host:port (UDP). Required.
 	Address string
+
+	// Lookup finds the addresses of Address's host, which successive sessions dial in turn,
+	// each dial going on to the next address while one fails. nil: the system's resolver.
+	Lookup addrs.LookupFunc
 
 	// TLS holds the roots, server name and verification settings. NextProtos
 	// is forced to ["h3"] and MinVersion to TLS 1.3 (RFC 9001 4.2); the
