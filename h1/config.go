@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"math"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -49,6 +50,16 @@ type Config struct {
 	// request; on TLS with a plain close, before the handshake (the one costly thing a refusal
 	// would otherwise spend). Zero (or negative) means no limit.
 	MaxConnsPerIP int
+
+	// RequestRatePerIP caps the requests of one client IP address per second, over all its
+	// connections, on average; RequestBurstPerIP is how many it may send at once before the
+	// average applies. A request beyond them is answered with 429 Too Many Requests (RFC 6585
+	// 4), a Retry-After field giving the seconds until the address may send another, and
+	// Connection: close, without reaching the handler. Zero (or negative) means no limit.
+	RequestRatePerIP float64
+	// RequestBurstPerIP: see RequestRatePerIP. Zero means a second's worth of the rate, at
+	// least 1.
+	RequestBurstPerIP int
 
 	// MaxHeaderBytes caps the request line plus the header section, in bytes. A larger head is
 	// answered with 431 (414 when the request line alone is too long because of its target).
@@ -233,6 +244,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConnsPerIP < 0 {
 		c.MaxConnsPerIP = 0
+	}
+	if c.RequestRatePerIP < 0 || math.IsNaN(c.RequestRatePerIP) {
+		c.RequestRatePerIP = 0
+	}
+	if c.RequestBurstPerIP <= 0 {
+		c.RequestBurstPerIP = max(1, int(math.Ceil(min(c.RequestRatePerIP, math.MaxInt32))))
 	}
 	if c.PipelineDepth <= 0 {
 		c.PipelineDepth = defaultPipelineDepth

@@ -44,8 +44,11 @@ type conn struct {
 
 	// Set by Server.addConn before the serve goroutine starts, or for a proxied connection by
 	// the serve goroutine once it has read the PROXY header; read-only after.
-	ip      netip.Addr // the client address counted against MaxConnsPerIP; zero if not counted
-	refused bool       // the address is at MaxConnsPerIP: refuse the connection
+	ip      netip.Addr    // the client address counted against MaxConnsPerIP; zero if not counted
+	refused bool          // the address is at MaxConnsPerIP: refuse the connection
+	rateIP  netip.Addr    // the client address whose requests are paced (RequestRatePerIP); zero if none
+	rate    *ipRate       // rateIP's pace in Server.rates; nil if none
+	retryIn time.Duration // how long until a request refused for its address's rate may be sent again
 
 	state atomic.Int32 // connState; idle <-> active by the serve goroutine, -> closed by anyone
 
@@ -556,6 +559,12 @@ func (c *conn) readRequest() (*response, error) {
 	if limit := c.s.lim.bodyBytes; limit > 0 && w.head.length > limit {
 		return w, errBodyTooLarge
 	}
+	if c.rate != nil {
+		var ok bool
+		if c.retryIn, ok = c.s.rates.take(c.rate, c.s.rates.now()); !ok {
+			return w, errTooManyRequests
+		}
+	}
 	if c.headUnarmed && w.head.framing != framingNone {
 		c.setReadDeadline(time.Now().Add(c.s.cfg.HeaderTimeout))
 	}
@@ -977,21 +986,43 @@ func (c *conn) replyError(e *statusError) {
 	if c.bw == nil {
 		c.bw = getWriter(c)
 	}
-	writeErrorReply(c.bw, e, c.s.clock.dateLine())
+	writeErrorHead(c.bw, e, c.s.clock.dateLine())
+	if e == errTooManyRequests {
+		writeRetryAfter(c.bw, retryAfter(c.retryIn))
+	}
+	writeErrorBody(c.bw, e)
 	c.bw.Flush()
 }
 
 // writeErrorReply writes the server's own answer to a refused request, with Connection: close.
 // dateLine is the Date field line (see clock.dateLine).
 func writeErrorReply(bw *bufio.Writer, e *statusError, dateLine []byte) {
+	writeErrorHead(bw, e, dateLine)
+	writeErrorBody(bw, e)
+}
+
+// writeErrorHead writes the status line and fields of writeErrorReply; more fields may follow.
+func writeErrorHead(bw *bufio.Writer, e *statusError, dateLine []byte) {
 	writeStatusLine(bw, e.code)
 	bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n")
 	bw.Write(dateLine)
 	bw.WriteString("Content-Length: ")
 	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(e.reason)+1), 10))
-	bw.WriteString("\r\n\r\n")
+	bw.WriteString("\r\n")
+}
+
+// writeErrorBody ends the head of writeErrorHead and writes the body of writeErrorReply.
+func writeErrorBody(bw *bufio.Writer, e *statusError) {
+	bw.WriteString("\r\n")
 	bw.WriteString(e.reason)
 	bw.WriteString("\n")
+}
+
+// writeRetryAfter writes a Retry-After field of seconds (RFC 9110 10.2.3).
+func writeRetryAfter(bw *bufio.Writer, seconds int64) {
+	bw.WriteString("Retry-After: ")
+	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), seconds, 10))
+	bw.WriteString("\r\n")
 }
 
 // closeGracefully closes after a complete response: it half-closes, then reads and drops what the

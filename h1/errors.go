@@ -136,6 +136,8 @@ var (
 	errBodyTooLarge = refusal(http.StatusRequestEntityTooLarge, "request body too large")
 	// RFC 9110 15.6.4: the client's address has MaxConnsPerIP connections open already.
 	errTooManyConns = refusal(http.StatusServiceUnavailable, "too many connections from this address")
+	// RFC 6585 4: the client's address sent more than RequestRatePerIP allows.
+	errTooManyRequests = refusal(http.StatusTooManyRequests, "too many requests from this address")
 	// The handler panicked before any byte of its response reached the client.
 	errHandlerPanic = refusal(http.StatusInternalServerError, "internal server error")
 )

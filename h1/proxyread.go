@@ -33,13 +33,14 @@ func (c *conn) readProxy() bool {
 	if src.IsValid() {
 		c.remoteAddr = src.String()
 	}
+	ip := clientIP(c.rwc)
+	if src.IsValid() {
+		ip = src.Addr().Unmap()
+	}
 	if c.s.cfg.MaxConnsPerIP > 0 {
-		ip := clientIP(c.rwc)
-		if src.IsValid() {
-			ip = src.Addr().Unmap()
-		}
 		c.s.countIP(c, ip)
 	}
+	c.s.paceIP(c, ip)
 	return true
 }
 

@@ -60,6 +60,7 @@ type Server struct {
 	listeners map[*net.Listener]struct{} // guarded by mu
 	conns     map[*conn]struct{}         // guarded by mu
 	perIP     map[netip.Addr]int         // guarded by mu: connections served per client address, with MaxConnsPerIP
+	rates     *rateTable                 // the pace of each client address, with RequestRatePerIP; nil without
 	lot       *parkingLot                // guarded by mu: the parked idle connections, from the first park; nil before
 	lotFailed bool                       // guarded by mu: the lot could not be made: connections do not park
 
@@ -115,7 +116,7 @@ func New(cfg Config, h http.Handler) *Server {
 	if h == nil {
 		h = http.NotFoundHandler()
 	}
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
 		lim:       cfg.limits(),
 		handler:   h,
@@ -128,6 +129,10 @@ func New(cfg Config, h http.Handler) *Server {
 		conns:     make(map[*conn]struct{}),
 		perIP:     make(map[netip.Addr]int),
 	}
+	if cfg.RequestRatePerIP > 0 {
+		s.rates = newRateTable(cfg.RequestRatePerIP, cfg.RequestBurstPerIP)
+	}
+	return s
 }
 
 // Serve accepts connections on ln and serves each on its own goroutine until Shutdown or Close;
@@ -333,9 +338,11 @@ func (s *Server) addConn(c *conn) bool {
 	if s.aborted {
 		return false
 	}
-	if s.cfg.MaxConnsPerIP > 0 && !c.proxied {
+	if !c.proxied {
 		// A proxied connection's address comes with its header (conn.readProxy).
-		s.countIPLocked(c, clientIP(c.rwc))
+		ip := clientIP(c.rwc)
+		s.countIPLocked(c, ip)
+		s.paceIP(c, ip)
 	}
 	s.conns[c] = struct{}{}
 	s.open.Add(1)
@@ -366,6 +373,13 @@ func (s *Server) countIPLocked(c *conn, ip netip.Addr) {
 	s.perIP[ip]++
 }
 
+// paceIP paces c's requests as those of ip, with RequestRatePerIP.
+func (s *Server) paceIP(c *conn, ip netip.Addr) {
+	if s.rates != nil && ip.IsValid() {
+		c.rateIP, c.rate = ip, s.rates.attach(ip)
+	}
+}
+
 // clientIP is the address a connection comes from, or the zero Addr if it is not an IP one.
 func clientIP(rwc net.Conn) netip.Addr {
 	if a, ok := rwc.RemoteAddr().(*net.TCPAddr); ok {
@@ -387,6 +401,9 @@ func (s *Server) dropConn(c *conn) {
 		}
 	}
 	s.mu.Unlock()
+	if c.rate != nil {
+		s.rates.detach(c.rateIP, c.rate)
+	}
 	s.open.Add(-1)
 	<-s.slots
 	if s.hook != nil {

@@ -23,7 +23,11 @@ func (s *Server) watchLoop() {
 		select {
 		case <-t.C:
 			s.clock.set(time.Now())
-			s.sweep(s.watchTicks.Add(1))
+			ticks := s.watchTicks.Add(1)
+			s.sweep(ticks)
+			if s.rates != nil && ticks%rateSweepTicks == 0 {
+				s.rates.sweep()
+			}
 		case <-s.done:
 			return
 		}

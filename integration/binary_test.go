@@ -42,6 +42,8 @@ var flagDefaults = map[string]string{
 	"health-check-interval":   "(default 5s)",
 	"max-sessions":            "(default 4)",
 	"max-session-age":         "",
+	"request-rate-per-ip":     "",
+	"request-burst-per-ip":    "",
 	"max-streams-per-session": "0: the upstream's",
 	"queue-length":            "(default 1024)",
 	"queue-timeout":           "(default 5s)",

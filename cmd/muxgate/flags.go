@@ -139,6 +139,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.front.BodyReadTimeout, "body-read-timeout", 30*time.Second, "a client that sends none of its announced request body for this long is cut off")
 	fs.IntVar(&o.front.MinBodyRate, "min-body-rate", 1024, "a client whose request body arrives slower than this many bytes per second on average, once the server has waited 5s for it, is cut off (0: off)")
 	fs.Int64Var(&o.front.MaxBodyBytes, "max-body-bytes", 0, "request body bytes at most (413 beyond: at once for a larger Content-Length, when a chunked body passes it otherwise; 0: no limit)")
+	fs.Float64Var(&o.front.RequestRatePerIP, "request-rate-per-ip", 0, "requests per second one client IP address may send on average, over all its connections (0: no limit); beyond it and -request-burst-per-ip, 429 with Retry-After and close")
+	fs.IntVar(&o.front.RequestBurstPerIP, "request-burst-per-ip", 0, "requests one client IP address may send at once before -request-rate-per-ip applies (0: a second's worth of the rate)")
 	fs.IntVar(&o.front.MaxConnsPerIP, "max-conns-per-ip", 0, "client connections per client IP address (0: no limit); beyond it 503 and close (TLS: close before the handshake)")
 
 	fs.BoolVar(&o.noXFF, "no-x-forwarded-for", false, "do not append the client address to X-Forwarded-For")
@@ -249,6 +251,8 @@ func (o *options) check() error {
 		return errors.New("-pipeline-depth must be 1 to 256")
 	case o.front.MaxPipelineBuffer < 1:
 		return errors.New("-max-pipeline-buffer must be at least 1 byte")
+	case o.front.RequestRatePerIP < 0 || o.front.RequestBurstPerIP < 0:
+		return errors.New("-request-rate-per-ip and -request-burst-per-ip must not be negative (0: no limit, a second's worth)")
 	case o.front.MinBodyRate < 0:
 		return errors.New("-min-body-rate must not be negative (0: off)")
 	case o.idleGC < 0:
