@@ -44,11 +44,9 @@ type conn struct {
 
 	// Set by Server.addConn before the serve goroutine starts, or for a proxied connection by
 	// the serve goroutine once it has read the PROXY header; read-only after.
-	ip      netip.Addr    // the client address counted against MaxConnsPerIP; zero if not counted
-	refused bool          // the address is at MaxConnsPerIP: refuse the connection
-	rateIP  netip.Addr    // the client address whose requests are paced (RequestRatePerIP); zero if none
-	rate    *ipRate       // rateIP's pace in Server.rates; nil if none
-	retryIn time.Duration // how long until a request refused for its address's rate may be sent again
+	ip      netip.Addr // the client address counted against MaxConnsPerIP; zero if not counted
+	refused bool       // the address is at MaxConnsPerIP: refuse the connection
+	rate    *ipRate    // the pace of the client address's requests (RequestRatePerIP); nil if none
 
 	state atomic.Int32 // connState; idle <-> active by the serve goroutine, -> closed by anyone
 
@@ -559,11 +557,8 @@ func (c *conn) readRequest() (*response, error) {
 	if limit := c.s.lim.bodyBytes; limit > 0 && w.head.length > limit {
 		return w, errBodyTooLarge
 	}
-	if c.rate != nil {
-		var ok bool
-		if c.retryIn, ok = c.s.rates.take(c.rate, c.s.rates.now()); !ok {
-			return w, errTooManyRequests
-		}
+	if c.rate != nil && !c.s.rates.take(c.rate, c.s.rates.now()) {
+		return w, errTooManyRequests
 	}
 	if c.headUnarmed && w.head.framing != framingNone {
 		c.setReadDeadline(time.Now().Add(c.s.cfg.HeaderTimeout))
@@ -988,7 +983,7 @@ func (c *conn) replyError(e *statusError) {
 	}
 	writeErrorHead(c.bw, e, c.s.clock.dateLine())
 	if e == errTooManyRequests {
-		writeRetryAfter(c.bw, retryAfter(c.retryIn))
+		writeRetryAfter(c.bw, retryAfter(c.s.rates.wait(c.rate, c.s.rates.now())))
 	}
 	writeErrorBody(c.bw, e)
 	c.bw.Flush()

@@ -30,7 +30,8 @@ type rateTable struct {
 // ipRate is one address's pace.
 type ipRate struct {
 	tat   atomic.Int64 // nanoseconds since rateTable.epoch
-	conns int          // guarded by rateTable.mu: connections that hold it
+	ip    netip.Addr
+	conns int // guarded by rateTable.mu: connections that hold it
 }
 
 // newRateTable paces perSecond requests of an address on average, burst of them at once.
@@ -53,22 +54,22 @@ func (t *rateTable) attach(ip netip.Addr) *ipRate {
 	defer t.mu.Unlock()
 	r := t.ips[ip]
 	if r == nil {
-		r = &ipRate{}
+		r = &ipRate{ip: ip}
 		t.ips[ip] = r
 	}
 	r.conns++
 	return r
 }
 
-// detach lets go of ip's entry r for a closed connection. The entry stays while its tat is in
-// the future, so that an address cannot clear its pace by closing its connections; sweep drops
-// it later.
-func (t *rateTable) detach(ip netip.Addr, r *ipRate) {
+// detach lets go of entry r for a closed connection. The entry stays while its tat is in the
+// future, so that an address cannot clear its pace by closing its connections; sweep drops it
+// later.
+func (t *rateTable) detach(r *ipRate) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r.conns--
 	if r.conns == 0 && r.tat.Load() <= t.now() {
-		delete(t.ips, ip)
+		delete(t.ips, r.ip)
 	}
 }
 
@@ -84,19 +85,23 @@ func (t *rateTable) sweep() {
 	}
 }
 
-// take counts a request of r's address at now. It reports whether the request may be served,
-// and if not, how long until one may.
-func (t *rateTable) take(r *ipRate, now int64) (wait time.Duration, ok bool) {
+// take counts a request of r's address at now, and reports whether it may be served.
+func (t *rateTable) take(r *ipRate, now int64) bool {
 	for {
 		tat := r.tat.Load()
 		next := max(tat, now)
 		if next-now > t.ahead {
-			return time.Duration(next - now - t.ahead), false
+			return false
 		}
 		if r.tat.CompareAndSwap(tat, next+t.interval) {
-			return 0, true
+			return true
 		}
 	}
+}
+
+// wait is how long after now r's address may send its next request: 0 if it may now.
+func (t *rateTable) wait(r *ipRate, now int64) time.Duration {
+	return time.Duration(max(0, max(r.tat.Load(), now)-now-t.ahead))
 }
 
 // retryAfter is the Retry-After value for a wait (RFC 9110 10.2.3): whole seconds, rounded up,

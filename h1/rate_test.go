@@ -16,27 +16,27 @@ func TestRatePace(t *testing.T) {
 	r := &ipRate{}
 	ms := func(n int64) int64 { return n * int64(time.Millisecond) }
 	for i := range 3 {
-		if _, ok := tb.take(r, 0); !ok {
+		if !tb.take(r, 0) {
 			t.Fatalf("request %d of the burst refused", i+1)
 		}
 	}
-	if wait, ok := tb.take(r, 0); ok || wait != 100*time.Millisecond {
+	if ok, wait := tb.take(r, 0), tb.wait(r, 0); ok || wait != 100*time.Millisecond {
 		t.Fatalf("beyond the burst: ok %v, wait %v; want refused for 100ms", ok, wait)
 	}
-	if wait, ok := tb.take(r, ms(99)); ok || wait != time.Millisecond {
+	if ok, wait := tb.take(r, ms(99)), tb.wait(r, ms(99)); ok || wait != time.Millisecond {
 		t.Fatalf("1 ms early: ok %v, wait %v", ok, wait)
 	}
-	if _, ok := tb.take(r, ms(100)); !ok {
+	if !tb.take(r, ms(100)) {
 		t.Fatal("after an interval: refused")
 	}
 	// Keeping to the rate, an address is always served; a pause refills the burst.
 	for now := ms(200); now < ms(2000); now += ms(100) {
-		if _, ok := tb.take(r, now); !ok {
+		if !tb.take(r, now) {
 			t.Fatalf("at the average rate, at %v: refused", time.Duration(now))
 		}
 	}
 	for i := range 3 {
-		if _, ok := tb.take(r, ms(5000)); !ok {
+		if !tb.take(r, ms(5000)) {
 			t.Fatalf("after a pause: request %d of the burst refused", i+1)
 		}
 	}
@@ -51,7 +51,7 @@ func TestRateConcurrent(t *testing.T) {
 	passed := 0
 	for range 200 {
 		wg.Go(func() {
-			if _, ok := tb.take(r, 0); ok {
+			if tb.take(r, 0) {
 				mu.Lock()
 				passed++
 				mu.Unlock()
@@ -71,19 +71,19 @@ func TestRateEntries(t *testing.T) {
 	ip := netip.MustParseAddr("192.0.2.1")
 	r := tb.attach(ip)
 	tb.take(r, tb.now())
-	tb.detach(ip, r)
+	tb.detach(r)
 	tb.sweep()
 	if again := tb.attach(ip); again != r {
 		t.Fatal("the entry of an address whose pace is ahead was dropped with its last connection")
 	}
-	tb.detach(ip, r)
+	tb.detach(r)
 	r.tat.Store(0)
 	tb.sweep()
 	if len(tb.ips) != 0 {
 		t.Errorf("%d entries after a sweep, want the caught-up one dropped", len(tb.ips))
 	}
 	quiet := netip.MustParseAddr("192.0.2.2")
-	tb.detach(quiet, tb.attach(quiet))
+	tb.detach(tb.attach(quiet))
 	if len(tb.ips) != 0 {
 		t.Error("an address that sent nothing stayed after its connection")
 	}

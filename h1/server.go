@@ -376,7 +376,7 @@ func (s *Server) countIPLocked(c *conn, ip netip.Addr) {
 // paceIP paces c's requests as those of ip, with RequestRatePerIP.
 func (s *Server) paceIP(c *conn, ip netip.Addr) {
 	if s.rates != nil && ip.IsValid() {
-		c.rateIP, c.rate = ip, s.rates.attach(ip)
+		c.rate = s.rates.attach(ip)
 	}
 }
 
@@ -402,7 +402,7 @@ func (s *Server) dropConn(c *conn) {
 	}
 	s.mu.Unlock()
 	if c.rate != nil {
-		s.rates.detach(c.rateIP, c.rate)
+		s.rates.detach(c.rate)
 	}
 	s.open.Add(-1)
 	<-s.slots
