@@ -90,6 +90,11 @@ type Config struct {
 	// access log gives as request_id (requestid.go). Empty: none.
 	RequestIDHeader string
 
+	// SetRequestFields are set on every request sent upstream, and SetResponseFields on every
+	// response relayed from the upstream, each in place of the fields of its name (see Field),
+	// after the gateway's own. Nil: none.
+	SetRequestFields, SetResponseFields []Field
+
 	// ShutdownTimeout bounds the drain after the serve context ends; 0: 30s.
 	ShutdownTimeout time.Duration
 

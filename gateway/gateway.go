@@ -87,6 +87,8 @@ func (g *Gateway) newProxy(t target) *proxy {
 			requestID:      textproto.CanonicalMIMEHeaderKey(cfg.RequestIDHeader),
 			requestIDLower: strings.ToLower(cfg.RequestIDHeader),
 		},
+		setReq:   newFieldSet(cfg.SetRequestFields),
+		setResp:  newFieldSet(cfg.SetResponseFields),
 		log:      cfg.Logger,
 		access:   cfg.AccessLog,
 		metrics:  g.metrics,

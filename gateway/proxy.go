@@ -33,6 +33,8 @@ type proxy struct {
 	scheme   string   // :scheme sent upstream, "http" or "https"
 	address  string   // host:port of the upstream, the URL's host
 	forward  forwarding
+	setReq   fieldSet       // Config.SetRequestFields
+	setResp  fieldSet       // Config.SetResponseFields
 	log      zerolog.Logger // process log, for the reason of each failure
 	access   zerolog.Logger // one line per request
 	metrics  *metrics       // nil: requests are counted for no one
@@ -256,6 +258,7 @@ func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *ht
 			h["Te"] = teTrailers
 		}
 		p.forward.add(h, r)
+		p.setReq.setHeader(h)
 	}
 	out := http.Request{
 		Method:        r.Method,
@@ -353,6 +356,7 @@ func (p *proxy) writeHead(w http.ResponseWriter, r *http.Request, resp *http.Res
 	if p.forward.via {
 		h["Via"] = appendVia(withoutEmptyLists(h["Via"]), viaResponse(resp))
 	}
+	p.setResp.setHeader(h)
 	w.WriteHeader(resp.StatusCode)
 }
 
@@ -372,7 +376,8 @@ func (p *proxy) head(w http.ResponseWriter, r *http.Request, resp *http.Response
 // and resp.Header nil: the same rules, applied to the list, which h1 writes without building a
 // header map. It reports false, having written nothing and left list[:len(list)] as it was,
 // where the map must serve: for trailers, a hop-by-hop field (which HTTP/2 forbids anyway), an
-// empty Via to leave out, or a ResponseWriter that is not h1's.
+// empty Via to leave out, a field that Config.SetResponseFields replaces, or a ResponseWriter
+// that is not h1's.
 func (p *proxy) writeFields(w http.ResponseWriter, r *http.Request, resp *http.Response, list []fieldlist.Field) bool {
 	if len(resp.Trailer) > 0 {
 		return false
@@ -381,7 +386,7 @@ func (p *proxy) writeFields(w http.ResponseWriter, r *http.Request, resp *http.R
 	for _, f := range list {
 		if f.Name == "content-length" {
 			hasLength = true // the pool kept only a valid one
-		} else if hopName(f.Name) || p.forward.via && f.Name == "via" && emptyList(f.Value) {
+		} else if hopName(f.Name) || p.forward.via && f.Name == "via" && emptyList(f.Value) || p.setResp.names(f.Name) {
 			return false
 		}
 	}
@@ -392,6 +397,7 @@ func (p *proxy) writeFields(w http.ResponseWriter, r *http.Request, resp *http.R
 		// After the upstream's own Via fields, as appendVia puts it (RFC 9110 7.6.3).
 		list = append(list, fieldlist.Field{Name: "via", Value: viaResponse(resp)[0]})
 	}
+	list = p.setResp.setList(list) // none of the upstream's fields has a set name (above)
 	return h1.WriteFields(w, resp.StatusCode, list)
 }
 

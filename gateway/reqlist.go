@@ -57,7 +57,7 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 	if p.forward.requestID != "" {
 		out = append(out, fieldlist.Field{Name: p.forward.requestIDLower, Value: newRequestID()})
 	}
-	return out
+	return p.setReq.setList(out)
 }
 
 // listedIn reports whether Connection values list the field name as an option (RFC 9110 7.6.1).

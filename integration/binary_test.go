@@ -44,6 +44,8 @@ var flagDefaults = map[string]string{
 	"max-session-age":         "",
 	"request-rate-per-ip":     "",
 	"request-burst-per-ip":    "",
+	"set-request-header":      "",
+	"set-response-header":     "",
 	"max-streams-per-session": "0: the upstream's",
 	"queue-length":            "(default 1024)",
 	"queue-timeout":           "(default 5s)",

@@ -39,6 +39,8 @@ type options struct {
 	noXFP      bool
 	noVia      bool
 	requestID  string
+	setReq     fieldsFlag // -set-request-header
+	setResp    fieldsFlag // -set-response-header
 	shutdown   time.Duration
 	metrics    string
 	idleGC     time.Duration
@@ -62,6 +64,26 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// fieldsFlag is a repeatable flag of header fields, "Name: value", checked as each is given.
+type fieldsFlag []gateway.Field
+
+func (l *fieldsFlag) String() string {
+	s := make([]string, len(*l))
+	for i, f := range *l {
+		s[i] = f.Name + ": " + f.Value
+	}
+	return strings.Join(s, ", ")
+}
+
+func (l *fieldsFlag) Set(v string) error {
+	f, err := gateway.ParseField(v)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, f)
+	return nil
+}
 
 // tlsListeners counts the TLS listeners o asks for.
 func (o *options) tlsListeners() int { return len(o.listenTLS) + len(o.listenTLSP) }
@@ -147,6 +169,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.noXFP, "no-x-forwarded-proto", false, "do not set X-Forwarded-Proto")
 	fs.BoolVar(&o.noVia, "no-via", false, "do not add Via to requests and responses")
 	fs.StringVar(&o.requestID, "request-id-header", "", "`name` of a field (X-Request-Id, say) that every request goes upstream with, set to a fresh ID of 32 hex digits in place of the client's, and that the access log gives as request_id (default: none)")
+	fs.Var(&o.setReq, "set-request-header", "`Name: value` set on every request sent upstream, in place of the client's fields of that name; Name: alone removes them; repeatable (not the framing or hop-by-hop fields, which muxgate sets)")
+	fs.Var(&o.setResp, "set-response-header", "`Name: value` set on every response from the upstream (Strict-Transport-Security: max-age=63072000, say), in place of the upstream's fields of that name; Name: alone removes them (Server:); repeatable")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "drain deadline after SIGTERM or SIGINT")
 	fs.DurationVar(&o.front.DrainGrace, "drain-grace", time.Second, "in a drain, how long a kept-alive connection waiting for its next request may still send it (answered with Connection: close) before it is closed (0: closed at once)")
 	fs.StringVar(&o.metrics, "metrics-listen", "", "`host:port` serving GET /metrics (Prometheus text format) and GET /healthz (503 once draining); default: none")

@@ -143,18 +143,20 @@ func buildConfig(o *options, log zerolog.Logger) (gateway.Config, built, error) 
 
 func (b *built) config(o *options, log zerolog.Logger) (gateway.Config, error) {
 	cfg := gateway.Config{
-		Front:            o.front,
-		Pool:             o.pool,
-		Upstream:         o.upstreams.first(),
-		Upstreams:        o.upstreams.rest(),
-		HealthCheck:      o.health,
-		UpstreamTimeout:  o.upTimeout,
-		NoForwardedFor:   o.noXFF,
-		NoForwardedProto: o.noXFP,
-		NoVia:            o.noVia,
-		RequestIDHeader:  o.requestID,
-		ShutdownTimeout:  o.shutdown,
-		MetricsAddr:      o.metrics,
+		Front:             o.front,
+		Pool:              o.pool,
+		Upstream:          o.upstreams.first(),
+		Upstreams:         o.upstreams.rest(),
+		HealthCheck:       o.health,
+		UpstreamTimeout:   o.upTimeout,
+		NoForwardedFor:    o.noXFF,
+		NoForwardedProto:  o.noXFP,
+		NoVia:             o.noVia,
+		RequestIDHeader:   o.requestID,
+		SetRequestFields:  o.setReq,
+		SetResponseFields: o.setResp,
+		ShutdownTimeout:   o.shutdown,
+		MetricsAddr:       o.metrics,
 	}
 	access, closer, err := newAccessLog(o.accessLog, o.logFlush, log)
 	if err != nil {
