@@ -95,6 +95,12 @@ type Config struct {
 	// after the gateway's own. Nil: none.
 	SetRequestFields, SetResponseFields []Field
 
+	// RedirectHTTPS, if not 0, is the port of an HTTPS listener that requests on the clear-text
+	// listeners are sent to: each gets 308 Permanent Redirect to its target over HTTPS on that
+	// port, and goes nowhere else, but for ACME's http-01 challenges
+	// (/.well-known/acme-challenge/), which go upstream. 0: clear-text requests are served.
+	RedirectHTTPS int
+
 	// ShutdownTimeout bounds the drain after the serve context ends; 0: 30s.
 	ShutdownTimeout time.Duration
 

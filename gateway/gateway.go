@@ -87,13 +87,14 @@ func (g *Gateway) newProxy(t target) *proxy {
 			requestID:      textproto.CanonicalMIMEHeaderKey(cfg.RequestIDHeader),
 			requestIDLower: strings.ToLower(cfg.RequestIDHeader),
 		},
-		setReq:   newFieldSet(cfg.SetRequestFields),
-		setResp:  newFieldSet(cfg.SetResponseFields),
-		log:      cfg.Logger,
-		access:   cfg.AccessLog,
-		metrics:  g.metrics,
-		timed:    logs(cfg.AccessLog) || g.metrics != nil,
-		draining: g.draining.Load,
+		setReq:       newFieldSet(cfg.SetRequestFields),
+		setResp:      newFieldSet(cfg.SetResponseFields),
+		redirectPort: cfg.RedirectHTTPS,
+		log:          cfg.Logger,
+		access:       cfg.AccessLog,
+		metrics:      g.metrics,
+		timed:        logs(cfg.AccessLog) || g.metrics != nil,
+		draining:     g.draining.Load,
 	}
 }
 

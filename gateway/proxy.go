@@ -28,24 +28,29 @@ type upstream interface {
 
 // proxy is the http.Handler that h1 serves: one client request in, one upstream stream out.
 type proxy struct {
-	up       upstream
-	upNames  []string // for the access log: the upstreams' URLs as configured, in order
-	scheme   string   // :scheme sent upstream, "http" or "https"
-	address  string   // host:port of the upstream, the URL's host
-	forward  forwarding
-	setReq   fieldSet       // Config.SetRequestFields
-	setResp  fieldSet       // Config.SetResponseFields
-	log      zerolog.Logger // process log, for the reason of each failure
-	access   zerolog.Logger // one line per request
-	metrics  *metrics       // nil: requests are counted for no one
-	timed    bool           // the access log writes lines or the metrics count, so requests are timed
-	draining func() bool    // reports whether the gateway is draining
+	up           upstream
+	upNames      []string // for the access log: the upstreams' URLs as configured, in order
+	scheme       string   // :scheme sent upstream, "http" or "https"
+	address      string   // host:port of the upstream, the URL's host
+	forward      forwarding
+	setReq       fieldSet       // Config.SetRequestFields
+	setResp      fieldSet       // Config.SetResponseFields
+	redirectPort int            // Config.RedirectHTTPS: the HTTPS port clear-text requests are sent to; 0: none
+	log          zerolog.Logger // process log, for the reason of each failure
+	access       zerolog.Logger // one line per request
+	metrics      *metrics       // nil: requests are counted for no one
+	timed        bool           // the access log writes lines or the metrics count, so requests are timed
+	draining     func() bool    // reports whether the gateway is draining
 }
 
 // ServeHTTP forwards r upstream and streams the answer back. Failures before the response head
 // become statuses in classify; failures after it abort the connection, since a status line
 // cannot be taken back.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.redirects(r) {
+		p.redirect(w, r)
+		return
+	}
 	if key, ok := webSocketKey(w, r); ok {
 		p.serveWebSocket(w, r, key)
 		return

@@ -45,6 +45,8 @@ var flagDefaults = map[string]string{
 	"request-rate-per-ip":     "",
 	"request-burst-per-ip":    "",
 	"set-request-header":      "",
+	"redirect-https":          "",
+	"redirect-https-port":     "(default 443)",
 	"set-response-header":     "",
 	"max-streams-per-session": "0: the upstream's",
 	"queue-length":            "(default 1024)",

@@ -41,6 +41,8 @@ type options struct {
 	requestID  string
 	setReq     fieldsFlag // -set-request-header
 	setResp    fieldsFlag // -set-response-header
+	redirect   bool       // -redirect-https
+	redirectTo int        // -redirect-https-port
 	shutdown   time.Duration
 	metrics    string
 	idleGC     time.Duration
@@ -64,6 +66,14 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// redirectPort is gateway.Config.RedirectHTTPS: -redirect-https-port with -redirect-https, else 0.
+func (o *options) redirectPort() int {
+	if !o.redirect {
+		return 0
+	}
+	return o.redirectTo
+}
 
 // fieldsFlag is a repeatable flag of header fields, "Name: value", checked as each is given.
 type fieldsFlag []gateway.Field
@@ -169,6 +179,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.noXFP, "no-x-forwarded-proto", false, "do not set X-Forwarded-Proto")
 	fs.BoolVar(&o.noVia, "no-via", false, "do not add Via to requests and responses")
 	fs.StringVar(&o.requestID, "request-id-header", "", "`name` of a field (X-Request-Id, say) that every request goes upstream with, set to a fresh ID of 32 hex digits in place of the client's, and that the access log gives as request_id (default: none)")
+	fs.BoolVar(&o.redirect, "redirect-https", false, "answer every request on the clear-text listeners with 308 Permanent Redirect to the same target over HTTPS, on -redirect-https-port (but ACME http-01 challenges, /.well-known/acme-challenge/, which go upstream)")
+	fs.IntVar(&o.redirectTo, "redirect-https-port", 443, "the HTTPS port of -redirect-https's Location")
 	fs.Var(&o.setReq, "set-request-header", "`Name: value` set on every request sent upstream, in place of the client's fields of that name; Name: alone removes them; repeatable (not the framing or hop-by-hop fields, which muxgate sets)")
 	fs.Var(&o.setResp, "set-response-header", "`Name: value` set on every response from the upstream (Strict-Transport-Security: max-age=63072000, say), in place of the upstream's fields of that name; Name: alone removes them (Server:); repeatable")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "drain deadline after SIGTERM or SIGINT")
@@ -277,6 +289,8 @@ func (o *options) check() error {
 		return errors.New("-max-pipeline-buffer must be at least 1 byte")
 	case o.front.RequestRatePerIP < 0 || o.front.RequestBurstPerIP < 0:
 		return errors.New("-request-rate-per-ip and -request-burst-per-ip must not be negative (0: no limit, a second's worth)")
+	case o.redirectTo < 1 || o.redirectTo > 65535:
+		return errors.New("-redirect-https-port must be 1 to 65535")
 	case o.front.MinBodyRate < 0:
 		return errors.New("-min-body-rate must not be negative (0: off)")
 	case o.idleGC < 0:

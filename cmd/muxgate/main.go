@@ -155,6 +155,7 @@ func (b *built) config(o *options, log zerolog.Logger) (gateway.Config, error) {
 		RequestIDHeader:   o.requestID,
 		SetRequestFields:  o.setReq,
 		SetResponseFields: o.setResp,
+		RedirectHTTPS:     o.redirectPort(),
 		ShutdownTimeout:   o.shutdown,
 		MetricsAddr:       o.metrics,
 	}

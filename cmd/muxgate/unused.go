@@ -19,6 +19,9 @@ func warnUnused(o *options, log zerolog.Logger) {
 	if (o.tlsMin != "" && o.tlsMin != "1.2" || o.tlsCiphers != "") && o.tlsListeners() == 0 {
 		log.Warn().Msg("-tls-min-version and -tls-ciphers are unused: they serve -listen-tls and -listen-tls-proxy, and none is given")
 	}
+	if o.redirectTo != 443 && !o.redirect && o.redirectTo != 0 {
+		log.Warn().Msg("-redirect-https-port is unused: it serves -redirect-https, which is not given")
+	}
 	if o.ticketKeys != "" && o.tlsListeners() == 0 {
 		log.Warn().Msg("-tls-ticket-keys is unused: the keys serve -listen-tls and -listen-tls-proxy, and none is given")
 	}
