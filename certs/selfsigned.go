@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -37,15 +38,8 @@ func SelfSignedRSA(hosts ...string) (tls.Certificate, error) {
 }
 
 func selfSigned(key crypto.Signer, usage x509.KeyUsage, hosts []string) (tls.Certificate, error) {
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("certs: serial: %w", err)
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: "muxgate self-signed"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
 		KeyUsage:              usage | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
@@ -58,7 +52,19 @@ func selfSigned(key crypto.Signer, usage x509.KeyUsage, hosts []string) (tls.Cer
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	return sign(tmpl, tmpl, key, key)
+}
+
+// sign completes tmpl (serial number, a day's validity) and signs it with parentKey as parent,
+// for key.
+func sign(tmpl, parent *x509.Certificate, key, parentKey crypto.Signer) (tls.Certificate, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("certs: serial: %w", err)
+	}
+	tmpl.SerialNumber = serial
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("certs: sign: %w", err)
 	}
@@ -67,6 +73,26 @@ func selfSigned(key crypto.Signer, usage x509.KeyUsage, hosts []string) (tls.Cer
 		return tls.Certificate{}, fmt.Errorf("certs: parse: %w", err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// Issue makes a certificate for name, valid for a day, signed by ca (one that SelfSigned made),
+// for the extended key usage given: a client certificate for mutual TLS, say. For tries and
+// tests only.
+func Issue(ca tls.Certificate, name string, usage x509.ExtKeyUsage) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("certs: key: %w", err)
+	}
+	caKey, ok := ca.PrivateKey.(crypto.Signer)
+	if !ok || ca.Leaf == nil {
+		return tls.Certificate{}, errors.New("certs: the CA has no parsed certificate or no signing key")
+	}
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: name},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{usage},
+	}
+	return sign(tmpl, ca.Leaf, key, caKey)
 }
 
 // Pool returns a certificate pool that trusts the given certificates, for clients in tests.

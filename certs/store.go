@@ -29,8 +29,11 @@ type Store struct {
 	mu    sync.RWMutex      // guards certs
 	certs []tls.Certificate // guarded by mu; in the order of pairs, the first is the default
 
-	tickets *Tickets // set by UseTickets, before ServerConfig; nil: crypto/tls's keys
-	policy  Policy   // set by UsePolicy, before ServerConfig
+	tickets *Tickets   // set by UseTickets, before ServerConfig; nil: crypto/tls's keys
+	policy  Policy     // set by UsePolicy, before ServerConfig
+	client  ClientAuth // set by UseClientAuth, before ServerConfig
+
+	clientCAs *x509.CertPool // guarded by mu; from client.CAFile, reloaded with the certificates
 
 	once   sync.Once
 	config *tls.Config // ServerConfig's, made once
@@ -53,9 +56,20 @@ func FromCertificates(certs ...tls.Certificate) *Store {
 	return &Store{certs: certs}
 }
 
-// Reload reads the files again. On error the certificates in use stay as they were.
+// Reload reads the files again, the client CA file too (UseClientAuth). On error the
+// certificates and CAs in use stay as they were.
 func (s *Store) Reload() error {
+	var cas *x509.CertPool
+	if s.client.CAFile != "" {
+		var err error
+		if cas, err = loadCAFile(s.client.CAFile); err != nil {
+			return err
+		}
+	}
 	if len(s.pairs) == 0 {
+		s.mu.Lock()
+		s.clientCAs = cas
+		s.mu.Unlock()
 		return nil
 	}
 	loaded := make([]tls.Certificate, 0, len(s.pairs))
@@ -71,6 +85,7 @@ func (s *Store) Reload() error {
 	}
 	s.mu.Lock()
 	s.certs = loaded
+	s.clientCAs = cas
 	s.mu.Unlock()
 	return nil
 }
@@ -164,6 +179,15 @@ func (s *Store) newServerConfig() *tls.Config {
 	}
 	if s.tickets != nil {
 		s.tickets.use(c)
+	}
+	if s.client.CAFile != "" {
+		// Verified here rather than by ClientCAs, so that a reload changes the CAs, and on
+		// every handshake, resumed ones included.
+		c.ClientAuth = tls.RequireAnyClientCert
+		if s.client.Optional {
+			c.ClientAuth = tls.RequestClientCert
+		}
+		c.VerifyConnection = s.verifyClient
 	}
 	return c
 }

@@ -66,6 +66,9 @@ func (p *proxy) logAccess(rec *record) {
 		if st.DidResume {
 			ev.Bool("tls_resumed", true)
 		}
+		if len(st.PeerCertificates) > 0 {
+			ev.Str("tls_client", st.PeerCertificates[0].Subject.String())
+		}
 	}
 	if p.forward.requestID != "" && rec.info != nil {
 		if id := requestIDOf(rec.info.Request, p.forward.requestIDLower); id != "" {

@@ -101,6 +101,11 @@ type Config struct {
 	// (/.well-known/acme-challenge/), which go upstream. 0: clear-text requests are served.
 	RedirectHTTPS int
 
+	// ClientCertFields sends the certificate each client showed its TLS listener upstream in
+	// the fields of RFC 9440 (Client-Cert, Client-Cert-Chain), and drops the fields of those
+	// names that clients send. For listeners that verify client certificates (certs.ClientAuth).
+	ClientCertFields bool
+
 	// ShutdownTimeout bounds the drain after the serve context ends; 0: 30s.
 	ShutdownTimeout time.Duration
 

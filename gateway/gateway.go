@@ -90,6 +90,7 @@ func (g *Gateway) newProxy(t target) *proxy {
 		setReq:       newFieldSet(cfg.SetRequestFields),
 		setResp:      newFieldSet(cfg.SetResponseFields),
 		redirectPort: cfg.RedirectHTTPS,
+		clientCert:   cfg.ClientCertFields,
 		log:          cfg.Logger,
 		access:       cfg.AccessLog,
 		metrics:      g.metrics,

@@ -36,6 +36,7 @@ type proxy struct {
 	setReq       fieldSet       // Config.SetRequestFields
 	setResp      fieldSet       // Config.SetResponseFields
 	redirectPort int            // Config.RedirectHTTPS: the HTTPS port clear-text requests are sent to; 0: none
+	clientCert   bool           // Config.ClientCertFields
 	log          zerolog.Logger // process log, for the reason of each failure
 	access       zerolog.Logger // one line per request
 	metrics      *metrics       // nil: requests are counted for no one
@@ -263,6 +264,9 @@ func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *ht
 			h["Te"] = teTrailers
 		}
 		p.forward.add(h, r)
+		if p.clientCert {
+			setClientCert(h, r)
+		}
 		p.setReq.setHeader(h)
 	}
 	out := http.Request{

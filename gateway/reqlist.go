@@ -37,6 +37,8 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 			// As forwarding.add drops it (withoutEmptyLists).
 		case p.forward.requestID != "" && fieldlist.SameName(f.Name, p.forward.requestIDLower):
 			// The gateway's own replaces it.
+		case p.clientCert && clientCertName(f.Name):
+			// Only the gateway says who the client is (clientcert.go).
 		default:
 			out = append(out, f)
 		}
@@ -56,6 +58,9 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 	}
 	if p.forward.requestID != "" {
 		out = append(out, fieldlist.Field{Name: p.forward.requestIDLower, Value: newRequestID()})
+	}
+	if p.clientCert {
+		out = append(out, clientCertFields(r)...)
 	}
 	return p.setReq.setList(out)
 }

@@ -156,6 +156,7 @@ func (b *built) config(o *options, log zerolog.Logger) (gateway.Config, error) {
 		SetRequestFields:  o.setReq,
 		SetResponseFields: o.setResp,
 		RedirectHTTPS:     o.redirectPort(),
+		ClientCertFields:  o.clientCA != "",
 		ShutdownTimeout:   o.shutdown,
 		MetricsAddr:       o.metrics,
 	}

@@ -22,6 +22,12 @@ func warnUnused(o *options, log zerolog.Logger) {
 	if o.redirectTo != 443 && !o.redirect && o.redirectTo != 0 {
 		log.Warn().Msg("-redirect-https-port is unused: it serves -redirect-https, which is not given")
 	}
+	if o.clientCA != "" && o.tlsListeners() == 0 {
+		log.Warn().Msg("-client-ca is unused: it serves -listen-tls and -listen-tls-proxy, and none is given")
+	}
+	if o.clientOpt && o.clientCA == "" {
+		log.Warn().Msg("-client-cert-optional is unused: it serves -client-ca, which is not given")
+	}
 	if o.ticketKeys != "" && o.tlsListeners() == 0 {
 		log.Warn().Msg("-tls-ticket-keys is unused: the keys serve -listen-tls and -listen-tls-proxy, and none is given")
 	}

@@ -25,6 +25,8 @@ func TestWarnUnused(t *testing.T) {
 		{options{upstreams: listFlag{"h2c://a:1"}, tlsMin: "1.0", ticketKeys: "keys"}, []string{"-tls-min-version and -tls-ciphers are unused", "-tls-ticket-keys is unused"}},
 		{options{upstreams: listFlag{"h2c://a:1"}, tlsMin: "1.2", tlsCiphers: "TLS_RSA_WITH_AES_128_CBC_SHA"}, []string{"-tls-min-version and -tls-ciphers are unused"}},
 		{options{upstreams: listFlag{"h2c://a:1"}, redirectTo: 8443}, []string{"-redirect-https-port is unused"}},
+		{options{upstreams: listFlag{"h2c://a:1"}, clientCA: "ca.pem"}, []string{"-client-ca is unused"}},
+		{options{upstreams: listFlag{"h2c://a:1"}, clientOpt: true}, []string{"-client-cert-optional is unused"}},
 		{options{upstreams: listFlag{"h2c://a:1"}, redirectTo: 8443, redirect: true}, nil},
 		{options{cert: listFlag{"c.pem"}, key: listFlag{"c.key"}, listenTLS: listFlag{":8443"}, upstreams: listFlag{"https://a"}, upCA: "ca.pem",
 			tlsMin: "1.0", tlsCiphers: "TLS_RSA_WITH_AES_128_CBC_SHA", ticketKeys: "keys"}, nil},
