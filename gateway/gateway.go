@@ -79,7 +79,7 @@ func (g *Gateway) newProxy(t target) *proxy {
 		up:      g.up,
 		upNames: cfg.upstreams(),
 		scheme:  t.scheme,
-		address: t.address,
+		address: t.authority,
 		forward: forwarding{
 			forwardedFor:   !cfg.NoForwardedFor,
 			forwardedProto: !cfg.NoForwardedProto,

@@ -28,18 +28,27 @@ var (
 
 // target is a parsed upstream URL.
 type target struct {
-	proto   string // "h2c", "h2", "h3" or "h3+h2"
-	scheme  string // :scheme on the upstream requests
-	address string // host:port to dial
-	host    string // host without the port, the default TLS server name
+	proto     string // "h2c", "h2", "h3" or "h3+h2"
+	scheme    string // :scheme on the upstream requests
+	address   string // host:port to dial, or a Unix socket's path
+	unix      bool   // address is a Unix socket's path (h2c only)
+	authority string // :authority of a request without Host, and of the health checks: address, or localhost for a Unix socket
+	host      string // host without the port, the default TLS server name
 }
 
 // parseUpstream reads h2c://host:port, https://host[:port], h3://host[:port] or
-// h3+h2://host[:port]: a non-empty host, an IPv6 one in brackets, and a port in 1-65535.
+// h3+h2://host[:port]: a non-empty host, an IPv6 one in brackets, and a port in 1-65535; or
+// unix:/path (unix:///path too), h2c over a Unix domain socket.
 func parseUpstream(raw string) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return target{}, fmt.Errorf("%w: upstream %q: %w", ErrConfig, raw, err)
+	}
+	if u.Scheme == "unix" {
+		if u.Host != "" || !strings.HasPrefix(u.Path, "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Opaque != "" {
+			return target{}, fmt.Errorf("%w: upstream %q: want unix:/path, the socket's absolute path", ErrConfig, raw)
+		}
+		return target{proto: "h2c", scheme: "http", address: u.Path, unix: true, authority: "localhost", host: "localhost"}, nil
 	}
 	if u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return target{}, fmt.Errorf("%w: upstream %q: want scheme://host:port and nothing else", ErrConfig, raw)
@@ -67,13 +76,14 @@ func parseUpstream(raw string) (target, error) {
 			port = "443"
 		}
 	default:
-		return target{}, fmt.Errorf("%w: upstream %q: scheme must be h2c, https, h3 or h3+h2", ErrConfig, raw)
+		return target{}, fmt.Errorf("%w: upstream %q: scheme must be h2c, https, h3, h3+h2 or unix", ErrConfig, raw)
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
 		return target{}, fmt.Errorf("%w: upstream %q: port out of range 1-65535", ErrConfig, raw)
 	}
 	t.host = u.Hostname()
 	t.address = net.JoinHostPort(t.host, port)
+	t.authority = t.address
 	if h, _, err := net.SplitHostPort(t.address); err != nil || h != t.host || !visibleASCII(t.host) {
 		// url.Parse lets through a host such as "]", which no dial can split from its port, and
 		// any byte in an IPv6 zone.
@@ -136,7 +146,7 @@ func newUpstreams(cfg *Config) (upstream, target, error) {
 			shut()
 			return nil, target{}, err
 		}
-		members = append(members, &member{name: name, scheme: t.scheme, address: t.address, up: up.(loadPool)})
+		members = append(members, &member{name: name, scheme: t.scheme, address: t.authority, up: up.(loadPool)})
 	}
 	return newBalancer(members, cfg.HealthCheck, cfg.Logger), first, nil
 }
@@ -186,6 +196,7 @@ func newH2Pool(cfg *Config, t target, log zerolog.Logger, failFast bool) (*h2.Po
 	h2cfg := h2.Config{
 		Logger:          log,
 		Address:         t.address,
+		Unix:            t.unix,
 		Limits:          limits,
 		StreamWindow:    pc.StreamWindow,
 		ConnWindow:      pc.ConnWindow,

@@ -15,17 +15,22 @@ func TestParseUpstreamH3(t *testing.T) {
 		want target
 		bad  bool
 	}{
-		{raw: "h2c://127.0.0.1:9000", want: target{proto: "h2c", scheme: "http", address: "127.0.0.1:9000", host: "127.0.0.1"}},
-		{raw: "https://up.test", want: target{proto: "h2", scheme: "https", address: "up.test:443", host: "up.test"}},
-		{raw: "h3://up.test:8443", want: target{proto: "h3", scheme: "https", address: "up.test:8443", host: "up.test"}},
-		{raw: "h3://[::1]", want: target{proto: "h3", scheme: "https", address: "[::1]:443", host: "::1"}},
-		{raw: "h3+h2://up.test:8443", want: target{proto: "h3+h2", scheme: "https", address: "up.test:8443", host: "up.test"}},
+		{raw: "h2c://127.0.0.1:9000", want: target{proto: "h2c", scheme: "http", address: "127.0.0.1:9000", authority: "127.0.0.1:9000", host: "127.0.0.1"}},
+		{raw: "https://up.test", want: target{proto: "h2", scheme: "https", address: "up.test:443", authority: "up.test:443", host: "up.test"}},
+		{raw: "h3://up.test:8443", want: target{proto: "h3", scheme: "https", address: "up.test:8443", authority: "up.test:8443", host: "up.test"}},
+		{raw: "h3://[::1]", want: target{proto: "h3", scheme: "https", address: "[::1]:443", authority: "[::1]:443", host: "::1"}},
+		{raw: "h3+h2://up.test:8443", want: target{proto: "h3+h2", scheme: "https", address: "up.test:8443", authority: "up.test:8443", host: "up.test"}},
 		{raw: "h3+h2://up.test:8443/path", bad: true},
 		{raw: "quic://up.test:8443", bad: true},
 		{raw: "h2://]", bad: true},
 		{raw: "h3://a]b:443", bad: true},
 		{raw: "h2://[::%25\xce]", bad: true},
-		{raw: "h3://[fe80::1%25eth0]:8443", want: target{proto: "h3", scheme: "https", address: "[fe80::1%eth0]:8443", host: "fe80::1%eth0"}},
+		{raw: "h3://[fe80::1%25eth0]:8443", want: target{proto: "h3", scheme: "https", address: "[fe80::1%eth0]:8443", authority: "[fe80::1%eth0]:8443", host: "fe80::1%eth0"}},
+		{raw: "unix:/run/app.sock", want: target{proto: "h2c", scheme: "http", address: "/run/app.sock", unix: true, authority: "localhost", host: "localhost"}},
+		{raw: "unix:///run/app.sock", want: target{proto: "h2c", scheme: "http", address: "/run/app.sock", unix: true, authority: "localhost", host: "localhost"}},
+		{raw: "unix:run/app.sock", bad: true},
+		{raw: "unix://host/run/app.sock", bad: true},
+		{raw: "unix:/run/app.sock?x", bad: true},
 	}
 	for _, c := range cases {
 		got, err := parseUpstream(c.raw)

@@ -50,18 +50,27 @@ func (p *Pool) dialXNet(ctx context.Context, id uint64, c net.Conn) (pool.Sessio
 	return &session{id: id, cc: cc, conn: w, timeout: p.cfg.ResponseTimeout}, nil
 }
 
-// connect dials cfg.Address, the turn-th dial of the pool (its session's number): its host's
-// addresses from the turn-th on (see addrs.Resolve), until one connects. For TLS it then
-// completes the handshake with ALPN h2.
-func (p *Pool) connect(ctx context.Context, turn uint64) (net.Conn, error) {
+// connectTransport opens the connection that connect's TLS, if any, runs on: to a Unix socket,
+// or TCP to the addresses of cfg.Address in turn.
+func (p *Pool) connectTransport(ctx context.Context, turn uint64) (net.Conn, error) {
+	var d net.Dialer
+	if p.cfg.Unix {
+		return d.DialContext(ctx, "unix", p.cfg.Address)
+	}
 	to, err := addrs.Resolve(ctx, p.cfg.Lookup, "tcp", p.cfg.Address, turn)
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
-	c, err := addrs.Dial(ctx, to, func(ctx context.Context, a netip.AddrPort) (net.Conn, error) {
+	return addrs.Dial(ctx, to, func(ctx context.Context, a netip.AddrPort) (net.Conn, error) {
 		return d.DialContext(ctx, "tcp", a.String())
 	})
+}
+
+// connect dials cfg.Address, the turn-th dial of the pool (its session's number): its host's
+// addresses from the turn-th on (see addrs.Resolve), until one connects. For TLS it then
+// completes the handshake with ALPN h2.
+func (p *Pool) connect(ctx context.Context, turn uint64) (net.Conn, error) {
+	c, err := p.connectTransport(ctx, turn)
 	if err != nil || p.tls == nil {
 		return c, err
 	}

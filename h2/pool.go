@@ -69,6 +69,9 @@ type Config struct {
 	// Address is the upstream's host:port. Required.
 	Address string
 
+	// Unix makes Address a Unix domain socket's path, dialed as it is (h2c or TLS alike).
+	Unix bool
+
 	// Lookup finds the addresses of Address's host, which successive sessions dial in turn,
 	// each dial going on to the next address while one fails. nil: the system's resolver.
 	Lookup addrs.LookupFunc

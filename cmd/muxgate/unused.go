@@ -31,7 +31,7 @@ func warnUnused(o *options, log zerolog.Logger) {
 	if o.ticketKeys != "" && o.tlsListeners() == 0 {
 		log.Warn().Msg("-tls-ticket-keys is unused: the keys serve -listen-tls and -listen-tls-proxy, and none is given")
 	}
-	if (o.demo || strings.HasPrefix(o.upstreams.first(), "h2c://")) && (o.upCA != "" || o.upInsecure || o.upName != "" || o.upCert != "") {
+	if (o.demo || strings.HasPrefix(o.upstreams.first(), "h2c://") || strings.HasPrefix(o.upstreams.first(), "unix:")) && (o.upCA != "" || o.upInsecure || o.upName != "" || o.upCert != "") {
 		log.Warn().Msg("-upstream-ca, -upstream-insecure, -upstream-server-name and -upstream-cert are unused: the upstream is h2c")
 	}
 }

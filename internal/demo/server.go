@@ -29,6 +29,9 @@ type Options struct {
 	HTTP3 bool
 	// Handler serves the requests; nil: Handler().
 	Handler http.Handler
+	// Unix serves on a Unix domain socket at the path Listen is given rather than on TCP; not
+	// with HTTP3.
+	Unix bool
 	// MaxHeaderBytes bounds a request's header fields over HTTP/2, announced as
 	// SETTINGS_MAX_HEADER_LIST_SIZE (x/net adds 32 bytes a field); 0: net/http's 1 MiB.
 	MaxHeaderBytes int
@@ -66,7 +69,11 @@ func Listen(addr string, opt Options) (*Server, error) {
 	if opt.HTTP3 {
 		return listenQUIC(addr, opt)
 	}
-	ln, err := net.Listen("tcp", addr)
+	network := "tcp"
+	if opt.Unix {
+		network = "unix"
+	}
+	ln, err := net.Listen(network, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +121,7 @@ func maxStreams(opt Options) uint32 {
 	return opt.MaxConcurrentStreams
 }
 
-// Addr is the listening address: TCP, or UDP with HTTP3.
+// Addr is the listening address: TCP, UDP with HTTP3, or a socket's path with Unix.
 func (s *Server) Addr() string {
 	if s.quic != nil {
 		return s.quic.Addr().String()
