@@ -84,6 +84,7 @@ type Config struct {
 	NoForwardedFor   bool // zero: X-Forwarded-For gets the client's address appended
 	NoForwardedProto bool // zero: X-Forwarded-Proto is set to http or https
 	NoVia            bool // zero: Via is appended to requests and responses (RFC 9110 7.6.3)
+	Forwarded        bool // Forwarded (RFC 7239) gets an element for=client;host=Host;proto=scheme appended; zero: not
 
 	// RequestIDHeader, if set, names a field that every request goes upstream with, set to a
 	// fresh ID (32 hexadecimal digits) in place of any value the client sent, and that the

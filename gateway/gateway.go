@@ -84,6 +84,7 @@ func (g *Gateway) newProxy(t target) *proxy {
 			forwardedFor:   !cfg.NoForwardedFor,
 			forwardedProto: !cfg.NoForwardedProto,
 			via:            !cfg.NoVia,
+			forwarded:      cfg.Forwarded,
 			requestID:      textproto.CanonicalMIMEHeaderKey(cfg.RequestIDHeader),
 			requestIDLower: strings.ToLower(cfg.RequestIDHeader),
 		},

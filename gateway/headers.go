@@ -102,6 +102,7 @@ var hopByLength = func() (t [len("transfer-encoding") + 1][]string) {
 type forwarding struct {
 	forwardedFor   bool
 	forwardedProto bool
+	forwarded      bool // the Forwarded field of RFC 7239 (forwarded.go)
 	via            bool
 	requestID      string // the request ID field's name, canonical (see requestid.go); "": none
 	requestIDLower string // the same in lower case, as the outbound field lists have names
@@ -165,6 +166,11 @@ func (f forwarding) add(h http.Header, in *http.Request) {
 	}
 	if f.via {
 		h["Via"] = appendVia(withoutEmptyLists(h["Via"]), viaReceived(in))
+	}
+	if f.forwarded {
+		if e := forwardedElement(in); e != "" {
+			h["Forwarded"] = appendVia(withoutEmptyLists(h["Forwarded"]), []string{e})
+		}
 	}
 	if f.requestID != "" {
 		setRequestID(h, f.requestID)

@@ -33,7 +33,8 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 		case forwardedFor && fieldlist.SameName(f.Name, "x-forwarded-for"):
 			xff = append(xff, f.Value)
 		case p.forward.forwardedProto && fieldlist.SameName(f.Name, "x-forwarded-proto"):
-		case p.forward.via && fieldlist.SameName(f.Name, "via") && emptyList(f.Value):
+		case p.forward.via && fieldlist.SameName(f.Name, "via") && emptyList(f.Value),
+			p.forward.forwarded && fieldlist.SameName(f.Name, "forwarded") && emptyList(f.Value):
 			// As forwarding.add drops it (withoutEmptyLists).
 		case p.forward.requestID != "" && fieldlist.SameName(f.Name, p.forward.requestIDLower):
 			// The gateway's own replaces it.
@@ -55,6 +56,12 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 	if p.forward.via {
 		// After the client's own Via fields, as appendVia puts it (RFC 9110 7.6.3).
 		out = append(out, fieldlist.Field{Name: "via", Value: viaReceived(r)[0]})
+	}
+	if p.forward.forwarded {
+		if e := forwardedElement(r); e != "" {
+			// After the client's own, as the last element (RFC 7239 4).
+			out = append(out, fieldlist.Field{Name: "forwarded", Value: e})
+		}
 	}
 	if p.forward.requestID != "" {
 		out = append(out, fieldlist.Field{Name: p.forward.requestIDLower, Value: newRequestID()})

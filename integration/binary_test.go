@@ -48,6 +48,7 @@ var flagDefaults = map[string]string{
 	"request-burst-per-ip":    "",
 	"set-request-header":      "",
 	"redirect-https":          "",
+	"forwarded":               "",
 	"redirect-https-port":     "(default 443)",
 	"set-response-header":     "",
 	"max-streams-per-session": "0: the upstream's",

@@ -40,6 +40,7 @@ type options struct {
 	noXFF      bool
 	noXFP      bool
 	noVia      bool
+	forwarded  bool // -forwarded
 	requestID  string
 	setReq     fieldsFlag // -set-request-header
 	setResp    fieldsFlag // -set-response-header
@@ -182,6 +183,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.noXFF, "no-x-forwarded-for", false, "do not append the client address to X-Forwarded-For")
 	fs.BoolVar(&o.noXFP, "no-x-forwarded-proto", false, "do not set X-Forwarded-Proto")
 	fs.BoolVar(&o.noVia, "no-via", false, "do not add Via to requests and responses")
+	fs.BoolVar(&o.forwarded, "forwarded", false, "append an element for=client;host=Host;proto=scheme to the Forwarded field of each request (RFC 7239)")
 	fs.StringVar(&o.requestID, "request-id-header", "", "`name` of a field (X-Request-Id, say) that every request goes upstream with, set to a fresh ID of 32 hex digits in place of the client's, and that the access log gives as request_id (default: none)")
 	fs.BoolVar(&o.redirect, "redirect-https", false, "answer every request on the clear-text listeners with 308 Permanent Redirect to the same target over HTTPS, on -redirect-https-port (but ACME http-01 challenges, /.well-known/acme-challenge/, which go upstream)")
 	fs.IntVar(&o.redirectTo, "redirect-https-port", 443, "the HTTPS port of -redirect-https's Location")

@@ -152,6 +152,7 @@ func (b *built) config(o *options, log zerolog.Logger) (gateway.Config, error) {
 		NoForwardedFor:    o.noXFF,
 		NoForwardedProto:  o.noXFP,
 		NoVia:             o.noVia,
+		Forwarded:         o.forwarded,
 		RequestIDHeader:   o.requestID,
 		SetRequestFields:  o.setReq,
 		SetResponseFields: o.setResp,
