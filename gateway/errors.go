@@ -30,6 +30,9 @@ func classify(err error) failure {
 	switch {
 	case errors.Is(err, pool.ErrResponseTimeout):
 		return failure{http.StatusGatewayTimeout, "upstream did not answer in time\n", "upstream_timeout"}
+	case errors.Is(err, pool.ErrBodyIdle):
+		// Mid-body as a rule: the client's connection is cut, as no status can follow.
+		return failure{http.StatusGatewayTimeout, "upstream stopped sending the response\n", "upstream_body_timeout"}
 	case errors.Is(err, h1.ErrBodyTimeout):
 		return failure{http.StatusRequestTimeout, "request body did not arrive in time\n", "client_body_timeout"}
 	case errors.Is(err, h1.ErrBodyTooLarge):

@@ -205,6 +205,7 @@ func newH2Pool(cfg *Config, t target, log zerolog.Logger, failFast bool) (*h2.Po
 		PingInterval:    pc.PingInterval,
 		PingTimeout:     pc.PingTimeout,
 		ResponseTimeout: cfg.UpstreamTimeout,
+		BodyIdleTimeout: pc.BodyIdleTimeout,
 		Engine:          h2.Engine(pc.H2Engine),
 	}
 	if t.proto == "h2" {
@@ -229,6 +230,7 @@ func newH3Pool(cfg *Config, t target, log zerolog.Logger, failFast bool) (*h3.Po
 		PingInterval:    pc.PingInterval,
 		IdleTimeout:     pc.QUICIdleTimeout,
 		ResponseTimeout: cfg.UpstreamTimeout,
+		BodyIdleTimeout: pc.BodyIdleTimeout,
 	})
 }
 

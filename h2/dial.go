@@ -47,7 +47,7 @@ func (p *Pool) dialXNet(ctx context.Context, id uint64, c net.Conn) (pool.Sessio
 		cc.Close()
 		return nil, fmt.Errorf("h2: %s: no answer to the first PING: %w", p.cfg.Address, err)
 	}
-	return &session{id: id, cc: cc, conn: w, timeout: p.cfg.ResponseTimeout}, nil
+	return &session{id: id, cc: cc, conn: w, timeout: p.cfg.ResponseTimeout, idle: p.cfg.BodyIdleTimeout}, nil
 }
 
 // connectTransport opens the connection that connect's TLS, if any, runs on: to a Unix socket,

@@ -33,6 +33,7 @@ func ownConfig(cfg Config) h2conn.Config {
 		BusyPingAfter: cfg.PingTimeout,
 		// Polled by the connection's watch: no timer per request.
 		ResponseTimeout: cfg.ResponseTimeout,
+		BodyIdleTimeout: cfg.BodyIdleTimeout,
 	}
 }
 

@@ -20,6 +20,7 @@ type session struct {
 	cc      *http2.ClientConn
 	conn    *watchConn
 	timeout time.Duration // Config.ResponseTimeout
+	idle    time.Duration // Config.BodyIdleTimeout
 }
 
 func (s *session) Reserve() bool {
@@ -54,7 +55,11 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = withProtocolField(req, protocol)
 	}
 	t := &streamTrace{conn: s.conn}
-	sent, timer := pool.StartHeadTimer(req, s.timeout)
+	idle := s.idle
+	if req.Method == http.MethodConnect {
+		idle = 0 // a tunnel's silence is its own (see Config.BodyIdleTimeout)
+	}
+	sent, timer := pool.StartHeadTimer(req, s.timeout, idle)
 	ctx := httptrace.WithClientTrace(sent.Context(), &httptrace.ClientTrace{
 		WroteHeaderField: t.wroteHeaderField,
 		Got1xxResponse:   pool.Got1xxResponse(req.Context()),

@@ -47,7 +47,7 @@ func (p *Pool) dial(ctx context.Context, id uint64) (pool.Session, error) {
 		conn.CloseWithError(noError, "")
 		return nil, fmt.Errorf("h3: %s: no SETTINGS: %w", p.cfg.Address, ctx.Err())
 	}
-	return newSession(id, conn, cc, p.cfg.MaxStreamsPerSession, p.cfg.ResponseTimeout), nil
+	return newSession(id, conn, cc, p.cfg.MaxStreamsPerSession, p.cfg.ResponseTimeout, p.cfg.BodyIdleTimeout), nil
 }
 
 // socket returns the pool's UDP socket, opening it at the first call. Every

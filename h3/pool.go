@@ -96,6 +96,12 @@ type Config struct {
 	// wrapping pool.ErrResponseTimeout, and its stream is reset. 0: no
 	// limit.
 	ResponseTimeout time.Duration
+
+	// BodyIdleTimeout bounds the upstream's silence within a response body while it is
+	// awaited: a body read that waits this long fails with an error wrapping pool.ErrBodyIdle,
+	// and the stream is reset. A reader that does not read (a slow client) does not count, nor
+	// does an extended CONNECT's tunnel. 0: no limit.
+	BodyIdleTimeout time.Duration
 }
 
 // Pool is an HTTP/3 upstream pool. Its methods are safe for concurrent use.

@@ -34,6 +34,7 @@ type session struct {
 	cc         *http3.ClientConn
 	maxStreams int
 	timeout    time.Duration // Config.ResponseTimeout
+	bodyIdle   time.Duration // Config.BodyIdleTimeout
 
 	draining atomic.Bool // no new streams: Shutdown began, or a stream could not be opened
 
@@ -42,8 +43,8 @@ type session struct {
 	idle   chan struct{} // guarded by mu; made by Shutdown, closed by whoever ends the last stream
 }
 
-func newSession(id uint64, conn *quic.Conn, cc *http3.ClientConn, maxStreams int, timeout time.Duration) *session {
-	return &session{id: id, conn: conn, cc: cc, maxStreams: maxStreams, timeout: timeout}
+func newSession(id uint64, conn *quic.Conn, cc *http3.ClientConn, maxStreams int, timeout, idle time.Duration) *session {
+	return &session{id: id, conn: conn, cc: cc, maxStreams: maxStreams, timeout: timeout, bodyIdle: idle}
 }
 
 func (s *session) closed() bool { return s.conn.Context().Err() != nil }
@@ -127,7 +128,11 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	req = plainConnect(req)
 	t := &streamTrace{}
-	sent, timer := pool.StartHeadTimer(req, s.timeout)
+	idle := s.bodyIdle
+	if req.Method == http.MethodConnect {
+		idle = 0 // a tunnel's silence is its own (see Config.BodyIdleTimeout)
+	}
+	sent, timer := pool.StartHeadTimer(req, s.timeout, idle)
 	ctx := httptrace.WithClientTrace(sent.Context(), &httptrace.ClientTrace{
 		WroteHeaderField: t.wroteHeaderField,
 		WroteHeaders:     t.wroteHeaders,

@@ -42,7 +42,7 @@ var errTooMany1xx = errors.New("h3: too many 1xx informational responses")
 // sent by sendTunnel, which closes it once it has ended or failed; the caller ends that goroutine
 // by ending the body (EOF, a read error, or Close, as for any request body).
 func (s *session) roundTripTunnel(req *http.Request) (*http.Response, error) {
-	sent, timer := pool.StartHeadTimer(req, s.timeout)
+	sent, timer := pool.StartHeadTimer(req, s.timeout, 0)
 	ctx := sent.Context()
 	str, err := s.cc.OpenRequestStream(ctx)
 	if err != nil {

@@ -44,6 +44,7 @@ var flagDefaults = map[string]string{
 	"health-check-interval":   "(default 5s)",
 	"max-sessions":            "(default 4)",
 	"max-session-age":         "",
+	"upstream-body-timeout":   "(default 5m0s)",
 	"request-rate-per-ip":     "",
 	"request-burst-per-ip":    "",
 	"set-request-header":      "",

@@ -160,6 +160,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.pool.H2Engine, "h2-engine", "own", "HTTP/2 upstream session: own (muxgate's) or x/net (golang.org/x/net/http2's ClientConn, the reference)")
 	fs.DurationVar(&o.pool.QUICIdleTimeout, "quic-idle-timeout", 30*time.Second, "HTTP/3 upstreams: close a QUIC session that received nothing this long (-ping-interval is its keep-alive)")
 	fs.DurationVar(&o.upTimeout, "upstream-timeout", 30*time.Second, "longest wait for the upstream's response head (504 after)")
+	fs.DurationVar(&o.pool.BodyIdleTimeout, "upstream-body-timeout", 5*time.Minute, "longest silence of the upstream within a response body that muxgate waits for: then the stream is reset and the client's connection cut (not WebSockets, which have -tunnel-idle-timeout; 0: no limit)")
 
 	fs.DurationVar(&o.front.HeaderTimeout, "header-timeout", 10*time.Second, "time for a request head to arrive (408 after a partial head)")
 	fs.DurationVar(&o.front.IdleTimeout, "idle-timeout", 60*time.Second, "keep-alive idle time before a silent close")
@@ -279,6 +280,8 @@ func (o *options) check() error {
 		return errors.New("-max-frame-size must be 16384 to 16777215 bytes")
 	case o.pool.H2Engine != "own" && o.pool.H2Engine != "x/net":
 		return fmt.Errorf("-h2-engine must be own or x/net, not %q", o.pool.H2Engine)
+	case o.pool.BodyIdleTimeout < 0:
+		return errors.New("-upstream-body-timeout must not be negative (0: no limit)")
 	case o.pool.MaxSessionAge < 0:
 		return errors.New("-max-session-age must not be negative (0: sessions are kept)")
 	case o.pool.QUICIdleTimeout <= 0:

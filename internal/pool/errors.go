@@ -32,6 +32,10 @@ var (
 	// upstream may be processing the request.
 	ErrResponseTimeout = errors.New("pool: upstream sent no response head in time")
 
+	// ErrBodyIdle: the upstream sent none of a response body's bytes for the sessions' body
+	// idle timeout while they were awaited; the stream was reset.
+	ErrBodyIdle = errors.New("pool: upstream stopped sending the response body")
+
 	// ErrClosed: the pool is shut down.
 	ErrClosed = errors.New("pool: closed")
 

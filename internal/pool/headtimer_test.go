@@ -17,7 +17,7 @@ func TestHeadTimer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		req, _ := http.NewRequest("GET", "http://upstream.test/", nil)
 
-		sent, timer := StartHeadTimer(req, time.Second)
+		sent, timer := StartHeadTimer(req, time.Second, 0)
 		start := time.Now()
 		<-sent.Context().Done() // the upstream never answers
 		if _, err := timer.Headed(nil, sent.Context().Err()); !errors.Is(err, ErrResponseTimeout) {
@@ -27,7 +27,7 @@ func TestHeadTimer(t *testing.T) {
 			t.Errorf("timed out after %v, want 1s", d)
 		}
 
-		sent, timer = StartHeadTimer(req, time.Second)
+		sent, timer = StartHeadTimer(req, time.Second, 0)
 		res, err := timer.Headed(&http.Response{Body: io.NopCloser(strings.NewReader("body"))}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -41,7 +41,7 @@ func TestHeadTimer(t *testing.T) {
 			t.Errorf("context %v after the body closed, want canceled", sent.Context().Err())
 		}
 
-		if sent, timer := StartHeadTimer(req, 0); sent != req || timer != nil {
+		if sent, timer := StartHeadTimer(req, 0, 0); sent != req || timer != nil {
 			t.Errorf("no timeout: got a new request or a timer")
 		}
 	})

@@ -108,9 +108,11 @@ func (s *stream) awaitBodyLocked() {
 			s.readc = make(chan struct{}, 1)
 		}
 		ch := s.readc
+		s.waiting = true
 		c.mu.Unlock()
 		<-ch
 		c.mu.Lock()
+		s.waiting = false
 	}
 }
 

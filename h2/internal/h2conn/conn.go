@@ -96,6 +96,14 @@ type Config struct {
 	// that is shorter). Zero: no limit.
 	ResponseTimeout time.Duration
 
+	// BodyIdleTimeout bounds the silence of the peer within a response body: a stream whose
+	// body reader has waited this long for bytes that do not come is reset (RST_STREAM
+	// CANCEL), and the read fails with an error wrapping ErrBodyIdle. Only the wait counts: a
+	// reader that takes its time (a slow client) lets the window close, and the peer's silence
+	// then is its own doing. An extended CONNECT's tunnel is not bounded. The watch checks it
+	// as it checks ResponseTimeout. Zero: no limit.
+	BodyIdleTimeout time.Duration
+
 	// Logger receives connection events (GOAWAY, protocol errors, I/O
 	// failures), never per-request lines. Zero value: silent.
 	Logger zerolog.Logger

@@ -220,6 +220,7 @@ func (c *Conn) acceptDataLocked(s *stream, d *dataFrame, p []byte, last bool) (t
 	} else if s.discard {
 		pad = int(n) // HEAD: nobody reads, so credit all of it now
 	} else if d.size > 0 {
+		s.headBy = 0 // the body is coming: its idle time starts anew (watch.go)
 		d.s, d.buffer = s, true
 		if len(p) > 0 {
 			taken = c.keepData(s, p)

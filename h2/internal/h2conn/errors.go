@@ -2,9 +2,12 @@ package h2conn
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 
 	"golang.org/x/net/http2"
+
+	"muxgate/internal/pool"
 )
 
 // Sentinel errors the caller acts on.
@@ -23,6 +26,10 @@ var (
 	// ErrResponseTimeout is wrapped by the error of a RoundTrip that got no
 	// response head within Config.ResponseTimeout.
 	ErrResponseTimeout = errors.New("h2conn: no response head in time")
+
+	// ErrBodyIdle is wrapped by the error of a Body read that waited Config.BodyIdleTimeout
+	// for bytes of the response body that did not come.
+	ErrBodyIdle = fmt.Errorf("h2conn: %w", pool.ErrBodyIdle)
 
 	// ErrHeaderListSize is wrapped by the error of a RoundTrip whose
 	// request header list is larger than the peer's

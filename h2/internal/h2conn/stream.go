@@ -47,6 +47,7 @@ type stream struct {
 	creditQueued bool          // s is in c.credit
 	readQueued   bool          // s is in c.readable
 	bodyClosed   bool          // Body.Close was called
+	waiting      bool          // a Body read waits for bytes (awaitBodyLocked)
 	sending      bool          // a body sender goroutine runs
 	sendWindow   int32         // what the peer lets us send
 	recvWindow   int32         // what we let the peer send
@@ -54,7 +55,7 @@ type stream struct {
 	buf          dataBuffer    // response body bytes not yet read
 	rerr         error         // what Body.Read returns once buf is empty
 	trailer      http.Header   // received trailers, moved to res.Trailer at EOF
-	headBy       int64         // UnixNano by which the response head is due, set by the watch (watch.go); 0: not yet
+	headBy       int64         // UnixNano by which the response head is due, and once it came, by which bytes of the body are due while a read waits; set by the watch (watch.go); 0: not yet
 	readc        chan struct{} // cap 1, made by a waiting Body.Read; signaled when buf or rerr changes
 	sendc        chan struct{} // cap 1, made for a request with a body; signaled when windows grow or the stream ends
 

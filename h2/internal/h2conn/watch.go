@@ -1,6 +1,9 @@
 package h2conn
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // watchTick is the period of the watch: how late a stream may notice that its request's
 // context ended (twice that for an overdue response head, see headOverdueLocked).
@@ -14,8 +17,10 @@ const watchTick = 100 * time.Millisecond
 func (c *Conn) watch() {
 	defer c.wg.Done()
 	tick := watchTick
-	if d := c.cfg.ResponseTimeout; d > 0 {
-		tick = min(tick, max(d/4, time.Millisecond))
+	for _, d := range []time.Duration{c.cfg.ResponseTimeout, c.cfg.BodyIdleTimeout} {
+		if d > 0 {
+			tick = min(tick, max(d/4, time.Millisecond))
+		}
 	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -36,9 +41,9 @@ func (c *Conn) watch() {
 }
 
 // overdue appends to ended the open streams to end now, and to why the reason for each: the
-// request context's error, or ErrResponseTimeout.
+// request context's error, ErrResponseTimeout or ErrBodyIdle.
 func (c *Conn) overdue(now int64, ended []*stream, why []error) ([]*stream, []error) {
-	timeout := int64(c.cfg.ResponseTimeout)
+	timeout, idle := int64(c.cfg.ResponseTimeout), int64(c.cfg.BodyIdleTimeout)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range c.streams {
@@ -46,9 +51,27 @@ func (c *Conn) overdue(now int64, ended []*stream, why []error) ([]*stream, []er
 			ended, why = append(ended, s), append(why, err)
 		} else if timeout > 0 && !s.delivered && s.headOverdueLocked(now, timeout) {
 			ended, why = append(ended, s), append(why, ErrResponseTimeout)
+		} else if idle > 0 && s.delivered && s.bodyIdleLocked(now, idle) {
+			ended, why = append(ended, s), append(why, ErrBodyIdle)
 		}
 	}
 	return ended, why
+}
+
+// bodyIdleLocked reports whether s's body reader has waited idle for body bytes at now. The
+// wait counts from the first tick that sees the reader waiting, and starts anew with each
+// DATA frame (acceptDataLocked); a reader that is not waiting stops it. So a stream is reset no
+// sooner than idle after its last bytes, and up to two ticks after the reader began to wait.
+func (s *stream) bodyIdleLocked(now, idle int64) bool {
+	if !s.waiting || s.req.Method == http.MethodConnect {
+		s.headBy = 0
+		return false
+	}
+	if s.headBy == 0 {
+		s.headBy = now + idle
+		return false
+	}
+	return now >= s.headBy
 }
 
 // headOverdueLocked reports whether s's response head is overdue at now. The deadline runs
