@@ -35,7 +35,8 @@ type member struct {
 	address string // host:port, the health checks' :authority
 	up      loadPool
 	index   int
-	health  health // what the health checks say, if there are any
+	health  health  // what the health checks say, if there are any
+	out     outlier // its failures in a row and ejections (Ejection)
 
 	// downUntil is when the member is tried again after its upstream was found unreachable,
 	// in Unix nanoseconds; 0 while it is up.
@@ -60,18 +61,23 @@ type balancer struct {
 	members []*member
 	turn    atomic.Uint32 // where the next search for the least loaded member starts
 	log     zerolog.Logger
+	eject   Ejection // For filled in
 
 	starts     bool               // every member is a starter that Starts (see Starts)
 	stopChecks context.CancelFunc // ends the health checks; nil without
 	checkers   sync.WaitGroup     // the health checks' goroutines
 }
 
-// newBalancer makes a balancer over members, which checks their health as hc says.
-func newBalancer(members []*member, hc HealthCheck, log zerolog.Logger) *balancer {
+// newBalancer makes a balancer over members, which checks their health as hc says and ejects
+// them as eject says.
+func newBalancer(members []*member, hc HealthCheck, eject Ejection, log zerolog.Logger) *balancer {
 	for i, m := range members {
 		m.index = i
 	}
-	b := &balancer{members: members, log: log, starts: true}
+	if eject.For <= 0 {
+		eject.For = defaultEjectFor
+	}
+	b := &balancer{members: members, log: log, starts: true, eject: eject}
 	for _, m := range members {
 		st, ok := m.up.(starter)
 		b.starts = b.starts && ok && st.Starts()
@@ -105,6 +111,7 @@ func (b *balancer) roundTrip(req *http.Request, tried uint64, attempts int, rese
 			info.Attempts = 0
 		}
 		res, err := m.up.RoundTrip(r)
+		b.observe(m, statusOf(res), err)
 		if info != nil {
 			// A member that failed the request at once, without a stream, counts as one.
 			info.Upstream = uint16(m.index + 1)
@@ -150,6 +157,7 @@ func (b *balancer) finishStarted(req *http.Request, res *http.Response, err erro
 		return res, err
 	}
 	m := b.members[info.Upstream-1]
+	b.observe(m, statusOf(res), err)
 	if err == nil {
 		b.succeeded(m)
 		return res, nil
@@ -176,8 +184,8 @@ func (b *balancer) choose(tried uint64) (m *member, last bool) {
 			continue
 		}
 		left++
-		if at := c.downUntil.Load(); at != 0 && now < at || c.health.unhealthy.Load() {
-			if bestDown == nil || at < bestDownAt {
+		if !c.serves(now) {
+			if at := max(c.downUntil.Load(), c.out.until.Load()); bestDown == nil || at < bestDownAt {
 				bestDown, bestDownAt = c, at
 			}
 			continue
@@ -226,6 +234,14 @@ func (m *member) down(err error, log zerolog.Logger) {
 	if m.downUntil.Swap(time.Now().Add(memberRetry).UnixNano()) == 0 {
 		log.Warn().Str("upstream", m.name).Err(err).Msg("upstream unreachable; its requests go to the other upstreams")
 	}
+}
+
+// statusOf is res's status, or 0 without a response.
+func statusOf(res *http.Response) int {
+	if res == nil {
+		return 0
+	}
+	return res.StatusCode
 }
 
 // succeeded takes m back after a request it carried, if it was down.

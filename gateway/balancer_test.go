@@ -26,7 +26,7 @@ func newTestBalancer(n int) (*balancer, []*fakePool) {
 		fakes = append(fakes, p)
 		members = append(members, &member{name: name, up: p})
 	}
-	return newBalancer(members, HealthCheck{}, zerolog.Nop()), fakes
+	return newBalancer(members, HealthCheck{}, Ejection{}, zerolog.Nop()), fakes
 }
 
 // chosen is the name of the member info says carried its request, or "" if none.

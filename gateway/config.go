@@ -76,6 +76,10 @@ type Config struct {
 	// HealthCheck, with several upstreams, has each asked for a path now and then; one that
 	// fails its checks is passed over as an unreachable one is (health.go). Zero: no checks.
 	HealthCheck HealthCheck
+
+	// Eject, with several upstreams, takes one that failed requests in a row out for a while
+	// (see Ejection). Zero: none is.
+	Eject       Ejection
 	UpstreamTLS *tls.Config // for https, h3, h3+h2: roots, server name, verification; nil: system roots
 	Pool        PoolConfig
 

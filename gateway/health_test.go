@@ -38,7 +38,7 @@ func TestHealthChecks(t *testing.T) {
 		statusB.Store(200)
 		healthAnswers(a, &statusA)
 		healthAnswers(b, &statusB)
-		bal := newBalancer([]*member{{name: "a", up: a}, {name: "b", up: b}}, HealthCheck{Path: "/health?deep=1", Interval: time.Second}, zerolog.Nop())
+		bal := newBalancer([]*member{{name: "a", up: a}, {name: "b", up: b}}, HealthCheck{Path: "/health?deep=1", Interval: time.Second}, Ejection{}, zerolog.Nop())
 		defer bal.Shutdown(context.Background())
 		served := func() map[string]int {
 			seen := map[string]int{}

@@ -179,6 +179,17 @@ func writeUpstream(e *expo, up upstream) {
 		for _, m := range b.members {
 			pools, fallbacks = collectUpstream(m.up, []string{"upstream", m.name}, pools, fallbacks)
 		}
+		if b.eject.After > 0 {
+			e.family("muxgate_upstream_ejected", "gauge", "With -eject-after: 1 while the upstream is ejected for failing requests in a row, else 0.")
+			now := time.Now().UnixNano()
+			for _, m := range b.members {
+				e.sample("muxgate_upstream_ejected", boolValue(m.out.ejectedAt(now)), "upstream", m.name)
+			}
+			e.family("muxgate_upstream_ejections_total", "counter", "With -eject-after: times the upstream was ejected.")
+			for _, m := range b.members {
+				e.sample("muxgate_upstream_ejections_total", float64(m.out.ejected.Load()), "upstream", m.name)
+			}
+		}
 		if b.stopChecks != nil {
 			e.family("muxgate_upstream_healthy", "gauge", "With health checks: 1 while the upstream passes them, else 0.")
 			for _, m := range b.members {

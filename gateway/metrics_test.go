@@ -145,7 +145,7 @@ func TestWriteMetricsBalancer(t *testing.T) {
 	p2.state = pool.State{Protocol: "h2"}
 	fb.state.Switches = 2
 	one := &fakePool{state: pool.State{Protocol: "h2", Sessions: []pool.SessionState{{ID: 1, InFlight: 4}}}}
-	b := newBalancer([]*member{{name: "https://a:1", up: one}, {name: "h3+h2://b:2", up: fb}}, HealthCheck{}, zerolog.Nop())
+	b := newBalancer([]*member{{name: "https://a:1", up: one}, {name: "h3+h2://b:2", up: fb}}, HealthCheck{}, Ejection{}, zerolog.Nop())
 	g := &Gateway{up: b, front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
 	got := parseMetrics(t, g)
 	for name, v := range map[string]float64{

@@ -148,7 +148,7 @@ func newUpstreams(cfg *Config) (upstream, target, error) {
 		}
 		members = append(members, &member{name: name, scheme: t.scheme, address: t.authority, up: up.(loadPool)})
 	}
-	return newBalancer(members, cfg.HealthCheck, cfg.Logger), first, nil
+	return newBalancer(members, cfg.HealthCheck, cfg.Eject, cfg.Logger), first, nil
 }
 
 // newPool builds the pool that serves t, named name in its log: for h3+h2, an HTTP/3 pool with

@@ -42,6 +42,8 @@ var flagDefaults = map[string]string{
 	"upstream-key":            "",
 	"health-check":            "default: none",
 	"health-check-interval":   "(default 5s)",
+	"eject-after":             "",
+	"eject-time":              "(default 30s)",
 	"max-sessions":            "(default 4)",
 	"max-session-age":         "",
 	"upstream-body-timeout":   "(default 5m0s)",

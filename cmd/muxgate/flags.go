@@ -29,6 +29,7 @@ type options struct {
 	clientOpt  bool   // -client-cert-optional
 	upstreams  listFlag
 	health     gateway.HealthCheck
+	eject      gateway.Ejection
 	upCA       string
 	upName     string
 	upInsecure bool
@@ -145,6 +146,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 
 	fs.StringVar(&o.health.Path, "health-check", "", "with several -upstream: `path` to GET from each upstream every -health-check-interval; one that answers other than 2xx or 3xx twice in a row gets no requests until it passes twice (default: none)")
 	fs.DurationVar(&o.health.Interval, "health-check-interval", 5*time.Second, "time between the health checks of an upstream, and the most each may take")
+	fs.IntVar(&o.eject.After, "eject-after", 0, "with several -upstream: take an upstream out for -eject-time once it has failed this many requests in a row (502, 503 or 504 from it, or a reset stream or no head in time), while another serves (0: never)")
+	fs.DurationVar(&o.eject.For, "eject-time", 30*time.Second, "how long -eject-after takes an upstream out; twice as long for each ejection that follows its return with no success in between, up to 8 times")
 	fs.IntVar(&o.pool.MaxSessions, "max-sessions", 4, "upstream sessions per upstream at most")
 	fs.DurationVar(&o.pool.MaxSessionAge, "max-session-age", 0, "retire an upstream session this long after its dial, less up to a tenth at random: a new session is dialed, the old one takes no new streams once that is up and closes (GOAWAY) once its streams end, so that a change of the upstream's addresses, or of the host a load balancer before it picks, is followed (0: keep sessions while they work)")
 	fs.IntVar(&o.pool.MaxStreamsPerSession, "max-streams-per-session", 0, "local cap on concurrent streams per session (0: the upstream's SETTINGS_MAX_CONCURRENT_STREAMS for HTTP/2, 100 for HTTP/3)")
@@ -268,6 +271,8 @@ func (o *options) check() error {
 		return errors.New("give one -key for each -cert")
 	case o.health.Path != "" && !strings.HasPrefix(o.health.Path, "/"):
 		return errors.New("-health-check must be a path, starting with /")
+	case o.eject.After < 0 || o.eject.For <= 0:
+		return errors.New("-eject-after must not be negative (0: never), and -eject-time must be positive")
 	case o.health.Interval <= 0:
 		return errors.New("-health-check-interval must be positive")
 	case (o.upCert == "") != (o.upKey == ""):

@@ -37,7 +37,8 @@ func TestStreamWindowBounds(t *testing.T) {
 // TestSeveralUpstreamFlags: -upstream repeated gives the gateway its first upstream and the
 // others, in order; -demo brings its own and takes none.
 func TestSeveralUpstreamFlags(t *testing.T) {
-	o, err := parseFlags([]string{"-upstream", "h2c://127.0.0.1:1", "-upstream", "h2c://127.0.0.1:2", "-upstream", "h2c://127.0.0.1:3"}, nil)
+	o, err := parseFlags([]string{"-upstream", "h2c://127.0.0.1:1", "-upstream", "h2c://127.0.0.1:2", "-upstream", "h2c://127.0.0.1:3",
+		"-eject-after", "5", "-eject-time", "1m"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +49,9 @@ func TestSeveralUpstreamFlags(t *testing.T) {
 	defer b.cleanup()
 	if cfg.Upstream != "h2c://127.0.0.1:1" || strings.Join(cfg.Upstreams, " ") != "h2c://127.0.0.1:2 h2c://127.0.0.1:3" {
 		t.Errorf("got Upstream %q, Upstreams %q; want the first, then the other two", cfg.Upstream, cfg.Upstreams)
+	}
+	if cfg.Eject.After != 5 || cfg.Eject.For != time.Minute {
+		t.Errorf("got Eject %+v, want after 5 for 1m", cfg.Eject)
 	}
 	if _, err := parseFlags([]string{"-demo", "-upstream", "h2c://127.0.0.1:1"}, nil); err == nil || !strings.Contains(err.Error(), "drop -upstream") {
 		t.Errorf("-demo with -upstream: got %v, want an error", err)

@@ -148,6 +148,7 @@ func (b *built) config(o *options, log zerolog.Logger) (gateway.Config, error) {
 		Upstream:          o.upstreams.first(),
 		Upstreams:         o.upstreams.rest(),
 		HealthCheck:       o.health,
+		Eject:             o.eject,
 		UpstreamTimeout:   o.upTimeout,
 		NoForwardedFor:    o.noXFF,
 		NoForwardedProto:  o.noXFP,

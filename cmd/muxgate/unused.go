@@ -13,6 +13,9 @@ func warnUnused(o *options, log zerolog.Logger) {
 	if o.health.Path != "" && len(o.upstreams) < 2 {
 		log.Warn().Msg("-health-check is unused: it checks the upstreams of several -upstream, and one is given")
 	}
+	if o.eject.After > 0 && len(o.upstreams) < 2 {
+		log.Warn().Msg("-eject-after is unused: it takes one of several -upstream out, and one is given")
+	}
 	if len(o.cert) > 0 && o.tlsListeners() == 0 {
 		log.Warn().Msg("-cert and -key are unused: they serve -listen-tls and -listen-tls-proxy, and none is given")
 	}
