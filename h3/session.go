@@ -60,11 +60,21 @@ func (s *session) Reserve() bool {
 }
 
 func (s *session) State() pool.SessionState {
+	closed := s.closed()
 	return pool.SessionState{
-		Closed:     s.closed(),
+		Closed:     closed,
+		Silent:     closed && s.silent(),
 		Draining:   s.draining.Load(),
 		MaxStreams: s.maxStreams,
 	}
+}
+
+// silent reports whether the closed connection died of its idle timeout: nothing came from the
+// peer for -quic-idle-timeout, though quic-go PINGs it after half that without a packet (its
+// keep-alive, KeepAlivePeriod): its host may be gone.
+func (s *session) silent() bool {
+	var idle *quic.IdleTimeoutError
+	return errors.As(context.Cause(s.conn.Context()), &idle)
 }
 
 // streamDone ends a stream counted by Reserve.
