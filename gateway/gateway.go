@@ -31,6 +31,7 @@ type Gateway struct {
 	draining  atomic.Bool
 	handed    atomic.Bool  // HandedOver: another process serves on the sockets
 	metrics   *metrics     // nil without Config.MetricsAddr
+	tunnels   tunnels      // the proxy's WebSockets, which the drain closes
 	admin     *adminServer // the metrics listener; nil without Config.MetricsAddr
 }
 
@@ -92,6 +93,7 @@ func (g *Gateway) newProxy(t target) *proxy {
 		setResp:      newFieldSet(cfg.SetResponseFields),
 		redirectPort: cfg.RedirectHTTPS,
 		clientCert:   cfg.ClientCertFields,
+		tunnels:      &g.tunnels,
 		log:          cfg.Logger,
 		access:       cfg.AccessLog,
 		metrics:      g.metrics,
@@ -174,6 +176,8 @@ func (g *Gateway) drain() error {
 	g.log.Info().Dur("timeout_ms", g.cfg.ShutdownTimeout).Msg("draining")
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
 	defer cancel()
+	g.tunnels.goAway()
+	defer g.tunnels.wait()
 	frontErr := g.front.Shutdown(ctx)
 	upErr := g.up.Shutdown(ctx)
 	if frontErr != nil || upErr != nil {

@@ -37,6 +37,7 @@ type proxy struct {
 	setResp      fieldSet       // Config.SetResponseFields
 	redirectPort int            // Config.RedirectHTTPS: the HTTPS port clear-text requests are sent to; 0: none
 	clientCert   bool           // Config.ClientCertFields
+	tunnels      *tunnels       // the WebSockets open, for the drain
 	log          zerolog.Logger // process log, for the reason of each failure
 	access       zerolog.Logger // one line per request
 	metrics      *metrics       // nil: requests are counted for no one

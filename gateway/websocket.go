@@ -139,19 +139,29 @@ func (p *proxy) tunnel(w http.ResponseWriter, rec *record, resp *http.Response, 
 		p.metrics.tunnels.Add(1)
 	}
 	body.open(tun)
-	rec.bytesOut, err = copyTunnel(tunnelWriter{tun}, resp.Body)
-	if err == nil {
+	dw := &drainWriter{dst: tunnelWriter{tun}}
+	p.tunnels.add(dw)
+	rec.bytesOut, err = copyTunnel(dw, resp.Body)
+	p.tunnels.remove(dw)
+	handshake := err == nil && dw.wentAway()
+	switch {
+	case handshake:
+		// The drain's Close went to the client, and the upstream, having had the client's
+		// answer, ended: the closing handshake is over, and the connection closes whole (RFC
+		// 6455 7.1.1: the server closes first).
+		tun.Close()
+	case err == nil:
 		// The upstream ended its side (END_STREAM): so does the client's connection, and the
 		// client's side goes on until the session has sent its end too, or the tunnel's idle
 		// time runs out.
 		tun.CloseWrite()
-	} else {
+	default:
 		body.fail(err)
 		tun.Close()
 	}
 	<-body.ended
 	rec.bytesIn, err = body.result()
-	if err != nil {
+	if err != nil && !handshake { // a closing handshake's end is no failure, though it closed the client's side too
 		rec.err = cutByServer(rec.in, err)
 		rec.reason = tunnelReason(rec.err)
 	}

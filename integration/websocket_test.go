@@ -339,8 +339,9 @@ func TestBinaryDemoWebSocket(t *testing.T) {
 	}
 }
 
-// TestWebSocketDrainLogged: a drain waits for an open WebSocket until its deadline, then cuts it,
-// and the access log says so (101, shutdown_timeout).
+// TestWebSocketDrainLogged: a drain sends an open WebSocket's client a Close of status 1001 at
+// once; a client that does not answer it is cut at the drain's deadline, and the access log says
+// so (101, shutdown_timeout).
 func TestWebSocketDrainLogged(t *testing.T) {
 	accessLog := filepath.Join(t.TempDir(), "access.log")
 	p := startBinaryEnv(t, []string{"GODEBUG="}, "-demo", "-listen", "127.0.0.1:0", "-log-format", "json",
@@ -352,6 +353,7 @@ func TestWebSocketDrainLogged(t *testing.T) {
 		t.Fatalf("handshake: got %v, %v; want 101", resp, err)
 	}
 	p.signal(syscall.SIGTERM)
+	c.readExactly("\x88\x02\x03\xe9")
 	c.expectClosed()
 	p.wait(20 * time.Second)
 	log, err := os.ReadFile(accessLog)
