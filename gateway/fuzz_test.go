@@ -217,7 +217,7 @@ func FuzzAppendVia(f *testing.F) {
 var upstreamSeeds = []string{
 	"h2c://127.0.0.1:9000", "h2c://10.0.0.5:9000", "https://app.internal:443", "https://up.test",
 	"h3://up.test:8443", "h3://[::1]", "h3+h2://up.test:8443", "h2://up.test", "H3://UP.test:443/",
-	"h3://[fe80::1%25eth0]:443", "h2c://[::1]:80",
+	"h3://[fe80::1%25eth0]:443", "h2c://[::1]:80", "unix:/run/app.sock", "unix:///run/app.sock", "unix:run/app.sock", "unix://h/p",
 	"h3+h2://up.test:8443/path", "quic://up.test:8443", "ftp://127.0.0.1:21", "h2c://127.0.0.1",
 	"h2c://:9000", "https://:443", "h2c://h:0", "h2c://h:65535", "h2c://h:65536", "h3://h:99999999999999999999",
 	"h3://h:00443", "h3://h:", "h3://[::1]:", "h3://::1", "h3://a:b:1", "h3://h#frag", "h3://h?", "h3://h?q=1",
@@ -254,6 +254,17 @@ func FuzzParseUpstream(f *testing.F) {
 		u, err := url.Parse(raw)
 		if err != nil {
 			t.Fatalf("parseUpstream accepted %q as %+v; url.Parse: %v", raw, got, err)
+		}
+		if u.Scheme == "unix" {
+			// A Unix socket: h2c to its absolute path, with nothing else in the URL.
+			if !got.unix || got.proto != "h2c" || got.address != u.Path || !strings.HasPrefix(got.address, "/") || u.Host != "" ||
+				u.RawQuery != "" || u.Fragment != "" || u.User != nil || got.authority != "localhost" {
+				t.Errorf("parseUpstream(%q) = %+v: want h2c to the socket at %q", raw, got, u.Path)
+			}
+			return
+		}
+		if got.unix || got.authority != got.address {
+			t.Errorf("parseUpstream(%q) = %+v: a network address's authority is the address", raw, got)
 		}
 		if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || (u.Path != "" && u.Path != "/") {
 			t.Errorf("parseUpstream accepted %q as %+v: more than scheme://host:port", raw, got)
