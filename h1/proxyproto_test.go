@@ -279,6 +279,19 @@ func TestProxyProtocolPerIP(t *testing.T) {
 	}
 }
 
+// TestProxyProtocolRate: RequestRatePerIP paces the header's address, not the balancer's.
+func TestProxyProtocolRate(t *testing.T) {
+	_, _, addr := startProxiedServer(t, Config{RequestRatePerIP: 0.01, RequestBurstPerIP: 1}, remoteAddr)
+	from := func(ip string) int {
+		c := dial(t, addr)
+		c.send("PROXY TCP4 " + ip + " 192.0.2.1 51000 80\r\n" + getRoot)
+		return c.read("GET").StatusCode
+	}
+	if a, again, b := from("198.51.100.1"), from("198.51.100.1"), from("198.51.100.2"); a != 200 || again != http.StatusTooManyRequests || b != 200 {
+		t.Errorf("198.51.100.1 twice, then 198.51.100.2: %d, %d, %d; want 200, 429, 200", a, again, b)
+	}
+}
+
 // TestProxyProtocolOverTLS: the header comes before the TLS handshake.
 func TestProxyProtocolOverTLS(t *testing.T) {
 	_, addr, pool := startTLSServer(t, Config{}, remoteAddr, true)
