@@ -11,7 +11,8 @@ import (
 )
 
 // adminServer is the metrics listener (Config.MetricsAddr): GET /metrics for Prometheus, GET
-// /healthz for a load balancer's check. It is for operators, not clients: it runs on net/http's
+// /healthz for a load balancer's check of this process (503 once it drains), GET /readyz for one
+// that also wants an upstream reachable (Gateway.ready). It is for operators, not clients: it runs on net/http's
 // server, apart from h1 and its limits.
 type adminServer struct {
 	ln  net.Listener
@@ -35,6 +36,13 @@ func newAdminServer(ln net.Listener, g *Gateway) *adminServer {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if g.draining.Load() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if ok, why := g.ready(); !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ok\n"))
