@@ -39,13 +39,8 @@ type Gateway struct {
 // port or a bad upstream URL is reported before anything is served.
 func New(cfg Config) (*Gateway, error) {
 	cfg.setDefaults()
-	if len(cfg.Listeners) == 0 {
-		return nil, fmt.Errorf("%w: no listener", ErrConfig)
-	}
-	if cfg.RequestIDHeader != "" {
-		if err := checkRequestIDHeader(cfg.RequestIDHeader); err != nil {
-			return nil, err
-		}
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	up, t, err := newUpstreams(&cfg)
 	if err != nil {
@@ -71,6 +66,53 @@ func New(cfg Config) (*Gateway, error) {
 		g.admin = newAdminServer(g.sockets[len(g.sockets)-1].Listener, g)
 	}
 	return g, nil
+}
+
+// check is what New refuses in cfg before it builds anything.
+func (cfg *Config) check() error {
+	if len(cfg.Listeners) == 0 {
+		return fmt.Errorf("%w: no listener", ErrConfig)
+	}
+	if cfg.RequestIDHeader != "" {
+		if err := checkRequestIDHeader(cfg.RequestIDHeader); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Check reports what New would refuse in cfg, without binding a port, dialing an upstream or
+// starting anything, for an operator to test a configuration before it is used (muxgate
+// -check, as nginx -t and haproxy -c). A listening address must be one a bind could take; that
+// its port is free, only a bind tells.
+func Check(cfg Config) error {
+	cfg.setDefaults()
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	addrs := []string{}
+	for _, l := range cfg.Listeners {
+		addrs = append(addrs, l.Addr)
+	}
+	if cfg.MetricsAddr != "" {
+		addrs = append(addrs, cfg.MetricsAddr)
+	}
+	for _, a := range addrs {
+		if _, err := net.ResolveTCPAddr("tcp", a); err != nil {
+			return fmt.Errorf("%w: listen %s: %w", ErrConfig, a, err)
+		}
+	}
+	if cfg.HealthCheck.Path != "" {
+		if _, err := checkPath(cfg.HealthCheck.Path); err != nil {
+			return err
+		}
+		cfg.HealthCheck.Path = "" // checked: no checker is started
+	}
+	up, _, err := newUpstreams(&cfg)
+	if err != nil {
+		return err
+	}
+	return up.Shutdown(context.Background()) // nothing was dialed: it returns at once
 }
 
 // newProxy makes the request handler for g's configuration and upstream t.

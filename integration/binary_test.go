@@ -52,6 +52,7 @@ var flagDefaults = map[string]string{
 	"set-request-header":      "",
 	"redirect-https":          "",
 	"forwarded":               "",
+	"check":                   "",
 	"redirect-https-port":     "(default 443)",
 	"set-response-header":     "",
 	"max-streams-per-session": "0: the upstream's",

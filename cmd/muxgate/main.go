@@ -33,6 +33,9 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "muxgate: %v (see muxgate -help)\n", err)
 		return 2
 	}
+	if o.checkOnly {
+		return checkOnly(o)
+	}
 	execForDemo := addXConnect(o)
 	slackErr := applyTimerSlack(o.timerSlack) // first: it may execute the program again
 	var xconnectErr error
@@ -97,6 +100,22 @@ func run(args []string) int {
 		log.Error().Err(err).Msg("stopped")
 		return 1
 	}
+	return 0
+}
+
+// checkOnly is -check: it builds the configuration as run would, has the gateway check it
+// without binding or dialing, and says so. 0 if it is good, 2 with the first fault.
+func checkOnly(o *options) int {
+	cfg, b, err := buildConfig(o, zerolog.Nop())
+	defer b.cleanup()
+	if err == nil {
+		err = gateway.Check(cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "muxgate: %v\n", err)
+		return 2
+	}
+	fmt.Println("muxgate: the configuration is good")
 	return 0
 }
 
