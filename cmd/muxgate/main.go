@@ -63,6 +63,7 @@ func run(args []string) int {
 	}
 	defer b.cleanup()
 	warnUnused(o, log) // once the flags are known to be good: a bad one gets its one line alone
+	warnFileLimit(o, fileLimit(), log)
 	cfg.Logger = log
 	g, err := startGateway(o, cfg, b.tickets, manager, log)
 	if err != nil {
