@@ -13,6 +13,7 @@ import (
 
 	"muxgate/h1"
 	"muxgate/internal/pool"
+	"muxgate/internal/version"
 )
 
 // metrics counts the gateway's answers for Prometheus (Config.MetricsAddr). What a request adds
@@ -94,6 +95,7 @@ func writeMetrics(w io.Writer, g *Gateway) error {
 	writeUpstream(&e, g.up)
 	writeRuntime(&e)
 	writeProcess(&e)
+	writeBuild(&e)
 	_, err := w.Write(e.b)
 	return err
 }
@@ -145,6 +147,14 @@ func (m *metrics) write(e *expo) {
 
 // tlsVersions are the values of the version label: [i] is TLS 1.i, as in h1.State.TLSHandshakes.
 var tlsVersions = [len(h1.State{}.TLSHandshakes)]string{"1.0", "1.1", "1.2", "1.3"}
+
+// writeBuild writes muxgate_build_info, the Prometheus way of naming the running build: a gauge
+// of 1 whose labels say which.
+func writeBuild(e *expo) {
+	v := version.Get()
+	e.family("muxgate_build_info", "gauge", "1, with the running build in its labels: the module's version, the commit it was built from, the Go version.")
+	e.sample("muxgate_build_info", 1, "goversion", v.Go, "revision", v.Revision, "version", v.Version)
+}
 
 // writeFront writes the client side's gauges.
 func writeFront(e *expo, g *Gateway) {

@@ -13,6 +13,7 @@ import (
 
 	"muxgate/h1"
 	"muxgate/internal/pool"
+	"muxgate/internal/version"
 )
 
 // TestWriteMetrics: the metrics page parses with Prometheus's own parser (so names, HELP and
@@ -161,5 +162,16 @@ func TestWriteMetricsBalancer(t *testing.T) {
 	}
 	if _, ok := got[`muxgate_upstream_fallback_active{upstream="https://a:1"}`]; ok {
 		t.Errorf("an HTTP/2 upstream has a fallback metric")
+	}
+}
+
+// TestBuildInfo: muxgate_build_info is 1 with the running build in its labels.
+func TestBuildInfo(t *testing.T) {
+	_, _, p2 := newTestFallback()
+	g := &Gateway{up: p2, front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
+	v := version.Get()
+	name := `muxgate_build_info{goversion="` + v.Go + `",revision="` + v.Revision + `",version="` + v.Version + `"}`
+	if got, ok := parseMetrics(t, g)[name]; !ok || got != 1 {
+		t.Errorf("%s = %v (present %v), want 1", name, got, ok)
 	}
 }

@@ -53,6 +53,7 @@ var flagDefaults = map[string]string{
 	"redirect-https":          "",
 	"forwarded":               "",
 	"check":                   "",
+	"version":                 "",
 	"redirect-https-port":     "(default 443)",
 	"set-response-header":     "",
 	"max-streams-per-session": "0: the upstream's",

@@ -36,3 +36,11 @@ func TestBinaryCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryVersion: -version prints the build and exits, whatever else the flags lack.
+func TestBinaryVersion(t *testing.T) {
+	code, stdout, stderr := runBinary(t, "-version")
+	if code != 0 || !strings.HasPrefix(stdout, "muxgate ") || !strings.Contains(stdout, " go1.") {
+		t.Errorf("-version: exit %d, %q, %q; want 0 and the build", code, stdout, stderr)
+	}
+}

@@ -60,6 +60,7 @@ type options struct {
 	logFlush   time.Duration
 	pidFile    string
 	checkOnly  bool // -check
+	showVer    bool // -version
 	flagsFile  string
 	streamWin  int
 	connWin    int
@@ -207,6 +208,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.accessLog, "access-log", "-", "access log: a file `path`, - for standard output, or off")
 	fs.DurationVar(&o.logFlush, "access-log-flush", 100*time.Millisecond, "access-log lines are written out together, at the latest this long after the first of them, or when 64 KiB have gathered, and at exit (0: each at once)")
 	fs.StringVar(&o.flagsFile, "flags-file", "", "read flags from this `file` first, one per line (-name value, or -name alone), # for comments; those of the command line come after them; an upgrade (SIGUSR2) reads it again")
+	fs.BoolVar(&o.showVer, "version", false, "print the build (version, commit, Go version) and exit")
 	fs.BoolVar(&o.checkOnly, "check", false, "check the flags, the files they name (certificates, keys, CAs, ticket keys) and the upstream URLs, print whether they are good and exit (0, or 2 with the first fault), without binding a port or dialing an upstream: for a -flags-file before an upgrade")
 	fs.StringVar(&o.pidFile, "pid-file", "", "write the process ID to this `path` once listening (the new process of an upgrade writes its own); removed at exit if it still holds this process's")
 	return fs
@@ -226,6 +228,9 @@ func parseFlags(args []string, help io.Writer) (*options, error) {
 		return nil, err
 	}
 	fs.Visit(func(f *flag.Flag) { o.gcSet = o.gcSet || f.Name == "gc-percent" })
+	if o.showVer {
+		return o, nil // nothing else is needed to print the build
+	}
 	if err := o.check(); err != nil {
 		return nil, err
 	}

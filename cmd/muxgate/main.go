@@ -17,6 +17,7 @@ import (
 
 	"muxgate/certs"
 	"muxgate/gateway"
+	"muxgate/internal/version"
 )
 
 func main() {
@@ -32,6 +33,10 @@ func run(args []string) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "muxgate: %v (see muxgate -help)\n", err)
 		return 2
+	}
+	if o.showVer {
+		fmt.Println(version.Get())
+		return 0
 	}
 	if o.checkOnly {
 		return checkOnly(o)
@@ -64,6 +69,8 @@ func run(args []string) int {
 	defer b.cleanup()
 	warnUnused(o, log) // once the flags are known to be good: a bad one gets its one line alone
 	warnFileLimit(o, fileLimit(), log)
+	v := version.Get()
+	log.Info().Str("version", v.Version).Str("revision", v.Revision).Str("go", v.Go).Msg("starting")
 	cfg.Logger = log
 	g, err := startGateway(o, cfg, b.tickets, manager, log)
 	if err != nil {
