@@ -69,8 +69,6 @@ func run(args []string) int {
 	defer b.cleanup()
 	warnUnused(o, log) // once the flags are known to be good: a bad one gets its one line alone
 	warnFileLimit(o, fileLimit(), log)
-	v := version.Get()
-	log.Info().Str("version", v.Version).Str("revision", v.Revision).Str("go", v.Go).Msg("starting")
 	cfg.Logger = log
 	g, err := startGateway(o, cfg, b.tickets, manager, log)
 	if err != nil {
@@ -80,6 +78,9 @@ func run(args []string) int {
 		}
 		return 1
 	}
+	// Once the configuration is known to be good: a bad one gets its one line on stderr alone.
+	v := version.Get()
+	log.Info().Str("version", v.Version).Str("revision", v.Revision).Str("go", v.Go).Msg("starting")
 	if o.pidFile != "" {
 		defer removePIDFile(o.pidFile)
 	}
