@@ -12,6 +12,9 @@ import (
 type Policy struct {
 	MinVersion   uint16   // 0: TLS 1.2
 	CipherSuites []uint16 // nil: crypto/tls's defaults
+	// HTTP2 offers h2 by ALPN before http/1.1 (the listeners' server must take it: h1's
+	// Config.HTTP2). False: HTTP/1.x alone.
+	HTTP2 bool
 }
 
 // versions are the names ParseVersion takes.
@@ -52,4 +55,13 @@ func ParseCipherSuites(list string) ([]uint16, error) {
 		ids = append(ids, id)
 	}
 	return ids, nil
+}
+
+// nextProtos is the ALPN list of the client listeners (RFC 7301): h2 first where offered, then
+// http/1.1, and http/1.0, which curl --http1.0 offers alone.
+func nextProtos(h2 bool) []string {
+	if h2 {
+		return []string{"h2", "http/1.1", "http/1.0"}
+	}
+	return []string{"http/1.1", "http/1.0"}
 }

@@ -159,7 +159,7 @@ func (s *Store) newServerConfig() *tls.Config {
 	c := &tls.Config{
 		MinVersion:     cmp.Or(s.policy.MinVersion, tls.VersionTLS12),
 		CipherSuites:   s.policy.CipherSuites,
-		NextProtos:     []string{"http/1.1", "http/1.0"},
+		NextProtos:     nextProtos(s.policy.HTTP2),
 		GetCertificate: s.GetCertificate,
 	}
 	c.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {

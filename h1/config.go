@@ -51,6 +51,11 @@ type Config struct {
 	// would otherwise spend). Zero (or negative) means no limit.
 	MaxConnsPerIP int
 
+	// HTTP2 serves TLS clients that choose h2 by ALPN with HTTP/2 (see h2front.go); their
+	// listener's tls.Config must offer h2. False: such a connection is closed after its
+	// handshake, as one that chose any protocol but HTTP/1.x.
+	HTTP2 bool
+
 	// RequestRatePerIP caps the requests of one client IP address per second, over all its
 	// connections, on average; RequestBurstPerIP is how many it may send at once before the
 	// average applies. A request beyond them is answered with 429 Too Many Requests (RFC 6585

@@ -347,6 +347,10 @@ func (c *conn) run() (shed bool) {
 			c.rwc.Close()
 			return false
 		}
+		if c.tlsState != nil && c.tlsState.NegotiatedProtocol == "h2" {
+			c.serveH2()
+			return false
+		}
 	}
 	for {
 		// The wait is called from here, not from readRequest, to keep the stack of an idle
@@ -513,7 +517,7 @@ func (c *conn) handshake() bool {
 			c.s.tlsFull[v].Add(1)
 		}
 	}
-	if p := st.NegotiatedProtocol; p != "" && p != "http/1.1" && p != "http/1.0" {
+	if p := st.NegotiatedProtocol; p != "" && p != "http/1.1" && p != "http/1.0" && !(p == "h2" && c.s.h2 != nil) {
 		// ALPN chose a protocol this package does not speak (the listener's tls.Config offered
 		// it): answering in HTTP/1.1 would only confuse the client.
 		c.s.log.Warn().Str("remote", c.remoteAddr).Str("alpn", p).Msg("h1: TLS connection negotiated a protocol other than HTTP/1.x")

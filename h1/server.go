@@ -61,6 +61,7 @@ type Server struct {
 	conns     map[*conn]struct{}         // guarded by mu
 	perIP     map[netip.Addr]int         // guarded by mu: connections served per client address, with MaxConnsPerIP
 	rates     *rateTable                 // the pace of each client address, with RequestRatePerIP; nil without
+	h2        *h2Front                   // the HTTP/2 server, with Config.HTTP2; nil without
 	lot       *parkingLot                // guarded by mu: the parked idle connections, from the first park; nil before
 	lotFailed bool                       // guarded by mu: the lot could not be made: connections do not park
 
@@ -131,6 +132,9 @@ func New(cfg Config, h http.Handler) *Server {
 	}
 	if cfg.RequestRatePerIP > 0 {
 		s.rates = newRateTable(cfg.RequestRatePerIP, cfg.RequestBurstPerIP)
+	}
+	if cfg.HTTP2 {
+		s.h2 = newH2Front(cfg)
 	}
 	return s
 }
@@ -206,6 +210,10 @@ func (s *Server) serve(ln net.Listener, proxied bool) error {
 // all (as Close) and returns ctx.Err().
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.beginShutdown()
+	if s.h2 != nil {
+		// GOAWAY on each HTTP/2 connection (RFC 9113 6.8): its streams finish, then it closes.
+		s.h2.base.Shutdown(ctx)
+	}
 	if grace := s.cfg.DrainGrace; grace > 0 {
 		t := time.AfterFunc(grace, s.closeIdle)
 		defer t.Stop()

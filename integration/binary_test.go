@@ -31,6 +31,7 @@ var flagDefaults = map[string]string{
 	"key":                     "",
 	"tls-ticket-keys":         "default: keys of muxgate's own",
 	"tls-min-version":         `(default "1.2")`,
+	"tls-h2":                  "",
 	"client-ca":               "default: no client certificates",
 	"client-cert-optional":    "",
 	"tls-ciphers":             "default: crypto/tls's defaults",

@@ -24,6 +24,7 @@ type options struct {
 	ticketKeys string // -tls-ticket-keys
 	tlsMin     string // -tls-min-version
 	tlsCiphers string // -tls-ciphers
+	tlsH2      bool   // -tls-h2
 	tlsPolicy  certs.Policy
 	clientCA   string // -client-ca
 	clientOpt  bool   // -client-cert-optional
@@ -136,6 +137,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(&o.key, "key", "private key `file` (PEM) for the -cert of the same position")
 	fs.StringVar(&o.clientCA, "client-ca", "", "CA certificates `file` (PEM) that the TLS listeners verify client certificates against (mutual TLS): a client without a certificate for client authentication from one of them gets no handshake; the certificate goes upstream in Client-Cert and Client-Cert-Chain (RFC 9440); reloaded on SIGHUP (default: no client certificates)")
 	fs.BoolVar(&o.clientOpt, "client-cert-optional", false, "with -client-ca, also serve clients that show no certificate (one that shows one must still pass)")
+	fs.BoolVar(&o.tlsH2, "tls-h2", false, "serve HTTP/2 to TLS clients that offer it by ALPN (h2), on the same TLS listeners; the others get HTTP/1.1 as ever")
 	fs.StringVar(&o.tlsMin, "tls-min-version", "1.2", "lowest TLS `version` the TLS listeners accept: 1.0, 1.1, 1.2 or 1.3 (1.0 and 1.1 for old clients only: RFC 8996 deprecates them)")
 	fs.StringVar(&o.tlsCiphers, "tls-ciphers", "", "comma-separated `list` of the cipher suites the TLS listeners accept for TLS 1.0 to 1.2, by their IANA names (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,...), crypto/tls's insecure ones included, for old clients that need the RSA key exchange or 3DES (default: crypto/tls's defaults; TLS 1.3's are not configurable)")
 	fs.StringVar(&o.ticketKeys, "tls-ticket-keys", "", "`file` of TLS session ticket keys for the TLS listeners, one a line, 32 random bytes in base64 each (openssl rand -base64 32): the first seals new tickets, all open them; reloaded on SIGHUP; give several processes the same file for their clients to resume on any (default: keys of muxgate's own, a new one each day, handed to the new process of an upgrade)")
@@ -369,6 +371,8 @@ func (o *options) parseTLSPolicy() error {
 		return fmt.Errorf("-tls-min-version: %w", err)
 	}
 	o.tlsPolicy.MinVersion = v
+	o.tlsPolicy.HTTP2 = o.tlsH2
+	o.front.HTTP2 = o.tlsH2
 	if o.tlsCiphers == "" {
 		return nil
 	}

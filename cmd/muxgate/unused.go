@@ -19,8 +19,8 @@ func warnUnused(o *options, log zerolog.Logger) {
 	if len(o.cert) > 0 && o.tlsListeners() == 0 {
 		log.Warn().Msg("-cert and -key are unused: they serve -listen-tls and -listen-tls-proxy, and none is given")
 	}
-	if (o.tlsMin != "" && o.tlsMin != "1.2" || o.tlsCiphers != "") && o.tlsListeners() == 0 {
-		log.Warn().Msg("-tls-min-version and -tls-ciphers are unused: they serve -listen-tls and -listen-tls-proxy, and none is given")
+	if (o.tlsMin != "" && o.tlsMin != "1.2" || o.tlsCiphers != "" || o.tlsH2) && o.tlsListeners() == 0 {
+		log.Warn().Msg("-tls-min-version, -tls-ciphers and -tls-h2 are unused: they serve -listen-tls and -listen-tls-proxy, and none is given")
 	}
 	if o.redirectTo != 443 && !o.redirect && o.redirectTo != 0 {
 		log.Warn().Msg("-redirect-https-port is unused: it serves -redirect-https, which is not given")

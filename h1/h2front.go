@@ -1,0 +1,87 @@
+package h1
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"golang.org/x/net/http2"
+)
+
+// With Config.HTTP2, a TLS client that chooses h2 by ALPN (its listener's tls.Config must offer
+// it) is served HTTP/2 by x/net's server (RFC 9113) on its connection, with the same handler:
+// modern clients on a port that old ones use too. Such a connection counts as any other against
+// MaxConns and MaxConnsPerIP, its requests against RequestRatePerIP; a drain sends it GOAWAY and
+// waits for its streams. HTTP/1.x's own machinery (pipelining, parking, the watch) is not used:
+// HTTP/2 multiplexes, and x/net's server keeps its own timeouts (IdleTimeout, WriteTimeout as a
+// write's) and limits (MaxHeaderBytes, as SETTINGS_MAX_HEADER_LIST_SIZE). HeaderTimeout,
+// BodyReadTimeout, MinBodyRate, MaxHeaderCount and MaxRequestsPerConn do not apply. CONNECT is refused with 501
+// as over HTTP/1.x, and with it WebSocket over HTTP/2 (RFC 8441).
+
+// h2Front is the HTTP/2 server of a Server with Config.HTTP2.
+type h2Front struct {
+	srv  *http2.Server
+	base *http.Server // configured for srv: its Shutdown sends every connection GOAWAY
+}
+
+func newH2Front(cfg Config) *h2Front {
+	f := &h2Front{
+		srv: &http2.Server{
+			MaxConcurrentStreams: h2MaxStreams,
+			IdleTimeout:          cfg.IdleTimeout,
+			WriteByteTimeout:     cfg.WriteTimeout, // a client that takes nothing is cut off, as over HTTP/1.x
+		},
+		base: &http.Server{MaxHeaderBytes: cfg.MaxHeaderBytes},
+	}
+	http2.ConfigureServer(f.base, f.srv) // registers each connection with base, for its Shutdown
+	return f
+}
+
+// h2MaxStreams is the concurrent streams each HTTP/2 client may open.
+const h2MaxStreams = 100
+
+// serveH2 serves c, whose client chose h2, until it closes; the connection is busy meanwhile,
+// so that a drain waits for it rather than close it as an idle one.
+func (c *conn) serveH2() {
+	c.state.Store(stateActive)
+	c.s.h2.srv.ServeConn(c.rwc, &http2.ServeConnOpts{
+		Context:    context.Background(),
+		BaseConfig: c.s.h2.base,
+		Handler:    h2Handler{c},
+	})
+}
+
+// h2Handler is the handler of one HTTP/2 connection: the Server's, with the checks h1 makes of
+// each request itself.
+type h2Handler struct{ c *conn }
+
+func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := h.c
+	s := c.s
+	switch {
+	case r.Method == http.MethodConnect:
+		h2Refuse(w, errConnect, "")
+		c.reportRefusal(errConnect, &head{method: r.Method, target: r.RequestURI, proto: r.Proto})
+		return
+	case c.rate != nil && !s.rates.take(c.rate, s.rates.now()):
+		h2Refuse(w, errTooManyRequests, strconv.FormatInt(retryAfter(s.rates.wait(c.rate, s.rates.now())), 10))
+		c.reportRefusal(errTooManyRequests, &head{method: r.Method, target: r.RequestURI, proto: r.Proto})
+		return
+	}
+	s.requests.Add(1)
+	s.active.Add(1)
+	defer s.active.Add(-1)
+	s.handler.ServeHTTP(w, r)
+}
+
+// h2Refuse answers an HTTP/2 request h1 refuses itself, as writeErrorReply does over HTTP/1.x but
+// for the connection, which stays.
+func h2Refuse(w http.ResponseWriter, e *statusError, retry string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	if retry != "" {
+		h.Set("Retry-After", retry)
+	}
+	w.WriteHeader(e.code)
+	w.Write([]byte(e.reason + "\n"))
+}

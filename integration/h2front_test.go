@@ -1,0 +1,75 @@
+package integration
+
+import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/http2"
+
+	"muxgate/certs"
+	"muxgate/internal/demo"
+)
+
+// TestHTTP2Front: with HTTP/2 offered on the TLS listener, a client that chooses it (Go's, then
+// h2load, an independent one) is served through to each kind of upstream session, bodies both
+// ways; an HTTP/1.1 client on the same listener is served as before.
+func TestHTTP2Front(t *testing.T) {
+	h2load := needTool(t, "h2load")
+	for _, k := range engineKinds {
+		t.Run(k.name, func(t *testing.T) {
+			cfg := testConfig(startUpstream(t, k, demo.Options{}))
+			cfg.Pool.H2Engine = k.engine
+			store := certs.FromCertificates(serverCert)
+			store.UsePolicy(certs.Policy{HTTP2: true})
+			cfg.Listeners[1].TLS = store.ServerConfig()
+			cfg.Front.HTTP2 = true
+			f := startGateway(t, cfg)
+			c := &http.Client{Transport: &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+			resp, err := c.Get(f.url(true) + "/bytes/10")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.Proto != "HTTP/2.0" || resp.StatusCode != 200 || len(b) != 10 {
+				t.Errorf("GET over HTTP/2: %s %s with %d bytes", resp.Proto, resp.Status, len(b))
+			}
+			body := strings.Repeat("x", 100<<10)
+			resp, err = c.Post(f.url(true)+"/echo", "text/plain", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !bytes.Equal(b, []byte(body)) {
+				t.Errorf("POST over HTTP/2: %d bytes back, want the %d sent", len(b), len(body))
+			}
+			if resp, body := get(t, newClient(t), f.url(true)+"/bytes/5"); resp.Proto != "HTTP/1.1" || len(body) != 5 {
+				t.Errorf("HTTP/1.1 on the same listener: %s with %d bytes", resp.Proto, len(body))
+			}
+			out, err := exec.Command(h2load, "-n", "2000", "-c", "4", "-m", "10", f.url(true)+"/bytes/100").CombinedOutput()
+			if r, perr := parseH2load(string(out)); err != nil || perr != nil || r.succeeded != 2000 {
+				t.Errorf("h2load over HTTP/2: %v, %+v, %v\n%s", err, r, perr, out)
+			}
+		})
+	}
+}
+
+// TestBinaryHTTP2Front: -tls-h2 reaches the TLS listeners: curl chooses HTTP/2 and gets it.
+func TestBinaryHTTP2Front(t *testing.T) {
+	curl := needTool(t, "curl")
+	u := startUpstream(t, upstreamKinds[0], demo.Options{})
+	certFile, keyFile := writePEM(t)
+	p := startBinary(t, "-upstream", u.url, "-listen-tls", "127.0.0.1:0", "-cert", certFile, "-key", keyFile,
+		"-tls-h2", "-log-format", "json", "-access-log", "off")
+	_, addrs := p.waitServing(1)
+	out, err := exec.Command(curl, "-sS", "-k", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "https://"+addrs[0]+"/bytes/5").CombinedOutput()
+	if err != nil || string(out) != "2 200" {
+		t.Errorf("curl --http2: %v, %q; want 2 200", err, out)
+	}
+}
