@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"golang.org/x/net/http2"
 )
@@ -44,6 +45,9 @@ const h2MaxStreams = 100
 // so that a drain waits for it rather than close it as an idle one.
 func (c *conn) serveH2() {
 	c.state.Store(stateActive)
+	// The handshake's deadline (HeaderTimeout from the accept) is HTTP/1.x's: x/net's server
+	// reads without one, and would find the connection failed once it passed.
+	c.rwc.SetReadDeadline(time.Time{})
 	c.s.h2.srv.ServeConn(c.rwc, &http2.ServeConnOpts{
 		Context:    context.Background(),
 		BaseConfig: c.s.h2.base,

@@ -120,3 +120,40 @@ func TestHTTP2FrontRate(t *testing.T) {
 		t.Errorf("statuses %v, want 200, 429, 429 on one connection", codes)
 	}
 }
+
+// TestHTTP2FrontOutlivesHeaderTimeout: an HTTP/2 connection lives past HeaderTimeout, which
+// bounds an HTTP/1.x head only: a request answered after it, and one after that, on the same
+// connection, are served.
+func TestHTTP2FrontOutlivesHeaderTimeout(t *testing.T) {
+	const headerTimeout = 200 * time.Millisecond
+	cert, pool := selfSigned(t)
+	inner, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := tls.NewListener(inner, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}})
+	s := New(Config{Logger: testLogger(t), HTTP2: true, HeaderTimeout: headerTimeout}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/late" {
+			time.Sleep(3 * headerTimeout) // an answer that takes longer than HeaderTimeout
+		}
+		io.WriteString(w, r.URL.Path)
+	}))
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
+	c := &http.Client{Transport: tr, Timeout: safetyNet}
+	for _, path := range []string{"/first", "/late", "/after"} {
+		resp, err := c.Get("https://" + ln.Addr().String() + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != path {
+			t.Fatalf("GET %s: %q", path, b)
+		}
+	}
+	if n := s.State().Accepted; n != 1 {
+		t.Errorf("%d connections accepted, want the one, kept", n)
+	}
+}
