@@ -16,8 +16,8 @@ import (
 // waits for its streams. HTTP/1.x's own machinery (pipelining, parking, the watch) is not used:
 // HTTP/2 multiplexes, and x/net's server keeps its own timeouts (IdleTimeout, WriteTimeout as a
 // write's) and limits (MaxHeaderBytes, as SETTINGS_MAX_HEADER_LIST_SIZE). HeaderTimeout,
-// BodyReadTimeout, MinBodyRate, MaxHeaderCount and MaxRequestsPerConn do not apply. CONNECT is refused with 501
-// as over HTTP/1.x, and with it WebSocket over HTTP/2 (RFC 8441).
+// BodyReadTimeout, MinBodyRate, MaxHeaderCount and MaxRequestsPerConn do not apply. CONNECT is
+// refused with 501 as over HTTP/1.x, and with it WebSocket over HTTP/2 (RFC 8441).
 
 // h2Front is the HTTP/2 server of a Server with Config.HTTP2.
 type h2Front struct {
@@ -34,7 +34,9 @@ func newH2Front(cfg Config) *h2Front {
 		},
 		base: &http.Server{MaxHeaderBytes: cfg.MaxHeaderBytes},
 	}
-	http2.ConfigureServer(f.base, f.srv) // registers each connection with base, for its Shutdown
+	// It registers each connection with base, for base's Shutdown; it fails only for a
+	// TLSConfig of base's, which has none.
+	_ = http2.ConfigureServer(f.base, f.srv)
 	return f
 }
 
