@@ -120,10 +120,14 @@ var (
 	via3       = []string{"3 muxgate"}
 )
 
-// viaReceived is the Via entry for a request received over HTTP/1.x (RFC 9110 7.6.3): the
-// protocol version the gateway received, then its pseudonym.
+// viaReceived is the Via entry for a request received from a client (RFC 9110 7.6.3): the
+// protocol version the gateway received, HTTP/1.x or, with h1's HTTP2, HTTP/2, then its
+// pseudonym.
 func viaReceived(r *http.Request) []string {
-	if r.ProtoMajor == 1 && r.ProtoMinor == 0 {
+	switch {
+	case r.ProtoMajor == 2:
+		return via2
+	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
 		return via10
 	}
 	return via11

@@ -39,6 +39,15 @@ func TestHTTP2Front(t *testing.T) {
 			if resp.Proto != "HTTP/2.0" || resp.StatusCode != 200 || len(b) != 10 {
 				t.Errorf("GET over HTTP/2: %s %s with %d bytes", resp.Proto, resp.Status, len(b))
 			}
+			resp, err = c.Get(f.url(true) + "/headers")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if via := headerLines(string(b))["via"]; via != "2 muxgate" {
+				t.Errorf("the upstream saw Via %q from an HTTP/2 client, want 2 muxgate (RFC 9110 7.6.3)", via)
+			}
 			body := strings.Repeat("x", 100<<10)
 			resp, err = c.Post(f.url(true)+"/echo", "text/plain", strings.NewReader(body))
 			if err != nil {
