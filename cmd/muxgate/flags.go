@@ -364,7 +364,8 @@ func (o *options) serverTLS() (*certs.Store, error) {
 	return store, nil
 }
 
-// parseTLSPolicy reads -tls-min-version and -tls-ciphers into tlsPolicy.
+// parseTLSPolicy reads -tls-min-version, -tls-ciphers and -tls-h2 into tlsPolicy (and -tls-h2
+// into the front end's config, whose HTTP/2 server the ALPN offer needs).
 func (o *options) parseTLSPolicy() error {
 	v, err := certs.ParseVersion(o.tlsMin)
 	if err != nil {
