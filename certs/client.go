@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 )
 
 // ClientAuth has the TLS listeners ask each client for a certificate and verify it against
@@ -23,7 +22,7 @@ func (s *Store) UseClientAuth(ca ClientAuth) error {
 	if ca.CAFile == "" {
 		return nil
 	}
-	pool, err := loadCAFile(ca.CAFile)
+	pool, err := LoadPoolFile(ca.CAFile)
 	if err != nil {
 		return err
 	}
@@ -31,18 +30,6 @@ func (s *Store) UseClientAuth(ca ClientAuth) error {
 	s.clientCAs = pool
 	s.mu.Unlock()
 	return nil
-}
-
-func loadCAFile(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("certs: client CAs: %w", err)
-	}
-	pool, err := LoadPool(pem)
-	if err != nil {
-		return nil, fmt.Errorf("certs: client CAs %s: %w", path, err)
-	}
-	return pool, nil
 }
 
 // errNoClientCert refuses a client that showed no certificate where one is required.

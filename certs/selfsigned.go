@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
 	"time"
 )
 
@@ -117,6 +118,19 @@ func PEM(c tls.Certificate) (certPEM, keyPEM []byte, err error) {
 		return nil, nil, fmt.Errorf("certs: key: %w", err)
 	}
 	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// LoadPoolFile reads LoadPool's PEM from the file at path; an error names the file.
+func LoadPoolFile(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("certs: CA certificates: %w", err)
+	}
+	pool, err := LoadPool(pem)
+	if err != nil {
+		return nil, fmt.Errorf("certs: CA certificates %s: %w", path, err)
+	}
+	return pool, nil
 }
 
 // LoadPool reads a PEM file of CA certificates for verifying an upstream.

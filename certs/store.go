@@ -62,7 +62,7 @@ func (s *Store) Reload() error {
 	var cas *x509.CertPool
 	if s.client.CAFile != "" {
 		var err error
-		if cas, err = loadCAFile(s.client.CAFile); err != nil {
+		if cas, err = LoadPoolFile(s.client.CAFile); err != nil {
 			return err
 		}
 	}

@@ -220,12 +220,9 @@ func (b *built) config(o *options, log zerolog.Logger) (gateway.Config, error) {
 func upstreamTLS(o *options) (*tls.Config, *certs.Store, error) {
 	tc := &tls.Config{ServerName: o.upName, InsecureSkipVerify: o.upInsecure}
 	if o.upCA != "" {
-		pem, err := os.ReadFile(o.upCA)
-		if err != nil {
+		var err error
+		if tc.RootCAs, err = certs.LoadPoolFile(o.upCA); err != nil {
 			return nil, nil, fmt.Errorf("-upstream-ca: %w", err)
-		}
-		if tc.RootCAs, err = certs.LoadPool(pem); err != nil {
-			return nil, nil, fmt.Errorf("-upstream-ca %s: %w", o.upCA, err)
 		}
 	}
 	if o.upCert == "" {
