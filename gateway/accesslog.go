@@ -19,6 +19,7 @@ type record struct {
 	bytesIn  int64
 	bytesOut int64
 	info     *pool.Info
+	route    *route // nil for a request answered before it had one
 	reason   string
 	err      error
 }
@@ -53,7 +54,7 @@ func (p *proxy) logAccess(rec *record) {
 		Int64("bytes_in", rec.bytesIn).
 		Int64("bytes_out", rec.bytesOut).
 		Int64("duration_us", time.Since(rec.start).Microseconds()).
-		Str("upstream", p.upstreamName(rec.info))
+		Str("upstream", upstreamName(rec.route, rec.info))
 	if i := rec.info; i.SessionID != 0 {
 		ev.Str("upstream_proto", i.Protocol).Uint64("session", i.SessionID).Uint64("stream", i.StreamID)
 		if i.Attempts > 1 {
@@ -109,14 +110,14 @@ func logs(l zerolog.Logger) bool {
 	return true
 }
 
-// upstreamName is the upstream of a request for its log line: the one a balancer chose, or the
-// first (or only) one.
-func (p *proxy) upstreamName(info *pool.Info) string {
+// upstreamName is the upstream of a request on rt for its log line: the one a balancer chose, or
+// the route's first (or only) one.
+func upstreamName(rt *route, info *pool.Info) string {
 	switch {
-	case info != nil && info.Upstream > 0 && int(info.Upstream) <= len(p.upNames):
-		return p.upNames[info.Upstream-1]
-	case len(p.upNames) > 0:
-		return p.upNames[0]
+	case rt == nil:
+		return ""
+	case info != nil && info.Upstream > 0 && int(info.Upstream) <= len(rt.names):
+		return rt.names[info.Upstream-1]
 	}
-	return ""
+	return rt.names[0]
 }

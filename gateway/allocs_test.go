@@ -40,9 +40,7 @@ func TestServeHTTPAllocs(t *testing.T) {
 		t.Skip("allocation counts need a full run")
 	}
 	p := &proxy{
-		up:       cannedUpstream{body: strings.Repeat("x", 100)},
-		scheme:   "http",
-		address:  "127.0.0.1:9000",
+		routes:   oneRoute(cannedUpstream{body: strings.Repeat("x", 100)}, "http", "127.0.0.1:9000"),
 		forward:  forwarding{forwardedFor: true, forwardedProto: true, via: true},
 		log:      zerolog.Nop(),
 		access:   zerolog.Nop(),

@@ -191,22 +191,23 @@ func TestNewUpstreamsChecks(t *testing.T) {
 		{"h2c://127.0.0.1:1", []string{"h2c://127.0.0.1"}, "port"},
 	} {
 		cfg := &Config{Upstream: tc.first, Upstreams: tc.more}
-		if _, _, err := newUpstreams(cfg); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+		if _, err := newRouter(cfg); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s + %d more: got %v, want ErrConfig saying %q", tc.first, len(tc.more), err, tc.want)
 		}
 	}
 	for _, path := range []string{"healthz", "/a b", "http://a/"} {
 		cfg := &Config{Upstream: "h2c://127.0.0.1:1", Upstreams: []string{"h2c://127.0.0.1:2"}, HealthCheck: HealthCheck{Path: path}}
-		if _, _, err := newUpstreams(cfg); !errors.Is(err, ErrConfig) {
+		if _, err := newRouter(cfg); !errors.Is(err, ErrConfig) {
 			t.Errorf("health check path %q: got %v, want ErrConfig", path, err)
 		}
 	}
 	// https, h3 and h3+h2 all send :scheme https, and mix.
 	cfg := &Config{Upstream: "https://127.0.0.1:1", Upstreams: []string{"h3://127.0.0.1:2", "h3+h2://127.0.0.1:3"}}
-	up, _, err := newUpstreams(cfg)
+	rt, err := newRouter(cfg)
 	if err != nil {
 		t.Fatalf("https + h3 + h3+h2: %v", err)
 	}
+	up := rt.def.up
 	if b, ok := up.(*balancer); !ok || len(b.members) != 3 {
 		t.Errorf("got %T, want a balancer of 3", up)
 	}
@@ -227,10 +228,11 @@ func TestBalancerStarts(t *testing.T) {
 		{[]string{"https://127.0.0.1:1", "h3://127.0.0.1:2"}, "", false},
 	} {
 		cfg := Config{Upstream: c.upstreams[0], Upstreams: c.upstreams[1:], Pool: PoolConfig{H2Engine: c.engine}}
-		up, _, err := newUpstreams(&cfg)
+		rt, err := newRouter(&cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
+		up := rt.def.up
 		b, ok := up.(*balancer)
 		if !ok || b.Starts() != c.want {
 			t.Errorf("%v, engine %q: a balancer %v that starts %v, want %v", c.upstreams, c.engine, ok, ok && b.Starts(), c.want)

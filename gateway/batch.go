@@ -29,17 +29,14 @@ type started struct {
 // StartsPipelined reports whether the upstream can start requests without waiting: h1 then
 // starts pipelined requests as they are read and writes their responses in order, without a
 // goroutine each.
-func (p *proxy) StartsPipelined() bool {
-	st, ok := p.up.(starter)
-	return ok && st.Starts()
-}
+func (p *proxy) StartsPipelined() bool { return p.routes.starts() }
 
 // StartPipelined does the first half of ServeHTTP for r, a pipelined GET or HEAD without
 // content: the outbound request is sent, and the returned exchange writes the answer.
 func (p *proxy) StartPipelined(r *http.Request) h1.PipelinedExchange {
 	x := &started{p: p, r: r}
 	out := p.begin(r, &x.ex, &x.rec)
-	p.up.(starter).Start(out, &x.pd)
+	x.ex.route.up.(starter).Start(out, &x.pd)
 	return x
 }
 
@@ -49,7 +46,7 @@ func (x *started) Ready() bool { return x.pd.Ready() }
 // several upstreams, one that did not take the request passes it on first.
 func (x *started) Finish(w http.ResponseWriter) {
 	resp, err := x.pd.Await()
-	if b, ok := x.p.up.(*balancer); ok {
+	if b, ok := x.ex.route.up.(*balancer); ok {
 		resp, err = b.finishStarted(&x.ex.out, resp, err)
 	}
 	x.p.respond(w, x.r, &x.rec, &x.ex, resp, err)

@@ -21,11 +21,11 @@ func TestStartsPipelined(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s %q: %v", tc.upstream, tc.engine, err)
 		}
-		p := &proxy{up: g.up}
+		p := &proxy{routes: g.routes}
 		if got := p.StartsPipelined(); got != tc.want {
 			t.Errorf("%s engine %q: StartsPipelined %v, want %v", tc.upstream, tc.engine, got, tc.want)
 		}
 		g.closeListeners()
-		g.up.Shutdown(context.Background())
+		g.routes.shutdown(context.Background())
 	}
 }

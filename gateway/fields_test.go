@@ -65,7 +65,7 @@ func TestWriteFieldsMatchesWriteHead(t *testing.T) {
 	var draining atomic.Bool
 	up := new(headUpstream)
 	p := &proxy{
-		up: up, scheme: "http", address: "127.0.0.1:9",
+		routes:  oneRoute(up, "http", "127.0.0.1:9"),
 		forward: forwarding{via: true}, log: zerolog.Nop(), access: zerolog.Nop(),
 		draining: draining.Load,
 	}
@@ -136,7 +136,7 @@ var fl = headtest.Fields
 // TestBeginAsksForList: every request the proxy sends, pipelined (StartPipelined) or not
 // (ServeHTTP), asks the pool for its response head as a list, into its exchange.
 func TestBeginAsksForList(t *testing.T) {
-	p := &proxy{scheme: "http", address: "127.0.0.1:9"}
+	p := &proxy{routes: oneRoute(nil, "http", "127.0.0.1:9")}
 	r, _ := http.NewRequest("GET", "/", nil)
 	var ex exchange
 	var rec record

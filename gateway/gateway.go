@@ -24,7 +24,7 @@ var ErrConfig = errors.New("gateway: bad configuration")
 type Gateway struct {
 	cfg       Config
 	log       zerolog.Logger
-	up        upstream
+	routes    *router
 	front     *h1.Server
 	listeners []net.Listener // what h1 serves: sockets' listeners, TLS ones wrapped
 	sockets   []Socket       // the listening sockets, the metrics listener's last
@@ -42,15 +42,15 @@ func New(cfg Config) (*Gateway, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	up, t, err := newUpstreams(&cfg)
+	routes, err := newRouter(&cfg)
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, up: up}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, routes: routes}
 	if cfg.MetricsAddr != "" {
 		g.metrics = newMetrics()
 	}
-	p := g.newProxy(t)
+	p := g.newProxy()
 	front := cfg.Front
 	front.Logger = cfg.Logger
 	front.ListFields = true // the proxy takes the request's fields as a list (outboundList)
@@ -59,7 +59,7 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g.front = h1.New(front, p)
 	if err := g.listen(); err != nil {
-		up.Shutdown(context.Background())
+		routes.shutdown(context.Background())
 		return nil, err
 	}
 	if cfg.MetricsAddr != "" {
@@ -108,21 +108,18 @@ func Check(cfg Config) error {
 		}
 		cfg.HealthCheck.Path = "" // checked: no checker is started
 	}
-	up, _, err := newUpstreams(&cfg)
+	routes, err := newRouter(&cfg)
 	if err != nil {
 		return err
 	}
-	return up.Shutdown(context.Background()) // nothing was dialed: it returns at once
+	return routes.shutdown(context.Background()) // nothing was dialed: it returns at once
 }
 
-// newProxy makes the request handler for g's configuration and upstream t.
-func (g *Gateway) newProxy(t target) *proxy {
+// newProxy makes the request handler for g's configuration and routes.
+func (g *Gateway) newProxy() *proxy {
 	cfg := &g.cfg
 	return &proxy{
-		up:      g.up,
-		upNames: cfg.upstreams(),
-		scheme:  t.scheme,
-		address: t.authority,
+		routes: g.routes,
 		forward: forwarding{
 			forwardedFor:   !cfg.NoForwardedFor,
 			forwardedProto: !cfg.NoForwardedProto,
@@ -175,7 +172,7 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	for i, ln := range g.listeners {
 		l := g.cfg.Listeners[i]
 		g.log.Info().Str("listen", ln.Addr().String()).Bool("tls", l.TLS != nil).Bool("proxy_protocol", l.ProxyProtocol).
-			Str("upstream", strings.Join(g.cfg.upstreams(), " ")).Msg("serving")
+			Str("upstream", strings.Join(g.routes.names(), " ")).Msg("serving")
 		serve := g.front.Serve
 		if l.ProxyProtocol {
 			serve = g.front.ServeProxyProtocol
@@ -221,7 +218,7 @@ func (g *Gateway) drain() error {
 	g.tunnels.goAway()
 	defer g.tunnels.wait()
 	frontErr := g.front.Shutdown(ctx)
-	upErr := g.up.Shutdown(ctx)
+	upErr := g.routes.shutdown(ctx)
 	if frontErr != nil || upErr != nil {
 		g.front.Close()
 		return fmt.Errorf("gateway: drain: %w", errors.Join(frontErr, upErr))

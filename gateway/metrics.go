@@ -92,7 +92,7 @@ func writeMetrics(w io.Writer, g *Gateway) error {
 	var e expo
 	g.metrics.write(&e)
 	writeFront(&e, g)
-	writeUpstream(&e, g.up)
+	writeUpstream(&e, g.routes.all)
 	writeRuntime(&e)
 	writeProcess(&e)
 	writeBuild(&e)
@@ -179,35 +179,49 @@ func writeFront(e *expo, g *Gateway) {
 	e.sample("muxgate_draining", boolValue(g.draining.Load()))
 }
 
-// writeUpstream writes the gauges of up's pools, with a proto label (h2 or h3: an h3+h2
-// upstream has a pool of each), and an h3+h2 upstream's own two. With several upstreams (a
-// balancer), each sample has an upstream label too, the upstream's URL.
-func writeUpstream(e *expo, up upstream) {
+// writeUpstream writes the gauges of the pools of routes' upstreams, with a proto label (h2 or
+// h3: an h3+h2 upstream has a pool of each), and an h3+h2 upstream's own two. With several
+// upstreams (a balancer, or routes), each sample has an upstream label too, the upstream's URL.
+func writeUpstream(e *expo, routes []*route) {
 	var pools []labelledPool
 	var fallbacks []labelledFallback
-	if b, ok := up.(*balancer); ok {
+	var ejecting, checked []*member // members of balancers that eject, that check health
+	for _, rt := range routes {
+		b, ok := rt.up.(*balancer)
+		if !ok {
+			var labels []string
+			if len(routes) > 1 {
+				labels = []string{"upstream", rt.names[0]}
+			}
+			pools, fallbacks = collectUpstream(rt.up, labels, pools, fallbacks)
+			continue
+		}
 		for _, m := range b.members {
 			pools, fallbacks = collectUpstream(m.up, []string{"upstream", m.name}, pools, fallbacks)
 		}
 		if b.eject.After > 0 {
-			e.family("muxgate_upstream_ejected", "gauge", "With -eject-after: 1 while the upstream is ejected for failing requests in a row, else 0.")
-			now := time.Now().UnixNano()
-			for _, m := range b.members {
-				e.sample("muxgate_upstream_ejected", boolValue(m.out.ejectedAt(now)), "upstream", m.name)
-			}
-			e.family("muxgate_upstream_ejections_total", "counter", "With -eject-after: times the upstream was ejected.")
-			for _, m := range b.members {
-				e.sample("muxgate_upstream_ejections_total", float64(m.out.ejected.Load()), "upstream", m.name)
-			}
+			ejecting = append(ejecting, b.members...)
 		}
 		if b.stopChecks != nil {
-			e.family("muxgate_upstream_healthy", "gauge", "With health checks: 1 while the upstream passes them, else 0.")
-			for _, m := range b.members {
-				e.sample("muxgate_upstream_healthy", boolValue(!m.health.unhealthy.Load()), "upstream", m.name)
-			}
+			checked = append(checked, b.members...)
 		}
-	} else {
-		pools, fallbacks = collectUpstream(up, nil, pools, fallbacks)
+	}
+	if len(ejecting) > 0 {
+		e.family("muxgate_upstream_ejected", "gauge", "With -eject-after: 1 while the upstream is ejected for failing requests in a row, else 0.")
+		now := time.Now().UnixNano()
+		for _, m := range ejecting {
+			e.sample("muxgate_upstream_ejected", boolValue(m.out.ejectedAt(now)), "upstream", m.name)
+		}
+		e.family("muxgate_upstream_ejections_total", "counter", "With -eject-after: times the upstream was ejected.")
+		for _, m := range ejecting {
+			e.sample("muxgate_upstream_ejections_total", float64(m.out.ejected.Load()), "upstream", m.name)
+		}
+	}
+	if len(checked) > 0 {
+		e.family("muxgate_upstream_healthy", "gauge", "With health checks: 1 while the upstream passes them, else 0.")
+		for _, m := range checked {
+			e.sample("muxgate_upstream_healthy", boolValue(!m.health.unhealthy.Load()), "upstream", m.name)
+		}
 	}
 	if len(fallbacks) > 0 {
 		e.family("muxgate_upstream_fallback_active", "gauge", "h3+h2 upstreams: 1 while requests go over HTTP/2 instead of HTTP/3, else 0.")

@@ -71,7 +71,7 @@ func TestWriteMetrics(t *testing.T) {
 		{"fallback", fb, []map[string]float64{common, fallback}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := &Gateway{up: tc.up, front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
+			g := &Gateway{routes: oneRoute(tc.up, "http", "127.0.0.1:9"), front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
 			g.metrics.observe(&record{status: 200, bytesOut: 100, info: &pool.Info{Attempts: 3}, start: time.Now().Add(-3 * time.Millisecond)})
 			// A GET resent once after its session died, and failed so again: not a retry of the
 			// not-processed kind.
@@ -147,7 +147,7 @@ func TestWriteMetricsBalancer(t *testing.T) {
 	fb.state.Switches = 2
 	one := &fakePool{state: pool.State{Protocol: "h2", Sessions: []pool.SessionState{{ID: 1, InFlight: 4}}}}
 	b := newBalancer([]*member{{name: "https://a:1", up: one}, {name: "h3+h2://b:2", up: fb}}, HealthCheck{}, Ejection{}, zerolog.Nop())
-	g := &Gateway{up: b, front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
+	g := &Gateway{routes: oneRoute(b, "https", "a:1"), front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
 	got := parseMetrics(t, g)
 	for name, v := range map[string]float64{
 		`muxgate_upstream_sessions{proto="h2",state="open",upstream="https://a:1"}`: 1,
@@ -165,10 +165,40 @@ func TestWriteMetricsBalancer(t *testing.T) {
 	}
 }
 
+// TestWriteMetricsRoutes: with routes, every pool's samples name their upstream, the one pool of
+// a route too, and the families of two balancers' members are written once (Prometheus's parser
+// refuses a family given twice).
+func TestWriteMetricsRoutes(t *testing.T) {
+	pool1 := func(streams int) *fakePool {
+		return &fakePool{state: pool.State{Protocol: "h2", Sessions: []pool.SessionState{{ID: 1, InFlight: streams}}}}
+	}
+	eject := Ejection{After: 2, For: time.Minute}
+	ab := newBalancer([]*member{{name: "h2c://a:1", up: pool1(1)}, {name: "h2c://b:1", up: pool1(2)}}, HealthCheck{}, eject, zerolog.Nop())
+	cd := newBalancer([]*member{{name: "h2c://c:1", up: pool1(3)}, {name: "h2c://d:1", up: pool1(4)}}, HealthCheck{}, eject, zerolog.Nop())
+	cd.members[1].out.ejected.Store(5)
+	rt := oneRoute(pool1(5), "http", "e:1")
+	for _, b := range []*balancer{ab, cd} {
+		rt.all = append(rt.all, &route{up: b, names: []string{b.members[0].name, b.members[1].name}})
+	}
+	g := &Gateway{routes: rt, front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
+	got := parseMetrics(t, g)
+	for name, v := range map[string]float64{
+		`muxgate_upstream_streams{proto="h2",upstream="http://e:1"}`: 5,
+		`muxgate_upstream_streams{proto="h2",upstream="h2c://a:1"}`:  1,
+		`muxgate_upstream_streams{proto="h2",upstream="h2c://d:1"}`:  4,
+		`muxgate_upstream_ejections_total{upstream="h2c://a:1"}`:     0,
+		`muxgate_upstream_ejections_total{upstream="h2c://d:1"}`:     5,
+	} {
+		if g, ok := got[name]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", name, g, ok, v)
+		}
+	}
+}
+
 // TestBuildInfo: muxgate_build_info is 1 with the running build in its labels.
 func TestBuildInfo(t *testing.T) {
 	_, _, p2 := newTestFallback()
-	g := &Gateway{up: p2, front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
+	g := &Gateway{routes: oneRoute(p2, "http", "127.0.0.1:9"), front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
 	v := version.Get()
 	name := `muxgate_build_info{goversion="` + v.Go + `",revision="` + v.Revision + `",version="` + v.Version + `"}`
 	if got, ok := parseMetrics(t, g)[name]; !ok || got != 1 {

@@ -28,10 +28,7 @@ type upstream interface {
 
 // proxy is the http.Handler that h1 serves: one client request in, one upstream stream out.
 type proxy struct {
-	up           upstream
-	upNames      []string // for the access log: the upstreams' URLs as configured, in order
-	scheme       string   // :scheme sent upstream, "http" or "https"
-	address      string   // host:port of the upstream, the URL's host
+	routes       *router // where each request goes
 	forward      forwarding
 	setReq       fieldSet       // Config.SetRequestFields
 	setResp      fieldSet       // Config.SetResponseFields
@@ -71,14 +68,15 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		forwardMaxForwards(out, ex.ctx.Info.Request, hops-1)
 	}
 	ex.pw.w = w // informational responses go out as they come (Got1xx)
-	resp, err := p.up.RoundTrip(out)
+	resp, err := ex.route.up.RoundTrip(out)
 	p.respond(w, r, &rec, ex, resp, err)
 }
 
 // begin readies ex and rec for r and returns the request to send upstream.
 func (p *proxy) begin(r *http.Request, ex *exchange, rec *record) *http.Request {
 	ex.body = countingBody{r: r.Body}
-	*rec = record{in: r, info: &ex.ctx.Info}
+	ex.route = p.routes.find(r)
+	*rec = record{in: r, info: &ex.ctx.Info, route: ex.route}
 	if p.timed {
 		rec.start = time.Now()
 	}
@@ -175,7 +173,7 @@ func (p *proxy) resend(w http.ResponseWriter, r *http.Request, rec *record, ex *
 	info := &ex.ctx.Info
 	tried := info.Attempts
 	info.Attempts = 0
-	resp, err := p.up.RoundTrip(&ex.out)
+	resp, err := ex.route.up.RoundTrip(&ex.out)
 	info.Attempts = tried + max(info.Attempts, 1) // one that found no session counts too
 	info.Resent = true
 	p.respondOnce(w, r, rec, ex, resp, err, false)
@@ -216,12 +214,13 @@ func (p *proxy) broken(w http.ResponseWriter, rec *record, err error) {
 // exchange is the proxy's per-request state, allocated once: the upstream URL, what the pool
 // reports of the attempt, and the client's body as the pool reads it.
 type exchange struct {
-	url  url.URL
-	ctx  pool.InfoContext // the upstream request's context: the client's, carrying the pool's Info
-	list pool.HeadList    // the response head, where the pool gives it as a list
-	body countingBody
-	out  http.Request // the upstream request
-	pw   pieceWriter  // copyBody's, for a body it passes on without copying
+	route *route // where the request goes
+	url   url.URL
+	ctx   pool.InfoContext // the upstream request's context: the client's, carrying the pool's Info
+	list  pool.HeadList    // the response head, where the pool gives it as a list
+	body  countingBody
+	out   http.Request // the upstream request
+	pw    pieceWriter  // copyBody's, for a body it passes on without copying
 	// hints is the state of the informational responses forwarded, once one came (Got1xx).
 	hints atomic.Pointer[interim]
 }
@@ -247,8 +246,8 @@ func cause(body *countingBody, err error) error {
 // without the hop-by-hop ones, the forwarding fields, and its body streamed through ex.body.
 func (p *proxy) outbound(ctx context.Context, r *http.Request, ex *exchange) *http.Request {
 	ex.url = *r.URL
-	ex.url.Scheme, ex.url.Host = p.scheme, p.address
-	ex.url.Opaque = opaquePath(targetPath(r.RequestURI), r, p.address)
+	ex.url.Scheme, ex.url.Host = ex.route.scheme, ex.route.address
+	ex.url.Opaque = opaquePath(targetPath(r.RequestURI), r, ex.route.address)
 	// The client's fields become the upstream's, where h1 read them: as a list (its
 	// Config.ListFields, which the gateway sets), which travels as one and becomes a Header only
 	// for a session that needs it (pool.Info.Request); else the client's header map itself. h1

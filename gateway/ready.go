@@ -1,19 +1,20 @@
 package gateway
 
 import (
+	"slices"
 	"time"
 
 	"muxgate/internal/pool"
 )
 
 // ready reports whether the gateway would serve a request now, for GET /readyz: it is not
-// draining, and some upstream can take requests, as far as what muxgate has seen tells. An
+// draining, and some upstream (of any route) can take requests, as far as what muxgate has seen tells. An
 // upstream that no request has needed yet counts as reachable: nothing says otherwise.
 func (g *Gateway) ready() (bool, string) {
 	if g.draining.Load() {
 		return false, "draining"
 	}
-	if !reachable(g.up) {
+	if !slices.ContainsFunc(g.routes.all, func(r *route) bool { return reachable(r.up) }) {
 		return false, "no upstream reachable"
 	}
 	return true, "ok"

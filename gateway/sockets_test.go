@@ -33,7 +33,7 @@ func TestListenHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.up.Shutdown(context.Background())
+	defer g.routes.shutdown(context.Background())
 	defer g.closeListeners()
 	if want := []string{"client 127.0.0.1:0", "client 127.0.0.1:0", "metrics 127.0.0.1:0"}; len(asked) != 3 ||
 		asked[0] != want[0] || asked[1] != want[1] || asked[2] != want[2] {

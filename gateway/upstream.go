@@ -102,26 +102,73 @@ func visibleASCII(s string) bool {
 	return true
 }
 
-// newUpstreams parses Upstream and Upstreams and builds what serves them: the pool of the one
-// upstream, or a balancer over the pools of several. It returns Upstream's target, whose :scheme
-// and address the requests take.
-func newUpstreams(cfg *Config) (upstream, target, error) {
-	first, err := parseUpstream(cfg.Upstream)
-	if err != nil {
-		return nil, target{}, err
-	}
-	if len(cfg.Upstreams) == 0 {
-		up, err := newPool(cfg, first, cfg.Upstream, false)
-		return up, first, err
-	}
-	names := cfg.upstreams()
+// newRouter parses Upstream, Upstreams and Routes and builds what serves them: a route for
+// Upstream and Upstreams, the default, and one for each Route.
+func newRouter(cfg *Config) (*router, error) {
 	if cfg.HealthCheck.Path != "" {
 		if _, err := checkPath(cfg.HealthCheck.Path); err != nil {
-			return nil, target{}, err
+			return nil, err
 		}
 	}
+	if len(cfg.Routes) > maxRoutes {
+		return nil, fmt.Errorf("%w: %d routes, at most %d", ErrConfig, len(cfg.Routes), maxRoutes)
+	}
+	rt := &router{}
+	fail := func(err error) (*router, error) {
+		rt.shutdown(context.Background()) // nothing was dialed: it returns at once
+		return nil, err
+	}
+	seen := cfg.upstreams() // one upstream, one pool: its sessions, health and ejection are one route's
+	def, err := newRoute(cfg, seen)
+	if err != nil {
+		return nil, err
+	}
+	rt.def = def
+	rt.all = append(rt.all, def)
+	seen = slices.Clone(seen)
+	patterns := map[string]bool{}
+	for _, r := range cfg.Routes {
+		ru, err := parsePattern(r.Pattern)
+		if err == nil && patterns[r.Pattern] {
+			err = fmt.Errorf("%w: route %q given twice", ErrConfig, r.Pattern)
+		}
+		if err == nil && len(r.Upstreams) == 0 {
+			err = fmt.Errorf("%w: route %q has no upstream", ErrConfig, r.Pattern)
+		}
+		for _, name := range r.Upstreams {
+			if err == nil && slices.Contains(seen, name) {
+				err = fmt.Errorf("%w: upstream %q in two routes", ErrConfig, name)
+			}
+			seen = append(seen, name)
+		}
+		if err == nil {
+			ru.to, err = newRoute(cfg, r.Upstreams)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		patterns[r.Pattern] = true
+		rt.all = append(rt.all, ru.to)
+		rt.rules = append(rt.rules, ru)
+	}
+	sortRules(rt.rules)
+	return rt, nil
+}
+
+// newRoute builds the route to the upstreams of names: the pool of one, or a balancer over the
+// pools of several. Its requests take the first one's :scheme and address.
+func newRoute(cfg *Config, names []string) (*route, error) {
+	first, err := parseUpstream(names[0])
+	if err != nil {
+		return nil, err
+	}
+	rt := &route{scheme: first.scheme, address: first.authority, names: names}
+	if len(names) == 1 {
+		rt.up, err = newPool(cfg, first, names[0], false)
+		return rt, err
+	}
 	if len(names) > maxMembers {
-		return nil, target{}, fmt.Errorf("%w: %d upstreams, at most %d", ErrConfig, len(names), maxMembers)
+		return nil, fmt.Errorf("%w: %d upstreams, at most %d", ErrConfig, len(names), maxMembers)
 	}
 	var members []*member
 	shut := func() {
@@ -144,11 +191,12 @@ func newUpstreams(cfg *Config) (upstream, target, error) {
 		}
 		if err != nil {
 			shut()
-			return nil, target{}, err
+			return nil, err
 		}
 		members = append(members, &member{name: name, scheme: t.scheme, address: t.authority, up: up.(loadPool)})
 	}
-	return newBalancer(members, cfg.HealthCheck, cfg.Eject, cfg.Logger), first, nil
+	rt.up = newBalancer(members, cfg.HealthCheck, cfg.Eject, cfg.Logger)
+	return rt, nil
 }
 
 // newPool builds the pool that serves t, named name in its log: for h3+h2, an HTTP/3 pool with

@@ -91,7 +91,7 @@ func (p *proxy) serveWebSocket(w http.ResponseWriter, r *http.Request, key strin
 	body := &tunnelBody{ready: make(chan struct{}), ended: make(chan struct{})}
 	asExtendedConnect(out, &ex.ctx.Info.Request, body)
 	ex.pw.w = w
-	resp, err := p.up.RoundTrip(out)
+	resp, err := ex.route.up.RoundTrip(out)
 	if err != nil || resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Refused (or failed): the stream's request side ends with no byte of the client's,
 		// whose connection stays HTTP/1.1 and gets the answer.

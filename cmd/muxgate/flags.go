@@ -29,6 +29,7 @@ type options struct {
 	clientCA   string // -client-ca
 	clientOpt  bool   // -client-cert-optional
 	upstreams  listFlag
+	routes     routesFlag // -route
 	health     gateway.HealthCheck
 	eject      gateway.Ejection
 	upCA       string
@@ -102,6 +103,35 @@ func (l *fieldsFlag) Set(v string) error {
 	return nil
 }
 
+// routesFlag is the repeatable -route pattern=URL: the URLs of one pattern, in order, make one
+// route.
+type routesFlag []gateway.Route
+
+func (l *routesFlag) String() string {
+	var s []string
+	for _, r := range *l {
+		for _, u := range r.Upstreams {
+			s = append(s, r.Pattern+"="+u)
+		}
+	}
+	return strings.Join(s, " ")
+}
+
+func (l *routesFlag) Set(v string) error {
+	pattern, url, ok := strings.Cut(v, "=")
+	if !ok || pattern == "" || url == "" {
+		return fmt.Errorf("want pattern=URL (/api/=h2c://10.0.0.7:9000), not %q", v)
+	}
+	for i := range *l {
+		if (*l)[i].Pattern == pattern {
+			(*l)[i].Upstreams = append((*l)[i].Upstreams, url)
+			return nil
+		}
+	}
+	*l = append(*l, gateway.Route{Pattern: pattern, Upstreams: []string{url}})
+	return nil
+}
+
 // tlsListeners counts the TLS listeners o asks for.
 func (o *options) tlsListeners() int { return len(o.listenTLS) + len(o.listenTLSP) }
 
@@ -142,6 +172,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.tlsCiphers, "tls-ciphers", "", "comma-separated `list` of the cipher suites the TLS listeners accept for TLS 1.0 to 1.2, by their IANA names (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,...), crypto/tls's insecure ones included, for old clients that need the RSA key exchange or 3DES (default: crypto/tls's defaults; TLS 1.3's are not configurable)")
 	fs.StringVar(&o.ticketKeys, "tls-ticket-keys", "", "`file` of TLS session ticket keys for the TLS listeners, one a line, 32 random bytes in base64 each (openssl rand -base64 32): the first seals new tickets, all open them; reloaded on SIGHUP; give several processes the same file for their clients to resume on any (default: keys of muxgate's own, a new one each day, handed to the new process of an upgrade)")
 	fs.Var(&o.upstreams, "upstream", "upstream `URL`: h2c://host:port (HTTP/2 clear text), https://host:port (HTTP/2 over TLS), h3://host:port (HTTP/3 over QUIC), h3+h2://host:port (HTTP/3, falling back to HTTP/2 over TLS) or unix:/path (HTTP/2 clear text on a Unix domain socket); repeatable: requests are spread over several upstreams of one scheme (h2c, or the others), an unreachable one passed over")
+	fs.Var(&o.routes, "route", "`pattern=URL`: send the requests whose host and path match pattern to the upstream at URL (as -upstream's) rather than to -upstream: host/path, /path or host; *.example.com for the names below it; a path that ends in / takes the paths below it; the most specific host wins, then the longest path; repeatable, and the URLs of one pattern are balanced as several -upstream are")
 	fs.StringVar(&o.upCA, "upstream-ca", "", "CA certificates `file` (PEM) to verify an https, h3 or h3+h2 upstream (default: system roots)")
 	fs.StringVar(&o.upName, "upstream-server-name", "", "TLS server `name` (SNI and verification) for an https, h3 or h3+h2 upstream (default: the URL's host)")
 	fs.BoolVar(&o.upInsecure, "upstream-insecure", false, "do not verify the upstream's certificate (tests only)")

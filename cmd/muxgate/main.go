@@ -175,6 +175,7 @@ func (b *built) config(o *options, log zerolog.Logger) (gateway.Config, error) {
 		Pool:              o.pool,
 		Upstream:          o.upstreams.first(),
 		Upstreams:         o.upstreams.rest(),
+		Routes:            o.routes,
 		HealthCheck:       o.health,
 		Eject:             o.eject,
 		UpstreamTimeout:   o.upTimeout,
