@@ -36,6 +36,7 @@ var flagDefaults = map[string]string{
 	"client-cert-optional":    "",
 	"tls-ciphers":             "default: crypto/tls's defaults",
 	"upstream":                "",
+	"route":                   "",
 	"upstream-ca":             "default: system roots",
 	"upstream-server-name":    "default: the URL's host",
 	"upstream-insecure":       "",
