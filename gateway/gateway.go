@@ -31,7 +31,7 @@ type Gateway struct {
 	draining  atomic.Bool
 	handed    atomic.Bool  // HandedOver: another process serves on the sockets
 	metrics   *metrics     // nil without Config.MetricsAddr
-	tunnels   tunnels      // the proxy's WebSockets, which the drain closes
+	longLived longLived    // the proxy's WebSockets and event streams, which the drain ends
 	admin     *adminServer // the metrics listener; nil without Config.MetricsAddr
 }
 
@@ -132,7 +132,7 @@ func (g *Gateway) newProxy() *proxy {
 		setResp:      newFieldSet(cfg.SetResponseFields),
 		redirectPort: cfg.RedirectHTTPS,
 		clientCert:   cfg.ClientCertFields,
-		tunnels:      &g.tunnels,
+		longLived:    &g.longLived,
 		log:          cfg.Logger,
 		access:       cfg.AccessLog,
 		metrics:      g.metrics,
@@ -212,11 +212,12 @@ func (g *Gateway) HandedOver() { g.handed.Store(true) }
 // pool; both within one deadline, after which what remains is closed.
 func (g *Gateway) drain() error {
 	g.draining.Store(true)
+	g.front.StopAccepting() // before the line: what it says holds once it is read
 	g.log.Info().Dur("timeout_ms", g.cfg.ShutdownTimeout).Msg("draining")
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
 	defer cancel()
-	g.tunnels.goAway()
-	defer g.tunnels.wait()
+	g.longLived.goAway()
+	defer g.longLived.wait()
 	frontErr := g.front.Shutdown(ctx)
 	upErr := g.routes.shutdown(ctx)
 	if frontErr != nil || upErr != nil {

@@ -34,7 +34,7 @@ type proxy struct {
 	setResp      fieldSet       // Config.SetResponseFields
 	redirectPort int            // Config.RedirectHTTPS: the HTTPS port clear-text requests are sent to; 0: none
 	clientCert   bool           // Config.ClientCertFields
-	tunnels      *tunnels       // the WebSockets open, for the drain
+	longLived    *longLived     // the WebSockets and event streams open, for the drain
 	log          zerolog.Logger // process log, for the reason of each failure
 	access       zerolog.Logger // one line per request
 	metrics      *metrics       // nil: requests are counted for no one
@@ -126,7 +126,7 @@ func (p *proxy) respondOnce(w http.ResponseWriter, r *http.Request, rec *record,
 	// with it: that is not read, and closing the body resets the stream if more was coming.
 	var n int64
 	if bodyAllowed(r, resp.StatusCode) {
-		n, err = copyBody(w, resp, &ex.pw)
+		n, err = p.copyResponse(w, resp, ex)
 	}
 	rec.bytesOut = n
 	rec.bytesIn = ex.body.count()

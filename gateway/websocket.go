@@ -140,9 +140,9 @@ func (p *proxy) tunnel(w http.ResponseWriter, rec *record, resp *http.Response, 
 	}
 	body.open(tun)
 	dw := &drainWriter{dst: tunnelWriter{tun}}
-	p.tunnels.add(dw)
+	p.longLived.add(dw)
 	rec.bytesOut, err = copyTunnel(dw, resp.Body)
-	p.tunnels.remove(dw)
+	p.longLived.remove(dw)
 	handshake := err == nil && dw.wentAway()
 	switch {
 	case handshake:

@@ -94,6 +94,20 @@ func AdoptHeader(w http.ResponseWriter, h http.Header) bool {
 	return true
 }
 
+// CloseAfter has the connection of w, a ResponseWriter of this package's, close once the response
+// is complete, although its head, sent already, did not say so (a server may close between
+// messages: RFC 9112 9.6), so that the client's next request goes over a new connection. It
+// reports false, changing nothing, for another ResponseWriter, after the handler returned, and
+// where requests pipelined after this one were read, which closing would leave unanswered.
+func CloseAfter(rw http.ResponseWriter) bool {
+	w, ok := rw.(*response)
+	if !ok || w.done || w.c.reqs.Load() != int64(w.seq)+1 {
+		return false
+	}
+	w.closeAfter = true
+	return true
+}
+
 // Discard drops the response that w, a ResponseWriter of this package's, holds, where nothing of
 // its final head has reached the client: the head and body bytes buffered so far are gone (with
 // an informational response still held back with them), and the handler may answer anew, as if

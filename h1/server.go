@@ -204,6 +204,11 @@ func (s *Server) serve(ln net.Listener, proxied bool) error {
 	}
 }
 
+// StopAccepting is Shutdown's first step alone: the server stops accepting, and each response
+// whose head is written from now on is the last of its connection (Connection: close). Shutdown
+// does the rest.
+func (s *Server) StopAccepting() { s.beginShutdown() }
+
 // Shutdown stops the server gracefully: it stops accepting, closes idle connections at once, and
 // lets busy ones finish their current response, which carries Connection: close, before they
 // close. It returns once every connection has closed, or, when ctx is done first, closes them

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Handler serves the demo routes:
@@ -26,6 +27,8 @@ import (
 //	/trailers         a body, then the trailer X-Checksum: done
 //	/path/...         the request path back, for pipelining checks
 //	/websocket        a WebSocket echo, over an extended CONNECT (see webSocketEcho)
+//	/events           an event stream (text/event-stream): an event "tick N" a second, N on
+//	                  from the Last-Event-ID the client sent, until the client leaves
 func Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +53,7 @@ func Handler() http.Handler {
 	mux.HandleFunc("/echo", echo)
 	mux.HandleFunc("/websocket", webSocketEcho)
 	mux.HandleFunc("/headers", headers)
+	mux.HandleFunc("/events", events)
 	mux.HandleFunc("/status/{n}", func(w http.ResponseWriter, r *http.Request) {
 		code, err := strconv.Atoi(r.PathValue("n"))
 		if err != nil || code < 200 || code > 599 {
@@ -140,4 +144,32 @@ func headers(w http.ResponseWriter, r *http.Request) {
 	sort.Strings(lines)
 	w.Header().Set("Content-Type", "text/plain")
 	fmt.Fprintf(w, "method: %s\nauthority: %s\nproto: %s\n%s\n", r.Method, r.Host, r.Proto, strings.Join(lines, "\n"))
+}
+
+// eventInterval is the time between two events of /events.
+const eventInterval = time.Second
+
+// events serves /events: an event a second, numbered on from the client's Last-Event-ID, so that
+// an EventSource that connects again goes on where it was.
+func events(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.Header.Get("Last-Event-ID"))
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	f, _ := w.(http.Flusher)
+	tick := time.NewTicker(eventInterval)
+	defer tick.Stop()
+	for {
+		n++
+		if _, err := fmt.Fprintf(w, "id: %d\ndata: tick %d\n\n", n, n); err != nil {
+			return
+		}
+		if f != nil {
+			f.Flush()
+		}
+		select {
+		case <-tick.C:
+		case <-r.Context().Done():
+			return
+		}
+	}
 }
