@@ -2,10 +2,13 @@ package h1
 
 import (
 	"context"
+	"log"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/net/http2"
 )
 
@@ -32,12 +35,27 @@ func newH2Front(cfg Config) *h2Front {
 			IdleTimeout:          cfg.IdleTimeout,
 			WriteByteTimeout:     cfg.WriteTimeout, // a client that takes nothing is cut off, as over HTTP/1.x
 		},
-		base: &http.Server{MaxHeaderBytes: cfg.MaxHeaderBytes},
+		base: &http.Server{MaxHeaderBytes: cfg.MaxHeaderBytes, ErrorLog: clientErrorLog(cfg.Logger)},
 	}
 	// It registers each connection with base, for base's Shutdown; it fails only for a
 	// TLSConfig of base's, which has none.
 	_ = http2.ConfigureServer(f.base, f.srv)
 	return f
+}
+
+// clientErrorLog is the log.Logger that x/net's server reports a client's connection errors to
+// (a protocol error, a bad preface): each line goes to l at debug level, as h1 logs a client's
+// faults, rather than unstructured to the process's stderr, which is what x/net does without one.
+func clientErrorLog(l zerolog.Logger) *log.Logger {
+	return log.New(logWriter{l}, "", 0)
+}
+
+// logWriter writes each line it is given to a zerolog.Logger at debug level.
+type logWriter struct{ l zerolog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.l.Debug().Str("error", strings.TrimSpace(string(p))).Msg("h1: HTTP/2 client connection")
+	return len(p), nil
 }
 
 // h2MaxStreams is the concurrent streams each HTTP/2 client may open.

@@ -26,6 +26,7 @@ muxgate demo: HTTP/1.1 on %[1]s -> HTTP/2 (h2c) demo upstream at %[2]s
   h2load --h1 -c 64 -n 20000 %[1]s/bytes/100
 
 Routes: / /bytes/N /stream/N /echo /headers /status/N /trailers /path/... /websocket (an echo)
+        /events (an event a second: curl -N %[1]s/events)
 Stop with Ctrl-C.
 
 `, base, upstream)
