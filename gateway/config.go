@@ -101,8 +101,9 @@ type Config struct {
 	RequestIDHeader string
 
 	// SetRequestFields are set on every request sent upstream, and SetResponseFields on every
-	// response relayed from the upstream, each in place of the fields of its name (see Field),
-	// after the gateway's own. Nil: none.
+	// response relayed from the upstream and every answer the gateway makes itself (a 502, a
+	// redirect; not h1's refusals), each in place of the fields of its name (see Field), after
+	// the gateway's own. Nil: none.
 	SetRequestFields, SetResponseFields []Field
 
 	// RedirectHTTPS, if not 0, is the port of an HTTPS listener that requests on the clear-text

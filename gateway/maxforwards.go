@@ -77,6 +77,7 @@ func (p *proxy) answerLastHop(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "message/http")
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	p.setResp.setHeader(w.Header())
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 	rec.bytesOut = int64(len(body))

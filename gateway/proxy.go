@@ -441,6 +441,7 @@ func (p *proxy) fail(w http.ResponseWriter, rec *record, err error) {
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		h.Set("Content-Length", strconv.Itoa(len(f.body)))
 		h.Set("X-Muxgate-Error", f.reason)
+		p.setResp.setHeader(h)
 		w.WriteHeader(f.status)
 		io.WriteString(w, f.body)
 	}

@@ -31,6 +31,7 @@ func (p *proxy) redirect(w http.ResponseWriter, r *http.Request) {
 	h.Set("Location", httpsLocation(r, p.redirectPort))
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
+	p.setResp.setHeader(h)
 	w.WriteHeader(http.StatusPermanentRedirect)
 	if r.Method != http.MethodHead {
 		n, _ := w.Write([]byte(body))

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"muxgate/gateway"
 	"muxgate/internal/demo"
 )
 
@@ -14,12 +15,16 @@ func TestRedirectHTTPS(t *testing.T) {
 	u := startUpstream(t, upstreamKinds[0], demo.Options{})
 	cfg := testConfig(u)
 	cfg.RedirectHTTPS = 8443
+	cfg.SetResponseFields = []gateway.Field{{Name: "Strict-Transport-Security", Value: "max-age=63072000"}}
 	f := startGateway(t, cfg)
 	c := dialRaw(t, f.addr, false)
 	c.send("POST /form?x=1 HTTP/1.1\r\nHost: shop.test:8080\r\nContent-Length: 3\r\n\r\nabc")
 	resp, _ := c.response("POST")
 	if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != "https://shop.test:8443/form?x=1" || resp.Close {
 		t.Errorf("clear-text POST: %s, Location %q, close %v; want 308 to https://shop.test:8443/form?x=1, kept alive", resp.Status, resp.Header.Get("Location"), resp.Close)
+	}
+	if resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("the redirect has no Strict-Transport-Security, which -set-response-header set: %v", resp.Header)
 	}
 	c.send("HEAD / HTTP/1.1\r\nHost: shop.test\r\n\r\n")
 	if resp, body := c.response("HEAD"); resp.StatusCode != http.StatusPermanentRedirect || body != "" {

@@ -46,6 +46,18 @@ func TestSetFields(t *testing.T) {
 			if resp, _ = c.response("GET"); resp.Header.Get("Strict-Transport-Security") != "max-age=63072000" {
 				t.Errorf("a response without the field: %v, want it added", resp.Header)
 			}
+			// muxgate's own answers: a failure (a WebSocket handshake without a valid key), and
+			// the answer of the last hop to an OPTIONS with Max-Forwards 0.
+			for _, req := range []string{
+				"GET /websocket HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: bad\r\nSec-WebSocket-Version: 13\r\n\r\n",
+				"OPTIONS / HTTP/1.1\r\nHost: a.test\r\nMax-Forwards: 0\r\n\r\n",
+			} {
+				c.send(req)
+				resp, _ := c.response(strings.Fields(req)[0])
+				if resp.Header.Get("Strict-Transport-Security") != "max-age=63072000" {
+					t.Errorf("muxgate's own %s: %v, want the set field", resp.Status, resp.Header)
+				}
+			}
 		})
 	}
 }

@@ -227,7 +227,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.redirect, "redirect-https", false, "answer every request on the clear-text listeners with 308 Permanent Redirect to the same target over HTTPS, on -redirect-https-port (but ACME http-01 challenges, /.well-known/acme-challenge/, which go upstream)")
 	fs.IntVar(&o.redirectTo, "redirect-https-port", 443, "the HTTPS port of -redirect-https's Location")
 	fs.Var(&o.setReq, "set-request-header", "`Name: value` set on every request sent upstream, in place of the client's fields of that name; Name: alone removes them; repeatable (not the framing or hop-by-hop fields, which muxgate sets)")
-	fs.Var(&o.setResp, "set-response-header", "`Name: value` set on every response from the upstream (Strict-Transport-Security: max-age=63072000, say), in place of the upstream's fields of that name; Name: alone removes them (Server:); repeatable")
+	fs.Var(&o.setResp, "set-response-header", "`Name: value` set on every response from the upstream and on muxgate's own answers (a 502, a redirect), in place of the upstream's fields of that name (Strict-Transport-Security: max-age=63072000, say); Name: alone removes them (Server:); repeatable")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "drain deadline after SIGTERM or SIGINT")
 	fs.DurationVar(&o.front.DrainGrace, "drain-grace", time.Second, "in a drain, how long a kept-alive connection waiting for its next request may still send it (answered with Connection: close) before it is closed (0: closed at once)")
 	fs.StringVar(&o.metrics, "metrics-listen", "", "`host:port` serving GET /metrics (Prometheus text format), GET /healthz (503 once draining) and GET /readyz (503 also while no upstream is reachable); default: none")
