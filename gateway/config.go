@@ -5,8 +5,10 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -27,6 +29,7 @@ type Listener struct {
 // PoolConfig sizes the upstream pool, whatever its protocol.
 type PoolConfig struct {
 	MaxSessions          int           // sessions per upstream at most; 0: 4
+	MinSessions          int           // sessions per upstream kept once a request came, one per address of its name where it has several (pool.Limits.MinSessions); 0: none
 	MaxStreamsPerSession int           // local cap on concurrent streams per session; 0: the peer's limit only (HTTP/2), 100 (HTTP/3)
 	QueueLength          int           // requests waiting for a stream at most; 0: 1024
 	QueueTimeout         time.Duration // longest wait for a stream; 0: 5s
@@ -85,7 +88,11 @@ type Config struct {
 	// (see Ejection). Zero: none is.
 	Eject       Ejection
 	UpstreamTLS *tls.Config // for https, h3, h3+h2: roots, server name, verification; nil: system roots
-	Pool        PoolConfig
+
+	// Lookup finds the IP addresses of an upstream's host name at each dial, for a resolver of
+	// one's own. Nil: the system's.
+	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	Pool   PoolConfig
 
 	// UpstreamTimeout bounds the wait for the upstream's response head; 0: 30s.
 	UpstreamTimeout time.Duration

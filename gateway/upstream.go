@@ -228,6 +228,7 @@ func newPool(cfg *Config, t target, name string, failFast bool) (upstream, error
 func (pc PoolConfig) limits() pool.Limits {
 	return pool.Limits{
 		MaxSessions:          pc.MaxSessions,
+		MinSessions:          pc.MinSessions,
 		MaxStreamsPerSession: pc.MaxStreamsPerSession,
 		QueueLength:          pc.QueueLength,
 		QueueTimeout:         pc.QueueTimeout,
@@ -244,6 +245,7 @@ func newH2Pool(cfg *Config, t target, log zerolog.Logger, failFast bool) (*h2.Po
 	h2cfg := h2.Config{
 		Logger:          log,
 		Address:         t.address,
+		Lookup:          cfg.Lookup,
 		Unix:            t.unix,
 		Limits:          limits,
 		StreamWindow:    pc.StreamWindow,
@@ -270,6 +272,7 @@ func newH3Pool(cfg *Config, t target, log zerolog.Logger, failFast bool) (*h3.Po
 	return h3.New(h3.Config{
 		Logger:          log,
 		Address:         t.address,
+		Lookup:          cfg.Lookup,
 		TLS:             upstreamTLS(cfg, t),
 		Limits:          limits,
 		StreamWindow:    pc.StreamWindow,

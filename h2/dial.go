@@ -15,12 +15,12 @@ import (
 
 // dial opens one session of cfg.Engine: TCP, TLS with ALPN h2 unless h2c,
 // the HTTP/2 preface, and a PING. It is the pool's DialFunc.
-func (p *Pool) dial(ctx context.Context, id uint64) (pool.Session, error) {
+func (p *Pool) dial(ctx context.Context, id, turn uint64) (pool.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
 	open := p.dialConn
 	if open == nil {
-		open = func(ctx context.Context) (net.Conn, error) { return p.connect(ctx, id) }
+		open = func(ctx context.Context) (net.Conn, error) { return p.connect(ctx, p.turns+turn) }
 	}
 	c, err := open(ctx)
 	if err != nil {

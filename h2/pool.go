@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"time"
@@ -150,6 +151,10 @@ type Pool struct {
 	own  h2conn.Config    // for EngineOwn sessions; dial adds each one's logger
 	pool *pool.Pool
 
+	// turns is added to the turn of each dial (addrs.Resolve): a random number, so that the
+	// pools of several processes in front of one name do not all start at its first address.
+	turns uint64
+
 	// dialConn opens the connection of a new session; nil: TCP (and TLS)
 	// to cfg.Address. Tests set it to hand in an in-memory conn.
 	dialConn func(ctx context.Context) (net.Conn, error)
@@ -176,6 +181,7 @@ func newPool(cfg Config, dialConn func(context.Context) (net.Conn, error)) (*Poo
 	p := &Pool{
 		cfg:      cfg,
 		log:      cfg.Logger.With().Str("addr", cfg.Address).Str("proto", "h2").Logger(),
+		turns:    rand.Uint64(),
 		dialConn: dialConn,
 	}
 	if p.tls, err = tlsConfig(cfg); err != nil {

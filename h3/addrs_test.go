@@ -16,7 +16,7 @@ func TestH3DialsNextAddress(t *testing.T) {
 	u := startUpstream(t, 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	_, port, _ := net.SplitHostPort(u.addr)
 	// A UDP socket on 127.0.0.3 takes the QUIC handshake's packets and answers none. The pool's
-	// first session starts at the name's second address.
+	// first session, its turns set to none, starts at the name's second address.
 	silent, err := net.ListenPacket("udp", "127.0.0.3:"+port)
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +33,7 @@ func TestH3DialsNextAddress(t *testing.T) {
 	named.tls.ServerName = "127.0.0.1" // the certificate's
 	p := newTestPool(t, named, Config{DialTimeout: 2 * time.Second,
 		Lookup: func(context.Context, string) ([]netip.Addr, error) { return ips, nil }})
+	p.turns = 0
 	req, _ := http.NewRequest("GET", "https://upstream.test:"+port+"/", nil)
 	res, err := p.RoundTrip(req)
 	if err != nil {

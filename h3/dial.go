@@ -18,14 +18,14 @@ var errClosed = errors.New("h3: pool is shut down")
 // dial opens one session: the QUIC handshake (TLS 1.3, ALPN h3), then the
 // HTTP/3 ClientConn, and waits for the peer's SETTINGS. It is the pool's
 // DialFunc.
-func (p *Pool) dial(ctx context.Context, id uint64) (pool.Session, error) {
+func (p *Pool) dial(ctx context.Context, id, turn uint64) (pool.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
 	udp, err := p.socket()
 	if err != nil {
 		return nil, fmt.Errorf("h3: dial %s: %w", p.cfg.Address, err)
 	}
-	to, err := addrs.Resolve(ctx, p.cfg.Lookup, "udp", p.cfg.Address, id)
+	to, err := addrs.Resolve(ctx, p.cfg.Lookup, "udp", p.cfg.Address, p.turns+turn)
 	if err != nil {
 		return nil, fmt.Errorf("h3: dial %s: %w", p.cfg.Address, err)
 	}

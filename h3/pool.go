@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -113,6 +114,10 @@ type Pool struct {
 	h3   *http3.Transport // makes the ClientConns; it dials nothing itself
 	pool *pool.Pool
 
+	// turns is added to the turn of each dial (addrs.Resolve): a random number, so that the
+	// pools of several processes in front of one name do not all start at its first address.
+	turns uint64
+
 	mu  sync.Mutex
 	udp *quic.Transport // guarded by mu; the pool's one UDP socket, made at the first dial
 	// closed is guarded by mu; set by Shutdown, after which no socket is made.
@@ -134,8 +139,9 @@ func New(cfg Config) (*Pool, error) {
 	}
 
 	p := &Pool{
-		cfg: cfg,
-		log: cfg.Logger.With().Str("addr", cfg.Address).Str("proto", "h3").Logger(),
+		cfg:   cfg,
+		log:   cfg.Logger.With().Str("addr", cfg.Address).Str("proto", "h3").Logger(),
+		turns: rand.Uint64(),
 		// A proxy passes Accept-Encoding and bodies through untouched.
 		h3: &http3.Transport{DisableCompression: true},
 	}

@@ -250,6 +250,7 @@ type front struct {
 	g       *gateway.Gateway
 	addr    string // clear text
 	tlsAddr string // TLS; empty unless the config asked for it
+	logs    *logBuffer // its process log, at debug level
 }
 
 // testConfig returns a gateway configuration for the upstream u, listening on a clear-text and
@@ -331,7 +332,7 @@ func startGateway(t testing.TB, cfg gateway.Config) *front {
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
-	f := &front{g: g}
+	f := &front{g: g, logs: logs}
 	for i, a := range g.Addrs() {
 		if cfg.Listeners[i].TLS != nil {
 			f.tlsAddr = a.String()

@@ -184,6 +184,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.eject.After, "eject-after", 0, "with several -upstream: take an upstream out for -eject-time once it has failed this many requests in a row (502, 503 or 504 from it, or a reset stream or no head in time), while another serves (0: never)")
 	fs.DurationVar(&o.eject.For, "eject-time", 30*time.Second, "how long -eject-after takes an upstream out; twice as long for each ejection that follows its return with no success in between, up to 8 times")
 	fs.IntVar(&o.pool.MaxSessions, "max-sessions", 4, "upstream sessions per upstream at most")
+	fs.IntVar(&o.pool.MinSessions, "min-sessions", 0, "upstream sessions per upstream kept once a request came, however few streams the requests need, with requests spread over them: for an upstream name with several addresses (a headless Kubernetes Service), their number, so that each takes requests (at most -max-sessions; 0: sessions are added only when the others are full)")
 	fs.DurationVar(&o.pool.MaxSessionAge, "max-session-age", 0, "retire an upstream session this long after its dial, less up to a tenth at random: a new session is dialed, the old one takes no new streams once that is up and closes (GOAWAY) once its streams end, so that a change of the upstream's addresses, or of the host a load balancer before it picks, is followed (0: keep sessions while they work)")
 	fs.IntVar(&o.pool.MaxStreamsPerSession, "max-streams-per-session", 0, "local cap on concurrent streams per session (0: the upstream's SETTINGS_MAX_CONCURRENT_STREAMS for HTTP/2, 100 for HTTP/3)")
 	fs.IntVar(&o.pool.QueueLength, "queue-length", 1024, "requests that may wait for an upstream stream at most (503 beyond)")
@@ -333,6 +334,8 @@ func (o *options) check() error {
 		return errors.New("-quic-idle-timeout must be positive")
 	case o.pool.MaxSessions < 1:
 		return errors.New("-max-sessions must be at least 1")
+	case o.pool.MinSessions < 0 || o.pool.MinSessions > o.pool.MaxSessions:
+		return errors.New("-min-sessions must be 0 to -max-sessions")
 	case o.pool.QueueLength < 0, o.pool.MaxStreamsPerSession < 0, o.front.MaxConns < 1,
 		o.front.MaxHeaderBytes < 1, o.front.MaxHeaderCount < 1, o.front.MaxURIBytes < 1, o.front.MaxRequestsPerConn < 0, o.front.MaxConnsPerIP < 0,
 		o.front.MaxBodyBytes < 0, o.pool.RetryBuffer < 0:

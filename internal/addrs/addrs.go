@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -22,8 +23,8 @@ func System(ctx context.Context, host string) ([]netip.Addr, error) {
 
 // Resolve returns the addresses of address (host:port; the port a number or a service name of
 // network, "tcp" or "udp"), looked up by lookup (nil: System) unless the host is an IP address,
-// turned by turn: the turn-th dial of a pool (its session number, say) starts at address turn
-// modulo their count and goes on in order.
+// in the order of netip.Addr.Compare, turned by turn: the turn-th dial of a pool (its session
+// number, say) starts at address turn modulo their count and goes on in order.
 func Resolve(ctx context.Context, lookup LookupFunc, network, address string, turn uint64) ([]netip.AddrPort, error) {
 	host, portName, err := net.SplitHostPort(address)
 	if err != nil {
@@ -46,10 +47,17 @@ func Resolve(ctx context.Context, lookup LookupFunc, network, address string, tu
 	if len(ips) == 0 {
 		return nil, fmt.Errorf("no address for %s", host)
 	}
-	out := make([]netip.AddrPort, len(ips))
-	first := int(turn % uint64(len(ips)))
-	for i := range ips {
-		out[i] = netip.AddrPortFrom(ips[(first+i)%len(ips)].Unmap(), uint16(port))
+	// In one order whatever the order of the answer (DNS servers rotate theirs), so that a
+	// turn (a pool's slot) stands for the same address from one lookup to the next.
+	sorted := make([]netip.Addr, len(ips))
+	for i, ip := range ips {
+		sorted[i] = ip.Unmap()
+	}
+	slices.SortFunc(sorted, netip.Addr.Compare)
+	out := make([]netip.AddrPort, len(sorted))
+	first := int(turn % uint64(len(sorted)))
+	for i := range sorted {
+		out[i] = netip.AddrPortFrom(sorted[(first+i)%len(sorted)], uint16(port))
 	}
 	return out, nil
 }

@@ -52,7 +52,10 @@ func (p *Pool) take(ctx context.Context, tried []*entry) (*entry, error) {
 		return nil, ErrClosed
 	}
 	if e := p.pickLocked(tried); e != nil {
-		e.inflight++
+		p.countLocked(e)
+		if p.belowMinLocked() {
+			p.dialLocked()
+		}
 		p.mu.Unlock()
 		return e, nil
 	}
@@ -82,7 +85,8 @@ func (p *Pool) failFastLocked() bool {
 }
 
 // pickLocked returns the session with room and the fewest streams in
-// flight, dropping the draining and dead ones it meets. A session in tried
+// flight, of those the one that took a stream least lately, dropping the draining and dead
+// ones it meets. A session in tried
 // is used only when no other has room and no session can be added now.
 func (p *Pool) pickLocked(tried []*entry) *entry {
 	var best, fallback *entry
@@ -119,7 +123,7 @@ func (p *Pool) pickLocked(tried []*entry) *entry {
 			}
 			continue
 		}
-		if best == nil || e.inflight < best.inflight {
+		if best == nil || e.inflight < best.inflight || e.inflight == best.inflight && e.picked < best.picked {
 			best = e
 		}
 	}
@@ -127,6 +131,13 @@ func (p *Pool) pickLocked(tried []*entry) *entry {
 		return fallback
 	}
 	return best
+}
+
+// countLocked counts a stream on e, which pickLocked chose.
+func (p *Pool) countLocked(e *entry) {
+	e.inflight++
+	p.picks++
+	e.picked = p.picks
 }
 
 // retireLocked deals with e, past its age (Limits.MaxSessionAge), and reports whether it

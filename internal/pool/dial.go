@@ -3,6 +3,7 @@ package pool
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -24,13 +25,31 @@ func (p *Pool) dialLocked() {
 	p.dialing = true
 	p.nextID++
 	id := p.nextID
-	p.wg.Go(func() { p.runDial(id) })
+	p.dialSlot = p.freeSlotLocked()
+	turn := id
+	if p.cfg.MinSessions > 1 {
+		turn = uint64(p.dialSlot)
+	}
+	p.wg.Go(func() { p.runDial(id, turn) })
 }
+
+// freeSlotLocked is the lowest slot that no session taking streams holds. A session that
+// drains gives its slot up for its replacement.
+func (p *Pool) freeSlotLocked() int {
+	for slot := 0; ; slot++ {
+		if !slices.ContainsFunc(p.sessions, func(e *entry) bool { return e.slot == slot }) {
+			return slot
+		}
+	}
+}
+
+// belowMinLocked reports whether the pool keeps fewer sessions than Limits.MinSessions.
+func (p *Pool) belowMinLocked() bool { return len(p.sessions) < p.cfg.MinSessions }
 
 // runDial dials one session and adds it to the pool. It runs on a
 // goroutine started by dialLocked.
-func (p *Pool) runDial(id uint64) {
-	s, err := p.cfg.Dial(p.ctx, id)
+func (p *Pool) runDial(id, turn uint64) {
+	s, err := p.cfg.Dial(p.ctx, id, turn)
 	p.mu.Lock()
 	p.dialing = false
 	if p.closed {
@@ -50,9 +69,12 @@ func (p *Pool) runDial(id uint64) {
 	}
 	p.dial = dialState{}
 	now := time.Now()
-	p.sessions = append(p.sessions, &entry{id: id, s: s, lastIdle: now, retireAt: p.retireAt(now)})
+	p.sessions = append(p.sessions, &entry{id: id, s: s, slot: p.dialSlot, lastIdle: now, retireAt: p.retireAt(now)})
 	p.log.Debug().Uint64("session", id).Int("sessions", len(p.sessions)).Msg("session up")
 	p.grantLocked()
+	if p.belowMinLocked() {
+		p.dialLocked()
+	}
 	p.mu.Unlock()
 }
 

@@ -105,6 +105,7 @@ type fakeDialer struct {
 	active    int
 	maxActive int
 	returned  int
+	turns     []uint64 // each dial's, in order
 	sessions  []*fakeSession
 	// result makes the session or error of a dial; nil: a session with max 100.
 	result func(id uint64) (*fakeSession, error)
@@ -112,9 +113,10 @@ type fakeDialer struct {
 	gate chan struct{}
 }
 
-func (d *fakeDialer) dial(ctx context.Context, id uint64) (Session, error) {
+func (d *fakeDialer) dial(ctx context.Context, id, turn uint64) (Session, error) {
 	d.mu.Lock()
 	d.dials++
+	d.turns = append(d.turns, turn)
 	d.active++
 	d.maxActive = max(d.maxActive, d.active)
 	gate, result := d.gate, d.result

@@ -55,6 +55,14 @@ type Limits struct {
 	// is then retried only if no byte of its body was read.
 	ReplayBuffer int
 
+	// MinSessions is how many sessions the pool keeps once a request has come, up to
+	// MaxSessions, however few streams the requests need, and spreads the requests over (the
+	// fewest in flight, ties taken in turn): for an upstream name with several addresses,
+	// each of which should take requests (the pods of a headless Kubernetes Service), set it to
+	// their number. Each session keeps a slot, from 0, and its dial tries the slot-th address
+	// first (DialFunc's turn). 0 or 1: sessions are added only when the others are full.
+	MinSessions int
+
 	// MaxSessionAge retires a session this long after its dial, less up to a tenth at random,
 	// so that sessions dialed together do not retire together: it takes no new streams once
 	// another session is up, which it has dialed for, and is shut down (GOAWAY) once its
@@ -110,7 +118,9 @@ type Pool struct {
 	waiters    []*waiter   // guarded by mu; requests waiting for a stream, oldest first
 	queueTimer *time.Timer // guarded by mu; sweeps the queue (see armQueueLocked); nil until a request waited
 	nextID     uint64      // guarded by mu; the last session ID handed out
+	picks      uint64      // guarded by mu; streams counted on sessions, for entry.picked
 	dialing    bool        // guarded by mu; a dial goroutine is running
+	dialSlot   int         // guarded by mu; the slot of the session being dialed, while dialing
 	dial       dialState   // guarded by mu
 	closed     bool        // guarded by mu; set once by Shutdown
 }
@@ -123,6 +133,8 @@ type entry struct {
 	lastIdle time.Time // guarded by Pool.mu
 	dropped  bool      // guarded by Pool.mu; out of sessions, takes no new streams
 	full     bool      // guarded by Pool.mu; refused a reservation while live: passed over until a stream ends
+	slot     int       // set at the dial: the lowest number no other session took (Limits.MinSessions)
+	picked   uint64    // guarded by Pool.mu; Pool.picks when it last took a stream, for ties
 	retireAt time.Time // set at the dial; zero: never (Limits.MaxSessionAge)
 	retired  bool      // guarded by Pool.mu; dropped for its age, so shut down rather than closed
 }
@@ -143,13 +155,14 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.Dial == nil {
 		return nil, errors.New("pool: Config.Dial is nil")
 	}
-	if cfg.MaxSessions < 0 || cfg.MaxStreamsPerSession < 0 || cfg.QueueLength < 0 ||
+	if cfg.MaxSessions < 0 || cfg.MinSessions < 0 || cfg.MaxStreamsPerSession < 0 || cfg.QueueLength < 0 ||
 		cfg.QueueTimeout < 0 || cfg.ReplayBuffer < 0 || cfg.MaxSessionAge < 0 {
 		return nil, errors.New("pool: negative limit in Config")
 	}
 	if cfg.MaxSessions == 0 {
 		cfg.MaxSessions = DefaultMaxSessions
 	}
+	cfg.MinSessions = min(cfg.MinSessions, cfg.MaxSessions)
 	if cfg.QueueLength == 0 {
 		cfg.QueueLength = DefaultQueueLength
 	}

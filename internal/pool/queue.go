@@ -116,7 +116,7 @@ func (p *Pool) grantLocked() {
 		if e == nil {
 			break
 		}
-		e.inflight++
+		p.countLocked(e)
 		w := p.waiters[0]
 		p.waiters[0] = nil
 		p.waiters = p.waiters[1:]

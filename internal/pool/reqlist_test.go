@@ -29,7 +29,7 @@ func TestRequestList(t *testing.T) {
 		if lists {
 			s = listingSession{fake}
 		}
-		p := newPoolDialing(t, Config{}, func(ctx context.Context, id uint64) (Session, error) { return s, nil })
+		p := newPoolDialing(t, Config{}, func(ctx context.Context, id, _ uint64) (Session, error) { return s, nil })
 		var info InfoContext
 		info.Context = context.Background()
 		info.Info.Request = list

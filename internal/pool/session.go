@@ -80,7 +80,9 @@ type SessionState struct {
 // NoLimit is SessionState.MaxStreams for a peer that announced no limit.
 const NoLimit = -1
 
-// DialFunc opens a session. id is the pool's ID for it, for logs. The
-// function must return once ctx ends (at Shutdown) and bound its own time
-// (a dial timeout).
-type DialFunc func(ctx context.Context, id uint64) (Session, error)
+// DialFunc opens a session. id is the pool's ID for it, for logs. turn tells a dialer that
+// tries the addresses of a name which to try first (addrs.Resolve): the session's ID, so that
+// successive sessions go to one address after another, or, with Limits.MinSessions, its slot,
+// so that the sessions kept hold one address each. The function must return once ctx ends (at
+// Shutdown) and bound its own time (a dial timeout).
+type DialFunc func(ctx context.Context, id, turn uint64) (Session, error)

@@ -98,7 +98,7 @@ type startDialer struct {
 	sessions []*startSession
 }
 
-func (d *startDialer) dial(ctx context.Context, id uint64) (Session, error) {
+func (d *startDialer) dial(ctx context.Context, id, _ uint64) (Session, error) {
 	s := &startSession{fakeSession: &fakeSession{id: id, max: 100}}
 	d.mu.Lock()
 	d.sessions = append(d.sessions, s)
