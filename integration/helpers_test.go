@@ -248,8 +248,8 @@ func upstreamTLS() *tls.Config { return &tls.Config{RootCAs: roots} }
 // front is a running gateway: its clear-text address and, if asked for, its TLS address.
 type front struct {
 	g       *gateway.Gateway
-	addr    string // clear text
-	tlsAddr string // TLS; empty unless the config asked for it
+	addr    string     // clear text
+	tlsAddr string     // TLS; empty unless the config asked for it
 	logs    *logBuffer // its process log, at debug level
 }
 

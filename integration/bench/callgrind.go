@@ -99,7 +99,7 @@ func startCounted(tools callgrindTools, name, bin string, b block, up *upstream,
 // measure runs block b's load against c once to warm it up, then again with the counts zeroed
 // before and dumped after, and returns the instructions per request of the second run.
 func (c *counted) measure(ctx context.Context, tools callgrindTools, b block, logFile string) (float64, error) {
-	l := load{url: "http://" + c.addr + b.sc.path, clients: callgrindClients, pipeline: b.sc.pipeline,
+	l := load{url: "http://" + c.addr + b.sc.path, clients: callgrindClients, pipeline: b.sc.pipeline, h2: b.sc.h2,
 		requests: max(callgrindClients, b.requests/5), logFile: logFile, timeout: callgrindTimeout}
 	if b.sc.tls {
 		l.url = "https://" + c.addr + b.sc.path
@@ -206,14 +206,17 @@ type countedBlock struct {
 
 // countedDesc says what load block b puts on muxgate under -callgrind.
 func countedDesc(b block) string {
-	scheme, pipe := "http", ""
+	scheme, pipe, h1 := "http", "", " --h1"
 	if b.sc.tls {
 		scheme = "https"
+	}
+	if b.sc.h2 {
+		h1 = ""
 	}
 	if b.sc.pipeline > 1 {
 		pipe = fmt.Sprintf(" -m %d", b.sc.pipeline)
 	}
-	return fmt.Sprintf("h2load --h1 -c %d%s %s://.../%s, %d requests a run", callgrindClients, pipe, scheme, strings.TrimPrefix(b.sc.path, "/"), b.requests)
+	return fmt.Sprintf("h2load%s -c %d%s %s://.../%s, %d requests a run", h1, callgrindClients, pipe, scheme, strings.TrimPrefix(b.sc.path, "/"), b.requests)
 }
 
 // countBuilds measures each build in builds (name and binary) in each block, the builds

@@ -19,7 +19,8 @@ import (
 type load struct {
 	url      string
 	clients  int           // -c, on one thread (-t 1)
-	pipeline int           // -m: requests in flight per HTTP/1.1 connection; 0 or 1: none
+	pipeline int           // -m: requests in flight per connection (pipelined, or HTTP/2 streams); 0 or 1: one
+	h2       bool          // HTTP/2 clients (ALPN h2 over TLS) rather than HTTP/1.1 (--h1)
 	requests int           // -n
 	logFile  string        // --log-file; removed before the run, since h2load appends to it
 	timeout  time.Duration // the whole run is killed after this
@@ -54,13 +55,16 @@ func (s summary) bad() int {
 }
 
 func (l load) args() []string {
-	a := []string{"--h1", "-t", "1",
+	a := []string{"-t", "1",
 		"-c", strconv.Itoa(l.clients),
 		"-n", strconv.Itoa(l.requests),
 		// A stalled connection fails the run instead of hanging it; generous, since a busy
 		// shared machine can starve a process for seconds.
 		"-N", "30s",
 		"--log-file", l.logFile,
+	}
+	if !l.h2 {
+		a = append([]string{"--h1"}, a...)
 	}
 	if l.pipeline > 1 {
 		a = append(a, "-m", strconv.Itoa(l.pipeline))

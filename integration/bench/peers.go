@@ -22,6 +22,7 @@ type front struct {
 	dir       string    // this run's directory; the config file goes here
 	port      int       // loopback port to listen on
 	tls       bool      // terminate TLS (http/1.1) with the shared certificate
+	h2        bool      // with tls, offer h2 by ALPN too and serve HTTP/2 to the clients that take it
 	cert      certFiles // the shared certificate
 	upstream  string    // host:port of the upstream
 	upTLS     bool      // the upstream speaks h2 over TLS, not h2c
@@ -81,6 +82,9 @@ func muxgateCommand(bin string, f front) (*exec.Cmd, error) {
 	}
 	if f.tls {
 		args = append(args, "-listen-tls", f.addr(), "-cert", f.cert.cert, "-key", f.cert.key)
+		if f.h2 {
+			args = append(args, "-tls-h2")
+		}
 	} else {
 		args = append(args, "-listen", f.addr())
 	}
@@ -146,7 +150,10 @@ func haproxyCommand(bin string, f front) (*exec.Cmd, error) {
 		server += " ssl verify none alpn h2"
 	}
 	bind := "bind " + f.addr()
-	if f.tls {
+	switch {
+	case f.tls && f.h2:
+		bind += " ssl crt " + f.cert.combo + " alpn h2,http/1.1"
+	case f.tls:
 		bind += " ssl crt " + f.cert.combo + " alpn http/1.1"
 	}
 	conf := fmt.Sprintf(`global

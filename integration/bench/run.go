@@ -141,7 +141,7 @@ func (r *runner) record(b block, t target, res runResult) {
 
 // start starts t's proxy with a fresh config and waits until it answers through the upstream.
 func (r *runner) start(t target, b block, useTLS bool, maxConns int, round int) (*proc, front, error) {
-	f := front{tls: useTLS, upTLS: b.sc.tlsUp, cert: r.up.files, upstream: r.up.h2cAddr(), maxConns: maxConns, goThreads: r.muxThreads}
+	f := front{tls: useTLS, h2: b.sc.h2, upTLS: b.sc.tlsUp, cert: r.up.files, upstream: r.up.h2cAddr(), maxConns: maxConns, goThreads: r.muxThreads}
 	switch {
 	case t.h3:
 		f.upstream = r.up.h3.Addr()
@@ -200,10 +200,14 @@ type gauge struct {
 }
 
 // directGauge points a load run of block b at the upstream's own HTTP/1.1 listener, TLS for a
-// TLS block; the target is the bench process, whose peak RSS it resets.
+// TLS block, or its HTTP/2 over TLS one for an HTTP/2 block; the target is the bench process,
+// whose peak RSS it resets.
 func (r *runner) directGauge(b block) gauge {
 	srv := r.up.h1
-	if b.sc.tls {
+	switch {
+	case b.sc.h2:
+		srv = r.up.h2tls
+	case b.sc.tls:
 		srv = r.up.h1tls
 	}
 	base := srv.Accepted()
@@ -265,6 +269,7 @@ func (r *runner) h2loadRun(b block, addr string) load {
 		url:      scheme + addr + b.sc.path,
 		clients:  clients,
 		pipeline: b.sc.pipeline,
+		h2:       b.sc.h2,
 		requests: b.requests,
 		logFile:  r.dir + "/h2load.log",
 		timeout:  2 * time.Minute,

@@ -17,6 +17,7 @@ type scenario struct {
 	path     string // request path on the demo upstream
 	pipeline int    // requests in flight per connection (h2load -m); 0: no pipelining
 	tls      bool   // TLS on the front
+	h2       bool   // the clients speak HTTP/2 (over TLS, ALPN h2), pipeline being their streams per connection
 	tlsUp    bool   // h2 over TLS to the upstream instead of h2c; the direct row is left out
 	optional bool   // not in the default -scenarios
 	requests int    // default requests per run: a few seconds for the fastest target here
@@ -37,6 +38,8 @@ var scenarios = []scenario{
 		path: "/bytes/100", idle: true},
 	{name: "tls-upstream", desc: "as small, but h2 over TLS to the upstream (certificate not verified)",
 		path: "/bytes/100", tlsUp: true, requests: 50_000, optional: true},
+	{name: "h2-front", desc: "64 clients speaking HTTP/2 over TLS to the front (muxgate -tls-h2), 10 streams each, 100-byte body",
+		path: "/bytes/100", tls: true, h2: true, pipeline: 10, requests: 100_000, optional: true},
 }
 
 // scenarioNames lists the scenarios of a default run.
