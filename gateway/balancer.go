@@ -260,12 +260,17 @@ func (b *balancer) Load() int {
 	return n
 }
 
-// Shutdown stops the health checks and shuts every member down at once.
-func (b *balancer) Shutdown(ctx context.Context) error {
+// stopHealthChecks ends the health checks, if any, and waits for their goroutines.
+func (b *balancer) stopHealthChecks() {
 	if b.stopChecks != nil {
 		b.stopChecks()
 		b.checkers.Wait()
 	}
+}
+
+// Shutdown stops the health checks and shuts every member down at once.
+func (b *balancer) Shutdown(ctx context.Context) error {
+	b.stopHealthChecks()
 	errs := make([]error, len(b.members))
 	var wg sync.WaitGroup
 	for i, m := range b.members {

@@ -77,8 +77,9 @@ type Config struct {
 	// requests are spread over them all (balancer.go). At most 64 in all, none twice.
 	Upstreams []string
 	// Routes send the requests that match their patterns to upstreams of their own (see
-	// Route); the others go to Upstream and Upstreams. Each upstream is in one route at most, a
-	// pattern in one Route. At most 256. Nil: every request goes to Upstream and Upstreams.
+	// Route); the others go to Upstream and Upstreams. Routes that name one upstream share its
+	// pool; a pattern is in one Route. At most 256. Nil: every request goes to Upstream and
+	// Upstreams.
 	Routes []Route
 	// HealthCheck, with several upstreams, has each asked for a path now and then; one that
 	// fails its checks is passed over as an unreachable one is (health.go). Zero: no checks.

@@ -182,10 +182,20 @@ func writeFront(e *expo, g *Gateway) {
 // writeUpstream writes the gauges of the pools of routes' upstreams, with a proto label (h2 or
 // h3: an h3+h2 upstream has a pool of each), and an h3+h2 upstream's own two. With several
 // upstreams (a balancer, or routes), each sample has an upstream label too, the upstream's URL.
+// An upstream in several routes has one pool, written once; where several balancers check its
+// health or eject it, the first one's say is written.
 func writeUpstream(e *expo, routes []*route) {
 	var pools []labelledPool
 	var fallbacks []labelledFallback
 	var ejecting, checked []*member // members of balancers that eject, that check health
+	seen := map[string]bool{}
+	first := func(name string) bool {
+		if seen[name] {
+			return false
+		}
+		seen[name] = true
+		return true
+	}
 	for _, rt := range routes {
 		b, ok := rt.up.(*balancer)
 		if !ok {
@@ -193,17 +203,31 @@ func writeUpstream(e *expo, routes []*route) {
 			if len(routes) > 1 {
 				labels = []string{"upstream", rt.names[0]}
 			}
-			pools, fallbacks = collectUpstream(rt.up, labels, pools, fallbacks)
+			if first(rt.names[0]) {
+				pools, fallbacks = collectUpstream(rt.up, labels, pools, fallbacks)
+			}
 			continue
 		}
 		for _, m := range b.members {
-			pools, fallbacks = collectUpstream(m.up, []string{"upstream", m.name}, pools, fallbacks)
+			if first(m.name) {
+				pools, fallbacks = collectUpstream(m.up, []string{"upstream", m.name}, pools, fallbacks)
+			}
 		}
-		if b.eject.After > 0 {
-			ejecting = append(ejecting, b.members...)
-		}
-		if b.stopChecks != nil {
-			checked = append(checked, b.members...)
+	}
+	clear(seen)
+	for _, rt := range routes {
+		if b, ok := rt.up.(*balancer); ok {
+			for _, m := range b.members {
+				if !first(m.name) {
+					continue
+				}
+				if b.eject.After > 0 {
+					ejecting = append(ejecting, m)
+				}
+				if b.stopChecks != nil {
+					checked = append(checked, m)
+				}
+			}
 		}
 	}
 	if len(ejecting) > 0 {

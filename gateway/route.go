@@ -55,6 +55,7 @@ type router struct {
 	def   *route
 	rules []rule
 	all   []*route // def, then each Route's, in Config.Routes' order
+	pools *pools   // every upstream's pool, each once, however many routes share it; nil in tests that make routes by hand
 }
 
 // find returns r's route. A router without rules costs nothing per request.
@@ -72,12 +73,26 @@ func (rt *router) find(r *http.Request) *route {
 	return rt.def
 }
 
-// shutdown shuts every route's upstream down at once, within ctx.
+// shutdown ends the balancers' health checks and shuts every pool down once, all at once,
+// within ctx. A router without pools (one made by hand) shuts its routes' upstreams down.
 func (rt *router) shutdown(ctx context.Context) error {
-	errs := make([]error, len(rt.all))
+	var ups []upstream
+	if rt.pools != nil {
+		for _, r := range rt.all {
+			if b, ok := r.up.(*balancer); ok {
+				b.stopHealthChecks()
+			}
+		}
+		ups = rt.pools.order
+	} else {
+		for _, r := range rt.all {
+			ups = append(ups, r.up)
+		}
+	}
+	errs := make([]error, len(ups))
 	var wg sync.WaitGroup
-	for i, r := range rt.all {
-		wg.Go(func() { errs[i] = r.up.Shutdown(ctx) })
+	for i, up := range ups {
+		wg.Go(func() { errs[i] = up.Shutdown(ctx) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -94,11 +109,15 @@ func (rt *router) starts() bool {
 	return true
 }
 
-// names returns the URLs of every upstream, the default route's first.
+// names returns the URL of every upstream once, the default route's first.
 func (rt *router) names() []string {
 	var names []string
 	for _, r := range rt.all {
-		names = append(names, r.names...)
+		for _, n := range r.names {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
 	}
 	return names
 }

@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
 	"path"
 	"strings"
 	"testing"
+
+	"muxgate/h1"
 )
 
 // oneRoute is a router that sends every request to up, with scheme and address.
@@ -113,8 +116,8 @@ func TestParsePatternErrors(t *testing.T) {
 	}
 }
 
-// TestNewRouterErrors: a pattern given twice, a route without upstreams and an upstream in two
-// routes are refused, and nothing is left running.
+// TestNewRouterErrors: a pattern given twice, a route without upstreams, and the errors of the
+// upstreams' URLs are refused.
 func TestNewRouterErrors(t *testing.T) {
 	for _, tc := range []struct {
 		routes []Route
@@ -122,8 +125,6 @@ func TestNewRouterErrors(t *testing.T) {
 	}{
 		{[]Route{{"/a/", []string{"h2c://127.0.0.1:2"}}, {"/a/", []string{"h2c://127.0.0.1:3"}}}, "twice"},
 		{[]Route{{"/a/", nil}}, "no upstream"},
-		{[]Route{{"/a/", []string{"h2c://127.0.0.1:1"}}}, "two routes"},
-		{[]Route{{"/a/", []string{"h2c://127.0.0.1:2"}}, {"/b/", []string{"h2c://127.0.0.1:2"}}}, "two routes"},
 		{[]Route{{"/a/", []string{"h2c://127.0.0.1:2", "https://127.0.0.1:3"}}}, "scheme"},
 		{[]Route{{"/a/", []string{"ftp://127.0.0.1:2"}}}, "scheme"},
 		{[]Route{{"a:1/", []string{"h2c://127.0.0.1:2"}}}, "port"},
@@ -160,6 +161,46 @@ func TestNewRouter(t *testing.T) {
 	}
 	if got := strings.Join(rt.names(), " "); got != "h2c://127.0.0.1:1 https://127.0.0.1:2 h3://127.0.0.1:3 unix:/run/app.sock" {
 		t.Errorf("names %q", got)
+	}
+}
+
+// TestRouterSharesPools: an upstream named in several routes, alone or balanced, has one pool,
+// which the shutdown shuts down once; its metrics are written once.
+func TestRouterSharesPools(t *testing.T) {
+	cfg := &Config{Upstream: "h2c://127.0.0.1:1", Routes: []Route{
+		{"/a/", []string{"h2c://127.0.0.1:2"}},
+		{"/b/", []string{"h2c://127.0.0.1:2"}},
+		{"/c/", []string{"h2c://127.0.0.1:2", "h2c://127.0.0.1:1"}},
+	}, Eject: Ejection{After: 2}}
+	rt, err := newRouter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rt.pools.order); n != 2 {
+		t.Errorf("%d pools, want 2", n)
+	}
+	if got := strings.Join(rt.names(), " "); got != "h2c://127.0.0.1:1 h2c://127.0.0.1:2" {
+		t.Errorf("names %q, want each once", got)
+	}
+	a, b2, c := rt.all[1].up, rt.all[2].up, rt.all[3].up.(*balancer)
+	if a != b2 || c.members[0].up != a || c.members[1].up != rt.def.up {
+		t.Error("the routes do not share the pools of the upstreams they name alike")
+	}
+	g := &Gateway{routes: rt, front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
+	var b bytes.Buffer
+	if err := writeMetrics(&b, g); err != nil {
+		t.Fatal(err)
+	}
+	samples := map[string]bool{}
+	for line := range strings.Lines(b.String()) {
+		if name, _, _ := strings.Cut(line, " "); !strings.HasPrefix(line, "#") && samples[name] {
+			t.Errorf("sample %s written twice", name)
+		} else {
+			samples[name] = true
+		}
+	}
+	if err := rt.shutdown(context.Background()); err != nil {
+		t.Errorf("shutdown: %v (a pool shut down twice says ErrClosed)", err)
 	}
 }
 

@@ -103,7 +103,8 @@ func visibleASCII(s string) bool {
 }
 
 // newRouter parses Upstream, Upstreams and Routes and builds what serves them: a route for
-// Upstream and Upstreams, the default, and one for each Route.
+// Upstream and Upstreams, the default, and one for each Route. An upstream named in several
+// routes has one pool, which they share: its sessions serve them all.
 func newRouter(cfg *Config) (*router, error) {
 	if cfg.HealthCheck.Path != "" {
 		if _, err := checkPath(cfg.HealthCheck.Path); err != nil {
@@ -113,19 +114,17 @@ func newRouter(cfg *Config) (*router, error) {
 	if len(cfg.Routes) > maxRoutes {
 		return nil, fmt.Errorf("%w: %d routes, at most %d", ErrConfig, len(cfg.Routes), maxRoutes)
 	}
-	rt := &router{}
+	rt := &router{pools: newPools(cfg)}
 	fail := func(err error) (*router, error) {
 		rt.shutdown(context.Background()) // nothing was dialed: it returns at once
 		return nil, err
 	}
-	seen := cfg.upstreams() // one upstream, one pool: its sessions, health and ejection are one route's
-	def, err := newRoute(cfg, seen)
+	def, err := newRoute(cfg, cfg.upstreams(), rt.pools)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	rt.def = def
 	rt.all = append(rt.all, def)
-	seen = slices.Clone(seen)
 	patterns := map[string]bool{}
 	for _, r := range cfg.Routes {
 		ru, err := parsePattern(r.Pattern)
@@ -135,14 +134,8 @@ func newRouter(cfg *Config) (*router, error) {
 		if err == nil && len(r.Upstreams) == 0 {
 			err = fmt.Errorf("%w: route %q has no upstream", ErrConfig, r.Pattern)
 		}
-		for _, name := range r.Upstreams {
-			if err == nil && slices.Contains(seen, name) {
-				err = fmt.Errorf("%w: upstream %q in two routes", ErrConfig, name)
-			}
-			seen = append(seen, name)
-		}
 		if err == nil {
-			ru.to, err = newRoute(cfg, r.Upstreams)
+			ru.to, err = newRoute(cfg, r.Upstreams, rt.pools)
 		}
 		if err != nil {
 			return fail(err)
@@ -155,27 +148,60 @@ func newRouter(cfg *Config) (*router, error) {
 	return rt, nil
 }
 
-// newRoute builds the route to the upstreams of names: the pool of one, or a balancer over the
-// pools of several. Its requests take the first one's :scheme and address.
-func newRoute(cfg *Config, names []string) (*route, error) {
+// pools builds each upstream's pool once, for all the routes that name it.
+type pools struct {
+	cfg      *Config
+	byName   map[string]upstream
+	order    []upstream      // in the order built, for the shutdown
+	balanced map[string]bool // upstreams in a route of several: their pools fail fast
+}
+
+func newPools(cfg *Config) *pools {
+	ps := &pools{cfg: cfg, byName: map[string]upstream{}, balanced: map[string]bool{}}
+	groups := [][]string{cfg.upstreams()}
+	for _, r := range cfg.Routes {
+		groups = append(groups, r.Upstreams)
+	}
+	for _, g := range groups {
+		for _, name := range g {
+			ps.balanced[name] = ps.balanced[name] || len(g) > 1
+		}
+	}
+	return ps
+}
+
+// get returns the pool of the upstream name, whose URL parsed to t, building it at the first
+// call. A pool for an upstream that something else can stand in for (a member of a balancer)
+// fails its requests at once while the upstream cannot be reached.
+func (ps *pools) get(name string, t target) (upstream, error) {
+	if up, ok := ps.byName[name]; ok {
+		return up, nil
+	}
+	up, err := newPool(ps.cfg, t, name, ps.balanced[name])
+	if err != nil {
+		return nil, err
+	}
+	ps.byName[name] = up
+	ps.order = append(ps.order, up)
+	return up, nil
+}
+
+// newRoute builds the route to the upstreams of names, their pools from ps: the pool of one, or a
+// balancer over the pools of several. Its requests take the first one's :scheme and address.
+func newRoute(cfg *Config, names []string, ps *pools) (*route, error) {
 	first, err := parseUpstream(names[0])
 	if err != nil {
 		return nil, err
 	}
 	rt := &route{scheme: first.scheme, address: first.authority, names: names}
 	if len(names) == 1 {
-		rt.up, err = newPool(cfg, first, names[0], false)
+		rt.up, err = ps.get(names[0], first)
 		return rt, err
 	}
 	if len(names) > maxMembers {
 		return nil, fmt.Errorf("%w: %d upstreams, at most %d", ErrConfig, len(names), maxMembers)
 	}
 	var members []*member
-	shut := func() {
-		for _, m := range members {
-			m.up.Shutdown(context.Background())
-		}
-	}
 	for i, name := range names {
 		t, err := parseUpstream(name)
 		if err == nil && t.scheme != first.scheme {
@@ -186,11 +212,9 @@ func newRoute(cfg *Config, names []string) (*route, error) {
 		}
 		var up upstream
 		if err == nil {
-			// A member that cannot connect fails its requests at once, for the next member.
-			up, err = newPool(cfg, t, name, true)
+			up, err = ps.get(name, t)
 		}
 		if err != nil {
-			shut()
 			return nil, err
 		}
 		members = append(members, &member{name: name, scheme: t.scheme, address: t.authority, up: up.(loadPool)})

@@ -102,13 +102,14 @@ func TestRoutesPipelined(t *testing.T) {
 	}
 }
 
-// TestBinaryRoute: -route reaches the gateway, and the URLs of one pattern make one route.
+// TestBinaryRoute: -route reaches the gateway, the URLs of one pattern make one route, and two
+// patterns may name one upstream, whose one session serves both.
 func TestBinaryRoute(t *testing.T) {
 	def := startUpstream(t, upstreamKinds[0], named("default"))
 	api := startUpstream(t, upstreamKinds[0], named("api"))
 	api2 := startUpstream(t, upstreamKinds[0], named("api"))
 	p := startBinary(t, "-upstream", def.url, "-route", "/api/="+api.url, "-route", "/api/="+api2.url,
-		"-listen", "127.0.0.1:0", "-access-log", "off", "-log-format", "json")
+		"-route", "/v1/="+api.url, "-listen", "127.0.0.1:0", "-access-log", "off", "-log-format", "json")
 	clear, _ := p.waitServing(1)
 	c := newClient(t)
 	for i := range 4 {
@@ -121,5 +122,12 @@ func TestBinaryRoute(t *testing.T) {
 	}
 	if api.Requests() == 0 || api2.Requests() == 0 {
 		t.Errorf("the two upstreams of /api/ got %d and %d requests, want some each", api.Requests(), api2.Requests())
+	}
+	before := api.Requests()
+	if _, body := get(t, c, "http://"+clear[0]+"/v1/x"); body != "api "+clear[0]+" /v1/x" || api.Requests() != before+1 {
+		t.Errorf("%q from /v1/x, want the api upstream's", body)
+	}
+	if n := api.Accepted(); n != 1 {
+		t.Errorf("the upstream of two routes accepted %d connections, want 1", n)
 	}
 }
