@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,7 @@ type member struct {
 	scheme  string // :scheme of its requests, for the health checks
 	address string // host:port, the health checks' :authority
 	up      loadPool
+	weight  int // its share of the requests against the others' (Weight); at least 1
 	index   int
 	health  health  // what the health checks say, if there are any
 	out     outlier // its failures in a row and ejections (Ejection)
@@ -45,8 +47,8 @@ type member struct {
 
 // balancer spreads requests over several upstreams (Config.Upstreams), each with a pool of its
 // own: a request goes to the member whose pool carries the fewest requests (pool.Pool.Load:
-// streams in flight, response bodies included, and requests queued for a stream), the ties taken
-// in turn. A member whose upstream is unreachable (pool.ErrUnavailable: no session and the last
+// streams in flight, response bodies included, and requests queued for a stream) per unit of its
+// weight, the ties taken in turn, or at random by weight where the weights differ (choose). A member whose upstream is unreachable (pool.ErrUnavailable: no session and the last
 // dial failed) is passed over for memberRetry, after which requests try it again (its pool fails
 // them at once while it stays unreachable). A request that a member provably did not take
 // (unreachable, queue full or timed out, not processed, or a WebSocket its upstream does not
@@ -58,10 +60,11 @@ type member struct {
 // Where every member's pool starts requests without waiting (own HTTP/2 sessions), so does the
 // balancer (Start), and pipelined requests go upstream as h1 reads them.
 type balancer struct {
-	members []*member
-	turn    atomic.Uint32 // where the next search for the least loaded member starts
-	log     zerolog.Logger
-	eject   Ejection // For filled in
+	members  []*member
+	turn     atomic.Uint32 // where the next search for the least loaded member starts
+	weighted bool          // the members' weights differ
+	log      zerolog.Logger
+	eject    Ejection // For filled in
 
 	starts     bool               // every member is a starter that Starts (see Starts)
 	stopChecks context.CancelFunc // ends the health checks; nil without
@@ -81,6 +84,8 @@ func newBalancer(members []*member, hc HealthCheck, eject Ejection, log zerolog.
 	for _, m := range members {
 		st, ok := m.up.(starter)
 		b.starts = b.starts && ok && st.Starts()
+		m.weight = max(m.weight, 1)
+		b.weighted = b.weighted || m.weight != members[0].weight
 	}
 	if hc.Path != "" {
 		var ctx context.Context
@@ -171,13 +176,15 @@ func (b *balancer) finishStarted(req *http.Request, res *http.Response, err erro
 
 // choose returns the member for a request that tried the members in tried already: the least
 // loaded of the others that are up, or of all the others if none is; and whether it is the last
-// one left to try.
+// one left to try. Load counts per unit of weight, and of members as loaded as each other one is
+// taken in turn, or, where the weights differ, at random in proportion to their weights: one of
+// weight 3 takes three requests for each of a member of weight 1, one after another as at once.
 func (b *balancer) choose(tried uint64) (m *member, last bool) {
 	now := time.Now().UnixNano()
 	n := len(b.members)
 	start := int(b.turn.Add(1) % uint32(n))
 	var best, bestDown *member
-	bestLoad, bestDownAt, left := 0, int64(0), 0
+	bestLoad, bestDownAt, left, tiedWeight := 0, int64(0), 0, 0
 	for i := range n {
 		c := b.members[(start+i)%n]
 		if tried&(1<<c.index) != 0 {
@@ -190,8 +197,16 @@ func (b *balancer) choose(tried uint64) (m *member, last bool) {
 			}
 			continue
 		}
-		if load := c.up.Load(); best == nil || load < bestLoad {
-			best, bestLoad = c, load
+		load := c.up.Load()
+		switch {
+		case best == nil || load*best.weight < bestLoad*c.weight:
+			best, bestLoad, tiedWeight = c, load, c.weight
+		case b.weighted && load*best.weight == bestLoad*c.weight:
+			// Weighted reservoir sampling: each tied member is kept with its weight's share.
+			tiedWeight += c.weight
+			if rand.IntN(tiedWeight) < c.weight {
+				best, bestLoad = c, load
+			}
 		}
 	}
 	if best == nil {

@@ -163,7 +163,8 @@ func newPools(cfg *Config) *pools {
 		groups = append(groups, r.Upstreams)
 	}
 	for _, g := range groups {
-		for _, name := range g {
+		for _, raw := range g {
+			name, _, _ := splitWeight(raw) // an error shows when the route is built
 			ps.balanced[name] = ps.balanced[name] || len(g) > 1
 		}
 	}
@@ -186,9 +187,37 @@ func (ps *pools) get(name string, t target) (upstream, error) {
 	return up, nil
 }
 
-// newRoute builds the route to the upstreams of names, their pools from ps: the pool of one, or a
-// balancer over the pools of several. Its requests take the first one's :scheme and address.
-func newRoute(cfg *Config, names []string, ps *pools) (*route, error) {
+// maxWeight bounds an upstream's ;weight=.
+const maxWeight = 256
+
+// splitWeight splits the ;weight=N (1 to 256) that may follow an upstream's URL from it: the
+// share of its route's requests it takes against the others' (1 each unless given), as nghttpx's
+// weight and HAProxy's. No other parameter is known.
+func splitWeight(raw string) (string, int, error) {
+	url, param, ok := strings.Cut(raw, ";")
+	if !ok {
+		return raw, 1, nil
+	}
+	v, ok := strings.CutPrefix(param, "weight=")
+	w, err := strconv.Atoi(v)
+	if !ok || err != nil || w < 1 || w > maxWeight {
+		return "", 0, fmt.Errorf("%w: upstream %q: after the URL, only ;weight=N, N from 1 to %d", ErrConfig, raw, maxWeight)
+	}
+	return url, w, nil
+}
+
+// newRoute builds the route to the upstreams of raws (URLs, each with its ;weight= if any), their
+// pools from ps: the pool of one, or a balancer over the pools of several. Its requests take the
+// first one's :scheme and address.
+func newRoute(cfg *Config, raws []string, ps *pools) (*route, error) {
+	names := make([]string, len(raws))
+	weights := make([]int, len(raws))
+	for i, raw := range raws {
+		var err error
+		if names[i], weights[i], err = splitWeight(raw); err != nil {
+			return nil, err
+		}
+	}
 	first, err := parseUpstream(names[0])
 	if err != nil {
 		return nil, err
@@ -217,7 +246,7 @@ func newRoute(cfg *Config, names []string, ps *pools) (*route, error) {
 		if err != nil {
 			return nil, err
 		}
-		members = append(members, &member{name: name, scheme: t.scheme, address: t.authority, up: up.(loadPool)})
+		members = append(members, &member{name: name, scheme: t.scheme, address: t.authority, up: up.(loadPool), weight: weights[i]})
 	}
 	rt.up = newBalancer(members, cfg.HealthCheck, cfg.Eject, cfg.Logger)
 	return rt, nil

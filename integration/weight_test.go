@@ -1,0 +1,43 @@
+package integration
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"muxgate/internal/demo"
+)
+
+// TestUpstreamWeights: of two upstreams of weights 3 and 1, requests one after another go three to
+// one; the access log and the metrics name each by its URL, without the weight.
+func TestUpstreamWeights(t *testing.T) {
+	heavy := startUpstream(t, upstreamKinds[0], demo.Options{})
+	light := startUpstream(t, upstreamKinds[0], demo.Options{})
+	cfg := testConfig(heavy)
+	cfg.Upstream = heavy.url + ";weight=3"
+	cfg.Upstreams = []string{light.url}
+	cfg.MetricsAddr = "127.0.0.1:0"
+	access := &logBuffer{}
+	cfg.AccessLog = zerolog.New(access)
+	f := startGateway(t, cfg)
+	c := newClient(t)
+	const n = 400
+	for range n {
+		if resp, _ := get(t, c, f.url(false)+"/bytes/1"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s, want 200", resp.Status)
+		}
+	}
+	// 300 expected for the heavy one, with a standard deviation of 8.7.
+	if h := heavy.Requests(); h < 260 || h > 340 || h+light.Requests() != n {
+		t.Errorf("weights 3 and 1: %d and %d of %d requests, want about 300 and 100", h, light.Requests(), n)
+	}
+	if log := access.String(); strings.Contains(log, "weight") || !strings.Contains(log, `"upstream":"`+heavy.url+`"`) {
+		t.Errorf("the access log names upstreams with their weights, or not the heavy one:\n%.300s", log)
+	}
+	m := scrape(t, "http://"+f.g.MetricsAddr().String())
+	if _, ok := m[`muxgate_upstream_sessions{upstream="`+heavy.url+`",proto="h2",state="open"}`]; !ok {
+		t.Errorf("no sessions metric for %s by its URL", heavy.url)
+	}
+}
