@@ -180,6 +180,9 @@ func (s *Store) newServerConfig() *tls.Config {
 	if s.tickets != nil {
 		s.tickets.use(c)
 	}
+	if s.policy.HTTP2 {
+		c.GetConfigForClient = withoutH2Where(c)
+	}
 	if s.client.CAFile != "" {
 		// Verified here rather than by ClientCAs, so that a reload changes the CAs, and on
 		// every handshake, resumed ones included.

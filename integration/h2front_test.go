@@ -69,16 +69,25 @@ func TestHTTP2Front(t *testing.T) {
 	}
 }
 
-// TestBinaryHTTP2Front: -tls-h2 reaches the TLS listeners: curl chooses HTTP/2 and gets it.
+// TestBinaryHTTP2Front: -tls-h2 reaches the TLS listeners: curl chooses HTTP/2 and gets it, but
+// over TLS 1.2 with a CBC suite alone, where it gets HTTP/1.1.
 func TestBinaryHTTP2Front(t *testing.T) {
 	curl := needTool(t, "curl")
 	u := startUpstream(t, upstreamKinds[0], demo.Options{})
 	certFile, keyFile := writePEM(t)
 	p := startBinary(t, "-upstream", u.url, "-listen-tls", "127.0.0.1:0", "-cert", certFile, "-key", keyFile,
-		"-tls-h2", "-log-format", "json", "-access-log", "off")
+		"-tls-h2", "-log-format", "json", "-access-log", "off",
+		"-tls-ciphers", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA")
 	_, addrs := p.waitServing(1)
 	out, err := exec.Command(curl, "-sS", "-k", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "https://"+addrs[0]+"/bytes/5").CombinedOutput()
 	if err != nil || string(out) != "2 200" {
 		t.Errorf("curl --http2: %v, %q; want 2 200", err, out)
+	}
+	// A client limited to TLS 1.2 and a CBC suite, which HTTP/2 refuses (RFC 9113 9.2.2), is
+	// served HTTP/1.1 rather than offered h2 and cut off.
+	out, err = exec.Command(curl, "-sS", "-k", "--http2", "--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES128-SHA",
+		"-o", "/dev/null", "-w", "%{http_version} %{http_code}", "https://"+addrs[0]+"/bytes/5").CombinedOutput()
+	if err != nil || string(out) != "1.1 200" {
+		t.Errorf("curl --http2 over TLS 1.2 with a CBC suite: %v, %q; want 1.1 200", err, out)
 	}
 }

@@ -52,7 +52,9 @@ func TestH2spec(t *testing.T) {
 	_, addrs := p.waitServing(1)
 	_, port, _ := strings.Cut(addrs[0], ":")
 	report := filepath.Join(t.TempDir(), "h2spec.xml")
-	out, err := exec.Command(h2spec, "-t", "-k", "-S", "-h", "127.0.0.1", "-p", port, "-o", "2", "-j", report).CombinedOutput()
+	// -o: how long h2spec waits for each answer. A few cases pass by waiting it out, so each
+	// second costs the run about three; 2 s was too short once, under -race beside other tests.
+	out, err := exec.Command(h2spec, "-t", "-k", "-S", "-h", "127.0.0.1", "-p", port, "-o", "5", "-j", report).CombinedOutput()
 	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
 		t.Fatalf("h2spec: %v\n%s", err, out)
 	}
