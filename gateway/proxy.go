@@ -54,6 +54,10 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serveWebSocket(w, r, key)
 		return
 	}
+	if extendedConnect(r) {
+		p.serveH2WebSocket(w, r)
+		return
+	}
 	hops, bounded := uint64(0), false
 	if boundedMethod(r.Method) {
 		if hops, bounded = maxForwards(r); bounded && hops == 0 {

@@ -20,7 +20,8 @@ import (
 // HTTP/2 multiplexes, and x/net's server keeps its own timeouts (IdleTimeout, WriteTimeout as a
 // write's) and limits (MaxHeaderBytes, as SETTINGS_MAX_HEADER_LIST_SIZE). HeaderTimeout,
 // BodyReadTimeout, MinBodyRate, MaxHeaderCount and MaxRequestsPerConn do not apply. CONNECT is
-// refused with 501 as over HTTP/1.x, and with it WebSocket over HTTP/2 (RFC 8441).
+// refused with 501 as over HTTP/1.x; an extended CONNECT (RFC 8441, a WebSocket; x/net's server
+// takes it where GODEBUG has http2xconnect=1) goes to the handler, with :protocol among its fields.
 
 // h2Front is the HTTP/2 server of a Server with Config.HTTP2.
 type h2Front struct {
@@ -83,7 +84,9 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := h.c
 	s := c.s
 	switch {
-	case r.Method == http.MethodConnect:
+	case r.Method == http.MethodConnect && r.Header.Get(":protocol") == "":
+		// A CONNECT for a tunnel, as over HTTP/1.x; an extended CONNECT (RFC 8441: a
+		// WebSocket) goes to the handler.
 		h2Refuse(w, errConnect, "")
 		c.reportRefusal(errConnect, &head{method: r.Method, target: r.RequestURI, proto: r.Proto})
 		return

@@ -2,16 +2,19 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"io"
 	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 
 	"muxgate/certs"
+	"muxgate/gateway"
 	"muxgate/internal/demo"
 )
 
@@ -89,5 +92,111 @@ func TestBinaryHTTP2Front(t *testing.T) {
 		"-o", "/dev/null", "-w", "%{http_version} %{http_code}", "https://"+addrs[0]+"/bytes/5").CombinedOutput()
 	if err != nil || string(out) != "1.1 200" {
 		t.Errorf("curl --http2 over TLS 1.2 with a CBC suite: %v, %q; want 1.1 200", err, out)
+	}
+}
+
+// TestHTTP2FrontWebSocket: a WebSocket from an HTTP/2 client, an extended CONNECT (RFC 8441),
+// goes upstream as one over each kind of upstream session: the client gets 200, and its messages
+// are echoed both ways until it closes; a refused one gets the upstream's answer.
+func TestHTTP2FrontWebSocket(t *testing.T) {
+	for _, k := range engineKinds {
+		t.Run(k.name, func(t *testing.T) {
+			cfg := testConfig(startUpstream(t, k, demo.Options{}))
+			cfg.Pool.H2Engine = k.engine
+			store := certs.FromCertificates(serverCert)
+			store.UsePolicy(certs.Policy{HTTP2: true})
+			cfg.Listeners[1].TLS = store.ServerConfig()
+			cfg.Front.HTTP2 = true
+			f := startGateway(t, cfg)
+			c := &http.Client{Transport: &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+			pr, pw := io.Pipe()
+			req, _ := http.NewRequest(http.MethodConnect, f.url(true)+"/websocket", pr)
+			req.Header.Set(":protocol", "websocket")
+			req.Header.Set("Sec-WebSocket-Version", "13")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Sec-Websocket-Accept") != "" {
+				t.Fatalf("extended CONNECT: %s, Sec-WebSocket-Accept %q; want 200 without one", resp.Status, resp.Header.Get("Sec-Websocket-Accept"))
+			}
+			for _, msg := range []string{"hi", "again"} {
+				pw.Write(maskedFrame(0x1, []byte(msg)))
+				got := make([]byte, 2+len(msg))
+				if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != "\x81"+string(rune(len(msg)))+msg {
+					t.Fatalf("echo of %q: %q, %v", msg, got, err)
+				}
+			}
+			pw.Write(maskedFrame(0x8, []byte{0x03, 0xe8})) // Close, 1000
+			got := make([]byte, 4)
+			if _, err := io.ReadFull(resp.Body, got); err != nil || !bytes.Equal(got, []byte{0x88, 0x02, 0x03, 0xe8}) {
+				t.Fatalf("the upstream's Close: %x, %v", got, err)
+			}
+			pw.Close()
+			if rest, err := io.ReadAll(resp.Body); err != nil || len(rest) != 0 {
+				t.Errorf("after the Close: %q, %v; want the stream's end", rest, err)
+			}
+
+			req, _ = http.NewRequest(http.MethodConnect, f.url(true)+"/no/such/path", http.NoBody)
+			req.Header.Set(":protocol", "websocket")
+			if resp, err := c.Do(req); err != nil || resp.StatusCode != http.StatusNotFound {
+				t.Errorf("a WebSocket the upstream does not serve: %v, %v; want its 404", resp, err)
+			} else {
+				resp.Body.Close()
+			}
+		})
+	}
+}
+
+// TestHTTP2FrontWebSocketDrain: a drain closes an HTTP/2 client's WebSocket with a Close of
+// status 1001, as an HTTP/1.1 client's, and ends long before its deadline once the client has
+// answered.
+func TestHTTP2FrontWebSocketDrain(t *testing.T) {
+	cfg := testConfig(startUpstream(t, upstreamKinds[0], demo.Options{}))
+	store := certs.FromCertificates(serverCert)
+	store.UsePolicy(certs.Policy{HTTP2: true})
+	cfg.Listeners[1].TLS = store.ServerConfig()
+	cfg.Front.HTTP2 = true
+	cfg.ShutdownTimeout = 30 * time.Second // far past the client's patience (rawDeadline)
+	g, err := gateway.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(ctx) }()
+
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+	defer tr.CloseIdleConnections()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, _ := http.NewRequest(http.MethodConnect, "https://"+g.Addrs()[1].String()+"/websocket", pr)
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	resp, err := tr.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("extended CONNECT: %v, %v", resp, err)
+	}
+	defer resp.Body.Close()
+	pw.Write(maskedFrame(0x1, []byte("hi")))
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != "\x81\x02hi" {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+	cancel() // the drain begins
+	if _, err := io.ReadFull(resp.Body, got); err != nil || !bytes.Equal(got, []byte{0x88, 0x02, 0x03, 0xe9}) {
+		t.Fatalf("after the drain began: %x, %v; want a Close frame of status 1001", got, err)
+	}
+	pw.Write(maskedFrame(0x8, []byte{0x03, 0xe9})) // the client's answering Close
+	pw.Close()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(rawDeadline):
+		t.Fatal("the drain did not end after the WebSocket closed")
 	}
 }
