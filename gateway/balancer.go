@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,10 +36,14 @@ type member struct {
 	scheme  string // :scheme of its requests, for the health checks
 	address string // host:port, the health checks' :authority
 	up      loadPool
-	weight  int // its share of the requests against the others' (Weight); at least 1
-	index   int
-	health  health  // what the health checks say, if there are any
-	out     outlier // its failures in a row and ejections (Ejection)
+	weight  int // its share of the requests against the others' (;weight=); at least 1
+	// healthPath is the path of its health checks where it has one of its own (;health=), else
+	// "" for HealthCheck.Path.
+	healthPath string
+	checked    bool // its health is checked; set before the checks start
+	index      int
+	health     health  // what the health checks say, if there are any
+	out        outlier // its failures in a row and ejections (Ejection)
 
 	// downUntil is when the member is tried again after its upstream was found unreachable,
 	// in Unix nanoseconds; 0 while it is up.
@@ -87,7 +92,7 @@ func newBalancer(members []*member, hc HealthCheck, eject Ejection, log zerolog.
 		m.weight = max(m.weight, 1)
 		b.weighted = b.weighted || m.weight != members[0].weight
 	}
-	if hc.Path != "" {
+	if hc.Path != "" || slices.ContainsFunc(members, func(m *member) bool { return m.healthPath != "" }) {
 		var ctx context.Context
 		ctx, b.stopChecks = context.WithCancel(context.Background())
 		b.checkHealth(ctx, hc)

@@ -71,7 +71,8 @@ type Config struct {
 	// (HTTP/3 over QUIC, ALPN h3; port 443 when omitted), or h3+h2://host:port (HTTP/3, falling
 	// back to HTTP/2 over TLS to the same host and port while QUIC cannot connect or keeps
 	// failing). A URL may be followed by ;weight=N (1 to 256): its share of the requests against
-	// the other upstreams of its route (Upstreams, Route.Upstreams); 1 unless given.
+	// the other upstreams of its route (Upstreams, Route.Upstreams), 1 unless given; and by
+	// ;health=/path, where its health checks go in place of HealthCheck.Path.
 	Upstream string
 	// Upstreams, if set, are more upstreams besides Upstream, whose requests' :scheme is
 	// Upstream's (http for h2c, https for the others): each gets a pool of its own, and the

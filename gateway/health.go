@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -65,15 +66,19 @@ func checkPath(path string) (*url.URL, error) {
 	return u, nil
 }
 
-// checkHealth checks every member of b every hc.Interval until ctx ends, one goroutine per
-// member. hc.Path has passed checkPath.
+// checkHealth checks every member of b that has a path to check (its own, or hc.Path) every
+// hc.Interval until ctx ends, one goroutine per member. The paths have passed checkPath.
 func (b *balancer) checkHealth(ctx context.Context, hc HealthCheck) {
 	interval := hc.Interval
 	if interval <= 0 {
 		interval = defaultHealthInterval
 	}
-	target, _ := checkPath(hc.Path)
 	for _, m := range b.members {
+		target, err := checkPath(cmp.Or(m.healthPath, hc.Path))
+		if err != nil {
+			continue // neither has one: the member is not checked
+		}
+		m.checked = true
 		b.checkers.Go(func() {
 			t := time.NewTicker(interval)
 			defer t.Stop()

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -75,6 +76,33 @@ func TestHealthChecks(t *testing.T) {
 		synctest.Wait()
 		if seen := served(); seen["a"] == 0 || seen["b"] == 0 {
 			t.Errorf("after %d passed checks: %v, want both served", healthRise, seen)
+		}
+	})
+}
+
+// TestHealthPathOfItsOwn: a member with a health path of its own (;health=) is checked there, and
+// only it where there is no HealthCheck.Path: the other is neither checked nor reported.
+func TestHealthPathOfItsOwn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := &fakePool{proto: "a"}, &fakePool{proto: "b"}
+		var paths sync.Map
+		for _, p := range []*fakePool{a, b} {
+			p.set(func(req *http.Request) (*http.Response, error) {
+				paths.Store(p.proto+" "+req.URL.RequestURI(), true)
+				return &http.Response{StatusCode: 503, Body: http.NoBody}, nil
+			})
+		}
+		bal := newBalancer([]*member{{name: "a", up: a, healthPath: "/ready"}, {name: "b", up: b}}, HealthCheck{Interval: time.Second}, Ejection{}, zerolog.Nop())
+		defer bal.Shutdown(context.Background())
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		var got []string
+		paths.Range(func(k, _ any) bool { got = append(got, k.(string)); return true })
+		if len(got) != 1 || got[0] != "a /ready" {
+			t.Errorf("checks sent: %q, want a's to /ready alone", got)
+		}
+		if !bal.members[0].health.unhealthy.Load() || bal.members[1].checked {
+			t.Errorf("a unhealthy %v, b checked %v; want a unhealthy after two failed checks, b not checked", bal.members[0].health.unhealthy.Load(), bal.members[1].checked)
 		}
 	})
 }

@@ -224,7 +224,7 @@ func writeUpstream(e *expo, routes []*route) {
 				if b.eject.After > 0 {
 					ejecting = append(ejecting, m)
 				}
-				if b.stopChecks != nil {
+				if m.checked {
 					checked = append(checked, m)
 				}
 			}

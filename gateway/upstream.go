@@ -164,7 +164,7 @@ func newPools(cfg *Config) *pools {
 	}
 	for _, g := range groups {
 		for _, raw := range g {
-			name, _, _ := splitWeight(raw) // an error shows when the route is built
+			name, _, _ := splitParams(raw) // an error shows when the route is built
 			ps.balanced[name] = ps.balanced[name] || len(g) > 1
 		}
 	}
@@ -190,20 +190,50 @@ func (ps *pools) get(name string, t target) (upstream, error) {
 // maxWeight bounds an upstream's ;weight=.
 const maxWeight = 256
 
-// splitWeight splits the ;weight=N (1 to 256) that may follow an upstream's URL from it: the
-// share of its route's requests it takes against the others' (1 each unless given), as nghttpx's
-// weight and HAProxy's. No other parameter is known.
-func splitWeight(raw string) (string, int, error) {
-	url, param, ok := strings.Cut(raw, ";")
-	if !ok {
-		return raw, 1, nil
+// upstreamParams are what may follow an upstream's URL, each after a ';'.
+type upstreamParams struct {
+	// weight is ;weight=N (1 to 256): the share of its route's requests the upstream takes
+	// against the others' (1 each unless given), as nghttpx's weight and HAProxy's.
+	weight int
+	// health is ;health=/path: the path of its health checks, in place of HealthCheck.Path,
+	// where its route has several upstreams; "" for HealthCheck.Path.
+	health string
+}
+
+// splitParams splits the parameters that may follow an upstream's URL from it.
+func splitParams(raw string) (string, upstreamParams, error) {
+	url, rest, hasParams := strings.Cut(raw, ";")
+	ps := upstreamParams{weight: 1}
+	if !hasParams {
+		return url, ps, nil
 	}
-	v, ok := strings.CutPrefix(param, "weight=")
-	w, err := strconv.Atoi(v)
-	if !ok || err != nil || w < 1 || w > maxWeight {
-		return "", 0, fmt.Errorf("%w: upstream %q: after the URL, only ;weight=N, N from 1 to %d", ErrConfig, raw, maxWeight)
+	bad := func(why string) (string, upstreamParams, error) {
+		return "", upstreamParams{}, fmt.Errorf("%w: upstream %q: %s", ErrConfig, raw, why)
 	}
-	return url, w, nil
+	seen := map[string]bool{}
+	for param := range strings.SplitSeq(rest, ";") {
+		k, v, _ := strings.Cut(param, "=")
+		if seen[k] {
+			return bad(";" + k + "= given twice")
+		}
+		seen[k] = true
+		switch k {
+		case "weight":
+			w, err := strconv.Atoi(v)
+			if err != nil || w < 1 || w > maxWeight {
+				return bad(fmt.Sprintf(";weight=N wants N from 1 to %d", maxWeight))
+			}
+			ps.weight = w
+		case "health":
+			if _, err := checkPath(v); err != nil {
+				return bad(";health= wants a path, /path[?query]")
+			}
+			ps.health = v
+		default:
+			return bad("after the URL, ;weight=N and ;health=/path only")
+		}
+	}
+	return url, ps, nil
 }
 
 // newRoute builds the route to the upstreams of raws (URLs, each with its ;weight= if any), their
@@ -211,10 +241,10 @@ func splitWeight(raw string) (string, int, error) {
 // first one's :scheme and address.
 func newRoute(cfg *Config, raws []string, ps *pools) (*route, error) {
 	names := make([]string, len(raws))
-	weights := make([]int, len(raws))
+	params := make([]upstreamParams, len(raws))
 	for i, raw := range raws {
 		var err error
-		if names[i], weights[i], err = splitWeight(raw); err != nil {
+		if names[i], params[i], err = splitParams(raw); err != nil {
 			return nil, err
 		}
 	}
@@ -246,7 +276,8 @@ func newRoute(cfg *Config, raws []string, ps *pools) (*route, error) {
 		if err != nil {
 			return nil, err
 		}
-		members = append(members, &member{name: name, scheme: t.scheme, address: t.authority, up: up.(loadPool), weight: weights[i]})
+		members = append(members, &member{name: name, scheme: t.scheme, address: t.authority, up: up.(loadPool),
+			weight: params[i].weight, healthPath: params[i].health})
 	}
 	rt.up = newBalancer(members, cfg.HealthCheck, cfg.Eject, cfg.Logger)
 	return rt, nil
