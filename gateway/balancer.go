@@ -92,7 +92,7 @@ func newBalancer(members []*member, hc HealthCheck, eject Ejection, log zerolog.
 		m.weight = max(m.weight, 1)
 		b.weighted = b.weighted || m.weight != members[0].weight
 	}
-	if hc.Path != "" || slices.ContainsFunc(members, func(m *member) bool { return m.healthPath != "" }) {
+	if !hc.off && (hc.Path != "" || slices.ContainsFunc(members, func(m *member) bool { return m.healthPath != "" })) {
 		var ctx context.Context
 		ctx, b.stopChecks = context.WithCancel(context.Background())
 		b.checkHealth(ctx, hc)

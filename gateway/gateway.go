@@ -106,8 +106,8 @@ func Check(cfg Config) error {
 		if _, err := checkPath(cfg.HealthCheck.Path); err != nil {
 			return err
 		}
-		cfg.HealthCheck.Path = "" // checked: no checker is started
 	}
+	cfg.HealthCheck.off = true // no checker is started, for an upstream's own path neither
 	routes, err := newRouter(&cfg)
 	if err != nil {
 		return err

@@ -21,6 +21,8 @@ type HealthCheck struct {
 	// Interval is the time between the checks of one upstream, and the most each may take.
 	// Zero means 5s.
 	Interval time.Duration
+
+	off bool // no check starts, whatever the paths: Check builds the upstreams to dial none
 }
 
 const (

@@ -106,3 +106,19 @@ func TestHealthPathOfItsOwn(t *testing.T) {
 		}
 	})
 }
+
+// TestHealthChecksOff: Check builds the upstreams with the checks off (HealthCheck.off), so that
+// an upstream's own health path starts no checker, which would dial it.
+func TestHealthChecksOff(t *testing.T) {
+	cfg := &Config{Upstream: "h2c://127.0.0.1:1;health=/ready", Upstreams: []string{"h2c://127.0.0.1:2"},
+		HealthCheck: HealthCheck{Path: "/healthz", off: true}}
+	rt, err := newRouter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.shutdown(context.Background())
+	b := rt.def.up.(*balancer)
+	if b.stopChecks != nil || b.members[0].checked || b.members[1].checked {
+		t.Error("checks started with HealthCheck.off")
+	}
+}
