@@ -52,16 +52,24 @@ func startBinaryEnv(t testing.TB, env []string, args ...string) *proc {
 // and exited does not wait for that.
 func launch(t testing.TB, path string, env []string, shared bool, args ...string) *proc {
 	t.Helper()
+	cmd := exec.Command(path, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	return launchCmd(t, cmd, path, shared)
+}
+
+// launchCmd is launch for a command made by the caller (one that runs the binary at path through
+// a shell, with descriptors of its own, say).
+func launchCmd(t testing.TB, cmd *exec.Cmd, path string, shared bool) *proc {
+	t.Helper()
 	p := &proc{
 		t:           t,
-		cmd:         exec.Command(path, args...),
+		cmd:         cmd,
 		stdoutLines: make(chan string, 1024),
 		stderrLines: make(chan string, 1024),
 		exited:      make(chan struct{}),
 		outputDone:  make(chan struct{}),
-	}
-	if env != nil {
-		p.cmd.Env = append(os.Environ(), env...)
 	}
 	stdout, stderr, closeWriters := p.outputPipes(shared)
 	if err := p.cmd.Start(); err != nil {

@@ -134,11 +134,17 @@ func checkOnly(o *options) int {
 // old process, whether this one serves.
 func startGateway(o *options, cfg gateway.Config, tickets *certs.Tickets, manager *notifier, log zerolog.Logger) (*gateway.Gateway, error) {
 	handed := takeOver(log)
+	var passed *activated
 	if handed != nil {
 		cfg.Listen = handed.listen
 		handed.takeTickets(tickets)
+	} else if passed = takeActivated(log); passed != nil {
+		cfg.Listen = passed.listen
 	}
 	g, err := gateway.New(cfg)
+	if passed != nil {
+		passed.closeUntaken()
+	}
 	if err == nil && o.pidFile != "" {
 		// Before the old process is told to drain: it removes the file at its exit unless the
 		// file names another process.
