@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"muxgate/gateway"
 	"muxgate/internal/demo"
 )
 
@@ -59,15 +57,7 @@ func TestEventStreamDrain(t *testing.T) {
 				cfg.Front.DrainGrace = 30 * time.Second // a connection kept open waits as long
 				access := &logBuffer{}
 				cfg.AccessLog = zerolog.New(access)
-				g, err := gateway.New(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				served := make(chan error, 1)
-				go func() { served <- g.Serve(ctx) }()
-
+				g := serveUntilDrain(t, cfg)
 				c := dialRaw(t, g.Addrs()[0].String(), false)
 				c.send("GET /events HTTP/1.1\r\nHost: a\r\n\r\n")
 				resp, err := http.ReadResponse(c.br, nil)
@@ -85,7 +75,7 @@ func TestEventStreamDrain(t *testing.T) {
 						t.Fatalf("read %q, %v; want %q", line, err, want)
 					}
 				}
-				cancel() // the drain begins
+				g.drain()
 				want := ""
 				if mid {
 					close(more)
@@ -97,14 +87,7 @@ func TestEventStreamDrain(t *testing.T) {
 					t.Fatalf("after the drain began: %q, %v; want %q and the response's end", rest, err, want)
 				}
 				c.expectClosed() // at once: the client's EventSource connects anew, elsewhere
-				select {
-				case err := <-served:
-					if err != nil {
-						t.Errorf("Serve: %v", err)
-					}
-				case <-time.After(rawDeadline):
-					t.Fatal("the drain did not end after the event stream did")
-				}
+				g.drained(t, rawDeadline, "the event stream ended")
 				if log := access.String(); !strings.Contains(log, `"status":200`) || strings.Contains(log, `"error"`) {
 					t.Errorf("access log %q, want the stream logged 200 without an error", log)
 				}

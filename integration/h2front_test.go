@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"io"
 	"net/http"
@@ -18,6 +17,23 @@ import (
 	"muxgate/internal/demo"
 )
 
+// withHTTP2Front has cfg's TLS listener, testConfig's second, offer h2 and serve HTTP/2 to the
+// clients that take it (-tls-h2).
+func withHTTP2Front(cfg *gateway.Config) {
+	store := certs.FromCertificates(serverCert)
+	store.UsePolicy(certs.Policy{HTTP2: true})
+	cfg.Listeners[1].TLS = store.ServerConfig()
+	cfg.Front.HTTP2 = true
+}
+
+// newH2Transport is an HTTP/2 client transport that trusts the test certificate, its
+// connections closed when the test ends.
+func newH2Transport(t testing.TB) *http2.Transport {
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
+}
+
 // TestHTTP2Front: with HTTP/2 offered on the TLS listener, a client that chooses it (Go's, then
 // h2load, an independent one) is served through to each kind of upstream session, bodies both
 // ways; an HTTP/1.1 client on the same listener is served as before.
@@ -27,12 +43,9 @@ func TestHTTP2Front(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			cfg := testConfig(startUpstream(t, k, demo.Options{}))
 			cfg.Pool.H2Engine = k.engine
-			store := certs.FromCertificates(serverCert)
-			store.UsePolicy(certs.Policy{HTTP2: true})
-			cfg.Listeners[1].TLS = store.ServerConfig()
-			cfg.Front.HTTP2 = true
+			withHTTP2Front(&cfg)
 			f := startGateway(t, cfg)
-			c := &http.Client{Transport: &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+			c := &http.Client{Transport: newH2Transport(t)}
 			resp, err := c.Get(f.url(true) + "/bytes/10")
 			if err != nil {
 				t.Fatal(err)
@@ -103,12 +116,9 @@ func TestHTTP2FrontWebSocket(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			cfg := testConfig(startUpstream(t, k, demo.Options{}))
 			cfg.Pool.H2Engine = k.engine
-			store := certs.FromCertificates(serverCert)
-			store.UsePolicy(certs.Policy{HTTP2: true})
-			cfg.Listeners[1].TLS = store.ServerConfig()
-			cfg.Front.HTTP2 = true
+			withHTTP2Front(&cfg)
 			f := startGateway(t, cfg)
-			c := &http.Client{Transport: &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+			c := &http.Client{Transport: newH2Transport(t)}
 			pr, pw := io.Pipe()
 			req, _ := http.NewRequest(http.MethodConnect, f.url(true)+"/websocket", pr)
 			req.Header.Set(":protocol", "websocket")
@@ -154,22 +164,10 @@ func TestHTTP2FrontWebSocket(t *testing.T) {
 // answered.
 func TestHTTP2FrontWebSocketDrain(t *testing.T) {
 	cfg := testConfig(startUpstream(t, upstreamKinds[0], demo.Options{}))
-	store := certs.FromCertificates(serverCert)
-	store.UsePolicy(certs.Policy{HTTP2: true})
-	cfg.Listeners[1].TLS = store.ServerConfig()
-	cfg.Front.HTTP2 = true
+	withHTTP2Front(&cfg)
 	cfg.ShutdownTimeout = 30 * time.Second // far past the client's patience (rawDeadline)
-	g, err := gateway.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(ctx) }()
-
-	tr := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
-	defer tr.CloseIdleConnections()
+	g := serveUntilDrain(t, cfg)
+	tr := newH2Transport(t)
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	req, _ := http.NewRequest(http.MethodConnect, "https://"+g.Addrs()[1].String()+"/websocket", pr)
@@ -185,18 +183,11 @@ func TestHTTP2FrontWebSocketDrain(t *testing.T) {
 	if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != "\x81\x02hi" {
 		t.Fatalf("echo: %q, %v", got, err)
 	}
-	cancel() // the drain begins
+	g.drain()
 	if _, err := io.ReadFull(resp.Body, got); err != nil || !bytes.Equal(got, []byte{0x88, 0x02, 0x03, 0xe9}) {
 		t.Fatalf("after the drain began: %x, %v; want a Close frame of status 1001", got, err)
 	}
 	pw.Write(maskedFrame(0x8, []byte{0x03, 0xe9})) // the client's answering Close
 	pw.Close()
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	case <-time.After(rawDeadline):
-		t.Fatal("the drain did not end after the WebSocket closed")
-	}
+	g.drained(t, rawDeadline, "the WebSocket closed")
 }

@@ -358,6 +358,43 @@ func startGateway(t testing.TB, cfg gateway.Config) *front {
 	return f
 }
 
+// serving is a gateway that serves until its test begins the drain (drain), as the process does
+// at SIGTERM.
+type serving struct {
+	*gateway.Gateway
+	drain  context.CancelFunc // ends the serve context: the drain begins
+	served chan error         // Serve's result
+}
+
+// serveUntilDrain makes and runs a gateway with cfg (whose Logger stays the caller's) until the
+// test calls drain, or ends.
+func serveUntilDrain(t testing.TB, cfg gateway.Config) *serving {
+	t.Helper()
+	g, err := gateway.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &serving{Gateway: g, drain: cancel, served: make(chan error, 1)}
+	go func() { s.served <- g.Serve(ctx) }()
+	return s
+}
+
+// drained waits at most limit for Serve to return after the drain began, and fails the test
+// unless it returns nil, a clean drain; what says what should have ended it.
+func (s *serving) drained(t testing.TB, limit time.Duration, what string) {
+	t.Helper()
+	select {
+	case err := <-s.served:
+		if err != nil {
+			t.Errorf("Serve: %v, want a clean drain", err)
+		}
+	case <-time.After(limit):
+		t.Fatalf("the drain did not end after %s", what)
+	}
+}
+
 // frontURL is the base URL of the gateway's clear-text or TLS listener.
 func (f *front) url(useTLS bool) string {
 	if useTLS {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"muxgate/gateway"
 	"muxgate/internal/demo"
 )
 
@@ -116,13 +114,7 @@ func TestMetricsWhileDraining(t *testing.T) {
 	cfg.MetricsAddr = "127.0.0.1:0"
 	logs := &logBuffer{}
 	cfg.Logger = zerolog.New(logs)
-	g, err := gateway.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(ctx) }()
+	g := serveUntilDrain(t, cfg)
 	admin := "http://" + g.MetricsAddr().String()
 	c := newClient(t)
 
@@ -138,7 +130,7 @@ func TestMetricsWhileDraining(t *testing.T) {
 		held <- string(b)
 	}()
 	<-entered
-	cancel()
+	g.drain()
 	if !logs.await(10*time.Second, func(log string) bool { return strings.Contains(log, `"draining"`) }) {
 		t.Fatalf("the gateway did not start draining within 10s:\n%s", logs.String())
 	}
@@ -155,14 +147,7 @@ func TestMetricsWhileDraining(t *testing.T) {
 	if got := <-held; got != "held" {
 		t.Errorf("the request in flight got %q, want its answer", got)
 	}
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Errorf("Serve: %v, want a clean drain", err)
-		}
-	case <-time.After(cfg.ShutdownTimeout + 5*time.Second):
-		t.Fatal("Serve did not return after the drain")
-	}
+	g.drained(t, cfg.ShutdownTimeout+5*time.Second, "the request in flight was answered")
 }
 
 // scrape fetches admin's /metrics and returns each sample by its name with labels, as the text

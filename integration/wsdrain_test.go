@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"muxgate/gateway"
 	"muxgate/internal/demo"
 )
 
@@ -34,15 +32,7 @@ func TestWebSocketDrainGoingAway(t *testing.T) {
 					t.Logf("gateway log:\n%s", logs.String())
 				}
 			})
-			g, err := gateway.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			served := make(chan error, 1)
-			go func() { served <- g.Serve(ctx) }()
-
+			g := serveUntilDrain(t, cfg)
 			c := dialRaw(t, g.Addrs()[0].String(), false)
 			c.send("GET /websocket HTTP/1.1\r\nHost: ws.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
 				"Sec-WebSocket-Key: " + wsKey + "\r\nSec-WebSocket-Version: 13\r\n\r\n")
@@ -53,21 +43,14 @@ func TestWebSocketDrainGoingAway(t *testing.T) {
 			c.send(string(maskedFrame(0x1, []byte("hi"))))
 			c.readExactly("\x81\x02hi")
 
-			cancel() // the drain begins
+			g.drain()
 			got := make([]byte, 4)
 			if _, err := io.ReadFull(c.br, got); err != nil || !bytes.Equal(got, []byte{0x88, 0x02, 0x03, 0xe9}) {
 				t.Fatalf("after the drain began: %x, %v; want a Close frame of status 1001", got, err)
 			}
 			c.send(string(maskedFrame(0x8, []byte{0x03, 0xe9}))) // the client's answering Close
 			c.expectClosed()
-			select {
-			case err := <-served:
-				if err != nil {
-					t.Errorf("Serve: %v", err)
-				}
-			case <-time.After(rawDeadline):
-				t.Fatal("the drain did not end after the WebSocket closed")
-			}
+			g.drained(t, rawDeadline, "the WebSocket closed")
 			if log := access.String(); !strings.Contains(log, `"status":101`) || strings.Contains(log, `"error"`) {
 				t.Errorf("access log %q, want the WebSocket logged 101 without an error", log)
 			}
