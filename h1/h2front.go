@@ -2,10 +2,12 @@ package h1
 
 import (
 	"context"
+	"io"
 	"log"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -98,6 +100,11 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
 	s.active.Add(1)
 	defer s.active.Add(-1)
+	if r.Method == http.MethodConnect {
+		var end func()
+		w, r, end = watchTunnel(w, r, s.cfg.TunnelIdleTimeout)
+		defer end()
+	}
 	s.handler.ServeHTTP(w, r)
 }
 
@@ -111,4 +118,83 @@ func h2Refuse(w http.ResponseWriter, e *statusError, retry string) {
 	}
 	w.WriteHeader(e.code)
 	w.Write([]byte(e.reason + "\n"))
+}
+
+// An extended CONNECT (a WebSocket over HTTP/2) is a tunnel as a switched HTTP/1.1 connection
+// is: one on which no byte went either way for TunnelIdleTimeout has its request's context
+// cancelled with ErrTunnelIdle, which ends both streams.
+
+// idleWatch calls its function once no touch has come for its time.
+type idleWatch struct {
+	idle  time.Duration
+	last  atomic.Int64 // Unix nanoseconds of the last touch
+	timer *time.Timer
+	fired func()
+}
+
+func newIdleWatch(idle time.Duration, fired func()) *idleWatch {
+	w := &idleWatch{idle: idle, fired: fired}
+	w.touch()
+	w.timer = time.AfterFunc(idle, w.check)
+	return w
+}
+
+func (w *idleWatch) touch() { w.last.Store(time.Now().UnixNano()) }
+
+// check fires where the time has passed since the last touch, and else waits for the rest.
+func (w *idleWatch) check() {
+	if left := w.idle - time.Since(time.Unix(0, w.last.Load())); left > 0 {
+		w.timer.Reset(left)
+		return
+	}
+	w.fired()
+}
+
+func (w *idleWatch) stop() { w.timer.Stop() }
+
+// watchTunnel has r, an extended CONNECT, and w watched by an idleWatch of idle, and returns them
+// with the function that ends the watch.
+func watchTunnel(w http.ResponseWriter, r *http.Request, idle time.Duration) (http.ResponseWriter, *http.Request, func()) {
+	ctx, cancel := context.WithCancelCause(r.Context())
+	watch := newIdleWatch(idle, func() { cancel(ErrTunnelIdle) })
+	r = r.WithContext(ctx)
+	r.Body = touchingBody{r.Body, watch}
+	return touchingWriter{w, watch}, r, func() {
+		watch.stop()
+		cancel(nil)
+	}
+}
+
+// touchingBody is a request body whose reads touch a watch.
+type touchingBody struct {
+	io.ReadCloser
+	watch *idleWatch
+}
+
+func (b touchingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.watch.touch()
+	}
+	return n, err
+}
+
+// touchingWriter is a ResponseWriter whose writes touch a watch; it flushes as its own does.
+type touchingWriter struct {
+	http.ResponseWriter
+	watch *idleWatch
+}
+
+func (w touchingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	if n > 0 {
+		w.watch.touch()
+	}
+	return n, err
+}
+
+func (w touchingWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/net/http2"
 
 	"muxgate/certs"
@@ -190,4 +191,44 @@ func TestHTTP2FrontWebSocketDrain(t *testing.T) {
 	pw.Write(maskedFrame(0x8, []byte{0x03, 0xe9})) // the client's answering Close
 	pw.Close()
 	g.drained(t, rawDeadline, "the WebSocket closed")
+}
+
+// TestHTTP2FrontWebSocketIdle: an HTTP/2 client's WebSocket on which nothing goes either way for
+// -tunnel-idle-timeout ends, both streams, and the access log says tunnel_idle, as for an
+// HTTP/1.1 client's.
+func TestHTTP2FrontWebSocketIdle(t *testing.T) {
+	cfg := testConfig(startUpstream(t, upstreamKinds[0], demo.Options{}))
+	withHTTP2Front(&cfg)
+	cfg.Front.TunnelIdleTimeout = 300 * time.Millisecond
+	access := &logBuffer{}
+	cfg.AccessLog = zerolog.New(access)
+	f := startGateway(t, cfg)
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, _ := http.NewRequest(http.MethodConnect, f.url(true)+"/websocket", pr)
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	resp, err := newH2Transport(t).RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("extended CONNECT: %v, %v", resp, err)
+	}
+	defer resp.Body.Close()
+	pw.Write(maskedFrame(0x1, []byte("hi")))
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != "\x81\x02hi" {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(resp.Body)
+		ended <- err
+	}()
+	select {
+	case <-ended:
+	case <-time.After(rawDeadline):
+		t.Fatal("the idle WebSocket did not end")
+	}
+	if !access.await(rawDeadline, func(log string) bool { return strings.Contains(log, `"error":"tunnel_idle"`) }) {
+		t.Errorf("the access log does not say tunnel_idle:\n%s", access.String())
+	}
 }
