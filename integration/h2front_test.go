@@ -160,6 +160,29 @@ func TestHTTP2FrontWebSocket(t *testing.T) {
 	}
 }
 
+// openH2WebSocket opens a WebSocket to base's /websocket (the demo upstream's echo) as an HTTP/2
+// client does, an extended CONNECT, and has a message echoed; it returns the response, whose body
+// is the upstream's side, and the writer of the client's side. Both end with the test.
+func openH2WebSocket(t *testing.T, base string) (*http.Response, *io.PipeWriter) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	req, _ := http.NewRequest(http.MethodConnect, base+"/websocket", pr)
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	resp, err := newH2Transport(t).RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("extended CONNECT: %v, %v", resp, err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	pw.Write(maskedFrame(0x1, []byte("hi")))
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != "\x81\x02hi" {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+	return resp, pw
+}
+
 // TestHTTP2FrontWebSocketDrain: a drain closes an HTTP/2 client's WebSocket with a Close of
 // status 1001, as an HTTP/1.1 client's, and ends long before its deadline once the client has
 // answered.
@@ -168,23 +191,9 @@ func TestHTTP2FrontWebSocketDrain(t *testing.T) {
 	withHTTP2Front(&cfg)
 	cfg.ShutdownTimeout = 30 * time.Second // far past the client's patience (rawDeadline)
 	g := serveUntilDrain(t, cfg)
-	tr := newH2Transport(t)
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	req, _ := http.NewRequest(http.MethodConnect, "https://"+g.Addrs()[1].String()+"/websocket", pr)
-	req.Header.Set(":protocol", "websocket")
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	resp, err := tr.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("extended CONNECT: %v, %v", resp, err)
-	}
-	defer resp.Body.Close()
-	pw.Write(maskedFrame(0x1, []byte("hi")))
-	got := make([]byte, 4)
-	if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != "\x81\x02hi" {
-		t.Fatalf("echo: %q, %v", got, err)
-	}
+	resp, pw := openH2WebSocket(t, "https://"+g.Addrs()[1].String())
 	g.drain()
+	got := make([]byte, 4)
 	if _, err := io.ReadFull(resp.Body, got); err != nil || !bytes.Equal(got, []byte{0x88, 0x02, 0x03, 0xe9}) {
 		t.Fatalf("after the drain began: %x, %v; want a Close frame of status 1001", got, err)
 	}
@@ -203,21 +212,7 @@ func TestHTTP2FrontWebSocketIdle(t *testing.T) {
 	access := &logBuffer{}
 	cfg.AccessLog = zerolog.New(access)
 	f := startGateway(t, cfg)
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	req, _ := http.NewRequest(http.MethodConnect, f.url(true)+"/websocket", pr)
-	req.Header.Set(":protocol", "websocket")
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	resp, err := newH2Transport(t).RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("extended CONNECT: %v, %v", resp, err)
-	}
-	defer resp.Body.Close()
-	pw.Write(maskedFrame(0x1, []byte("hi")))
-	got := make([]byte, 4)
-	if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != "\x81\x02hi" {
-		t.Fatalf("echo: %q, %v", got, err)
-	}
+	resp, _ := openH2WebSocket(t, f.url(true))
 	ended := make(chan error, 1)
 	go func() {
 		_, err := io.ReadAll(resp.Body)
