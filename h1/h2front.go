@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -102,7 +101,7 @@ func (h h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.active.Add(-1)
 	if r.Method == http.MethodConnect {
 		var end func()
-		w, r, end = watchTunnel(w, r, s.cfg.TunnelIdleTimeout)
+		w, r, end = watchTunnel(w, r, &s.clock, s.cfg.TunnelIdleTimeout)
 		defer end()
 	}
 	s.handler.ServeHTTP(w, r)
@@ -124,39 +123,11 @@ func h2Refuse(w http.ResponseWriter, e *statusError, retry string) {
 // is: one on which no byte went either way for TunnelIdleTimeout has its request's context
 // cancelled with ErrTunnelIdle, which ends both streams.
 
-// idleWatch calls its function once no touch has come for its time.
-type idleWatch struct {
-	idle  time.Duration
-	last  atomic.Int64 // Unix nanoseconds of the last touch
-	timer *time.Timer
-	fired func()
-}
-
-func newIdleWatch(idle time.Duration, fired func()) *idleWatch {
-	w := &idleWatch{idle: idle, fired: fired}
-	w.touch()
-	w.timer = time.AfterFunc(idle, w.check)
-	return w
-}
-
-func (w *idleWatch) touch() { w.last.Store(time.Now().UnixNano()) }
-
-// check fires where the time has passed since the last touch, and else waits for the rest.
-func (w *idleWatch) check() {
-	if left := w.idle - time.Since(time.Unix(0, w.last.Load())); left > 0 {
-		w.timer.Reset(left)
-		return
-	}
-	w.fired()
-}
-
-func (w *idleWatch) stop() { w.timer.Stop() }
-
 // watchTunnel has r, an extended CONNECT, and w watched by an idleWatch of idle, and returns them
 // with the function that ends the watch.
-func watchTunnel(w http.ResponseWriter, r *http.Request, idle time.Duration) (http.ResponseWriter, *http.Request, func()) {
+func watchTunnel(w http.ResponseWriter, r *http.Request, k *clock, idle time.Duration) (http.ResponseWriter, *http.Request, func()) {
 	ctx, cancel := context.WithCancelCause(r.Context())
-	watch := newIdleWatch(idle, func() { cancel(ErrTunnelIdle) })
+	watch := newIdleWatch(k, idle, func() { cancel(ErrTunnelIdle) })
 	r = r.WithContext(ctx)
 	r.Body = touchingBody{r.Body, watch}
 	return touchingWriter{w, watch}, r, func() {

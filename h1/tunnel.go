@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -17,9 +16,8 @@ import (
 // deadline, as any connection that is still busy. The connection closes once the handler
 // returns, which ends the tunnel.
 type Tunnel struct {
-	c    *conn
-	idle time.Duration
-	last atomic.Int64 // the coarse clock's reading, in Unix nanoseconds, at the last byte either way
+	c     *conn
+	watch *idleWatch // touched by each byte either way; cuts the tunnel once idle
 
 	// Owned by the goroutine that reads: WaitRead's callback, bound once, and the failure its
 	// peek took, which the next Read returns.
@@ -27,7 +25,6 @@ type Tunnel struct {
 	peekErr error
 
 	mu    sync.Mutex
-	timer *time.Timer    // guarded by mu; nil once the tunnel is cut or ended
 	ended bool           // guarded by mu: the handler returned, and Read and Write fail at once
 	calls sync.WaitGroup // the Reads and Writes in progress; added to under mu while !ended
 }
@@ -76,9 +73,11 @@ func Upgrade(rw http.ResponseWriter, protocol string) (*Tunnel, error) {
 	putWriter(w.bw)
 	w.bw = bufio.NewWriterSize(c, 16)
 	c.bw = w.bw
-	t := &Tunnel{c: c, idle: c.s.cfg.TunnelIdleTimeout}
-	t.touch()
-	t.timer = time.AfterFunc(t.idle, t.expire)
+	t := &Tunnel{c: c}
+	t.watch = newIdleWatch(&c.s.clock, c.s.cfg.TunnelIdleTimeout, func() {
+		c.fail(ErrTunnelIdle)
+		c.rwc.SetDeadline(aLongTimeAgo)
+	})
 	w.tunnel = t
 	return t, nil
 }
@@ -131,7 +130,7 @@ func (t *Tunnel) Read(p []byte) (int, error) {
 		n, err = c.cr.Read(p)
 	}
 	if n > 0 {
-		t.touch()
+		t.watch.touch()
 	}
 	return n, t.failure(err)
 }
@@ -173,7 +172,7 @@ func (t *Tunnel) Write(p []byte) (int, error) {
 	defer t.calls.Done()
 	n, err := t.c.writeSocket(p)
 	if n > 0 {
-		t.touch()
+		t.watch.touch()
 	}
 	return n, t.failure(err)
 }
@@ -215,11 +214,8 @@ func (t *Tunnel) enter() bool {
 func (t *Tunnel) end() {
 	t.mu.Lock()
 	t.ended = true
-	if t.timer != nil {
-		t.timer.Stop()
-		t.timer = nil
-	}
 	t.mu.Unlock()
+	t.watch.stop()
 	t.Close()
 	t.calls.Wait()
 }
@@ -234,30 +230,4 @@ func (t *Tunnel) failure(err error) error {
 		return cause
 	}
 	return err
-}
-
-func (t *Tunnel) touch() {
-	now, _ := t.c.s.clock.now(t.idle)
-	t.last.Store(now.UnixNano())
-}
-
-// expire runs on the idle timer: it cuts a tunnel idle for t.idle, and otherwise sets the timer
-// for when it will be, if nothing moves by then. The last byte's time is the coarse clock's,
-// which may read up to its slack early: the cut comes between t.idle and t.idle plus that slack
-// after the last byte, never before.
-func (t *Tunnel) expire() {
-	_, slack := t.c.s.clock.now(t.idle)
-	left := t.idle + slack - time.Since(time.Unix(0, t.last.Load()))
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.timer == nil {
-		return
-	}
-	if left > 0 {
-		t.timer.Reset(left)
-		return
-	}
-	t.timer = nil
-	t.c.fail(ErrTunnelIdle)
-	t.c.rwc.SetDeadline(aLongTimeAgo)
 }

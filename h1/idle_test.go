@@ -12,7 +12,7 @@ import (
 func TestIdleWatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var fired atomic.Int32
-		w := newIdleWatch(time.Second, func() { fired.Add(1) })
+		w := newIdleWatch(&clock{}, time.Second, func() { fired.Add(1) })
 		for range 5 {
 			time.Sleep(600 * time.Millisecond)
 			w.touch()
@@ -26,7 +26,7 @@ func TestIdleWatch(t *testing.T) {
 		if n := fired.Load(); n != 1 {
 			t.Fatalf("fired %d times a second after the last touch, want once", n)
 		}
-		w2 := newIdleWatch(time.Second, func() { fired.Add(1) })
+		w2 := newIdleWatch(&clock{}, time.Second, func() { fired.Add(1) })
 		w2.stop()
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
