@@ -109,6 +109,38 @@ func TestBinaryHTTP2Front(t *testing.T) {
 	}
 }
 
+// TestBinaryHTTP2FrontWebSocket: muxgate -tls-h2 takes an HTTP/2 client's WebSocket without
+// GODEBUG set by the operator, and leaves it off where the operator set http2xconnect=0.
+func TestBinaryHTTP2FrontWebSocket(t *testing.T) {
+	u := startUpstream(t, upstreamKinds[0], demo.Options{})
+	certFile, keyFile := writePEM(t)
+	for _, c := range []struct {
+		godebug string
+		takes   bool
+	}{{"", true}, {"http2xconnect=0", false}} {
+		t.Run("GODEBUG="+c.godebug, func(t *testing.T) {
+			p := startBinaryEnv(t, []string{"GODEBUG=" + c.godebug}, "-upstream", u.url, "-listen-tls", "127.0.0.1:0",
+				"-cert", certFile, "-key", keyFile, "-tls-h2", "-log-format", "json", "-access-log", "off")
+			_, addrs := p.waitServing(1)
+			if !c.takes {
+				req, _ := http.NewRequest(http.MethodConnect, "https://"+addrs[0]+"/websocket", http.NoBody)
+				req.Header.Set(":protocol", "websocket")
+				if resp, err := newH2Transport(t).RoundTrip(req); err == nil {
+					resp.Body.Close()
+					t.Fatalf("extended CONNECT with http2xconnect=0: %s; want it refused by the client, unannounced", resp.Status)
+				}
+				return
+			}
+			resp, pw := openH2WebSocket(t, "https://"+addrs[0])
+			pw.Write(maskedFrame(0x8, []byte{0x03, 0xe8})) // Close, 1000
+			got := make([]byte, 4)
+			if _, err := io.ReadFull(resp.Body, got); err != nil || !bytes.Equal(got, []byte{0x88, 0x02, 0x03, 0xe8}) {
+				t.Fatalf("the upstream's Close: %x, %v", got, err)
+			}
+		})
+	}
+}
+
 // TestHTTP2FrontWebSocket: a WebSocket from an HTTP/2 client, an extended CONNECT (RFC 8441),
 // goes upstream as one over each kind of upstream session: the client gets 200, and its messages
 // are echoed both ways until it closes; a refused one gets the upstream's answer.

@@ -41,10 +41,10 @@ func run(args []string) int {
 	if o.checkOnly {
 		return checkOnly(o)
 	}
-	execForDemo := addXConnect(o)
+	execForXConnect := addXConnect(o)
 	slackErr := applyTimerSlack(o.timerSlack) // first: it may execute the program again
 	var xconnectErr error
-	if execForDemo {
+	if execForXConnect {
 		xconnectErr = execAgain() // where setting the slack did not
 	}
 	log := newLogger(o)
@@ -52,7 +52,7 @@ func run(args []string) int {
 		log.Warn().Err(slackErr).Msg("timer slack not set")
 	}
 	if xconnectErr != nil {
-		log.Warn().Err(xconnectErr).Msg("the demo upstream takes no WebSocket (GODEBUG http2xconnect=1 not applied)")
+		log.Warn().Err(xconnectErr).Msg("WebSockets over HTTP/2 are not taken (GODEBUG http2xconnect=1 not applied)")
 	}
 	setGCPercent(o)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
