@@ -44,6 +44,9 @@ type member struct {
 	index      int
 	health     health  // what the health checks say, if there are any
 	out        outlier // its failures in a row and ejections (Ejection)
+	// checking counts its health checks in flight, which its pool's Load counts as requests and
+	// load leaves out.
+	checking atomic.Int32
 
 	// downUntil is when the member is tried again after its upstream was found unreachable,
 	// in Unix nanoseconds; 0 while it is up.
@@ -202,7 +205,7 @@ func (b *balancer) choose(tried uint64) (m *member, last bool) {
 			}
 			continue
 		}
-		load := c.up.Load()
+		load := c.load()
 		switch {
 		case best == nil || load*best.weight < bestLoad*c.weight:
 			best, bestLoad, tiedWeight = c, load, c.weight
@@ -275,9 +278,16 @@ func (b *balancer) succeeded(m *member) {
 func (b *balancer) Load() int {
 	n := 0
 	for _, m := range b.members {
-		n += m.up.Load()
+		n += m.load()
 	}
 	return n
+}
+
+// load is the requests m's pool carries, its health checks left out: a check in flight, which
+// an idle member always has while its upstream is slow to answer checks, would otherwise send
+// every request to the others.
+func (m *member) load() int {
+	return max(0, m.up.Load()-int(m.checking.Load()))
 }
 
 // stopHealthChecks ends the health checks, if any, and waits for their goroutines.

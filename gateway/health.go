@@ -110,6 +110,7 @@ func (b *balancer) checkOnce(parent context.Context, m *member, target *url.URL,
 		Body:       http.NoBody,
 	}
 	req = req.WithContext(ctx)
+	m.checking.Add(1)
 	resp, err := m.up.RoundTrip(req)
 	status := 0
 	if err == nil {
@@ -117,6 +118,7 @@ func (b *balancer) checkOnce(parent context.Context, m *member, target *url.URL,
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 	}
+	m.checking.Add(-1)
 	if parent.Err() != nil {
 		return // the balancer shuts down: the check says nothing of the upstream
 	}

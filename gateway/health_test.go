@@ -80,6 +80,52 @@ func TestHealthChecks(t *testing.T) {
 	})
 }
 
+// TestHealthCheckNoLoad: a health check in flight does not count as a member's load. b answers
+// its checks late, so one is always in flight on its pool (which counts it, as pool.Pool does);
+// requests still go to a and b in turn.
+func TestHealthCheckNoLoad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := &fakePool{proto: "a"}, &fakePool{proto: "b"}
+		release := make(chan struct{})
+		b.set(func(req *http.Request) (*http.Response, error) {
+			if req.URL.Path != "/health" {
+				return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("b"))}, nil
+			}
+			b.mu.Lock()
+			b.load++
+			b.mu.Unlock()
+			defer func() {
+				b.mu.Lock()
+				b.load--
+				b.mu.Unlock()
+			}()
+			select {
+			case <-release:
+			case <-req.Context().Done():
+			}
+			return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+		})
+		bal := newBalancer([]*member{{name: "a", up: a}, {name: "b", up: b}}, HealthCheck{Path: "/health", Interval: time.Minute}, Ejection{}, zerolog.Nop())
+		defer bal.Shutdown(context.Background())
+		defer close(release)
+		synctest.Wait() // b's first check is in flight
+		if b.Load() != 1 {
+			t.Fatalf("b's pool carries %d, want its check", b.Load())
+		}
+		seen := map[string]int{}
+		for range 10 {
+			got, _, err := send(t, bal, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[strings.TrimSpace(got)]++
+		}
+		if seen["a"] != 5 || seen["b"] != 5 {
+			t.Errorf("with b's check in flight: %v, want 5 each", seen)
+		}
+	})
+}
+
 // TestHealthPathOfItsOwn: a member with a health path of its own (;health=) is checked there, and
 // only it where there is no HealthCheck.Path: the other is neither checked nor reported.
 func TestHealthPathOfItsOwn(t *testing.T) {
