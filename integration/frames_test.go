@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -26,6 +27,7 @@ type frameReply struct {
 	head []hpack.HeaderField // the request's head as decoded
 
 	body  []byte        // guarded by conn.mu: the request body so far
+	grew  chan struct{} // cap 1: signaled when body grows
 	ended chan struct{} // closed once the request has ended (END_STREAM)
 }
 
@@ -64,6 +66,30 @@ func (r *frameReply) requestBody() (string, bool) {
 		return string(r.body), true
 	case <-r.conn.done:
 		return "", false
+	}
+}
+
+// awaitBody waits until n bytes of the request body have come, for at most 10 s; false if the
+// connection closed or the request ended first, or the time ran out.
+func (r *frameReply) awaitBody(n int) bool {
+	limit := time.NewTimer(10 * time.Second)
+	defer limit.Stop()
+	for {
+		r.conn.mu.Lock()
+		got := len(r.body)
+		r.conn.mu.Unlock()
+		if got >= n {
+			return true
+		}
+		select {
+		case <-r.grew:
+		case <-r.ended:
+			return false
+		case <-r.conn.done:
+			return false
+		case <-limit.C:
+			return false
+		}
 	}
 }
 
@@ -217,6 +243,10 @@ func serveFrames(nc net.Conn, n int, settings []http2.Setting, answer func(r *fr
 			}
 			if r := c.streams[f.StreamID]; r != nil {
 				r.body = append(r.body, f.Data()...)
+				select {
+				case r.grew <- struct{}{}:
+				default:
+				}
 				c.endedLocked(r, f.StreamEnded())
 			}
 		case *http2.GoAwayFrame:
@@ -226,7 +256,7 @@ func serveFrames(nc net.Conn, n int, settings []http2.Setting, answer func(r *fr
 		var r *frameReply
 		if h, ok := f.(*http2.MetaHeadersFrame); ok {
 			if h.PseudoValue("method") != "" {
-				r = &frameReply{conn: c, id: h.StreamID, path: h.PseudoValue("path"), head: h.Fields, ended: make(chan struct{})}
+				r = &frameReply{conn: c, id: h.StreamID, path: h.PseudoValue("path"), head: h.Fields, grew: make(chan struct{}, 1), ended: make(chan struct{})}
 				c.streams[r.id] = r
 				c.endedLocked(r, h.StreamEnded())
 			} else if t := c.streams[h.StreamID]; t != nil {

@@ -143,6 +143,52 @@ func TestBodyRetriedWhenRefused(t *testing.T) {
 	}
 }
 
+// TestBodyRetriedWhenRefusedMidBody: a request that the upstream refused while muxgate waited for
+// the rest of its body from the client (a slow upload) is sent again on another session, and the
+// new stream gets the whole body, the part read before and the rest as the client sends it. It
+// was 502 at once before: the retry was refused while a read of the body was under way. Over both
+// HTTP/2 engines (x/net's RoundTrip returns only once that read has, so its retry waits for the
+// client's next bytes).
+func TestBodyRetriedWhenRefusedMidBody(t *testing.T) {
+	const first, rest = "the first half, ", "and the rest later"
+	for _, engine := range []string{"", "x/net"} {
+		t.Run(fmt.Sprintf("%q", engine), func(t *testing.T) {
+			refused := make(chan struct{})
+			// The upstream's first connection refuses the request once it has the first half;
+			// the others echo it.
+			answer := func(r *frameReply) {
+				go func() {
+					if r.conn.n == 1 {
+						if r.awaitBody(len(first)) {
+							r.reset(http2.ErrCodeRefusedStream)
+							r.sync()
+							close(refused)
+						}
+						return
+					}
+					if body, ok := r.requestBody(); ok {
+						r.headers(false, ":status", "200", "content-length", strconv.Itoa(len(body)))
+						r.data(true, body)
+					}
+				}()
+			}
+			cfg := testConfig(startFrameUpstream(t, answer))
+			cfg.Pool.H2Engine, cfg.Pool.RetryBuffer = engine, 64<<10
+			c := dialRaw(t, startGateway(t, cfg).addr, false)
+			c.send(fmt.Sprintf("POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n%s", len(first+rest), first))
+			select {
+			case <-refused: // and the gateway has read the RST_STREAM (sync)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the upstream did not get the first half within 10 s")
+			}
+			c.send(rest)
+			if resp, got := c.response("POST"); resp.StatusCode != 200 || got != first+rest {
+				t.Errorf("got %d %q, want 200 and the whole body", resp.StatusCode, got)
+			}
+		})
+	}
+}
+
 // TestPipelinedRetriesGoTogether: pipelined requests that muxgate's own session sent ahead of
 // their turn, and that the upstream then refused together (a GOAWAY below them), are sent again
 // together, not each once the one before has its answer: the upstream's second connection

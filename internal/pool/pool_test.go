@@ -573,6 +573,58 @@ func TestRetryNotProcessed(t *testing.T) {
 	}
 }
 
+// TestRetryNotProcessedWhileBodyRead: a request refused while its sender waits for more body
+// bytes from a slow client (a read in progress) goes again on another session, which gets the
+// whole body, the bytes read before and those that come after. Refusing the retry for the read
+// in progress turned an upstream's GOAWAY during a slow upload into a 502.
+func TestRetryNotProcessedWhileBodyRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &fakeDialer{}
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 2, ReplayBuffer: 16}}, d)
+		mustGet(t, p).res.Body.Close() // session 1 up
+		d.session(0).set(func(s *fakeSession) {
+			s.handler = func(req *http.Request) (*http.Response, error) {
+				go io.ReadAll(req.Body) // its sender: it reads "hel", then waits for more
+				synctest.Wait()
+				return nil, NotProcessed(errors.New("stream above GOAWAY's last stream ID"))
+			}
+		})
+		retried := make(chan struct{})
+		d.set(func(d *fakeDialer) {
+			d.result = func(id uint64) (*fakeSession, error) {
+				s := &fakeSession{id: id, max: 100}
+				echo(s)
+				close(retried)
+				return s, nil
+			}
+		})
+		client, send := io.Pipe()
+		req, _ := http.NewRequest("POST", "http://upstream/", client)
+		done := make(chan result, 1)
+		go func() {
+			res, err := p.RoundTrip(req)
+			done <- result{res: res, err: err}
+		}()
+		send.Write([]byte("hel"))
+		select {
+		case <-retried:
+		case r := <-done:
+			t.Fatalf("RoundTrip: %v before a retry", r.err)
+		}
+		send.Write([]byte("lo"))
+		send.Close()
+		r := <-done
+		if r.err != nil {
+			t.Fatalf("RoundTrip: %v, want the retry's answer", r.err)
+		}
+		got, _ := io.ReadAll(r.res.Body)
+		r.res.Body.Close()
+		if string(got) != "hello" {
+			t.Errorf("the retry's upstream got %q, want hello", got)
+		}
+	})
+}
+
 func TestRetryBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDialer{result: func(id uint64) (*fakeSession, error) {

@@ -33,7 +33,6 @@ type replay struct {
 	buf     []byte // guarded by mu; every byte read from body, while !lost
 	total   int64  // guarded by mu; bytes read from body
 	lost    bool   // guarded by mu; buf no longer holds every byte read
-	reading bool   // guarded by mu; a Read of body is in progress
 	err     error  // guarded by mu; body's sticky read error (io.EOF too)
 	cur     *view  // guarded by mu; the view that may read; nil once aborted
 	final   bool   // guarded by mu; no other attempt will follow
@@ -70,15 +69,18 @@ func (r *replay) view() io.ReadCloser {
 }
 
 // rewind starts a new view from the first byte. It reports false when the
-// body cannot be replayed: bytes were read past limit, a read is still in
-// progress, or the body failed or was closed.
+// body cannot be replayed: bytes were read past limit, or the body failed or
+// was closed. A Read of the body still in progress, an abandoned attempt's
+// that waits for a slow client's bytes, does not prevent it: the bytes it
+// returns are kept for the new view, which waits for that Read (readMu)
+// before it reads the body itself.
 func (r *replay) rewind() bool {
 	if r == nil {
 		return true
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.lost || r.reading || r.closed || (r.err != nil && r.err != io.EOF) {
+	if r.lost || r.closed || (r.err != nil && r.err != io.EOF) {
 		return false
 	}
 	r.cur = r.newView()
@@ -145,7 +147,6 @@ func (v *view) Read(p []byte) (int, error) {
 			r.readMu.Unlock()
 			continue
 		}
-		r.reading = true
 		r.mu.Unlock()
 
 		n, err = r.body.Read(p)
@@ -183,16 +184,18 @@ func (v *view) readKeptLocked(p []byte) (n int, done bool, err error) {
 
 // keepLocked records the result of a Read of the body, n bytes into p and err, that v made; v.r.mu
 // must be held. It keeps the bytes in buf while they fit within limit and another attempt may
-// follow (and drops buf for good when they do not), makes err sticky, and counts the bytes as
-// returned by v if v is still the current view. It does not retain p.
+// follow or v is not the current view (and drops buf for good when they do not), makes err
+// sticky, and counts the bytes as returned by v if v is still the current view. It does not
+// retain p.
 func (v *view) keepLocked(p []byte, n int, err error) {
 	r := v.r
-	r.reading = false
 	r.total += int64(n)
-	if r.final {
+	if r.final && v == r.cur {
 		// No attempt follows, and v, the one that reads the body now, has every byte before
 		// these: nothing is kept any longer, as for a WebSocket's tunnel, which the upstream
-		// answered before its first byte and which may carry bytes for hours.
+		// answered before its first byte and which may carry bytes for hours. (The Read of an
+		// abandoned view that was still in progress at the rewind keeps its bytes, within
+		// limit, for the current view.)
 		r.lost, r.buf = true, nil
 	}
 	if !r.lost {

@@ -150,3 +150,27 @@ func TestGatedReplay(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayRewindDuringRead: an attempt abandoned while its Read waits for the client's bytes
+// gives way to a new view at once; the bytes that Read returns are kept for the new view, also
+// once the new attempt has its answer (finish) before it sent the body.
+func TestReplayRewindDuringRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client, send := io.Pipe()
+		r := newReplay(client, 16)
+		first := r.view()
+		go first.Read(make([]byte, 8))
+		synctest.Wait() // the Read waits for the client
+		if !r.rewind() {
+			t.Fatal("rewind refused while a Read was in progress")
+		}
+		second := r.view()
+		r.finish()
+		send.Write([]byte("abc"))
+		send.Close()
+		got, err := io.ReadAll(second)
+		if string(got) != "abc" || err != nil {
+			t.Errorf("the new view read %q, %v; want abc", got, err)
+		}
+	})
+}
