@@ -53,6 +53,14 @@ func runServer(t *testing.T, cmd *exec.Cmd, addr string, log *logBuffer) {
 		cmd.Process.Kill()
 		<-exited
 	})
+	awaitAccepting(t, name, addr, exited, log)
+}
+
+// awaitAccepting returns once addr accepts TCP connections, and fails the test, with the end of
+// the server's output in log, if the server exits first (exited) or does not accept within
+// serverReadyLimit.
+func awaitAccepting(t *testing.T, name, addr string, exited <-chan struct{}, log *logBuffer) {
+	t.Helper()
 	deadline := time.Now().Add(serverReadyLimit)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -64,7 +72,7 @@ func runServer(t *testing.T, cmd *exec.Cmd, addr string, log *logBuffer) {
 		}
 		select {
 		case <-exited:
-			t.Fatalf("%s exited before accepting:\n%s", name, lastLines(log.String(), 20))
+			t.Fatalf("%s exited before accepting on %s:\n%s", name, addr, lastLines(log.String(), 20))
 		case <-tick.C:
 		}
 		if time.Now().After(deadline) {

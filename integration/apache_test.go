@@ -1,0 +1,337 @@
+package integration
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"muxgate/certs"
+)
+
+// apacheModules is where Debian's apache2 package puts the modules the tests load.
+const apacheModules = "/usr/lib/apache2/modules"
+
+// apachePeer is an Apache httpd (mod_http2, an HTTP/2 implementation of its own on nghttp2's
+// library, with its own flow control, GOAWAY and restart behaviour) that a test started on two
+// loopback ports.
+type apachePeer struct {
+	h2c, h2  string // 127.0.0.1:PORT: HTTP/2 with prior knowledge, and HTTP/2 over TLS (ALPN h2)
+	tls      *tls.Config
+	big      []byte // served at /big
+	errorLog string // Apache's error log file
+	cmd      *exec.Cmd
+}
+
+// apacheConf is the configuration startApache writes: static files, a CGI that echoes the
+// request body once it has read all of it, and a 1-second keep-alive timeout, after which mod_http2
+// closes an idle session with GOAWAY.
+const apacheConf = `ServerRoot %[1]s
+DefaultRuntimeDir %[1]s
+PidFile %[1]s/httpd.pid
+ServerName localhost
+ErrorLog %[1]s/error.log
+LogLevel warn http2:info
+%[2]s
+LoadModule mpm_event_module %[3]s/mod_mpm_event.so
+LoadModule authz_core_module %[3]s/mod_authz_core.so
+LoadModule http2_module %[3]s/mod_http2.so
+LoadModule alias_module %[3]s/mod_alias.so
+LoadModule cgid_module %[3]s/mod_cgid.so
+LoadModule ssl_module %[3]s/mod_ssl.so
+KeepAliveTimeout 1
+DocumentRoot %[1]s/www
+ScriptSock %[1]s/cgid.sock
+ScriptAlias /echo %[1]s/cgi/echo
+Listen %[4]s
+Protocols h2c http/1.1
+Listen %[5]s https
+<VirtualHost %[5]s>
+	SSLEngine on
+	SSLCertificateFile %[1]s/cert.pem
+	SSLCertificateKeyFile %[1]s/key.pem
+	Protocols h2 http/1.1
+</VirtualHost>
+`
+
+// echoCGI answers with the request body, read whole first: a script that wrote while Apache
+// still fed it the body would stall both.
+const echoCGI = "#!/bin/sh\nf=$(mktemp)\ncat >\"$f\"\nprintf 'Content-Type: application/octet-stream\\r\\n\\r\\n'\ncat \"$f\"\nrm -f \"$f\"\n"
+
+// startApache runs Apache in the foreground until the test ends, and returns once both its
+// ports accept connections. Run as root, it serves as www-data, which must read its files.
+func startApache(t *testing.T) *apachePeer {
+	t.Helper()
+	bin := needTool(t, "apache2")
+	if _, err := os.Stat(filepath.Join(apacheModules, "mod_http2.so")); err != nil {
+		t.Fatalf("apache2 is installed but its modules are not where Debian puts them: %v", err)
+	}
+	dir := t.TempDir()
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "User www-data\nGroup www-data"
+		for _, d := range []string{filepath.Dir(dir), dir} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a := &apachePeer{h2c: freePort(t, upstreamKinds[0]), h2: freePort(t, upstreamKinds[0]), big: make([]byte, 1<<20)}
+	rand.Read(a.big)
+	cert, err := certs.SelfSigned("localhost", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := certs.PEM(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.tls = &tls.Config{RootCAs: certs.Pool(cert)}
+	files := []struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}{
+		{"www/f", []byte(strings.Repeat("a", 100)), 0o644},
+		{"www/big", a.big, 0o644},
+		{"cgi/echo", []byte(echoCGI), 0o755},
+		{"cert.pem", certPEM, 0o600}, // read by the parent, as root, before it starts the children
+		{"key.pem", keyPEM, 0o600},
+		{"httpd.conf", fmt.Appendf(nil, apacheConf, dir, user, apacheModules, a.h2c, a.h2), 0o644},
+	}
+	for _, f := range files {
+		path := filepath.Join(dir, f.name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, f.data, f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.errorLog = filepath.Join(dir, "error.log")
+	a.cmd = exec.Command(bin, "-f", filepath.Join(dir, "httpd.conf"), "-DFOREGROUND")
+	out := &logBuffer{}
+	a.cmd.Stdout, a.cmd.Stderr = out, out
+	if err := a.cmd.Start(); err != nil {
+		t.Fatalf("starting apache2: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		a.cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		// SIGTERM, not SIGKILL: the parent ends its children, which would outlive it.
+		a.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("apache2 (pid %d) did not exit within 10s of SIGTERM", a.cmd.Process.Pid)
+			a.cmd.Process.Kill()
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(a.errorLog)
+			t.Logf("apache2 output:\n%s\nerror log:\n%s", out.String(), lastLines(string(b), 30))
+		}
+	})
+	for _, addr := range []string{a.h2c, a.h2} {
+		awaitAccepting(t, "apache2", addr, exited, out)
+	}
+	return a
+}
+
+// apacheGateway starts a gateway whose upstream is a's h2c port, or its TLS port.
+func apacheGateway(t *testing.T, a *apachePeer, overTLS bool) *front {
+	t.Helper()
+	cfg := testConfig(&upstream{url: "h2c://" + a.h2c})
+	if overTLS {
+		cfg = testConfig(&upstream{url: "https://" + a.h2})
+		cfg.UpstreamTLS = a.tls
+	}
+	cfg.Pool.RetryBuffer = 64 << 10 // as muxgate's -retry-buffer: POSTs Apache did not take go again
+	return startGateway(t, cfg)
+}
+
+// TestApacheInterop: clients reach Apache's mod_http2 through the gateway, over h2c and over
+// TLS: small files from many clients at once, a 1 MiB file (Apache's flow-control windows and
+// frame sizes), 3 MB request bodies echoed back (muxgate's send side against Apache's windows),
+// and a request after Apache closed the idle session (KeepAliveTimeout, GOAWAY).
+func TestApacheInterop(t *testing.T) {
+	a := startApache(t)
+	for _, overTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "h2c", true: "h2"}[overTLS], func(t *testing.T) {
+			f := apacheGateway(t, a, overTLS)
+			c := newClient(t)
+			var wg sync.WaitGroup
+			for i := range 16 {
+				wg.Go(func() {
+					for range 20 {
+						if resp, body := get(t, c, f.url(false)+"/f"); resp.StatusCode != 200 || body != strings.Repeat("a", 100) {
+							t.Errorf("client %d: /f: %s, %d bytes", i, resp.Status, len(body))
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if resp, body := get(t, c, f.url(false)+"/big"); resp.StatusCode != 200 || body != string(a.big) {
+				t.Errorf("/big: %s, %d bytes; want 200 and the %d bytes of the file", resp.Status, len(body), len(a.big))
+			}
+			upload := make([]byte, 3_000_000)
+			rand.Read(upload)
+			for i := range 4 {
+				wg.Go(func() {
+					resp, err := c.Post(f.url(false)+"/echo", "application/octet-stream", bytes.NewReader(upload))
+					if err != nil {
+						t.Errorf("upload %d: %v", i, err)
+						return
+					}
+					defer resp.Body.Close()
+					echoed, err := io.ReadAll(resp.Body)
+					if resp.StatusCode != 200 || err != nil || !bytes.Equal(echoed, upload) {
+						t.Errorf("upload %d: %s, %d of %d bytes echoed, %v", i, resp.Status, len(echoed), len(upload), err)
+					}
+				})
+			}
+			wg.Wait()
+			if !f.logs.await(10*time.Second, func(log string) bool { return strings.Contains(log, `"debug":"timeout"`) }) {
+				t.Fatal("Apache did not close the idle session (GOAWAY, timeout) within 10s")
+			}
+			if resp, body := get(t, c, f.url(false)+"/f"); resp.StatusCode != 200 || len(body) != 100 {
+				t.Errorf("/f after the idle session's GOAWAY: %s, %d bytes", resp.Status, len(body))
+			}
+		})
+	}
+}
+
+// TestApacheGracefulRestart: Apache restarted gracefully (SIGUSR1) four times while 32 clients keep
+// sending requests, GETs and POSTs: its old children send GOAWAY on their sessions, the last
+// stream first unknown (2^31-1), then the one they took, and close them once their streams are
+// done. No GET fails, nor a POST that Apache did not take: those go again on a new session
+// (RFC 9113 6.8), although a POST may not be sent twice otherwise. One kind of failure is
+// Apache's: now and then an old child ends a connection, by a reset or a close, with streams in
+// flight that no GOAWAY excluded (a connection it accepted as it stopped, or one after a GOAWAY
+// that named those streams as taken). The POSTs on it, which Apache may have processed, get 502
+// (RFC 9113 6.8, RFC 9110 9.2.2); each 502 must be one of those.
+func TestApacheGracefulRestart(t *testing.T) {
+	const restarts = 4
+	a := startApache(t)
+	f := apacheGateway(t, a, false)
+	c := newClient(t)
+	var served, failed, reset atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 32 {
+		post := i%2 == 1
+		wg.Go(func() {
+			for range 5000 { // bounded: the test stops them well before
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				switch status, err := apacheRequest(c, f, post); {
+				case err == nil:
+					served.Add(1)
+				case post && status == http.StatusBadGateway:
+					reset.Add(1) // checked against the gateway's log below
+				default:
+					failed.Add(1)
+					t.Errorf("post %v: %v", post, err)
+					return
+				}
+			}
+		})
+	}
+	var stopOnce sync.Once
+	stopClients := func() {
+		stopOnce.Do(func() { close(stop) })
+		wg.Wait()
+	}
+	defer stopClients()
+	// awaitServed returns once n requests have been served in all, polling the count.
+	awaitServed := func(n int64) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for served.Load() < n && failed.Load() == 0 && time.Now().Before(deadline) {
+			<-tick.C
+		}
+		if served.Load() < n {
+			t.Fatalf("%d requests served, %d failed; waited for %d", served.Load(), failed.Load(), n)
+		}
+	}
+	goaways := func(log string) int { return strings.Count(log, "GOAWAY from peer") }
+	for round := range restarts {
+		awaitServed(served.Load() + 300)
+		before := goaways(f.logs.String())
+		if err := a.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		if !f.logs.await(10*time.Second, func(log string) bool { return goaways(log) > before }) {
+			t.Fatalf("restart %d: no GOAWAY from Apache within 10s", round+1)
+		}
+	}
+	awaitServed(served.Load() + 300) // served by the new children
+	stopClients()
+	checkApacheFailures(t, f.logs.String(), reset.Load())
+	t.Logf("%d requests served across %d graceful restarts; %d POSTs on connections Apache ended got 502", served.Load(), restarts, reset.Load())
+}
+
+// checkApacheFailures checks that the gateway's log has as many failed requests as the test saw
+// POSTs fail (posts), and that each failed because its session ended (pool.ErrSessionFailed),
+// which leaves the upstream's processing of it unknown, rather than for a GOAWAY that said it was
+// not processed.
+func checkApacheFailures(t *testing.T, log string, posts int64) {
+	t.Helper()
+	var failures []string
+	for line := range strings.Lines(log) {
+		var l struct{ Message, Error string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Message == "request failed" {
+			failures = append(failures, l.Error)
+		}
+	}
+	if int64(len(failures)) != posts {
+		t.Errorf("%d POSTs got 502, the gateway logged %d failed requests", posts, len(failures))
+	}
+	for _, e := range failures {
+		if !strings.HasPrefix(e, "pool: upstream session failed: ") {
+			t.Errorf("a POST failed other than on a session that Apache ended: %s", e)
+		}
+	}
+}
+
+// apacheRequest sends one request through f for /f: a GET, or with post a POST with a small
+// body, which Apache's static handler answers as the GET. It returns the status and an error
+// unless the file came. (Not the CGI: mod_cgid answers 503 while a restart restarts it.)
+func apacheRequest(c *http.Client, f *front, post bool) (int, error) {
+	var resp *http.Response
+	var err error
+	if post {
+		resp, err = c.Post(f.url(false)+"/f", "text/plain", strings.NewReader("posted"))
+	} else {
+		resp, err = c.Get(f.url(false) + "/f")
+	}
+	if err != nil {
+		return 0, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != strings.Repeat("a", 100) || err != nil {
+		return resp.StatusCode, fmt.Errorf("%s, %q, %v", resp.Status, body, err)
+	}
+	return 200, nil
+}
