@@ -28,6 +28,21 @@ func healthAnswers(p *fakePool, status *atomic.Int32) {
 	})
 }
 
+// servedBy sends n requests through bal, one after another, and counts them by the member that
+// answered (the fake pools answer with their name).
+func servedBy(t *testing.T, bal *balancer, n int) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	for range n {
+		got, _, err := send(t, bal, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[strings.TrimSpace(got)]++
+	}
+	return seen
+}
+
 // TestHealthChecks: an upstream that fails healthFall checks in a row gets no requests while
 // the others pass theirs, and is back after healthRise passed ones; a single failure changes
 // nothing. With every upstream unhealthy, requests still go.
@@ -41,17 +56,7 @@ func TestHealthChecks(t *testing.T) {
 		healthAnswers(b, &statusB)
 		bal := newBalancer([]*member{{name: "a", up: a}, {name: "b", up: b}}, HealthCheck{Path: "/health?deep=1", Interval: time.Second}, Ejection{}, zerolog.Nop())
 		defer bal.Shutdown(context.Background())
-		served := func() map[string]int {
-			seen := map[string]int{}
-			for range 10 {
-				got, _, err := send(t, bal, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				seen[strings.TrimSpace(got)]++
-			}
-			return seen
-		}
+		served := func() map[string]int { return servedBy(t, bal, 10) }
 		synctest.Wait()
 		statusA.Store(503)
 		time.Sleep(time.Second) // one failed check
@@ -112,15 +117,7 @@ func TestHealthCheckNoLoad(t *testing.T) {
 		if b.Load() != 1 {
 			t.Fatalf("b's pool carries %d, want its check", b.Load())
 		}
-		seen := map[string]int{}
-		for range 10 {
-			got, _, err := send(t, bal, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen[strings.TrimSpace(got)]++
-		}
-		if seen["a"] != 5 || seen["b"] != 5 {
+		if seen := servedBy(t, bal, 10); seen["a"] != 5 || seen["b"] != 5 {
 			t.Errorf("with b's check in flight: %v, want 5 each", seen)
 		}
 	})

@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,8 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"muxgate/certs"
 )
 
 // apacheModules is where Debian's apache2 package puts the modules the tests load.
@@ -28,8 +25,9 @@ const apacheModules = "/usr/lib/apache2/modules"
 // library, with its own flow control, GOAWAY and restart behaviour) that a test started on two
 // loopback ports.
 type apachePeer struct {
-	h2c, h2  string // 127.0.0.1:PORT: HTTP/2 with prior knowledge, and HTTP/2 over TLS (ALPN h2)
-	tls      *tls.Config
+	// h2c and h2 are its ports, 127.0.0.1:PORT: HTTP/2 with prior knowledge, and HTTP/2 over
+	// TLS (ALPN h2) with serverCert.
+	h2c, h2  string
 	big      []byte // served at /big
 	errorLog string // Apache's error log file
 	cmd      *exec.Cmd
@@ -60,8 +58,8 @@ Protocols h2c http/1.1
 Listen %[5]s https
 <VirtualHost %[5]s>
 	SSLEngine on
-	SSLCertificateFile %[1]s/cert.pem
-	SSLCertificateKeyFile %[1]s/key.pem
+	SSLCertificateFile %[6]s
+	SSLCertificateKeyFile %[7]s
 	Protocols h2 http/1.1
 </VirtualHost>
 `
@@ -90,15 +88,7 @@ func startApache(t *testing.T) *apachePeer {
 	}
 	a := &apachePeer{h2c: freePort(t, upstreamKinds[0]), h2: freePort(t, upstreamKinds[0]), big: make([]byte, 1<<20)}
 	rand.Read(a.big)
-	cert, err := certs.SelfSigned("localhost", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err := certs.PEM(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.tls = &tls.Config{RootCAs: certs.Pool(cert)}
+	certFile, keyFile := writePEM(t) // read by the parent, as root, before it starts the children
 	files := []struct {
 		name string
 		data []byte
@@ -107,9 +97,7 @@ func startApache(t *testing.T) *apachePeer {
 		{"www/f", []byte(strings.Repeat("a", 100)), 0o644},
 		{"www/big", a.big, 0o644},
 		{"cgi/echo", []byte(echoCGI), 0o755},
-		{"cert.pem", certPEM, 0o600}, // read by the parent, as root, before it starts the children
-		{"key.pem", keyPEM, 0o600},
-		{"httpd.conf", fmt.Appendf(nil, apacheConf, dir, user, apacheModules, a.h2c, a.h2), 0o644},
+		{"httpd.conf", fmt.Appendf(nil, apacheConf, dir, user, apacheModules, a.h2c, a.h2, certFile, keyFile), 0o644},
 	}
 	for _, f := range files {
 		path := filepath.Join(dir, f.name)
@@ -158,7 +146,6 @@ func apacheGateway(t *testing.T, a *apachePeer, overTLS bool) *front {
 	cfg := testConfig(&upstream{url: "h2c://" + a.h2c})
 	if overTLS {
 		cfg = testConfig(&upstream{url: "https://" + a.h2})
-		cfg.UpstreamTLS = a.tls
 	}
 	cfg.Pool.RetryBuffer = 64 << 10 // as muxgate's -retry-buffer: POSTs Apache did not take go again
 	return startGateway(t, cfg)
