@@ -31,6 +31,56 @@ type caddyPeer struct {
 	addr  string         // 127.0.0.1:PORT, TCP and UDP
 	roots *x509.CertPool // trusts the certificate Caddy serves for "localhost"
 	log   *logBuffer     // Caddy's own output
+
+	bin, dir string
+	admin    string                       // its admin endpoint, 127.0.0.1:PORT, which reload uses
+	site     func(greeting string) string // its Caddyfile, /hello answered with greeting
+	configs  int                          // Caddyfiles written
+}
+
+// caddyfileFormat is the Caddyfile of a caddyPeer: storage, port, certificate and key files,
+// admin endpoint, and the answer to /hello.
+const caddyfileFormat = `{
+	admin %[5]s
+	auto_https off
+	skip_install_trust
+	storage file_system {
+		root %[1]q
+	}
+	servers {
+		protocols h1 h2 h3
+	}
+}
+
+https://localhost:%[2]d, https://127.0.0.1:%[2]d {
+	bind 127.0.0.1
+	tls %[3]q %[4]q
+	respond /hello %[6]q 200
+	respond /proto "{http.request.proto}" 200
+	respond "not found" 404
+}
+`
+
+// writeConfig writes a new Caddyfile for p, /hello answered with greeting, and returns its path.
+func (p *caddyPeer) writeConfig(t testing.TB, greeting string) string {
+	t.Helper()
+	p.configs++
+	path := filepath.Join(p.dir, fmt.Sprintf("Caddyfile.%d", p.configs))
+	if err := os.WriteFile(path, []byte(p.site(greeting)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// reload gives Caddy a new configuration through its admin endpoint, /hello answered with
+// greeting, as an operator's "caddy reload" does; it returns once Caddy has taken it.
+func (p *caddyPeer) reload(t testing.TB, greeting string) {
+	t.Helper()
+	cmd := exec.Command(p.bin, "reload", "--config", p.writeConfig(t, greeting), "--adapter", "caddyfile", "--address", p.admin)
+	cmd.Env = append(os.Environ(), "HOME="+filepath.Join(p.dir, "home"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("caddy reload: %v\n%s", err, out)
+	}
 }
 
 // caddyFreePort returns a loopback port that was free a moment ago for both TCP and UDP.
@@ -83,36 +133,18 @@ func startCaddy(t testing.TB) *caddyPeer {
 	}
 
 	port := caddyFreePort(t)
-	caddyfile := fmt.Sprintf(`{
-	admin off
-	auto_https off
-	skip_install_trust
-	storage file_system {
-		root %[1]q
-	}
-	servers {
-		protocols h1 h2 h3
-	}
-}
-
-https://localhost:%[2]d, https://127.0.0.1:%[2]d {
-	bind 127.0.0.1
-	tls %[3]q %[4]q
-	respond /hello "hello from caddy" 200
-	respond /proto "{http.request.proto}" 200
-	respond "not found" 404
-}
-`, filepath.Join(dir, "storage"), port, certFile, keyFile)
-	configFile := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(configFile, []byte(caddyfile), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
 	p := &caddyPeer{
 		addr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		roots: certs.Pool(cert),
 		log:   &logBuffer{},
+		bin:   caddy,
+		dir:   dir,
+		admin: freePort(t, upstreamKinds[0]),
 	}
+	p.site = func(greeting string) string {
+		return fmt.Sprintf(caddyfileFormat, filepath.Join(dir, "storage"), port, certFile, keyFile, p.admin, greeting)
+	}
+	configFile := p.writeConfig(t, "hello from caddy")
 	cmd := exec.Command(caddy, "run", "--config", configFile, "--adapter", "caddyfile")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
@@ -269,6 +301,51 @@ func TestCaddyInterop(t *testing.T) {
 			}
 			if len(sessions) != 1 {
 				t.Errorf("sequential requests used %d upstream sessions %v, want 1", len(sessions), sessions)
+			}
+		})
+	}
+}
+
+// TestCaddyReload: Caddy given a new configuration (caddy reload) while the gateway holds a
+// session to it. Over HTTP/2, Caddy's GOAWAY moves the gateway to a session on the new
+// configuration. Over HTTP/3, Caddy 2.6 keeps serving the connections it has on the old one and
+// sends no GOAWAY; -max-session-age (here 1 s) bounds how long the gateway stays there. No
+// request fails meanwhile.
+func TestCaddyReload(t *testing.T) {
+	p := startCaddy(t)
+	for _, k := range []struct {
+		name, scheme string
+		age          time.Duration
+	}{{"h2", "https://", 0}, {"h3", "h3://", time.Second}} {
+		t.Run(k.name, func(t *testing.T) {
+			var log logBuffer
+			cfg := h3Config(k.scheme+p.addr, &log)
+			cfg.UpstreamTLS = &tls.Config{RootCAs: p.roots, ServerName: "localhost"}
+			cfg.Pool.MaxSessionAge = k.age
+			f := startGateway(t, cfg)
+			c := newClient(t)
+			resp, before := get(t, c, f.url(false)+"/hello")
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET /hello: %s %q", resp.Status, before)
+			}
+			again := "hello again over " + k.name
+			p.reload(t, again)
+			start := time.Now()
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			for n := 1; ; n++ {
+				resp, body := get(t, c, f.url(false)+"/hello")
+				if resp.StatusCode != 200 || body != before && body != again {
+					t.Fatalf("request %d after the reload: %s %q, want 200 and %q or %q", n, resp.Status, body, before, again)
+				}
+				if body == again {
+					t.Logf("the new configuration answered request %d after the reload, %v after it", n, time.Since(start).Round(time.Millisecond))
+					break
+				}
+				if time.Since(start) > 10*time.Second {
+					t.Fatalf("after %d requests in 10 s the old configuration still answered", n)
+				}
+				<-tick.C
 			}
 		})
 	}
