@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,9 +26,9 @@ func startHAProxy(t *testing.T, backend string) string {
 	return addr
 }
 
-// runHAProxy runs HAProxy with the configuration cfg until the test ends, once it listens on
-// addr.
-func runHAProxy(t *testing.T, addr, cfg string) {
+// runHAProxy runs HAProxy with the configuration cfg and the flags args until the test ends,
+// once it listens on addr, and returns its process.
+func runHAProxy(t *testing.T, addr, cfg string, args ...string) *exec.Cmd {
 	t.Helper()
 	bin := needTool(t, "haproxy")
 	file := filepath.Join(t.TempDir(), "haproxy.cfg")
@@ -35,7 +36,29 @@ func runHAProxy(t *testing.T, addr, cfg string) {
 		t.Fatal(err)
 	}
 	// -db: in the foreground, with no daemon to outlive the test.
-	runServer(t, exec.Command(bin, "-db", "-f", file), addr, &logBuffer{})
+	cmd := exec.Command(bin, append(args, "-db", "-f", file)...)
+	runServer(t, cmd, addr, &logBuffer{})
+	return cmd
+}
+
+// TestHAProxyReload: HAProxy, an HTTP/2 upstream here that answers by itself, reloaded three times
+// (SIGUSR2 to its master process: a new worker takes the port, the old one sends GOAWAY with
+// 2^31-1 and closes each connection once its streams are done) while 32 clients send GETs and
+// POSTs through the gateway: not one fails.
+func TestHAProxyReload(t *testing.T) {
+	addr := freePort(t, upstreamKinds[0])
+	const answer = "hello from haproxy"
+	master := runHAProxy(t, addr, "global\n  hard-stop-after 10s\n"+
+		"defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n"+
+		"frontend f\n  bind "+addr+" proto h2\n  http-request return status 200 content-type text/plain string \""+answer+"\"\n",
+		"-W") // master-worker: the master reloads, and ends its workers as it ends
+	t.Cleanup(func() { master.Process.Signal(syscall.SIGTERM) }) // before runServer's SIGKILL
+	f := startGateway(t, testConfig(&upstream{url: "h2c://" + addr}))
+	l := restartUnderLoad(t, f, "/", answer, 3, func() error { return master.Process.Signal(syscall.SIGUSR2) })
+	if l.failedPosts != 0 {
+		t.Errorf("%d POSTs got 502, want none", l.failedPosts)
+	}
+	t.Logf("%d requests served across 3 reloads", l.served)
 }
 
 // TestWebSocketThroughHAProxy: a WebSocket from x/net's client reaches x/net's HTTP/1.1 WebSocket
