@@ -597,6 +597,36 @@ func TestConnectionEnded(t *testing.T) {
 	}
 }
 
+// TestSessionEndedByStream: a stream that failed as its connection ended (an idle timeout here)
+// makes the session closed, and silent, at once: quic-go fails the streams before it ends the
+// connection's context, and a request sent again at once must not find the session live, nor
+// miss that its peer went silent (pool.ErrPeerSilent, which sends requests to other upstreams
+// without a dial to this one).
+func TestSessionEndedByStream(t *testing.T) {
+	u := startRawQUIC(t, "h3")
+	conn, err := quic.DialAddr(context.Background(), u.addr, &tls.Config{RootCAs: u.tls.RootCAs, NextProtos: []string{"h3"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseWithError(0, "")
+	s := newSession(1, conn, nil, 0, 0, 0)
+	if st := s.State(); st.Closed || st.Silent {
+		t.Fatalf("a live session: %+v", st)
+	}
+	if s.endedBy(&quic.StreamError{StreamID: 0, ErrorCode: 0x10c, Remote: true}) {
+		t.Error("a reset of one stream ended the session")
+	}
+	if !s.endedBy(fmt.Errorf("http3: parsing frame failed: %w", &quic.IdleTimeoutError{})) {
+		t.Error("an idle timeout did not end the session")
+	}
+	if st := s.State(); !st.Closed || !st.Silent || conn.Context().Err() != nil {
+		t.Errorf("after a stream's idle timeout, with the connection's context %v: %+v, want closed and silent", conn.Context().Err(), st)
+	}
+	if s.Reserve() {
+		t.Error("Reserve took a stream on an ended session")
+	}
+}
+
 func TestH3Classify(t *testing.T) {
 	rejected := &http3.Error{ErrorCode: http3.ErrCodeRequestRejected, Remote: true}
 	reset := &http3.Error{ErrorCode: http3.ErrCodeInternalError, Remote: true}

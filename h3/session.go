@@ -37,6 +37,11 @@ type session struct {
 	bodyIdle   time.Duration // Config.BodyIdleTimeout
 
 	draining atomic.Bool // no new streams: Shutdown began, or a stream could not be opened
+	// ended holds the error with which quic-go failed a stream as the connection ended
+	// (connectionEnded), for State: quic-go fails the streams before the connection's
+	// context is done, and a request sent again at once would otherwise find the session
+	// live, and not silent after an idle timeout.
+	ended atomic.Pointer[error]
 
 	mu     sync.Mutex
 	active int           // guarded by mu; streams from Reserve until the response body ends
@@ -47,7 +52,17 @@ func newSession(id uint64, conn *quic.Conn, cc *http3.ClientConn, maxStreams int
 	return &session{id: id, conn: conn, cc: cc, maxStreams: maxStreams, timeout: timeout, bodyIdle: idle}
 }
 
-func (s *session) closed() bool { return s.conn.Context().Err() != nil }
+func (s *session) closed() bool { return s.ended.Load() != nil || s.conn.Context().Err() != nil }
+
+// endedBy reports whether err, a stream's failure, says that the connection ended, or the
+// connection has, and records the first such err for State.
+func (s *session) endedBy(err error) bool {
+	if connectionEnded(err) {
+		s.ended.CompareAndSwap(nil, &err)
+		return true
+	}
+	return s.closed()
+}
 
 func (s *session) Reserve() bool {
 	s.mu.Lock()
@@ -73,8 +88,12 @@ func (s *session) State() pool.SessionState {
 // peer for -quic-idle-timeout, though quic-go PINGs it after half that without a packet (its
 // keep-alive, KeepAlivePeriod): its host may be gone.
 func (s *session) silent() bool {
-	var idle *quic.IdleTimeoutError
-	return errors.As(context.Cause(s.conn.Context()), &idle)
+	cause := context.Cause(s.conn.Context())
+	if ended := s.ended.Load(); ended != nil {
+		cause = *ended
+	}
+	_, idle := errors.AsType[*quic.IdleTimeoutError](cause)
+	return idle
 }
 
 // streamDone ends a stream counted by Reserve.
@@ -163,7 +182,7 @@ func (s *session) RoundTrip(req *http.Request) (*http.Response, error) {
 			// 9114 5.2 asks): the session drains from now on.
 			s.draining.Store(true)
 		}
-		closed := s.closed() || connectionEnded(err)
+		closed := s.endedBy(err)
 		err = classify(err, attempt{opened: t.opened.Load(), wrote: t.wrote.Load(), closed: closed, idempotent: idempotent(req)})
 		return nil, fmt.Errorf("h3: session %d: %w", s.id, cancelled(req.Context(), err))
 	}
@@ -284,10 +303,11 @@ type body struct {
 func (b *body) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if err != nil {
-		b.end()
 		if err != io.EOF {
+			b.s.endedBy(err) // before end releases the stream to a pool that may pick the session
 			err = bodyFailed(b.ctx, err)
 		}
+		b.end()
 	}
 	return n, err
 }

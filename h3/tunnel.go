@@ -107,7 +107,7 @@ func (s *session) tunnelFailed(ctx context.Context, req *http.Request, timer *po
 		// See RoundTrip: quic-go opens no stream after a GOAWAY (RFC 9114 5.2).
 		s.draining.Store(true)
 	}
-	a.closed = s.closed() || connectionEnded(err)
+	a.closed = s.endedBy(err)
 	a.idempotent = idempotent(req)
 	err = classify(err, a)
 	return fmt.Errorf("h3: session %d: %w", s.id, cancelled(req.Context(), err))
