@@ -141,12 +141,13 @@ func (p *Pool) countLocked(e *entry) {
 }
 
 // retireLocked deals with e, past its age (Limits.MaxSessionAge), and reports whether it
-// dropped it: it does once another session that is not past its own age takes new streams, or
-// where no session may be added; else e serves on while the dial of its replacement runs (or
-// waits for its back-off: an upstream that cannot be reached keeps the sessions it has).
+// dropped it: it does once another session that is not past its own age takes new streams (with
+// Limits.MinSessions, one in e's slot, so that e's address keeps its share), or where no session
+// may be added; else e serves on while the dial of its replacement runs (or waits for its
+// back-off: an upstream that cannot be reached keeps the sessions it has).
 func (p *Pool) retireLocked(e *entry, now time.Time) bool {
 	replaced := slices.ContainsFunc(p.sessions, func(o *entry) bool {
-		if o == e || !now.Before(o.retireAt) {
+		if o == e || !now.Before(o.retireAt) || p.cfg.MinSessions > 1 && o.slot != e.slot {
 			return false
 		}
 		st := o.s.State()

@@ -34,10 +34,16 @@ func (p *Pool) dialLocked() {
 }
 
 // freeSlotLocked is the lowest slot that no session taking streams holds. A session that
-// drains gives its slot up for its replacement.
+// drains, or is past its age (Limits.MaxSessionAge), gives its slot up for its replacement.
 func (p *Pool) freeSlotLocked() int {
+	var now time.Time
+	if p.cfg.MaxSessionAge > 0 {
+		now = time.Now()
+	}
 	for slot := 0; ; slot++ {
-		if !slices.ContainsFunc(p.sessions, func(e *entry) bool { return e.slot == slot }) {
+		if !slices.ContainsFunc(p.sessions, func(e *entry) bool {
+			return e.slot == slot && (now.IsZero() || now.Before(e.retireAt))
+		}) {
 			return slot
 		}
 	}

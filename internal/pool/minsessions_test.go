@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // TestMinSessions: with MinSessions, the first request has the pool dial that many sessions, one
@@ -58,6 +59,46 @@ func TestMinSessionsOff(t *testing.T) {
 		defer d.mu.Unlock()
 		if !slices.Equal(d.turns, []uint64{1, 2}) {
 			t.Errorf("dials' turns %v, want [1 2]: one session, then its replacement", d.turns)
+		}
+	})
+}
+
+// TestMinSessionsAge: with MinSessions and MaxSessionAge, sessions past their age are each
+// replaced in their own slot, so on their own address, and each serves on until its replacement
+// is up: the pool never keeps fewer than MinSessions sessions that take new streams. Before, the
+// first replacement, dialled into a new slot (so on another session's address), retired every
+// session past its age at once.
+func TestMinSessionsAge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &fakeDialer{result: func(id uint64) (*fakeSession, error) {
+			time.Sleep(time.Millisecond) // a dial takes a while: the pool's state meanwhile counts
+			return &fakeSession{id: id, max: 100}, nil
+		}}
+		p := newTestPool(t, Config{Limits: Limits{MinSessions: 3, MaxSessions: 4, MaxSessionAge: testAge}}, d)
+		mustGet(t, p).res.Body.Close()
+		time.Sleep(testAge) // every session up, and past its age
+		for i := range 12 {
+			mustGet(t, p).res.Body.Close()
+			synctest.Wait() // a dial it started is under way
+			taking := 0
+			for _, s := range p.State().Sessions {
+				if !s.Draining {
+					taking++
+				}
+			}
+			if taking < 3 {
+				t.Fatalf("after request %d: %d sessions take new streams, want 3 at least", i+1, taking)
+			}
+			time.Sleep(time.Millisecond) // the dial ends
+		}
+		d.mu.Lock()
+		turns := slices.Clone(d.turns)
+		d.mu.Unlock()
+		if want := []uint64{0, 1, 2, 0, 1, 2}; !slices.Equal(turns, want) {
+			t.Errorf("dials' turns %v, want %v: each replacement in its session's slot", turns, want)
+		}
+		if n := len(p.State().Sessions); n != 3 {
+			t.Errorf("%d sessions in the end, want 3", n)
 		}
 	})
 }
