@@ -29,14 +29,14 @@ type replay struct {
 	// readMu before mu; mu is never held across a Read or Close of body.
 	readMu sync.Mutex
 
-	mu      sync.Mutex
-	buf     []byte // guarded by mu; every byte read from body, while !lost
-	total   int64  // guarded by mu; bytes read from body
-	lost    bool   // guarded by mu; buf no longer holds every byte read
-	err     error  // guarded by mu; body's sticky read error (io.EOF too)
-	cur     *view  // guarded by mu; the view that may read; nil once aborted
-	final   bool   // guarded by mu; no other attempt will follow
-	closed  bool   // guarded by mu; body was closed
+	mu     sync.Mutex
+	buf    []byte // guarded by mu; every byte read from body, while !lost
+	total  int64  // guarded by mu; bytes read from body
+	lost   bool   // guarded by mu; buf no longer holds every byte read
+	err    error  // guarded by mu; body's sticky read error (io.EOF too)
+	cur    *view  // guarded by mu; the view that may read; nil once aborted
+	final  bool   // guarded by mu; no other attempt will follow
+	closed bool   // guarded by mu; body was closed
 
 	// open, for a gated replay only (newGatedReplay), is closed once the request has an
 	// attempt that succeeded, or none will; opened says it is. Guarded by mu.
