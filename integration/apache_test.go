@@ -214,8 +214,35 @@ func TestApacheInterop(t *testing.T) {
 // restart restarts it.)
 func TestApacheGracefulRestart(t *testing.T) {
 	a := startApache(t)
+	restart := func() error {
+		before := strings.Count(a.log(), apacheUp)
+		if err := a.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			return err
+		}
+		return awaitLines(a.log, apacheUp, before)
+	}
+	// muxgate's own engine only: over x/net's, now and then a GET got 502 here (2 of 6 runs),
+	// with the error of a connection that Apache closed after its first GOAWAY.
 	f := apacheGateway(t, a, false)
-	l := restartUnderLoad(t, f, "/f", strings.Repeat("a", 100), 4, func() error { return a.cmd.Process.Signal(syscall.SIGUSR1) })
+	l := restartUnderLoad(t, f, "/f", strings.Repeat("a", 100), 4, restart)
+	checkApacheFailures(t, f, l.failedPosts)
+	t.Logf("%d requests served across 4 graceful restarts; %d POSTs on connections Apache ended got 502", l.served, l.failedPosts)
+}
+
+// apacheUp is what Apache's error log says once it serves, at its start and after each restart.
+const apacheUp = "resuming normal operations"
+
+// log returns Apache's error log so far.
+func (a *apachePeer) log() string {
+	b, _ := os.ReadFile(a.errorLog)
+	return string(b)
+}
+
+// checkApacheFailures checks that f logged as many failed requests as POSTs got 502 (posts),
+// each failed because its session ended: that leaves the upstream's processing of it unknown,
+// unlike a GOAWAY that said it was not processed.
+func checkApacheFailures(t *testing.T, f *front, posts int64) {
+	t.Helper()
 	var failures []string
 	for line := range strings.Lines(f.logs.String()) {
 		var l struct{ Message, Error string }
@@ -223,15 +250,12 @@ func TestApacheGracefulRestart(t *testing.T) {
 			failures = append(failures, l.Error)
 		}
 	}
-	if int64(len(failures)) != l.failedPosts {
-		t.Errorf("%d POSTs got 502, the gateway logged %d failed requests", l.failedPosts, len(failures))
+	if int64(len(failures)) != posts {
+		t.Errorf("%d POSTs got 502, the gateway logged %d failed requests", posts, len(failures))
 	}
 	for _, e := range failures {
-		// pool.ErrSessionFailed: the session ended, which leaves the upstream's processing of
-		// the request unknown, unlike a GOAWAY that said it was not processed.
 		if !strings.HasPrefix(e, "pool: upstream session failed: ") {
 			t.Errorf("a POST failed other than on a session that Apache ended: %s", e)
 		}
 	}
-	t.Logf("%d requests served across 4 graceful restarts; %d POSTs on connections Apache ended got 502", l.served, l.failedPosts)
 }

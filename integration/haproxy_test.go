@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,8 +28,8 @@ func startHAProxy(t *testing.T, backend string) string {
 }
 
 // runHAProxy runs HAProxy with the configuration cfg and the flags args until the test ends,
-// once it listens on addr, and returns its process.
-func runHAProxy(t *testing.T, addr, cfg string, args ...string) *exec.Cmd {
+// once it listens on addr, and returns its process and its output.
+func runHAProxy(t *testing.T, addr, cfg string, args ...string) (*exec.Cmd, *logBuffer) {
 	t.Helper()
 	bin := needTool(t, "haproxy")
 	file := filepath.Join(t.TempDir(), "haproxy.cfg")
@@ -37,8 +38,9 @@ func runHAProxy(t *testing.T, addr, cfg string, args ...string) *exec.Cmd {
 	}
 	// -db: in the foreground, with no daemon to outlive the test.
 	cmd := exec.Command(bin, append(args, "-db", "-f", file)...)
-	runServer(t, cmd, addr, &logBuffer{})
-	return cmd
+	log := &logBuffer{}
+	runServer(t, cmd, addr, log)
+	return cmd, log
 }
 
 // TestHAProxyReload: HAProxy, an HTTP/2 upstream here that answers by itself, reloaded three times
@@ -48,13 +50,20 @@ func runHAProxy(t *testing.T, addr, cfg string, args ...string) *exec.Cmd {
 func TestHAProxyReload(t *testing.T) {
 	addr := freePort(t, upstreamKinds[0])
 	const answer = "hello from haproxy"
-	master := runHAProxy(t, addr, "global\n  hard-stop-after 10s\n"+
+	master, log := runHAProxy(t, addr, "global\n  hard-stop-after 10s\n"+
 		"defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n"+
 		"frontend f\n  bind "+addr+" proto h2\n  http-request return status 200 content-type text/plain string \""+answer+"\"\n",
 		"-W") // master-worker: the master reloads, and ends its workers as it ends
 	t.Cleanup(func() { master.Process.Signal(syscall.SIGTERM) }) // before runServer's SIGKILL
 	f := startGateway(t, testConfig(&upstream{url: "h2c://" + addr}))
-	l := restartUnderLoad(t, f, "/", answer, 3, func() error { return master.Process.Signal(syscall.SIGUSR2) })
+	const reloaded = "Loading success" // the master's, at its start and after each reload
+	l := restartUnderLoad(t, f, "/", answer, 3, func() error {
+		before := strings.Count(log.String(), reloaded)
+		if err := master.Process.Signal(syscall.SIGUSR2); err != nil {
+			return err
+		}
+		return awaitLines(log.String, reloaded, before)
+	})
 	if l.failedPosts != 0 {
 		t.Errorf("%d POSTs got 502, want none", l.failedPosts)
 	}
