@@ -128,8 +128,7 @@ func startApache(t *testing.T) *apachePeer {
 			a.cmd.Process.Kill()
 		}
 		if t.Failed() {
-			b, _ := os.ReadFile(a.errorLog)
-			t.Logf("apache2 output:\n%s\nerror log:\n%s", out.String(), lastLines(string(b), 30))
+			t.Logf("apache2 output:\n%s\nerror log:\n%s", out.String(), lastLines(a.log(), 30))
 		}
 	})
 	for _, addr := range []string{a.h2c, a.h2} {
