@@ -44,9 +44,10 @@ type member struct {
 	index      int
 	health     health  // what the health checks say, if there are any
 	out        outlier // its failures in a row and ejections (Ejection)
-	// checking counts its health checks in flight, which its pool's Load counts as requests and
-	// load leaves out.
-	checking atomic.Int32
+	// checking counts the health checks in flight on its pool, which the pool's Load counts as
+	// requests and load leaves out: those of every balancer that checks the pool (routes share
+	// pools, so one pool may be a member of several), set before newBalancer or by it.
+	checking *atomic.Int32
 
 	// downUntil is when the member is tried again after its upstream was found unreachable,
 	// in Unix nanoseconds; 0 while it is up.
@@ -93,6 +94,9 @@ func newBalancer(members []*member, hc HealthCheck, eject Ejection, log zerolog.
 		st, ok := m.up.(starter)
 		b.starts = b.starts && ok && st.Starts()
 		m.weight = max(m.weight, 1)
+		if m.checking == nil {
+			m.checking = new(atomic.Int32)
+		}
 		b.weighted = b.weighted || m.weight != members[0].weight
 	}
 	if !hc.off && (hc.Path != "" || slices.ContainsFunc(members, func(m *member) bool { return m.healthPath != "" })) {

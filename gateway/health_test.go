@@ -85,31 +85,39 @@ func TestHealthChecks(t *testing.T) {
 	})
 }
 
+// slowChecks makes p hold its health checks (GET /health) in flight, counted in its Load as
+// pool.Pool counts a stream, until the returned channel is closed or the check's context ends;
+// it answers other requests with its name.
+func slowChecks(p *fakePool) chan struct{} {
+	release := make(chan struct{})
+	p.set(func(req *http.Request) (*http.Response, error) {
+		if req.URL.Path != "/health" {
+			return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(p.proto))}, nil
+		}
+		p.mu.Lock()
+		p.load++
+		p.mu.Unlock()
+		defer func() {
+			p.mu.Lock()
+			p.load--
+			p.mu.Unlock()
+		}()
+		select {
+		case <-release:
+		case <-req.Context().Done():
+		}
+		return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+	})
+	return release
+}
+
 // TestHealthCheckNoLoad: a health check in flight does not count as a member's load. b answers
 // its checks late, so one is always in flight on its pool (which counts it, as pool.Pool does);
 // requests still go to a and b in turn.
 func TestHealthCheckNoLoad(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, b := &fakePool{proto: "a"}, &fakePool{proto: "b"}
-		release := make(chan struct{})
-		b.set(func(req *http.Request) (*http.Response, error) {
-			if req.URL.Path != "/health" {
-				return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("b"))}, nil
-			}
-			b.mu.Lock()
-			b.load++
-			b.mu.Unlock()
-			defer func() {
-				b.mu.Lock()
-				b.load--
-				b.mu.Unlock()
-			}()
-			select {
-			case <-release:
-			case <-req.Context().Done():
-			}
-			return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
-		})
+		release := slowChecks(b)
 		bal := newBalancer([]*member{{name: "a", up: a}, {name: "b", up: b}}, HealthCheck{Path: "/health", Interval: time.Minute}, Ejection{}, zerolog.Nop())
 		defer bal.Shutdown(context.Background())
 		defer close(release)
@@ -119,6 +127,33 @@ func TestHealthCheckNoLoad(t *testing.T) {
 		}
 		if seen := servedBy(t, bal, 10); seen["a"] != 5 || seen["b"] != 5 {
 			t.Errorf("with b's check in flight: %v, want 5 each", seen)
+		}
+	})
+}
+
+// TestHealthCheckNoLoadAcrossRoutes: nor does a check of the pool that another balancer sends
+// (two routes balanced over the same upstreams share their pools, and so their checks' count):
+// requests through the balancer that checks nothing still go to a and b in turn while the
+// other's check of b is in flight.
+func TestHealthCheckNoLoadAcrossRoutes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := &fakePool{proto: "a"}, &fakePool{proto: "b"}
+		release := slowChecks(b)
+		var checksA, checksB atomic.Int32
+		members := func(health string) []*member {
+			return []*member{{name: "a", up: a, checking: &checksA}, {name: "b", up: b, checking: &checksB, healthPath: health}}
+		}
+		checker := newBalancer(members("/health"), HealthCheck{Interval: time.Minute}, Ejection{}, zerolog.Nop())
+		defer checker.Shutdown(context.Background())
+		defer close(release)
+		other := newBalancer(members(""), HealthCheck{}, Ejection{}, zerolog.Nop())
+		defer other.Shutdown(context.Background())
+		synctest.Wait() // b's first check is in flight
+		if b.Load() != 1 {
+			t.Fatalf("b's pool carries %d, want the check", b.Load())
+		}
+		if seen := servedBy(t, other, 10); seen["a"] != 5 || seen["b"] != 5 {
+			t.Errorf("with the other balancer's check of b in flight: %v, want 5 each", seen)
 		}
 	})
 }

@@ -165,12 +165,14 @@ func TestNewRouter(t *testing.T) {
 }
 
 // TestRouterSharesPools: an upstream named in several routes, alone or balanced, has one pool,
-// which the shutdown shuts down once; its metrics are written once.
+// which the shutdown shuts down once; its metrics are written once; the balancers over it share
+// its count of health checks in flight.
 func TestRouterSharesPools(t *testing.T) {
 	cfg := &Config{Upstream: "h2c://127.0.0.1:1", Routes: []Route{
 		{"/a/", []string{"h2c://127.0.0.1:2"}},
 		{"/b/", []string{"h2c://127.0.0.1:2"}},
 		{"/c/", []string{"h2c://127.0.0.1:2", "h2c://127.0.0.1:1"}},
+		{"/d/", []string{"h2c://127.0.0.1:1", "h2c://127.0.0.1:2"}},
 	}, Eject: Ejection{After: 2}}
 	rt, err := newRouter(cfg)
 	if err != nil {
@@ -185,6 +187,9 @@ func TestRouterSharesPools(t *testing.T) {
 	a, b2, c := rt.all[1].up, rt.all[2].up, rt.all[3].up.(*balancer)
 	if a != b2 || c.members[0].up != a || c.members[1].up != rt.def.up {
 		t.Error("the routes do not share the pools of the upstreams they name alike")
+	}
+	if d := rt.all[4].up.(*balancer); d.members[0].checking != c.members[1].checking || d.members[1].checking != c.members[0].checking || c.members[0].checking == c.members[1].checking {
+		t.Error("the balancers over one pool do not share its count of health checks in flight")
 	}
 	g := &Gateway{routes: rt, front: h1.New(h1.Config{}, nil), metrics: newMetrics()}
 	var b bytes.Buffer

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
@@ -154,10 +155,13 @@ type pools struct {
 	byName   map[string]upstream
 	order    []upstream      // in the order built, for the shutdown
 	balanced map[string]bool // upstreams in a route of several: their pools fail fast
+	// checking counts the health checks in flight on each upstream's pool, for every balancer
+	// that has it as a member (member.checking).
+	checking map[string]*atomic.Int32
 }
 
 func newPools(cfg *Config) *pools {
-	ps := &pools{cfg: cfg, byName: map[string]upstream{}, balanced: map[string]bool{}}
+	ps := &pools{cfg: cfg, byName: map[string]upstream{}, balanced: map[string]bool{}, checking: map[string]*atomic.Int32{}}
 	groups := [][]string{cfg.upstreams()}
 	for _, r := range cfg.Routes {
 		groups = append(groups, r.Upstreams)
@@ -184,6 +188,7 @@ func (ps *pools) get(name string, t target) (upstream, error) {
 	}
 	ps.byName[name] = up
 	ps.order = append(ps.order, up)
+	ps.checking[name] = new(atomic.Int32)
 	return up, nil
 }
 
@@ -277,7 +282,7 @@ func newRoute(cfg *Config, raws []string, ps *pools) (*route, error) {
 			return nil, err
 		}
 		members = append(members, &member{name: name, scheme: t.scheme, address: t.authority, up: up.(loadPool),
-			weight: params[i].weight, healthPath: params[i].health})
+			weight: params[i].weight, healthPath: params[i].health, checking: ps.checking[name]})
 	}
 	rt.up = newBalancer(members, cfg.HealthCheck, cfg.Eject, cfg.Logger)
 	return rt, nil
