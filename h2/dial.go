@@ -3,9 +3,12 @@ package h2
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"syscall"
 
 	"golang.org/x/net/http2"
 
@@ -15,9 +18,37 @@ import (
 
 // dial opens one session of cfg.Engine: TCP, TLS with ALPN h2 unless h2c,
 // the HTTP/2 preface, and a PING. It is the pool's DialFunc.
+//
+// A connection that the upstream accepted and then ended before the session was up (a reset,
+// a close, a GOAWAY) is dialled once more at once, within the same DialTimeout: a server whose
+// processes are being replaced (Apache's graceful restart) may end a connection that an old
+// process accepted, and the next one reaches a new process. Without that, the requests waiting
+// for this dial would fail with the upstream up (the pool fails its waiters when a dial fails
+// with no session live).
 func (p *Pool) dial(ctx context.Context, id, turn uint64) (pool.Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
+	s, err := p.dialOnce(ctx, id, turn)
+	if err != nil && ctx.Err() == nil && endedInHandshake(err) {
+		p.log.Debug().Err(err).Msg("upstream ended the connection before the session was up; dialling again")
+		s, err = p.dialOnce(ctx, id, turn)
+	}
+	return s, err
+}
+
+// endedInHandshake reports whether a dial's error says the upstream ended a connection it had
+// accepted: the connection closed or reset, or a GOAWAY in place of the session (x/net's
+// engine reports one it read before the close as a GoAwayError; muxgate's own takes a session
+// that sent one and lets the pool replace it). A timeout, a refused connection or a TLS or
+// protocol failure is no such error: another try at once would meet the same.
+func endedInHandshake(err error) bool {
+	var goAway http2.GoAwayError
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.As(err, &goAway)
+}
+
+// dialOnce is one try of dial.
+func (p *Pool) dialOnce(ctx context.Context, id, turn uint64) (pool.Session, error) {
 	open := p.dialConn
 	if open == nil {
 		open = func(ctx context.Context) (net.Conn, error) { return p.connect(ctx, p.turns+turn) }

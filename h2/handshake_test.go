@@ -1,0 +1,150 @@
+package h2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"golang.org/x/net/http2"
+
+	"muxgate/internal/pool"
+)
+
+// endingUpstream is an h2c upstream on a loopback listener that ends its first few connections
+// before serving them, as a server does whose old process accepted them while being replaced.
+type endingUpstream struct {
+	addr     string
+	accepted atomic.Int64
+}
+
+// endings are the ways an upstream ends a connection it accepted, before the session is up.
+var endings = map[string]func(c net.Conn){
+	"close": func(c net.Conn) { c.Close() },
+	"reset": func(c net.Conn) {
+		c.(*net.TCPConn).SetLinger(0) // RST rather than FIN
+		c.Close()
+	},
+	// Apache's old children answer a new connection with their SETTINGS and a GOAWAY that
+	// takes no stream, and close it.
+	"goaway": func(c net.Conn) {
+		preface := make([]byte, len(http2.ClientPreface))
+		if _, err := io.ReadFull(c, preface); err == nil {
+			fr := http2.NewFramer(c, nil)
+			fr.WriteSettings()
+			fr.WriteGoAway(0, http2.ErrCodeNo, nil)
+		}
+		c.Close()
+	},
+}
+
+// startEndingUpstream serves GETs with "hello" on 127.0.0.1:0 after ending the first n
+// connections with end, until the test ends.
+func startEndingUpstream(t *testing.T, n int64, end func(net.Conn)) *endingUpstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &endingUpstream{addr: ln.Addr().String()}
+	srv := &http2.Server{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if u.accepted.Add(1) <= n {
+				end(c)
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { srv.ServeConn(c, &http2.ServeConnOpts{Handler: h}) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return u
+}
+
+// TestDialAgainAfterConnectionEnded: a connection the upstream accepted and ended before the
+// session was up is dialled once more at once, so that the request waiting for it is served,
+// on either engine, however the upstream ended it. Two such in a row fail the dial, and the
+// request, without a third.
+func TestDialAgainAfterConnectionEnded(t *testing.T) {
+	for _, e := range engines {
+		for name, end := range endings {
+			t.Run(e.name()+"/"+name, func(t *testing.T) {
+				u := startEndingUpstream(t, 1, end)
+				p := newRealPool(t, upstream{addr: u.addr}, Config{Engine: e})
+				req, _ := http.NewRequest("GET", "http://"+u.addr+"/", nil)
+				res, err := p.RoundTrip(req)
+				if err != nil {
+					t.Fatalf("after one connection ended: %v", err)
+				}
+				if body := readAll(t, res); body != "hello" {
+					t.Errorf("body %q", body)
+				}
+				if n := u.accepted.Load(); n != 2 {
+					t.Errorf("%d connections, want the ended one and one more", n)
+				}
+			})
+		}
+		for _, name := range []string{"close", "reset"} {
+			t.Run(e.name()+"/"+name+" twice", func(t *testing.T) {
+				u := startEndingUpstream(t, 2, endings[name])
+				p := newRealPool(t, upstream{addr: u.addr}, Config{Engine: e})
+				req, _ := http.NewRequest("GET", "http://"+u.addr+"/", nil)
+				_, err := p.RoundTrip(req)
+				if !errors.Is(err, pool.ErrUnavailable) {
+					t.Errorf("err %v, want ErrUnavailable", err)
+				}
+				if n := u.accepted.Load(); n != 2 {
+					t.Errorf("%d connections, want 2: one dial again at once, no more", n)
+				}
+			})
+		}
+	}
+}
+
+// TestEndedInHandshake: which dial errors make dial try again.
+func TestEndedInHandshake(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{io.EOF, true},
+		{&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, true},
+		{fmt.Errorf("h2: a:1: no answer to the first PING: %w", &net.OpError{Op: "write", Err: os.NewSyscallError("write", syscall.EPIPE)}), true},
+		{fmt.Errorf("h2: a:1: %w", http2.GoAwayError{ErrCode: http2.ErrCodeNo}), true},
+		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, false},
+		{context.DeadlineExceeded, false},
+		{errors.New(`server chose ALPN protocol "", want "h2"`), false},
+	} {
+		if got := endedInHandshake(tc.err); got != tc.want {
+			t.Errorf("endedInHandshake(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
