@@ -148,3 +148,26 @@ func TestEndedInHandshake(t *testing.T) {
 		}
 	}
 }
+
+// TestUpstreamEndsEverySession: an upstream that answers every connection with a GOAWAY that
+// takes no stream gets two connections for a request, on either engine (x/net's dial fails
+// without the first PING's answer and dials once more; muxgate's own takes each session on its
+// SETTINGS and the pool replaces the first that ends unused at once), and the request fails as
+// for an unreachable upstream. A request right after it fails at once, with no connection.
+func TestUpstreamEndsEverySession(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name(), func(t *testing.T) {
+			u := startEndingUpstream(t, 1<<30, endings["goaway"])
+			p := newRealPool(t, upstream{addr: u.addr}, Config{Engine: e})
+			for i := range 2 {
+				req, _ := http.NewRequest("GET", "http://"+u.addr+"/", nil)
+				if _, err := p.RoundTrip(req); !errors.Is(err, pool.ErrUnavailable) {
+					t.Errorf("request %d: %v, want ErrUnavailable", i, err)
+				}
+				if n := u.accepted.Load(); n != 2 {
+					t.Errorf("after request %d: %d connections, want 2", i, n)
+				}
+			}
+		})
+	}
+}

@@ -41,6 +41,7 @@ func (p *Pool) refusedLocked(e *entry) {
 		return
 	}
 	p.dropLocked(e, "refused a reservation")
+	p.endedUnusedLocked(e)
 }
 
 // take counts a stream on the least-loaded session with room, or queues the
@@ -110,6 +111,8 @@ func (p *Pool) pickLocked(tried []*entry) *entry {
 				// Its host may be gone: as after a failed dial, requests go elsewhere at
 				// once rather than wait for one to it.
 				p.unreachableLocked(ErrPeerSilent, "session's peer stopped answering")
+			} else {
+				p.endedUnusedLocked(e)
 			}
 			continue
 		}

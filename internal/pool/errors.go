@@ -27,6 +27,12 @@ var (
 	// requests fail with ErrUnavailable wrapping it.
 	ErrPeerSilent = errors.New("pool: the upstream stopped answering its session")
 
+	// ErrSessionsRefused is the "dial error" of a pool whose upstream took its connections and
+	// ended the sessions (a GOAWAY, or a close) before any carried a stream, more than once in
+	// a row: until a session carries one, the next dial waits for the back-off, and requests
+	// that find no session fail with ErrUnavailable wrapping it.
+	ErrSessionsRefused = errors.New("pool: the upstream ended its new sessions before they carried a stream")
+
 	// ErrResponseTimeout: the upstream sent no response head within the
 	// session's response timeout (gateway: 504). Never retried: the
 	// upstream may be processing the request.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -122,6 +123,7 @@ type Pool struct {
 	dialing    bool        // guarded by mu; a dial goroutine is running
 	dialSlot   int         // guarded by mu; the slot of the session being dialed, while dialing
 	dial       dialState   // guarded by mu
+	unusedEnds int         // guarded by mu; sessions in a row that ended unused just after their dial (endedUnusedLocked)
 	closed     bool        // guarded by mu; set once by Shutdown
 }
 
@@ -129,14 +131,16 @@ type Pool struct {
 type entry struct {
 	id       uint64
 	s        Session
-	inflight int       // guarded by Pool.mu
-	lastIdle time.Time // guarded by Pool.mu
-	dropped  bool      // guarded by Pool.mu; out of sessions, takes no new streams
-	full     bool      // guarded by Pool.mu; refused a reservation while live: passed over until a stream ends
-	slot     int       // set at the dial: the lowest number no other session took (Limits.MinSessions)
-	picked   uint64    // guarded by Pool.mu; Pool.picks when it last took a stream, for ties
-	retireAt time.Time // set at the dial; zero: never (Limits.MaxSessionAge)
-	retired  bool      // guarded by Pool.mu; dropped for its age, so shut down rather than closed
+	inflight int         // guarded by Pool.mu
+	lastIdle time.Time   // guarded by Pool.mu
+	dropped  bool        // guarded by Pool.mu; out of sessions, takes no new streams
+	full     bool        // guarded by Pool.mu; refused a reservation while live: passed over until a stream ends
+	slot     int         // set at the dial: the lowest number no other session took (Limits.MinSessions)
+	picked   uint64      // guarded by Pool.mu; Pool.picks when it last took a stream, for ties
+	retireAt time.Time   // set at the dial; zero: never (Limits.MaxSessionAge)
+	retired  bool        // guarded by Pool.mu; dropped for its age, so shut down rather than closed
+	dialed   time.Time   // set at the dial
+	used     atomic.Bool // a response head came on it (Pool.answer)
 }
 
 // State is a snapshot of a Pool.

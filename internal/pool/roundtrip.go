@@ -109,6 +109,9 @@ func settled(err error, resent bool) error {
 // ends, or now if there is none.
 func (p *Pool) answer(req *http.Request, res *http.Response, e *entry) *http.Response {
 	res.Request = req
+	if !e.used.Load() {
+		e.used.Store(true)
+	}
 	if res.Body == nil || res.Body == http.NoBody {
 		p.release(e)
 	} else {
