@@ -140,7 +140,15 @@ type entry struct {
 	retireAt time.Time   // set at the dial; zero: never (Limits.MaxSessionAge)
 	retired  bool        // guarded by Pool.mu; dropped for its age, so shut down rather than closed
 	dialed   time.Time   // set at the dial
-	used     atomic.Bool // a response head came on it (Pool.answer)
+	used     atomic.Bool // it carried a stream the upstream did not refuse (carried)
+}
+
+// carried records the outcome of a stream of e: a response head (err nil) or a failure. Any
+// but ErrNotProcessed means the upstream took a stream on e (endedUnusedLocked).
+func (e *entry) carried(err error) {
+	if !e.used.Load() && (err == nil || !errors.Is(err, ErrNotProcessed)) {
+		e.used.Store(true)
+	}
 }
 
 // State is a snapshot of a Pool.

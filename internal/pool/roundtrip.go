@@ -65,6 +65,7 @@ func (p *Pool) roundTrip(req *http.Request, e *entry, tried []*entry, resent boo
 			body.finish()
 			return p.answer(req, res, e), nil
 		}
+		e.carried(err)
 		p.release(e)
 		again, maybe := retryable(err, resent)
 		if attempt == maxAttempts || !again || ctx.Err() != nil || !body.rewind() {
@@ -109,9 +110,7 @@ func settled(err error, resent bool) error {
 // ends, or now if there is none.
 func (p *Pool) answer(req *http.Request, res *http.Response, e *entry) *http.Response {
 	res.Request = req
-	if !e.used.Load() {
-		e.used.Store(true)
-	}
+	e.carried(nil)
 	if res.Body == nil || res.Body == http.NoBody {
 		p.release(e)
 	} else {

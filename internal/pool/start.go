@@ -93,6 +93,7 @@ func (p *Pool) Start(req *http.Request, pd *Pending) {
 	}
 	st, err := ss.Start(forSession(ss, req, info), pd)
 	if err != nil {
+		e.carried(err)
 		p.release(e)
 		pd.res, pd.err = p.retry(req, e, err)
 		return
@@ -169,6 +170,7 @@ func (pd *Pending) conclude() (*http.Response, error) {
 	p, e := pd.p, pd.e
 	res, err := pd.e.s.(StartSession).Await(pd.st, pd.req)
 	if err != nil {
+		e.carried(err)
 		p.release(e)
 		return p.retry(pd.req, e, err)
 	}
