@@ -41,7 +41,7 @@ func (p *Pool) refusedLocked(e *entry) {
 		return
 	}
 	p.dropLocked(e, "refused a reservation")
-	p.endedUnusedLocked(e)
+	p.endedLocked(e)
 }
 
 // take counts a stream on the least-loaded session with room, or queues the
@@ -112,7 +112,7 @@ func (p *Pool) pickLocked(tried []*entry) *entry {
 				// once rather than wait for one to it.
 				p.unreachableLocked(ErrPeerSilent, "session's peer stopped answering")
 			} else {
-				p.endedUnusedLocked(e)
+				p.endedLocked(e)
 			}
 			continue
 		}
@@ -205,6 +205,9 @@ func (p *Pool) releaseLocked(e *entry) {
 		if i := slices.Index(p.dropped, e); i >= 0 {
 			p.dropped = slices.Delete(p.dropped, i, i+1)
 			p.closeLocked(e)
+		}
+		if e.ended {
+			p.judgeEndedLocked(e)
 		}
 	}
 }

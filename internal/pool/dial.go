@@ -76,7 +76,7 @@ func (p *Pool) runDial(id, turn uint64) {
 	backoff := p.dial.backoff
 	p.dial = dialState{}
 	if p.unusedEnds >= unusedEndsFail {
-		p.dial.backoff = backoff // it grows until a session carries a stream (endedUnusedLocked)
+		p.dial.backoff = backoff // it grows until a session carries a stream (judgeEndedLocked)
 	}
 	now := time.Now()
 	p.sessions = append(p.sessions, &entry{id: id, s: s, slot: p.dialSlot, lastIdle: now, retireAt: p.retireAt(now), dialed: now})
@@ -97,43 +97,6 @@ func (p *Pool) dialFailedLocked(err error) {
 	// Retried requests that avoided the live sessions for a new one now
 	// take what there is.
 	p.grantLocked()
-}
-
-// Sessions that end before they carry a stream (endedUnusedLocked).
-const (
-	// unusedWithin is how soon after its dial a session must end to count: an upstream's idle
-	// timeout, which ends sessions that -min-sessions keeps without streams, takes longer.
-	unusedWithin = time.Second
-	// unusedEndsFail is how many in a row count as a failed dial; the ones before are replaced
-	// at once.
-	unusedEndsFail = 2
-)
-
-// endedUnusedLocked deals with e, dropped as closed or draining, if it ended within
-// unusedWithin of its dial with no response on it and no other session serving: the upstream
-// took the connection and then refused the session (a GOAWAY, or a close), as a server does
-// that is shutting down but still accepts, or one of Apache's old children in a graceful
-// restart. The first such is replaced at once, as the dial replaces a connection ended in its
-// handshake (h2's dial). Each one after it counts as a failed dial: the next dial waits for
-// the back-off, which grows, and the requests waiting for a session fail as after a failed
-// dial. Without that, each session's end started the next dial at once, and such an upstream
-// got dozens of connections a request.
-func (p *Pool) endedUnusedLocked(e *entry) {
-	if e.used.Load() || slices.ContainsFunc(p.sessions, func(o *entry) bool { return o.used.Load() }) {
-		p.unusedEnds = 0 // the upstream serves, or served on this one
-		return
-	}
-	if time.Since(e.dialed) >= unusedWithin {
-		return
-	}
-	p.unusedEnds++
-	if p.unusedEnds < unusedEndsFail {
-		return
-	}
-	p.unreachableLocked(ErrSessionsRefused, "upstream ends its sessions before they carry a stream")
-	if len(p.sessions) == 0 && !p.dialing {
-		p.failWaitersLocked(fmt.Errorf("%w: %w", ErrUnavailable, ErrSessionsRefused))
-	}
 }
 
 // unreachableLocked records err as the upstream's latest failure, a dial's or a session's

@@ -123,7 +123,7 @@ type Pool struct {
 	dialing    bool        // guarded by mu; a dial goroutine is running
 	dialSlot   int         // guarded by mu; the slot of the session being dialed, while dialing
 	dial       dialState   // guarded by mu
-	unusedEnds int         // guarded by mu; sessions in a row that ended unused just after their dial (endedUnusedLocked)
+	unusedEnds int         // guarded by mu; sessions in a row that ended unused just after their dial (judgeEndedLocked)
 	closed     bool        // guarded by mu; set once by Shutdown
 }
 
@@ -141,10 +141,13 @@ type entry struct {
 	retired  bool        // guarded by Pool.mu; dropped for its age, so shut down rather than closed
 	dialed   time.Time   // set at the dial
 	used     atomic.Bool // it carried a stream the upstream did not refuse (carried)
+	// ended: dropped for its upstream's GOAWAY or close, to be judged once its streams end
+	// (endedLocked); endedEarly: that was within unusedWithin of its dial. Guarded by Pool.mu.
+	ended, endedEarly bool
 }
 
 // carried records the outcome of a stream of e: a response head (err nil) or a failure. Any
-// but ErrNotProcessed means the upstream took a stream on e (endedUnusedLocked).
+// but ErrNotProcessed means the upstream took a stream on e (judgeEndedLocked).
 func (e *entry) carried(err error) {
 	if !e.used.Load() && (err == nil || !errors.Is(err, ErrNotProcessed)) {
 		e.used.Store(true)

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"errors"
+	"net/http"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -87,6 +88,44 @@ func TestSessionsEndedUnusedLater(t *testing.T) {
 		}
 		if r := get(p); r.err != nil {
 			t.Fatalf("after the upstream closed idle sessions: %v", r.err)
+		}
+	})
+}
+
+// TestSessionsEndedUnusedWhileOneDrains: new sessions that end unused while a draining one
+// still has a stream out do not count, as in Apache's graceful restart: the waiting request is
+// served by the next session that serves.
+func TestSessionsEndedUnusedWhileOneDrains(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hold := make(chan struct{})
+		d := &fakeDialer{}
+		d.result = func(id uint64) (*fakeSession, error) {
+			switch id {
+			case 1:
+				s := &fakeSession{id: id, max: 100}
+				s.handler = func(*http.Request) (*http.Response, error) {
+					<-hold
+					return okResponse(), nil
+				}
+				return s, nil
+			case 2, 3:
+				return refusingSessions(id)
+			}
+			return &fakeSession{id: id, max: 100}, nil
+		}
+		p := newTestPool(t, Config{}, d)
+		held := goGet(p)
+		synctest.Wait()
+		d.session(0).set(func(s *fakeSession) { s.draining = true })
+		if r := get(p); r.err != nil {
+			t.Fatalf("while session 1 drains with a stream out: %v", r.err)
+		}
+		if n, _, _ := d.stats(); n != 4 {
+			t.Errorf("%d dials, want 4", n)
+		}
+		close(hold)
+		if r := <-held; r.err != nil {
+			t.Errorf("the held request: %v", r.err)
 		}
 	})
 }
