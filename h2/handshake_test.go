@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -54,38 +53,14 @@ func startEndingUpstream(t *testing.T, n int64, end func(net.Conn)) *endingUpstr
 		t.Fatal(err)
 	}
 	u := &endingUpstream{addr: ln.Addr().String()}
-	srv := &http2.Server{}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if u.accepted.Add(1) <= n {
-				end(c)
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { srv.ServeConn(c, &http2.ServeConnOpts{Handler: h}) })
+	serveConns(t, ln, &u.accepted, func(c net.Conn) net.Conn {
+		if u.accepted.Load() <= n {
+			end(c)
+			return nil
 		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+		return c
+	}, &http2.Server{}, h)
 	return u
 }
 

@@ -60,7 +60,20 @@ func startUpstreamAt(t testing.TB, addr string, useTLS bool, maxStreams uint32, 
 		serverTLS = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{http2.NextProtoTLS}}
 		u.tls = &tls.Config{RootCAs: pool}
 	}
-	srv := &http2.Server{MaxConcurrentStreams: maxStreams}
+	serveConns(t, ln, u.accepted, func(c net.Conn) net.Conn {
+		if serverTLS != nil {
+			return tls.Server(c, serverTLS)
+		}
+		return c
+	}, &http2.Server{MaxConcurrentStreams: maxStreams}, h)
+	return u
+}
+
+// serveConns serves h over HTTP/2 on the connections ln accepts, counted in accepted, until the
+// test ends; then it closes ln and every connection and waits for the serving goroutines. take
+// gets each connection first: it returns the connection to serve (TLS over it, say), or nil for
+// one it dealt with itself.
+func serveConns(t testing.TB, ln net.Listener, accepted *atomic.Int64, take func(net.Conn) net.Conn, srv *http2.Server, h http.Handler) {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -68,13 +81,14 @@ func startUpstreamAt(t testing.TB, addr string, useTLS bool, maxStreams uint32, 
 	)
 	wg.Go(func() {
 		for {
-			c, err := ln.Accept()
+			nc, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			u.accepted.Add(1)
-			if serverTLS != nil {
-				c = tls.Server(c, serverTLS)
+			accepted.Add(1)
+			c := take(nc)
+			if c == nil {
+				continue
 			}
 			mu.Lock()
 			conns = append(conns, c)
@@ -99,7 +113,6 @@ func startUpstreamAt(t testing.TB, addr string, useTLS bool, maxStreams uint32, 
 		mu.Unlock()
 		wg.Wait()
 	})
-	return u
 }
 
 // selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
