@@ -27,6 +27,7 @@ type upstream struct {
 	handler http.Handler
 
 	accepted atomic.Int64 // QUIC connections accepted
+	shutEach atomic.Bool  // each connection gets a server of its own, shut down (GOAWAY) at once
 
 	mu      sync.Mutex
 	srv     *http3.Server   // guarded by mu; serves the connections accepted next
@@ -83,6 +84,10 @@ func (u *upstream) acceptLoop() {
 		u.accepted.Add(1)
 		u.mu.Lock()
 		s := u.srv
+		if u.shutEach.Load() {
+			s = u.newServerLocked()
+			u.wg.Go(func() { s.Shutdown(context.Background()) })
+		}
 		u.mu.Unlock()
 		u.wg.Go(func() {
 			if err := s.ServeQUICConn(conn); err != nil {
