@@ -2,6 +2,7 @@ package h2
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 // before serving them, as a server does whose old process accepted them while being replaced.
 type endingUpstream struct {
 	addr     string
+	tls      *tls.Config // client config trusting the server; nil for h2c
 	accepted atomic.Int64
 }
 
@@ -44,38 +46,70 @@ var endings = map[string]func(c net.Conn){
 	},
 }
 
-// startEndingUpstream serves GETs with "hello" on 127.0.0.1:0 after ending the first n
-// connections with end, until the test ends.
-func startEndingUpstream(t *testing.T, n int64, end func(net.Conn)) *endingUpstream {
+// startEndingUpstream serves GETs with "hello" on 127.0.0.1:0, over TLS if useTLS, after ending
+// the first n connections with end (before any TLS), until the test ends.
+func startEndingUpstream(t *testing.T, n int64, end func(net.Conn), useTLS bool) *endingUpstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := &endingUpstream{addr: ln.Addr().String()}
+	var serverTLS *tls.Config
+	if useTLS {
+		cert, roots := selfSigned(t)
+		serverTLS = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{http2.NextProtoTLS}}
+		u.tls = &tls.Config{RootCAs: roots}
+	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
 	serveConns(t, ln, &u.accepted, func(c net.Conn) net.Conn {
-		if u.accepted.Load() <= n {
+		switch {
+		case u.accepted.Load() <= n:
 			end(c)
 			return nil
+		case serverTLS != nil:
+			return tls.Server(c, serverTLS)
 		}
 		return c
 	}, &http2.Server{}, h)
 	return u
 }
 
+// pool returns a pool of e's sessions to u.
+func (u *endingUpstream) pool(t *testing.T, e Engine) *Pool {
+	return newRealPool(t, upstream{addr: u.addr, tls: u.tls}, Config{Engine: e})
+}
+
+// get sends a GET to u through p.
+func (u *endingUpstream) get(p *Pool) (*http.Response, error) {
+	scheme := "http"
+	if u.tls != nil {
+		scheme = "https"
+	}
+	req, _ := http.NewRequest("GET", scheme+"://"+u.addr+"/", nil)
+	return p.RoundTrip(req)
+}
+
 // TestDialAgainAfterConnectionEnded: a connection the upstream accepted and ended before the
 // session was up is dialled once more at once, so that the request waiting for it is served,
-// on either engine, however the upstream ended it. Two such in a row fail the dial, and the
-// request, without a third.
+// on either engine, however the upstream ended it, before TLS too. Two such in a row fail the
+// dial, and the request, without a third.
 func TestDialAgainAfterConnectionEnded(t *testing.T) {
+	type ending struct {
+		name   string
+		end    func(net.Conn)
+		useTLS bool
+	}
+	var once []ending
+	for name, end := range endings {
+		once = append(once, ending{name, end, false})
+	}
+	once = append(once, ending{"tls close", endings["close"], true}, ending{"tls reset", endings["reset"], true})
 	for _, e := range engines {
-		for name, end := range endings {
-			t.Run(e.name()+"/"+name, func(t *testing.T) {
-				u := startEndingUpstream(t, 1, end)
-				p := newRealPool(t, upstream{addr: u.addr}, Config{Engine: e})
-				req, _ := http.NewRequest("GET", "http://"+u.addr+"/", nil)
-				res, err := p.RoundTrip(req)
+		for _, en := range once {
+			t.Run(e.name()+"/"+en.name, func(t *testing.T) {
+				u := startEndingUpstream(t, 1, en.end, en.useTLS)
+				res, err := u.get(u.pool(t, e))
 				if err != nil {
 					t.Fatalf("after one connection ended: %v", err)
 				}
@@ -89,11 +123,8 @@ func TestDialAgainAfterConnectionEnded(t *testing.T) {
 		}
 		for _, name := range []string{"close", "reset"} {
 			t.Run(e.name()+"/"+name+" twice", func(t *testing.T) {
-				u := startEndingUpstream(t, 2, endings[name])
-				p := newRealPool(t, upstream{addr: u.addr}, Config{Engine: e})
-				req, _ := http.NewRequest("GET", "http://"+u.addr+"/", nil)
-				_, err := p.RoundTrip(req)
-				if !errors.Is(err, pool.ErrUnavailable) {
+				u := startEndingUpstream(t, 2, endings[name], false)
+				if _, err := u.get(u.pool(t, e)); !errors.Is(err, pool.ErrUnavailable) {
 					t.Errorf("err %v, want ErrUnavailable", err)
 				}
 				if n := u.accepted.Load(); n != 2 {
@@ -132,11 +163,10 @@ func TestEndedInHandshake(t *testing.T) {
 func TestUpstreamEndsEverySession(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name(), func(t *testing.T) {
-			u := startEndingUpstream(t, 1<<30, endings["goaway"])
-			p := newRealPool(t, upstream{addr: u.addr}, Config{Engine: e})
+			u := startEndingUpstream(t, 1<<30, endings["goaway"], false)
+			p := u.pool(t, e)
 			for i := range 2 {
-				req, _ := http.NewRequest("GET", "http://"+u.addr+"/", nil)
-				if _, err := p.RoundTrip(req); !errors.Is(err, pool.ErrUnavailable) {
+				if _, err := u.get(p); !errors.Is(err, pool.ErrUnavailable) {
 					t.Errorf("request %d: %v, want ErrUnavailable", i, err)
 				}
 				if n := u.accepted.Load(); n != 2 {
