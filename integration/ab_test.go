@@ -14,9 +14,9 @@ import (
 
 // TestApacheBenchKeepAlive: ApacheBench (`ab -k`, Debian's apache2-utils), an HTTP/1.0 client
 // that keeps its connections alive with `Connection: Keep-Alive`, as legacy clients do, gets
-// every answer on the connections it opened: GETs of a body of known length, and POSTs echoed.
-// A body of unknown length cannot be framed for HTTP/1.0 but by the close: each such answer
-// ends its connection, and ab still reads every body whole.
+// every answer on the connections it opened: GETs of a body of known length, in clear text and
+// over TLS, and POSTs echoed. A body of unknown length cannot be framed for HTTP/1.0 but by the
+// close: each such answer ends its connection, and ab still reads every body whole.
 func TestApacheBenchKeepAlive(t *testing.T) {
 	ab := needTool(t, "ab")
 	f := startGateway(t, testConfig(startUpstream(t, upstreamKinds[0], demo.Options{})))
@@ -35,6 +35,7 @@ func TestApacheBenchKeepAlive(t *testing.T) {
 		{"GET", []string{"-c", "8", "-n", "400", f.url(false) + "/bytes/100"}, 400, 100, 400},
 		{"POST", []string{"-c", "4", "-n", "100", "-p", post, "-T", "text/plain", f.url(false) + "/echo"}, 100, len(body), 100},
 		{"unknown length", []string{"-c", "4", "-n", "100", f.url(false) + "/stream/1000"}, 100, 1000, 0},
+		{"GET over TLS", []string{"-c", "8", "-n", "400", f.url(true) + "/bytes/100"}, 400, 100, 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := exec.Command(ab, append([]string{"-k", "-q", "-s", "10"}, tc.args...)...).CombinedOutput()
