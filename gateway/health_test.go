@@ -111,51 +111,38 @@ func slowChecks(p *fakePool) chan struct{} {
 	return release
 }
 
-// TestHealthCheckNoLoad: a health check in flight does not count as a member's load. b answers
-// its checks late, so one is always in flight on its pool (which counts it, as pool.Pool does);
-// requests still go to a and b in turn.
+// TestHealthCheckNoLoad: a health check in flight does not count as a member's load, whichever
+// balancer sent it (two routes balanced over the same upstreams share their pools, and so their
+// checks' count). b answers its checks late, so one is always in flight on its pool (which
+// counts it, as pool.Pool does); requests still go to a and b in turn, through the balancer
+// that checks b and through another that checks nothing.
 func TestHealthCheckNoLoad(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		a, b := &fakePool{proto: "a"}, &fakePool{proto: "b"}
-		release := slowChecks(b)
-		bal := newBalancer([]*member{{name: "a", up: a}, {name: "b", up: b}}, HealthCheck{Path: "/health", Interval: time.Minute}, Ejection{}, zerolog.Nop())
-		defer bal.Shutdown(context.Background())
-		defer close(release)
-		synctest.Wait() // b's first check is in flight
-		if b.Load() != 1 {
-			t.Fatalf("b's pool carries %d, want its check", b.Load())
-		}
-		if seen := servedBy(t, bal, 10); seen["a"] != 5 || seen["b"] != 5 {
-			t.Errorf("with b's check in flight: %v, want 5 each", seen)
-		}
-	})
-}
-
-// TestHealthCheckNoLoadAcrossRoutes: nor does a check of the pool that another balancer sends
-// (two routes balanced over the same upstreams share their pools, and so their checks' count):
-// requests through the balancer that checks nothing still go to a and b in turn while the
-// other's check of b is in flight.
-func TestHealthCheckNoLoadAcrossRoutes(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		a, b := &fakePool{proto: "a"}, &fakePool{proto: "b"}
-		release := slowChecks(b)
-		var checksA, checksB atomic.Int32
-		members := func(health string) []*member {
-			return []*member{{name: "a", up: a, checking: &checksA}, {name: "b", up: b, checking: &checksB, healthPath: health}}
-		}
-		checker := newBalancer(members("/health"), HealthCheck{Interval: time.Minute}, Ejection{}, zerolog.Nop())
-		defer checker.Shutdown(context.Background())
-		defer close(release)
-		other := newBalancer(members(""), HealthCheck{}, Ejection{}, zerolog.Nop())
-		defer other.Shutdown(context.Background())
-		synctest.Wait() // b's first check is in flight
-		if b.Load() != 1 {
-			t.Fatalf("b's pool carries %d, want the check", b.Load())
-		}
-		if seen := servedBy(t, other, 10); seen["a"] != 5 || seen["b"] != 5 {
-			t.Errorf("with the other balancer's check of b in flight: %v, want 5 each", seen)
-		}
-	})
+	for _, through := range []string{"checker", "other route"} {
+		t.Run(through, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a, b := &fakePool{proto: "a"}, &fakePool{proto: "b"}
+				release := slowChecks(b)
+				var checksA, checksB atomic.Int32
+				members := func(health string) []*member {
+					return []*member{{name: "a", up: a, checking: &checksA}, {name: "b", up: b, checking: &checksB, healthPath: health}}
+				}
+				bal := newBalancer(members("/health"), HealthCheck{Interval: time.Minute}, Ejection{}, zerolog.Nop())
+				defer bal.Shutdown(context.Background())
+				defer close(release)
+				if through != "checker" {
+					bal = newBalancer(members(""), HealthCheck{}, Ejection{}, zerolog.Nop())
+					defer bal.Shutdown(context.Background())
+				}
+				synctest.Wait() // b's first check is in flight
+				if b.Load() != 1 {
+					t.Fatalf("b's pool carries %d, want the check", b.Load())
+				}
+				if seen := servedBy(t, bal, 10); seen["a"] != 5 || seen["b"] != 5 {
+					t.Errorf("with b's check in flight: %v, want 5 each", seen)
+				}
+			})
+		})
+	}
 }
 
 // TestHealthPathOfItsOwn: a member with a health path of its own (;health=) is checked there, and
