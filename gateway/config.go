@@ -40,6 +40,7 @@ type PoolConfig struct {
 	PingInterval         time.Duration // PING a session silent this long; 0: 30s
 	PingTimeout          time.Duration // drop a session whose PING is unanswered this long, and PING one with requests in flight silent this long (HTTP/2, own engine); 0: 5s
 	MaxSessionAge        time.Duration // retire a session about this long after its dial (pool.Limits.MaxSessionAge); 0: never
+	SessionIdleTimeout   time.Duration // close a session the pool has not needed this long (pool.Limits.SessionIdleTimeout); 0: never
 	BodyIdleTimeout      time.Duration // reset a stream whose response body was awaited this long in vain; 0: no limit
 
 	// RetryBuffer is how many bytes of each request body are kept while the request is in

@@ -323,6 +323,7 @@ func (pc PoolConfig) limits() pool.Limits {
 		QueueTimeout:         pc.QueueTimeout,
 		ReplayBuffer:         pc.RetryBuffer,
 		MaxSessionAge:        pc.MaxSessionAge,
+		SessionIdleTimeout:   pc.SessionIdleTimeout,
 	}
 }
 

@@ -49,6 +49,7 @@ var flagDefaults = map[string]string{
 	"max-sessions":            "(default 4)",
 	"min-sessions":            "",
 	"max-session-age":         "",
+	"session-idle-timeout":    "(default 1m0s)",
 	"upstream-body-timeout":   "(default 5m0s)",
 	"request-rate-per-ip":     "",
 	"request-burst-per-ip":    "",

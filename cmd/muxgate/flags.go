@@ -186,6 +186,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.pool.MaxSessions, "max-sessions", 4, "upstream sessions per upstream at most")
 	fs.IntVar(&o.pool.MinSessions, "min-sessions", 0, "upstream sessions per upstream kept once a request came, however few streams the requests need, with requests spread over them: for an upstream name with several addresses (a headless Kubernetes Service), their number, so that each takes requests (at most -max-sessions; 0: sessions are added only when the others are full)")
 	fs.DurationVar(&o.pool.MaxSessionAge, "max-session-age", 0, "retire an upstream session this long after its dial, less up to a tenth at random: a new session is dialed, the old one takes no new streams once that is up and closes (GOAWAY) once its streams end, so that a change of the upstream's addresses, or of the host a load balancer before it picks, is followed (0: keep sessions while they work)")
+	fs.DurationVar(&o.pool.SessionIdleTimeout, "session-idle-timeout", time.Minute, "close an upstream session the pool has not needed this long: once, for a whole period, the streams in flight stayed within half of what the other sessions can take, the one with the fewest takes no more and closes (GOAWAY) once they end; one per period, never below -min-sessions or one (0: keep sessions while they work)")
 	fs.IntVar(&o.pool.MaxStreamsPerSession, "max-streams-per-session", 0, "local cap on concurrent streams per session (0: the upstream's SETTINGS_MAX_CONCURRENT_STREAMS for HTTP/2, 100 for HTTP/3)")
 	fs.IntVar(&o.pool.QueueLength, "queue-length", 1024, "requests that may wait for an upstream stream at most (503 beyond)")
 	fs.DurationVar(&o.pool.QueueTimeout, "queue-timeout", 5*time.Second, "longest wait for an upstream stream (503 after)")
@@ -330,6 +331,8 @@ func (o *options) check() error {
 		return errors.New("-upstream-body-timeout must not be negative (0: no limit)")
 	case o.pool.MaxSessionAge < 0:
 		return errors.New("-max-session-age must not be negative (0: sessions are kept)")
+	case o.pool.SessionIdleTimeout < 0:
+		return errors.New("-session-idle-timeout must not be negative (0: sessions are kept)")
 	case o.pool.QUICIdleTimeout <= 0:
 		return errors.New("-quic-idle-timeout must be positive")
 	case o.pool.MaxSessions < 1:

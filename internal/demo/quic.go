@@ -88,7 +88,7 @@ func (s *Server) trackQUIC(qc *quicConn) bool {
 	}
 	s.quicConns[qc.conn] = qc
 	s.accepted.Add(1)
-	s.open.Add(1)
+	s.addOpenLocked(1)
 	return true
 }
 
@@ -96,7 +96,7 @@ func (s *Server) untrackQUIC(qc *quicConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.quicConns, qc.conn)
-	s.open.Add(-1)
+	s.addOpenLocked(-1)
 }
 
 // goAwayQUIC starts the graceful shutdown of each open QUIC connection's HTTP/3 server: it sends

@@ -52,11 +52,12 @@ type Server struct {
 	accepted atomic.Int64 // connections accepted so far, TCP or QUIC
 	open     atomic.Int64 // connections open now, TCP or QUIC
 
-	mu        sync.Mutex               // guards conns and quicConns
-	conns     map[net.Conn]*connWatch  // guarded by mu; the watch is nil until HTTP/2 is served
-	quicConns map[*quic.Conn]*quicConn // guarded by mu; HTTP3 only
-	wg        sync.WaitGroup           // one per connection goroutine, graceful shutdown and accept loop
-	closed    atomic.Bool              // set by Close before it closes anything
+	mu          sync.Mutex               // guards conns, quicConns and openChanged
+	conns       map[net.Conn]*connWatch  // guarded by mu; the watch is nil until HTTP/2 is served
+	quicConns   map[*quic.Conn]*quicConn // guarded by mu; HTTP3 only
+	openChanged chan struct{}            // guarded by mu; closed when open changes, for WaitOpen; nil while none waits
+	wg          sync.WaitGroup           // one per connection goroutine, graceful shutdown and accept loop
+	closed      atomic.Bool              // set by Close before it closes anything
 
 	// stop ends when Close begins: it ends the QUIC accept loop and cuts the graceful shutdowns
 	// GoAway started. HTTP3 only; cancel is called by Close.
@@ -136,6 +137,36 @@ func (s *Server) Accepted() int64 { return s.accepted.Load() }
 // Open counts the connections open now.
 func (s *Server) Open() int64 { return s.open.Load() }
 
+// WaitOpen waits until Open is n, or ctx ends.
+func (s *Server) WaitOpen(ctx context.Context, n int64) error {
+	for {
+		s.mu.Lock()
+		if s.open.Load() == n {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.openChanged == nil {
+			s.openChanged = make(chan struct{})
+		}
+		changed := s.openChanged
+		s.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("%d connections open, want %d: %w", s.open.Load(), n, ctx.Err())
+		}
+	}
+}
+
+// addOpenLocked counts d more connections open and wakes WaitOpen.
+func (s *Server) addOpenLocked(d int64) {
+	s.open.Add(d)
+	if s.openChanged != nil {
+		close(s.openChanged)
+		s.openChanged = nil
+	}
+}
+
 // Requests counts the requests that reached the handler since Listen.
 func (s *Server) Requests() int64 { return s.handler.total.Load() }
 
@@ -203,11 +234,11 @@ func (s *Server) track(c net.Conn, state http.ConnState) {
 	case http.StateNew:
 		s.conns[c] = nil
 		s.accepted.Add(1)
-		s.open.Add(1)
+		s.addOpenLocked(1)
 	case http.StateClosed, http.StateHijacked:
 		if _, ok := s.conns[c]; ok {
 			delete(s.conns, c)
-			s.open.Add(-1)
+			s.addOpenLocked(-1)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -184,4 +185,32 @@ func TestServeAndGoAwayHTTP3(t *testing.T) {
 		t.Errorf("accepted %d after GOAWAY and a new client, want 2", s.Accepted())
 	}
 	s.CloseConns()
+}
+
+// TestWaitOpen: WaitOpen returns once as many connections are open as asked, and fails when its
+// context ends first.
+func TestWaitOpen(t *testing.T) {
+	s, err := Listen("127.0.0.1:0", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitOpen(ctx, 1); err != nil {
+		t.Fatalf("with a connection open: %v", err)
+	}
+	c.Close()
+	if err := s.WaitOpen(ctx, 0); err != nil {
+		t.Fatalf("after its close: %v", err)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancelShort()
+	if err := s.WaitOpen(short, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("with none open, WaitOpen for 1: %v, want the context's deadline", err)
+	}
 }

@@ -139,6 +139,8 @@ func (p *Pool) pickLocked(tried []*entry) *entry {
 // countLocked counts a stream on e, which pickLocked chose.
 func (p *Pool) countLocked(e *entry) {
 	e.inflight++
+	p.streams++
+	p.peak = max(p.peak, p.streams)
 	p.picks++
 	e.picked = p.picks
 }
@@ -194,6 +196,7 @@ func (p *Pool) release(e *entry) {
 
 func (p *Pool) releaseLocked(e *entry) {
 	e.inflight--
+	p.streams--
 	if e.inflight == 0 {
 		e.lastIdle = time.Now()
 	}

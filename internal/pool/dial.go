@@ -85,6 +85,7 @@ func (p *Pool) runDial(id, turn uint64) {
 	if p.belowMinLocked() {
 		p.dialLocked()
 	}
+	p.armSpareLocked()
 	p.mu.Unlock()
 }
 

@@ -2,7 +2,7 @@
 // reserves streams on the least-loaded of a few multiplexed sessions, opens
 // another session only when all are full, one dial at a time, queues requests
 // (bounded in count and time) when it may open no more, drops sessions that
-// drain or die, and retries at once a request that the upstream provably did
+// drain or die, closes the ones a burst opened once it is over, and retries at once a request that the upstream provably did
 // not process. h2 and h3 supply the sessions.
 package pool
 
@@ -72,6 +72,13 @@ type Limits struct {
 	// are kept while they work.
 	MaxSessionAge time.Duration
 
+	// SessionIdleTimeout closes the sessions a burst made the pool open once it has passed: when
+	// for this long the pool's streams in flight stayed within half of what the other sessions
+	// can take, the session with the fewest streams takes no more and is shut down (GOAWAY) once
+	// they end; one session per period, never below MinSessions, or one. 0: sessions are kept
+	// while they work.
+	SessionIdleTimeout time.Duration
+
 	// FailWhileUnreachable makes every request fail at once while the last dial failed and
 	// no session is up; one past the back-off only starts the next dial, in the background.
 	// For a pool that has a fallback, which serves the request meanwhile without waiting for
@@ -124,6 +131,10 @@ type Pool struct {
 	dialSlot   int         // guarded by mu; the slot of the session being dialed, while dialing
 	dial       dialState   // guarded by mu
 	unusedEnds int         // guarded by mu; sessions in a row that ended unused just after their dial (judgeEndedLocked)
+	streams    int         // guarded by mu; streams counted on all sessions, dropped ones included
+	peak       int         // guarded by mu; the most streams since the spare period began (armSpareLocked)
+	spareTimer *time.Timer // guarded by mu; ends a spare period (Limits.SessionIdleTimeout); nil until one began
+	spareArmed bool        // guarded by mu; a spare period runs
 	closed     bool        // guarded by mu; set once by Shutdown
 }
 
@@ -171,7 +182,7 @@ func New(cfg Config) (*Pool, error) {
 		return nil, errors.New("pool: Config.Dial is nil")
 	}
 	if cfg.MaxSessions < 0 || cfg.MinSessions < 0 || cfg.MaxStreamsPerSession < 0 || cfg.QueueLength < 0 ||
-		cfg.QueueTimeout < 0 || cfg.ReplayBuffer < 0 || cfg.MaxSessionAge < 0 {
+		cfg.QueueTimeout < 0 || cfg.ReplayBuffer < 0 || cfg.MaxSessionAge < 0 || cfg.SessionIdleTimeout < 0 {
 		return nil, errors.New("pool: negative limit in Config")
 	}
 	if cfg.MaxSessions == 0 {
@@ -251,6 +262,9 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 	p.failWaitersLocked(ErrClosed)
 	if p.queueTimer != nil {
 		p.queueTimer.Stop()
+	}
+	if p.spareTimer != nil {
+		p.spareTimer.Stop()
 	}
 	all := append(p.sessions, p.dropped...)
 	p.sessions, p.dropped = nil, nil
