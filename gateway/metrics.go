@@ -263,6 +263,16 @@ func writeUpstream(e *expo, routes []*route) {
 		e.sample("muxgate_upstream_sessions", float64(open), p.with("state", "open")...)
 		e.sample("muxgate_upstream_sessions", float64(draining), p.with("state", "draining")...)
 	}
+	e.family("muxgate_upstream_sessions_opened_total", "counter", "Upstream sessions dialed.")
+	for _, p := range pools {
+		e.sample("muxgate_upstream_sessions_opened_total", float64(p.st.Opened), p.with()...)
+	}
+	e.family("muxgate_upstream_sessions_ended_total", "counter", "Upstream sessions that stopped taking streams, by reason: goaway (the upstream's), closed, silent (a PING unanswered), refused (a stream, with none in flight), age (-max-session-age), spare (-session-idle-timeout).")
+	for _, p := range pools {
+		for r, n := range p.st.Ends {
+			e.sample("muxgate_upstream_sessions_ended_total", float64(n), p.with("reason", pool.EndReason(r).String())...)
+		}
+	}
 	e.family("muxgate_upstream_streams", "gauge", "Upstream streams in use.")
 	for _, p := range pools {
 		_, _, streams := sessionCounts(p.st)

@@ -26,12 +26,17 @@ func TestWriteMetrics(t *testing.T) {
 	p3.state = pool.State{Protocol: "h3", Queued: 2, DialFailures: 3}
 	p2.state = pool.State{Protocol: "h2", Sessions: []pool.SessionState{
 		{ID: 1, InFlight: 5}, {ID: 2, Draining: true, InFlight: 1}, {ID: 3, Closed: true},
-	}}
+	}, Opened: 7}
+	p2.state.Ends[pool.EndGoAway], p2.state.Ends[pool.EndSpare] = 2, 3
 	fb.state.OnSecondary, fb.state.Switches = true, 4
 	common := map[string]float64{
 		`muxgate_upstream_sessions{proto="h2",state="open"}`:                 1,
 		`muxgate_upstream_sessions{proto="h2",state="draining"}`:             1,
 		`muxgate_upstream_streams{proto="h2"}`:                               6,
+		`muxgate_upstream_sessions_opened_total{proto="h2"}`:                 7,
+		`muxgate_upstream_sessions_ended_total{proto="h2",reason="goaway"}`:  2,
+		`muxgate_upstream_sessions_ended_total{proto="h2",reason="spare"}`:   3,
+		`muxgate_upstream_sessions_ended_total{proto="h2",reason="silent"}`:  0,
 		`muxgate_upstream_queued_requests{proto="h2"}`:                       0,
 		`muxgate_requests_total{code="200"}`:                                 1,
 		`muxgate_requests_total{code="431"}`:                                 1,

@@ -40,7 +40,7 @@ func (p *Pool) refusedLocked(e *entry) {
 		e.full = true
 		return
 	}
-	p.dropLocked(e, "refused a reservation")
+	p.dropLocked(e, EndRefused)
 	p.endedLocked(e)
 }
 
@@ -102,9 +102,12 @@ func (p *Pool) pickLocked(tried []*entry) *entry {
 		}
 		st := e.s.State()
 		if st.Closed || st.Draining {
-			reason := "draining"
-			if st.Closed {
-				reason = "closed"
+			reason := EndGoAway
+			switch {
+			case st.Silent:
+				reason = EndSilent
+			case st.Closed:
+				reason = EndClosed
 			}
 			p.dropLocked(e, reason)
 			if st.Silent && p.cfg.FailWhileUnreachable {
@@ -163,7 +166,7 @@ func (p *Pool) retireLocked(e *entry, now time.Time) bool {
 		return false
 	}
 	e.retired = true
-	p.dropLocked(e, "age")
+	p.dropLocked(e, EndAge)
 	return true
 }
 
@@ -215,14 +218,15 @@ func (p *Pool) releaseLocked(e *entry) {
 	}
 }
 
-// dropLocked takes e out of the sessions that take new streams. It is closed
+// dropLocked takes e out of the sessions that take new streams, for reason. It is closed
 // once its last stream is released.
-func (p *Pool) dropLocked(e *entry, reason string) {
+func (p *Pool) dropLocked(e *entry, reason EndReason) {
 	if i := slices.Index(p.sessions, e); i >= 0 {
 		p.sessions = slices.Delete(p.sessions, i, i+1)
 	}
 	e.dropped = true
-	p.log.Debug().Uint64("session", e.id).Str("reason", reason).Int("in_flight", e.inflight).
+	p.ends[reason]++
+	p.log.Debug().Uint64("session", e.id).Stringer("reason", reason).Int("in_flight", e.inflight).
 		Msg("session dropped")
 	if e.inflight == 0 {
 		p.closeLocked(e)

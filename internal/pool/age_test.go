@@ -51,6 +51,9 @@ func TestSessionAge(t *testing.T) {
 		if _, shutdowns, closes := s1.counts(); shutdowns != 1 || closes != 0 {
 			t.Errorf("session 1 after its last stream: %d shutdowns %d closes, want 1 shutdown", shutdowns, closes)
 		}
+		if ends := p.State().Ends; ends != (Ends{EndAge: 1}) {
+			t.Errorf("ends %v, want 1 for its age", ends)
+		}
 	})
 }
 

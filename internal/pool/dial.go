@@ -79,6 +79,7 @@ func (p *Pool) runDial(id, turn uint64) {
 		p.dial.backoff = backoff // it grows until a session carries a stream (judgeEndedLocked)
 	}
 	now := time.Now()
+	p.opened++
 	p.sessions = append(p.sessions, &entry{id: id, s: s, slot: p.dialSlot, lastIdle: now, retireAt: p.retireAt(now), dialed: now})
 	p.log.Debug().Uint64("session", id).Int("sessions", len(p.sessions)).Msg("session up")
 	p.grantLocked()

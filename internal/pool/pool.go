@@ -135,6 +135,8 @@ type Pool struct {
 	peak       int         // guarded by mu; the most streams since the spare period began (armSpareLocked)
 	spareTimer *time.Timer // guarded by mu; ends a spare period (Limits.SessionIdleTimeout); nil until one began
 	spareArmed bool        // guarded by mu; a spare period runs
+	opened     uint64      // guarded by mu; sessions dialed
+	ends       Ends        // guarded by mu; sessions dropped, by reason
 	closed     bool        // guarded by mu; set once by Shutdown
 }
 
@@ -173,6 +175,8 @@ type State struct {
 	Dialing      bool           // a dial is in progress
 	DialError    error          // the last dial error (or ErrPeerSilent); nil after a successful dial
 	DialFailures int            // failed dials since the last success, and sessions dropped for a silent peer (Limits.FailWhileUnreachable)
+	Opened       uint64         // sessions dialed since New
+	Ends         Ends           // sessions that stopped taking streams since New, by reason
 	Closed       bool           // Shutdown was called
 }
 
@@ -211,6 +215,8 @@ func (p *Pool) State() State {
 		DialError:    p.dial.err,
 		DialFailures: p.dial.failures,
 		Closed:       p.closed,
+		Opened:       p.opened,
+		Ends:         p.ends,
 		Sessions:     make([]SessionState, 0, len(p.sessions)+len(p.dropped)),
 	}
 	for _, e := range p.sessions {

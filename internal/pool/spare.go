@@ -42,7 +42,7 @@ func (p *Pool) endSparePeriod() {
 		// Retired, it is shut down with a GOAWAY once its streams end (RFC 9113 6.8), as a
 		// session past its age is.
 		e.retired = true
-		p.dropLocked(e, "spare")
+		p.dropLocked(e, EndSpare)
 	}
 	p.armSpareLocked()
 }

@@ -95,6 +95,9 @@ func TestSpareSessions(t *testing.T) {
 		if dials, _, _ := d.stats(); dials != 3 {
 			t.Errorf("%d dials, want 3", dials)
 		}
+		if st := p.State(); st.Opened != 3 || st.Ends != (Ends{EndSpare: 2}) {
+			t.Errorf("State: %d opened, ends %v; want 3, and 2 spare", st.Opened, st.Ends)
+		}
 	})
 }
 
