@@ -101,6 +101,12 @@ type Config struct {
 	// UpstreamTimeout bounds the wait for the upstream's response head; 0: 30s.
 	UpstreamTimeout time.Duration
 
+	// BodyHold is how long the bytes of a response body that an HTTP/3 or x/net session gave
+	// the gateway may wait for more, while more is awaited, before they are written to the
+	// client; a body's last bytes and an event stream's never wait (see copyBody). 0: none,
+	// each piece is written as it comes.
+	BodyHold time.Duration
+
 	NoForwardedFor   bool // zero: X-Forwarded-For gets the client's address appended
 	NoForwardedProto bool // zero: X-Forwarded-Proto is set to http or https
 	NoVia            bool // zero: Via is appended to requests and responses (RFC 9110 7.6.3)

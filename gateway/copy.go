@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Copy buffers come in two sizes. A body of up to smallCopy bytes (most API answers) takes a
@@ -34,8 +35,12 @@ var (
 // (h2conn's WriteTo): the rule above then costs no flush either, and a body complete by its
 // length whose stream ends late is not held back until it ends.
 //
+// Through Read, with hold above 0, a piece that neither fills the buffer nor ends the body is
+// held for what follows it, up to hold while the next read waits (copyHeld); with hold 0 each
+// piece goes at once, as an event stream's must.
+//
 // pw is scratch for that path, kept by the caller in per-request state it allocates anyway.
-func copyBody(w http.ResponseWriter, resp *http.Response, pw *pieceWriter) (int64, error) {
+func copyBody(w http.ResponseWriter, resp *http.Response, pw *pieceWriter, hold time.Duration) (int64, error) {
 	if wt, ok := resp.Body.(io.WriterTo); ok {
 		if bw, ok := w.(buffersWriter); ok {
 			return writeBody(pw, w, bw, wt)
@@ -57,6 +62,9 @@ func copyBody(w http.ResponseWriter, resp *http.Response, pw *pieceWriter) (int6
 	var total int64
 	for {
 		n, rerr := resp.Body.Read(buf)
+		if hold > 0 && n > 0 && n < len(buf) && rerr == nil && total+int64(n) != length {
+			return copyHeld(w, resp.Body, buf, n, total, length, hold)
+		}
 		if n > 0 {
 			m, werr := w.Write(buf[:n])
 			total += int64(m)

@@ -131,7 +131,7 @@ func TestCopyBodyWriteTo(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &piecesWriter{h: http.Header{}, failAt: tc.failAt}
 			body := &piecesBody{pieces: tc.pieces, err: tc.bodyErr}
-			n, err := copyBody(w, &http.Response{ContentLength: tc.length, Body: body}, new(pieceWriter))
+			n, err := copyBody(w, &http.Response{ContentLength: tc.length, Body: body}, new(pieceWriter), testHold)
 			if n != tc.wantN || !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
 				t.Errorf("got %d, %v; want %d, %v", n, err, tc.wantN, tc.wantErr)
 			}
@@ -155,7 +155,7 @@ func TestCopyBodyWriteTo(t *testing.T) {
 func TestCopyBodyReadPath(t *testing.T) {
 	w := &discardWriter{h: http.Header{}}
 	body := &piecesBody{pieces: [][][]byte{piece(10)}}
-	if n, err := copyBody(w, &http.Response{ContentLength: -1, Body: body}, new(pieceWriter)); n != 0 || err != nil || body.reads != 1 {
+	if n, err := copyBody(w, &http.Response{ContentLength: -1, Body: body}, new(pieceWriter), testHold); n != 0 || err != nil || body.reads != 1 {
 		t.Errorf("got %d, %v after %d reads; want 0, nil after 1", n, err, body.reads)
 	}
 }
@@ -190,8 +190,9 @@ func TestH1WriterTakesBuffers(t *testing.T) {
 	}
 }
 
-// TestCopyBodyFlushesBeforeTrailers: through Read, a body complete by its length is left for the
-// response's end to write, unless trailers follow it: then it is flushed before they are awaited.
+// TestCopyBodyFlushesBeforeTrailers: through Read without a hold, a body complete by its length
+// is left for the response's end to write, unless trailers follow it: then it is flushed before
+// they are awaited.
 func TestCopyBodyFlushesBeforeTrailers(t *testing.T) {
 	for _, tc := range []struct {
 		trailer http.Header
@@ -200,7 +201,7 @@ func TestCopyBodyFlushesBeforeTrailers(t *testing.T) {
 		w := &piecesWriter{h: http.Header{}}
 		body := io.NopCloser(struct{ io.Reader }{strings.NewReader("hello")})
 		resp := &http.Response{ContentLength: 5, Body: body, Trailer: tc.trailer}
-		if _, err := copyBody(w, resp, new(pieceWriter)); err != nil || strings.Join(w.log, " ") != tc.want {
+		if _, err := copyBody(w, resp, new(pieceWriter), 0); err != nil || strings.Join(w.log, " ") != tc.want {
 			t.Errorf("trailers %v: got %q, %v; want %q", tc.trailer, w.log, err, tc.want)
 		}
 	}

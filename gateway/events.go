@@ -199,13 +199,18 @@ func (w *eventWriter) endedByDrain() bool {
 // copyResponse is copyBody, but for an event stream, which goes through an eventWriter for the
 // drain to end; an end of the drain's making is no error.
 func (p *proxy) copyResponse(w http.ResponseWriter, resp *http.Response, ex *exchange) (int64, error) {
-	if p.longLived == nil || !eventStream(resp, ex.list.Fields) {
-		return copyBody(w, resp, &ex.pw)
+	events := eventStream(resp, ex.list.Fields)
+	if p.longLived == nil || !events {
+		hold := p.hold
+		if events {
+			hold = 0 // an event goes to the client as it comes
+		}
+		return copyBody(w, resp, &ex.pw, hold)
 	}
 	ew := newEventWriter(w, resp.Body)
 	p.longLived.add(ew)
 	defer p.longLived.remove(ew)
-	n, err := copyBody(ew, resp, &ex.pw)
+	n, err := copyBody(ew, resp, &ex.pw, 0)
 	if ew.endedByDrain() {
 		// The client's EventSource connects again: over a new connection, to whoever serves now.
 		h1.CloseAfter(w)

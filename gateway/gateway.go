@@ -138,6 +138,7 @@ func (g *Gateway) newProxy() *proxy {
 		metrics:      g.metrics,
 		timed:        logs(cfg.AccessLog) || g.metrics != nil,
 		draining:     g.draining.Load,
+		hold:         cfg.BodyHold,
 	}
 }
 

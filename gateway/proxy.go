@@ -40,6 +40,7 @@ type proxy struct {
 	metrics      *metrics       // nil: requests are counted for no one
 	timed        bool           // the access log writes lines or the metrics count, so requests are timed
 	draining     func() bool    // reports whether the gateway is draining
+	hold         time.Duration  // Config.BodyHold
 }
 
 // ServeHTTP forwards r upstream and streams the answer back. Failures before the response head

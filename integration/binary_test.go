@@ -50,6 +50,7 @@ var flagDefaults = map[string]string{
 	"min-sessions":            "",
 	"max-session-age":         "",
 	"session-idle-timeout":    "(default 1m0s)",
+	"body-hold":               "(default 2ms)",
 	"upstream-body-timeout":   "(default 5m0s)",
 	"request-rate-per-ip":     "",
 	"request-burst-per-ip":    "",

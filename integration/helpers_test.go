@@ -266,6 +266,7 @@ func testConfig(u *upstream) gateway.Config {
 		Pool:            gateway.PoolConfig{DialTimeout: 2 * time.Second},
 		Front:           h1.Config{},
 		ShutdownTimeout: 5 * time.Second,
+		BodyHold:        2 * time.Millisecond, // the binary's default
 	}
 }
 

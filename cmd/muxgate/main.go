@@ -185,6 +185,7 @@ func (b *built) config(o *options, log zerolog.Logger) (gateway.Config, error) {
 		HealthCheck:       o.health,
 		Eject:             o.eject,
 		UpstreamTimeout:   o.upTimeout,
+		BodyHold:          o.bodyHold,
 		NoForwardedFor:    o.noXFF,
 		NoForwardedProto:  o.noXFP,
 		NoVia:             o.noVia,

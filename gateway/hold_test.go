@@ -1,0 +1,183 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// testHold is the hold of copyBody's tests.
+const testHold = 2 * time.Millisecond
+
+// lockedLog is a piecesWriter safe for the timer's writes: copyHeld's writes come from its
+// timer too.
+type lockedLog struct {
+	mu sync.Mutex
+	w  piecesWriter
+}
+
+func (l *lockedLog) Header() http.Header { return l.w.h }
+func (l *lockedLog) WriteHeader(int)     {}
+func (l *lockedLog) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.w.Flush()
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (l *lockedLog) log() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.w.log, " ")
+}
+
+// chanBody is a response body whose Read returns what the test sends, each send one Read, and
+// io.EOF once the channel is closed.
+type chanBody chan []byte
+
+func (b chanBody) Read(p []byte) (int, error) {
+	piece, ok := <-b
+	if !ok {
+		return 0, io.EOF
+	}
+	if len(piece) > len(p) {
+		panic("piece larger than the read")
+	}
+	return copy(p, piece), nil
+}
+
+func (chanBody) Close() error { return nil }
+
+// newChanBody returns a chanBody and its end, which closes it once; the test defers the end, so
+// that a copy still reading after a failure ends with the test.
+func newChanBody() (chanBody, func()) {
+	b := make(chanBody)
+	var once sync.Once
+	return b, func() { once.Do(func() { close(b) }) }
+}
+
+// copyAsync runs copyBody on resp into w with hold, its outcome on the channel.
+func copyAsync(w http.ResponseWriter, resp *http.Response, hold time.Duration) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := copyBody(w, resp, new(pieceWriter), hold)
+		done <- err
+	}()
+	return done
+}
+
+// TestCopyHeld: through Read, pieces that come back to back are written together once a read
+// has waited the hold, with a flush; a full buffer goes at once; the last piece goes with the
+// body's end, left for the response's end to flush.
+func TestCopyHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := &lockedLog{w: piecesWriter{h: http.Header{}}}
+		body, end := newChanBody()
+		defer end()
+		done := copyAsync(w, &http.Response{ContentLength: -1, Body: body}, testHold)
+		body <- make([]byte, 1000)
+		body <- make([]byte, 1000)
+		synctest.Wait()
+		if got := w.log(); got != "" {
+			t.Fatalf("before the hold passed: %q, want nothing written", got)
+		}
+		time.Sleep(testHold)
+		synctest.Wait()
+		if got := w.log(); got != "w2000 f" {
+			t.Fatalf("once a read waited the hold: %q, want the two pieces in one write and a flush", got)
+		}
+		for range largeCopy / 4096 {
+			body <- make([]byte, 4096)
+		}
+		synctest.Wait()
+		if got := w.log(); got != "w2000 f w65536 f" {
+			t.Fatalf("after 64 KiB back to back: %q, want a full buffer written at once", got)
+		}
+		body <- make([]byte, 10)
+		end()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := w.log(); got != "w2000 f w65536 f w10" {
+			t.Errorf("after the end: %q, want the last piece written without a flush", got)
+		}
+	})
+}
+
+// TestCopyHeldByLength: a body of known length is written, unflushed, once its last byte came,
+// with no wait for the hold.
+func TestCopyHeldByLength(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := &lockedLog{w: piecesWriter{h: http.Header{}}}
+		body, end := newChanBody()
+		defer end()
+		done := copyAsync(w, &http.Response{ContentLength: 9000, Body: body}, testHold)
+		body <- make([]byte, 4500)
+		body <- make([]byte, 4500)
+		synctest.Wait()
+		if got := w.log(); got != "w9000" {
+			t.Errorf("body complete by its length: %q, want one write at once", got)
+		}
+		end()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestCopyHeldClientFails: a write the timer made failed: the copy ends with the client's error
+// once its read returns.
+func TestCopyHeldClientFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := &lockedLog{w: piecesWriter{h: http.Header{}, failAt: 1}}
+		body, end := newChanBody()
+		defer end()
+		done := copyAsync(w, &http.Response{ContentLength: -1, Body: body}, testHold)
+		body <- make([]byte, 100)
+		time.Sleep(testHold)
+		synctest.Wait()
+		body <- make([]byte, 100)
+		var cw *clientWriteError
+		if err := <-done; !errors.As(err, &cw) || !errors.Is(err, errClientGone) {
+			t.Errorf("copy ended with %v, want the client's error", err)
+		}
+		if got := w.log(); got != "w100" {
+			t.Errorf("writes %q, want the one that failed", got)
+		}
+	})
+}
+
+// TestCopyEventsNotHeld: an event stream's pieces go to the client as they come, unheld.
+func TestCopyEventsNotHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := &lockedLog{w: piecesWriter{h: http.Header{}}}
+		body, end := newChanBody()
+		defer end()
+		resp := &http.Response{StatusCode: 200, ContentLength: -1, Body: body,
+			Header: http.Header{"Content-Type": {"text/event-stream"}}}
+		done := make(chan error, 1)
+		go func() {
+			_, err := (&proxy{hold: testHold}).copyResponse(w, resp, new(exchange))
+			done <- err
+		}()
+		body <- []byte("data: 1\n\n")
+		synctest.Wait()
+		if got := w.log(); got != "w9 f" {
+			t.Errorf("an event: %q, want it written and flushed at once", got)
+		}
+		end()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
