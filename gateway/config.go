@@ -103,8 +103,9 @@ type Config struct {
 
 	// BodyHold is how long the bytes of a response body that an HTTP/3 or x/net session gave
 	// the gateway may wait for more, while more is awaited, before they are written to the
-	// client; a body's last bytes and an event stream's never wait (see copyBody). 0: none,
-	// each piece is written as it comes.
+	// client; a response's head waits ten times as long for its body's first bytes, through
+	// any session. A body's last bytes never wait, nor anything of an event stream (see
+	// copyBody). 0: none, each piece, and the head, is written as it comes.
 	BodyHold time.Duration
 
 	NoForwardedFor   bool // zero: X-Forwarded-For gets the client's address appended

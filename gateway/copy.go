@@ -39,11 +39,16 @@ var (
 // held for what follows it, up to hold while the next read waits (copyHeld); with hold 0 each
 // piece goes at once, as an event stream's must.
 //
+// Either way the response's head, which w holds unflushed, does not wait for the body without
+// end: a client learns of the response (an event stream that it is open) about when the
+// upstream sent the head, not when the body begins. It waits for the body's first bytes up to
+// headHold(hold), at once with hold 0, and leaves with them if they come (see holdHead).
+//
 // pw is scratch for that path, kept by the caller in per-request state it allocates anyway.
 func copyBody(w http.ResponseWriter, resp *http.Response, pw *pieceWriter, hold time.Duration) (int64, error) {
 	if wt, ok := resp.Body.(io.WriterTo); ok {
 		if bw, ok := w.(buffersWriter); ok {
-			return writeBody(pw, w, bw, wt)
+			return writeBody(pw, w, bw, wt, hold)
 		}
 	}
 	length := resp.ContentLength
@@ -58,13 +63,16 @@ func copyBody(w http.ResponseWriter, resp *http.Response, pw *pieceWriter, hold 
 	bp := bufs.Get().(*[]byte)
 	defer bufs.Put(bp)
 	buf := *bp
+	if hold > 0 {
+		return copyHeld(w, resp.Body, buf, length, hold)
+	}
 	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush() // the head
+	}
 	var total int64
 	for {
 		n, rerr := resp.Body.Read(buf)
-		if hold > 0 && n > 0 && n < len(buf) && rerr == nil && total+int64(n) != length {
-			return copyHeld(w, resp.Body, buf, n, total, length, hold)
-		}
 		if n > 0 {
 			m, werr := w.Write(buf[:n])
 			total += int64(m)
@@ -91,38 +99,54 @@ type buffersWriter interface {
 }
 
 // writeBody is copyBody for a body that writes itself out, to a ResponseWriter that is a
-// buffersWriter (bw): body writes to pw, which passes each piece on.
-func writeBody(pw *pieceWriter, w http.ResponseWriter, bw buffersWriter, body io.WriterTo) (int64, error) {
-	*pw = pieceWriter{w: w, bw: bw}
+// buffersWriter (bw): body writes to pw, which passes each piece on. pw is new.
+func writeBody(pw *pieceWriter, w http.ResponseWriter, bw buffersWriter, body io.WriterTo, hold time.Duration) (int64, error) {
+	pw.w, pw.bw, pw.headHold = w, bw, headHold(hold)
 	pw.flusher, _ = w.(http.Flusher)
 	_, err := body.WriteTo(pw)
+	pw.releaseHead()
 	return pw.total, err
 }
 
 // pieceWriter passes the pieces of a body to the client's ResponseWriter and counts them; the
 // body calls its Flush before it waits for more (see copyBody). A piece h1 wrote straight to
 // the socket leaves nothing to flush: that flush costs no system call.
+//
+// The body's first flush, before any of it came, is for the head alone, which waits up to
+// headHold for the body's first bytes (see holdHead).
 type pieceWriter struct {
-	w       http.ResponseWriter
-	bw      buffersWriter // w's
-	flusher http.Flusher  // w's; nil if w has none
-	total   int64         // bytes written
+	w        http.ResponseWriter
+	bw       buffersWriter // w's
+	flusher  http.Flusher  // w's; nil if w has none
+	total    int64         // bytes written
+	headHold time.Duration // how long the head may wait for the body (see holdHead)
+	timer    *time.Timer   // runs flushHead; nil until a head waited
+
+	mu       sync.Mutex
+	headHeld bool // guarded by mu: the head waits, and the timer is to flush it
 }
 
-// Flush flushes the ResponseWriter.
+// Flush flushes the ResponseWriter, but holds the head (see holdHead) if no bytes of the body
+// were written yet.
 func (pw *pieceWriter) Flush() {
+	if pw.total == 0 && pw.headHold > 0 {
+		pw.holdHead()
+		return
+	}
 	if pw.flusher != nil {
 		pw.flusher.Flush()
 	}
 }
 
 func (pw *pieceWriter) Write(p []byte) (int, error) {
+	pw.releaseHead()
 	n, err := pw.w.Write(p)
 	return n, pw.wrote(int64(n), err)
 }
 
 // WriteBuffers makes pw a buffersWriter for bodies that write their chunks in one call.
 func (pw *pieceWriter) WriteBuffers(bufs [][]byte) (int64, error) {
+	pw.releaseHead()
 	n, err := pw.bw.WriteBuffers(bufs)
 	return n, pw.wrote(n, err)
 }

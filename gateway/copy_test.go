@@ -190,14 +190,14 @@ func TestH1WriterTakesBuffers(t *testing.T) {
 	}
 }
 
-// TestCopyBodyFlushesBeforeTrailers: through Read without a hold, a body complete by its length
-// is left for the response's end to write, unless trailers follow it: then it is flushed before
-// they are awaited.
+// TestCopyBodyFlushesBeforeTrailers: through Read without a hold, the head is flushed before the
+// body is awaited, and a body complete by its length is left for the response's end to write,
+// unless trailers follow it: then it is flushed before they are awaited.
 func TestCopyBodyFlushesBeforeTrailers(t *testing.T) {
 	for _, tc := range []struct {
 		trailer http.Header
 		want    string
-	}{{nil, "w5"}, {http.Header{"X-T": nil}, "w5 f"}} {
+	}{{nil, "f w5"}, {http.Header{"X-T": nil}, "f w5 f"}} {
 		w := &piecesWriter{h: http.Header{}}
 		body := io.NopCloser(struct{ io.Reader }{strings.NewReader("hello")})
 		resp := &http.Response{ContentLength: 5, Body: body, Trailer: tc.trailer}

@@ -114,6 +114,35 @@ func TestCopyHeld(t *testing.T) {
 	})
 }
 
+// TestCopyHeldHead: a head whose body has not begun is flushed once the first read has waited
+// headHold, and not before.
+func TestCopyHeldHead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := &lockedLog{w: piecesWriter{h: http.Header{}}}
+		body, end := newChanBody()
+		defer end()
+		done := copyAsync(w, &http.Response{ContentLength: -1, Body: body}, testHold)
+		time.Sleep(headHold(testHold) - time.Nanosecond)
+		synctest.Wait()
+		if got := w.log(); got != "" {
+			t.Fatalf("before the head's hold passed: %q, want nothing", got)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if got := w.log(); got != "f" {
+			t.Fatalf("once the first read waited the head's hold: %q, want a flush, of the head", got)
+		}
+		body <- make([]byte, 10)
+		end()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := w.log(); got != "f w10" {
+			t.Errorf("after the end: %q, want the body written without a second flush", got)
+		}
+	})
+}
+
 // TestCopyHeldByLength: a body of known length is written, unflushed, once its last byte came,
 // with no wait for the hold.
 func TestCopyHeldByLength(t *testing.T) {
@@ -157,7 +186,8 @@ func TestCopyHeldClientFails(t *testing.T) {
 	})
 }
 
-// TestCopyEventsNotHeld: an event stream's pieces go to the client as they come, unheld.
+// TestCopyEventsNotHeld: an event stream's head, and then its pieces, go to the client as they
+// come, unheld.
 func TestCopyEventsNotHeld(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := &lockedLog{w: piecesWriter{h: http.Header{}}}
@@ -172,12 +202,73 @@ func TestCopyEventsNotHeld(t *testing.T) {
 		}()
 		body <- []byte("data: 1\n\n")
 		synctest.Wait()
-		if got := w.log(); got != "w9 f" {
-			t.Errorf("an event: %q, want it written and flushed at once", got)
+		if got := w.log(); got != "f w9 f" {
+			t.Errorf("an event: %q, want the head flushed first, then the event written and flushed at once", got)
 		}
 		end()
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// WriteBuffers makes lockedLog a buffersWriter, for the WriteTo path.
+func (l *lockedLog) WriteBuffers(bufs [][]byte) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.WriteBuffers(bufs)
+}
+
+// lateBody is a body that writes itself out as h2's does: it flushes before it waits for its
+// first piece, which the test sends, and then ends.
+type lateBody chan []byte
+
+func (b lateBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (lateBody) Close() error               { return nil }
+
+func (b lateBody) WriteTo(w io.Writer) (int64, error) {
+	w.(http.Flusher).Flush()
+	piece, ok := <-b
+	if !ok {
+		return 0, nil
+	}
+	return w.(buffersWriter).WriteBuffers([][]byte{piece})
+}
+
+// TestWriteBodyHoldsHead: through WriteTo, the head of a body that has not begun waits for the
+// body's first bytes up to headHold and leaves with them; past it the head is flushed alone;
+// without a hold it is flushed at once.
+func TestWriteBodyHoldsHead(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		hold  time.Duration
+		after time.Duration // when the body's piece comes
+		want  string        // the log before it came
+	}{
+		{"within the hold", testHold, headHold(testHold) - time.Nanosecond, ""},
+		{"past the hold", testHold, headHold(testHold), "f"},
+		{"no hold", 0, time.Nanosecond, "f"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := &lockedLog{w: piecesWriter{h: http.Header{}}}
+				body := make(lateBody)
+				done := copyAsync(w, &http.Response{ContentLength: -1, Body: body}, tc.hold)
+				time.Sleep(tc.after)
+				synctest.Wait()
+				if got := w.log(); got != tc.want {
+					t.Errorf("before the body came: %q, want %q", got, tc.want)
+				}
+				body <- make([]byte, 10)
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(2 * headHold(testHold)) // the timer, if left, would flush w the handler has back
+				synctest.Wait()
+				if got, want := w.log(), strings.TrimPrefix(tc.want+" w10", " "); got != want {
+					t.Errorf("after: %q, want %q", got, want)
+				}
+			})
+		})
+	}
 }

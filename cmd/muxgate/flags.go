@@ -200,7 +200,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.pool.PingTimeout, "ping-timeout", 5*time.Second, "drop an upstream session whose PING is unanswered this long; an HTTP/2 session with requests in flight that received nothing this long is PINGed too")
 	fs.StringVar(&o.pool.H2Engine, "h2-engine", "own", "HTTP/2 upstream session: own (muxgate's) or x/net (golang.org/x/net/http2's ClientConn, the reference)")
 	fs.DurationVar(&o.pool.QUICIdleTimeout, "quic-idle-timeout", 30*time.Second, "HTTP/3 upstreams: close a QUIC session that received nothing this long (-ping-interval is its keep-alive)")
-	fs.DurationVar(&o.bodyHold, "body-hold", 2*time.Millisecond, "HTTP/3 and -h2-engine x/net upstreams: how long the bytes of a response body may wait for more, while more is awaited, before they go to the client, so that pieces that come close together leave in one write; a body's last bytes and an event stream's never wait (0: each piece at once)")
+	fs.DurationVar(&o.bodyHold, "body-hold", 2*time.Millisecond, "how long what has come of a response may wait for more before it goes to the client, so that pieces that come close together leave in one write: through HTTP/3 and -h2-engine x/net, a piece of body while more is awaited; through any session, a head ten times as long for its body's first bytes; a body's last bytes never wait, nor anything of an event stream (0: each piece, and the head, at once)")
 	fs.DurationVar(&o.upTimeout, "upstream-timeout", 30*time.Second, "longest wait for the upstream's response head (504 after)")
 	fs.DurationVar(&o.pool.BodyIdleTimeout, "upstream-body-timeout", 5*time.Minute, "longest silence of the upstream within a response body that muxgate waits for: then the stream is reset and the client's connection cut (not WebSockets, which have -tunnel-idle-timeout; 0: no limit)")
 
@@ -368,7 +368,7 @@ func (o *options) check() error {
 	case o.front.DrainGrace < 0:
 		return errors.New("-drain-grace must not be negative (0: idle connections close at once)")
 	case o.bodyHold < 0:
-		return errors.New("-body-hold must not be negative (0: each piece at once)")
+		return errors.New("-body-hold must not be negative (0: each piece, and the head, at once)")
 	}
 	for _, d := range []time.Duration{o.pool.QueueTimeout, o.pool.DialTimeout, o.pool.PingInterval, o.pool.PingTimeout,
 		o.upTimeout, o.front.HeaderTimeout, o.front.IdleTimeout, o.front.ParkAfter, o.front.WriteTimeout, o.front.BodyReadTimeout, o.front.TunnelIdleTimeout, o.shutdown} {

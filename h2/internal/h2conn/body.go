@@ -67,14 +67,16 @@ type flusher interface {
 // w is called without the connection's lock.
 //
 // When w has a Flush method, WriteTo calls it before it waits for more of the body, if it wrote
-// anything since: what came is passed on before the wait, and nothing sooner, so that the pieces
-// that come together, and a body's last piece with the end of the response, leave together. A
-// body complete by its Content-Length whose END_STREAM is late is so passed on at once.
+// anything since, and before its first wait: what came is passed on before the wait (and what w
+// held before WriteTo was called, the response's head, before the body's first bytes are
+// awaited), and nothing sooner, so that the pieces that come together, and a body's last piece
+// with the end of the response, leave together. A body complete by its Content-Length whose
+// END_STREAM is late is so passed on at once.
 func (b *body) WriteTo(w io.Writer) (int64, error) {
 	s := (*stream)(b)
 	bw, _ := w.(buffersWriter)
 	f, _ := w.(flusher)
-	var unflushed flusher // f once something was written since the last flush
+	unflushed := f // f while w may hold what was not flushed: the head, until the first flush
 	var l loan
 	defer l.free()
 	var total int64

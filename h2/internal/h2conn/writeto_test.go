@@ -265,7 +265,7 @@ func (w *flushRecorder) Flush() { w.log = append(w.log, "f") }
 // TestBodyWriteToFlushesBeforeWaiting: WriteTo flushes what it wrote before it waits for more
 // of the body, and not otherwise: a body complete by its length whose END_STREAM is late is
 // passed on before it, and a body that came whole is not flushed at all (the response's end
-// writes it).
+// writes it); one that has not begun is awaited after a flush (of the head the writer holds).
 func TestBodyWriteToFlushesBeforeWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newPeer(t, Config{})
@@ -301,6 +301,21 @@ func TestBodyWriteToFlushesBeforeWaiting(t *testing.T) {
 		w = flushRecorder{}
 		if _, err := writeTo(r.res.Body, &w); err != nil || strings.Join(w.log, " ") != "w5" {
 			t.Errorf("a body that came whole: %q, %v; want one write and no flush", w.log, err)
+		}
+
+		r, id = p.open()
+		w = flushRecorder{}
+		go func() {
+			_, err := writeTo(r.res.Body, &w)
+			done <- err
+		}()
+		synctest.Wait() // WriteTo waits for the first bytes
+		if got := strings.Join(w.log, " "); got != "f" {
+			t.Errorf("before the body's first bytes: %q, want a flush, for the head", got)
+		}
+		p.data(id, true, []byte("late"))
+		if err := <-done; err != nil || strings.Join(w.log, " ") != "f w4" {
+			t.Errorf("a body that came late: %q, %v; want the flush, then one write", w.log, err)
 		}
 	})
 }

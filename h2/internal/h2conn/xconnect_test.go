@@ -152,7 +152,8 @@ func TestExtendedConnectTunnel(t *testing.T) {
 
 // TestExtendedConnectWriteTo: a tunnel's response body, of no declared
 // length, goes out through WriteTo piece by piece, each flushed before
-// WriteTo waits for the next, while the request body still streams.
+// WriteTo waits for the next (and the head before the first), while the
+// request body still streams.
 func TestExtendedConnectWriteTo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newPeer(t, Config{}, enableConnect)
@@ -167,6 +168,7 @@ func TestExtendedConnectWriteTo(t *testing.T) {
 			_, err := writeTo(r.res.Body, &w)
 			done <- err
 		}()
+		synctest.Wait() // WriteTo waits for the first piece
 		p.data(id, false, []byte("one"))
 		synctest.Wait()
 		go pw.Write([]byte("up"))
@@ -175,8 +177,8 @@ func TestExtendedConnectWriteTo(t *testing.T) {
 		}
 		p.data(id, false, []byte("two"))
 		synctest.Wait()
-		if got := strings.Join(w.log, " "); got != "w3 f w3 f" {
-			t.Errorf("tunnel WriteTo: %q, want each piece written and flushed", got)
+		if got := strings.Join(w.log, " "); got != "f w3 f w3 f" {
+			t.Errorf("tunnel WriteTo: %q, want the head flushed, then each piece written and flushed", got)
 		}
 		pw.Close()
 		p.expect(http2.FrameData) // END_STREAM
