@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 
@@ -34,13 +35,18 @@ var endings = map[string]func(c net.Conn){
 		c.Close()
 	},
 	// Apache's old children answer a new connection with their SETTINGS and a GOAWAY that
-	// takes no stream, and close it.
+	// takes no stream, and close it. What the client sent is read to its close (or for a
+	// second at most), so that the close is a FIN: a close with the client's frames unread
+	// would be a reset, which may discard the SETTINGS and GOAWAY before the client reads them.
 	"goaway": func(c net.Conn) {
 		preface := make([]byte, len(http2.ClientPreface))
 		if _, err := io.ReadFull(c, preface); err == nil {
 			fr := http2.NewFramer(c, nil)
 			fr.WriteSettings()
 			fr.WriteGoAway(0, http2.ErrCodeNo, nil)
+			c.(*net.TCPConn).CloseWrite()
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			io.Copy(io.Discard, c)
 		}
 		c.Close()
 	},
