@@ -42,7 +42,7 @@ var (
 // Either way the response's head, which w holds unflushed, does not wait for the body without
 // end: a client learns of the response (an event stream that it is open) about when the
 // upstream sent the head, not when the body begins. It waits for the body's first bytes up to
-// headHold(hold), at once with hold 0, and leaves with them if they come (see holdHead).
+// headHold(hold) (with hold 0, not at all), and leaves with them if they come (see holdHead).
 //
 // pw is scratch for that path, kept by the caller in per-request state it allocates anyway.
 func copyBody(w http.ResponseWriter, resp *http.Response, pw *pieceWriter, hold time.Duration) (int64, error) {
