@@ -624,6 +624,30 @@ func (b *blocker) waitEntered(t testing.TB) string {
 	}
 }
 
+// getAsync sends a GET for base+path through c on a goroutine of its own, and sends "path:
+// status" to results once the response came (its body closed), or "path: error".
+func getAsync(c *http.Client, base, path string, results chan<- string) {
+	go func() {
+		resp, err := c.Get(base + path)
+		if err != nil {
+			results <- path + ": " + err.Error()
+			return
+		}
+		resp.Body.Close()
+		results <- path + ": " + resp.Status
+	}()
+}
+
+// expectOK takes n results of getAsync and reports each that is not a 200.
+func expectOK(t *testing.T, results <-chan string, n int) {
+	t.Helper()
+	for range n {
+		if r := waitResult(t, results); !strings.HasSuffix(r, ": 200 OK") {
+			t.Errorf("%s, want 200 OK", r)
+		}
+	}
+}
+
 // lastLines returns the last n lines of s, for failure messages about long outputs.
 func lastLines(s string, n int) string {
 	lines := strings.SplitAfter(strings.TrimRight(s, "\n"), "\n")

@@ -123,15 +123,7 @@ func TestPoolGrowth(t *testing.T) {
 			results := make(chan string, total)
 			for i := range total {
 				path := fmt.Sprintf("/block/%d", i)
-				go func() {
-					resp, err := c.Get(f.url(false) + path)
-					if err != nil {
-						results <- path + ": " + err.Error()
-						return
-					}
-					resp.Body.Close()
-					results <- path + ": " + resp.Status
-				}()
+				getAsync(c, f.url(false), path, results)
 				// One request at a time, so the held streams fill the sessions in order.
 				if got := b.waitEntered(t); got != path {
 					t.Fatalf("upstream got %s, want %s", got, path)
@@ -147,11 +139,7 @@ func TestPoolGrowth(t *testing.T) {
 				t.Errorf("upstream has %d requests in its handler, want %d", u.Active(), total)
 			}
 			b.unblock()
-			for range total {
-				if r := waitResult(t, results); !strings.HasSuffix(r, ": 200 OK") {
-					t.Errorf("%s, want 200 OK", r)
-				}
-			}
+			expectOK(t, results, total)
 		})
 	}
 }

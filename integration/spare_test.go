@@ -33,26 +33,14 @@ func TestSpareSessionsClose(t *testing.T) {
 			results := make(chan string, total)
 			for i := range total {
 				path := fmt.Sprintf("/block/%d", i)
-				go func() {
-					resp, err := c.Get(f.url(false) + path)
-					if err != nil {
-						results <- path + ": " + err.Error()
-						return
-					}
-					resp.Body.Close()
-					results <- path + ": " + resp.Status
-				}()
+				getAsync(c, f.url(false), path, results)
 				b.waitEntered(t)
 			}
 			if n := u.Open(); n != 3 {
 				t.Fatalf("with %d requests held, %d upstream connections open, want 3", total, n)
 			}
 			b.unblock()
-			for range total {
-				if r := waitResult(t, results); !strings.HasSuffix(r, ": 200 OK") {
-					t.Errorf("%s, want 200 OK", r)
-				}
-			}
+			expectOK(t, results, total)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
