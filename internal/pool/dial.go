@@ -92,13 +92,14 @@ func (p *Pool) runDial(id, turn uint64) {
 
 func (p *Pool) dialFailedLocked(err error) {
 	p.unreachableLocked(err, "dial failed")
+	// Retried requests that avoided the live sessions for a new one now take what there is.
+	// On the way the grant drops the sessions that ended since the pool last looked at them:
+	// with none live, no dial comes before the back-off, and the waiters fail now rather than
+	// at the queue timeout.
+	p.grantLocked()
 	if len(p.sessions) == 0 {
 		p.failWaitersLocked(fmt.Errorf("%w: %w", ErrUnavailable, err))
-		return
 	}
-	// Retried requests that avoided the live sessions for a new one now
-	// take what there is.
-	p.grantLocked()
 }
 
 // unreachableLocked records err as the upstream's latest failure, a dial's or a session's

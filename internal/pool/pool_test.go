@@ -461,6 +461,37 @@ func TestDialFailureWithLiveSessionQueues(t *testing.T) {
 	})
 }
 
+// TestDialFailureAfterSessionDied: a dial that fails while the only session, the one the
+// waiter queued behind, has died unnoticed (the pool sees a session's end when it next looks at
+// it) fails the waiter at once, as with no session at all, rather than leave it queued until
+// the queue timeout with no dial to come before the back-off.
+func TestDialFailureAfterSessionDied(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &fakeDialer{result: sessionsWith(1)}
+		p := newTestPool(t, Config{Limits: Limits{MaxSessions: 2}}, d)
+		first := mustGet(t, p)
+		defer first.res.Body.Close()
+		gate := make(chan struct{})
+		d.set(func(d *fakeDialer) {
+			d.gate = gate
+			d.result = func(uint64) (*fakeSession, error) { return nil, errors.New("refused") }
+		})
+		waiting := goGet(p)
+		synctest.Wait() // queued, with a dial waiting at the gate
+		d.session(0).set(func(s *fakeSession) { s.closed = true })
+		close(gate)
+		synctest.Wait()
+		select {
+		case r := <-waiting:
+			if !errors.Is(r.err, ErrUnavailable) {
+				t.Errorf("waiter: %v, want ErrUnavailable", r.err)
+			}
+		default:
+			t.Fatalf("waiter still queued (%d) after the dial failed with no live session", p.State().Queued)
+		}
+	})
+}
+
 // refuse makes a session fail every request as not processed, after
 // reading read bytes of its body.
 func refuse(s *fakeSession, read int) {
