@@ -43,18 +43,20 @@ var (
 // end: a client learns of the response (an event stream that it is open) about when the
 // upstream sent the head, not when the body begins. It waits for the body's first bytes up to
 // headHold(hold) (with hold 0, not at all), and leaves with them if they come (see holdHead).
+// Nor does a response complete by its length wait long for its stream's end: through WriteTo
+// not at all, through Read up to hold.
 //
 // pw is scratch for that path, kept by the caller in per-request state it allocates anyway.
 func copyBody(w http.ResponseWriter, resp *http.Response, pw *pieceWriter, hold time.Duration) (int64, error) {
-	if wt, ok := resp.Body.(io.WriterTo); ok {
-		if bw, ok := w.(buffersWriter); ok {
-			return writeBody(pw, w, bw, wt, hold)
-		}
-	}
 	length := resp.ContentLength
 	if len(resp.Trailer) > 0 {
 		// The trailers come after the body's last byte: that byte does not end the response.
 		length = -1
+	}
+	if wt, ok := resp.Body.(io.WriterTo); ok {
+		if bw, ok := w.(buffersWriter); ok {
+			return writeBody(pw, w, bw, wt, length, hold)
+		}
 	}
 	bufs := &largeBufs
 	if resp.ContentLength >= 0 && resp.ContentLength <= smallCopy {
@@ -100,8 +102,11 @@ type buffersWriter interface {
 
 // writeBody is copyBody for a body that writes itself out, to a ResponseWriter that is a
 // buffersWriter (bw): body writes to pw, which passes each piece on. pw is new.
-func writeBody(pw *pieceWriter, w http.ResponseWriter, bw buffersWriter, body io.WriterTo, hold time.Duration) (int64, error) {
+func writeBody(pw *pieceWriter, w http.ResponseWriter, bw buffersWriter, body io.WriterTo, length int64, hold time.Duration) (int64, error) {
 	pw.w, pw.bw, pw.headHold = w, bw, headHold(hold)
+	if length == 0 {
+		pw.headHold = 0 // the head announces an empty body: it is complete, with nothing to wait for
+	}
 	pw.flusher, _ = w.(http.Flusher)
 	_, err := body.WriteTo(pw)
 	pw.releaseHead()

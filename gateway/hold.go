@@ -43,16 +43,17 @@ type heldCopy struct {
 // copyHeld is copyBody's read path with a hold, w holding the response's head: each read's
 // bytes join the ones held, which are written (and flushed) once buf is full, or once a read
 // has waited hold for more; and, without a flush, once the body ends or is complete by length,
-// as copyBody does. A first read that waits headHold flushes the head alone. It returns what
-// copyBody returns.
+// as copyBody does. A first read that waits headHold flushes the head alone; one that waits for
+// the end of a body complete by length (an empty one too) flushes what w holds once it waited
+// hold. It returns what copyBody returns.
 func copyHeld(w http.ResponseWriter, body io.Reader, buf []byte, length int64, hold time.Duration) (int64, error) {
 	h := &heldCopy{w: w, hold: hold, headHold: headHold(hold), buf: buf, unflushed: true}
 	h.flusher, _ = w.(http.Flusher)
 	defer h.stop()
 	for {
-		space, waiting, held := h.next()
+		space, waiting, short := h.next(length)
 		if waiting {
-			h.arm(held)
+			h.arm(short)
 		}
 		n, rerr := body.Read(space)
 		if waiting {
@@ -71,16 +72,17 @@ func copyHeld(w http.ResponseWriter, body io.Reader, buf []byte, length int64, h
 }
 
 // next returns the part of the buffer the next read fills, whether anything waits on that read
-// (bytes held, or w unflushed), and whether bytes are held. Bytes held past the buffer's start
-// (the timer wrote the ones before them) move to it.
-func (h *heldCopy) next() (space []byte, waiting, held bool) {
+// (bytes held, or w unflushed), and whether that wait is short (hold, not headHold): bytes are
+// held, or the body is complete by its length. Bytes held past the buffer's start (the timer
+// wrote the ones before them) move to it.
+func (h *heldCopy) next(length int64) (space []byte, waiting, short bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.start > 0 {
 		h.end = copy(h.buf, h.buf[h.start:h.end])
 		h.start = 0
 	}
-	return h.buf[h.end:], h.end > 0 || h.unflushed, h.end > 0
+	return h.buf[h.end:], h.end > 0 || h.unflushed, h.end > 0 || h.total == length
 }
 
 // took adds n bytes read to the ones held and writes them where copyHeld says; ended: the read
@@ -99,10 +101,11 @@ func (h *heldCopy) took(n int, ended bool, length int64) (int64, error) {
 	return h.total, h.err
 }
 
-// arm starts the timer for a read that waits: hold if bytes are held, else headHold.
-func (h *heldCopy) arm(held bool) {
+// arm starts the timer for a read that waits: hold if the wait is short (see next), else
+// headHold.
+func (h *heldCopy) arm(short bool) {
 	d := h.headHold
-	if held {
+	if short {
 		d = h.hold
 	}
 	if h.timer == nil {

@@ -144,24 +144,42 @@ func TestCopyHeldHead(t *testing.T) {
 }
 
 // TestCopyHeldByLength: a body of known length is written, unflushed, once its last byte came,
-// with no wait for the hold.
+// with no wait for the hold; if the body's end is late, it is flushed once the hold passed,
+// not the head's longer one. An empty body's head is complete: it waits the hold too.
 func TestCopyHeldByLength(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := &lockedLog{w: piecesWriter{h: http.Header{}}}
-		body, end := newChanBody()
-		defer end()
-		done := copyAsync(w, &http.Response{ContentLength: 9000, Body: body}, testHold)
-		body <- make([]byte, 4500)
-		body <- make([]byte, 4500)
-		synctest.Wait()
-		if got := w.log(); got != "w9000" {
-			t.Errorf("body complete by its length: %q, want one write at once", got)
-		}
-		end()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	})
+	for _, tc := range []struct {
+		name   string
+		length int64
+		want   string // the log once the last byte came
+	}{
+		{"9000 bytes", 9000, "w9000"},
+		{"empty", 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := &lockedLog{w: piecesWriter{h: http.Header{}}}
+				body, end := newChanBody()
+				defer end()
+				done := copyAsync(w, &http.Response{ContentLength: tc.length, Body: body}, testHold)
+				for sent := int64(0); sent < tc.length; sent += 4500 {
+					body <- make([]byte, 4500)
+				}
+				synctest.Wait()
+				if got := w.log(); got != tc.want {
+					t.Errorf("body complete by its length: %q, want %q at once", got, tc.want)
+				}
+				time.Sleep(testHold)
+				synctest.Wait()
+				if got, want := w.log(), strings.TrimPrefix(tc.want+" f", " "); got != want {
+					t.Errorf("its end late by the hold: %q, want %q", got, want)
+				}
+				end()
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
 }
 
 // TestCopyHeldClientFails: a write the timer made failed: the copy ends with the client's error
@@ -271,4 +289,23 @@ func TestWriteBodyHoldsHead(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestWriteBodyEmptyNotHeld: through WriteTo, the head of an empty body (Content-Length: 0)
+// whose stream ends late is complete, and flushed at once rather than held for bytes that will
+// not come.
+func TestWriteBodyEmptyNotHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := &lockedLog{w: piecesWriter{h: http.Header{}}}
+		body := make(lateBody)
+		done := copyAsync(w, &http.Response{ContentLength: 0, Body: body}, testHold)
+		synctest.Wait()
+		if got := w.log(); got != "f" {
+			t.Errorf("before the stream's end: %q, want the head flushed at once", got)
+		}
+		close(body)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
 }
