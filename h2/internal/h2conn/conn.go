@@ -333,7 +333,9 @@ func (c *Conn) startGoroutines() {
 }
 
 // awaitSettings waits for the reader to apply the peer's first SETTINGS,
-// and returns nil then. Otherwise it returns why it stopped waiting: the
+// and returns nil then, even if the connection has ended since: it was up
+// (RFC 9113 3.4), and what follows its end is the pool's to judge, the
+// same each time. Otherwise it returns why it stopped waiting: the
 // connection's error (never nil once it closed), errSettingsWait after
 // Config.SettingsTimeout, or ctx's error; failing c then is the caller's
 // job.
@@ -344,6 +346,13 @@ func (c *Conn) awaitSettings(ctx context.Context) error {
 	case <-c.settingsc:
 		return nil
 	case <-c.done:
+		// The reader closes settingsc before done: both may be ready, and
+		// select picks either.
+		select {
+		case <-c.settingsc:
+			return nil
+		default:
+		}
 		return c.closeErr()
 	case <-t.C:
 		return errSettingsWait

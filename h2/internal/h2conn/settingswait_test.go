@@ -1,0 +1,43 @@
+package h2conn
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+	"testing/synctest"
+
+	"golang.org/x/net/http2"
+)
+
+// TestSettingsThenEnd: a peer that sends its SETTINGS and then ends the connection at once
+// (as a server shutting down that still accepts does, with a GOAWAY or without) brought the
+// session up: awaitSettings, called once both the SETTINGS and the end are in, reports it so
+// every time rather than the end half of the time. Many connections, since a wrong choice
+// would be a random one.
+func TestSettingsThenEnd(t *testing.T) {
+	for i := range 32 {
+		synctest.Test(t, func(t *testing.T) {
+			cn, pn := net.Pipe()
+			c := newConn(cn, Config{}.withDefaults())
+			c.queuePreface()
+			c.startGoroutines()
+			go io.Copy(io.Discard, pn) // the preface and what follows it
+			if err := http2.NewFramer(pn, nil).WriteSettings(); err != nil {
+				t.Fatal(err)
+			}
+			pn.Close()
+			synctest.Wait()
+			select {
+			case <-c.done:
+			default:
+				t.Fatal("the connection did not end with the peer's close")
+			}
+			if err := c.awaitSettings(context.Background()); err != nil {
+				t.Errorf("connection %d: awaitSettings = %v, want nil: the SETTINGS came first", i, err)
+			}
+			c.Close()
+			c.wg.Wait()
+		})
+	}
+}
