@@ -39,7 +39,7 @@ func (s *Server) start(c *conn) {
 // on it. Grown at once, with a single frame on it, the stack is copied once and cheaply. With a
 // one-request connection at a time, from 200 clients (h2load --h1 -c 200 -n 200, nghttpd
 // upstream), the runtime's growth took 11% of muxgate's CPU before, 4% after, and its count
-// fell from 1.9 to 1.0 a connection (2.2 to 1.15 with TLS).
+// fell from 1.9 to 1.0 a connection (2.2 to 1.3 with TLS).
 func (s *Server) serveNew(c *conn) {
 	if _, ok := c.rwc.(*tls.Conn); ok && !c.started {
 		growStack16K()
