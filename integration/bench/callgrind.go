@@ -100,7 +100,7 @@ func startCounted(tools callgrindTools, name, bin string, b block, up *upstream,
 // before and dumped after, and returns the instructions per request of the second run.
 func (c *counted) measure(ctx context.Context, tools callgrindTools, b block, logFile string) (float64, error) {
 	l := load{url: "http://" + c.addr + b.sc.path, clients: callgrindClients, pipeline: b.sc.pipeline, h2: b.sc.h2,
-		requests: max(callgrindClients, b.requests/5), logFile: logFile, timeout: callgrindTimeout}
+		close: b.sc.close, requests: max(callgrindClients, b.requests/5), logFile: logFile, timeout: callgrindTimeout}
 	if b.sc.tls {
 		l.url = "https://" + c.addr + b.sc.path
 	}

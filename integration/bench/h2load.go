@@ -21,6 +21,7 @@ type load struct {
 	clients  int           // -c, on one thread (-t 1)
 	pipeline int           // -m: requests in flight per connection (pipelined, or HTTP/2 streams); 0 or 1: one
 	h2       bool          // HTTP/2 clients (ALPN h2 over TLS) rather than HTTP/1.1 (--h1)
+	close    bool          // each request asks for its connection's close; h2load connects again for the next
 	requests int           // -n
 	logFile  string        // --log-file; removed before the run, since h2load appends to it
 	timeout  time.Duration // the whole run is killed after this
@@ -68,6 +69,9 @@ func (l load) args() []string {
 	}
 	if l.pipeline > 1 {
 		a = append(a, "-m", strconv.Itoa(l.pipeline))
+	}
+	if l.close {
+		a = append(a, "-H", "Connection: close")
 	}
 	return append(a, l.url)
 }

@@ -233,7 +233,7 @@ func TestParseCPUBusy(t *testing.T) {
 }
 
 // TestLoadArgs: HTTP/1.1 clients get --h1, HTTP/2 clients none; -m only where more than one
-// request is in flight per connection.
+// request is in flight per connection; a Connection: close field only for a connection a request.
 func TestLoadArgs(t *testing.T) {
 	for _, tc := range []struct {
 		l    load
@@ -241,6 +241,7 @@ func TestLoadArgs(t *testing.T) {
 	}{
 		{load{url: "http://a/", clients: 64, requests: 10, logFile: "l"}, "--h1 -t 1 -c 64 -n 10 -N 30s --log-file l http://a/"},
 		{load{url: "https://a/", clients: 64, requests: 10, logFile: "l", pipeline: 10, h2: true}, "-t 1 -c 64 -n 10 -N 30s --log-file l -m 10 https://a/"},
+		{load{url: "http://a/", clients: 64, requests: 10, logFile: "l", close: true}, "--h1 -t 1 -c 64 -n 10 -N 30s --log-file l -H Connection: close http://a/"},
 	} {
 		if got := strings.Join(tc.l.args(), " "); got != tc.want {
 			t.Errorf("args %q, want %q", got, tc.want)

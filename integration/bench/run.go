@@ -270,6 +270,7 @@ func (r *runner) h2loadRun(b block, addr string) load {
 		clients:  clients,
 		pipeline: b.sc.pipeline,
 		h2:       b.sc.h2,
+		close:    b.sc.close,
 		requests: b.requests,
 		logFile:  r.dir + "/h2load.log",
 		timeout:  2 * time.Minute,

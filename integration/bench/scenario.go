@@ -17,6 +17,7 @@ type scenario struct {
 	path     string // request path on the demo upstream
 	pipeline int    // requests in flight per connection (h2load -m); 0: no pipelining
 	tls      bool   // TLS on the front
+	close    bool   // each request on a connection of its own (Connection: close; h2load connects again)
 	h2       bool   // the clients speak HTTP/2 (over TLS, ALPN h2), pipeline being their streams per connection
 	tlsUp    bool   // h2 over TLS to the upstream instead of h2c; the direct row is left out
 	optional bool   // not in the default -scenarios
@@ -34,6 +35,8 @@ var scenarios = []scenario{
 		path: "/bytes/65536", requests: 12_000, goals: []goal{{"nghttpx", 1}}},
 	{name: "tls", desc: "64 keep-alive clients over TLS to the front, 100-byte body, no pipelining",
 		path: "/bytes/100", tls: true, requests: 40_000},
+	{name: "close", desc: "64 clients, one request a connection (Connection: close), 100-byte body",
+		path: "/bytes/100", close: true, requests: 20_000},
 	{name: "idle", desc: "idle keep-alive connections, one request each, held open",
 		path: "/bytes/100", idle: true},
 	{name: "tls-upstream", desc: "as small, but h2 over TLS to the upstream (certificate not verified)",
