@@ -216,6 +216,9 @@ func countedDesc(b block) string {
 	if b.sc.pipeline > 1 {
 		pipe = fmt.Sprintf(" -m %d", b.sc.pipeline)
 	}
+	if b.sc.close {
+		pipe += " -H 'Connection: close'"
+	}
 	return fmt.Sprintf("h2load%s -c %d%s %s://.../%s, %d requests a run", h1, callgrindClients, pipe, scheme, strings.TrimPrefix(b.sc.path, "/"), b.requests)
 }
 

@@ -158,3 +158,20 @@ func TestCallgrindCounts(t *testing.T) {
 		t.Errorf("%.0f instructions per request, want between 5,000 and 500,000", n)
 	}
 }
+
+// TestCountedDesc: the load line of a -callgrind block names what h2load was given.
+func TestCountedDesc(t *testing.T) {
+	for name, want := range map[string]string{
+		"small":     "h2load --h1 -c 16 http://.../bytes/100, 10 requests a run",
+		"pipelined": "h2load --h1 -c 16 -m 8 http://.../bytes/100, 10 requests a run",
+		"close":     "h2load --h1 -c 16 -H 'Connection: close' http://.../bytes/100, 10 requests a run",
+	} {
+		bl, err := blocks([]string{name}, nil, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := countedDesc(bl[0]); got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+}
