@@ -39,15 +39,52 @@ func (p *Pool) dial(ctx context.Context, id, turn uint64) (pool.Session, error) 
 	// The peer's control stream opens with its SETTINGS (RFC 9114 6.2.1):
 	// once they are in, the peer is known to speak HTTP/3 and not merely
 	// QUIC with ALPN h3, before any request is sent.
-	select {
-	case <-cc.ReceivedSettings():
-	case <-conn.Context().Done():
+	switch awaitSettings(ctx, cc.ReceivedSettings(), conn.Context().Done()) {
+	case settingsEnded:
 		return nil, fmt.Errorf("h3: %s: closed before its SETTINGS: %w", p.cfg.Address, context.Cause(conn.Context()))
-	case <-ctx.Done():
+	case settingsTimedOut:
 		conn.CloseWithError(noError, "")
 		return nil, fmt.Errorf("h3: %s: no SETTINGS: %w", p.cfg.Address, ctx.Err())
 	}
 	return newSession(id, conn, cc, p.cfg.MaxStreamsPerSession, p.cfg.ResponseTimeout, p.cfg.BodyIdleTimeout), nil
+}
+
+// settingsWait is how the wait for a peer's SETTINGS ended.
+type settingsWait int
+
+const (
+	settingsIn       settingsWait = iota // the SETTINGS came
+	settingsEnded                        // the connection ended first
+	settingsTimedOut                     // ctx ended first
+)
+
+// awaitSettings waits until settings, the connection's end (ended) or ctx's is closed. SETTINGS
+// that came count even if the end came too: the session was up, and what follows its end is the
+// pool's to judge, the same each time (as h2's own session does). A select alone picks at random
+// among what is ready.
+func awaitSettings(ctx context.Context, settings, ended <-chan struct{}) settingsWait {
+	select {
+	case <-settings:
+	case <-ended:
+	case <-ctx.Done():
+	}
+	switch {
+	case closed(settings):
+		return settingsIn
+	case closed(ended):
+		return settingsEnded
+	}
+	return settingsTimedOut
+}
+
+// closed reports whether c is closed, without waiting.
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // socket returns the pool's UDP socket, opening it at the first call. Every
