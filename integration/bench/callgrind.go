@@ -206,7 +206,7 @@ type countedBlock struct {
 
 // countedDesc says what load block b puts on muxgate under -callgrind.
 func countedDesc(b block) string {
-	scheme, pipe, h1 := "http", "", " --h1"
+	scheme, opts, h1 := "http", "", " --h1"
 	if b.sc.tls {
 		scheme = "https"
 	}
@@ -214,12 +214,12 @@ func countedDesc(b block) string {
 		h1 = ""
 	}
 	if b.sc.pipeline > 1 {
-		pipe = fmt.Sprintf(" -m %d", b.sc.pipeline)
+		opts = fmt.Sprintf(" -m %d", b.sc.pipeline)
 	}
 	if b.sc.close {
-		pipe += " -H 'Connection: close'"
+		opts += " -H 'Connection: close'"
 	}
-	return fmt.Sprintf("h2load%s -c %d%s %s://.../%s, %d requests a run", h1, callgrindClients, pipe, scheme, strings.TrimPrefix(b.sc.path, "/"), b.requests)
+	return fmt.Sprintf("h2load%s -c %d%s %s://.../%s, %d requests a run", h1, callgrindClients, opts, scheme, strings.TrimPrefix(b.sc.path, "/"), b.requests)
 }
 
 // countBuilds measures each build in builds (name and binary) in each block, the builds
