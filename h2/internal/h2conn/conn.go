@@ -344,20 +344,30 @@ func (c *Conn) awaitSettings(ctx context.Context) error {
 	defer t.Stop()
 	select {
 	case <-c.settingsc:
-		return nil
 	case <-c.done:
-		// The reader closes settingsc before done: both may be ready, and
-		// select picks either.
-		select {
-		case <-c.settingsc:
-			return nil
-		default:
-		}
-		return c.closeErr()
 	case <-t.C:
-		return errSettingsWait
 	case <-ctx.Done():
+	}
+	// Several may be ready at once, and select picks any: the SETTINGS that came win (the
+	// reader closes settingsc before done), then the connection's end, then the wait's.
+	switch {
+	case isClosed(c.settingsc):
+		return nil
+	case isClosed(c.done):
+		return c.closeErr()
+	case ctx.Err() != nil:
 		return &wrapError{"h2conn: waiting for SETTINGS", ctx.Err()}
+	}
+	return errSettingsWait
+}
+
+// isClosed reports whether ch is closed, without waiting.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -41,3 +41,30 @@ func TestSettingsThenEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestSettingsThenCancel: SETTINGS that came bring the session up even when the dial's context
+// ended at the same moment: awaitSettings, called with both in, reports the SETTINGS every time.
+// The timeout's branch is the same choice.
+func TestSettingsThenCancel(t *testing.T) {
+	for i := range 32 {
+		synctest.Test(t, func(t *testing.T) {
+			cn, pn := net.Pipe()
+			c := newConn(cn, Config{}.withDefaults())
+			c.queuePreface()
+			c.startGoroutines()
+			go io.Copy(io.Discard, pn)
+			if err := http2.NewFramer(pn, nil).WriteSettings(); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := c.awaitSettings(ctx); err != nil {
+				t.Errorf("connection %d: awaitSettings = %v, want nil: the SETTINGS came", i, err)
+			}
+			c.Close()
+			pn.Close()
+			c.wg.Wait()
+		})
+	}
+}
