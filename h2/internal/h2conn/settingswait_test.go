@@ -18,14 +18,7 @@ import (
 func TestSettingsThenEnd(t *testing.T) {
 	for i := range 32 {
 		synctest.Test(t, func(t *testing.T) {
-			cn, pn := net.Pipe()
-			c := newConn(cn, Config{}.withDefaults())
-			c.queuePreface()
-			c.startGoroutines()
-			go io.Copy(io.Discard, pn) // the preface and what follows it
-			if err := http2.NewFramer(pn, nil).WriteSettings(); err != nil {
-				t.Fatal(err)
-			}
+			c, pn := settingsSent(t)
 			pn.Close()
 			synctest.Wait()
 			select {
@@ -48,14 +41,7 @@ func TestSettingsThenEnd(t *testing.T) {
 func TestSettingsThenCancel(t *testing.T) {
 	for i := range 32 {
 		synctest.Test(t, func(t *testing.T) {
-			cn, pn := net.Pipe()
-			c := newConn(cn, Config{}.withDefaults())
-			c.queuePreface()
-			c.startGoroutines()
-			go io.Copy(io.Discard, pn)
-			if err := http2.NewFramer(pn, nil).WriteSettings(); err != nil {
-				t.Fatal(err)
-			}
+			c, pn := settingsSent(t)
 			synctest.Wait()
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
@@ -67,4 +53,18 @@ func TestSettingsThenCancel(t *testing.T) {
 			c.wg.Wait()
 		})
 	}
+}
+
+// settingsSent starts a connection over a pipe whose peer has sent its SETTINGS; the peer's end
+// of the pipe is returned, everything written to it read and dropped.
+func settingsSent(t *testing.T) (*Conn, net.Conn) {
+	cn, pn := net.Pipe()
+	c := newConn(cn, Config{}.withDefaults())
+	c.queuePreface()
+	c.startGoroutines()
+	go io.Copy(io.Discard, pn) // the preface and what follows it
+	if err := http2.NewFramer(pn, nil).WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	return c, pn
 }
