@@ -852,14 +852,15 @@ func TestShutdownTimeout(t *testing.T) {
 }
 
 // TestUnprocessedOnWriteFailure: streams whose HEADERS never reached a
-// Write are unprocessed when the connection breaks; the others are not.
+// Write, or reached one that failed having written nothing, are
+// unprocessed when the connection breaks; the others are not.
 func TestUnprocessedOnWriteFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newPeer(t, Config{})
 		p.pause()
 		r1 := p.start(get("/1")) // the peer reads this one, then stops reading
 		synctest.Wait()
-		r3 := p.start(get("/3")) // the writer blocks writing this one
+		r3 := p.start(get("/3")) // the writer blocks writing this one, and fails with nothing written
 		synctest.Wait()
 		r5 := p.start(get("/5")) // this one waits in the buffer
 		synctest.Wait()
@@ -869,7 +870,7 @@ func TestUnprocessedOnWriteFailure(t *testing.T) {
 			if r.err == nil {
 				t.Fatalf("stream %d succeeded", r.id)
 			}
-			if got, want := errors.Is(r.err, ErrUnprocessed), r.id == 5; got != want {
+			if got, want := errors.Is(r.err, ErrUnprocessed), r.id != 1; got != want {
 				t.Errorf("stream %d: %v; unprocessed %v, want %v", r.id, r.err, got, want)
 			}
 		}

@@ -16,8 +16,9 @@ var (
 	// did not process the request (RFC 9113 8.7): the stream was refused
 	// (REFUSED_STREAM), it was above the last stream ID of a GOAWAY, no
 	// stream was free, or the connection failed before the request's
-	// HEADERS were handed to the network. Such a request may be retried on
-	// another connection.
+	// HEADERS were handed to the network (or with the write that carried
+	// them, which wrote nothing). Such a request may be retried on another
+	// connection.
 	ErrUnprocessed = errors.New("h2conn: request not processed by the peer")
 
 	// ErrClosed is the cause when Close or Shutdown ended the connection.

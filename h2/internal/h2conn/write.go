@@ -67,7 +67,7 @@ func (c *Conn) writeLoop() {
 		if len(buf) == 0 {
 			continue
 		}
-		_, err := c.nc.Write(buf)
+		n, err := c.nc.Write(buf)
 		c.wmu.Lock()
 		if cap(buf) <= keepSpare {
 			c.spare = buf[:0]
@@ -78,16 +78,45 @@ func (c *Conn) writeLoop() {
 			c.wflush = nil
 		}
 		c.wmu.Unlock()
-		if err != nil {
-			c.mu.Lock()
-			if !c.closed.Load() {
-				c.log.Debug().Err(err).Msg("h2conn: write failed")
-			}
-			c.failLocked(&opError{"write", err})
-			c.mu.Unlock()
+		if !c.settleWrite(n, err) {
 			return
 		}
 	}
+}
+
+// settleWrite records the end of the write of the buffer takePending gave
+// out, n bytes of it written, and reports whether the writer goes on. A
+// write that failed having written nothing sent none of the HEADERS it
+// carried: their streams were not processed (RFC 9113 8.7), as the
+// connection's failure, by this write or by another cause meanwhile (see
+// failLocked), then tells them.
+func (c *Conn) settleWrite(n int, err error) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writing = false
+	switch {
+	case err == nil:
+		c.writtenID = c.sentID
+	case n == 0:
+		c.sentID = c.writtenID
+	}
+	if c.closed.Load() {
+		// Failed while the write was under way: its streams waited for it.
+		for _, s := range c.streams {
+			serr := c.err
+			if s.id > c.sentID {
+				serr = unprocessed(serr)
+			}
+			c.resetLocked(s, serr)
+		}
+		return false
+	}
+	if err != nil {
+		c.log.Debug().Err(err).Msg("h2conn: write failed")
+		c.failLocked(&opError{"write", err})
+		return false
+	}
+	return true
 }
 
 // takePending queues the window updates that are due and swaps the
@@ -101,6 +130,7 @@ func (c *Conn) takePending() ([]byte, uint64) {
 	if c.nextID > 1 {
 		c.sentID = c.nextID - 2 // every stream up to it has its HEADERS in buf or before
 	}
+	c.writing = len(c.wbuf.b) > 0 && !c.closed.Load()
 	c.mu.Unlock()
 	buf := c.wbuf.b
 	if len(buf) == 0 {
