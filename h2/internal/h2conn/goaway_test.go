@@ -101,6 +101,36 @@ func TestGoAwayAfterProtocolErrorWhileWriteBlocked(t *testing.T) {
 	})
 }
 
+// TestGoAwayAfterProtocolErrorBehindBlockedWrite: the GOAWAY for the peer's
+// protocol error goes out after a write that was blocked as the connection
+// failed, and the request that write carried, which went whole, fails as
+// possibly processed, not as unprocessed.
+func TestGoAwayAfterProtocolErrorBehindBlockedWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := startPeer(t)
+		gate := &gatedConn{Conn: p.ncClient, open: make(chan struct{}), moved: make(chan struct{}, 1)}
+		p.ncClient = gate
+		if p.connect(t, Config{}) == nil {
+			t.Fatal("New failed")
+		}
+		p.expect(http2.FrameSettings)
+		p.expectSkipping(http2.FrameSettings, http2.FrameWindowUpdate) // the ACK
+		gate.shut()
+		r := p.start(get("/blocked"))
+		synctest.Wait() // the writer waits at the gate with the request's HEADERS
+		p.must(p.fr.WriteRawFrame(http2.FramePing, 0, 3, make([]byte, 8)))
+		<-p.c.Done()
+		close(gate.open)
+		p.expect(http2.FrameHeaders)
+		if ga := p.expect(http2.FrameGoAway); ga.code != http2.ErrCodeProtocol {
+			t.Errorf("GOAWAY code %v, want PROTOCOL_ERROR", ga.code)
+		}
+		if r.wait(); r.err == nil || errors.Is(r.err, ErrUnprocessed) {
+			t.Errorf("request whose HEADERS went: %v, want an error, not ErrUnprocessed", r.err)
+		}
+	})
+}
+
 // gatedConn holds writes, once shut, until open is closed or the write
 // deadline passes, as a socket whose peer reads nothing would.
 type gatedConn struct {

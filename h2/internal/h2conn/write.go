@@ -109,7 +109,7 @@ func (c *Conn) settleWrite(n int, err error) bool {
 			}
 			c.resetLocked(s, serr)
 		}
-		return false
+		return err == nil // the loop then sees the close, and writes a lingering GOAWAY
 	}
 	if err != nil {
 		c.log.Debug().Err(err).Msg("h2conn: write failed")
