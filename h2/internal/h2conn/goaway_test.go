@@ -81,15 +81,7 @@ func TestGoAwayAfterEncode(t *testing.T) {
 // MAC.
 func TestGoAwayAfterProtocolErrorWhileWriteBlocked(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := startPeer(t)
-		gate := &gatedConn{Conn: p.ncClient, open: make(chan struct{}), moved: make(chan struct{}, 1)}
-		p.ncClient = gate
-		if p.connect(t, Config{}) == nil {
-			t.Fatal("New failed")
-		}
-		p.expect(http2.FrameSettings)
-		p.expectSkipping(http2.FrameSettings, http2.FrameWindowUpdate) // the ACK
-		gate.shut()
+		p, gate := newGatedPeer(t)
 		// PING on a stream: a connection error PROTOCOL_ERROR (RFC 9113 6.7).
 		p.must(p.fr.WriteRawFrame(http2.FramePing, 0, 3, make([]byte, 8)))
 		<-p.c.Done()
@@ -107,15 +99,7 @@ func TestGoAwayAfterProtocolErrorWhileWriteBlocked(t *testing.T) {
 // possibly processed, not as unprocessed.
 func TestGoAwayAfterProtocolErrorBehindBlockedWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := startPeer(t)
-		gate := &gatedConn{Conn: p.ncClient, open: make(chan struct{}), moved: make(chan struct{}, 1)}
-		p.ncClient = gate
-		if p.connect(t, Config{}) == nil {
-			t.Fatal("New failed")
-		}
-		p.expect(http2.FrameSettings)
-		p.expectSkipping(http2.FrameSettings, http2.FrameWindowUpdate) // the ACK
-		gate.shut()
+		p, gate := newGatedPeer(t)
 		r := p.start(get("/blocked"))
 		synctest.Wait() // the writer waits at the gate with the request's HEADERS
 		p.must(p.fr.WriteRawFrame(http2.FramePing, 0, 3, make([]byte, 8)))
@@ -129,6 +113,21 @@ func TestGoAwayAfterProtocolErrorBehindBlockedWrite(t *testing.T) {
 			t.Errorf("request whose HEADERS went: %v, want an error, not ErrUnprocessed", r.err)
 		}
 	})
+}
+
+// newGatedPeer is newPeer with the client's end a gatedConn, shut once the
+// connection is up.
+func newGatedPeer(t *testing.T) (*peer, *gatedConn) {
+	p := startPeer(t)
+	gate := &gatedConn{Conn: p.ncClient, open: make(chan struct{}), moved: make(chan struct{}, 1)}
+	p.ncClient = gate
+	if p.connect(t, Config{}) == nil {
+		t.Fatal("New failed")
+	}
+	p.expect(http2.FrameSettings)
+	p.expectSkipping(http2.FrameSettings, http2.FrameWindowUpdate) // the ACK
+	gate.shut()
+	return p, gate
 }
 
 // gatedConn holds writes, once shut, until open is closed or the write
