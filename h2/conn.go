@@ -3,6 +3,8 @@ package h2
 import (
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -40,10 +42,11 @@ const (
 type watchConn struct {
 	net.Conn
 
-	closed     atomic.Bool  // Close was called, or a Read or Write failed
-	maxStreams atomic.Int64 // the peer's stream limit; 0 (full) until its first SETTINGS
-	goAway     atomic.Int64 // the lowest GOAWAY last stream ID; -1: none received
-	extConnect atomic.Bool  // the peer's first SETTINGS had ENABLE_CONNECT_PROTOCOL = 1, which is all x/net looks at
+	closed     atomic.Bool           // Close was called, or a Read or Write failed
+	readErr    atomic.Pointer[error] // the first failed Read's error
+	maxStreams atomic.Int64          // the peer's stream limit; 0 (full) until its first SETTINGS
+	goAway     atomic.Int64          // the lowest GOAWAY last stream ID; -1: none received
+	extConnect atomic.Bool           // the peer's first SETTINGS had ENABLE_CONNECT_PROTOCOL = 1, which is all x/net looks at
 
 	// Write side. x/net writes with its own write lock held; wmu makes this
 	// side safe without relying on that. Held across the Write.
@@ -130,9 +133,24 @@ func (w *watchConn) Read(p []byte) (int, error) {
 	n, err := w.Conn.Read(p)
 	w.in.scan(p[:n], nil, w.readPayload, w.readFrame)
 	if err != nil {
+		w.readErr.CompareAndSwap(nil, &err)
 		w.closed.Store(true)
 	}
 	return n, err
+}
+
+// endedBy returns err, x/net's failure on the connection, joined with the peer's end where err
+// does not show it: x/net closes the connection once its reader meets the peer's end, or a
+// GOAWAY that leaves it nothing to do, and what it writes after that fails on a closed
+// connection (see endedInHandshake).
+func (w *watchConn) endedBy(err error) error {
+	if last := w.goAway.Load(); last >= 0 {
+		return fmt.Errorf("%w (%w)", err, http2.GoAwayError{LastStreamID: uint32(last)})
+	}
+	if p := w.readErr.Load(); p != nil && !errors.Is(err, *p) {
+		return fmt.Errorf("%w (read: %w)", err, *p)
+	}
+	return err
 }
 
 func (w *watchConn) Close() error {

@@ -76,7 +76,7 @@ func (p *Pool) dialXNet(ctx context.Context, id uint64, c net.Conn) (pool.Sessio
 	// the peer is known to speak HTTP/2, before any request is sent.
 	if err := cc.Ping(ctx); err != nil {
 		cc.Close()
-		return nil, fmt.Errorf("h2: %s: no answer to the first PING: %w", p.cfg.Address, err)
+		return nil, fmt.Errorf("h2: %s: no answer to the first PING: %w", p.cfg.Address, w.endedBy(err))
 	}
 	return &session{id: id, cc: cc, conn: w, timeout: p.cfg.ResponseTimeout, idle: p.cfg.BodyIdleTimeout}, nil
 }
