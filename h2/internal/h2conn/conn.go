@@ -183,8 +183,6 @@ type Conn struct {
 	streams     map[uint32]*stream        // guarded by mu: streams not yet closed
 	lastID      uint32                    // guarded by mu: the highest stream ID opened
 	sentID      uint32                    // guarded by mu: the highest stream ID whose HEADERS the writer took (wrote, once a write wrote nothing)
-	writtenID   uint32                    // guarded by mu: the highest stream ID whose HEADERS a finished write carried
-	writing     bool                      // guarded by mu: the writer's buffer is being written; its streams wait for the write's end to fail
 	peerWindow  int32                     // guarded by mu: the peer's SETTINGS_INITIAL_WINDOW_SIZE
 	sendWindow  int32                     // guarded by mu: connection-level send window
 	recvWindow  int32                     // guarded by mu: bytes the peer may still send on the connection
@@ -620,11 +618,8 @@ func (c *Conn) failLocked(err error) {
 	c.err = err
 	for _, s := range c.streams {
 		serr := err
-		switch {
-		case s.id > c.sentID || (c.goAway != nil && s.id > c.goAway.LastStreamID):
+		if s.id > c.sentID || (c.goAway != nil && s.id > c.goAway.LastStreamID) {
 			serr = unprocessed(err)
-		case c.writing && s.id > c.writtenID:
-			continue // its HEADERS are being written: settleWrite fails it once it is known whether they went
 		}
 		c.resetLocked(s, serr)
 	}

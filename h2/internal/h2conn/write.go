@@ -43,6 +43,7 @@ func (c *Conn) wakeWriter() {
 func (c *Conn) writeLoop() {
 	defer c.wg.Done()
 	defer c.closeNC()
+	var written uint32 // the highest stream whose HEADERS a finished write carried
 	for {
 		select {
 		case <-c.wake:
@@ -51,7 +52,7 @@ func (c *Conn) writeLoop() {
 				// The GOAWAY for the peer's protocol error is sent even if
 				// the connection closed before this goroutine took it
 				// (RFC 9113 5.4.1).
-				if buf, _ := c.takePending(); len(buf) > 0 {
+				if buf, _, _ := c.takePending(); len(buf) > 0 {
 					_, _ = c.nc.Write(buf)
 				}
 			}
@@ -63,7 +64,7 @@ func (c *Conn) writeLoop() {
 		// 0.06 writes per request with this yield, 0.62 without, and
 		// 8 us against 10-13 us per request; serial requests are unchanged.
 		runtime.Gosched()
-		buf, gen := c.takePending()
+		buf, gen, sent := c.takePending()
 		if len(buf) == 0 {
 			continue
 		}
@@ -78,63 +79,50 @@ func (c *Conn) writeLoop() {
 			c.wflush = nil
 		}
 		c.wmu.Unlock()
-		if !c.settleWrite(n, err) {
+		if err != nil {
+			c.writeFailed(n, err, written)
 			return
 		}
+		written = sent
 	}
 }
 
-// settleWrite records the end of the write of the buffer takePending gave
-// out, n bytes of it written, and reports whether the writer goes on. A
-// write that failed having written nothing sent none of the HEADERS it
-// carried: their streams were not processed (RFC 9113 8.7), as the
-// connection's failure, by this write or by another cause meanwhile (see
-// failLocked), then tells them.
-func (c *Conn) settleWrite(n int, err error) bool {
+// writeFailed fails the connection after a write that failed having
+// written n bytes. One that wrote nothing sent none of the HEADERS it
+// carried: the streams above written, the highest stream whose HEADERS a
+// finished write carried, are told they were not processed (RFC 9113
+// 8.7). Where the connection failed for another cause first, its streams
+// were told already, as possibly processed.
+func (c *Conn) writeFailed(n int, err error, written uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.writing = false
-	switch {
-	case err == nil:
-		c.writtenID = c.sentID
-	case n == 0:
-		c.sentID = c.writtenID
-	}
 	if c.closed.Load() {
-		// Failed while the write was under way: its streams waited for it.
-		for _, s := range c.streams {
-			serr := c.err
-			if s.id > c.sentID {
-				serr = unprocessed(serr)
-			}
-			c.resetLocked(s, serr)
-		}
-		return err == nil // the loop then sees the close, and writes a lingering GOAWAY
+		return
 	}
-	if err != nil {
-		c.log.Debug().Err(err).Msg("h2conn: write failed")
-		c.failLocked(&opError{"write", err})
-		return false
+	c.log.Debug().Err(err).Msg("h2conn: write failed")
+	if n == 0 {
+		c.sentID = written
 	}
-	return true
+	c.failLocked(&opError{"write", err})
 }
 
 // takePending queues the window updates that are due and swaps the
-// pending buffer out for the writer. It returns the buffer and its
-// generation number.
-func (c *Conn) takePending() ([]byte, uint64) {
+// pending buffer out for the writer. It returns the buffer, its generation
+// number and sentID: every stream up to it has its HEADERS in the buffer
+// or before.
+func (c *Conn) takePending() (buf []byte, gen uint64, sent uint32) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.mu.Lock()
 	c.queueCreditLocked()
 	if c.nextID > 1 {
-		c.sentID = c.nextID - 2 // every stream up to it has its HEADERS in buf or before
+		c.sentID = c.nextID - 2
 	}
-	c.writing = len(c.wbuf.b) > 0 && !c.closed.Load()
+	sent = c.sentID
 	c.mu.Unlock()
-	buf := c.wbuf.b
+	buf = c.wbuf.b
 	if len(buf) == 0 {
-		return nil, c.takes
+		return nil, c.takes, sent
 	}
 	c.wbuf.b, c.spare = c.spare, nil
 	c.takes++
@@ -142,7 +130,7 @@ func (c *Conn) takePending() ([]byte, uint64) {
 		close(c.wfull)
 		c.wfull = nil
 	}
-	return buf, c.takes
+	return buf, c.takes, sent
 }
 
 // flush waits until everything queued so far has been written.
