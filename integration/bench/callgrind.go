@@ -69,8 +69,9 @@ type counted struct {
 // callgrind. Go's asynchronous preemption is off: callgrind fails on the signal it uses. The
 // timer slack is left as it is: muxgate would execute itself again to set it, and that process
 // would run outside valgrind.
-func startCounted(tools callgrindTools, name, bin string, b block, up *upstream, dir string) (*counted, error) {
-	f := front{tls: b.sc.tls, cert: up.files, upstream: up.h2cAddr(), maxConns: loadConns, goThreads: 1}
+func startCounted(tools callgrindTools, bd target, b block, up *upstream, dir string) (*counted, error) {
+	name := bd.name
+	f := front{tls: b.sc.tls, cert: up.files, upstream: up.h2cAddr(), maxConns: loadConns, goThreads: 1, extra: bd.extra}
 	var err error
 	if f.dir, err = os.MkdirTemp(dir, "callgrind-"+name+"-"+b.name()+"-"); err != nil {
 		return nil, err
@@ -78,7 +79,7 @@ func startCounted(tools callgrindTools, name, bin string, b block, up *upstream,
 	if f.port, err = freePort(); err != nil {
 		return nil, err
 	}
-	cmd, err := muxgateCommand(bin, f)
+	cmd, err := muxgateCommand(bd.bin, f)
 	if err != nil {
 		return nil, err
 	}
@@ -222,14 +223,14 @@ func countedDesc(b block) string {
 	return fmt.Sprintf("h2load%s -c %d%s %s://.../%s, %d requests a run", h1, callgrindClients, opts, scheme, strings.TrimPrefix(b.sc.path, "/"), b.requests)
 }
 
-// countBuilds measures each build in builds (name and binary) in each block, the builds
+// countBuilds measures each build in builds (name, binary and flags) in each block, the builds
 // interleaved within each round, each round with every build started afresh.
-func countBuilds(ctx context.Context, tools callgrindTools, builds [][2]string, bl []block, rounds int, up *upstream, dir string, progress io.Writer) []countedBlock {
+func countBuilds(ctx context.Context, tools callgrindTools, builds []target, bl []block, rounds int, up *upstream, dir string, progress io.Writer) []countedBlock {
 	out := make([]countedBlock, len(bl))
 	for i, b := range bl {
 		out[i] = countedBlock{Name: b.name(), Desc: countedDesc(b), Requests: b.requests}
 		for _, bd := range builds {
-			out[i].Rows = append(out[i].Rows, countedRow{Name: bd[0]})
+			out[i].Rows = append(out[i].Rows, countedRow{Name: bd.name})
 		}
 	}
 	for round := 1; round <= rounds && ctx.Err() == nil; round++ {
@@ -239,11 +240,11 @@ func countBuilds(ctx context.Context, tools callgrindTools, builds [][2]string, 
 				row := &out[i].Rows[j]
 				if err != nil {
 					row.Error = err.Error()
-					fmt.Fprintf(progress, "round %d %s %s: %v\n", round, b.name(), bd[0], err)
+					fmt.Fprintf(progress, "round %d %s %s: %v\n", round, b.name(), bd.name, err)
 					continue
 				}
 				row.Counts = append(row.Counts, n)
-				fmt.Fprintf(progress, "round %d %s %s: %.0f instructions per request\n", round, b.name(), bd[0], n)
+				fmt.Fprintf(progress, "round %d %s %s: %.0f instructions per request\n", round, b.name(), bd.name, n)
 			}
 		}
 	}
@@ -256,8 +257,8 @@ func countBuilds(ctx context.Context, tools callgrindTools, builds [][2]string, 
 }
 
 // countOnce starts build bd under callgrind for block b, measures it once and stops it.
-func countOnce(ctx context.Context, tools callgrindTools, bd [2]string, b block, up *upstream, dir string) (float64, error) {
-	c, err := startCounted(tools, bd[0], bd[1], b, up, dir)
+func countOnce(ctx context.Context, tools callgrindTools, bd target, b block, up *upstream, dir string) (float64, error) {
+	c, err := startCounted(tools, bd, b, up, dir)
 	if err != nil {
 		return 0, err
 	}
@@ -328,12 +329,13 @@ func benchCallgrind(ctx context.Context, o *options, stdout, progress io.Writer)
 	if err != nil {
 		return err
 	}
-	builds := [][2]string{{"muxgate", bin}}
-	if o.muxgateB != "" {
-		if _, err := os.Stat(o.muxgateB); err != nil {
-			return fmt.Errorf("-muxgate-b: %w", err)
+	builds := []target{{name: "muxgate", bin: bin}}
+	if o.wantsB() {
+		b, err := o.bTarget(target{name: "muxgate-b", bin: bin})
+		if err != nil {
+			return err
 		}
-		builds = append(builds, [2]string{"muxgate-b", o.muxgateB})
+		builds = append(builds, b)
 	}
 	up, err := setupUpstream(o, dir, nil, rep)
 	if err != nil {
@@ -345,8 +347,8 @@ func benchCallgrind(ctx context.Context, o *options, stdout, progress io.Writer)
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
 	fmt.Fprintf(stdout, "muxgate callgrind count  %s  (run took %v)\nmuxgate   %s\n", rep.Date, time.Since(start).Round(time.Second), desc)
-	if o.muxgateB != "" {
-		fmt.Fprintf(stdout, "muxgate-b prebuilt %s\n", o.muxgateB)
+	if o.wantsB() {
+		fmt.Fprintf(stdout, "muxgate-b %s\n", o.bDesc(desc))
 	}
 	fmt.Fprintf(stdout, "upstream  %s; valgrind %s\n", o.server, toolVersion(tools.valgrind, "--version"))
 	writeCounts(stdout, counts, o.rounds)

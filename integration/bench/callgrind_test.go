@@ -150,7 +150,7 @@ func TestCallgrindCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := countOnce(context.Background(), tools, [2]string{"muxgate", bin}, bl[0], up, dir)
+	n, err := countOnce(context.Background(), tools, target{name: "muxgate", bin: bin}, bl[0], up, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

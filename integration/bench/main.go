@@ -28,7 +28,8 @@ type options struct {
 	jsonPath     string
 	requirePeers bool
 	muxgate      string
-	muxgateB     string // a second muxgate binary, the muxgate-b row
+	muxgateB     string   // a second muxgate binary, the muxgate-b row
+	muxgateBArgs []string // muxgate flags added to the muxgate-b row's command line
 	targets      []string
 	keep         bool
 	server       string // the proxies' h2c upstream: serverGo or serverNghttpd
@@ -115,12 +116,16 @@ func (o *options) runFlags(fs *flag.FlagSet, lists *flagLists) {
 }
 
 // targetFlags defines on fs the flags that choose the rows and their binaries: -targets,
-// -require-peers, -muxgate, -muxgate-b and -muxgate-threads. -targets goes to lists, unparsed.
+// -require-peers, -muxgate, -muxgate-b, -muxgate-b-flags and -muxgate-threads. -targets goes to lists, unparsed.
 func (o *options) targetFlags(fs *flag.FlagSet, lists *flagLists) {
-	fs.StringVar(&lists.targets, "targets", strings.Join(defaultTargets, ","), "comma `list` of rows to run: muxgate, muxgate-b (with -muxgate-b), muxgate-h3 (opt-in), nghttpx, haproxy, direct")
+	fs.StringVar(&lists.targets, "targets", strings.Join(defaultTargets, ","), "comma `list` of rows to run: muxgate, muxgate-b (with -muxgate-b or -muxgate-b-flags), muxgate-h3 (opt-in), nghttpx, haproxy, direct")
 	fs.BoolVar(&o.requirePeers, "require-peers", false, "fail when h2load, nghttpx or haproxy is missing, instead of leaving its rows out")
 	fs.StringVar(&o.muxgate, "muxgate", "", "prebuilt muxgate `binary` (default: go build ./cmd/muxgate into a temp dir)")
 	fs.StringVar(&o.muxgateB, "muxgate-b", "", "a second muxgate `binary`, run as the row muxgate-b in every round beside muxgate, to compare two builds in one run")
+	fs.Func("muxgate-b-flags", "muxgate `flags`, separated by spaces, added to the muxgate-b row's command line after the benchmark's own, to compare settings in one run; without -muxgate-b, that row runs the muxgate row's binary", func(s string) error {
+		o.muxgateBArgs = strings.Fields(s)
+		return nil
+	})
 	fs.IntVar(&o.muxThreads, "muxgate-threads", threads, "muxgate's GOMAXPROCS, to measure it on fewer or more threads than the peers' "+strconv.Itoa(threads))
 }
 
@@ -172,7 +177,8 @@ Row muxgate-b (-muxgate-b binary): a second build of muxgate, run as muxgate is,
 rounds; "muxgate vs muxgate-b" gives the first build's ratios to the second, with their spread
 over the rounds. Interleaved, the two builds meet the machine's drift alike, which two runs of
 the benchmark one after the other do not. Give it an even -rounds, so that each starts as many
-rounds as the other.
+rounds as the other. -muxgate-b-flags '-min-sessions 2' adds flags to that row's command line,
+to compare a setting with the defaults the same way: alone, it runs the muxgate row's binary.
 
 Opt-in row muxgate-h3 (-targets muxgate,muxgate-h3,...): muxgate as in the muxgate row, but
 reaching the same upstream over HTTP/3 (h3://, QUIC on a UDP loopback port, the certificate
@@ -209,7 +215,8 @@ func (o *options) checkCounts() error {
 }
 
 // setTargets parses the -targets list into o.targets, each a row of rowOrder, and adds the
-// muxgate-b row when -muxgate-b names a binary; the row without the binary is an error.
+// muxgate-b row when -muxgate-b names a binary or -muxgate-b-flags gives flags; the row without
+// either is an error.
 func (o *options) setTargets(list string) error {
 	o.targets = splitList(list)
 	for _, t := range o.targets {
@@ -217,13 +224,27 @@ func (o *options) setTargets(list string) error {
 			return fmt.Errorf("-targets: unknown %q (have %s)", t, strings.Join(rowOrder, ", "))
 		}
 	}
-	switch hasB := slices.Contains(o.targets, "muxgate-b"); {
-	case o.muxgateB != "" && !hasB:
+	switch hasB, wantB := slices.Contains(o.targets, "muxgate-b"), o.wantsB(); {
+	case wantB && !hasB:
 		o.targets = append(o.targets, "muxgate-b")
-	case o.muxgateB == "" && hasB:
-		return errors.New("-targets: the muxgate-b row needs -muxgate-b binary")
+	case !wantB && hasB:
+		return errors.New("-targets: the muxgate-b row needs -muxgate-b binary or -muxgate-b-flags")
 	}
 	return nil
+}
+
+// wantsB reports whether the muxgate-b row is asked for: a second binary, or flags of its own.
+func (o *options) wantsB() bool { return o.muxgateB != "" || len(o.muxgateBArgs) > 0 }
+
+// bDesc says what the muxgate-b row runs, given what the muxgate row runs (desc).
+func (o *options) bDesc(desc string) string {
+	if o.muxgateB != "" {
+		desc = "prebuilt " + o.muxgateB
+	}
+	if len(o.muxgateBArgs) > 0 {
+		desc += " with " + strings.Join(o.muxgateBArgs, " ")
+	}
+	return desc
 }
 
 // checkServer validates -upstream-server against the other flags. nghttpd serves h2c only and
@@ -362,7 +383,8 @@ func setupUpstream(o *options, dir string, targets []target, rep *report) (*upst
 // findTargets resolves the chosen rows: the peers on this machine, and muxgate prebuilt or built.
 func findTargets(o *options, dir string, rep *report, progress io.Writer) ([]target, error) {
 	var out []target
-	var muxBin string
+	var muxBin, muxDesc string
+	var err error
 	for _, name := range rowOrder {
 		if !slices.Contains(o.targets, name) {
 			continue
@@ -373,23 +395,24 @@ func findTargets(o *options, dir string, rep *report, progress io.Writer) ([]tar
 		}
 		i := slices.IndexFunc(peers, func(p peer) bool { return p.name == name })
 		p := &peers[i]
-		if name == "muxgate-b" {
-			if _, err := os.Stat(o.muxgateB); err != nil {
-				return nil, fmt.Errorf("-muxgate-b: %w", err)
-			}
-			rep.MuxgateB = "prebuilt " + o.muxgateB
-			out = append(out, target{name: name, peer: p, bin: o.muxgateB})
-			continue
-		}
-		if p.tool == "muxgate" { // muxgate and muxgate-h3 share one binary
-			if muxBin == "" {
+		if p.tool == "muxgate" { // muxgate, muxgate-h3 and a muxgate-b of flags alone share one binary
+			if muxBin == "" && (name != "muxgate-b" || o.muxgateB == "") {
 				bin, desc, err := muxgateBinary(o.muxgate, dir, progress)
 				if err != nil {
 					return nil, err
 				}
-				muxBin, rep.Muxgate = bin, desc
+				muxBin, muxDesc = bin, desc
 			}
-			out = append(out, target{name: name, peer: p, bin: muxBin, h3: name == "muxgate-h3"})
+			t := target{name: name, peer: p, bin: muxBin, h3: name == "muxgate-h3"}
+			if name == "muxgate-b" {
+				if t, err = o.bTarget(t); err != nil {
+					return nil, err
+				}
+				rep.MuxgateB = o.bDesc(muxDesc)
+			} else {
+				rep.Muxgate = muxDesc
+			}
+			out = append(out, t)
 			continue
 		}
 		bin, err := peerTool(p, o.requirePeers, rep, progress)
@@ -404,6 +427,19 @@ func findTargets(o *options, dir string, rep *report, progress io.Writer) ([]tar
 		rep.Muxgate = "not run (-targets)"
 	}
 	return out, nil
+}
+
+// bTarget makes t, a muxgate row, the muxgate-b row: -muxgate-b's binary if given, which must
+// exist, and -muxgate-b-flags.
+func (o *options) bTarget(t target) (target, error) {
+	if o.muxgateB != "" {
+		if _, err := os.Stat(o.muxgateB); err != nil {
+			return t, fmt.Errorf("-muxgate-b: %w", err)
+		}
+		t.bin = o.muxgateB
+	}
+	t.extra = o.muxgateBArgs
+	return t, nil
 }
 
 // peerTool finds the executable of peer p and writes its version to rep.Tools. A missing one is

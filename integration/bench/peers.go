@@ -29,6 +29,7 @@ type front struct {
 	upH3      bool      // the upstream speaks HTTP/3 over QUIC (UDP); muxgate-h3 only
 	maxConns  int       // client connections the proxy must accept at once
 	goThreads int       // muxgate's GOMAXPROCS
+	extra     []string  // muxgate's flags after the benchmark's own, which they may override
 }
 
 func (f front) addr() string { return "127.0.0.1:" + strconv.Itoa(f.port) }
@@ -88,6 +89,7 @@ func muxgateCommand(bin string, f front) (*exec.Cmd, error) {
 	} else {
 		args = append(args, "-listen", f.addr())
 	}
+	args = append(args, f.extra...) // the flag package keeps a flag's last value
 	env := "GOMAXPROCS=" + strconv.Itoa(f.goThreads)
 	line := env + " " + bin + " " + strings.Join(args, " ") + "\n"
 	if err := writeFile(filepath.Join(f.dir, "muxgate.cmdline"), line); err != nil {

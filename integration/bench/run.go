@@ -17,6 +17,9 @@ type target struct {
 	peer *peer  // nil: h2load straight at the upstream's HTTP/1.1 listener
 	bin  string // the proxy's executable
 	h3   bool   // the proxy reaches the upstream over HTTP/3 (muxgate-h3): load scenarios only
+	// extra are muxgate flags added to its command line after the benchmark's own
+	// (-muxgate-b-flags); muxgate rows only.
+	extra []string
 }
 
 // runResult is one target's measurement in one block and round.
@@ -141,7 +144,7 @@ func (r *runner) record(b block, t target, res runResult) {
 
 // start starts t's proxy with a fresh config and waits until it answers through the upstream.
 func (r *runner) start(t target, b block, useTLS bool, maxConns int, round int) (*proc, front, error) {
-	f := front{tls: useTLS, h2: b.sc.h2, upTLS: b.sc.tlsUp, cert: r.up.files, upstream: r.up.h2cAddr(), maxConns: maxConns, goThreads: r.muxThreads}
+	f := front{tls: useTLS, h2: b.sc.h2, upTLS: b.sc.tlsUp, cert: r.up.files, upstream: r.up.h2cAddr(), maxConns: maxConns, goThreads: r.muxThreads, extra: t.extra}
 	switch {
 	case t.h3:
 		f.upstream = r.up.h3.Addr()
