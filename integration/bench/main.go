@@ -116,7 +116,8 @@ func (o *options) runFlags(fs *flag.FlagSet, lists *flagLists) {
 }
 
 // targetFlags defines on fs the flags that choose the rows and their binaries: -targets,
-// -require-peers, -muxgate, -muxgate-b, -muxgate-b-flags and -muxgate-threads. -targets goes to lists, unparsed.
+// -require-peers, -muxgate, -muxgate-b, -muxgate-b-flags and -muxgate-threads. -targets goes to
+// lists, unparsed.
 func (o *options) targetFlags(fs *flag.FlagSet, lists *flagLists) {
 	fs.StringVar(&lists.targets, "targets", strings.Join(defaultTargets, ","), "comma `list` of rows to run: muxgate, muxgate-b (with -muxgate-b or -muxgate-b-flags), muxgate-h3 (opt-in), nghttpx, haproxy, direct")
 	fs.BoolVar(&o.requirePeers, "require-peers", false, "fail when h2load, nghttpx or haproxy is missing, instead of leaving its rows out")
