@@ -219,6 +219,13 @@ func (b *body) closeForServer() error {
 	return b.err
 }
 
+// readWhole reports whether all the content, trailers included, has been read.
+func (b *body) readWhole() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.eof
+}
+
 // discard reads and drops what the handler left of the content, up to maxDiscard bytes, and
 // reports whether the content ended within that bound, so that the connection is positioned at
 // the next request. Content owed a 100 Continue is not read: the client may never send it.

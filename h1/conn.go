@@ -887,7 +887,7 @@ func (c *conn) serveRequest(w *response) bool {
 		c.rwc.Close()
 		return false
 	case w.closeAfter:
-		c.closeGracefully()
+		c.closeAfterResponse(w)
 		return false
 	}
 	if w.hasBody {
@@ -1022,6 +1022,19 @@ func writeRetryAfter(bw *bufio.Writer, seconds int64) {
 	bw.WriteString("Retry-After: ")
 	bw.Write(strconv.AppendInt(bw.AvailableBuffer(), seconds, 10))
 	bw.WriteString("\r\n")
+}
+
+// closeAfterResponse ends the connection after w's complete response. A client that said w's
+// request was its last (Connection: close, or HTTP/1.0 without keep-alive) sends nothing after it
+// (RFC 9112 9.6): when everything it sent has been read, closing at once resets nothing, and the
+// lingering close's half-close, wait and reads are spared. Any other close lingers.
+func (c *conn) closeAfterResponse(w *response) {
+	if w.head.close && w.tunnel == nil && (!w.hasBody || w.body.readWhole()) &&
+		c.br.Buffered() == 0 && !c.cr.buffered() {
+		c.rwc.Close()
+		return
+	}
+	c.closeGracefully()
 }
 
 // closeGracefully closes after a complete response: it half-closes, then reads and drops what the
