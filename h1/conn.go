@@ -409,7 +409,7 @@ func (c *conn) dispatchable(w *response) bool {
 		(w.head.method != http.MethodGet && w.head.method != http.MethodHead) {
 		return false
 	}
-	if c.br.Buffered() > 0 || c.cr.buffered() {
+	if c.readAhead() {
 		return true
 	}
 	return c.pipelineBusy()
@@ -602,7 +602,7 @@ func (c *conn) cutShort(raw []byte) *response {
 func (c *conn) awaitRequest() error {
 	cfg := &c.s.cfg
 	c.headUnarmed = false
-	if (c.br != nil && c.br.Buffered() > 0) || c.cr.buffered() {
+	if c.readAhead() {
 		// Pipelined: the next head has begun already.
 		return c.armHead()
 	}
@@ -1024,13 +1024,18 @@ func writeRetryAfter(bw *bufio.Writer, seconds int64) {
 	bw.WriteString("\r\n")
 }
 
+// readAhead reports whether bytes the client sent after what was parsed so far have been read
+// from the socket already: the start of a pipelined request, or more.
+func (c *conn) readAhead() bool {
+	return (c.br != nil && c.br.Buffered() > 0) || c.cr.buffered()
+}
+
 // closeAfterResponse ends the connection after w's complete response. A client that said w's
 // request was its last (Connection: close, or HTTP/1.0 without keep-alive) sends nothing after it
 // (RFC 9112 9.6): when everything it sent has been read, closing at once resets nothing, and the
 // lingering close's half-close, wait and reads are spared. Any other close lingers.
 func (c *conn) closeAfterResponse(w *response) {
-	if w.head.close && w.tunnel == nil && (!w.hasBody || w.body.readWhole()) &&
-		c.br.Buffered() == 0 && !c.cr.buffered() {
+	if w.head.close && w.tunnel == nil && (!w.hasBody || w.body.readWhole()) && !c.readAhead() {
 		c.rwc.Close()
 		return
 	}
