@@ -291,6 +291,9 @@ func FuzzParseStat(f *testing.F) {
 			if st.cpu < 0 || st.cpu%clockTick != 0 {
 				t.Errorf("cpu %v; want a non-negative count of ticks", st.cpu)
 			}
+			if st.user < 0 || st.user > st.cpu || st.user%clockTick != 0 {
+				t.Errorf("user %v of cpu %v; want a non-negative count of ticks within cpu", st.user, st.cpu)
+			}
 		} else if !strings.HasPrefix(err.Error(), "procstat: ") {
 			t.Errorf("error %q does not name procstat", err)
 		}
@@ -303,7 +306,7 @@ func FuzzParseStat(f *testing.F) {
 			}
 			return
 		}
-		want := procStat{comm: comm, ppid: ppid, cpu: time.Duration(ticks) * clockTick}
+		want := procStat{comm: comm, ppid: ppid, cpu: time.Duration(ticks) * clockTick, user: time.Duration(utime) * clockTick}
 		if err != nil || got != want {
 			t.Errorf("parseStat(statLine(%q, %d, %d, %d)):\n got %+v, %v\nwant %+v", comm, ppid, utime, stime, got, err, want)
 		}

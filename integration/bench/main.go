@@ -119,7 +119,7 @@ func (o *options) runFlags(fs *flag.FlagSet, lists *flagLists) {
 // -require-peers, -muxgate, -muxgate-b, -muxgate-b-flags and -muxgate-threads. -targets goes to
 // lists, unparsed.
 func (o *options) targetFlags(fs *flag.FlagSet, lists *flagLists) {
-	fs.StringVar(&lists.targets, "targets", strings.Join(defaultTargets, ","), "comma `list` of rows to run: muxgate, muxgate-b (with -muxgate-b or -muxgate-b-flags), muxgate-h3 (opt-in), nghttpx, haproxy, direct")
+	fs.StringVar(&lists.targets, "targets", strings.Join(defaultTargets, ","), "comma `list` of rows to run: muxgate, muxgate-b (with -muxgate-b or -muxgate-b-flags), muxgate-h3 (opt-in), nghttpx, haproxy, nghttpx-1 and haproxy-1 (opt-in: on one worker thread), direct")
 	fs.BoolVar(&o.requirePeers, "require-peers", false, "fail when h2load, nghttpx or haproxy is missing, instead of leaving its rows out")
 	fs.StringVar(&o.muxgate, "muxgate", "", "prebuilt muxgate `binary` (default: go build ./cmd/muxgate into a temp dir)")
 	fs.StringVar(&o.muxgateB, "muxgate-b", "", "a second muxgate `binary`, run as the row muxgate-b in every round beside muxgate, to compare two builds in one run")
@@ -186,6 +186,11 @@ reaching the same upstream over HTTP/3 (h3://, QUIC on a UDP loopback port, the 
 verified with -upstream-ca); load scenarios only, not idle or tls-upstream. Its block line
 "muxgate-h3 vs muxgate" gives its req/s and CPU per request against muxgate over h2c. It is
 not in the default run: another row in every load scenario would take it past its budget.
+
+Opt-in rows nghttpx-1 and haproxy-1 (-targets muxgate,nghttpx,nghttpx-1,...): the peer as in
+its row, on one worker thread (workers=1, nbthread 1) and so on one upstream connection. Under
+these loads muxgate's governor keeps muxgate on one processor; these rows compare the work each
+does on one thread, and muxgate's ratios to them follow its ratios to the peers.
 
 With -upstream-server nghttpd the proxies funnel into nghttpd (Debian: nghttp2-server) serving
 the same bodies as static files from one event loop instead: it spends a fraction of the Go
@@ -377,7 +382,8 @@ func setupUpstream(o *options, dir string, targets []target, rep *report) (*upst
 	if err != nil {
 		return nil, err
 	}
-	rep.Setup = setupText(h3, o.server, o.muxThreads)
+	oneThread := slices.ContainsFunc(targets, func(t target) bool { return t.peer != nil && t.peer.threads == 1 })
+	rep.Setup = setupText(h3, oneThread, o.server, o.muxThreads)
 	return up, nil
 }
 
@@ -457,10 +463,10 @@ func peerTool(p *peer, requirePeers bool, rep *report, progress io.Writer) (stri
 		rep.Missing = append(rep.Missing, msg)
 		return "", nil
 	}
-	if p.name == "haproxy" {
-		rep.Tools[p.name] = toolVersion(bin, "-v")
+	if p.tool == "haproxy" {
+		rep.Tools[p.tool] = toolVersion(bin, "-v")
 	} else {
-		rep.Tools[p.name] = toolVersion(bin, "--version")
+		rep.Tools[p.tool] = toolVersion(bin, "--version")
 	}
 	return bin, nil
 }
@@ -494,7 +500,7 @@ func threadsText(muxThreads int) string {
 }
 
 // setupText is the part of the header that says how the targets were configured.
-func setupText(h3 bool, server string, muxThreads int) []string {
+func setupText(h3, oneThread bool, server string, muxThreads int) []string {
 	upstream, upCPU := "one Go upstream (internal/demo) in the bench process", "the upstream's is the bench process's"
 	if server == serverNghttpd {
 		upstream, upCPU = "nghttpd (static files, 1 worker thread), a process of its own", "the upstream's is nghttpd's"
@@ -514,6 +520,9 @@ func setupText(h3 bool, server string, muxThreads int) []string {
 		lines = append(lines, "upstream conns: the connections nghttpd held at the end of the run (it counts none it accepted); no direct row")
 	} else {
 		lines = append(lines, "direct: h2load at the upstream's HTTP/1.1 listener; its CPU and RSS are the bench process's; upstream conns = client conns")
+	}
+	if oneThread {
+		lines = append(lines, "nghttpx-1, haproxy-1: the peer as above on one worker thread (workers=1, nbthread 1), as muxgate's governor runs it on one processor under these loads")
 	}
 	if h3 {
 		lines = append(lines, "muxgate-h3: muxgate as above but HTTP/3 (h3://, QUIC over UDP loopback) to the same upstream, certificate verified (-upstream-ca); load scenarios only")

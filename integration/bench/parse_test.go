@@ -145,10 +145,10 @@ func TestParseStat(t *testing.T) {
 	}{
 		// Captured from /proc/PID/stat of a shell: utime 3, stime 4 ticks.
 		{"bash", "4598 (bash) S 4597 4598 4598 0 -1 4194560 7806 504071 0 17 3 4 9755 3392 20 0 1 0 34878 5259264 958 18446744073709551615 94077505716224 94077506505629 140724711265440 0 0 0 65536 4 1132560123 1 0 0 17 1 0 0 0 0 0 94077506738928 94077506787172 94077724295168 140724711267166 140724711267181 140724711267181 140724711268330 0\n",
-			procStat{comm: "bash", ppid: 4597, cpu: 70 * time.Millisecond}},
+			procStat{comm: "bash", ppid: 4597, cpu: 70 * time.Millisecond, user: 30 * time.Millisecond}},
 		// A name with a space and a parenthesis, as a process may set for itself.
 		{"odd name", "77 (nghttpx: work) er) S 76 76 1 0 -1 4194560 1 0 0 0 1234 567 0 0 20 0 3 0 100 1000 10 18446744073709551615\n",
-			procStat{comm: "nghttpx: work) er", ppid: 76, cpu: 18010 * time.Millisecond}},
+			procStat{comm: "nghttpx: work) er", ppid: 76, cpu: 18010 * time.Millisecond, user: 12340 * time.Millisecond}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

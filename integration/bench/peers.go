@@ -29,6 +29,7 @@ type front struct {
 	upH3      bool      // the upstream speaks HTTP/3 over QUIC (UDP); muxgate-h3 only
 	maxConns  int       // client connections the proxy must accept at once
 	goThreads int       // muxgate's GOMAXPROCS
+	threads   int       // a peer's worker threads (nghttpx workers, HAProxy nbthread)
 	extra     []string  // muxgate's flags after the benchmark's own, which they may override
 }
 
@@ -39,6 +40,10 @@ type peer struct {
 	name string
 	tool string // the executable; found on PATH, or muxgate's built binary
 	pkg  string // the Debian package that provides tool; empty for muxgate
+	// threads are the peer's worker threads; 0: the shared number, threads. The rows with 1
+	// run a peer on one thread, as muxgate's governor runs muxgate on one processor under these
+	// loads, to compare the work per thread.
+	threads int
 	// command writes f's config into f.dir and returns the command that runs the proxy in the
 	// foreground with it.
 	command func(bin string, f front) (*exec.Cmd, error)
@@ -50,6 +55,16 @@ var peers = []peer{
 	{name: "muxgate-h3", tool: "muxgate", command: muxgateH3Command},
 	{name: "nghttpx", tool: "nghttpx", pkg: "nghttp2-proxy", command: nghttpxCommand},
 	{name: "haproxy", tool: "haproxy", pkg: "haproxy", command: haproxyCommand},
+	{name: "nghttpx-1", tool: "nghttpx", pkg: "nghttp2-proxy", threads: 1, command: nghttpxCommand},
+	{name: "haproxy-1", tool: "haproxy", pkg: "haproxy", threads: 1, command: haproxyCommand},
+}
+
+// workers is the number of worker threads p runs with.
+func (p *peer) workers() int {
+	if p.threads > 0 {
+		return p.threads
+	}
+	return threads
 }
 
 // muxgateCommand runs muxgate with the flags of an operator who benchmarks: no access log, and
@@ -123,7 +138,7 @@ func nghttpxCommand(bin string, f front) (*exec.Cmd, error) {
 	} else {
 		fmt.Fprintf(&b, "backend=%s,%s;;proto=h2\n", host, port)
 	}
-	fmt.Fprintf(&b, "workers=%d\n", threads)
+	fmt.Fprintf(&b, "workers=%d\n", f.threads)
 	b.WriteString("no-ocsp=yes\n")
 	fmt.Fprintf(&b, "backend-http2-window-size=%d\n", streamWindow)
 	b.WriteString("worker-frontend-connections=0\n") // unlimited
@@ -184,7 +199,7 @@ backend be
     http-reuse always
     %[6]s
     http-response set-status 200 if { status 200 }
-`, threads, f.maxConns, haproxyFDs(f.maxConns), streamWindow, bind, server, maxFrameSize)
+`, f.threads, f.maxConns, haproxyFDs(f.maxConns), streamWindow, bind, server, maxFrameSize)
 	path := filepath.Join(f.dir, "haproxy.cfg")
 	if err := writeFile(path, conf); err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ type procStat struct {
 	comm string        // executable name, as the kernel truncates it
 	ppid int           // parent process
 	cpu  time.Duration // utime + stime, all threads
+	user time.Duration // utime alone: the CPU spent outside the kernel
 }
 
 // parseStat parses the text of /proc/PID/stat (proc(5)). The command name sits in parentheses
@@ -39,11 +40,11 @@ func parseStat(text string) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("procstat: stat: ppid: %w", err)
 	}
-	ticks, err := addTicks(0, f[11])
+	user, err := addTicks(0, f[11])
 	if err != nil {
 		return procStat{}, fmt.Errorf("procstat: stat: utime: %w", err)
 	}
-	ticks, err = addTicks(ticks, f[12])
+	ticks, err := addTicks(user, f[12])
 	if err != nil {
 		return procStat{}, fmt.Errorf("procstat: stat: stime: %w", err)
 	}
@@ -51,6 +52,7 @@ func parseStat(text string) (procStat, error) {
 		comm: text[open+1 : end],
 		ppid: ppid,
 		cpu:  time.Duration(ticks) * clockTick,
+		user: time.Duration(user) * clockTick,
 	}, nil
 }
 
@@ -165,10 +167,11 @@ func tree(pid int) []int {
 	return out
 }
 
-// usage is a sample of a process tree: CPU used so far and memory now, summed over its processes.
+// usage is a sample of a process tree: CPU used so far (and the user-space part of it) and memory
+// now, summed over its processes.
 type usage struct {
-	cpu time.Duration
-	mem memStat
+	cpu, user time.Duration
+	mem       memStat
 }
 
 // sampleTree sums CPU time and memory over pid and its descendants. Shared pages of a forked
@@ -181,6 +184,7 @@ func sampleTree(pid int) (usage, error) {
 			var m memStat
 			m, err = readStatus(p)
 			u.cpu += st.cpu
+			u.user += st.user
 			u.mem.rss += m.rss
 			u.mem.peak += m.peak
 		}

@@ -76,7 +76,7 @@ func ratiosOf(a, b runResult) ratios {
 }
 
 // ratioPeers are the targets muxgate's ratios are given to.
-var ratioPeers = []string{"nghttpx", "haproxy", "muxgate-b"}
+var ratioPeers = []string{"nghttpx", "haproxy", "nghttpx-1", "haproxy-1", "muxgate-b"}
 
 // muxgateRatios gives muxgate's ratios to each peer measured in the block, from the rows' medians;
 // none for a row whose every run errored.
@@ -116,7 +116,7 @@ type rowReport struct {
 }
 
 // rowOrder is the order of the rows in every block, whatever order they ran in.
-var rowOrder = []string{"muxgate", "muxgate-b", "muxgate-h3", "nghttpx", "haproxy", "direct"}
+var rowOrder = []string{"muxgate", "muxgate-b", "muxgate-h3", "nghttpx", "haproxy", "nghttpx-1", "haproxy-1", "direct"}
 
 // defaultTargets are the rows of a default run: muxgate-h3 is opt-in (-targets), since another
 // row in every load scenario would take the default run past its time budget.
@@ -167,6 +167,7 @@ func summarize(name string, runs []runResult) rowReport {
 	m.P50us = pick(func(r runResult) float64 { return r.P50us })
 	m.P99us = pick(func(r runResult) float64 { return r.P99us })
 	m.CPUPerReqUs = pick(func(r runResult) float64 { return r.CPUPerReqUs })
+	m.UserCPUPerReqUs = pick(func(r runResult) float64 { return r.UserCPUPerReqUs })
 	m.UpstreamCPUUs = pick(func(r runResult) float64 { return r.UpstreamCPUUs })
 	m.H2loadCPUUs = pick(func(r runResult) float64 { return r.H2loadCPUUs })
 	m.PeakRSS = int64(pick(func(r runResult) float64 { return float64(r.PeakRSS) }))
@@ -230,7 +231,7 @@ func writeBlock(w io.Writer, b blockReport) {
 	if worst := maxOther(b.Rows); worst >= 0.1 {
 		fmt.Fprintf(w, "(other processes used up to %.1f of the %d cores during these runs)\n", worst, runtime.NumCPU())
 	}
-	for _, line := range []string{idleLine(b), boundLine(b, runtime.NumCPU())} {
+	for _, line := range []string{userLine(b), idleLine(b), boundLine(b, runtime.NumCPU())} {
 		if line != "" {
 			fmt.Fprintln(w, line)
 		}
@@ -324,6 +325,22 @@ func ratioParts(b blockReport, runs map[string][]runResult) []string {
 		}
 	}
 	return parts
+}
+
+// userLine gives each target's median CPU per request (per connection in an idle block) spent in
+// user space, beside its whole CPU per request: the rest is the kernel's work for it, which the
+// proxies' different process models (goroutines against event loops) divide differently.
+func userLine(b blockReport) string {
+	var parts []string
+	for _, r := range b.Rows {
+		if r.Errors < len(r.Runs) && r.Median.CPUPerReqUs > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.1f of %.1f", r.Target, r.Median.UserCPUPerReqUs, r.Median.CPUPerReqUs))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "CPU us/req in user space, of the whole (medians; the rest in the kernel): " + strings.Join(parts, ", ")
 }
 
 // idleLine gives, for a load block, each target's median of the cores that nothing used during

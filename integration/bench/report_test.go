@@ -173,3 +173,29 @@ func TestIdleLine(t *testing.T) {
 		t.Errorf("idle block: idleLine = %q, want none", got)
 	}
 }
+
+// TestUserLine: each table is followed by each target's median user-space CPU per request beside
+// its whole, in the rows' order, leaving out a target whose every run errored and one that
+// measured no CPU.
+func TestUserLine(t *testing.T) {
+	rows := []rowReport{
+		summarize("muxgate", []runResult{{CPUPerReqUs: 14, UserCPUPerReqUs: 8}, {CPUPerReqUs: 15, UserCPUPerReqUs: 7.5}, {CPUPerReqUs: 13, UserCPUPerReqUs: 7}}),
+		summarize("nghttpx-1", []runResult{{CPUPerReqUs: 11.2, UserCPUPerReqUs: 3.8}}),
+		summarize("haproxy", []runResult{{Error: "haproxy: not ready"}}),
+		summarize("direct", []runResult{{ReqPerSec: 50000}}),
+	}
+	want := "CPU us/req in user space, of the whole (medians; the rest in the kernel): muxgate 7.5 of 14.0, nghttpx-1 3.8 of 11.2"
+	for _, b := range []blockReport{{Name: "small", Rows: rows}, {Name: "idle-5000", Idle: 5000, Rows: rows}} {
+		if got := userLine(b); got != want {
+			t.Errorf("%s: userLine = %q, want %q", b.Name, got, want)
+		}
+		var out bytes.Buffer
+		writeBlock(&out, b)
+		if !strings.Contains(out.String(), want+"\n") {
+			t.Errorf("%s: table lacks %q:\n%s", b.Name, want, out.String())
+		}
+	}
+	if got := userLine(blockReport{Name: "small", Rows: rows[2:]}); got != "" {
+		t.Errorf("no CPU measured: userLine = %q, want none", got)
+	}
+}

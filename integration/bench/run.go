@@ -24,14 +24,17 @@ type target struct {
 
 // runResult is one target's measurement in one block and round.
 type runResult struct {
-	Round         int     `json:"round"`
-	ReqPerSec     float64 `json:"req_per_s"` // idle blocks: connections opened per second
-	P50us         float64 `json:"p50_us"`    // idle blocks: connect to end of the first response
-	P99us         float64 `json:"p99_us"`
-	CPUPerReqUs   float64 `json:"cpu_us_per_req"` // idle blocks: per connection and its request
-	PeakRSS       int64   `json:"peak_rss_bytes"`
-	BytesPerIdle  float64 `json:"bytes_per_idle_conn,omitempty"`
-	UpstreamConns int64   `json:"upstream_conns"`
+	Round       int     `json:"round"`
+	ReqPerSec   float64 `json:"req_per_s"` // idle blocks: connections opened per second
+	P50us       float64 `json:"p50_us"`    // idle blocks: connect to end of the first response
+	P99us       float64 `json:"p99_us"`
+	CPUPerReqUs float64 `json:"cpu_us_per_req"` // idle blocks: per connection and its request
+	// UserCPUPerReqUs is the part of CPUPerReqUs spent in user space (utime); the rest is the
+	// kernel's work for the proxy (stime): its system calls, the network stack, its scheduling.
+	UserCPUPerReqUs float64 `json:"user_cpu_us_per_req"`
+	PeakRSS         int64   `json:"peak_rss_bytes"`
+	BytesPerIdle    float64 `json:"bytes_per_idle_conn,omitempty"`
+	UpstreamConns   int64   `json:"upstream_conns"`
 	// UpstreamCPUUs and H2loadCPUUs are the CPU per request of the upstream (the bench process,
 	// which serves the demo, or nghttpd) and of h2load during a load run through a proxy. The proxies share the
 	// machine with both, so what a proxy makes them spend moves its req/s too.
@@ -142,9 +145,9 @@ func (r *runner) record(b block, t target, res runResult) {
 	fmt.Fprintln(r.log, line)
 }
 
-// start starts t's proxy with a fresh config and waits until it answers through the upstream.
+// start starts t's proxy (t.peer is not nil) with a fresh config and waits until it answers through the upstream.
 func (r *runner) start(t target, b block, useTLS bool, maxConns int, round int) (*proc, front, error) {
-	f := front{tls: useTLS, h2: b.sc.h2, upTLS: b.sc.tlsUp, cert: r.up.files, upstream: r.up.h2cAddr(), maxConns: maxConns, goThreads: r.muxThreads, extra: t.extra}
+	f := front{tls: useTLS, h2: b.sc.h2, upTLS: b.sc.tlsUp, cert: r.up.files, upstream: r.up.h2cAddr(), maxConns: maxConns, goThreads: r.muxThreads, threads: t.peer.workers(), extra: t.extra}
 	switch {
 	case t.h3:
 		f.upstream = r.up.h3.Addr()
@@ -253,6 +256,7 @@ func (r *runner) measureLoad(ctx context.Context, t target, b block, g gauge) (r
 	res.P50us, res.P99us = us(lr.p50), us(lr.p99)
 	if lr.done > 0 {
 		res.CPUPerReqUs = us(after.cpu-before.cpu) / float64(lr.done)
+		res.UserCPUPerReqUs = us(after.user-before.user) / float64(lr.done)
 		res.H2loadCPUUs = us(lr.cpu) / float64(lr.done)
 		if t.peer != nil {
 			res.UpstreamCPUUs = us(upCPU) / float64(lr.done)
@@ -325,6 +329,7 @@ func (r *runner) idle(ctx context.Context, t target, b block, round int) (res ru
 	if n := len(set.conns); n > 0 {
 		res.BytesPerIdle = float64(u1.mem.rss-u0.mem.rss) / float64(n)
 		res.CPUPerReqUs = us(u1.cpu-u0.cpu) / float64(n)
+		res.UserCPUPerReqUs = us(u1.user-u0.user) / float64(n)
 		res.ReqPerSec = float64(n) / set.elapsed.Seconds()
 	}
 	res.P50us, res.P99us = us(percentileOf(set.times, 50)), us(percentileOf(set.times, 99))
@@ -353,7 +358,7 @@ func sampleOne(pid int) (usage, error) {
 	if err != nil {
 		return usage{}, err
 	}
-	return usage{cpu: st.cpu, mem: m}, nil
+	return usage{cpu: st.cpu, user: st.user, mem: m}, nil
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

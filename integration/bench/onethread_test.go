@@ -1,0 +1,46 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestOneThreadRows: -targets takes nghttpx-1 and haproxy-1, which are not in the default run,
+// and their configs run the peer on one worker thread where the peers' rows run it on threads.
+func TestOneThreadRows(t *testing.T) {
+	o, err := parseFlags([]string{"-targets", "muxgate,nghttpx,nghttpx-1,haproxy-1"}, io.Discard)
+	if err != nil || !slices.Equal(o.targets, []string{"muxgate", "nghttpx", "nghttpx-1", "haproxy-1"}) {
+		t.Fatalf("-targets: %v, %q", err, o.targets)
+	}
+	for _, row := range []string{"nghttpx-1", "haproxy-1"} {
+		if slices.Contains(defaultTargets, row) {
+			t.Errorf("%s in the default run", row)
+		}
+		if !slices.Contains(ratioPeers, row) {
+			t.Errorf("no ratios of muxgate to %s", row)
+		}
+	}
+	tests := []struct {
+		row, file, want string
+	}{
+		{"nghttpx", "nghttpx.conf", "workers=2\n"},
+		{"nghttpx-1", "nghttpx.conf", "workers=1\n"},
+		{"haproxy", "haproxy.cfg", "nbthread 2\n"},
+		{"haproxy-1", "haproxy.cfg", "nbthread 1\n"},
+	}
+	for _, tt := range tests {
+		p := &peers[slices.IndexFunc(peers, func(p peer) bool { return p.name == tt.row })]
+		f := front{dir: t.TempDir(), port: 8080, upstream: "127.0.0.1:9", maxConns: 64, threads: p.workers()}
+		if _, err := p.command("/bin/"+p.tool, f); err != nil {
+			t.Fatalf("%s: %v", tt.row, err)
+		}
+		conf, err := os.ReadFile(filepath.Join(f.dir, tt.file))
+		if err != nil || !strings.Contains(string(conf), tt.want) {
+			t.Errorf("%s: config %q (%v), want it to hold %q", tt.row, conf, err, tt.want)
+		}
+	}
+}
