@@ -522,7 +522,7 @@ func setupText(h3, oneThread bool, server string, muxThreads int) []string {
 		lines = append(lines, "direct: h2load at the upstream's HTTP/1.1 listener; its CPU and RSS are the bench process's; upstream conns = client conns")
 	}
 	if oneThread {
-		lines = append(lines, "nghttpx-1, haproxy-1: the peer as above on one worker thread (workers=1, nbthread 1), as muxgate's governor runs it on one processor under these loads")
+		lines = append(lines, "nghttpx-1, haproxy-1: the peer as above on one worker thread (workers=1, nbthread 1), as muxgate's governor runs muxgate on one processor under these loads")
 	}
 	if h3 {
 		lines = append(lines, "muxgate-h3: muxgate as above but HTTP/3 (h3://, QUIC over UDP loopback) to the same upstream, certificate verified (-upstream-ca); load scenarios only")

@@ -10,7 +10,8 @@ import (
 )
 
 // TestOneThreadRows: -targets takes nghttpx-1 and haproxy-1, which are not in the default run,
-// and their configs run the peer on one worker thread where the peers' rows run it on threads.
+// and their configs run the peer on one worker thread where the peers' rows run it on the shared
+// number, threads.
 func TestOneThreadRows(t *testing.T) {
 	o, err := parseFlags([]string{"-targets", "muxgate,nghttpx,nghttpx-1,haproxy-1"}, io.Discard)
 	if err != nil || !slices.Equal(o.targets, []string{"muxgate", "nghttpx", "nghttpx-1", "haproxy-1"}) {
