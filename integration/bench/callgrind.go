@@ -65,10 +65,16 @@ type counted struct {
 	dumps int
 }
 
+// callgrindGodebug is muxgate's GODEBUG under callgrind. Go's asynchronous preemption is off:
+// callgrind fails on the signal it uses. So is the runtime's use of RDTSCP, which it prefers
+// for its cycle counter where the processor has it (AMD's, among others): valgrind 3.19, Debian
+// 12's, does not know the instruction and kills the process with SIGILL at its first lock
+// contention; Go then reads the counter with LFENCE and RDTSC instead.
+const callgrindGodebug = "GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off"
+
 // startCounted starts bin as the bench starts muxgate for block b, on one processor, under
-// callgrind. Go's asynchronous preemption is off: callgrind fails on the signal it uses. The
-// timer slack is left as it is: muxgate would execute itself again to set it, and that process
-// would run outside valgrind.
+// callgrind, with callgrindGodebug. The timer slack is left as it is: muxgate would execute
+// itself again to set it, and that process would run outside valgrind.
 func startCounted(tools callgrindTools, bd target, b block, up *upstream, dir string) (*counted, error) {
 	name := bd.name
 	f := front{tls: b.sc.tls, cert: up.files, upstream: up.h2cAddr(), maxConns: loadConns, goThreads: 1, extra: bd.extra}
@@ -86,7 +92,7 @@ func startCounted(tools callgrindTools, bd target, b block, up *upstream, dir st
 	c := &counted{name: name, addr: f.addr(), out: filepath.Join(f.dir, "callgrind.out")}
 	args := append([]string{"--tool=callgrind", "--callgrind-out-file=" + c.out}, cmd.Args...)
 	vg := exec.Command(tools.valgrind, append(args, "-timer-slack", "0")...)
-	vg.Env = append(cmd.Env, "GODEBUG=asyncpreemptoff=1")
+	vg.Env = append(cmd.Env, callgrindGodebug)
 	if c.p, err = startProc(name+" (callgrind)", vg); err != nil {
 		return nil, err
 	}
@@ -263,6 +269,10 @@ func countOnce(ctx context.Context, tools callgrindTools, bd target, b block, up
 		return 0, err
 	}
 	n, err := c.measure(ctx, tools, b, filepath.Join(dir, "callgrind-h2load.log"))
+	if err != nil {
+		// valgrind's own complaints, and a Go crash's first lines, are on muxgate's output.
+		err = fmt.Errorf("%w; muxgate's output: %s", err, c.p.out.head(tailBufferHead))
+	}
 	// A process that died during the count (valgrind's own failures included) fails it.
 	if serr := c.p.stop(30 * time.Second); err == nil {
 		err = serr

@@ -134,16 +134,23 @@ func (p *proc) stop(grace time.Duration) error {
 	return nil
 }
 
-// tailBuffer keeps the last max bytes written to it.
+// tailBuffer keeps the last max bytes written to it, and the first tailBufferHead: a crash's
+// cause comes before its goroutines' stacks, which can be longer than max.
 type tailBuffer struct {
-	mu  sync.Mutex // guards b
-	b   []byte
-	max int
+	mu    sync.Mutex // guards b and first
+	b     []byte
+	first []byte
+	max   int
 }
+
+const tailBufferHead = 2 << 10
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if n := tailBufferHead - len(t.first); n > 0 {
+		t.first = append(t.first, p[:min(n, len(p))]...)
+	}
 	t.b = append(t.b, p...)
 	if over := len(t.b) - t.max; over > 0 {
 		t.b = append(t.b[:0], t.b[over:]...)
@@ -155,6 +162,13 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// head returns at most the first n bytes written, n at most tailBufferHead, trimmed of space.
+func (t *tailBuffer) head(n int) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.first[:min(n, len(t.first))]))
 }
 
 // freePort asks the kernel for an unused loopback port. Another process may take it before the
