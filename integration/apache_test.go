@@ -203,12 +203,13 @@ func TestApacheInterop(t *testing.T) {
 // TestApacheGracefulRestart: Apache restarted gracefully (SIGUSR1) four times while 32 clients keep
 // sending requests, GETs and POSTs: its old children send GOAWAY on their sessions, the last
 // stream first unknown (2^31-1), then the one they took, and close them once their streams are
-// done. No GET fails, nor a POST that Apache did not take: those go again on a new session
-// (RFC 9113 6.8), although a POST may not be sent twice otherwise. One kind of failure is
-// Apache's: now and then an old child ends a connection, by a reset or a close, with streams in
-// flight that no GOAWAY excluded (a connection it accepted as it stopped, or one after a GOAWAY
-// that named those streams as taken). The POSTs on it, which Apache may have processed, get 502
-// (RFC 9113 6.8, RFC 9110 9.2.2); each 502 must be one of those. (Apache's static handler
+// done. No request fails that Apache did not take: those go again on a new session (RFC 9113
+// 6.8), although a POST may not be sent twice otherwise. One kind of failure is Apache's: now and
+// then an old child ends a connection, by a reset or a close, with streams in flight that no
+// GOAWAY excluded (a connection it accepted as it stopped, or one after a GOAWAY that named those
+// streams as taken). The POSTs on it, which Apache may have processed, get 502 (RFC 9113 6.8,
+// RFC 9110 9.2.2); the GETs are sent again once, and get 502 only where Apache ended that
+// second session under them too. Each 502 must be one of those. (Apache's static handler
 // answers a POST to /f with the file; its CGI is no use here: mod_cgid answers 503 while a
 // restart restarts it.)
 func TestApacheGracefulRestart(t *testing.T) {
@@ -224,8 +225,9 @@ func TestApacheGracefulRestart(t *testing.T) {
 	// against an upstream that ends new connections as Apache's old children do.
 	f := apacheGateway(t, a, false)
 	l := restartUnderLoad(t, f, "/f", strings.Repeat("a", 100), 4, restart)
-	checkApacheFailures(t, f, l.failedPosts)
-	t.Logf("%d requests served across 4 graceful restarts; %d POSTs on connections Apache ended got 502", l.served, l.failedPosts)
+	checkApacheFailures(t, f, l)
+	t.Logf("%d requests served across 4 graceful restarts; %d POSTs on a connection Apache ended, and %d GETs on two, got 502",
+		l.served, l.failedPosts, l.failedGets)
 }
 
 // apacheUp is what Apache's error log says once it serves, at its start and after each restart.
@@ -237,24 +239,40 @@ func (a *apachePeer) log() string {
 	return string(b)
 }
 
-// checkApacheFailures checks that f logged as many failed requests as POSTs got 502 (posts),
-// each failed because its session ended: that leaves the upstream's processing of it unknown,
-// unlike a GOAWAY that said it was not processed.
-func checkApacheFailures(t *testing.T, f *front, posts int64) {
+// checkApacheFailures checks that f logged as many failed requests as got 502 in l, each failed
+// because its session ended, which leaves the upstream's processing of it unknown, unlike a
+// GOAWAY that said it was not processed: a POST's first session, a GET's second, after the one
+// its resend followed (the error then says it may have been processed, and names that session).
+// No more GETs failed than were sent again so.
+func checkApacheFailures(t *testing.T, f *front, l loadOutcome) {
 	t.Helper()
-	var failures []string
+	const maybe = "pool: request possibly processed by the upstream before its session died: "
+	var posts, gets, resends int64
 	for line := range strings.Lines(f.logs.String()) {
-		var l struct{ Message, Error string }
-		if json.Unmarshal([]byte(line), &l) == nil && l.Message == "request failed" {
-			failures = append(failures, l.Error)
+		var r struct{ Message, Method, Error string }
+		if json.Unmarshal([]byte(line), &r) != nil {
+			continue
+		}
+		if r.Message == "retrying request" && strings.HasPrefix(r.Error, maybe) {
+			resends++
+		}
+		if r.Message != "request failed" {
+			continue
+		}
+		switch {
+		case r.Method == "POST" && strings.HasPrefix(r.Error, "pool: upstream session failed: h2: session "):
+			posts++
+		case r.Method == "GET" && strings.HasPrefix(r.Error, maybe+"h2: session "):
+			gets++
+		default:
+			t.Errorf("a %s failed other than on a session that Apache ended: %s", r.Method, r.Error)
 		}
 	}
-	if int64(len(failures)) != posts {
-		t.Errorf("%d POSTs got 502, the gateway logged %d failed requests", posts, len(failures))
+	if posts != l.failedPosts || gets != l.failedGets {
+		t.Errorf("%d POSTs and %d GETs got 502, the gateway logged %d and %d failed on sessions Apache ended",
+			l.failedPosts, l.failedGets, posts, gets)
 	}
-	for _, e := range failures {
-		if !strings.HasPrefix(e, "pool: upstream session failed: ") {
-			t.Errorf("a POST failed other than on a session that Apache ended: %s", e)
-		}
+	if gets > resends {
+		t.Errorf("%d GETs failed, and only %d requests were sent again after their session ended", gets, resends)
 	}
 }

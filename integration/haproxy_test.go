@@ -64,8 +64,8 @@ func TestHAProxyReload(t *testing.T) {
 		}
 		return awaitLines(log.String, reloaded, before)
 	})
-	if l.failedPosts != 0 {
-		t.Errorf("%d POSTs got 502, want none", l.failedPosts)
+	if l.failedPosts != 0 || l.failedGets != 0 {
+		t.Errorf("%d POSTs and %d GETs got 502, want none", l.failedPosts, l.failedGets)
 	}
 	t.Logf("%d requests served across 3 reloads", l.served)
 }

@@ -15,17 +15,18 @@ import (
 type loadOutcome struct {
 	served      int64 // requests answered as expected
 	failedPosts int64 // POSTs answered 502, for the caller to judge
+	failedGets  int64 // GETs answered 502, for the caller to judge
 }
 
 // restartUnderLoad has 32 clients send requests for path through f, GETs and POSTs of a small
 // body, each to be answered 200 with want, while it restarts the upstream n times (restart,
 // which returns once the upstream says it restarted), each once 300 more requests were served.
-// A GET that fails, or a POST that fails other than with 502, fails the test at once. The load
-// is bounded in count and time, and stops once 300 requests were served after the last restart.
+// A request that fails other than with 502 fails the test at once. The load is bounded in count
+// and time, and stops once 300 requests were served after the last restart.
 func restartUnderLoad(t *testing.T, f *front, path, want string, n int, restart func() error) loadOutcome {
 	t.Helper()
 	c := newClient(t)
-	var served, failed, failedPosts atomic.Int64
+	var served, failed, failedPosts, failedGets atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range 32 {
@@ -42,6 +43,8 @@ func restartUnderLoad(t *testing.T, f *front, path, want string, n int, restart 
 					served.Add(1)
 				case post && status == http.StatusBadGateway:
 					failedPosts.Add(1)
+				case status == http.StatusBadGateway:
+					failedGets.Add(1)
 				default:
 					failed.Add(1)
 					t.Errorf("post %v: %v", post, err)
@@ -77,7 +80,7 @@ func restartUnderLoad(t *testing.T, f *front, path, want string, n int, restart 
 	}
 	awaitServed(served.Load() + 300) // served after the last restart
 	stopClients()
-	return loadOutcome{served: served.Load(), failedPosts: failedPosts.Load()}
+	return loadOutcome{served: served.Load(), failedPosts: failedPosts.Load(), failedGets: failedGets.Load()}
 }
 
 // requestOnce sends a GET to url, or with post a POST of a small body, and returns the status,
