@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
@@ -78,6 +79,7 @@ var flagDefaults = map[string]string{
 	"gc-percent":              "(default 400)",
 	"procs-wait":              "(default 5ms)",
 	"timer-slack":             "(default 1ms)",
+	"cpu-profile":             "",
 	"header-timeout":          "(default 10s)",
 	"idle-timeout":            "(default 1m0s)",
 	"park-after":              "(default 100ms)",
@@ -208,6 +210,7 @@ func TestBinaryBadFlags(t *testing.T) {
 		{"-upstream", up, "-access-log-flush", "-1ms"},
 		{"-upstream", up, "-drain-grace", "-1s"},
 		{"-upstream", up, "-flags-file", dir + "/missing-flags"},
+		{"-upstream", up, "-cpu-profile", dir + "/missing-dir/cpu.pprof"},
 		{"-upstream", up, "-stream-window", "0"},
 		{"-upstream", up, "-conn-window", "100"},
 		{"-upstream", up, "-max-frame-size", "16383"},
@@ -356,6 +359,31 @@ func TestBinaryAccessLogFile(t *testing.T) {
 		if err := json.Unmarshal([]byte(l), &ll); err != nil || ll.str("target") != targets[i] {
 			t.Errorf("access-log line %d: %q (%v), want the request for %s", i, l, err, targets[i])
 		}
+	}
+}
+
+// TestBinaryCPUProfile: -cpu-profile writes a CPU profile of the run, whole once the process
+// has drained and exited, that go tool pprof reads as one.
+func TestBinaryCPUProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	p := startBinary(t, "-demo", "-listen", "127.0.0.1:0", "-access-log", "off", "-cpu-profile", path)
+	addrs, _ := p.waitServing(1)
+	c := newClient(t)
+	for i := range 200 {
+		if resp, body := get(t, c, "http://"+addrs[0]+"/bytes/100"); resp.StatusCode != 200 || len(body) != 100 {
+			t.Fatalf("request %d: %s, %d bytes", i, resp.Status, len(body))
+		}
+	}
+	c.CloseIdleConnections()
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-raw", path).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "PeriodType: cpu nanoseconds") {
+		t.Errorf("go tool pprof -raw %s: %v\n%.600s", path, err, out)
 	}
 }
 

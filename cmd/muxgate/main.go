@@ -67,6 +67,16 @@ func run(args []string) int {
 		return 2
 	}
 	defer b.cleanup()
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "muxgate: %v\n", err)
+		return 2
+	}
+	defer func() {
+		if err := stopProfile(); err != nil {
+			log.Error().Err(err).Msg("CPU profile not written whole")
+		}
+	}()
 	warnUnused(o, log) // once the flags are known to be good: a bad one gets its one line alone
 	warnFileLimit(o, fileLimit(), log)
 	cfg.Logger = log

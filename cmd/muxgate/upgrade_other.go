@@ -15,6 +15,7 @@ import (
 // handover: no process hands over sockets where there is no SIGUSR2.
 type handover struct{}
 
+func startedByUpgrade() bool                                  { return false }
 func takeOver(zerolog.Logger) *handover                       { return nil }
 func (*handover) listen(string, string) (net.Listener, error) { return nil, nil }
 func (*handover) takeTickets(*certs.Tickets)                  {}

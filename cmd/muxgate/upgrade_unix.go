@@ -42,6 +42,13 @@ type takenSocket struct {
 	taken bool
 }
 
+// startedByUpgrade reports whether an upgrade's old process started this one; so does takeOver,
+// but it may only be asked before takeOver.
+func startedByUpgrade() bool {
+	_, ok := os.LookupEnv(upgradeEnv)
+	return ok
+}
+
 // takeOver returns what the process that started this one handed over (see upgrade.go), or nil
 // where no process did. It takes upgradeEnv out of the environment.
 func takeOver(log zerolog.Logger) *handover {
