@@ -92,6 +92,9 @@ func TestCallgrindFlag(t *testing.T) {
 			t.Errorf("-scenarios %s accepted", sc)
 		}
 	}
+	if _, err := parseFlags([]string{"-callgrind", "-cpu-profile", "cpu.pprof"}, io.Discard); err == nil {
+		t.Error("-cpu-profile accepted with -callgrind")
+	}
 }
 
 func TestWriteCounts(t *testing.T) {

@@ -35,6 +35,7 @@ type options struct {
 	server       string // the proxies' h2c upstream: serverGo or serverNghttpd
 	muxThreads   int    // muxgate's GOMAXPROCS
 	callgrind    bool   // count muxgate's instructions per request instead (callgrind.go)
+	cpuProfile   string // -cpu-profile: where the muxgate row's merged CPU profile goes
 }
 
 func main() {
@@ -134,6 +135,7 @@ func (o *options) targetFlags(fs *flag.FlagSet, lists *flagLists) {
 func (o *options) outputFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `file`, for comparing commits")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "have the muxgate row write a CPU profile in each run (muxgate's -cpu-profile), and merge them into `file` at the end with go tool pprof: muxgate's profile under these loads, as cmd/muxgate/default.pgo holds for its profile-guided build")
 	fs.BoolVar(&o.callgrind, "callgrind", false, "instead of timing the targets, count the instructions per request in muxgate's process (and -muxgate-b's) under valgrind's callgrind (Debian: valgrind), on one processor, -targets and -muxgate-threads aside: repeatable where CPU time is not; scenarios small and pipelined unless -scenarios, "+strconv.Itoa(callgrindRequests)+" requests a run unless -n")
 }
 
@@ -142,6 +144,9 @@ func (o *options) outputFlags(fs *flag.FlagSet) {
 func (o *options) callgrindDefaults(fs *flag.FlagSet) error {
 	if !o.callgrind {
 		return nil
+	}
+	if o.cpuProfile != "" {
+		return errors.New("-callgrind: no -cpu-profile (muxgate runs under valgrind, whose profile would be valgrind's)")
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -337,10 +342,16 @@ func bench(ctx context.Context, o *options, stdout, progress io.Writer) error {
 	}
 	defer up.close()
 
-	r := &runner{up: up, dir: dir, targets: targets, rounds: o.rounds, blocks: bl, log: progress, muxThreads: o.muxThreads}
+	r := &runner{up: up, dir: dir, targets: targets, rounds: o.rounds, blocks: bl, log: progress, muxThreads: o.muxThreads,
+		profile: o.cpuProfile != ""}
 	r.run(ctx)
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	if o.cpuProfile != "" {
+		if err := mergeProfiles(ctx, r.profiles, o.cpuProfile); err != nil {
+			return err
+		}
 	}
 	rep.Blocks = r.blockReports()
 	rep.Elapsed = time.Since(start).Round(time.Second).String()

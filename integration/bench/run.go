@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +68,8 @@ type runner struct {
 	log        io.Writer                         // progress lines
 	muxThreads int                               // muxgate's GOMAXPROCS
 	results    map[string]map[string][]runResult // block name -> target name -> one per round
+	profile    bool                              // the muxgate row writes CPU profiles (-cpu-profile)
+	profiles   []string                          // their paths, each whole once its process exited
 }
 
 // loadConns is the connection limit the proxies get for load runs; idle runs get their count
@@ -161,6 +165,11 @@ func (r *runner) start(t target, b block, useTLS bool, maxConns int, round int) 
 	f.dir = dir
 	if f.port, err = freePort(); err != nil {
 		return nil, f, err
+	}
+	if r.profile && t.name == "muxgate" {
+		path := filepath.Join(dir, "cpu.pprof")
+		f.extra = append(slices.Clip(f.extra), "-cpu-profile", path)
+		r.profiles = append(r.profiles, path)
 	}
 	cmd, err := t.peer.command(t.bin, f)
 	if err != nil {

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCPUProfileRun: -cpu-profile leaves, after a short run of two rounds, one CPU profile of
+// muxgate's process that go tool pprof reads, with muxgate's request path in its samples.
+func TestCPUProfileRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds muxgate and runs h2load against it")
+	}
+	if _, err := findTool("h2load"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("h2load (Debian: nghttp2-client) is required with CI=true: %v", err)
+		}
+		t.Skipf("skipping: %v (Debian: nghttp2-client); with CI=true this is a failure", err)
+	}
+	dir := t.TempDir()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := buildMuxgate(root, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "merged.pprof")
+	o, err := parseFlags([]string{"-muxgate", bin, "-targets", "muxgate", "-scenarios", "small", "-n", "3000",
+		"-rounds", "2", "-cpu-profile", out}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := bench(ctx, o, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-raw", out).CombinedOutput()
+	if err != nil || !strings.Contains(string(raw), "PeriodType: cpu nanoseconds") || !strings.Contains(string(raw), "muxgate/h1.") {
+		t.Errorf("go tool pprof -raw: %v; want a CPU profile with muxgate/h1 in its samples:\n%.800s", err, raw)
+	}
+}
