@@ -11,5 +11,5 @@ func fileLimit() uint64 {
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) != nil {
 		return 0
 	}
-	return r.Cur
+	return uint64(r.Cur) // int64 on FreeBSD, where RLIM_INFINITY is its largest value
 }
