@@ -248,7 +248,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.flagsFile, "flags-file", "", "read flags from this `file` first, one per line (-name value, or -name alone), # for comments; those of the command line come after them; an upgrade (SIGUSR2) reads it again")
 	fs.BoolVar(&o.showVer, "version", false, "print the build (version, commit, Go version) and exit")
 	fs.BoolVar(&o.checkOnly, "check", false, "check the flags, the files they name (certificates, keys, CAs, ticket keys) and the upstream URLs, print whether they are good and exit (0, or 2 with the first fault), without binding a port or dialing an upstream: for a -flags-file before an upgrade")
-	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the process, from the start of its gateway to its exit, to this `path` (pprof format: for go tool pprof, or as cmd/muxgate/default.pgo, by which a build of muxgate is optimized); the new process of an upgrade writes to path.PID, with its process ID; default: none")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the process, from the start of its gateway to its exit, to this `path` (pprof format: for go tool pprof, or for a build of muxgate optimized by it, go build -pgo=path); the new process of an upgrade writes to path.PID, with its process ID; default: none")
 	fs.StringVar(&o.pidFile, "pid-file", "", "write the process ID to this `path` once listening (the new process of an upgrade writes its own); removed at exit if it still holds this process's")
 	return fs
 }

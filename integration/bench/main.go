@@ -135,7 +135,7 @@ func (o *options) targetFlags(fs *flag.FlagSet, lists *flagLists) {
 func (o *options) outputFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `file`, for comparing commits")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
-	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "have the muxgate row write a CPU profile in each run (muxgate's -cpu-profile), and merge them into `file` at the end with go tool pprof: muxgate's profile under these loads, as cmd/muxgate/default.pgo holds for its profile-guided build")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "have the muxgate row write a CPU profile in each run (muxgate's -cpu-profile), and merge them into `file` at the end with go tool pprof: muxgate's profile under these loads, for go tool pprof or a profile-guided build (go build -pgo=file)")
 	fs.BoolVar(&o.callgrind, "callgrind", false, "instead of timing the targets, count the instructions per request in muxgate's process (and -muxgate-b's) under valgrind's callgrind (Debian: valgrind), on one processor, -targets and -muxgate-threads aside: repeatable where CPU time is not; scenarios small and pipelined unless -scenarios, "+strconv.Itoa(callgrindRequests)+" requests a run unless -n")
 }
 
