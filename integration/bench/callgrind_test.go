@@ -129,21 +129,8 @@ func TestCallgrindCounts(t *testing.T) {
 	if err == nil {
 		_, err = findTool("h2load")
 	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("valgrind and h2load are required with CI=true: %v", err)
-		}
-		t.Skipf("skipping: %v; with CI=true this is a failure", err)
-	}
 	dir := t.TempDir()
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := buildMuxgate(root, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := muxgateForTest(t, err, "valgrind and h2load", dir)
 	up, err := startUpstream(dir, false, "")
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +147,28 @@ func TestCallgrindCounts(t *testing.T) {
 	if n < 5_000 || n > 500_000 {
 		t.Errorf("%.0f instructions per request, want between 5,000 and 500,000", n)
 	}
+}
+
+// muxgateForTest builds muxgate into dir, once missing, the error of looking for the tools the
+// test needs (named by tools), is nil; with it, the test fails under CI=true and is skipped
+// elsewhere.
+func muxgateForTest(t *testing.T, missing error, tools, dir string) string {
+	t.Helper()
+	if missing != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s: required with CI=true: %v", tools, missing)
+		}
+		t.Skipf("skipping: %v; with CI=true this is a failure", missing)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := buildMuxgate(root, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }
 
 // TestCountedDesc: the load line of a -callgrind block names what h2load was given.
