@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench measures muxgate against nghttpx and HAProxy doing the same job on this
 // machine: each is an HTTP/1.1 front end on loopback funnelling into one Go HTTP/2 upstream
 // over h2c, loaded by h2load. The upstream's own HTTP/1.1 listener is the ceiling. Rounds are
