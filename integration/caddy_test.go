@@ -83,27 +83,6 @@ func (p *caddyPeer) reload(t testing.TB, greeting string) {
 	}
 }
 
-// caddyFreePort returns a loopback port that was free a moment ago for both TCP and UDP.
-func caddyFreePort(t testing.TB) int {
-	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		ln.Close()
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return port
-	}
-	t.Fatal("found no loopback port free for both TCP and UDP in 50 tries")
-	return 0
-}
-
 // startCaddy writes a certificate for "localhost" and a Caddyfile into a temporary directory,
 // runs Caddy on them until the test ends, and waits, bounded, until it answers over TLS and QUIC.
 func startCaddy(t testing.TB) *caddyPeer {
@@ -132,7 +111,7 @@ func startCaddy(t testing.TB) *caddyPeer {
 		t.Fatal(err)
 	}
 
-	port := caddyFreePort(t)
+	port := freeLoopbackPort(t, true, true)
 	p := &caddyPeer{
 		addr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		roots: certs.Pool(cert),

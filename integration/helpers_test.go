@@ -553,28 +553,6 @@ func writeCertPEM(t testing.TB, cert tls.Certificate) (certFile, keyFile string)
 	return certFile, keyFile
 }
 
-// freePort returns a loopback address that was free a moment ago for an upstream of kind k: a
-// TCP port, or a UDP port for h3.
-func freePort(t testing.TB, k upstreamKind) string {
-	t.Helper()
-	if k.h3 {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := c.LocalAddr().String()
-		c.Close()
-		return addr
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // blocker is an upstream handler for /block that holds each request until released (or until
 // the request is cancelled), and tells the test when a request arrived. Other paths get the
 // demo routes.

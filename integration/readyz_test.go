@@ -2,7 +2,6 @@ package integration
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,12 +26,7 @@ func readyz(t *testing.T, f *front) (int, string) {
 // 200 before any dial and once the upstream answers again; with two upstreams, one down is not
 // enough to fail it.
 func TestReadyz(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there for now
+	addr := freePort(t, upstreamKinds[0]) // nothing listens there for now
 	cfg := testConfig(&upstream{url: "h2c://" + addr})
 	cfg.MetricsAddr = "127.0.0.1:0"
 	f := startGateway(t, cfg)
@@ -66,12 +60,7 @@ func TestReadyz(t *testing.T) {
 
 // TestReadyzSeveral: with two upstreams, one that is down does not fail /readyz.
 func TestReadyzSeveral(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := "h2c://" + ln.Addr().String()
-	ln.Close()
+	down := "h2c://" + freePort(t, upstreamKinds[0])
 	cfg := testConfig(startUpstream(t, upstreamKinds[0], demo.Options{}))
 	cfg.Upstreams = []string{down}
 	cfg.MetricsAddr = "127.0.0.1:0"
