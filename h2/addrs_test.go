@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"muxgate/internal/porttest"
 )
 
 // TestDialsAddressesInTurn: the sessions of a pool dial the addresses of its upstream's name one
@@ -76,17 +78,12 @@ func testDialsAddressesInTurn(t *testing.T, e Engine) {
 
 // TestDialErrorNamesEachAddress: a dial that every address refuses says so of each.
 func TestDialErrorNamesEachAddress(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
+	port := strconv.Itoa(porttest.Free(t, true, false)) // nothing listens there
 	ips := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.3")}
 	p := newRealPool(t, upstream{addr: "upstream.test:" + port}, Config{DialTimeout: time.Second,
 		Lookup: func(context.Context, string) ([]netip.Addr, error) { return ips, nil }})
 	req, _ := http.NewRequest("GET", "http://upstream.test:"+port+"/", nil)
-	_, err = p.RoundTrip(req)
+	_, err := p.RoundTrip(req)
 	for _, a := range []string{"127.0.0.1:" + port, "127.0.0.3:" + port} {
 		if err == nil || !strings.Contains(err.Error(), a+": dial tcp") {
 			t.Errorf("error %v, want one naming %s", err, a)

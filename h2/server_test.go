@@ -30,6 +30,7 @@ import (
 
 	"muxgate/internal/fieldlist"
 	"muxgate/internal/pool"
+	"muxgate/internal/porttest"
 )
 
 // upstream is a real x/net/http2 server on a loopback listener, h2c or TLS.
@@ -443,15 +444,10 @@ func TestRealDialErrors(t *testing.T) {
 // on its own path.
 func testDialErrors(t *testing.T, e Engine) {
 	t.Run("refused", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := porttest.Addr(t, true, false) // nothing listens there
 		p := newRealPool(t, upstream{addr: addr}, Config{Engine: e})
 		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
-		_, err = p.RoundTrip(req)
+		_, err := p.RoundTrip(req)
 		if !errors.Is(err, pool.ErrUnavailable) {
 			t.Errorf("err %v, want ErrUnavailable", err)
 		}

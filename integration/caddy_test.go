@@ -22,6 +22,7 @@ import (
 	"github.com/quic-go/quic-go/http3"
 
 	"muxgate/certs"
+	"muxgate/internal/porttest"
 )
 
 // caddyReadyLimit bounds the wait for a started Caddy to answer over TLS and over QUIC.
@@ -113,7 +114,7 @@ func startCaddy(t testing.TB) *caddyPeer {
 		t.Fatal(err)
 	}
 
-	port := freeLoopbackPort(t, true, true)
+	port := porttest.Free(t, true, true)
 	p := &caddyPeer{
 		addr:  net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		roots: certs.Pool(cert),
