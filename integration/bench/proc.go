@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"muxgate/internal/porttest"
 )
 
 // proc is a target running as a child process of the bench, in the foreground.
@@ -173,15 +175,12 @@ func (t *tailBuffer) head(n int) string {
 	return strings.TrimSpace(string(t.first[:min(n, len(t.first))]))
 }
 
-// freePort asks the kernel for an unused loopback port. Another process may take it before the
-// target binds it; the start then fails and says so.
+// freePort returns a loopback TCP port that was free a moment ago, below the ephemeral range
+// that h2load's connections and the proxies' upstream connections take theirs from (see
+// porttest.Pick). Another process may still take it before the target binds it; the start then
+// fails and says so.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return porttest.Pick(true, false)
 }
 
 // writeFile writes a target's config into its run directory.

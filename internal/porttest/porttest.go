@@ -1,15 +1,16 @@
-// Package porttest hands tests loopback ports for servers they start later, or that they want
-// nothing to listen on: ports that no other socket of the machine is likely to take meanwhile.
+// Package porttest hands tests and the benchmark loopback ports for servers they start later, or
+// that they want nothing to listen on: ports that no other socket of the machine is likely to take
+// meanwhile.
 package porttest
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // lowest is the lowest port Free hands out: above the ports of the machine's own services.
@@ -41,16 +42,15 @@ func ephemeralFloor() int {
 	return n
 }
 
-// Free returns a loopback port that was free a moment ago over TCP, over UDP, or both. The port
+// Pick returns a loopback port that was free a moment ago over TCP, over UDP, or both. The port
 // lies below the ephemeral range, so nothing that binds port 0 or dials in the meantime (a
-// gateway's own listeners, its upstream connections, other tests) takes it before the test's
-// server does, or answers where the test wants nothing to; and no two calls in a process return
-// the same port.
-func Free(t testing.TB, tcp, udp bool) int {
-	t.Helper()
+// gateway's own listeners, its upstream connections, other tests, a benchmark's clients) takes it
+// before the server it is meant for does, or answers where nothing should; and no two calls in a
+// process return the same port.
+func Pick(tcp, udp bool) (int, error) {
 	top := ephemeralFloor()
 	if top-lowest < 1000 {
-		t.Fatalf("the ephemeral port range starts at %d, leaving too few ports above %d for servers the tests start later", top, lowest)
+		return 0, fmt.Errorf("porttest: the ephemeral port range starts at %d, leaving too few ports above %d", top, lowest)
 	}
 	given.Lock()
 	defer given.Unlock()
@@ -61,15 +61,31 @@ func Free(t testing.TB, tcp, udp bool) int {
 		port := lowest + rand.IntN(top-lowest)
 		if !given.m[port] && free(port, tcp, udp) {
 			given.m[port] = true
-			return port
+			return port, nil
 		}
 	}
-	t.Fatalf("found no free loopback port between %d and %d in 200 tries", lowest, top)
-	return 0
+	return 0, fmt.Errorf("porttest: found no free loopback port between %d and %d in 200 tries", lowest, top)
+}
+
+// TB is the part of testing.TB that Free and Addr use; it keeps package testing out of the
+// benchmark's binary, which calls Pick.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+// Free is Pick for a test, which it fails where Pick fails.
+func Free(t TB, tcp, udp bool) int {
+	t.Helper()
+	port, err := Pick(tcp, udp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 // Addr is Free's port on 127.0.0.1, as host:port.
-func Addr(t testing.TB, tcp, udp bool) string {
+func Addr(t TB, tcp, udp bool) string {
 	t.Helper()
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(Free(t, tcp, udp)))
 }
