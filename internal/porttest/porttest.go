@@ -13,10 +13,10 @@ import (
 	"sync"
 )
 
-// lowest is the lowest port Free hands out: above the ports of the machine's own services.
+// lowest is the lowest port Pick hands out: above the ports of the machine's own services.
 const lowest = 10000
 
-// given holds every port Free returned in this process, so that no two tests get the same one.
+// given holds every port Pick returned in this process, so that no two callers get the same one.
 var given struct {
 	sync.Mutex
 	m map[int]bool
