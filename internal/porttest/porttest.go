@@ -23,20 +23,22 @@ var given struct {
 }
 
 // ephemeralFloor is the lowest port the kernel hands to a bind of port 0 or to an outgoing
-// connection (Linux's net.ipv4.ip_local_port_range); 32768, its default, where that cannot be
-// read.
+// connection (Linux's net.ipv4.ip_local_port_range).
 func ephemeralFloor() int {
+	b, _ := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	return parseFloor(b)
+}
+
+// parseFloor returns the first number of ip_local_port_range's text ("32768\t60999\n"), or
+// 32768, Linux's default, where there is none (another system, or no /proc).
+func parseFloor(b []byte) int {
 	const linuxDefault = 32768
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return linuxDefault
-	}
 	f := strings.Fields(string(b))
 	if len(f) == 0 {
 		return linuxDefault
 	}
 	n, err := strconv.Atoi(f[0])
-	if err != nil {
+	if err != nil || n < 1 || n > 65535 {
 		return linuxDefault
 	}
 	return n

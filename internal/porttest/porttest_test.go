@@ -39,3 +39,33 @@ func TestFree(t *testing.T) {
 		}
 	}
 }
+
+// TestParseFloor: ip_local_port_range's first number, or Linux's default where there is none.
+func TestParseFloor(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{"32768\t60999\n", 32768},
+		{"1024 65535", 1024},
+		{"", 32768},
+		{"x 60999", 32768},
+		{"0\t60999", 32768},
+		{"70000\t80000", 32768},
+	} {
+		if got := parseFloor([]byte(tc.in)); got != tc.want {
+			t.Errorf("parseFloor(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzParseFloor: any text gives a port number.
+func FuzzParseFloor(f *testing.F) {
+	f.Add([]byte("32768\t60999\n"))
+	f.Add([]byte("1024 65535"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if n := parseFloor(b); n < 1 || n > 65535 {
+			t.Fatalf("parseFloor(%q) = %d, not a port", b, n)
+		}
+	})
+}
