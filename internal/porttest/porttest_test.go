@@ -1,10 +1,6 @@
 package porttest
 
-import (
-	"net"
-	"strconv"
-	"testing"
-)
+import "testing"
 
 // TestFree: the ports lie below the ephemeral range, differ from each other, and a server can
 // bind each over the protocols asked. 1,000 ports of the 22,768 below Linux's default range: drawn
@@ -22,20 +18,8 @@ func TestFree(t *testing.T) {
 			t.Fatalf("port %d handed out twice", port)
 		}
 		seen[port] = true
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if tcp {
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				t.Fatalf("a TCP server on the port handed out: %v", err)
-			}
-			ln.Close()
-		}
-		if udp {
-			pc, err := net.ListenPacket("udp", addr)
-			if err != nil {
-				t.Fatalf("a UDP server on the port handed out: %v", err)
-			}
-			pc.Close()
+		if !free(port, tcp, udp) {
+			t.Fatalf("port %d handed out, but a server could not bind it (tcp %v, udp %v)", port, tcp, udp)
 		}
 	}
 }
