@@ -3,7 +3,6 @@ package h2
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -37,8 +36,10 @@ func testDialsAddressesInTurn(t *testing.T, e Engine) {
 		<-all // the requests hold their streams, one a session, until all three are in
 		io.WriteString(w, "ok")
 	})
-	a := startUpstream(t, false, 0, h)
-	_, port, _ := net.SplitHostPort(a.addr)
+	// One port on 127.0.0.1 and 127.0.0.2, below the ephemeral range: a port-0 port of 127.0.0.1
+	// could be held on 127.0.0.2 by an outgoing connection bound there.
+	port := strconv.Itoa(porttest.Free(t, true, false))
+	a := startUpstreamAt(t, "127.0.0.1:"+port, false, 0, h)
 	b := startUpstreamAt(t, "127.0.0.2:"+port, false, 0, h)
 	// Nothing listens on 127.0.0.3: connections there are refused.
 	ips := []netip.Addr{netip.MustParseAddr("127.0.0.3"), netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2")}

@@ -24,9 +24,10 @@ func TestMinSessionsSpread(t *testing.T) {
 				name = k.name + " min 0"
 			}
 			t.Run(name, func(t *testing.T) {
-				first := startUpstream(t, k, demo.Options{})
-				_, port, _ := net.SplitHostPort(first.Addr())
-				servers := []*upstream{first,
+				// One port on three addresses, below the ephemeral range (see freePort).
+				addr := freePort(t, k)
+				_, port, _ := net.SplitHostPort(addr)
+				servers := []*upstream{startUpstreamAt(t, k, addr, demo.Options{}),
 					startUpstreamAt(t, k, "127.0.0.2:"+port, demo.Options{}),
 					startUpstreamAt(t, k, "127.0.0.3:"+port, demo.Options{})}
 				named := &upstream{url: k.scheme() + "localhost:" + port} // the test certificate's name
