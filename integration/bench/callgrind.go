@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,12 +19,14 @@ import (
 )
 
 // The -callgrind mode counts the instructions muxgate's process executes per request, under
-// valgrind's callgrind, instead of timing it beside the peers. The count is repeatable where
-// this machine's time is not: the same build measures within about 1% of itself run after run,
-// where its CPU per request drifts by a tenth and more. It leaves out what the kernel does for
-// the process (its system calls) and what the scheduler's timing changes (callgrind runs one
-// thread at a time), so it measures the code muxgate runs, not its waits: a change to the
-// system calls or to the hand-offs between goroutines needs the timed run.
+// valgrind's callgrind, instead of timing it beside the peers; and those of nghttpx and HAProxy
+// on one worker thread (rows nghttpx-1 and haproxy-1), doing the same job under the same load.
+// The count is repeatable where this machine's time is not: the same build measures within
+// about 1% of itself run after run, where its CPU per request drifts by a tenth and more. It
+// leaves out what the kernel does for the process (its system calls) and what the scheduler's
+// timing changes (callgrind runs one thread at a time), so it measures the code a proxy runs,
+// not its waits: a change to the system calls or to the hand-offs between goroutines needs the
+// timed run.
 
 const (
 	// callgrindRequests is -n's default under -callgrind: about fifteen seconds a run under
@@ -42,6 +45,10 @@ const (
 // callgrindScenarios are -scenarios' default under -callgrind.
 var callgrindScenarios = []string{"small", "pipelined"}
 
+// callgrindTargets are -targets' default under -callgrind, and (with muxgate-b) all it counts:
+// muxgate on one processor beside the peers on one worker thread.
+var callgrindTargets = []string{"muxgate", "nghttpx-1", "haproxy-1"}
+
 // callgrindTools are valgrind and the tool that asks a running callgrind to zero its counts and
 // to dump them (Debian: valgrind, both).
 type callgrindTools struct{ valgrind, control string }
@@ -58,9 +65,9 @@ func findCallgrind() (callgrindTools, error) {
 	return t, nil
 }
 
-// counted is one muxgate build running under callgrind, for one scenario's front end.
+// counted is one target running under callgrind, for one scenario's front end.
 type counted struct {
-	name  string // muxgate or muxgate-b
+	name  string // the target's row: muxgate, muxgate-b, nghttpx-1 or haproxy-1
 	p     *proc
 	addr  string
 	out   string // callgrind's output file: each dump is out.1, out.2, ...
@@ -74,12 +81,14 @@ type counted struct {
 // contention; Go then reads the counter with LFENCE and RDTSC instead.
 const callgrindGodebug = "GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off"
 
-// startCounted starts bin as the bench starts muxgate for block b, on one processor, under
-// callgrind, with callgrindGodebug. The timer slack is left as it is: muxgate would execute
-// itself again to set it, and that process would run outside valgrind.
-func startCounted(tools callgrindTools, bd target, b block, up *upstream, dir string) (*counted, error) {
-	name := bd.name
-	f := front{tls: b.sc.tls, cert: up.files, upstream: up.h2cAddr(), maxConns: loadConns, goThreads: 1, extra: bd.extra}
+// startCounted starts target t as the bench starts it for block b, under callgrind, in one
+// process: muxgate on one processor with callgrindGodebug, a peer on its one worker thread. The
+// timer slack is left as it is: muxgate would execute itself again to set it, and that process
+// would run outside valgrind.
+func startCounted(tools callgrindTools, t target, b block, up *upstream, dir string) (*counted, error) {
+	name := t.name
+	f := front{tls: b.sc.tls, cert: up.files, upstream: up.h2cAddr(), maxConns: loadConns, goThreads: 1,
+		threads: t.peer.workers(), oneProcess: true, extra: t.extra}
 	var err error
 	if f.dir, err = os.MkdirTemp(dir, "callgrind-"+name+"-"+b.name()+"-"); err != nil {
 		return nil, err
@@ -87,14 +96,18 @@ func startCounted(tools callgrindTools, bd target, b block, up *upstream, dir st
 	if f.port, err = freePort(); err != nil {
 		return nil, err
 	}
-	cmd, err := muxgateCommand(bd.bin, f)
+	cmd, err := t.peer.command(t.bin, f)
 	if err != nil {
 		return nil, err
 	}
 	c := &counted{name: name, addr: f.addr(), out: filepath.Join(f.dir, "callgrind.out")}
 	args := append([]string{"--tool=callgrind", "--callgrind-out-file=" + c.out}, cmd.Args...)
-	vg := exec.Command(tools.valgrind, append(args, "-timer-slack", "0")...)
-	vg.Env = append(cmd.Env, callgrindGodebug)
+	vg := exec.Command(tools.valgrind, args...)
+	vg.Env = cmd.Env // nil: valgrind's own environment
+	if t.peer.tool == "muxgate" {
+		vg.Args = append(vg.Args, "-timer-slack", "0")
+		vg.Env = append(cmd.Env, callgrindGodebug)
+	}
 	if c.p, err = startProc(name+" (callgrind)", vg); err != nil {
 		return nil, err
 	}
@@ -105,34 +118,40 @@ func startCounted(tools callgrindTools, bd target, b block, up *upstream, dir st
 	return c, nil
 }
 
+// perRequest is what one count found, per request: the instructions of the whole process, and
+// those of them in Go's runtime (0 in a peer's).
+type perRequest struct{ total, runtime float64 }
+
 // measure runs block b's load against c once to warm it up, then again with the counts zeroed
-// before and dumped after, and returns the instructions per request of the second run.
-func (c *counted) measure(ctx context.Context, tools callgrindTools, b block, logFile string) (float64, error) {
+// before and dumped after, and returns the instructions per request of the second run, all and
+// those in Go's runtime.
+func (c *counted) measure(ctx context.Context, tools callgrindTools, b block, logFile string) (perRequest, error) {
 	l := load{url: "http://" + c.addr + b.sc.path, clients: callgrindClients, pipeline: b.sc.pipeline, h2: b.sc.h2,
 		close: b.sc.close, requests: max(callgrindClients, b.requests/5), logFile: logFile, timeout: callgrindTimeout}
 	if b.sc.tls {
 		l.url = "https://" + c.addr + b.sc.path
 	}
 	if err := runClean(ctx, l); err != nil {
-		return 0, fmt.Errorf("%s: warm-up: %w", c.name, err)
+		return perRequest{}, fmt.Errorf("%s: warm-up: %w", c.name, err)
 	}
 	pid := strconv.Itoa(c.p.pid())
 	if out, err := command(time.Minute, "", tools.control, "-z", pid); err != nil {
-		return 0, fmt.Errorf("callgrind_control -z: %w: %s", err, tail(out, 300))
+		return perRequest{}, fmt.Errorf("callgrind_control -z: %w: %s", err, tail(out, 300))
 	}
 	l.requests = b.requests
 	if err := runClean(ctx, l); err != nil {
-		return 0, fmt.Errorf("%s: %w", c.name, err)
+		return perRequest{}, fmt.Errorf("%s: %w", c.name, err)
 	}
 	if out, err := command(time.Minute, "", tools.control, "-d", pid); err != nil {
-		return 0, fmt.Errorf("callgrind_control -d: %w: %s", err, tail(out, 300))
+		return perRequest{}, fmt.Errorf("callgrind_control -d: %w: %s", err, tail(out, 300))
 	}
 	c.dumps++
-	total, err := awaitDump(fmt.Sprintf("%s.%d", c.out, c.dumps), time.Minute)
+	text, total, err := awaitDump(fmt.Sprintf("%s.%d", c.out, c.dumps), time.Minute)
 	if err != nil {
-		return 0, err
+		return perRequest{}, err
 	}
-	return float64(total) / float64(b.requests), nil
+	n := float64(b.requests)
+	return perRequest{total: float64(total) / n, runtime: float64(runtimeCost(text)) / n}, nil
 }
 
 // runClean runs l and fails unless every request got a 2xx answer.
@@ -144,20 +163,20 @@ func runClean(ctx context.Context, l load) error {
 	return err
 }
 
-// awaitDump waits until callgrind has written the dump at path whole, and returns the
-// instructions it counted.
-func awaitDump(path string, timeout time.Duration) (uint64, error) {
+// awaitDump waits until callgrind has written the dump at path whole, and returns its text and
+// the instructions it counted.
+func awaitDump(path string, timeout time.Duration) (string, uint64, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		text, err := os.ReadFile(path)
 		if err == nil {
 			n, err := parseCallgrindDump(string(text))
 			if err == nil || !errors.Is(err, errPartialDump) {
-				return n, err
+				return string(text), n, err
 			}
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("callgrind: no whole dump at %s after %v", path, timeout)
+			return "", 0, fmt.Errorf("callgrind: no whole dump at %s after %v", path, timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -197,12 +216,15 @@ func parseCallgrindDump(text string) (uint64, error) {
 	return n, nil
 }
 
-// countedRow is one build's counts in one scenario: instructions per request, a round each.
+// countedRow is one target's counts in one scenario: instructions per request, a round each,
+// and those of them in Go's runtime (muxgate's rows only).
 type countedRow struct {
-	Name   string    `json:"name"`
-	Counts []float64 `json:"instructions_per_request"`
-	Median float64   `json:"median"`
-	Error  string    `json:"error,omitempty"`
+	Name          string    `json:"name"`
+	Counts        []float64 `json:"instructions_per_request"`
+	Median        float64   `json:"median"`
+	Runtime       []float64 `json:"runtime_instructions_per_request,omitempty"`
+	RuntimeMedian float64   `json:"runtime_median,omitempty"`
+	Error         string    `json:"error,omitempty"`
 }
 
 // countedBlock is one scenario's rows.
@@ -231,49 +253,53 @@ func countedDesc(b block) string {
 	return fmt.Sprintf("h2load%s -c %d%s %s://.../%s, %d requests a run", h1, callgrindClients, opts, scheme, strings.TrimPrefix(b.sc.path, "/"), b.requests)
 }
 
-// countBuilds measures each build in builds (name, binary and flags) in each block, the builds
-// interleaved within each round, each round with every build started afresh.
-func countBuilds(ctx context.Context, tools callgrindTools, builds []target, bl []block, rounds int, up *upstream, dir string, progress io.Writer) []countedBlock {
+// countTargets measures each of targets in each block, the targets interleaved within each
+// round, each round with every target started afresh.
+func countTargets(ctx context.Context, tools callgrindTools, targets []target, bl []block, rounds int, up *upstream, dir string, progress io.Writer) []countedBlock {
 	out := make([]countedBlock, len(bl))
 	for i, b := range bl {
 		out[i] = countedBlock{Name: b.name(), Desc: countedDesc(b), Requests: b.requests}
-		for _, bd := range builds {
-			out[i].Rows = append(out[i].Rows, countedRow{Name: bd.name})
+		for _, t := range targets {
+			out[i].Rows = append(out[i].Rows, countedRow{Name: t.name})
 		}
 	}
 	for round := 1; round <= rounds && ctx.Err() == nil; round++ {
 		for i, b := range bl {
-			for j, bd := range builds {
-				n, err := countOnce(ctx, tools, bd, b, up, dir)
+			for j, t := range targets {
+				n, err := countOnce(ctx, tools, t, b, up, dir)
 				row := &out[i].Rows[j]
 				if err != nil {
 					row.Error = err.Error()
-					fmt.Fprintf(progress, "round %d %s %s: %v\n", round, b.name(), bd.name, err)
+					fmt.Fprintf(progress, "round %d %s %s: %v\n", round, b.name(), t.name, err)
 					continue
 				}
-				row.Counts = append(row.Counts, n)
-				fmt.Fprintf(progress, "round %d %s %s: %.0f instructions per request\n", round, b.name(), bd.name, n)
+				row.Counts = append(row.Counts, n.total)
+				if n.runtime > 0 {
+					row.Runtime = append(row.Runtime, n.runtime)
+				}
+				fmt.Fprintf(progress, "round %d %s %s: %.0f instructions per request\n", round, b.name(), t.name, n.total)
 			}
 		}
 	}
 	for i := range out {
 		for j := range out[i].Rows {
-			out[i].Rows[j].Median = median(out[i].Rows[j].Counts)
+			row := &out[i].Rows[j]
+			row.Median, row.RuntimeMedian = median(row.Counts), median(row.Runtime)
 		}
 	}
 	return out
 }
 
-// countOnce starts build bd under callgrind for block b, measures it once and stops it.
-func countOnce(ctx context.Context, tools callgrindTools, bd target, b block, up *upstream, dir string) (float64, error) {
-	c, err := startCounted(tools, bd, b, up, dir)
+// countOnce starts target t under callgrind for block b, measures it once and stops it.
+func countOnce(ctx context.Context, tools callgrindTools, t target, b block, up *upstream, dir string) (perRequest, error) {
+	c, err := startCounted(tools, t, b, up, dir)
 	if err != nil {
-		return 0, err
+		return perRequest{}, err
 	}
 	n, err := c.measure(ctx, tools, b, filepath.Join(dir, "callgrind-h2load.log"))
 	if err != nil {
-		// valgrind's own complaints, and a Go crash's first lines, are on muxgate's output.
-		err = fmt.Errorf("%w; muxgate's output: %s", err, c.p.out.head(tailBufferHead))
+		// valgrind's own complaints, and a Go crash's first lines, are on the target's output.
+		err = fmt.Errorf("%w; %s's output: %s", err, t.name, c.p.out.head(tailBufferHead))
 	}
 	// A process that died during the count (valgrind's own failures included) fails it.
 	if serr := c.p.stop(30 * time.Second); err == nil {
@@ -282,45 +308,60 @@ func countOnce(ctx context.Context, tools callgrindTools, bd target, b block, up
 	return n, err
 }
 
-// writeCounts writes the -callgrind report: per scenario, each build's median instructions per
-// request with its range over the rounds, and muxgate's ratio to muxgate-b.
+// writeCounts writes the -callgrind report: per scenario, each target's median instructions per
+// request with its range over the rounds, and the first target's ratios to the others.
 func writeCounts(w io.Writer, blocks []countedBlock, rounds int) {
 	for _, b := range blocks {
 		fmt.Fprintf(w, "\n== %s: %s\n", b.Name, b.Desc)
-		table := [][]string{{"target", "instructions/req", "rounds' range"}}
+		table := [][]string{{"target", "instructions/req", "rounds' range", "in Go's runtime"}}
 		for _, r := range b.Rows {
 			if len(r.Counts) == 0 {
 				table = append(table, []string{r.Name, "failed", r.Error})
 				continue
 			}
+			inRuntime := "-"
+			if r.RuntimeMedian > 0 {
+				inRuntime = fmt.Sprintf("%.0f (%.0f%%)", r.RuntimeMedian, 100*r.RuntimeMedian/r.Median)
+			}
 			table = append(table, []string{r.Name, fmt.Sprintf("%.0f", r.Median),
-				fmt.Sprintf("%.0f-%.0f", slices.Min(r.Counts), slices.Max(r.Counts))})
+				fmt.Sprintf("%.0f-%.0f", slices.Min(r.Counts), slices.Max(r.Counts)), inRuntime})
 		}
 		writeTable(w, table)
 		if line := countRatioLine(b.Rows); line != "" {
 			fmt.Fprintln(w, line)
 		}
 	}
-	fmt.Fprintf(w, "\ninstructions in muxgate's process per request under valgrind's callgrind (user space only), GOMAXPROCS=1, medians of %d rounds\n", rounds)
+	fmt.Fprintf(w, "\ninstructions in each target's process per request under valgrind's callgrind (user space only): muxgate on one processor (GOMAXPROCS=1), nghttpx and HAProxy on one worker thread in one process; medians of %d rounds\n", rounds)
 }
 
-// countRatioLine compares the first row with the second (muxgate with muxgate-b) by the ratio
-// of their medians, with the range of the rounds' ratios; empty without two measured rows.
+// countRatioLine compares the first row (muxgate) with each other measured row by the ratio of
+// their medians, with the range of the rounds' ratios; empty without two measured rows.
 func countRatioLine(rows []countedRow) string {
-	if len(rows) < 2 || len(rows[0].Counts) == 0 || len(rows[1].Counts) == 0 {
+	if len(rows) < 2 || len(rows[0].Counts) == 0 {
 		return ""
 	}
-	a, b := rows[0], rows[1]
-	var ratios []float64
-	for i := range min(len(a.Counts), len(b.Counts)) {
-		ratios = append(ratios, a.Counts[i]/b.Counts[i])
+	a := rows[0]
+	var parts []string
+	for _, b := range rows[1:] {
+		if len(b.Counts) == 0 {
+			continue
+		}
+		var ratios []float64
+		for i := range min(len(a.Counts), len(b.Counts)) {
+			ratios = append(ratios, a.Counts[i]/b.Counts[i])
+		}
+		parts = append(parts, fmt.Sprintf("vs %s: instructions/req %.3fx (rounds %.3f-%.3f)", b.Name,
+			a.Median/b.Median, slices.Min(ratios), slices.Max(ratios)))
 	}
-	return fmt.Sprintf("%s vs %s: instructions/req %.3fx (rounds %.3f-%.3f)", a.Name, b.Name,
-		a.Median/b.Median, slices.Min(ratios), slices.Max(ratios))
+	if len(parts) == 0 {
+		return ""
+	}
+	return a.Name + " " + strings.Join(parts, "; ")
 }
 
-// benchCallgrind is bench for -callgrind: muxgate, and -muxgate-b if given, counted in each
-// scenario, against the upstream -upstream-server names.
+// benchCallgrind is bench for -callgrind: muxgate, -muxgate-b if given, and the one-thread peers
+// of -targets on this machine, counted in each scenario, against the upstream -upstream-server
+// names.
 func benchCallgrind(ctx context.Context, o *options, stdout, progress io.Writer) error {
 	start := time.Now()
 	bl, _ := blocks(o.scenarios, nil, o.requests)
@@ -337,47 +378,47 @@ func benchCallgrind(ctx context.Context, o *options, stdout, progress io.Writer)
 	}
 	defer cleanup()
 	rep := &report{Date: formatDate(start), Host: hostInfo(), Tools: map[string]string{}, Rounds: o.rounds}
-	bin, desc, err := muxgateBinary(o.muxgate, dir, progress)
+	targets, err := findTargets(o, dir, rep, progress)
 	if err != nil {
 		return err
 	}
-	builds := []target{{name: "muxgate", bin: bin}}
-	if o.wantsB() {
-		b, err := o.bTarget(target{name: "muxgate-b", bin: bin})
-		if err != nil {
-			return err
-		}
-		builds = append(builds, b)
+	if len(targets) == 0 {
+		return errors.New("-callgrind: none of -targets can run here")
 	}
 	up, err := setupUpstream(o, dir, nil, rep)
 	if err != nil {
 		return err
 	}
 	defer up.close()
-	counts := countBuilds(ctx, tools, builds, bl, o.rounds, up, dir, progress)
+	counts := countTargets(ctx, tools, targets, bl, o.rounds, up, dir, progress)
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
-	fmt.Fprintf(stdout, "muxgate callgrind count  %s  (run took %v)\nmuxgate   %s\n", rep.Date, time.Since(start).Round(time.Second), desc)
-	if o.wantsB() {
-		fmt.Fprintf(stdout, "muxgate-b %s\n", o.bDesc(desc))
+	fmt.Fprintf(stdout, "muxgate callgrind count  %s  (run took %v)\nmuxgate   %s\n", rep.Date, time.Since(start).Round(time.Second), rep.Muxgate)
+	if rep.MuxgateB != "" {
+		fmt.Fprintf(stdout, "muxgate-b %s\n", rep.MuxgateB)
+	}
+	for _, tool := range slices.Sorted(maps.Keys(rep.Tools)) {
+		fmt.Fprintf(stdout, "%-9s %s\n", tool, rep.Tools[tool])
 	}
 	fmt.Fprintf(stdout, "upstream  %s; valgrind %s\n", o.server, toolVersion(tools.valgrind, "--version"))
 	writeCounts(stdout, counts, o.rounds)
 	if o.jsonPath != "" {
-		return writeCountsJSON(o.jsonPath, rep, desc, counts)
+		return writeCountsJSON(o.jsonPath, rep, counts)
 	}
 	return nil
 }
 
 // writeCountsJSON writes the -callgrind results as JSON to path.
-func writeCountsJSON(path string, rep *report, desc string, counts []countedBlock) error {
+func writeCountsJSON(path string, rep *report, counts []countedBlock) error {
 	b, err := json.MarshalIndent(struct {
-		Date    string         `json:"date"`
-		Host    host           `json:"host"`
-		Muxgate string         `json:"muxgate"`
-		Blocks  []countedBlock `json:"callgrind"`
-	}{rep.Date, rep.Host, desc, counts}, "", "  ")
+		Date     string            `json:"date"`
+		Host     host              `json:"host"`
+		Muxgate  string            `json:"muxgate"`
+		MuxgateB string            `json:"muxgate_b,omitempty"`
+		Tools    map[string]string `json:"tools,omitempty"`
+		Blocks   []countedBlock    `json:"callgrind"`
+	}{rep.Date, rep.Host, rep.Muxgate, rep.MuxgateB, rep.Tools, counts}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/bits"
 	"os"
 	"slices"
 	"strings"
@@ -58,6 +59,62 @@ func TestParseCallgrindDump(t *testing.T) {
 	}
 }
 
+// TestRuntimeCost: the self cost of runtime functions, their names given once and then by
+// number (in fn= and cfn= lines), without the inclusive cost of their calls.
+func TestRuntimeCost(t *testing.T) {
+	const dump = `events: Ir
+fl=(1) /usr/local/go/src/runtime/proc.go
+fn=(1) runtime.schedule
+10 100
++2 20
+cfn=(2) muxgate/h1.(*conn).serve
+calls=1 5
++1 5000
+fn=(3) main.main
+3 7
+cfn=(4) runtime.mallocgc
+calls=2 9
+* 900
+fn=(4)
+9 300
+fn=(1)
+-4 1
+fn=(5) internal/runtime/atomic.Load
+1 4
+fn=(2)
+7 50000
+totals: 56332
+`
+	if got, want := runtimeCost(dump), uint64(100+20+300+1+4); got != want {
+		t.Errorf("got %d, want %d", got, want)
+	}
+	if got := runtimeCost(strings.ReplaceAll(dump, "runtime", "nghttpx")); got != 0 {
+		t.Errorf("a dump without Go's runtime: got %d, want 0", got)
+	}
+}
+
+// FuzzRuntimeCost: any text gives a count, never more than the sum of all its cost lines.
+//
+// Run with: go test ./integration/bench -run XXX -fuzz '^FuzzRuntimeCost$' -fuzztime 30s
+func FuzzRuntimeCost(f *testing.F) {
+	f.Add(dumpText)
+	f.Add("fn=(1) runtime.x\n1 5\ncalls=1 1\n2 9\nfn=(1)\n+1 3\n")
+	f.Add("cfn=(7) runtime.y\nfn=(7\nfn=(7)\n* 18446744073709551615\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		var all, carry uint64
+		for line := range strings.Lines(text) {
+			if line != "" && strings.ContainsRune("0123456789+-*", rune(line[0])) {
+				var c uint64
+				all, c = bits.Add64(all, costOf(strings.TrimRight(line, "\n")), 0)
+				carry |= c
+			}
+		}
+		if n := runtimeCost(text); carry == 0 && n > all {
+			t.Errorf("runtime cost %d above all the dump's %d: %q", n, all, text)
+		}
+	})
+}
+
 // FuzzParseCallgrindDump: any text gives a count or an error, and a count only from a dump that
 // has its totals line and counts Ir.
 //
@@ -83,8 +140,16 @@ func TestCallgrindFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(o.scenarios, callgrindScenarios) || o.requests != callgrindRequests {
-		t.Errorf("defaults: scenarios %q, -n %d; want %q, %d", o.scenarios, o.requests, callgrindScenarios, callgrindRequests)
+	if !slices.Equal(o.scenarios, callgrindScenarios) || o.requests != callgrindRequests || !slices.Equal(o.targets, callgrindTargets) {
+		t.Errorf("defaults: scenarios %q, -n %d, targets %q; want %q, %d, %q", o.scenarios, o.requests, o.targets, callgrindScenarios, callgrindRequests, callgrindTargets)
+	}
+	if o, err = parseFlags([]string{"-callgrind", "-muxgate-b-flags", "-min-sessions 2", "-targets", "muxgate,haproxy-1"}, io.Discard); err != nil || !slices.Equal(o.targets, []string{"muxgate", "haproxy-1", "muxgate-b"}) {
+		t.Errorf("-targets muxgate,haproxy-1 with -muxgate-b-flags: %v, %q", err, o.targets)
+	}
+	for _, row := range []string{"nghttpx", "haproxy", "direct", "muxgate-h3"} {
+		if _, err := parseFlags([]string{"-callgrind", "-targets", "muxgate," + row}, io.Discard); err == nil {
+			t.Errorf("-targets muxgate,%s accepted", row)
+		}
 	}
 	if o, err = parseFlags([]string{"-callgrind", "-scenarios", "large", "-n", "500"}, io.Discard); err != nil || !slices.Equal(o.scenarios, []string{"large"}) || o.requests != 500 {
 		t.Errorf("-scenarios large -n 500: %v, %q, %d", err, o.scenarios, o.requests)
@@ -101,14 +166,17 @@ func TestCallgrindFlag(t *testing.T) {
 
 func TestWriteCounts(t *testing.T) {
 	blocks := []countedBlock{{Name: "small", Desc: "h2load --h1 -c 16 http://.../bytes/100, 20000 requests a run", Rows: []countedRow{
-		{Name: "muxgate", Counts: []float64{32400, 32712, 32614}, Median: 32614},
+		{Name: "muxgate", Counts: []float64{32400, 32712, 32614}, Median: 32614, Runtime: []float64{9700}, RuntimeMedian: 9700},
 		{Name: "muxgate-b", Counts: []float64{33363, 33482, 33436}, Median: 33436},
+		{Name: "nghttpx-1", Counts: []float64{24000, 24100}, Median: 24050},
+		{Name: "haproxy-1", Error: "haproxy-1 (callgrind): exited"},
 	}}, {Name: "large", Rows: []countedRow{{Name: "muxgate", Error: "h2load: 3 of 12 requests done"}, {Name: "muxgate-b"}}}}
 	var b bytes.Buffer
 	writeCounts(&b, blocks, 3)
 	for _, want := range []string{
-		"muxgate               32614  32400-32712",
-		"muxgate vs muxgate-b: instructions/req 0.975x (rounds 0.971-0.977)",
+		"32614                    32400-32712  9700 (30%)\n",
+		"24050                    24000-24100  -\n",
+		"muxgate vs muxgate-b: instructions/req 0.975x (rounds 0.971-0.977); vs nghttpx-1: instructions/req 1.356x (rounds 1.350-1.357)\n",
 		"failed  h2load: 3 of 12 requests done",
 		"medians of 3 rounds",
 	} {
@@ -116,8 +184,8 @@ func TestWriteCounts(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
 	}
-	if strings.Count(b.String(), " vs ") != 1 {
-		t.Errorf("a ratio line for a block without two measured rows:\n%s", b.String())
+	if strings.Count(b.String(), "muxgate vs ") != 1 || strings.Contains(b.String(), "vs haproxy-1") {
+		t.Errorf("a ratio line for a block without two measured rows, or a ratio to a failed row:\n%s", b.String())
 	}
 }
 
@@ -142,12 +210,32 @@ func TestCallgrindCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := countOnce(context.Background(), tools, target{name: "muxgate", bin: bin}, bl[0], up, dir)
+	n, err := countOnce(context.Background(), tools, target{name: "muxgate", peer: peerNamed("muxgate"), bin: bin}, bl[0], up, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n < 5_000 || n > 500_000 {
-		t.Errorf("%.0f instructions per request, want between 5,000 and 500,000", n)
+	t.Logf("muxgate: %.0f instructions per request, %.0f in Go's runtime", n.total, n.runtime)
+	if n.total < 5_000 || n.total > 500_000 {
+		t.Errorf("%.0f instructions per request, want between 5,000 and 500,000", n.total)
+	}
+	if n.runtime <= 0 || n.runtime >= n.total {
+		t.Errorf("%.0f of %.0f instructions per request in Go's runtime, want some, not all", n.runtime, n.total)
+	}
+	// A peer counts the same way: HAProxy on one thread (CI installs it; nghttpx it need not).
+	haproxy, err := findTool("haproxy")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("haproxy: required with CI=true: %v", err)
+		}
+		t.Skipf("skipping the peer's count: %v; with CI=true this is a failure", err)
+	}
+	n, err = countOnce(context.Background(), tools, target{name: "haproxy-1", peer: peerNamed("haproxy-1"), bin: haproxy}, bl[0], up, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("haproxy-1: %.0f instructions per request", n.total)
+	if n.total < 1_000 || n.total > 500_000 || n.runtime != 0 {
+		t.Errorf("haproxy-1: %.0f instructions per request, %.0f in Go's runtime; want between 1,000 and 500,000, none", n.total, n.runtime)
 	}
 }
 

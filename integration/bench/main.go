@@ -83,7 +83,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		return nil, err
 	}
 	o.scenarios = splitList(lists.scenarios)
-	if err := o.callgrindDefaults(fs); err != nil {
+	if err := o.callgrindDefaults(fs, &lists); err != nil {
 		return nil, err
 	}
 	var err error
@@ -91,6 +91,9 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		return nil, err
 	}
 	if err := o.setTargets(lists.targets); err != nil {
+		return nil, err
+	}
+	if err := o.checkCallgrindTargets(); err != nil {
 		return nil, err
 	}
 	if _, err := blocks(o.scenarios, o.idle, o.requests); err != nil {
@@ -138,12 +141,12 @@ func (o *options) outputFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `file`, for comparing commits")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "have the muxgate row write a CPU profile in each run (muxgate's -cpu-profile), and merge them into `file` at the end with go tool pprof: muxgate's profile under these loads, for go tool pprof or a profile-guided build (go build -pgo=file)")
-	fs.BoolVar(&o.callgrind, "callgrind", false, "instead of timing the targets, count the instructions per request in muxgate's process (and -muxgate-b's) under valgrind's callgrind (Debian: valgrind), on one processor, -targets and -muxgate-threads aside: repeatable where CPU time is not; scenarios small and pipelined unless -scenarios, "+strconv.Itoa(callgrindRequests)+" requests a run unless -n")
+	fs.BoolVar(&o.callgrind, "callgrind", false, "instead of timing the targets, count the instructions per request in each target's process under valgrind's callgrind (Debian: valgrind): muxgate (and -muxgate-b) on one processor, -muxgate-threads aside, and the one-thread peers nghttpx-1 and haproxy-1, the only rows it takes in -targets besides muxgate ("+strings.Join(callgrindTargets, ",")+" unless -targets); repeatable where CPU time is not; scenarios small and pipelined unless -scenarios, "+strconv.Itoa(callgrindRequests)+" requests a run unless -n")
 }
 
-// callgrindDefaults applies -callgrind's defaults for -scenarios and -n where they were not
-// given, and rejects the scenarios it cannot run.
-func (o *options) callgrindDefaults(fs *flag.FlagSet) error {
+// callgrindDefaults applies -callgrind's defaults for -scenarios, -n and -targets where they were
+// not given, and rejects the scenarios it cannot run.
+func (o *options) callgrindDefaults(fs *flag.FlagSet, lists *flagLists) error {
 	if !o.callgrind {
 		return nil
 	}
@@ -158,9 +161,26 @@ func (o *options) callgrindDefaults(fs *flag.FlagSet) error {
 	if !given["n"] {
 		o.requests = callgrindRequests
 	}
+	if !given["targets"] {
+		lists.targets = strings.Join(callgrindTargets, ",")
+	}
 	for _, name := range o.scenarios {
 		if name == "idle" || name == "tls-upstream" {
 			return fmt.Errorf("-callgrind: no %s scenario (load scenarios over h2c only)", name)
+		}
+	}
+	return nil
+}
+
+// checkCallgrindTargets rejects, under -callgrind, the rows it does not count: it compares
+// muxgate on one processor with the peers on one worker thread.
+func (o *options) checkCallgrindTargets() error {
+	if !o.callgrind {
+		return nil
+	}
+	for _, t := range o.targets {
+		if t != "muxgate-b" && !slices.Contains(callgrindTargets, t) {
+			return fmt.Errorf("-callgrind: no %s row (it counts %s and muxgate-b)", t, strings.Join(callgrindTargets, ", "))
 		}
 	}
 	return nil
@@ -413,8 +433,7 @@ func findTargets(o *options, dir string, rep *report, progress io.Writer) ([]tar
 			out = append(out, target{name: name})
 			continue
 		}
-		i := slices.IndexFunc(peers, func(p peer) bool { return p.name == name })
-		p := &peers[i]
+		p := peerNamed(name)
 		if p.tool == "muxgate" { // muxgate, muxgate-h3 and a muxgate-b of flags alone share one binary
 			if muxBin == "" && (name != "muxgate-b" || o.muxgateB == "") {
 				bin, desc, err := muxgateBinary(o.muxgate, dir, progress)

@@ -36,14 +36,36 @@ func TestOneThreadRows(t *testing.T) {
 		{"haproxy-1", "haproxy.cfg", "nbthread 1\n"},
 	}
 	for _, tt := range tests {
-		p := &peers[slices.IndexFunc(peers, func(p peer) bool { return p.name == tt.row })]
-		f := front{dir: t.TempDir(), port: 8080, upstream: "127.0.0.1:9", maxConns: 64, threads: p.workers()}
-		if _, err := p.command("/bin/"+p.tool, f); err != nil {
-			t.Fatalf("%s: %v", tt.row, err)
-		}
-		conf, err := os.ReadFile(filepath.Join(f.dir, tt.file))
-		if err != nil || !strings.Contains(string(conf), tt.want) {
-			t.Errorf("%s: config %q (%v), want it to hold %q", tt.row, conf, err, tt.want)
+		if conf := peerConfig(t, tt.row, tt.file, false); !strings.Contains(conf, tt.want) {
+			t.Errorf("%s: config %q, want it to hold %q", tt.row, conf, tt.want)
 		}
 	}
+}
+
+// TestOneProcess: under -callgrind nghttpx runs its worker in the process callgrind counts
+// (single-process=yes); timed, it runs as it always does, with a worker process of its own.
+func TestOneProcess(t *testing.T) {
+	const want = "single-process=yes\n"
+	if conf := peerConfig(t, "nghttpx-1", "nghttpx.conf", true); !strings.Contains(conf, want) {
+		t.Errorf("one process: config %q, want it to hold %q", conf, want)
+	}
+	if conf := peerConfig(t, "nghttpx-1", "nghttpx.conf", false); strings.Contains(conf, want) {
+		t.Errorf("timed: config %q holds %q", conf, want)
+	}
+}
+
+// peerConfig writes the config of the peer of row into a temp dir, as the bench starts it, and
+// returns the text of its file.
+func peerConfig(t *testing.T, row, file string, oneProcess bool) string {
+	t.Helper()
+	p := peerNamed(row)
+	f := front{dir: t.TempDir(), port: 8080, upstream: "127.0.0.1:9", maxConns: 64, threads: p.workers(), oneProcess: oneProcess}
+	if _, err := p.command("/bin/"+p.tool, f); err != nil {
+		t.Fatalf("%s: %v", row, err)
+	}
+	conf, err := os.ReadFile(filepath.Join(f.dir, file))
+	if err != nil {
+		t.Fatalf("%s: %v", row, err)
+	}
+	return string(conf)
 }

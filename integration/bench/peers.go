@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -33,6 +34,10 @@ type front struct {
 	goThreads int       // muxgate's GOMAXPROCS
 	threads   int       // a peer's worker threads (nghttpx workers, HAProxy nbthread)
 	extra     []string  // muxgate's flags after the benchmark's own, which they may override
+	// oneProcess runs the proxy as one process (nghttpx's single-process=yes; HAProxy's -db and
+	// muxgate are one already): callgrind counts the process it starts, not a worker forked
+	// from it.
+	oneProcess bool
 }
 
 func (f front) addr() string { return "127.0.0.1:" + strconv.Itoa(f.port) }
@@ -59,6 +64,14 @@ var peers = []peer{
 	{name: "haproxy", tool: "haproxy", pkg: "haproxy", command: haproxyCommand},
 	{name: "nghttpx-1", tool: "nghttpx", pkg: "nghttp2-proxy", threads: 1, command: nghttpxCommand},
 	{name: "haproxy-1", tool: "haproxy", pkg: "haproxy", threads: 1, command: haproxyCommand},
+}
+
+// peerNamed returns the peer of that row name, or nil.
+func peerNamed(name string) *peer {
+	if i := slices.IndexFunc(peers, func(p peer) bool { return p.name == name }); i >= 0 {
+		return &peers[i]
+	}
+	return nil
 }
 
 // workers is the number of worker threads p runs with.
@@ -147,6 +160,9 @@ func nghttpxCommand(bin string, f front) (*exec.Cmd, error) {
 	b.WriteString("frontend-keep-alive-timeout=120s\n")
 	b.WriteString("no-via=yes\nno-add-x-forwarded-proto=yes\n")
 	b.WriteString("no-server-push=yes\n")
+	if f.oneProcess {
+		b.WriteString("single-process=yes\n")
+	}
 	conf := filepath.Join(f.dir, "nghttpx.conf")
 	if err := writeFile(conf, b.String()); err != nil {
 		return nil, err
