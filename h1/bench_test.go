@@ -214,3 +214,40 @@ func (m *memConn) SetReadDeadline(time.Time) error  { return nil }
 func (m *memConn) SetWriteDeadline(time.Time) error { return nil }
 
 var memAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+
+// TestServeCloseAllocs pins what a connection that sends one request and asks to close
+// allocates (14 and 1,560 bytes when this was written: the connection, its head, the request's
+// context and header map, ...): its response goes back to the pool as a kept-alive one does,
+// rather than to the garbage collector (15 and 3,096 bytes).
+func TestServeCloseAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop buffers")
+	}
+	const closeGET = "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n"
+	s := New(Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	}))
+	s.clock.set(time.Now())
+	serve := func() {
+		s.slots <- struct{}{}
+		c := newConn(s, &memConn{in: closeGET})
+		if !s.addConn(c) {
+			t.Fatal("connection refused")
+		}
+		c.serve()
+	}
+	serve() // fills the pools
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const conns = 100
+	for range conns {
+		serve()
+	}
+	runtime.ReadMemStats(&after)
+	allocs := float64(after.Mallocs-before.Mallocs) / conns
+	bytes := (after.TotalAlloc - before.TotalAlloc) / conns
+	t.Logf("%.2f allocations, %d bytes per connection", allocs, bytes)
+	if allocs > 14.5 || bytes > 2048 {
+		t.Errorf("got %.2f allocations and %d bytes per connection, want at most 14 and 2048", allocs, bytes)
+	}
+}

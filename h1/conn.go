@@ -885,9 +885,11 @@ func (c *conn) serveRequest(w *response) bool {
 	switch {
 	case c.cr.gone != nil:
 		c.rwc.Close()
+		recycleBodiless(w)
 		return false
 	case w.closeAfter:
 		c.closeAfterResponse(w)
+		recycleBodiless(w)
 		return false
 	}
 	if w.hasBody {
@@ -900,12 +902,17 @@ func (c *conn) serveRequest(w *response) bool {
 	putWriter(c.bw)
 	c.bw = nil
 	c.shortReply = w.written < bufferSize
+	recycleBodiless(w)
+	return true
+}
+
+// recycleBodiless recycles w, whose exchange is complete, unless its request had content: that
+// request's Body may still be held by whoever the handler gave it to (an upstream session's
+// sender, which closes it in its own time).
+func recycleBodiless(w *response) {
 	if !w.hasBody {
-		// A request with content stays out: its Body may still be held by whoever the handler
-		// gave it to (an upstream session's sender, which closes it in its own time).
 		recycle(w)
 	}
-	return true
 }
 
 // runHandler calls the handler and recovers its panic.
