@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"muxgate/internal/fieldlist"
 )
 
 // chunkedReader decodes the chunked transfer coding (RFC 9112 7.1) from br. It is owned by the
@@ -201,7 +203,7 @@ func validChunkExt(b []byte) bool {
 
 func tokenLen(s string) int {
 	n := 0
-	for n < len(s) && tokenChar[s[n]] {
+	for n < len(s) && fieldlist.TokenByte(s[n]) {
 		n++
 	}
 	return n

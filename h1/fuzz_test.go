@@ -161,7 +161,7 @@ func checkHead(t *testing.T, h *head) {
 			t.Fatalf("got field name %q, want a canonical token", k)
 		}
 		for _, v := range vv {
-			if !validFieldValue(v) || v != trimOWS(v) {
+			if !fieldlist.ValidValue(v) || v != trimOWS(v) {
 				t.Fatalf("got value %q for %q, want no controls and no outer whitespace", v, k)
 			}
 		}

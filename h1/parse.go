@@ -342,7 +342,7 @@ func parseFieldLine(line string) (name, value string, canonical bool, err error)
 		return "", "", false, errFieldName
 	}
 	value = trimOWS(value)
-	if !validFieldValue(value) {
+	if !fieldlist.ValidValue(value) {
 		return "", "", false, errFieldValue
 	}
 	return name, value, canonical, nil
@@ -630,7 +630,7 @@ func isToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !tokenChar[s[i]] {
+		if !fieldlist.TokenByte(s[i]) {
 			return false
 		}
 	}
@@ -647,7 +647,7 @@ func canonicalToken(s string) (token, canonical bool) {
 	canonical, upper := true, true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !tokenChar[c] {
+		if !fieldlist.TokenByte(c) {
 			return false, false
 		}
 		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
@@ -657,55 +657,6 @@ func canonicalToken(s string) (token, canonical bool) {
 	}
 	return true, canonical
 }
-
-// validFieldValue reports whether s holds only field-vchar, SP and HTAB (RFC 9110 5.5): no NUL,
-// CR, LF, other controls, or DEL. obs-text (0x80-0xFF) is allowed. It checks eight bytes at a
-// time while none is below SP or DEL (so HTAB sends it to the byte-wise check): every field of
-// every request and response passes here, most with values longer than a word.
-func validFieldValue(s string) bool {
-	i := 0
-	for ; i+8 <= len(s) && !ctlInWord(word(s[i:i+8])); i += 8 {
-	}
-	for ; i < len(s); i++ {
-		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// word is the first eight bytes of s, the first in the low byte (the compiler makes it one load).
-func word(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// ctlInWord reports whether one of the eight bytes of w is below 0x20 or is 0x7f. A byte below
-// 0x20 is the only kind whose subtraction of 0x20 borrows into its top bit while its top bit
-// was clear, and a byte equal to 0x7f the only kind that XOR 0x7f makes zero; the word-wide
-// forms of the two tests are exact, whatever the borrows do to the bytes above.
-func ctlInWord(w uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	below := (w - 0x20*ones) &^ w & highs
-	d := w ^ 0x7f*ones
-	del := (d - ones) &^ d & highs
-	return below|del != 0
-}
-
-// tokenChar is tchar (RFC 9110 5.6.2).
-var tokenChar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
 
 // plainOrigin reports whether target, in origin-form, is one that url.ParseRequestURI would
 // only split at its first '?' into Path and RawQuery: no percent-escapes, no fragment, not

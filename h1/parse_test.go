@@ -333,25 +333,3 @@ func FuzzPlainOrigin(f *testing.F) {
 		}
 	})
 }
-
-// FuzzValidFieldValue: the word-at-a-time check agrees with RFC 9110 5.5 checked byte by byte,
-// wherever in the value, and in which word, the byte it must refuse stands.
-//
-// Run with: go test ./h1 -run XXX -fuzz '^FuzzValidFieldValue$' -fuzztime 30s
-func FuzzValidFieldValue(f *testing.F) {
-	for _, s := range []string{"", "text/plain; charset=utf-8", "a\tb", "abcdefgh\x7fijk", "abc\x7fdefgh", "abcdefg\x1f",
-		"\x80\xff\xa0\x9f\xe0\xc0\xa1\xbf", "01234567\r\n", "\x20\x20\x20\x20\x20\x20\x20\x7e", "\x7f"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, v string) {
-		want := true
-		for i := 0; i < len(v); i++ {
-			if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-				want = false
-			}
-		}
-		if got := validFieldValue(v); got != want {
-			t.Errorf("validFieldValue(%q) = %v, want %v", v, got, want)
-		}
-	})
-}

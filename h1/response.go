@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"muxgate/internal/fieldlist"
 )
 
 // response is one exchange: the request handed to the handler and the http.ResponseWriter and
@@ -665,7 +667,7 @@ func writeField(bw *bufio.Writer, k, v string) { writeFieldAs(bw, k, v, false) }
 
 // writeFieldAs is writeField with the name put in canonical form (appendCanonical) if canon.
 func writeFieldAs(bw *bufio.Writer, k, v string, canon bool) {
-	if n := len(k) + len(v) + len(": \r\n"); n <= bw.Available() && validFieldValue(v) {
+	if n := len(k) + len(v) + len(": \r\n"); n <= bw.Available() && fieldlist.ValidValue(v) {
 		// The common case, in one copy into the buffer.
 		var b []byte
 		if canon {
@@ -689,7 +691,7 @@ func writeFieldAs(bw *bufio.Writer, k, v string, canon bool) {
 		bw.WriteString(k)
 	}
 	bw.WriteString(": ")
-	if validFieldValue(v) {
+	if fieldlist.ValidValue(v) {
 		bw.WriteString(v)
 	} else {
 		for i := 0; i < len(v); i++ {

@@ -173,10 +173,13 @@ func (h *head) addFields(hdr http.Header, buf []field) ([]field, uint64, error) 
 func (h *head) addList(list []fieldlist.Field, buf []field) ([]field, uint64, error) {
 	var size uint64
 	for _, f := range list {
-		if err := checkField(f.Name, []string{f.Value}, "header"); err != nil {
-			return nil, 0, err
+		name, ok := listName(f.Name)
+		if !ok {
+			return nil, 0, invalidName(f.Name, "header")
 		}
-		name := lowerKey(f.Name)
+		if !fieldlist.ValidValue(f.Value) {
+			return nil, 0, invalidValue(f.Name, "header")
+		}
 		if name == "te" && httpguts.HeaderValuesContainsToken([]string{f.Value}, "trailers") {
 			h.te = true
 		}
@@ -289,29 +292,45 @@ func checkFields(h http.Header, what string) error {
 
 func checkField(k string, vv []string, what string) error {
 	if !httpguts.ValidHeaderFieldName(k) {
-		return errors.New("h2conn: invalid request " + what + " name " + strconv.Quote(k))
+		return invalidName(k, what)
 	}
 	for _, v := range vv {
-		if !httpguts.ValidHeaderFieldValue(v) {
-			return errors.New("h2conn: invalid request " + what + " value for " + k)
+		if !fieldlist.ValidValue(v) {
+			return invalidValue(k, what)
 		}
 	}
 	return nil
 }
 
+func invalidName(k, what string) error {
+	return errors.New("h2conn: invalid request " + what + " name " + strconv.Quote(k))
+}
+
+func invalidValue(k, what string) error {
+	return errors.New("h2conn: invalid request " + what + " value for " + k)
+}
+
+// listName returns a request field name from a list in lower case, as
+// HTTP/2 sends it (RFC 9113 8.2.1), and false if it is not a token.
+func listName(name string) (string, bool) {
+	token, upper := fieldlist.TokenCase(name)
+	switch {
+	case !token:
+		return "", false
+	case !upper:
+		return name, true
+	}
+	if l, ok := lowerOf[name]; ok {
+		return l, true
+	}
+	return strings.ToLower(name), true
+}
+
 // validFieldName reports whether a received field name is a lower-case
 // token (RFC 9113 8.2.1).
 func validFieldName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		b := name[i]
-		if 'A' <= b && b <= 'Z' || !httpguts.IsTokenRune(rune(b)) {
-			return false
-		}
-	}
-	return true
+	token, upper := fieldlist.TokenCase(name)
+	return token && !upper
 }
 
 // connectionField reports whether a received field is connection-specific

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
@@ -576,7 +575,7 @@ func listFields(fields []hpack.HeaderField, k *knownFields) (list []fieldlist.Fi
 // which an intermediary must not forward (8.1.1). Dropping one instead, as net/http's HTTP/2
 // client does, also drops what it means: "connection: x-secret" would let x-secret through.
 func regularField(f hpack.HeaderField) bool {
-	return !f.IsPseudo() && validFieldName(f.Name) && httpguts.ValidHeaderFieldValue(f.Value) && !connectionField(f.Name)
+	return !f.IsPseudo() && validFieldName(f.Name) && fieldlist.ValidValue(f.Value) && !connectionField(f.Name)
 }
 
 // declareTrailers adds the names a Trailer field's value lists to declared,
