@@ -75,65 +75,88 @@ func (h *head) http11() bool { return h.minor >= 1 }
 // Errors are a *statusError, or the reader's error (io.EOF, a timeout) if it came first; with
 // the latter it returns what had come of the head, for a report of the refusal.
 func readHead(br *bufio.Reader, buf []byte, lim limits) ([]byte, error) {
-	buf = buf[:0]
-	start := 0   // offset of the line being read in buf
-	fields := -1 // header fields read; -1 while reading the request line
-	skipped := 0 // empty lines before the request line, bytes
+	r := headReader{buf: buf[:0], fields: -1, lim: lim}
 	for {
-		frag, complete, err := nextFragment(br)
-		if err != nil {
-			return buf, err
-		}
-		buf = append(buf, frag...)
-		if fields < 0 {
-			if targetLen(buf[start:]) > lim.uriBytes {
-				return nil, errURITooLong
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return r.buf, err
 			}
 		}
-		if len(buf)+skipped > lim.headerBytes {
-			if fields < 0 && inTarget(buf[start:]) {
-				return nil, errURITooLong
-			}
-			return nil, errHeaderTooLarge
-		}
-		if !complete {
-			continue
-		}
-		line := buf[start:]
-		if len(line) < 2 || line[len(line)-2] != '\r' {
-			return nil, errBareLF
-		}
+		b, _ := br.Peek(br.Buffered())
+		used, done, err := r.take(b)
+		br.Discard(used)
 		switch {
-		case len(line) == 2 && fields < 0:
-			// RFC 9112 2.2: ignore empty lines received before the request line.
-			skipped += 2
-			buf = buf[:start]
-			continue
-		case len(line) == 2:
-			return buf, nil
-		case fields >= lim.headerCount:
-			return nil, errTooManyFields
+		case err != nil:
+			return nil, err
+		case done:
+			return r.buf, nil
 		}
-		fields++
-		start = len(buf)
 	}
 }
 
-// nextFragment returns what br holds of the current line: up to and including the next LF
-// (complete), or everything buffered. It blocks only when nothing is buffered. The slice is valid
-// until the next read from br.
-func nextFragment(br *bufio.Reader) (frag []byte, complete bool, err error) {
-	if br.Buffered() == 0 {
-		if _, err := br.Peek(1); err != nil {
-			return nil, false, err
+// headReader is readHead's state between the reads of a head.
+type headReader struct {
+	buf     []byte // the head so far
+	start   int    // offset of the line being read in buf
+	fields  int    // header fields read; -1 while reading the request line
+	skipped int    // empty lines before the request line, bytes
+	lim     limits
+}
+
+// take reads what b, the reader's buffered bytes, holds of the head, a line at a time, and
+// reports how many of its bytes it used: up to the end of the head, the line that breaks a
+// limit, or all of them. One look at the buffer serves every line in it, where a look and a
+// discard for each line took as much as the lines' own checks.
+func (r *headReader) take(b []byte) (used int, done bool, err error) {
+	for used < len(b) {
+		frag, complete := b[used:], false
+		if i := bytes.IndexByte(frag, '\n'); i >= 0 {
+			frag, complete = frag[:i+1], true
+		}
+		used += len(frag)
+		if done, err = r.fragment(frag, complete); done || err != nil {
+			return used, done, err
 		}
 	}
-	b, _ := br.Peek(br.Buffered())
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		b, complete = b[:i+1], true
+	return used, false, nil
+}
+
+// fragment adds frag, a whole line (complete) or its start, to the head, checking the limits;
+// done is true once the empty line that ends the head is in.
+func (r *headReader) fragment(frag []byte, complete bool) (done bool, err error) {
+	r.buf = append(r.buf, frag...)
+	if r.fields < 0 {
+		if targetLen(r.buf[r.start:]) > r.lim.uriBytes {
+			return false, errURITooLong
+		}
 	}
-	br.Discard(len(b))
-	return b, complete, nil
+	if len(r.buf)+r.skipped > r.lim.headerBytes {
+		if r.fields < 0 && inTarget(r.buf[r.start:]) {
+			return false, errURITooLong
+		}
+		return false, errHeaderTooLarge
+	}
+	if !complete {
+		return false, nil
+	}
+	line := r.buf[r.start:]
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return false, errBareLF
+	}
+	switch {
+	case len(line) == 2 && r.fields < 0:
+		// RFC 9112 2.2: ignore empty lines received before the request line.
+		r.skipped += 2
+		r.buf = r.buf[:r.start]
+		return false, nil
+	case len(line) == 2:
+		return true, nil
+	case r.fields >= r.lim.headerCount:
+		return false, errTooManyFields
+	}
+	r.fields++
+	r.start = len(r.buf)
+	return false, nil
 }
 
 // targetLen returns the length of the request-target in a (partial) request line: the bytes

@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -332,4 +333,46 @@ func FuzzPlainOrigin(f *testing.F) {
 			t.Errorf("%q: got %#v, want %#v", target, *h.url, *want)
 		}
 	})
+}
+
+// splitReader returns its data in two reads, the first ending at split.
+type splitReader struct {
+	data  string
+	split int
+}
+
+func (r *splitReader) Read(p []byte) (int, error) {
+	if r.data == "" {
+		return 0, io.EOF
+	}
+	n := copy(p, r.data[:max(r.split, 1)])
+	r.data, r.split = r.data[n:], r.split-n
+	return n, nil
+}
+
+// TestReadHeadsInOneBuffer: heads that arrive together, pipelined, with a body between them,
+// are read one at a time from the same buffered bytes, each ending exactly after its empty line
+// and leaving the bytes after it to the next read, wherever the bytes' arrival splits them.
+func TestReadHeadsInOneBuffer(t *testing.T) {
+	first := "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n"
+	second := "GET /b HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n"
+	stream := "\r\n" + first + "body" + second + "GET /c"
+	for split := 0; split <= len(stream); split++ {
+		br := bufio.NewReaderSize(&splitReader{data: stream, split: split}, 4096)
+		got1, err := readHead(br, nil, defaultLimits)
+		if err != nil || string(got1) != first {
+			t.Fatalf("split at %d: first head %q, %v; want %q", split, got1, err, first)
+		}
+		body := make([]byte, 4)
+		if _, err := io.ReadFull(br, body); err != nil || string(body) != "body" {
+			t.Fatalf("split at %d: body %q, %v", split, body, err)
+		}
+		got2, err := readHead(br, nil, defaultLimits)
+		if err != nil || string(got2) != second {
+			t.Fatalf("split at %d: second head %q, %v; want %q", split, got2, err, second)
+		}
+		if rest, _ := io.ReadAll(br); string(rest) != "GET /c" {
+			t.Fatalf("split at %d: after the heads %q, want %q", split, rest, "GET /c")
+		}
+	}
 }
