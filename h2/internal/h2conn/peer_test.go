@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -206,14 +207,26 @@ func (p *peer) resume() {
 	p.mu.Unlock()
 }
 
+// frameWait is how long next waits for a frame, in the bubble's time. Without it, a frame
+// that never comes would hang the test rather than fail it whenever the client's own timers
+// (its pings, its idle and settings timeouts) keep the bubble's clock going, as they do: a
+// session that let an upper-case response field through, instead of resetting the stream,
+// hung TestResponses until go test's timeout.
+const frameWait = 10 * time.Minute
+
 // next returns the next frame the client sent.
 func (p *peer) next() *frame {
 	p.t.Helper()
-	f, ok := <-p.frames
-	if !ok {
-		p.t.Fatal("connection closed while the test expected a frame")
+	select {
+	case f, ok := <-p.frames:
+		if !ok {
+			p.t.Fatal("connection closed while the test expected a frame")
+		}
+		return f
+	case <-time.After(frameWait):
+		p.t.Fatalf("no frame from the client in %v", frameWait)
+		return nil
 	}
-	return f
 }
 
 // expect returns the next frame, which must have type typ.
