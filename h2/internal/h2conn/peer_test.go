@@ -209,9 +209,9 @@ func (p *peer) resume() {
 
 // frameWait is how long next waits for a frame, in the bubble's time. Without it, a frame
 // that never comes would hang the test rather than fail it whenever the client's own timers
-// (its pings, its idle and settings timeouts) keep the bubble's clock going, as they do: a
-// session that let an upper-case response field through, instead of resetting the stream,
-// hung TestResponses until go test's timeout.
+// keep the bubble's clock going, so that the bubble never deadlocks: a session that let an
+// upper-case response field through, instead of resetting the stream, hung TestResponses
+// until go test's timeout.
 const frameWait = 10 * time.Minute
 
 // next returns the next frame the client sent.
