@@ -27,6 +27,29 @@ func FuzzValidValue(f *testing.F) {
 	})
 }
 
+// TestValidValueEachByte puts each byte value at each position of values 1 to 24 bytes long,
+// in a value otherwise valid, with and without an HTAB earlier in it: whichever word, or the
+// overlapping last word, holds it, ValidValue refuses it exactly when RFC 9110 5.5 does.
+func TestValidValueEachByte(t *testing.T) {
+	for n := 1; n <= 24; n++ {
+		for at := range n {
+			for c := range 256 {
+				want := c >= ' ' && c != 0x7f || c == '\t'
+				for _, tab := range []int{-1, 0, at / 2} {
+					v := []byte(strings.Repeat("a", n))
+					if tab >= 0 && tab < at {
+						v[tab] = '\t'
+					}
+					v[at] = byte(c)
+					if got := ValidValue(string(v)); got != want {
+						t.Fatalf("ValidValue(%q) = %v, want %v", v, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
 // tchars are the bytes a token may hold besides digits and letters (RFC 9110 5.6.2).
 const tchars = "!#$%&'*+-.^_`|~"
 
@@ -63,4 +86,17 @@ func FuzzTokenCase(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkValidValue checks values of the lengths a response head's fields have (content-length,
+// server, date, content-type, via).
+func BenchmarkValidValue(b *testing.B) {
+	values := []string{"100", "nghttpd nghttp2/1.52.0", "Sat, 28 Nov 2026 10:00:00 GMT", "text/plain; charset=utf-8", "2 muxgate"}
+	for b.Loop() {
+		for _, v := range values {
+			if !ValidValue(v) {
+				b.Fatal(v)
+			}
+		}
+	}
 }
