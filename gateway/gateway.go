@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,6 +77,11 @@ func (cfg *Config) check() error {
 	if cfg.RequestIDHeader != "" {
 		if err := checkRequestIDHeader(cfg.RequestIDHeader); err != nil {
 			return err
+		}
+	}
+	for _, f := range slices.Concat(cfg.SetRequestFields, cfg.SetResponseFields) {
+		if err := f.check(); err != nil {
+			return fmt.Errorf("%w: set field %q: %w", ErrConfig, f.Name+": "+f.Value, err)
 		}
 	}
 	return nil

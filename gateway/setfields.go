@@ -31,19 +31,32 @@ var framingFields = []string{"connection", "content-length", "host", "keep-alive
 // the message or belongs to the hop is refused: the gateway sets those itself.
 func ParseField(s string) (Field, error) {
 	name, value, ok := strings.Cut(s, ":")
-	if !ok || !httpguts.ValidHeaderFieldName(name) {
+	if !ok {
 		return Field{}, errors.New("gateway: want Name: value, the name a token")
 	}
-	value = strings.Trim(value, " \t")
-	if !httpguts.ValidHeaderFieldValue(value) {
-		return Field{}, errors.New("gateway: a control character in the value")
+	f := Field{Name: name, Value: strings.Trim(value, " \t")}
+	if err := f.check(); err != nil {
+		return Field{}, fmt.Errorf("gateway: %w", err)
 	}
-	for _, f := range framingFields {
-		if fieldlist.SameName(name, f) {
-			return Field{}, fmt.Errorf("gateway: %s frames the message or belongs to the hop; muxgate sets it itself", name)
+	return f, nil
+}
+
+// check is what ParseField refuses in a field, and New in Config.SetRequestFields and
+// SetResponseFields: the gateway puts their values in lists of fields as they are
+// (fieldlist.Field), which h1 and the upstream sessions write without a second look.
+func (f Field) check() error {
+	if !httpguts.ValidHeaderFieldName(f.Name) {
+		return errors.New("want Name: value, the name a token")
+	}
+	if !fieldlist.ValidValue(f.Value) {
+		return errors.New("a control character in the value")
+	}
+	for _, fr := range framingFields {
+		if fieldlist.SameName(f.Name, fr) {
+			return fmt.Errorf("%s frames the message or belongs to the hop; muxgate sets it itself", f.Name)
 		}
 	}
-	return Field{Name: name, Value: value}, nil
+	return nil
 }
 
 // fieldSet is a list of Fields ready to apply to lists (names in lower case) and maps

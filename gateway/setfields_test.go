@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
 	"reflect"
 	"strings"
@@ -26,6 +27,28 @@ func TestParseField(t *testing.T) {
 		if _, err := ParseField(bad); err == nil {
 			t.Errorf("ParseField(%q): no error", bad)
 		}
+	}
+}
+
+// TestCheckSetFields: New and Check refuse a Config whose set fields ParseField would refuse,
+// however the Config was made: their values go into lists as they are.
+func TestCheckSetFields(t *testing.T) {
+	for _, f := range []Field{{"X-A", "v\r\nX-B: w"}, {"X-A", "\x00"}, {"X A", "v"}, {"", "v"}, {"Content-Length", "5"}} {
+		for _, cfg := range []Config{
+			{SetRequestFields: []Field{{"X-Ok", "1"}, f}},
+			{SetResponseFields: []Field{f}},
+		} {
+			cfg.Listeners = []Listener{{Addr: "127.0.0.1:0"}}
+			cfg.Upstream = "h2c://127.0.0.1:1"
+			if err := Check(cfg); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "set field") {
+				t.Errorf("%+v: Check says %v, want ErrConfig", f, err)
+			}
+		}
+	}
+	cfg := Config{Listeners: []Listener{{Addr: "127.0.0.1:0"}}, Upstream: "h2c://127.0.0.1:1",
+		SetRequestFields: []Field{{"X-Env", "prod"}, {"X-Debug", ""}}, SetResponseFields: []Field{{"Server", ""}}}
+	if err := Check(cfg); err != nil {
+		t.Errorf("good set fields: Check says %v", err)
 	}
 }
 

@@ -15,6 +15,10 @@ import (
 // map. The handler then writes the body as after WriteHeader, and w.Header() serves only for
 // trailers.
 //
+// The values go out as they are: list keeps fieldlist.Field's contract, its values checked
+// where it was made (the upstream session checks each it receives, RFC 9113 8.2.1), so a second
+// check here would only cost. A field whose name is no token is left out, as from a header map.
+//
 // It reports whether it wrote: not for another ResponseWriter, a code outside 200-999, or once
 // the handler set fields in w.Header() or wrote anything. The caller then answers through the
 // header map.
@@ -28,7 +32,7 @@ func WriteFields(rw http.ResponseWriter, code int, list []fieldlist.Field) bool 
 	bw := w.bw
 	for _, fl := range list {
 		if w.sendListField(fl.Name) {
-			writeFieldAs(bw, fl.Name, fl.Value, true)
+			writeValid(bw, fl.Name, fl.Value, true)
 		} else if w.trailerField(fl.Name) {
 			h, k := w.Header(), http.CanonicalHeaderKey(fl.Name)
 			h[k] = append(h[k], fl.Value)

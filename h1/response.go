@@ -663,11 +663,27 @@ func reasonPhrase(code int) string {
 
 // writeField writes "k: v CRLF". A value with a CR, LF or other control character, which would
 // split the header or corrupt it, has each such byte replaced by a space.
-func writeField(bw *bufio.Writer, k, v string) { writeFieldAs(bw, k, v, false) }
+func writeField(bw *bufio.Writer, k, v string) {
+	if fieldlist.ValidValue(v) {
+		writeValid(bw, k, v, false)
+		return
+	}
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			c = ' '
+		}
+		bw.WriteByte(c)
+	}
+	bw.WriteString("\r\n")
+}
 
-// writeFieldAs is writeField with the name put in canonical form (appendCanonical) if canon.
-func writeFieldAs(bw *bufio.Writer, k, v string, canon bool) {
-	if n := len(k) + len(v) + len(": \r\n"); n <= bw.Available() && fieldlist.ValidValue(v) {
+// writeValid writes "k: v CRLF" for a valid value v (RFC 9110 5.5, fieldlist.ValidValue), the
+// name in canonical form (appendCanonical) if canon.
+func writeValid(bw *bufio.Writer, k, v string, canon bool) {
+	if n := len(k) + len(v) + len(": \r\n"); n <= bw.Available() {
 		// The common case, in one copy into the buffer.
 		var b []byte
 		if canon {
@@ -691,16 +707,6 @@ func writeFieldAs(bw *bufio.Writer, k, v string, canon bool) {
 		bw.WriteString(k)
 	}
 	bw.WriteString(": ")
-	if fieldlist.ValidValue(v) {
-		bw.WriteString(v)
-	} else {
-		for i := 0; i < len(v); i++ {
-			c := v[i]
-			if (c < ' ' && c != '\t') || c == 0x7f {
-				c = ' '
-			}
-			bw.WriteByte(c)
-		}
-	}
+	bw.WriteString(v)
 	bw.WriteString("\r\n")
 }

@@ -12,7 +12,8 @@ import "net/http"
 
 // Field is one header field. Name is lower case where HTTP/2 sent it (RFC 9113 8.2.1), in the
 // client's letter case where HTTP/1.1 did (names compare case-insensitively, RFC 9110 5.1);
-// Value is valid (RFC 9110 5.5, ValidValue), checked by whoever made the list.
+// Value is valid (RFC 9110 5.5, ValidValue). Whoever makes a list checks its values, or makes
+// them valid, once; whoever reads one relies on that, and writes them as they are.
 type Field struct {
 	Name, Value string
 }

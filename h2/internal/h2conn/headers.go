@@ -169,16 +169,15 @@ func (h *head) addFields(hdr http.Header, buf []field) ([]field, uint64, error) 
 }
 
 // addList is addFields for fields given as a list, which are sent in their
-// order. Their names may be in any letter case.
+// order. Their names may be in any letter case, and are checked in the pass
+// that lowers them; their values are sent as they are, valid by
+// fieldlist.Field's contract (the client's were checked as h1 read them).
 func (h *head) addList(list []fieldlist.Field, buf []field) ([]field, uint64, error) {
 	var size uint64
 	for _, f := range list {
 		name, ok := listName(f.Name)
 		if !ok {
 			return nil, 0, invalidName(f.Name, "header")
-		}
-		if !fieldlist.ValidValue(f.Value) {
-			return nil, 0, invalidValue(f.Name, "header")
 		}
 		if name == "te" && httpguts.HeaderValuesContainsToken([]string{f.Value}, "trailers") {
 			h.te = true

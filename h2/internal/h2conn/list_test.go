@@ -130,7 +130,8 @@ func FuzzListFields(f *testing.F) {
 // FuzzPrepareList: a request whose fields come as a list (StartOptions.Fields) sends what the
 // same fields in a Header send: the same verdict, the same fields with each name's values in
 // the same order, the same "te: trailers" and the same list size. The input is the request's
-// fields, one per line as "name: value", names in any letter case.
+// fields, one per line as "name: value", names in any letter case; a line whose value is not
+// valid is left out, as no list holds one (fieldlist.Field).
 //
 // Run with: go test ./h2/internal/h2conn -run XXX -fuzz '^FuzzPrepareList$' -fuzztime 45s
 func FuzzPrepareList(f *testing.F) {
@@ -141,7 +142,6 @@ func FuzzPrepareList(f *testing.F) {
 		"Content-Length: 5\nx-two: a\nX-Two: b\nX-TWO: c",
 		"Cookie: a=1\nCookie: b=2",
 		"x a: 1",
-		"X-Bad: a\x00b",
 		": empty name",
 	} {
 		f.Add(s)
@@ -149,7 +149,9 @@ func FuzzPrepareList(f *testing.F) {
 	f.Fuzz(func(t *testing.T, lines string) {
 		list := []fieldlist.Field{} // not nil: a list with no fields is still a list
 		for _, hf := range fieldsFromLines(lines) {
-			list = append(list, fieldlist.Field{Name: hf.Name, Value: hf.Value})
+			if fieldlist.ValidValue(hf.Value) {
+				list = append(list, fieldlist.Field{Name: hf.Name, Value: hf.Value})
+			}
 		}
 		req, _ := http.NewRequest("GET", "http://example.com/", nil)
 		req.Header = fieldlist.Header(list)
