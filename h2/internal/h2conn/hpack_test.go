@@ -83,6 +83,30 @@ func TestEncoderRepeatedRequest(t *testing.T) {
 	}
 }
 
+// TestEncoderRecentGone: a field sent again at its position goes as its
+// entry's index only while the entry is in the table: not once later
+// fields evicted it, nor once a size update emptied the table.
+func TestEncoderRecentGone(t *testing.T) {
+	p := newHpackPair()
+	big := func(c string) string { return strings.Repeat(c, 3000) }
+	p.block(t, "x-a", "v", "x-big", big("a"))
+	p.block(t, "x-a", "v", "x-big", big("b")) // x-a from the table; x-big's new value evicts both
+	if b, _ := p.block(t, "x-a", "v"); b[0]&0x80 != 0 {
+		t.Errorf("x-a after its eviction went as index %x, want a literal", b)
+	}
+	if b, _ := p.block(t, "x-a", "v"); len(b) != 1 || b[0] != 0xbe {
+		t.Errorf("x-a again: %x, want be (the newest entry)", b)
+	}
+	p.enc.setMaxSize(0)
+	p.dec.SetAllowedMaxDynamicTableSize(0)
+	p.block(t, "x-a", "v")
+	p.enc.setMaxSize(defaultTableSize)
+	p.dec.SetAllowedMaxDynamicTableSize(defaultTableSize)
+	if b, _ := p.block(t, "x-a", "v"); len(b) < 2 || b[len(b)-1] != 'v' {
+		t.Errorf("x-a after the table was emptied: %x, want the size update and a literal", b)
+	}
+}
+
 // TestEncoderIndexing: which literals the table takes (RFC 7541 6.2).
 func TestEncoderIndexing(t *testing.T) {
 	for _, tc := range []struct {
