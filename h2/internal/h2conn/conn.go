@@ -215,6 +215,7 @@ type Conn struct {
 	src         source // the connection, as br reads it; readData reads large payloads from it directly
 	br          *inbuf // rfr's source; readData takes DATA payloads from it (data.go)
 	rfr         *http2.Framer
+	hbuf        [headersInline]byte // the payload of a HEADERS frame readHeaders takes
 	dec         *hpack.Decoder
 	fields      []hpack.HeaderField // the header block being decoded
 	hsize       uint32              // its decoded size (RFC 9113 6.5.2)

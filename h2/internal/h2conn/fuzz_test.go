@@ -86,6 +86,12 @@ func fuzzSeeds() [][]byte {
 		fr.WriteDataPadded(5, false, make([]byte, 6000), make([]byte, 127))
 		fr.WriteDataPadded(5, true, make([]byte, 16000), make([]byte, 255)) // beyond the stream window
 	})
+	build(func(fr *http2.Framer, block func(...string) []byte) { // padded HEADERS with priority, and one padded past its payload
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block(":status", "200"), EndHeaders: true, PadLength: 9,
+			Priority: http2.PriorityParam{StreamDep: 3, Weight: 15}})
+		fr.WriteData(1, true, []byte("x"))
+		fr.WriteRawFrame(http2.FrameHeaders, http2.FlagHeadersEndHeaders|http2.FlagHeadersPadded, 3, []byte{5, 0x88})
+	})
 	build(func(fr *http2.Framer, block func(...string) []byte) { // pad length too long
 		headers(fr, 1, false, block(":status", "200"))
 		fr.WriteRawFrame(http2.FrameData, http2.FlagDataPadded, 1, []byte{2, 'x'})

@@ -56,11 +56,15 @@ func (c *Conn) readFrames() error {
 }
 
 // readNext reads and handles the next frame. DATA frames go to readData
-// (see data.go), all others through the framer to onFrame.
+// (see data.go), most HEADERS frames to readHeaders (headersframe.go), all
+// others through the framer to onFrame.
 func (c *Conn) readNext() error {
 	fh, err := c.rfr.ReadFrameHeader()
 	if err != nil {
 		return c.frameError(fh, err)
+	}
+	if c.readsHeaders(fh) {
+		return c.readHeaders(fh)
 	}
 	if fh.Type == http2.FrameData {
 		pad, direct, err := c.dataPad(fh)
@@ -162,7 +166,7 @@ func (c *Conn) onFrame(f http2.Frame) error {
 	case *http2.DataFrame:
 		return c.onDataFrame(f)
 	case *http2.HeadersFrame:
-		return c.onHeaders(f)
+		return c.onHeaders(f.FrameHeader, f.HeaderBlockFragment())
 	case *http2.SettingsFrame:
 		return c.onSettings(f)
 	case *http2.WindowUpdateFrame:
@@ -253,12 +257,13 @@ func (c *Conn) onGoAway(f *http2.GoAwayFrame) error {
 	return nil
 }
 
-// onHeaders decodes a header block, reading its CONTINUATION frames, and
-// handles it. Every block is decoded, even for a stream that is gone, to
-// keep the hpack decoder in step with the peer's encoder.
-func (c *Conn) onHeaders(f *http2.HeadersFrame) error {
-	id, endStream := f.StreamID, f.StreamEnded()
-	if err := c.decodeHeaderBlock(f); err != nil {
+// onHeaders decodes the header block that the HEADERS frame fh starts with
+// frag, reading its CONTINUATION frames, and handles it. Every block is
+// decoded, even for a stream that is gone, to keep the hpack decoder in
+// step with the peer's encoder.
+func (c *Conn) onHeaders(fh http2.FrameHeader, frag []byte) error {
+	id, endStream := fh.StreamID, fh.Flags.Has(http2.FlagHeadersEndStream)
+	if err := c.decodeHeaderBlock(frag, fh.Flags.Has(http2.FlagHeadersEndHeaders)); err != nil {
 		return err
 	}
 
@@ -279,15 +284,14 @@ func (c *Conn) onHeaders(f *http2.HeadersFrame) error {
 	return c.onTrailers(s, endStream)
 }
 
-// decodeHeaderBlock decodes the header block that f starts into c.fields
-// and c.hsize (see onField), reading its CONTINUATION frames. Any error
-// is a connection error or a read error: a block cut short leaves the
-// decoder out of step with the peer's encoder.
-func (c *Conn) decodeHeaderBlock(f *http2.HeadersFrame) error {
+// decodeHeaderBlock decodes the header block that frag starts into
+// c.fields and c.hsize (see onField), reading its CONTINUATION frames
+// unless ended. Any error is a connection error or a read error: a block
+// cut short leaves the decoder out of step with the peer's encoder.
+func (c *Conn) decodeHeaderBlock(frag []byte, ended bool) error {
 	c.fields = c.fields[:0]
 	c.hsize = 0
 	c.dec.SetEmitEnabled(true)
-	frag, ended := f.HeaderBlockFragment(), f.HeadersEnded()
 	limit := c.maxBlock()
 	total := 0
 	for {
