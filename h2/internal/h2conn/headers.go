@@ -319,10 +319,7 @@ func listName(name string) (string, bool) {
 	case !upper:
 		return name, true
 	}
-	if l, ok := lowerOf[name]; ok {
-		return l, true
-	}
-	return strings.ToLower(name), true
+	return lowerKey(name), true
 }
 
 // validFieldName reports whether a received field name is a lower-case
@@ -382,6 +379,8 @@ func init() {
 	}
 }
 
+// lowerKey returns k in lower case: a common field's lower-case name
+// without an allocation.
 func lowerKey(k string) string {
 	if l, ok := lowerOf[k]; ok {
 		return l
