@@ -389,14 +389,15 @@ func runtimeGOMAXPROCS() int { return runtime.GOMAXPROCS(0) }
 // Allocation budgets per request, pinned from measurements (see
 // TestRoundTripAllocs). With a Background context a GET costs: the stream
 // (which is also the Response, its Body and the array of its header
-// values), the HEADERS frame the framer parses, the header map (two) and
-// some hpack-decoded strings. A cancelable context adds nothing: the
-// connection's watch polls it (watch.go). The head as a list
-// (StartListReserved) costs one slice for the header map's two.
+// values), the header map (two) and some hpack-decoded strings; the HEADERS
+// frame, which the framer allocated, the reader parses in place
+// (headersframe.go). A cancelable context adds nothing: the connection's
+// watch polls it (watch.go). The head as a list (StartListReserved) costs
+// one slice for the header map's two.
 const (
-	maxAllocsBackground = 5
-	maxAllocsCancelable = 5
-	maxAllocsList       = 4
+	maxAllocsBackground = 4
+	maxAllocsCancelable = 4
+	maxAllocsList       = 3
 )
 
 // BenchmarkRequestHead measures the client's per-request header work
