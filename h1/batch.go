@@ -52,7 +52,7 @@ func (p *pipeline) dispatchBatch(w *response, ps PipelineStarter) bool {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		w.cancel(errPipelineClosed)
+		w.rctx.cancel(errPipelineClosed)
 		w.fin.Abort()
 		return false
 	}
@@ -93,7 +93,7 @@ func (p *pipeline) finishLoop() {
 		p.queue = nil
 		p.mu.Unlock()
 		for _, w := range dropped {
-			w.cancel(errPipelineClosed)
+			w.rctx.cancel(errPipelineClosed)
 			w.fin.Abort()
 			p.c.s.active.Add(-1)
 		}
@@ -119,7 +119,7 @@ func (p *pipeline) finishQueuedLocked() bool {
 
 		w.bw = bw
 		panicked := c.runFinish(w)
-		w.cancel(errHandlerDone)
+		w.rctx.cancel(errHandlerDone)
 		cut := false
 		if panicked {
 			w.done = true

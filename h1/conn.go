@@ -55,8 +55,8 @@ type conn struct {
 	// cancels its running requests itself: the one run by the serve goroutine (cur), and the
 	// dispatched ones through the pipeline.
 	mu     sync.Mutex
-	failed error                   // guarded by mu: why the connection failed; the cause for every request context, later ones too
-	cur    context.CancelCauseFunc // guarded by mu: the cancel of the exchange the serve goroutine runs, while it runs
+	failed error       // guarded by mu: why the connection failed; the cause for every request context, later ones too
+	cur    *reqContext // guarded by mu: the context of the exchange the serve goroutine runs, while it runs
 
 	// pipe is set once, by the serve goroutine at the first dispatch, and read by anyone.
 	pipe atomic.Pointer[pipeline]
@@ -267,7 +267,7 @@ func (c *conn) fail(cause error) {
 	cur := c.cur
 	c.mu.Unlock()
 	if cur != nil {
-		cur(cause)
+		cur.cancel(cause)
 	}
 	if p := c.pipe.Load(); p != nil {
 		p.close(true)
@@ -281,15 +281,15 @@ func (c *conn) failure() error {
 	return c.failed
 }
 
-// track registers (or, with nil, forgets) the cancel of the exchange the serve goroutine runs,
+// track registers (or, with nil, forgets) the context of the exchange the serve goroutine runs,
 // for fail; an exchange that starts on a failed connection starts cancelled.
-func (c *conn) track(cancel context.CancelCauseFunc) {
+func (c *conn) track(ctx *reqContext) {
 	c.mu.Lock()
-	c.cur = cancel
+	c.cur = ctx
 	failed := c.failed
 	c.mu.Unlock()
-	if failed != nil && cancel != nil {
-		cancel(failed)
+	if failed != nil && ctx != nil {
+		ctx.cancel(failed)
 	}
 }
 
@@ -446,7 +446,7 @@ func (c *conn) serveDispatched(w *response) {
 	p := w.out.p
 	defer p.handlers.Done()
 	panicked := c.runHandler(w)
-	w.cancel(errHandlerDone)
+	w.rctx.cancel(errHandlerDone)
 	if panicked {
 		w.afterDispatchedPanic()
 	} else {
@@ -790,8 +790,8 @@ func (c *conn) armIdleWait(deadline time.Time, shedAfter time.Duration) time.Tim
 // newRequest builds the *http.Request for the parsed head in w.
 func (c *conn) newRequest(w *response) {
 	h := &w.head
-	ctx, cancel := context.WithCancelCause(c.base)
-	w.cancel = cancel
+	ctx := &reqContext{base: c.base}
+	w.rctx = ctx
 	r := &http.Request{
 		Method:        h.method,
 		URL:           h.url,
@@ -825,9 +825,7 @@ func (c *conn) newRequest(w *response) {
 		}
 	}
 	if h.listed {
-		// Apart from w, which is recycled while the context may still be held (by an upstream
-		// session's goroutine, say).
-		ctx = &listedContext{Context: ctx, w: w}
+		ctx.w = w // for RequestFields
 	}
 	// The request lives in w: one allocation for both. (WithContext's copy is inlined and
 	// stays on the stack.)
@@ -843,7 +841,7 @@ func (c *conn) serveRequest(w *response) bool {
 	defer s.active.Add(-1)
 	c.bw = getWriter(c)
 	w.bw = c.bw
-	c.track(w.cancel)
+	c.track(w.rctx)
 	if !w.hasBody && c.br.Buffered() == 0 {
 		c.cr.arm()
 	}
@@ -861,7 +859,7 @@ func (c *conn) serveRequest(w *response) bool {
 		c.rdl = time.Time{} // the watch or the body's reads moved the read deadline
 	}
 	c.track(nil)
-	w.cancel(errHandlerDone)
+	w.rctx.cancel(errHandlerDone)
 	s.requests.Add(1)
 
 	if panicked {

@@ -1,7 +1,6 @@
 package h1
 
 import (
-	"context"
 	"net/http"
 
 	"muxgate/internal/fieldlist"
@@ -22,19 +21,6 @@ func RequestFields(r *http.Request) (fields []fieldlist.Field, ok bool) {
 	return w.head.fields, true
 }
 
-// listedContext is the context of a request with a listed head: the request's own (the
-// embedded one), which also leads RequestFields back to the head.
-type listedContext struct {
-	context.Context
-	w *response
-}
-
-// listedKey is the key under which a listedContext gives its response.
+// listedKey is the key under which a request's context (reqContext) gives the response of a
+// listed head.
 type listedKey struct{}
-
-func (c *listedContext) Value(key any) any {
-	if key == (listedKey{}) {
-		return c.w
-	}
-	return c.Context.Value(key)
-}

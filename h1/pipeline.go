@@ -354,7 +354,7 @@ func (p *pipeline) closeLocked(cut bool) {
 		cause = errPipelineClosed
 	}
 	for _, w := range p.queue {
-		w.cancel(cause)
+		w.rctx.cancel(cause)
 	}
 }
 

@@ -2,7 +2,6 @@ package h1
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -22,16 +21,16 @@ import (
 // connection's writer; a dispatched one (pipelined, see pipeline.go) has a writer of its own,
 // whose sink (out) holds the bytes back until the exchange's turn.
 type response struct {
-	c      *conn
-	req    *http.Request // &reqv
-	reqv   http.Request
-	head   head
-	body   body // the request's Body when hasBody
-	cancel context.CancelCauseFunc
-	seq    int               // the request's index on its connection, from 0
-	bw     *bufio.Writer     // set before the handler runs
-	out    pipedWriter       // the sink of bw for a dispatched exchange (out.p is set), unused otherwise
-	fin    PipelinedExchange // a started pipelined exchange (batch.go): bw is the finisher's, which finish does not flush
+	c    *conn
+	req  *http.Request // &reqv
+	reqv http.Request
+	head head
+	body body              // the request's Body when hasBody
+	rctx *reqContext       // the request's context, which the Server cancels
+	seq  int               // the request's index on its connection, from 0
+	bw   *bufio.Writer     // set before the handler runs
+	out  pipedWriter       // the sink of bw for a dispatched exchange (out.p is set), unused otherwise
+	fin  PipelinedExchange // a started pipelined exchange (batch.go): bw is the finisher's, which finish does not flush
 
 	hasBody bool        // the request has content; set before the handler runs
 	header  http.Header // the handler's header map
