@@ -23,10 +23,11 @@ type reqContext struct {
 	base context.Context // the connection's: values only, never done, no cancelable context in it
 	w    *response       // a listed head's response (RequestFields), else nil
 
-	ended atomic.Bool                     // cancel ran; Err's answer
-	inner atomic.Pointer[context.Context] // the standard library's cancelable context, once made; it ends with this one
+	ended atomic.Bool // cancel ran; Err's answer
+	made  atomic.Bool // inner is made: set after it is written, which it is once
 
-	mu          sync.Mutex // guards innerCancel, cause and the making of inner
+	inner       context.Context // the standard library's cancelable context, once made; it ends with this one
+	mu          sync.Mutex      // guards innerCancel, cause and the making of inner
 	innerCancel context.CancelCauseFunc
 	cause       error
 }
@@ -35,8 +36,8 @@ func (c *reqContext) Deadline() (deadline time.Time, ok bool) { return c.base.De
 
 // Done makes the cancelable context, if none is made yet, and returns its channel.
 func (c *reqContext) Done() <-chan struct{} {
-	if in := c.inner.Load(); in != nil {
-		return (*in).Done()
+	if c.made.Load() {
+		return c.inner.Done()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -46,21 +47,21 @@ func (c *reqContext) Done() <-chan struct{} {
 // makeInnerLocked returns the cancelable context, first making it (already cancelled, with the
 // cause, if cancel ran).
 func (c *reqContext) makeInnerLocked() context.Context {
-	if in := c.inner.Load(); in != nil {
-		return *in
+	if c.made.Load() {
+		return c.inner
 	}
 	in, cancel := context.WithCancelCause(c.base)
 	if c.ended.Load() {
 		cancel(c.cause)
 	}
-	c.innerCancel = cancel
-	c.inner.Store(&in)
+	c.inner, c.innerCancel = in, cancel
+	c.made.Store(true)
 	return in
 }
 
 func (c *reqContext) Err() error {
-	if in := c.inner.Load(); in != nil {
-		return (*in).Err()
+	if c.made.Load() {
+		return c.inner.Err()
 	}
 	if c.ended.Load() {
 		return context.Canceled
@@ -75,8 +76,8 @@ func (c *reqContext) Value(key any) any {
 		}
 		return c.w
 	}
-	if in := c.inner.Load(); in != nil {
-		return (*in).Value(key) // context.Cause asks the cancelable context for itself so
+	if c.made.Load() {
+		return c.inner.Value(key) // context.Cause asks the cancelable context for itself so
 	}
 	return c.base.Value(key)
 }
@@ -89,7 +90,7 @@ func (c *reqContext) cancel(cause error) {
 		return
 	}
 	c.cause = cause
-	if c.inner.Load() == nil && cause != errHandlerDone {
+	if !c.made.Load() && cause != errHandlerDone {
 		c.makeInnerLocked() // for context.Cause
 	}
 	c.ended.Store(true)
