@@ -817,7 +817,7 @@ func (c *conn) newRequest(w *response) {
 		// As net/http: the declared trailer names are present, with nil values, before the body
 		// is read; the values arrive at its end.
 		var buf [1]string
-		for _, k := range declaredTrailers(h.values("Trailer", buf[:0])) {
+		for _, k := range declaredTrailers(h.values(fieldTrailer, buf[:0])) {
 			if r.Trailer == nil {
 				r.Trailer = make(http.Header)
 			}

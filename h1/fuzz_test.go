@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,17 +124,20 @@ func compareListed(t *testing.T, raw []byte, h *head, err error) {
 		t.Fatalf("listed: got fields %q, want %q", got, h.header)
 	}
 	type facts struct {
-		method, target, proto, host, url string
-		minor                            int
-		framing                          framing
-		length                           int64
-		close, keepAlive, expect         bool
+		method, target, proto, host, url  string
+		minor                             int
+		framing                           framing
+		length                            int64
+		close, keepAlive, expect, upgrade bool
 	}
 	of := func(h *head) facts {
-		return facts{h.method, h.target, h.proto, h.host, h.url.String(), h.minor, h.framing, h.length, h.close, h.keepAlive, h.expectContinue}
+		return facts{h.method, h.target, h.proto, h.host, h.url.String(), h.minor, h.framing, h.length, h.close, h.keepAlive, h.expectContinue, h.upgrade}
 	}
 	if got, want := of(&l), of(h); got != want {
 		t.Fatalf("listed: got %+v, want %+v as with a map", got, want)
+	}
+	if got, want := l.values(fieldTrailer, nil), h.values(fieldTrailer, nil); !slices.Equal(got, want) {
+		t.Fatalf("listed: got Trailer %q, want %q as with a map", got, want)
 	}
 }
 

@@ -35,6 +35,7 @@ type head struct {
 	listed bool
 	fields []fieldlist.Field
 	fieldv [inlineValues]fieldlist.Field
+	named  uint8 // for a listed head, bit 1<<f for each own field f in fields
 
 	url  *url.URL
 	urlv url.URL // what url points to for a plain origin-form target (see plainOrigin)
@@ -55,6 +56,61 @@ type head struct {
 	// upgrade: an HTTP/1.1 request without content whose Connection lists "upgrade" and that
 	// has an Upgrade field (RFC 9110 7.8): its handler may switch the connection (Upgrade).
 	upgrade bool
+}
+
+// ownField is a field that parseHead or newRequest reads itself: the one a head's values
+// method looks up.
+type ownField uint8
+
+const (
+	fieldHost ownField = iota
+	fieldTransferEncoding
+	fieldContentLength
+	fieldConnection
+	fieldUpgrade
+	fieldExpect
+	fieldTrailer
+)
+
+// ownNames are the own fields' names, in canonical form.
+var ownNames = [...]string{
+	fieldHost:             "Host",
+	fieldTransferEncoding: "Transfer-Encoding",
+	fieldContentLength:    "Content-Length",
+	fieldConnection:       "Connection",
+	fieldUpgrade:          "Upgrade",
+	fieldExpect:           "Expect",
+	fieldTrailer:          "Trailer",
+}
+
+// namedBit returns the bit of head.named for a field named name, in any letter case: that of
+// the own field of that name, or 0. One look at each field as it is listed lets values skip
+// the list for the fields a request does not have, which are most of them.
+func namedBit(name string) uint8 {
+	var f ownField
+	switch len(name) {
+	case len("Host"):
+		f = fieldHost
+	case len("Expect"):
+		f = fieldExpect
+	case len("Upgrade"): // and "Trailer"
+		f = fieldUpgrade
+		if name[0]|0x20 == 't' {
+			f = fieldTrailer
+		}
+	case len("Connection"):
+		f = fieldConnection
+	case len("Content-Length"):
+		f = fieldContentLength
+	case len("Transfer-Encoding"):
+		f = fieldTransferEncoding
+	default:
+		return 0
+	}
+	if !fieldlist.SameName(name, ownNames[f]) {
+		return 0
+	}
+	return 1 << f
 }
 
 // inlineValues is how many lines of header section (counting the empty one that ends it) a head
@@ -242,7 +298,7 @@ func (h *head) mapFields(rest string, n int) error {
 
 // listFields is mapFields for a listed head: the fields go to h.fields as they come.
 func (h *head) listFields(rest string, n int) error {
-	h.fields = h.fieldv[:0]
+	h.fields, h.named = h.fieldv[:0], 0
 	if n > len(h.fieldv) {
 		h.fields = make([]fieldlist.Field, 0, n)
 	}
@@ -253,6 +309,7 @@ func (h *head) listFields(rest string, n int) error {
 		}
 		rest = after
 		h.fields = append(h.fields, fieldlist.Field{Name: name, Value: value})
+		h.named |= namedBit(name)
 	}
 }
 
@@ -270,9 +327,19 @@ func nextField(rest string) (name, value string, canonical bool, after string, e
 	return name, value, canonical, rest[eol+2:], false, err
 }
 
-// values returns the values of the fields named key, in canonical form, in the order received:
-// the map's slice, or for a listed head those in the list, appended to buf.
-func (h *head) values(key string, buf []string) []string {
+// values returns the values of the own field ff, in the order received: the map's slice, or
+// for a listed head those in the list, appended to buf. It is small enough to inline, so a look
+// for a field a listed head does not have costs no call.
+func (h *head) values(ff ownField, buf []string) []string {
+	if h.listed && h.named&(1<<ff) == 0 {
+		return buf
+	}
+	return h.lookup(ff, buf)
+}
+
+// lookup is values without the check of head.named.
+func (h *head) lookup(ff ownField, buf []string) []string {
+	key := ownNames[ff]
 	if !h.listed {
 		return h.header[key]
 	}
@@ -375,7 +442,7 @@ func parseFieldLine(line string) (name, value string, canonical bool, err error)
 // h.host against the Host field (RFC 9112 3.2, 3.2.2).
 func (h *head) parseTarget() error {
 	var hbuf [1]string
-	hosts := h.values("Host", hbuf[:0])
+	hosts := h.values(fieldHost, hbuf[:0])
 	if err := h.parseHost(hosts); err != nil {
 		return err
 	}
@@ -505,8 +572,8 @@ func (h *head) checkOriginHost() error {
 // shape rather than picking a reading of it.
 func (h *head) parseFraming() error {
 	var tbuf, cbuf [1]string
-	te := h.values("Transfer-Encoding", tbuf[:0])
-	cl := h.values("Content-Length", cbuf[:0])
+	te := h.values(fieldTransferEncoding, tbuf[:0])
+	cl := h.values(fieldContentLength, cbuf[:0])
 	hasTE, hasCL := len(te) > 0, len(cl) > 0
 	switch {
 	case hasTE && hasCL:
@@ -535,7 +602,7 @@ func (h *head) parseFraming() error {
 func (h *head) parseConnection() error {
 	var closeOpt, keepAliveOpt, upgradeOpt bool
 	var buf [1]string
-	for _, v := range h.values("Connection", buf[:0]) {
+	for _, v := range h.values(fieldConnection, buf[:0]) {
 		for elem := range strings.SplitSeq(v, ",") {
 			switch elem = trimOWS(elem); {
 			case strings.EqualFold(elem, "close"):
@@ -552,7 +619,7 @@ func (h *head) parseConnection() error {
 		// RFC 9110 7.8: an Upgrade counts only where Connection lists it, and a server ignores
 		// it in an HTTP/1.0 request. A request with content would have to be read whole before
 		// the switch; none is switched.
-		h.upgrade = upgradeOpt && h.framing == framingNone && len(h.values("Upgrade", buf[:0])) > 0
+		h.upgrade = upgradeOpt && h.framing == framingNone && len(h.values(fieldUpgrade, buf[:0])) > 0
 	} else {
 		h.close = closeOpt || !keepAliveOpt
 		h.keepAlive = !h.close
@@ -562,7 +629,7 @@ func (h *head) parseConnection() error {
 	if !h.http11() {
 		return nil
 	}
-	for _, v := range h.values("Expect", buf[:0]) {
+	for _, v := range h.values(fieldExpect, buf[:0]) {
 		for elem := range strings.SplitSeq(v, ",") {
 			switch elem = trimOWS(elem); {
 			case strings.EqualFold(elem, "100-continue"):

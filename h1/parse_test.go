@@ -376,3 +376,43 @@ func TestReadHeadsInOneBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestListedOwnFields parses heads whose own fields (those parseHead and newRequest read) come in
+// odd letter cases, beside fields of the same lengths that are not own fields, as a map and as a
+// list: both must read them the same (compareListed), and each own field must be found in any
+// case.
+func TestListedOwnFields(t *testing.T) {
+	for _, raw := range []string{
+		"GET / HTTP/1.1\r\nhOST: a\r\n\r\n",
+		"GET / HTTP/1.1\r\nHosT: a\r\nhost: b\r\n\r\n",
+		"GET / HTTP/1.1\r\nx-yz: 1\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 5\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nCONTENT-LENGTH: 5\r\nContent-LENGTH: 6\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Lengtx: 5\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\ntransfer-ENCODING: chunked\r\ntrailer: x-sum\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encodinx: chunked\r\nTrailex: x-sum\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: chunked\r\ncontent-length: 1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nCONNECTION: close\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nConnectiox: close\r\n\r\n",
+		"GET / HTTP/1.0\r\nHost: a\r\nconnection: keep-alive\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nconnection: upgrade\r\nUPGRADE: websocket\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nconnection: upgrade\r\nUpgradx: websocket\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nEXPECT: 100-continue\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nExpect: nothing\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nExpecx: nothing\r\n\r\n",
+	} {
+		var h head
+		err := parseHead(&h, raw)
+		compareListed(t, []byte(raw), &h, err)
+	}
+	for f, name := range ownNames {
+		for _, n := range []string{name, strings.ToLower(name), strings.ToUpper(name)} {
+			if got, want := namedBit(n), uint8(1)<<f; got != want {
+				t.Errorf("namedBit(%q) = %#x, want %#x", n, got, want)
+			}
+		}
+		if got := namedBit(name[:len(name)-1] + "x"); got != 0 {
+			t.Errorf("namedBit(%q) = %#x, want 0", name[:len(name)-1]+"x", got)
+		}
+	}
+}
