@@ -216,7 +216,8 @@ type Conn struct {
 	br          *inbuf // rfr's source; readData takes DATA payloads from it (data.go)
 	rfr         *http2.Framer
 	hbuf        [headersInline]byte // the payload of a HEADERS frame readHeaders takes
-	dec         *hpack.Decoder
+	dec         decoder
+	block       []byte              // a header block of several frames, gathered for dec
 	fields      []hpack.HeaderField // the header block being decoded
 	hsize       uint32              // its decoded size (RFC 9113 6.5.2)
 	known       knownFields         // response fields checked before (known.go)
@@ -302,10 +303,7 @@ func (c *Conn) initCoding() {
 	c.rfr = http2.NewFramer(nil, c.br)
 	c.rfr.SetReuseFrames()
 	c.rfr.SetMaxReadFrameSize(c.cfg.MaxFrameSize)
-	c.dec = hpack.NewDecoder(4096, c.onField)
-	// A field longer than the list may hold fails its stream (onField, onHeaders), as a long
-	// list does; only a block past maxBlock fails the connection.
-	c.dec.SetMaxStringLength(c.maxBlock())
+	c.dec = newDecoder()
 }
 
 // maxBlock bounds the encoded size of one header block, HEADERS and CONTINUATIONs together:

@@ -17,10 +17,8 @@ import (
 // Not safe for concurrent use; the connection calls it under wmu, in the
 // order the blocks go on the wire (RFC 7541 2.2).
 type encoder struct {
-	buf     []byte       // the block being encoded
-	table   []tableEntry // the dynamic table, oldest first (RFC 7541 2.3.2)
-	size    uint32       // the table's size (RFC 7541 4.1)
-	maxSize uint32       // the table's maximum size, at most the peer's SETTINGS_HEADER_TABLE_SIZE
+	buf          []byte // the block being encoded
+	dynamicTable        // maxSize is at most the peer's SETTINGS_HEADER_TABLE_SIZE
 
 	// The maximum size changed since the last block, which then starts
 	// with a Dynamic Table Size Update (RFC 7541 4.2, 6.3). minSize is the
@@ -42,6 +40,14 @@ type encoder struct {
 
 type tableEntry struct{ name, value string }
 
+// dynamicTable is an HPACK dynamic table (RFC 7541 2.3.2), as the encoder
+// and the decoder of one direction of a connection each keep it.
+type dynamicTable struct {
+	table   []tableEntry // oldest first
+	size    uint32       // the table's size (RFC 7541 4.1)
+	maxSize uint32       // the table's maximum size
+}
+
 // recentField is a field that went as a dynamic table entry's index, and
 // the entry's number; 0: none.
 type recentField struct {
@@ -61,7 +67,7 @@ const defaultTableSize = 4096
 // and value (RFC 7541 4.1).
 const entryOverhead = 32
 
-func newEncoder() *encoder { return &encoder{maxSize: defaultTableSize} }
+func newEncoder() *encoder { return &encoder{dynamicTable: dynamicTable{maxSize: defaultTableSize}} }
 
 // setMaxSize applies the peer's SETTINGS_HEADER_TABLE_SIZE: the table is
 // kept at most that large, and at most defaultTableSize.
@@ -162,25 +168,37 @@ func (e *encoder) field(name, value string) {
 func (e *encoder) index(i int) int { return len(staticTable) + len(e.table) - i }
 
 // add inserts a field, first evicting the oldest entries it needs room
-// for (RFC 7541 4.4). The field fits in the table: indexing says so.
+// for (RFC 7541 4.4). The encoder adds only fields that fit (see indexing)
+// and counts them.
 func (e *encoder) add(name, value string) {
-	n := uint32(len(name)+len(value)) + entryOverhead
-	e.evict(n)
-	e.table = append(e.table, tableEntry{name, value})
-	e.size += n
+	e.insert(name, value)
 	e.added++
 }
 
+// insert adds a field as the newest entry, first evicting the oldest
+// entries it needs room for; a field larger than the table's maximum size
+// empties the table and is not added (RFC 7541 4.4).
+func (t *dynamicTable) insert(name, value string) {
+	n := uint64(len(name)) + uint64(len(value)) + entryOverhead
+	if n > uint64(t.maxSize) {
+		t.table, t.size = t.table[:0], 0
+		return
+	}
+	t.evict(uint32(n))
+	t.table = append(t.table, tableEntry{name, value})
+	t.size += uint32(n)
+}
+
 // evict drops the oldest entries until room more bytes fit (RFC 7541 4.4).
-func (e *encoder) evict(room uint32) {
+func (t *dynamicTable) evict(room uint32) {
 	k := 0
-	for k < len(e.table) && e.size+room > e.maxSize {
-		t := e.table[k]
-		e.size -= uint32(len(t.name)+len(t.value)) + entryOverhead
+	for k < len(t.table) && t.size+room > t.maxSize {
+		e := t.table[k]
+		t.size -= uint32(len(e.name)+len(e.value)) + entryOverhead
 		k++
 	}
 	if k > 0 {
-		e.table = slices.Delete(e.table, 0, k)
+		t.table = slices.Delete(t.table, 0, k)
 	}
 }
 

@@ -285,35 +285,51 @@ func (c *Conn) onHeaders(fh http2.FrameHeader, frag []byte) error {
 }
 
 // decodeHeaderBlock decodes the header block that frag starts into
-// c.fields and c.hsize (see onField), reading its CONTINUATION frames
-// unless ended. Any error is a connection error or a read error: a block
-// cut short leaves the decoder out of step with the peer's encoder.
+// c.fields and c.hsize (see decoder.decode), reading its CONTINUATION
+// frames unless ended. Any error is a connection error or a read error: a
+// block cut short leaves the decoder out of step with the peer's encoder.
+// A field longer than the list may hold fails its stream (onHeaders), as a
+// long list does; only a block past maxBlock fails the connection.
 func (c *Conn) decodeHeaderBlock(frag []byte, ended bool) error {
-	c.fields = c.fields[:0]
-	c.hsize = 0
-	c.dec.SetEmitEnabled(true)
-	limit := c.maxBlock()
-	total := 0
-	for {
-		if total += len(frag); total > limit {
-			return connError(http2.ErrCodeEnhanceYourCalm, "header block too large")
-		}
-		if _, err := c.dec.Write(frag); err != nil {
-			return connError(http2.ErrCodeCompression, err.Error())
-		}
-		if ended {
-			break
-		}
-		var err error
-		if frag, ended, err = c.readContinuation(); err != nil {
-			return err
-		}
+	block, err := c.gatherBlock(frag, ended)
+	if err != nil {
+		return err
 	}
-	if err := c.dec.Close(); err != nil {
+	c.fields, c.hsize, err = c.dec.decode(block, c.fields[:0], c.cfg.MaxHeaderListSize)
+	if err != nil {
 		return connError(http2.ErrCodeCompression, err.Error())
 	}
 	return nil
 }
+
+// gatherBlock returns the header block that frag starts: frag itself if it
+// ended the block, else frag and its CONTINUATION frames' fragments, in
+// c.block. A block past maxBlock fails the connection as soon as it is.
+func (c *Conn) gatherBlock(frag []byte, ended bool) ([]byte, error) {
+	limit, block := c.maxBlock(), frag
+	if !ended {
+		if cap(c.block) > maxKeptBlock {
+			c.block = nil // a rare large block should not stay with the connection
+		}
+		c.block = append(c.block[:0], frag...)
+		for !ended && len(c.block) <= limit {
+			var err error
+			if frag, ended, err = c.readContinuation(); err != nil {
+				return nil, err
+			}
+			c.block = append(c.block, frag...)
+		}
+		block = c.block
+	}
+	if len(block) > limit {
+		return nil, connError(http2.ErrCodeEnhanceYourCalm, "header block too large")
+	}
+	return block, nil
+}
+
+// maxKeptBlock is the largest buffer of a gathered block that the reader
+// keeps for the next one.
+const maxKeptBlock = 16 << 10
 
 // readContinuation reads the next frame of a header block, which must be
 // a CONTINUATION, and returns its fragment and whether it ends the block.
@@ -333,17 +349,6 @@ func (c *Conn) readContinuation() (frag []byte, ended bool, _ error) {
 		return nil, false, connError(http2.ErrCodeProtocol, "expected CONTINUATION")
 	}
 	return cf.HeaderBlockFragment(), cf.HeadersEnded(), nil
-}
-
-// onField is the hpack decoder's emit function; it collects the fields
-// of the block being decoded, up to Config.MaxHeaderListSize.
-func (c *Conn) onField(f hpack.HeaderField) {
-	c.hsize += f.Size()
-	if c.hsize > c.cfg.MaxHeaderListSize {
-		c.dec.SetEmitEnabled(false)
-		return
-	}
-	c.fields = append(c.fields, f)
 }
 
 func malformed(s *stream) error { return &streamReset{s: s, code: http2.ErrCodeProtocol} }
