@@ -449,7 +449,6 @@ func readingConn(r io.Reader) (*Conn, *stream) {
 	c := &Conn{
 		cfg:         Config{}.withDefaults(),
 		wake:        make(chan struct{}, 1),
-		streams:     make(map[uint32]*stream),
 		recvWindow:  maxWindow,
 		lastID:      1,
 		gotSettings: true,
@@ -459,7 +458,7 @@ func readingConn(r io.Reader) (*Conn, *stream) {
 	c.rfr.SetReuseFrames()
 	c.rfr.SetMaxReadFrameSize(defaultMaxFrame)
 	s := &stream{c: c, id: 1, opened: true, gotHead: true, clen: -1, recvWindow: maxWindow}
-	c.streams[1] = s
+	c.streams.add(s)
 	return c, s
 }
 

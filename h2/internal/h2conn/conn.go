@@ -180,7 +180,7 @@ type Conn struct {
 	wake chan struct{}
 
 	mu          sync.Mutex
-	streams     map[uint32]*stream        // guarded by mu: streams not yet closed
+	streams     streamTable               // guarded by mu: streams not yet closed
 	lastID      uint32                    // guarded by mu: the highest stream ID opened
 	sentID      uint32                    // guarded by mu: the highest stream ID whose HEADERS the writer took (wrote, once a write wrote nothing)
 	peerWindow  int32                     // guarded by mu: the peer's SETTINGS_INITIAL_WINDOW_SIZE
@@ -273,7 +273,6 @@ func newConn(nc net.Conn, cfg Config) *Conn {
 		nextID:     1,
 		maxFrame:   defaultMaxFrame,
 		wake:       make(chan struct{}, 1),
-		streams:    make(map[uint32]*stream),
 		peerWindow: initialWindow,
 		sendWindow: initialWindow,
 		recvWindow: int32(cfg.ConnWindow),
@@ -615,7 +614,7 @@ func (c *Conn) failLocked(err error) {
 	c.draining.Store(true)
 	c.closed.Store(true)
 	c.err = err
-	for _, s := range c.streams {
+	for s := range c.streams.all() {
 		serr := err
 		if s.id > c.sentID || (c.goAway != nil && s.id > c.goAway.LastStreamID) {
 			serr = unprocessed(err)

@@ -63,7 +63,7 @@ func (c *Conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 			return connError(http2.ErrCodeFlowControl, "connection window overflow")
 		}
 		c.sendWindow += int32(inc)
-		for _, s := range c.streams {
+		for s := range c.streams.all() {
 			s.signalSend()
 		}
 		return nil

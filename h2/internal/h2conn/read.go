@@ -108,7 +108,7 @@ func (c *Conn) frameError(fh http2.FrameHeader, err error) error {
 	case errors.As(err, &se):
 		if fh.Type == http2.FrameWindowUpdate {
 			c.mu.Lock()
-			s := c.streams[se.StreamID]
+			s := c.streams.get(se.StreamID)
 			c.mu.Unlock()
 			if s != nil {
 				return &streamReset{s: s, code: se.Code}
@@ -187,7 +187,7 @@ func (c *Conn) onFrame(f http2.Frame) error {
 // open once, and a connection error for an idle stream (RFC 9113 5.1),
 // which a server-initiated (even) ID always is here: push is disabled.
 func (c *Conn) lookupLocked(id uint32) (*stream, error) {
-	if s := c.streams[id]; s != nil {
+	if s := c.streams.get(id); s != nil {
 		return s, nil
 	}
 	if id%2 == 0 || id > c.lastID {
@@ -248,8 +248,8 @@ func (c *Conn) onGoAway(f *http2.GoAwayFrame) error {
 	c.draining.Store(true)
 	c.log.Info().Str("code", ga.Code.String()).Uint32("last_stream", ga.LastStreamID).
 		Str("debug", ga.Reason).Msg("h2conn: GOAWAY from peer")
-	for id, s := range c.streams {
-		if id > ga.LastStreamID {
+	for s := range c.streams.all() {
+		if s.id > ga.LastStreamID {
 			c.resetLocked(s, unprocessed(ga))
 		}
 	}

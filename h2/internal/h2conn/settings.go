@@ -128,7 +128,7 @@ func (c *Conn) setPeerWindowLocked(val uint32) error {
 	// send window, which may go negative.
 	delta := int32(val) - c.peerWindow
 	c.peerWindow = int32(val)
-	for _, st := range c.streams {
+	for st := range c.streams.all() {
 		w := int64(st.sendWindow) + int64(delta)
 		if w > maxWindow {
 			return connError(http2.ErrCodeFlowControl, "INITIAL_WINDOW_SIZE overflows a stream window")

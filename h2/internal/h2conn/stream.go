@@ -320,7 +320,7 @@ func (c *Conn) registerLocked(s *stream, endStream bool) uint32 {
 	s.sendWindow = c.peerWindow
 	s.recvWindow = int32(c.cfg.StreamWindow)
 	s.localDone = endStream
-	c.streams[id] = s
+	c.streams.add(s)
 	c.active.Add(1)
 	c.lastID = id
 	return id
@@ -470,7 +470,7 @@ func (c *Conn) closeStreamLocked(s *stream) {
 		return
 	}
 	s.closed = true
-	delete(c.streams, s.id)
+	c.streams.remove(s)
 	c.active.Add(-1)
 	s.unacked = 0 // no WINDOW_UPDATE for a closed stream; the connection's share is counted apart
 	if s.sending {

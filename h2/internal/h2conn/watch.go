@@ -46,7 +46,7 @@ func (c *Conn) overdue(now int64, ended []*stream, why []error) ([]*stream, []er
 	timeout, idle := int64(c.cfg.ResponseTimeout), int64(c.cfg.BodyIdleTimeout)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, s := range c.streams {
+	for s := range c.streams.all() {
 		if err := s.ctx.Err(); err != nil {
 			ended, why = append(ended, s), append(why, err)
 		} else if timeout > 0 && !s.delivered && s.headOverdueLocked(now, timeout) {
