@@ -71,3 +71,27 @@ func TestWaitIdleTCP(t *testing.T) {
 		t.Errorf("after the client closed: got %v, want io.EOF", err)
 	}
 }
+
+// TestHoldsHead: the bytes that start a request hold its head once they hold the CRLF CRLF that
+// ends it, wherever it is, past any empty lines before the request line.
+func TestHoldsHead(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"", false},
+		{"\r\n", false},
+		{"\r\n\r\n", false}, // empty lines only
+		{"\r\n\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: a\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r", false},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", true},
+		{"\r\nGET / HTTP/1.1\r\n\r\n", true},
+		{"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", true},
+		{"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n", true}, // a pipeline cut in its second head
+	} {
+		if got := holdsHead([]byte(tc.in)); got != tc.want {
+			t.Errorf("holdsHead(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
