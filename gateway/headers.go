@@ -74,13 +74,15 @@ func allowsTrailers(v string) bool {
 
 // hopName reports whether removeHopHeaders removes the field name, in any letter case, by
 // name alone (the fields that Connection lists aside). It runs for every field of every
-// request and response, and compares the name only with the hop-by-hop names of its length.
+// request and response, and compares the name only with the hop-by-hop names of its length
+// and first letter (the hop-by-hop names start with one; c|0x20 is that letter for it in
+// either case, and for no other byte).
 func hopName(name string) bool {
-	if len(name) >= len(hopByLength) {
+	if len(name) >= len(hopByLength) || name == "" {
 		return false
 	}
 	for _, h := range hopByLength[len(name)] {
-		if fieldlist.SameName(name, h) {
+		if name[0]|0x20 == h[0] && fieldlist.SameName(name, h) {
 			return true
 		}
 	}
@@ -241,7 +243,7 @@ func emptyList(v string) bool {
 
 // clientIP returns the client's address for X-Forwarded-For, and whether the gateway sets the
 // field: when f says so and the request's RemoteAddr is an address and a port.
-func (f forwarding) clientIP(r *http.Request) (string, bool) {
+func (f *forwarding) clientIP(r *http.Request) (string, bool) {
 	if !f.forwardedFor {
 		return "", false
 	}

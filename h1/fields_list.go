@@ -14,7 +14,7 @@ import (
 // handler starts and never after. Like the rest of the request, it is the handler's only until it
 // returns: the Server then reuses its memory.
 func RequestFields(r *http.Request) (fields []fieldlist.Field, ok bool) {
-	w, ok := r.Context().Value(listedKey{}).(*response)
+	w, ok := r.Context().Value(listedKey).(*response)
 	if !ok {
 		return nil, false
 	}
@@ -22,5 +22,5 @@ func RequestFields(r *http.Request) (fields []fieldlist.Field, ok bool) {
 }
 
 // listedKey is the key under which a request's context (reqContext) gives the response of a
-// listed head.
-type listedKey struct{}
+// listed head: a pointer, which Value compares as two words (see pool's infoKey).
+var listedKey = new(struct{ _ byte })

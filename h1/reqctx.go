@@ -70,7 +70,7 @@ func (c *reqContext) Err() error {
 }
 
 func (c *reqContext) Value(key any) any {
-	if key == (listedKey{}) {
+	if key == listedKey {
 		if c.w == nil {
 			return nil // not a nil *response, which RequestFields would take
 		}

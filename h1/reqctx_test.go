@@ -52,8 +52,8 @@ func TestReqContext(t *testing.T) {
 					t.Fatal("Done closed before cancel")
 				}
 			}
-			if c.Err() != nil || c.Value(ctxKey{}) != "v" || c.Value(listedKey{}) != nil {
-				t.Fatalf("before cancel: Err %v, value %v, listed %v", c.Err(), c.Value(ctxKey{}), c.Value(listedKey{}))
+			if c.Err() != nil || c.Value(ctxKey{}) != "v" || c.Value(listedKey) != nil {
+				t.Fatalf("before cancel: Err %v, value %v, listed %v", c.Err(), c.Value(ctxKey{}), c.Value(listedKey))
 			}
 			if _, ok := RequestFields(newRequestOn(c)); ok {
 				t.Error("RequestFields found a list on an unlisted request's context")
