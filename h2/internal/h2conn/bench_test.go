@@ -393,11 +393,11 @@ func runtimeGOMAXPROCS() int { return runtime.GOMAXPROCS(0) }
 // frame, which the framer allocated, the reader parses in place
 // (headersframe.go). A cancelable context adds nothing: the connection's
 // watch polls it (watch.go). The head as a list (StartListReserved) costs
-// one slice for the header map's two.
+// nothing for the header map's two: the stream holds the list's array.
 const (
 	maxAllocsBackground = 4
 	maxAllocsCancelable = 4
-	maxAllocsList       = 3
+	maxAllocsList       = 2
 )
 
 // BenchmarkRequestHead measures the client's per-request header work

@@ -112,7 +112,7 @@ func FuzzListFields(f *testing.F) {
 	f.Fuzz(func(t *testing.T, head string) {
 		fields := fieldsFromLines(head)
 		h, declared, ok := buildHeader(fields, true, nil, nil)
-		list, ldeclared, lok := listFields(fields, nil)
+		list, ldeclared, lok := listFields(fields, nil, nil)
 		if ok != lok || !reflect.DeepEqual(declared, ldeclared) {
 			t.Fatalf("buildHeader ok %v, declared %v; listFields ok %v, declared %v", ok, declared, lok, ldeclared)
 		}

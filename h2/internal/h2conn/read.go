@@ -403,7 +403,7 @@ func splitStatus(fields []hpack.HeaderField) (code int, status string, rest []hp
 func (s *stream) takeHeadFields(fields []hpack.HeaderField) bool {
 	res := &s.res
 	if s.listed {
-		list, declared, ok := listFields(fields, &s.c.known)
+		list, declared, ok := listFields(fields, &s.c.known, s.listv[:])
 		if !ok {
 			return false
 		}
@@ -562,10 +562,12 @@ func buildHeader(fields []hpack.HeaderField, resHead bool, vals []string, k *kno
 const listSpare = 3
 
 // listFields is buildHeader for a response head kept as a list: the same
-// checks, with "trailer" declaring
-// Response.Trailer keys.
-func listFields(fields []hpack.HeaderField, k *knownFields) (list []fieldlist.Field, declared http.Header, ok bool) {
-	list = make([]fieldlist.Field, 0, len(fields)+listSpare)
+// checks, with "trailer" declaring Response.Trailer keys. The list is
+// made in buf where it fits with listSpare more.
+func listFields(fields []hpack.HeaderField, k *knownFields, buf []fieldlist.Field) (list []fieldlist.Field, declared http.Header, ok bool) {
+	if list = buf[:0]; cap(buf) < len(fields)+listSpare {
+		list = make([]fieldlist.Field, 0, len(fields)+listSpare)
+	}
 	for i, f := range fields {
 		if !k.regular(i, f) {
 			return nil, nil, false

@@ -72,6 +72,9 @@ type stream struct {
 	n1xx    int               // informational responses so far
 	clen    int64             // the response's content-length; -1 if none
 	got     int64             // response body bytes received
+	// listv backs list for a head of up to len(listv)-listSpare fields, as most are: the
+	// stream's allocation holds it, where it took one of its own (a 640-byte stream is 896).
+	listv [8]fieldlist.Field
 
 	reqBodyClosed atomic.Bool // req.Body was closed (by the sender or a closer goroutine)
 }
