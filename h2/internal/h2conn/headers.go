@@ -175,6 +175,12 @@ func (h *head) addFields(hdr http.Header, buf []field) ([]field, uint64, error) 
 func (h *head) addList(list []fieldlist.Field, buf []field) ([]field, uint64, error) {
 	var size uint64
 	for _, f := range list {
+		if fieldlist.SameName(f.Name, "host") {
+			// Every HTTP/1.1 request has one, which :authority carries instead
+			// (RFC 9113 8.3.1; sentField drops it): dropped before its name is
+			// lowered, which took a map lookup for "Host".
+			continue
+		}
 		name, ok := listName(f.Name)
 		if !ok {
 			return nil, 0, invalidName(f.Name, "header")
