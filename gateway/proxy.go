@@ -318,8 +318,10 @@ func targetPath(target string) string {
 		}
 		target = rest[i:]
 	}
-	path, _, _ := strings.Cut(target, "?")
-	return path
+	if i := strings.IndexByte(target, '?'); i >= 0 {
+		return target[:i] // IndexByte: strings.Cut's general search took twice as long
+	}
+	return target
 }
 
 // opaquePath returns the URL.Opaque that makes the sessions send path (targetPath's) as :path for

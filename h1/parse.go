@@ -354,11 +354,11 @@ func (h *head) lookup(ff ownField, buf []string) []string {
 // parseRequestLine parses "method SP request-target SP HTTP-version" (RFC 9112 3), strictly: one
 // SP each, no other whitespace.
 func (h *head) parseRequestLine(line string) error {
-	method, rest, ok := strings.Cut(line, " ")
+	method, rest, ok := cutByte(line, ' ')
 	if !ok {
 		return errRequestLine
 	}
-	target, proto, ok := strings.Cut(rest, " ")
+	target, proto, ok := cutByte(rest, ' ')
 	if !ok || target == "" {
 		return errRequestLine
 	}
@@ -378,6 +378,15 @@ func (h *head) parseRequestLine(line string) error {
 	}
 	h.method, h.target, h.proto, h.minor = method, target, proto, int(proto[7]-'0')
 	return nil
+}
+
+// cutByte is strings.Cut for a one-byte separator: strings.Cut's general search took twice as
+// long as IndexByte, on lines cut four times a request (callgrind).
+func cutByte(s string, sep byte) (before, after string, found bool) {
+	if i := strings.IndexByte(s, sep); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
 }
 
 // validTarget reports whether every byte of a request-target is a visible ASCII character other
@@ -417,7 +426,7 @@ func parseFieldLine(line string) (name, value string, canonical bool, err error)
 	if line[0] == ' ' || line[0] == '\t' {
 		return "", "", false, errObsFold
 	}
-	name, value, ok := strings.Cut(line, ":")
+	name, value, ok := cutByte(line, ':')
 	if !ok {
 		return "", "", false, errFieldLine
 	}
@@ -530,7 +539,7 @@ func (h *head) parseHost(hosts []string) error {
 func (h *head) parseOriginForm() error {
 	if plainOrigin(h.target) {
 		h.urlv = url.URL{Path: h.target}
-		if path, query, ok := strings.Cut(h.target, "?"); ok {
+		if path, query, ok := cutByte(h.target, '?'); ok {
 			h.urlv.Path, h.urlv.RawQuery = path, query
 		}
 		h.url = &h.urlv
@@ -661,6 +670,11 @@ func onlyChunked(values []string) bool {
 // 6.3 rule 5 lets a recipient reject them otherwise). 5 and 05 together are refused, as net/http
 // refuses them: parsers that disagree on a message's framing are what request smuggling needs.
 func parseContentLength(values []string) (int64, bool) {
+	if len(values) == 1 {
+		if n, ok := fieldlist.ParseLength(values[0]); ok {
+			return n, true // one value of digits alone, as nearly all are
+		}
+	}
 	n, first := int64(-1), ""
 	for _, v := range values {
 		for elem := range strings.SplitSeq(v, ",") {
@@ -671,7 +685,7 @@ func parseContentLength(values []string) (int64, bool) {
 				}
 				continue
 			}
-			x, ok := parseDecimal(elem)
+			x, ok := fieldlist.ParseLength(elem)
 			if !ok {
 				return 0, false
 			}
@@ -679,26 +693,6 @@ func parseContentLength(values []string) (int64, bool) {
 		}
 	}
 	return n, n >= 0
-}
-
-// parseDecimal parses 1*DIGIT into a non-negative int64, refusing signs, spaces and overflow.
-func parseDecimal(s string) (int64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	const maxInt64 = 1<<63 - 1
-	var n int64
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			return 0, false
-		}
-		d := int64(s[i] - '0')
-		if n > (maxInt64-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
 }
 
 // trimOWS removes optional whitespace (SP, HTAB; RFC 9110 5.6.3) around s.

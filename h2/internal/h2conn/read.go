@@ -617,15 +617,15 @@ func contentLength(h http.Header) int64 {
 			return -1
 		}
 	}
-	n, err := strconv.ParseUint(vv[0], 10, 63)
-	if err != nil {
+	n, ok := fieldlist.ParseLength(vv[0])
+	if !ok {
 		delete(h, "Content-Length")
 		return -1
 	}
 	if len(vv) > 1 {
 		h["Content-Length"] = vv[:1]
 	}
-	return int64(n)
+	return n
 }
 
 // listContentLength is contentLength for a list: it returns the list
@@ -646,9 +646,9 @@ func listContentLength(list []fieldlist.Field) ([]fieldlist.Field, int64) {
 	if first < 0 {
 		return list, -1
 	}
-	n, err := strconv.ParseUint(list[first].Value, 10, 63)
-	keep, length := first, int64(n) // the one content-length field kept, or -1 for none
-	if !agree || err != nil {
+	n, ok := fieldlist.ParseLength(list[first].Value)
+	keep, length := first, n // the one content-length field kept, or -1 for none
+	if !agree || !ok {
 		keep, length = -1, -1
 	}
 	kept := list[:first]
