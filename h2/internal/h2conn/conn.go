@@ -203,8 +203,6 @@ type Conn struct {
 	maxStreams atomic.Int64 // min(peer's MAX_CONCURRENT_STREAMS, cfg.MaxStreams)
 	draining   atomic.Bool  // no new streams
 	closed     atomic.Bool
-	lastIdle   atomic.Int64 // when active+reserved last fell to zero, as time since start
-	start      time.Time    // immutable: when New began
 
 	peerMaxHeaderList atomic.Uint32 // the peer's SETTINGS_MAX_HEADER_LIST_SIZE; 0: none
 	extConnect        atomic.Bool   // written by the reader while it applies the peer's first SETTINGS: SETTINGS_ENABLE_CONNECT_PROTOCOL = 1
@@ -276,7 +274,6 @@ func newConn(nc net.Conn, cfg Config) *Conn {
 		peerWindow: initialWindow,
 		sendWindow: initialWindow,
 		recvWindow: int32(cfg.ConnWindow),
-		start:      time.Now(),
 		pings:      make(map[[8]byte]chan struct{}),
 		settingsc:  make(chan struct{}),
 		done:       make(chan struct{}),
@@ -400,13 +397,12 @@ func (c *Conn) unreserveLocked() {
 
 // State is a snapshot of a connection.
 type State struct {
-	Active     int       // open streams (HEADERS sent, not yet closed or reset)
-	Reserved   int       // reservations not yet used
-	MaxStreams int       // the peer's SETTINGS_MAX_CONCURRENT_STREAMS, capped by Config.MaxStreams
-	Draining   bool      // no new streams: GOAWAY sent or received, or stream IDs exhausted
-	Closed     bool      // the connection is gone
-	Silent     bool      // closed because a keep-alive PING went unanswered
-	LastIdle   time.Time // when Active+Reserved last fell to zero, or when New started
+	Active     int  // open streams (HEADERS sent, not yet closed or reset)
+	Reserved   int  // reservations not yet used
+	MaxStreams int  // the peer's SETTINGS_MAX_CONCURRENT_STREAMS, capped by Config.MaxStreams
+	Draining   bool // no new streams: GOAWAY sent or received, or stream IDs exhausted
+	Closed     bool // the connection is gone
+	Silent     bool // closed because a keep-alive PING went unanswered
 }
 
 // State returns a snapshot of c. It never waits, not even for c's
@@ -423,7 +419,6 @@ func (c *Conn) State() State {
 		Draining:   c.draining.Load(),
 		Closed:     closed,
 		Silent:     closed && c.silent.Load(),
-		LastIdle:   c.start.Add(time.Duration(c.lastIdle.Load())),
 	}
 }
 
@@ -647,7 +642,6 @@ func (c *Conn) maybeIdleLocked() {
 	if c.active.Load()+c.reserved.Load() > 0 {
 		return
 	}
-	c.lastIdle.Store(int64(time.Since(c.start)))
 	if c.idle != nil {
 		close(c.idle)
 		c.idle = nil
