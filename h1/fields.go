@@ -108,8 +108,13 @@ func (w *response) trailerField(name string) bool {
 }
 
 // appendCanonical appends the token name in canonical form, as http.CanonicalHeaderKey gives it:
-// upper case at its start and after each hyphen, lower case elsewhere.
+// upper case at its start and after each hyphen, lower case elsewhere. The names most responses
+// carry, in the lower case HTTP/2 and HTTP/3 send them in, come from a table (commonCanonical):
+// a byte at a time, "content-type" took about 160 instructions (callgrind).
 func appendCanonical(b []byte, name string) []byte {
+	if c := commonCanonical(name); c != "" {
+		return append(b, c...)
+	}
 	n := len(b)
 	b = append(b, name...) // one copy, then the case fixed in place
 	upper := true
@@ -117,6 +122,51 @@ func appendCanonical(b []byte, name string) []byte {
 		b[i], upper = canonicalByte(b[i], upper)
 	}
 	return b
+}
+
+// commonCanonical returns the canonical form of name, a response field name in lower case that
+// most responses carry, or "" for any other. The compiler makes the switch a jump on the length
+// and word compares.
+func commonCanonical(name string) string {
+	switch name {
+	case "content-type":
+		return "Content-Type"
+	case "content-length":
+		return "Content-Length"
+	case "date":
+		return "Date"
+	case "server":
+		return "Server"
+	case "cache-control":
+		return "Cache-Control"
+	case "last-modified":
+		return "Last-Modified"
+	case "etag":
+		return "Etag"
+	case "expires":
+		return "Expires"
+	case "vary":
+		return "Vary"
+	case "location":
+		return "Location"
+	case "set-cookie":
+		return "Set-Cookie"
+	case "accept-ranges":
+		return "Accept-Ranges"
+	case "content-encoding":
+		return "Content-Encoding"
+	case "age":
+		return "Age"
+	case "via":
+		return "Via"
+	case "x-content-type-options":
+		return "X-Content-Type-Options"
+	case "strict-transport-security":
+		return "Strict-Transport-Security"
+	case "access-control-allow-origin":
+		return "Access-Control-Allow-Origin"
+	}
+	return ""
 }
 
 // canonicalByte is one step of appendCanonical: c in upper case if upper, else in lower case,
