@@ -16,32 +16,31 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 	var connection [2]string // the values of Connection, whose options name more fields to remove
 	options := connection[:0]
 	te := false
-	for _, f := range list {
-		switch {
-		case fieldlist.SameName(f.Name, "connection"):
-			options = append(options, f.Value)
-		case fieldlist.SameName(f.Name, "te"):
-			te = te || allowsTrailers(f.Value)
-		}
-	}
 	ip, forwardedFor := p.forward.clientIP(r)
 	var xff []string // the client's X-Forwarded-For values, where the gateway appends to them
 	out := list[:0]
 	for _, f := range list {
 		switch {
-		case hopName(f.Name) || listedIn(options, f.Name):
+		case hopName(f.Name):
+			if fieldlist.SameName(f.Name, "connection") {
+				options = append(options, f.Value)
+			} else if fieldlist.SameName(f.Name, "te") {
+				te = te || allowsTrailers(f.Value)
+			}
 		case forwardedFor && fieldlist.SameName(f.Name, "x-forwarded-for"):
 			xff = append(xff, f.Value)
-		case p.forward.forwardedProto && fieldlist.SameName(f.Name, "x-forwarded-proto"):
-		case p.forward.via && fieldlist.SameName(f.Name, "via") && emptyList(f.Value),
-			p.forward.forwarded && fieldlist.SameName(f.Name, "forwarded") && emptyList(f.Value):
-			// As forwarding.add drops it (withoutEmptyLists).
-		case p.forward.requestID != "" && fieldlist.SameName(f.Name, p.forward.requestIDLower):
-			// The gateway's own replaces it.
-		case p.clientCert && clientCertName(f.Name):
-			// Only the gateway says who the client is (clientcert.go).
+		case p.replaced(f):
 		default:
 			out = append(out, f)
+		}
+	}
+	if len(options) > 0 {
+		// The fields Connection lists, wherever they stood (RFC 9110 7.6.1), the client's
+		// X-Forwarded-For among them: rare enough for a second pass, which spares the common
+		// request a first one.
+		out = withoutListed(out, options)
+		if listedIn(options, "x-forwarded-for") {
+			xff = nil
 		}
 	}
 	if te {
@@ -70,6 +69,29 @@ func (p *proxy) outboundList(list []fieldlist.Field, r *http.Request) []fieldlis
 		out = append(out, clientCertFields(r)...)
 	}
 	return p.setReq.setList(out)
+}
+
+// replaced reports whether the gateway drops the client's field f for its own or for none:
+// X-Forwarded-Proto, an empty Via or Forwarded (as forwarding.add drops it, withoutEmptyLists),
+// the request ID field, and the client certificate fields (only the gateway says who the client
+// is, clientcert.go).
+func (p *proxy) replaced(f fieldlist.Field) bool {
+	return p.forward.forwardedProto && fieldlist.SameName(f.Name, "x-forwarded-proto") ||
+		p.forward.via && fieldlist.SameName(f.Name, "via") && emptyList(f.Value) ||
+		p.forward.forwarded && fieldlist.SameName(f.Name, "forwarded") && emptyList(f.Value) ||
+		p.forward.requestID != "" && fieldlist.SameName(f.Name, p.forward.requestIDLower) ||
+		p.clientCert && clientCertName(f.Name)
+}
+
+// withoutListed returns list without the fields the Connection values list, in list's array.
+func withoutListed(list []fieldlist.Field, options []string) []fieldlist.Field {
+	out := list[:0]
+	for _, f := range list {
+		if !listedIn(options, f.Name) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // listedIn reports whether Connection values list the field name as an option (RFC 9110 7.6.1).
