@@ -75,8 +75,8 @@ func allowsTrailers(v string) bool {
 // hopName reports whether removeHopHeaders removes the field name, in any letter case, by
 // name alone (the fields that Connection lists aside). It runs for every field of every
 // request and response, and compares the name only with the hop-by-hop names of its length
-// and first letter (the hop-by-hop names start with one; c|0x20 is that letter for it in
-// either case, and for no other byte).
+// and first letter (each starts with a lower-case letter, which c|0x20 equals for that letter
+// in either case and for no other byte).
 func hopName(name string) bool {
 	if len(name) >= len(hopByLength) || name == "" {
 		return false
