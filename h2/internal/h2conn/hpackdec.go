@@ -44,14 +44,15 @@ var (
 // decode decodes block, one whole header block, appending its fields to
 // fields while the fields' size (RFC 9113 6.5.2: each name and value and
 // 32 bytes) is at most maxList. The field that takes it past maxList and
-// those after it are not appended, and size is then more than maxList; the
-// block is still decoded to its end, keeping the table in step.
+// those after it are not appended, and size stops there, more than maxList
+// (counting on, a long block of references to a large entry could wrap
+// it); the block is still decoded to its end, keeping the table in step.
 //
 // The loop takes an Indexed Header Field (RFC 7541 6.1) whose index fits
 // in its first byte itself, as most of a response's fields are once its
 // upstream has sent a few; field decodes every other representation.
 func (d *decoder) decode(block []byte, fields []hpack.HeaderField, maxList uint32) (_ []hpack.HeaderField, size uint32, err error) {
-	over, first := false, true
+	first := true
 	for len(block) > 0 {
 		if c := block[0]; c > 0x80 && c < 0xff {
 			e := d.at(uint64(c & 0x7f))
@@ -59,14 +60,12 @@ func (d *decoder) decode(block []byte, fields []hpack.HeaderField, maxList uint3
 				return fields, size, errHpackIndex
 			}
 			block, first = block[1:], false
-			if over {
+			if size > maxList { // past the limit already: size no longer grows
 				continue
 			}
-			if size += uint32(len(e.name)+len(e.value)) + entryOverhead; size > maxList {
-				over = true
-				continue
+			if size += uint32(len(e.name)+len(e.value)) + entryOverhead; size <= maxList {
+				fields = append(fields, hpack.HeaderField{Name: e.name, Value: e.value})
 			}
-			fields = append(fields, hpack.HeaderField{Name: e.name, Value: e.value})
 			continue
 		}
 		var f hpack.HeaderField
@@ -77,14 +76,12 @@ func (d *decoder) decode(block []byte, fields []hpack.HeaderField, maxList uint3
 			continue
 		}
 		first = false
-		if over {
+		if size > maxList {
 			continue
 		}
-		if size += f.Size(); size > maxList {
-			over = true
-			continue
+		if size += f.Size(); size <= maxList {
+			fields = append(fields, f)
 		}
-		fields = append(fields, f)
 	}
 	return fields, size, nil
 }
