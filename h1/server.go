@@ -65,8 +65,7 @@ type Server struct {
 	lot       *parkingLot                // guarded by mu: the parked idle connections, from the first park; nil before
 	lotFailed bool                       // guarded by mu: the lot could not be made: connections do not park
 
-	next        chan *conn   // unbuffered: to a goroutine waiting for a connection to serve (servers.go)
-	idleServers atomic.Int32 // goroutines waiting on next
+	idle idleServers // the goroutines waiting for a connection to serve (servers.go)
 
 	// hook, set by tests before the Server serves, hears of connections about to park
 	// ("parking"), parked ("parked") and dropped ("dropped"), and of a goroutine that waits
@@ -124,7 +123,6 @@ func New(cfg Config, h http.Handler) *Server {
 		log:       cfg.Logger,
 		ctx:       context.Background(),
 		slots:     make(chan struct{}, cfg.MaxConns),
-		next:      make(chan *conn),
 		done:      make(chan struct{}),
 		listeners: make(map[*net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
@@ -303,6 +301,7 @@ func (s *Server) beginShutdown() {
 	}
 	s.closing.Store(true)
 	close(s.done)
+	s.idle.close()
 	for ln := range s.listeners {
 		(*ln).Close()
 	}

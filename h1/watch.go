@@ -10,8 +10,9 @@ import "time"
 // starts the background read under handlers that have run for more than a watchTick: a client
 // that leaves is noticed within two ticks, and a short request pays two uncontended locks.
 
-// watchLoop ticks every watchTick until shutdown begins, setting the coarse clock and sweeping the
-// connections at each tick.
+// watchLoop ticks every watchTick until shutdown begins, setting the coarse clock, sweeping the
+// connections and ending the goroutines that have waited serverIdle for one (servers.go) at
+// each tick.
 func (s *Server) watchLoop() {
 	defer s.wg.Done()
 	defer s.clock.stop()
@@ -25,6 +26,9 @@ func (s *Server) watchLoop() {
 			s.clock.set(time.Now())
 			ticks := s.watchTicks.Add(1)
 			s.sweep(ticks)
+			if ticks > serverIdleTicks {
+				s.idle.retire(ticks - serverIdleTicks)
+			}
 			if s.rates != nil && ticks%rateSweepTicks == 0 {
 				s.rates.sweep()
 			}
