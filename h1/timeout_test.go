@@ -260,6 +260,30 @@ func TestMaxConnsPausesAccept(t *testing.T) {
 	})
 }
 
+// TestMaxConnsStopAccepting: an accept loop that waits at the cap for a connection slot returns
+// once shutdown begins, while the connection that holds the slot stays open.
+func TestMaxConnsStopAccepting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newPipeListener()
+		s := New(Config{MaxConns: 1, Logger: testLogger(t)}, text)
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(l) }()
+		newClient(t, l.dial()).roundTrip(getRoot)
+		synctest.Wait()
+		s.StopAccepting()
+		synctest.Wait()
+		select {
+		case err := <-served:
+			if err != http.ErrServerClosed {
+				t.Errorf("Serve: got %v, want http.ErrServerClosed", err)
+			}
+		default:
+			t.Error("Serve still waits for a connection slot after StopAccepting")
+		}
+		s.Close()
+	})
+}
+
 // flakyListener fails Accept with EMFILE a given number of times first.
 type flakyListener struct {
 	*pipeListener
