@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -1189,6 +1190,23 @@ func TestAdoptHeader(t *testing.T) {
 		resp.Body.Close()
 		if got := [2]string{resp.Header.Get("X-Up"), resp.Header.Get("X-Own")}; got != want {
 			t.Errorf("%s: got X-Up, X-Own %q, want %q", path, got, want)
+		}
+	}
+}
+
+// TestAddrString: addrString formats each kind of address as its String method does.
+func TestAddrString(t *testing.T) {
+	for _, a := range []net.Addr{
+		&net.TCPAddr{IP: net.IPv4(192, 0, 2, 1).To4(), Port: 45678},
+		&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80}, // 16-byte form, as from an IPv6 socket
+		&net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 443},
+		&net.TCPAddr{IP: net.ParseIP("fe80::1"), Port: 8080, Zone: "eth0"},
+		&net.TCPAddr{IP: net.ParseIP("::ffff:0:1"), Port: 1},
+		&net.TCPAddr{Port: 9},
+		&net.UnixAddr{Name: "/run/muxgate.sock", Net: "unix"},
+	} {
+		if got, want := addrString(a), a.String(); got != want {
+			t.Errorf("addrString(%#v) = %q, want %q", a, got, want)
 		}
 	}
 }
