@@ -106,6 +106,12 @@ type conn struct {
 	gathering bool
 	gathered  bool
 
+	// writeNow's callback (c.onWritable, bound once; nil where the socket is not a TCP one), what
+	// it is to write and what it wrote. Owned, like wdl, by whoever writes to the socket.
+	writable  func(fd uintptr) bool
+	unwritten []byte
+	wroteNow  int
+
 	// wdl is the socket's write deadline; owned by whoever writes to the socket (one at a time:
 	// the exchange run by the serve goroutine, or the pipeline's head or writer).
 	wdl time.Time
@@ -120,6 +126,9 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	c := &conn{s: s, rwc: rwc, remoteAddr: addrString(rwc.RemoteAddr()), start: time.Now(),
 		base: context.WithValue(s.ctx, http.LocalAddrContextKey, rwc.LocalAddr())}
 	c.cr.init(c)
+	if c.cr.raw != nil {
+		c.writable = c.onWritable
+	}
 	c.parks = parkable(rwc)
 	return c
 }
@@ -242,8 +251,13 @@ func (c *conn) writev() (int64, error) {
 // writeSocket writes p to the socket within WriteTimeout. A failed write (the client is gone,
 // or stopped reading) fails the connection: the handlers' work stops.
 func (c *conn) writeSocket(p []byte) (int, error) {
+	n := c.writeNow(p)
+	if n == len(p) {
+		return n, nil
+	}
 	c.armWrite()
-	n, err := c.rwc.Write(p)
+	m, err := c.rwc.Write(p[n:])
+	n += m
 	if err != nil {
 		if isTimeout(err) {
 			err = errWriteTimeout
@@ -251,6 +265,21 @@ func (c *conn) writeSocket(p []byte) (int, error) {
 		c.fail(err)
 	}
 	return n, err
+}
+
+// writeNow writes what of p the socket takes without waiting, and returns how much that was. A
+// write the socket takes whole needs no write deadline, since nothing waited: a connection whose
+// writes all go so arms none, and spares its timer (about 1,000 instructions to set and clear).
+// It writes nothing where the socket is not a TCP one, has failed, or has a write deadline that
+// has passed: the write after it then reports that.
+func (c *conn) writeNow(p []byte) int {
+	if c.writable == nil {
+		return 0
+	}
+	c.unwritten, c.wroteNow = p, 0
+	c.cr.raw.Write(c.writable)
+	c.unwritten = nil
+	return c.wroteNow
 }
 
 // armWrite sets the write deadline for the next write to WriteTimeout from now. To spare a

@@ -32,6 +32,19 @@ func (r *connReader) onReadable(fd uintptr) bool {
 	}
 }
 
+// onWritable is writeNow's callback: it writes what of c.unwritten the socket takes at once, and
+// reports true, so that writeNow never waits.
+func (c *conn) onWritable(fd uintptr) bool {
+	for {
+		n, err := syscall.Write(int(fd), c.unwritten)
+		if err == syscall.EINTR {
+			continue
+		}
+		c.wroteNow = max(n, 0)
+		return true
+	}
+}
+
 // rawIdleWait says whether waitIdle can wait on the socket itself on this system.
 const rawIdleWait = true
 

@@ -254,3 +254,32 @@ func TestMinBodyRate(t *testing.T) {
 		<-done
 	})
 }
+
+// TestWriteTimeoutOverTCP: over a real socket, whose writes go out without a deadline while the
+// socket takes them whole (writeNow), a client that stops reading is still cut: once the socket's
+// buffers fill, the write that waits does so under WriteTimeout.
+func TestWriteTimeoutOverTCP(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	ended := make(chan handlerEnd, 1)
+	_, addr := startServer(t, Config{WriteTimeout: timeout}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		chunk := strings.Repeat("s", 16<<10)
+		for {
+			if _, err := io.WriteString(w, chunk); err != nil {
+				ended <- handlerEnd{err, context.Cause(r.Context()), time.Since(start)}
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	}))
+	stuck := dial(t, addr)
+	stuck.send(pipelineOf("/stream"))
+	select {
+	case e := <-ended:
+		if !errors.Is(e.cause, errWriteTimeout) {
+			t.Errorf("request context cause: got %v, want %v", e.cause, errWriteTimeout)
+		}
+	case <-time.After(safetyNet):
+		t.Fatalf("a client that stopped reading was not cut within %v (WriteTimeout %v)", safetyNet, timeout)
+	}
+}
