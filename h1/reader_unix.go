@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"time"
 )
 
 // onReadable is waitIdle's callback: it reads what the socket holds, or reports false to wait.
@@ -18,6 +19,11 @@ func (r *connReader) onReadable(fd uintptr) bool {
 			continue
 		case err == syscall.EAGAIN:
 			stashPool.Put(box)
+			if !r.lazyDeadline.IsZero() {
+				// Set before the wait that follows, which it then bounds.
+				r.conn.SetReadDeadline(r.lazyDeadline)
+				r.lazyDeadline, r.lazyArmed = time.Time{}, true
+			}
 			return false // wait until the socket is readable
 		case err != nil:
 			r.readIdleErr = os.NewSyscallError("read", err)

@@ -357,3 +357,17 @@ func TestPartialHeadTimeoutReported(t *testing.T) {
 		})
 	}
 }
+
+// TestSilentConnectionOverTCP: over a real socket, where a new connection's first wait sets its
+// read deadline only once the socket has nothing to read (onReadable), a connection that sends
+// nothing is still closed, silently, at HeaderTimeout.
+func TestSilentConnectionOverTCP(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	_, addr := startServer(t, Config{HeaderTimeout: timeout}, text)
+	c := dial(t, addr)
+	start := time.Now()
+	c.expectClosed()
+	if d := time.Since(start); d < timeout/2 {
+		t.Errorf("closed after %v, want about the header timeout of %v", d, timeout)
+	}
+}
