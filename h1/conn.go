@@ -573,6 +573,10 @@ func (c *conn) handshake() bool {
 // Errors: a *statusError to answer, or the connection's error. With a refusal of a head read
 // whole it returns the request too, with what was parsed of its head (see abandon).
 func (c *conn) readRequest() (*response, error) {
+	if c.headBuf == nil {
+		// Most heads fit: one allocation, rather than a growth for each of the first lines.
+		c.headBuf = make([]byte, 0, firstHeadBuf)
+	}
 	raw, err := readHead(c.br, c.headBuf, c.s.lim)
 	if err != nil {
 		switch {
