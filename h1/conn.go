@@ -41,6 +41,7 @@ type conn struct {
 	remoteAddr string          // the client's address: the socket's peer, or the one a PROXY header named
 	start      time.Time       // when it was accepted
 	base       context.Context // parent of the request contexts (with the local address); never cancelled
+	local      connContext     // what base points to
 
 	// Set by Server.addConn before the serve goroutine starts, or for a proxied connection by
 	// the serve goroutine once it has read the PROXY header; read-only after.
@@ -123,14 +124,30 @@ type conn struct {
 }
 
 func newConn(s *Server, rwc net.Conn) *conn {
-	c := &conn{s: s, rwc: rwc, remoteAddr: addrString(rwc.RemoteAddr()), start: time.Now(),
-		base: context.WithValue(s.ctx, http.LocalAddrContextKey, rwc.LocalAddr())}
+	c := &conn{s: s, rwc: rwc, remoteAddr: addrString(rwc.RemoteAddr()), start: time.Now()}
+	c.local = connContext{s.ctx, rwc.LocalAddr()}
+	c.base = &c.local
 	c.cr.init(c)
 	if c.cr.raw != nil {
 		c.writable = c.onWritable
 	}
 	c.parks = parkable(rwc)
 	return c
+}
+
+// connContext is a connection's base context: the Server's, with the connection's local address
+// under http.LocalAddrContextKey, as net/http's. A field of the conn, it costs no allocation,
+// where context.WithValue took one a connection.
+type connContext struct {
+	context.Context          // the Server's
+	addr            net.Addr // the connection's local address
+}
+
+func (c *connContext) Value(key any) any {
+	if key == http.LocalAddrContextKey {
+		return c.addr
+	}
+	return c.Context.Value(key)
 }
 
 // addrString is a.String(), formatted by net/netip for a TCP address: an IPv4 one, mapped or not,

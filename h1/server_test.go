@@ -1210,3 +1210,22 @@ func TestAddrString(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalAddrInContext: a request's context carries the connection's local address under
+// http.LocalAddrContextKey, as net/http's, also through a context derived from it.
+func TestLocalAddrInContext(t *testing.T) {
+	_, addr := startServer(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		derived, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		a, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		b, _ := derived.Value(http.LocalAddrContextKey).(net.Addr)
+		if a == nil || b == nil {
+			io.WriteString(w, "missing")
+			return
+		}
+		io.WriteString(w, a.String()+" "+b.String())
+	}))
+	if r := dial(t, addr).roundTrip(getRoot); r.body != addr+" "+addr {
+		t.Errorf("got %q, want the listener's address %s twice", r.body, addr)
+	}
+}
