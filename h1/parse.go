@@ -131,6 +131,50 @@ func (h *head) http11() bool { return h.minor >= 1 }
 // Errors are a *statusError, or the reader's error (io.EOF, a timeout) if it came first; with
 // the latter it returns what had come of the head, for a report of the refusal.
 func readHead(br *bufio.Reader, buf []byte, lim limits) ([]byte, error) {
+	if br.Buffered() == 0 {
+		if _, err := br.Peek(1); err != nil {
+			return buf[:0], err
+		}
+	}
+	b, _ := br.Peek(br.Buffered())
+	if n := wholeHead(b, lim); n > 0 {
+		br.Discard(n)
+		return append(buf[:0], b[:n]...), nil
+	}
+	return readLines(br, buf, lim)
+}
+
+// wholeHead returns the length of the head at the start of b if b holds all of it and readLines
+// would take it as it is: its first line is not empty, every line ends in CRLF, and it breaks no
+// limit. Otherwise it returns 0, and readLines reads the head, reporting what is wrong with it or
+// waiting for the rest. Checked in one pass and copied once, a head costs less than a copy of
+// each line as it is checked.
+func wholeHead(b []byte, lim limits) int {
+	b = b[:min(len(b), lim.headerBytes)]
+	fields := -1
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 1 || b[i+j-1] != '\r' {
+			return 0 // not all there, or a bare LF
+		}
+		line := b[i : i+j+1]
+		switch {
+		case fields < 0:
+			if len(line) == 2 || targetLen(line) > lim.uriBytes {
+				return 0
+			}
+		case len(line) == 2:
+			return i + 2
+		case fields >= lim.headerCount:
+			return 0
+		}
+		fields++
+		i += j + 1
+	}
+}
+
+// readLines is readHead a line at a time, as the head's bytes arrive.
+func readLines(br *bufio.Reader, buf []byte, lim limits) ([]byte, error) {
 	r := headReader{buf: buf[:0], fields: -1, lim: lim}
 	for {
 		if br.Buffered() == 0 {

@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -415,4 +416,37 @@ func TestListedOwnFields(t *testing.T) {
 			t.Errorf("namedBit(%q) = %#x, want 0", name[:len(name)-1]+"x", got)
 		}
 	}
+}
+
+// FuzzWholeHead: where wholeHead takes a head at once, reading it a line at a time (readLines)
+// takes the same bytes, without an error, and leaves the same bytes after it; and where
+// readLines takes a head that does not begin with an empty line, wholeHead takes it too, since
+// the fuzzer's bytes are all there at once.
+func FuzzWholeHead(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s), uint16(4096), uint8(64), uint16(1024))
+	}
+	head := "GET /abc HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n"
+	f.Add([]byte(head), uint16(len(head)), uint8(2), uint16(4))   // every limit just met
+	f.Add([]byte(head), uint16(len(head)-1), uint8(2), uint16(4)) // one byte too many
+	f.Add([]byte(head), uint16(len(head)), uint8(1), uint16(4))   // one field too many
+	f.Add([]byte(head), uint16(len(head)), uint8(2), uint16(3))   // a target too long
+	f.Fuzz(func(t *testing.T, data []byte, headerBytes uint16, headerCount uint8, uriBytes uint16) {
+		lim := limits{headerBytes: int(headerBytes), headerCount: int(headerCount), uriBytes: int(uriBytes)}
+		n := wholeHead(data, lim)
+		br := bufio.NewReaderSize(bytes.NewReader(data), 16)
+		raw, err := readLines(br, nil, lim)
+		if n > 0 {
+			if err != nil || !bytes.Equal(raw, data[:n]) {
+				t.Fatalf("wholeHead took %q; readLines got %q, %v", data[:n], raw, err)
+			}
+			if rest, _ := io.ReadAll(br); !bytes.Equal(rest, data[n:]) {
+				t.Fatalf("after the head: readLines left %q, wholeHead %q", rest, data[n:])
+			}
+			return
+		}
+		if err == nil && !bytes.HasPrefix(data, []byte("\r\n")) {
+			t.Fatalf("readLines took %q, wholeHead nothing", raw)
+		}
+	})
 }
