@@ -431,7 +431,8 @@ func FuzzWholeHead(f *testing.F) {
 	f.Add([]byte(head), uint16(len(head)-1), uint8(2), uint16(4)) // one byte too many
 	f.Add([]byte(head), uint16(len(head)), uint8(1), uint16(4))   // one field too many
 	f.Add([]byte(head), uint16(len(head)), uint8(2), uint16(3))   // a target too long
-	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n"), uint16(4096), uint8(64), uint16(1024)) // a bare LF
+	bareLF := "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n"
+	f.Add([]byte(bareLF), uint16(4096), uint8(64), uint16(1024))
 	f.Fuzz(func(t *testing.T, data []byte, headerBytes uint16, headerCount uint8, uriBytes uint16) {
 		lim := limits{headerBytes: int(headerBytes), headerCount: int(headerCount), uriBytes: int(uriBytes)}
 		n := wholeHead(data, lim)

@@ -14,27 +14,13 @@ import (
 // TestServerGoroutineReused: the goroutine that served a connection until it parked serves the
 // next connection, a new one and then a parked one that woke, rather than a fresh goroutine.
 func TestServerGoroutineReused(t *testing.T) {
-	ids := make(chan string, 4)
-	s := startHooked(t, Config{IdleTimeout: time.Minute}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ids <- goroutineID()
-		io.WriteString(w, "ok")
-	}), nil, nil)
-
+	s, ids := startIDServer(t)
 	a := dial(t, s.addr)
-	a.roundTrip(getRoot)
-	first := <-ids
-	await(t, s.parked, "parked")
-	await(t, s.waiting, "waiting for another")
-
-	b := dial(t, s.addr)
-	b.roundTrip(getRoot)
-	if id := <-ids; id != first {
+	first := serveUntilParked(t, s, a, ids)
+	if id := serveUntilParked(t, s, dial(t, s.addr), ids); id != first {
 		t.Errorf("new connection served on goroutine %s, want %s, which waits for one", id, first)
 	}
-	await(t, s.parked, "parked")
-	await(t, s.waiting, "waiting for another")
-	a.roundTrip(getRoot)
-	if id := <-ids; id != first {
+	if id := serveUntilParked(t, s, a, ids); id != first {
 		t.Errorf("woken connection served on goroutine %s, want %s, which waits for one", id, first)
 	}
 }
@@ -42,26 +28,33 @@ func TestServerGoroutineReused(t *testing.T) {
 // TestServerGoroutineRetired: a goroutine that waits serverIdle for a connection to serve ends,
 // and so does one that waits when shutdown begins.
 func TestServerGoroutineRetired(t *testing.T) {
-	ids := make(chan string, 2)
+	s, ids := startIDServer(t)
+	first := serveUntilParked(t, s, dial(t, s.addr), ids)
+	awaitGone(t, first, serverIdle+safetyNet)
+	second := serveUntilParked(t, s, dial(t, s.addr), ids)
+	s.StopAccepting()
+	awaitGone(t, second, safetyNet)
+}
+
+// startIDServer starts a hooked server whose handler sends the ID of the goroutine it runs on.
+func startIDServer(t *testing.T) (*hookedServer, chan string) {
+	ids := make(chan string, 4)
 	s := startHooked(t, Config{IdleTimeout: time.Minute}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ids <- goroutineID()
 		io.WriteString(w, "ok")
 	}), nil, nil)
+	return s, ids
+}
 
-	a := dial(t, s.addr)
-	a.roundTrip(getRoot)
-	first := <-ids
+// serveUntilParked sends a request over c, waits until c has parked and the goroutine that served
+// it waits for another connection, and returns that goroutine's ID.
+func serveUntilParked(t *testing.T, s *hookedServer, c *client, ids chan string) string {
+	t.Helper()
+	c.roundTrip(getRoot)
+	id := <-ids
 	await(t, s.parked, "parked")
 	await(t, s.waiting, "waiting for another")
-	awaitGone(t, first, serverIdle+safetyNet)
-
-	b := dial(t, s.addr)
-	b.roundTrip(getRoot)
-	second := <-ids
-	await(t, s.parked, "parked")
-	await(t, s.waiting, "waiting for another")
-	s.StopAccepting()
-	awaitGone(t, second, safetyNet)
+	return id
 }
 
 // awaitGone waits up to d for goroutine id to end.
