@@ -658,11 +658,11 @@ func (h *head) parseConnection() error {
 	for _, v := range h.values(fieldConnection, buf[:0]) {
 		for elem := range strings.SplitSeq(v, ",") {
 			switch elem = trimOWS(elem); {
-			case strings.EqualFold(elem, "close"):
+			case fieldlist.SameName(elem, "close"):
 				closeOpt = true
-			case strings.EqualFold(elem, "keep-alive"):
+			case fieldlist.SameName(elem, "keep-alive"):
 				keepAliveOpt = true
-			case strings.EqualFold(elem, "upgrade"):
+			case fieldlist.SameName(elem, "upgrade"):
 				upgradeOpt = true
 			}
 		}
@@ -685,7 +685,7 @@ func (h *head) parseConnection() error {
 	for _, v := range h.values(fieldExpect, buf[:0]) {
 		for elem := range strings.SplitSeq(v, ",") {
 			switch elem = trimOWS(elem); {
-			case strings.EqualFold(elem, "100-continue"):
+			case fieldlist.SameName(elem, "100-continue"):
 				h.expectContinue = h.framing != framingNone
 			case elem != "":
 				return errExpectation
@@ -696,12 +696,13 @@ func (h *head) parseConnection() error {
 }
 
 // onlyChunked reports whether the Transfer-Encoding field values, taken together as one list,
-// are exactly "chunked" (case-insensitive, RFC 9112 7).
+// are exactly "chunked" (ASCII case-insensitive, RFC 9112 7: strings.EqualFold took
+// "chun\u212Aed", with a Kelvin sign, for it, where net/http refuses it).
 func onlyChunked(values []string) bool {
 	n := 0
 	for _, v := range values {
 		for elem := range strings.SplitSeq(v, ",") {
-			if n++; n > 1 || !strings.EqualFold(trimOWS(elem), "chunked") {
+			if n++; n > 1 || !fieldlist.SameName(trimOWS(elem), "chunked") {
 				return false
 			}
 		}

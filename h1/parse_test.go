@@ -81,6 +81,12 @@ func TestParseAccepts(t *testing.T) {
 			want: head{method: "POST", target: "/", close: true, framing: framingLength, length: 1}},
 		{name: "HTTP/1.1 close", raw: "GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n",
 			want: head{method: "GET", target: "/", host: "a", minor: 1, close: true}},
+		// Connection options compare ASCII case-insensitively: a Kelvin sign or a long s is no
+		// "k" or "s".
+		{name: "HTTP/1.0 Kelvin-sign keep-alive closes", raw: "GET / HTTP/1.0\r\nConnection: \u212Aeep-Alive\r\n\r\n",
+			want: head{method: "GET", target: "/", close: true}},
+		{name: "HTTP/1.1 long-s close keeps", raw: "GET / HTTP/1.1\r\nHost: a\r\nConnection: clo\u017Fe\r\n\r\n",
+			want: head{method: "GET", target: "/", host: "a", minor: 1}},
 		{name: "HTTP/1.2 as 1.1", raw: "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
 			want: head{method: "GET", target: "/", host: "a", minor: 2}},
 		{name: "content length", raw: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
@@ -212,6 +218,8 @@ func TestParseRejects(t *testing.T) {
 		{"TE chunked not last", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked, identity\r\n\r\n", errTransferEncoding},
 		{"TE chunked twice", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked, chunked\r\n\r\n", errTransferEncoding},
 		{"TE chunked in two fields", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", errTransferEncoding},
+		// A Kelvin sign, which strings.EqualFold folds to "k"; net/http refuses it too.
+		{"TE chunked with a Kelvin sign", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chun\u212Aed\r\n\r\n", errTransferEncoding},
 		{"TE with parameter", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked;q=1\r\n\r\n", errTransferEncoding},
 		{"TE empty", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding:\r\n\r\n", errTransferEncoding},
 		{"TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", errTransferEncoding},

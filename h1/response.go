@@ -601,11 +601,11 @@ func declaredTrailers(values []string) []string {
 	return slices.Compact(names)
 }
 
-// hasToken reports whether the comma-separated values hold token, case-insensitively.
+// hasToken reports whether the comma-separated values hold token, ASCII case-insensitively.
 func hasToken(values []string, token string) bool {
 	for _, v := range values {
 		for elem := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(trimOWS(elem), token) {
+			if fieldlist.SameName(trimOWS(elem), token) {
 				return true
 			}
 		}
