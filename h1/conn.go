@@ -777,11 +777,12 @@ func (c *conn) idleWait(resumed bool) error {
 // goroutines, and a few hundred bytes more on each tips the average from 2 KiB stacks to 4 KiB.
 func (c *conn) waitByte(deadline time.Time, shedAfter time.Duration) error {
 	wait := c.armIdleWait(deadline, shedAfter)
+	lazy := !c.cr.lazyDeadline.IsZero()
 	err := c.cr.waitIdle()
-	if c.cr.lazyArmed {
-		c.rdl = wait
+	if lazy && c.cr.lazyDeadline.IsZero() {
+		c.rdl = wait // the callback set it
 	}
-	c.cr.lazyDeadline, c.cr.lazyArmed = time.Time{}, false
+	c.cr.lazyDeadline = time.Time{}
 	if err != nil {
 		if !wait.Equal(deadline) && isTimeout(err) {
 			c.headBuf = nil

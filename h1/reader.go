@@ -32,10 +32,9 @@ type connReader struct {
 	readable    func(fd uintptr) bool // r.onReadable, bound once
 	readIdleErr error
 	// lazyDeadline, when not zero, is the read deadline of waitIdle's wait, which its callback
-	// sets only if the socket has nothing to read at once (see conn.armIdleWait); lazyArmed
-	// says it did.
+	// sets, and then clears this, only if the socket has nothing to read at once (see
+	// conn.armIdleWait).
 	lazyDeadline time.Time
-	lazyArmed    bool
 
 	// stash, stashed and gone are owned by the background read while one runs (from the sweep
 	// that starts it until disarm returns), and otherwise by the goroutine that reads the

@@ -22,7 +22,7 @@ func (r *connReader) onReadable(fd uintptr) bool {
 			if !r.lazyDeadline.IsZero() {
 				// Set before the wait that follows, which it then bounds.
 				r.conn.SetReadDeadline(r.lazyDeadline)
-				r.lazyDeadline, r.lazyArmed = time.Time{}, true
+				r.lazyDeadline = time.Time{}
 			}
 			return false // wait until the socket is readable
 		case err != nil:
