@@ -140,16 +140,11 @@ func newRequestOn(ctx context.Context) *http.Request {
 
 // goroutinesStartedHere counts the live goroutines that the calling goroutine started.
 func goroutinesStartedHere() int {
-	buf := make([]byte, 1<<10)
-	self := buf[:runtime.Stack(buf, false)]
-	id, _, _ := bytes.Cut(bytes.TrimPrefix(self, []byte("goroutine ")), []byte(" "))
-	for {
-		buf = make([]byte, 2*len(buf))
-		if n := runtime.Stack(buf, true); n < len(buf) {
-			buf = buf[:n]
-			break
+	mark := []byte(" in goroutine " + goroutineID() + "\n")
+	for size := 1 << 12; ; size *= 2 {
+		buf := make([]byte, size)
+		if n := runtime.Stack(buf, true); n < size {
+			return bytes.Count(buf[:n], mark)
 		}
 	}
-	mark := []byte(" in goroutine " + string(id) + "\n")
-	return bytes.Count(buf, mark)
 }
