@@ -38,8 +38,10 @@ func webSocketKey(w http.ResponseWriter, r *http.Request) (key string, ok bool) 
 	asked := false
 	for _, v := range requestValues(r, "upgrade") {
 		for p := range strings.SplitSeq(v, ",") {
-			// RFC 9110 7.8: protocol-name ["/" protocol-version]; RFC 6455 4.1 names none.
-			asked = asked || strings.EqualFold(textproto.TrimString(p), "websocket")
+			// RFC 9110 7.8: protocol-name ["/" protocol-version]; RFC 6455 4.1 names none. A
+			// token compares ASCII case-insensitively (RFC 9110 5.6.2), which strings.EqualFold
+			// does not: it takes U+017F for s and U+212A for k.
+			asked = asked || fieldlist.SameName(textproto.TrimString(p), "websocket")
 		}
 	}
 	if !asked {

@@ -205,6 +205,25 @@ func TestWebSocketBadKey(t *testing.T) {
 	}
 }
 
+// TestWebSocketUpgradeASCII: the Upgrade token compares ASCII case-insensitively (RFC 9110 7.8,
+// 5.6.2); "web\u017Focket" (LATIN SMALL LETTER LONG S, which Unicode folds to s) and
+// "WEBSOC\u212AET" (KELVIN SIGN, folded to k) are other protocols, not the WebSocket: the request
+// goes upstream as a plain GET, which wsUpstream refuses, and the connection stays HTTP/1.1.
+func TestWebSocketUpgradeASCII(t *testing.T) {
+	u := startUpstream(t, upstreamKinds[0], demo.Options{Handler: wsUpstream()})
+	f := startGateway(t, testConfig(u))
+	c := dialRaw(t, f.addr, false)
+	for _, token := range []string{"web\u017Focket", "WEBSOC\u212AET"} {
+		c.send(strings.Replace(wsHandshake("/ws/echo"), "Upgrade: websocket", "Upgrade: "+token, 1))
+		resp, body := c.response("GET")
+		if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(body, "not an extended CONNECT: GET") {
+			t.Fatalf("Upgrade: %q: got %d %q, want the upstream's 400 to a plain GET", token, resp.StatusCode, body)
+		}
+	}
+	c.send(wsHandshake("/ws/echo"))
+	readSwitch(t, c)
+}
+
 // startWSGateway starts a gateway, configured by set, in front of an upstream of kind k that
 // serves wsUpstream, and returns it with its access log.
 func startWSGateway(t *testing.T, k upstreamKind, set func(*gateway.Config)) (*front, *logBuffer) {
