@@ -50,8 +50,11 @@ var callgrindScenarios = []string{"small", "pipelined"}
 var callgrindTargets = []string{"muxgate", "nghttpx-1", "haproxy-1"}
 
 // callgrindTools are valgrind and the tool that asks a running callgrind to zero its counts and
-// to dump them (Debian: valgrind, both).
-type callgrindTools struct{ valgrind, control string }
+// to dump them (Debian: valgrind, both), and whether callgrind simulates the caches (-cache-sim).
+type callgrindTools struct {
+	valgrind, control string
+	cacheSim          bool
+}
 
 func findCallgrind() (callgrindTools, error) {
 	var t callgrindTools
@@ -101,7 +104,13 @@ func startCounted(tools callgrindTools, t target, b block, up *upstream, dir str
 		return nil, err
 	}
 	c := &counted{name: name, addr: f.addr(), out: filepath.Join(f.dir, "callgrind.out")}
-	args := append([]string{"--tool=callgrind", "--callgrind-out-file=" + c.out}, cmd.Args...)
+	args := []string{"--tool=callgrind", "--callgrind-out-file=" + c.out}
+	if tools.cacheSim {
+		// The host's cache sizes, which valgrind reads from the processor; the last level
+		// is left out of the report: it is shared, and its simulation is not the machine's.
+		args = append(args, "--cache-sim=yes")
+	}
+	args = append(args, cmd.Args...)
 	vg := exec.Command(tools.valgrind, args...)
 	vg.Env = cmd.Env // nil: valgrind's own environment
 	if t.peer.tool == "muxgate" {
@@ -119,8 +128,19 @@ func startCounted(tools callgrindTools, t target, b block, up *upstream, dir str
 }
 
 // perRequest is what one count found, per request: the instructions of the whole process, and
-// those of them in Go's runtime (0 in a peer's).
-type perRequest struct{ total, runtime float64 }
+// those of them in Go's runtime (0 in a peer's); with -cache-sim, its first-level cache misses.
+type perRequest struct {
+	total, runtime float64
+	misses         *l1Misses // nil without -cache-sim
+}
+
+// l1Misses are a process's misses in the simulated first-level caches, per request: instruction
+// fetches (callgrind's I1mr), data reads (D1mr) and data writes (D1mw).
+type l1Misses struct {
+	Instr     float64 `json:"instruction_fetches"`
+	DataRead  float64 `json:"data_reads"`
+	DataWrite float64 `json:"data_writes"`
+}
 
 // measure runs block b's load against c once to warm it up, then again with the counts zeroed
 // before and dumped after, and returns the instructions per request of the second run, all and
@@ -146,12 +166,16 @@ func (c *counted) measure(ctx context.Context, tools callgrindTools, b block, lo
 		return perRequest{}, fmt.Errorf("callgrind_control -d: %w: %s", err, tail(out, 300))
 	}
 	c.dumps++
-	text, total, err := awaitDump(fmt.Sprintf("%s.%d", c.out, c.dumps), time.Minute)
+	text, counts, err := awaitDump(fmt.Sprintf("%s.%d", c.out, c.dumps), time.Minute)
 	if err != nil {
 		return perRequest{}, err
 	}
 	n := float64(b.requests)
-	return perRequest{total: float64(total) / n, runtime: float64(runtimeCost(text)) / n}, nil
+	r := perRequest{total: float64(counts.ir) / n, runtime: float64(runtimeCost(text)) / n}
+	if counts.cache {
+		r.misses = &l1Misses{float64(counts.i1mr) / n, float64(counts.d1mr) / n, float64(counts.d1mw) / n}
+	}
+	return r, nil
 }
 
 // runClean runs l and fails unless every request got a 2xx answer.
@@ -164,8 +188,8 @@ func runClean(ctx context.Context, l load) error {
 }
 
 // awaitDump waits until callgrind has written the dump at path whole, and returns its text and
-// the instructions it counted.
-func awaitDump(path string, timeout time.Duration) (string, uint64, error) {
+// what it counted.
+func awaitDump(path string, timeout time.Duration) (string, dumpCounts, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		text, err := os.ReadFile(path)
@@ -176,7 +200,7 @@ func awaitDump(path string, timeout time.Duration) (string, uint64, error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			return "", 0, fmt.Errorf("callgrind: no whole dump at %s after %v", path, timeout)
+			return "", dumpCounts{}, fmt.Errorf("callgrind: no whole dump at %s after %v", path, timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -185,46 +209,66 @@ func awaitDump(path string, timeout time.Duration) (string, uint64, error) {
 // errPartialDump: the dump has no totals line yet, which callgrind writes last.
 var errPartialDump = errors.New("callgrind: dump not yet whole")
 
-// parseCallgrindDump reads the instructions a callgrind dump counted, from its header's
-// "summary:" line, once its "totals:" line shows that it is whole. The event must be Ir
-// (callgrind's default, and all it counts without cache simulation).
-func parseCallgrindDump(text string) (uint64, error) {
-	var summary, events string
+// dumpCounts are a dump's totals: the instructions (Ir) and, where callgrind simulated the
+// caches (cache true), the first-level misses of instruction fetches, data reads and writes.
+type dumpCounts struct {
+	ir, i1mr, d1mr, d1mw uint64
+	cache                bool
+}
+
+// parseCallgrindDump reads what a callgrind dump counted, from its header's "events:" and
+// "summary:" lines (a count for each event, in order), once its "totals:" line shows that it is
+// whole. Ir must be among the events (callgrind's default, and all it counts without cache
+// simulation); I1mr, D1mr and D1mw, if all there, are the cache simulation's.
+func parseCallgrindDump(text string) (dumpCounts, error) {
+	var summary, events []string
 	whole := false
 	for line := range strings.Lines(text) {
 		key, value, ok := strings.Cut(strings.TrimRight(line, "\n"), ":")
 		switch {
 		case !ok:
 		case key == "events":
-			events = strings.TrimSpace(value)
+			events = strings.Fields(value)
 		case key == "summary":
-			summary = strings.TrimSpace(value)
+			summary = strings.Fields(value)
 		case key == "totals":
 			whole = true
 		}
 	}
 	if !whole {
-		return 0, errPartialDump
+		return dumpCounts{}, errPartialDump
 	}
-	if events != "Ir" {
-		return 0, fmt.Errorf("callgrind: dump counts %q, want Ir", events)
+	if len(summary) == 0 || len(summary) != len(events) {
+		return dumpCounts{}, fmt.Errorf("callgrind: summary %q for events %q", summary, events)
 	}
-	n, err := strconv.ParseUint(summary, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("callgrind: summary %q: %w", summary, err)
+	count := map[string]uint64{}
+	for i, ev := range events {
+		n, err := strconv.ParseUint(summary[i], 10, 64)
+		if err != nil {
+			return dumpCounts{}, fmt.Errorf("callgrind: summary of %s: %w", ev, err)
+		}
+		count[ev] = n
 	}
-	return n, nil
+	if _, ok := count["Ir"]; !ok {
+		return dumpCounts{}, fmt.Errorf("callgrind: dump counts %q, want Ir", events)
+	}
+	_, i1 := count["I1mr"]
+	_, d1r := count["D1mr"]
+	_, d1w := count["D1mw"]
+	return dumpCounts{ir: count["Ir"], i1mr: count["I1mr"], d1mr: count["D1mr"], d1mw: count["D1mw"], cache: i1 && d1r && d1w}, nil
 }
 
 // countedRow is one target's counts in one scenario: instructions per request, a round each,
 // and those of them in Go's runtime (muxgate's rows only).
 type countedRow struct {
-	Name          string    `json:"name"`
-	Counts        []float64 `json:"instructions_per_request"`
-	Median        float64   `json:"median"`
-	Runtime       []float64 `json:"runtime_instructions_per_request,omitempty"`
-	RuntimeMedian float64   `json:"runtime_median,omitempty"`
-	Error         string    `json:"error,omitempty"`
+	Name          string     `json:"name"`
+	Counts        []float64  `json:"instructions_per_request"`
+	Median        float64    `json:"median"`
+	Runtime       []float64  `json:"runtime_instructions_per_request,omitempty"`
+	RuntimeMedian float64    `json:"runtime_median,omitempty"`
+	Misses        []l1Misses `json:"l1_misses_per_request,omitempty"` // -cache-sim's, a round each
+	MissesMedian  *l1Misses  `json:"l1_misses_median,omitempty"`      // each kind's median
+	Error         string     `json:"error,omitempty"`
 }
 
 // countedBlock is one scenario's rows.
@@ -277,6 +321,9 @@ func countTargets(ctx context.Context, tools callgrindTools, targets []target, b
 				if n.runtime > 0 {
 					row.Runtime = append(row.Runtime, n.runtime)
 				}
+				if n.misses != nil {
+					row.Misses = append(row.Misses, *n.misses)
+				}
 				fmt.Fprintf(progress, "round %d %s %s: %.0f instructions per request\n", round, b.name(), t.name, n.total)
 			}
 		}
@@ -285,9 +332,29 @@ func countTargets(ctx context.Context, tools callgrindTools, targets []target, b
 		for j := range out[i].Rows {
 			row := &out[i].Rows[j]
 			row.Median, row.RuntimeMedian = median(row.Counts), median(row.Runtime)
+			row.MissesMedian = medianMisses(row.Misses)
 		}
 	}
 	return out
+}
+
+// medianMisses returns the median of each kind of miss over the rounds; nil for none.
+func medianMisses(m []l1Misses) *l1Misses {
+	if len(m) == 0 {
+		return nil
+	}
+	kind := func(f func(l1Misses) float64) float64 {
+		v := make([]float64, len(m))
+		for i := range m {
+			v[i] = f(m[i])
+		}
+		return median(v)
+	}
+	return &l1Misses{
+		Instr:     kind(func(x l1Misses) float64 { return x.Instr }),
+		DataRead:  kind(func(x l1Misses) float64 { return x.DataRead }),
+		DataWrite: kind(func(x l1Misses) float64 { return x.DataWrite }),
+	}
 }
 
 // countOnce starts target t under callgrind for block b, measures it once and stops it.
@@ -311,9 +378,15 @@ func countOnce(ctx context.Context, tools callgrindTools, t target, b block, up 
 // writeCounts writes the -callgrind report: per scenario, each target's median instructions per
 // request with its range over the rounds, and the first target's ratios to the others.
 func writeCounts(w io.Writer, blocks []countedBlock, rounds int) {
+	simulated := false
 	for _, b := range blocks {
 		fmt.Fprintf(w, "\n== %s: %s\n", b.Name, b.Desc)
 		table := [][]string{{"target", "instructions/req", "rounds' range", "in Go's runtime"}}
+		withMisses := slices.ContainsFunc(b.Rows, func(r countedRow) bool { return r.MissesMedian != nil })
+		if withMisses {
+			simulated = true
+			table[0] = append(table[0], "L1 misses/req: I, D read, D write")
+		}
 		for _, r := range b.Rows {
 			if len(r.Counts) == 0 {
 				table = append(table, []string{r.Name, "failed", r.Error})
@@ -323,8 +396,12 @@ func writeCounts(w io.Writer, blocks []countedBlock, rounds int) {
 			if r.RuntimeMedian > 0 {
 				inRuntime = fmt.Sprintf("%.0f (%.0f%%)", r.RuntimeMedian, 100*r.RuntimeMedian/r.Median)
 			}
-			table = append(table, []string{r.Name, fmt.Sprintf("%.0f", r.Median),
-				fmt.Sprintf("%.0f-%.0f", slices.Min(r.Counts), slices.Max(r.Counts)), inRuntime})
+			row := []string{r.Name, fmt.Sprintf("%.0f", r.Median),
+				fmt.Sprintf("%.0f-%.0f", slices.Min(r.Counts), slices.Max(r.Counts)), inRuntime}
+			if m := r.MissesMedian; withMisses && m != nil {
+				row = append(row, fmt.Sprintf("%.0f, %.0f, %.0f", m.Instr, m.DataRead, m.DataWrite))
+			}
+			table = append(table, row)
 		}
 		writeTable(w, table)
 		if line := countRatioLine(b.Rows); line != "" {
@@ -332,6 +409,9 @@ func writeCounts(w io.Writer, blocks []countedBlock, rounds int) {
 		}
 	}
 	fmt.Fprintf(w, "\ninstructions in each target's process per request under valgrind's callgrind (user space only): muxgate on one processor (GOMAXPROCS=1), nghttpx and HAProxy on one worker thread in one process; medians of %d rounds\n", rounds)
+	if simulated {
+		fmt.Fprintln(w, "L1 misses: in callgrind's simulation of the host's first-level caches (--cache-sim=yes), per request: instruction fetches (I1mr), data reads (D1mr) and data writes (D1mw)")
+	}
 }
 
 // countRatioLine compares the first row (muxgate) with each other measured row by the ratio of
@@ -350,8 +430,13 @@ func countRatioLine(rows []countedRow) string {
 		for i := range min(len(a.Counts), len(b.Counts)) {
 			ratios = append(ratios, a.Counts[i]/b.Counts[i])
 		}
-		parts = append(parts, fmt.Sprintf("vs %s: instructions/req %.3fx (rounds %.3f-%.3f)", b.Name,
-			a.Median/b.Median, slices.Min(ratios), slices.Max(ratios)))
+		part := fmt.Sprintf("vs %s: instructions/req %.3fx (rounds %.3f-%.3f)", b.Name,
+			a.Median/b.Median, slices.Min(ratios), slices.Max(ratios))
+		if x, y := a.MissesMedian, b.MissesMedian; x != nil && y != nil {
+			part += fmt.Sprintf(", L1 misses/req I %.2fx, D read %.2fx, D write %.2fx",
+				x.Instr/y.Instr, x.DataRead/y.DataRead, x.DataWrite/y.DataWrite)
+		}
+		parts = append(parts, part)
 	}
 	if len(parts) == 0 {
 		return ""
@@ -369,6 +454,7 @@ func benchCallgrind(ctx context.Context, o *options, stdout, progress io.Writer)
 	if err != nil {
 		return err
 	}
+	tools.cacheSim = o.cacheSim
 	if _, err := findTool("h2load"); err != nil {
 		return fmt.Errorf("%w: install the Debian package nghttp2-client", err)
 	}

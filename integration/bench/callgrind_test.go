@@ -39,10 +39,25 @@ fn=(1) runtime.main
 totals: 667207783
 `
 
+// cacheDumpText is dumpText as callgrind writes it with --cache-sim=yes: nine events, and a
+// cost line that leaves out its trailing zero counts.
+var cacheDumpText = strings.NewReplacer(
+	"events: Ir", "events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw",
+	"summary: 667207754", "summary: 667207754 137671524 106049294 31673315 3352821 3453513 225 6764 129342",
+	"+1 120000", "+1 120000 300 0 2",
+).Replace(dumpText)
+
 func TestParseCallgrindDump(t *testing.T) {
 	n, err := parseCallgrindDump(dumpText)
-	if err != nil || n != 667207754 {
-		t.Fatalf("got %d, %v; want 667207754", n, err)
+	if err != nil || n != (dumpCounts{ir: 667207754}) {
+		t.Fatalf("got %+v, %v; want 667207754 instructions and no cache counts", n, err)
+	}
+	n, err = parseCallgrindDump(cacheDumpText)
+	if want := (dumpCounts{ir: 667207754, i1mr: 31673315, d1mr: 3352821, d1mw: 3453513, cache: true}); err != nil || n != want {
+		t.Fatalf("with the cache simulation: got %+v, %v; want %+v", n, err, want)
+	}
+	if n := runtimeCost(cacheDumpText); n != 120000 {
+		t.Errorf("runtime cost with the cache simulation: %d, want the Ir column's 120000", n)
 	}
 	partial, _, _ := strings.Cut(dumpText, "totals:")
 	if _, err := parseCallgrindDump(partial); !errors.Is(err, errPartialDump) {
@@ -50,6 +65,8 @@ func TestParseCallgrindDump(t *testing.T) {
 	}
 	for _, bad := range []string{
 		strings.Replace(dumpText, "events: Ir", "events: Ir Dr", 1),
+		strings.Replace(dumpText, "events: Ir", "events: Dr", 1),
+		strings.Replace(cacheDumpText, " 129342", "", 1),
 		strings.Replace(dumpText, "summary: 667207754", "summary: many", 1),
 		strings.Replace(dumpText, "summary: 667207754\n", "", 1),
 	} {
@@ -116,7 +133,7 @@ func FuzzRuntimeCost(f *testing.F) {
 }
 
 // FuzzParseCallgrindDump: any text gives a count or an error, and a count only from a dump that
-// has its totals line and counts Ir.
+// has its totals line and counts Ir; cache counts only from one that counts all three misses.
 //
 // Run with: go test ./integration/bench -run XXX -fuzz '^FuzzParseCallgrindDump$' -fuzztime 30s
 func FuzzParseCallgrindDump(f *testing.F) {
@@ -124,13 +141,17 @@ func FuzzParseCallgrindDump(f *testing.F) {
 	f.Add("events: Ir\nsummary: 1\ntotals: 1\n")
 	f.Add("events:Ir\nsummary:18446744073709551615\ntotals:\n")
 	f.Add("summary: 12\ntotals: 12")
+	f.Add(cacheDumpText)
 	f.Fuzz(func(t *testing.T, text string) {
 		n, err := parseCallgrindDump(text)
 		if err != nil {
 			return
 		}
-		if !strings.Contains(text, "totals:") || !strings.Contains(text, "events:") {
-			t.Errorf("count %d from a dump without totals or events: %q", n, text)
+		if !strings.Contains(text, "totals:") || !strings.Contains(text, "events:") || !strings.Contains(text, "Ir") {
+			t.Errorf("count %+v from a dump without totals, events or Ir: %q", n, text)
+		}
+		if n.cache && !(strings.Contains(text, "I1mr") && strings.Contains(text, "D1mr") && strings.Contains(text, "D1mw")) {
+			t.Errorf("cache counts %+v from a dump without all three events: %q", n, text)
 		}
 	})
 }
@@ -162,6 +183,12 @@ func TestCallgrindFlag(t *testing.T) {
 	if _, err := parseFlags([]string{"-callgrind", "-cpu-profile", "cpu.pprof"}, io.Discard); err == nil {
 		t.Error("-cpu-profile accepted with -callgrind")
 	}
+	if o, err := parseFlags([]string{"-callgrind", "-cache-sim"}, io.Discard); err != nil || !o.cacheSim {
+		t.Errorf("-callgrind -cache-sim: %v, cacheSim %v", err, o.cacheSim)
+	}
+	if _, err := parseFlags([]string{"-cache-sim"}, io.Discard); err == nil {
+		t.Error("-cache-sim accepted without -callgrind")
+	}
 }
 
 func TestWriteCounts(t *testing.T) {
@@ -186,6 +213,34 @@ func TestWriteCounts(t *testing.T) {
 	}
 	if strings.Count(b.String(), "muxgate vs ") != 1 || strings.Contains(b.String(), "vs haproxy-1") {
 		t.Errorf("a ratio line for a block without two measured rows, or a ratio to a failed row:\n%s", b.String())
+	}
+}
+
+// TestWriteCountsMisses: with -cache-sim's counts, each row gets its median misses, the ratio
+// line their ratios, and the report says what they are; without, none of it.
+func TestWriteCountsMisses(t *testing.T) {
+	mux := countedRow{Name: "muxgate", Counts: []float64{27931}, Median: 27931,
+		Misses: []l1Misses{{1500, 170, 160}, {1584, 168, 173}, {1600, 160, 180}}}
+	mux.MissesMedian = medianMisses(mux.Misses)
+	peer := countedRow{Name: "nghttpx-1", Counts: []float64{23377}, Median: 23377, MissesMedian: &l1Misses{600, 136, 52}}
+	var b bytes.Buffer
+	writeCounts(&b, []countedBlock{{Name: "small", Rows: []countedRow{mux, peer}}}, 1)
+	for _, want := range []string{
+		"L1 misses/req: I, D read, D write",
+		"1584, 168, 173\n",
+		"600, 136, 52\n",
+		"L1 misses/req I 2.64x, D read 1.24x, D write 3.33x",
+		"--cache-sim=yes",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	mux.MissesMedian, peer.MissesMedian = nil, nil
+	writeCounts(&b, []countedBlock{{Name: "small", Rows: []countedRow{mux, peer}}}, 1)
+	if strings.Contains(b.String(), "misses") {
+		t.Errorf("misses reported without -cache-sim's counts:\n%s", b.String())
 	}
 }
 
@@ -234,8 +289,25 @@ func TestCallgrindCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("haproxy-1: %.0f instructions per request", n.total)
-	if n.total < 1_000 || n.total > 500_000 || n.runtime != 0 {
-		t.Errorf("haproxy-1: %.0f instructions per request, %.0f in Go's runtime; want between 1,000 and 500,000, none", n.total, n.runtime)
+	if n.total < 1_000 || n.total > 500_000 || n.runtime != 0 || n.misses != nil {
+		t.Errorf("haproxy-1: %.0f instructions per request, %.0f in Go's runtime, misses %v; want between 1,000 and 500,000, none, none",
+			n.total, n.runtime, n.misses)
+	}
+	// With the cache simulation (-cache-sim), the misses of each kind: some, fewer than the
+	// instructions.
+	tools.cacheSim = true
+	if n, err = countOnce(context.Background(), tools, target{name: "haproxy-1", peer: peerNamed("haproxy-1"), bin: haproxy}, bl[0], up, dir); err != nil {
+		t.Fatal(err)
+	}
+	m := n.misses
+	if m == nil {
+		t.Fatal("haproxy-1 under -cache-sim: no misses counted")
+	}
+	t.Logf("haproxy-1 under -cache-sim: %.0f instructions, L1 misses %+v per request", n.total, *m)
+	for kind, v := range map[string]float64{"instruction fetch": m.Instr, "data read": m.DataRead, "data write": m.DataWrite} {
+		if v <= 0 || v >= n.total {
+			t.Errorf("%.0f %s misses per request, want some, fewer than the %.0f instructions", v, kind, n.total)
+		}
 	}
 }
 

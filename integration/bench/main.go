@@ -37,6 +37,7 @@ type options struct {
 	server       string // the proxies' h2c upstream: serverGo or serverNghttpd
 	muxThreads   int    // muxgate's GOMAXPROCS
 	callgrind    bool   // count muxgate's instructions per request instead (callgrind.go)
+	cacheSim     bool   // -cache-sim: under -callgrind, simulate the first-level caches too
 	cpuProfile   string // -cpu-profile: where the muxgate row's merged CPU profile goes
 }
 
@@ -142,12 +143,16 @@ func (o *options) outputFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with every proxy's config file, and print its path")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "have the muxgate row write a CPU profile in each run (muxgate's -cpu-profile), and merge them into `file` at the end with go tool pprof: muxgate's profile under these loads, for go tool pprof or a profile-guided build (go build -pgo=file)")
 	fs.BoolVar(&o.callgrind, "callgrind", false, "instead of timing the targets, count the instructions per request in each target's process under valgrind's callgrind (Debian: valgrind): muxgate (and -muxgate-b) on one processor, -muxgate-threads aside, and the one-thread peers nghttpx-1 and haproxy-1, the only rows it takes in -targets besides muxgate ("+strings.Join(callgrindTargets, ",")+" unless -targets); repeatable where CPU time is not; scenarios small and pipelined unless -scenarios, "+strconv.Itoa(callgrindRequests)+" requests a run unless -n")
+	fs.BoolVar(&o.cacheSim, "cache-sim", false, "with -callgrind: simulate the host's first-level caches too (valgrind's --cache-sim=yes, about twice as slow), and report each target's misses per request: instruction fetches (I1), data reads and data writes (D1)")
 }
 
 // callgrindDefaults applies -callgrind's defaults for -scenarios, -n and -targets where they were
 // not given, and rejects the scenarios it cannot run.
 func (o *options) callgrindDefaults(fs *flag.FlagSet, lists *flagLists) error {
 	if !o.callgrind {
+		if o.cacheSim {
+			return errors.New("-cache-sim: only with -callgrind")
+		}
 		return nil
 	}
 	if o.cpuProfile != "" {

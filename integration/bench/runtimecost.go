@@ -54,14 +54,14 @@ func compressedName(names map[string]string, s string) string {
 	return name
 }
 
-// costOf returns the event count of a cost line, "position count" (the dumps have one event,
-// Ir); a line with no count costs nothing.
+// costOf returns the first event count of a cost line, "position count...": Ir, the dumps'
+// first event (with -cache-sim the cache events follow it); a line with no count costs nothing.
 func costOf(line string) uint64 {
 	f := strings.Fields(line)
 	if len(f) < 2 {
 		return 0
 	}
-	n, err := strconv.ParseUint(f[len(f)-1], 10, 64)
+	n, err := strconv.ParseUint(f[1], 10, 64)
 	if err != nil {
 		return 0
 	}
