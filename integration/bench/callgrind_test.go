@@ -200,19 +200,25 @@ func TestWriteCounts(t *testing.T) {
 	}}, {Name: "large", Rows: []countedRow{{Name: "muxgate", Error: "h2load: 3 of 12 requests done"}, {Name: "muxgate-b"}}}}
 	var b bytes.Buffer
 	writeCounts(&b, blocks, 3)
-	for _, want := range []string{
+	reportHas(t, b.String(),
 		"32614                    32400-32712  9700 (30%)\n",
 		"24050                    24000-24100  -\n",
 		"muxgate vs muxgate-b: instructions/req 0.975x (rounds 0.971-0.977); vs nghttpx-1: instructions/req 1.356x (rounds 1.350-1.357)\n",
 		"failed  h2load: 3 of 12 requests done",
 		"medians of 3 rounds",
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("report lacks %q:\n%s", want, b.String())
-		}
-	}
+	)
 	if strings.Count(b.String(), "muxgate vs ") != 1 || strings.Contains(b.String(), "vs haproxy-1") {
 		t.Errorf("a ratio line for a block without two measured rows, or a ratio to a failed row:\n%s", b.String())
+	}
+}
+
+// reportHas fails t for each of wants that report lacks.
+func reportHas(t *testing.T, report string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
 	}
 }
 
@@ -225,17 +231,13 @@ func TestWriteCountsMisses(t *testing.T) {
 	peer := countedRow{Name: "nghttpx-1", Counts: []float64{23377}, Median: 23377, MissesMedian: &l1Misses{600, 136, 52}}
 	var b bytes.Buffer
 	writeCounts(&b, []countedBlock{{Name: "small", Rows: []countedRow{mux, peer}}}, 1)
-	for _, want := range []string{
+	reportHas(t, b.String(),
 		"L1 misses/req: I, D read, D write",
 		"1584, 168, 173\n",
 		"600, 136, 52\n",
 		"L1 misses/req I 2.64x, D read 1.24x, D write 3.33x",
 		"--cache-sim=yes",
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("report lacks %q:\n%s", want, b.String())
-		}
-	}
+	)
 	b.Reset()
 	mux.MissesMedian, peer.MissesMedian = nil, nil
 	writeCounts(&b, []countedBlock{{Name: "small", Rows: []countedRow{mux, peer}}}, 1)
