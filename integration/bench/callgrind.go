@@ -144,7 +144,7 @@ type l1Misses struct {
 
 // measure runs block b's load against c once to warm it up, then again with the counts zeroed
 // before and dumped after, and returns the instructions per request of the second run, all and
-// those in Go's runtime.
+// those in Go's runtime, and the cache misses where callgrind simulated the caches.
 func (c *counted) measure(ctx context.Context, tools callgrindTools, b block, logFile string) (perRequest, error) {
 	l := load{url: "http://" + c.addr + b.sc.path, clients: callgrindClients, pipeline: b.sc.pipeline, h2: b.sc.h2,
 		close: b.sc.close, requests: max(callgrindClients, b.requests/5), logFile: logFile, timeout: callgrindTimeout}
@@ -376,7 +376,8 @@ func countOnce(ctx context.Context, tools callgrindTools, t target, b block, up 
 }
 
 // writeCounts writes the -callgrind report: per scenario, each target's median instructions per
-// request with its range over the rounds, and the first target's ratios to the others.
+// request with its range over the rounds (and with -cache-sim its median misses), and the first
+// target's ratios to the others.
 func writeCounts(w io.Writer, blocks []countedBlock, rounds int) {
 	simulated := false
 	for _, b := range blocks {
