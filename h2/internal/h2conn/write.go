@@ -161,20 +161,35 @@ func (c *Conn) flush(ctx context.Context) error {
 }
 
 // writeHeaderBlockLocked queues the block just encoded as HEADERS and,
-// when it exceeds the peer's frame size, CONTINUATION frames.
+// when it exceeds the peer's frame size, CONTINUATION frames (RFC 9113
+// 6.2, 6.10). It appends them to the queue itself: the Framer would build
+// each in a buffer of its own first, and a request's HEADERS is on every
+// request's path.
 func (c *Conn) writeHeaderBlockLocked(id uint32, endStream bool) {
 	block := c.enc.buf
 	n := min(len(block), c.maxFrame)
-	_ = c.wfr.WriteHeaders(http2.HeadersFrameParam{
-		StreamID:      id,
-		BlockFragment: block[:n],
-		EndStream:     endStream,
-		EndHeaders:    n == len(block),
-	})
-	for block = block[n:]; len(block) > 0; block = block[n:] {
-		n = min(len(block), c.maxFrame)
-		_ = c.wfr.WriteContinuation(id, n == len(block), block[:n])
+	var flags http2.Flags
+	if endStream {
+		flags |= http2.FlagHeadersEndStream
 	}
+	if n == len(block) {
+		flags |= http2.FlagHeadersEndHeaders
+	}
+	c.wbuf.b = append(appendFrameHeader(c.wbuf.b, n, http2.FrameHeaders, flags, id), block[:n]...)
+	for block = block[n:]; len(block) > 0; block = block[n:] {
+		n, flags = min(len(block), c.maxFrame), 0
+		if n == len(block) {
+			flags = http2.FlagContinuationEndHeaders
+		}
+		c.wbuf.b = append(appendFrameHeader(c.wbuf.b, n, http2.FrameContinuation, flags, id), block[:n]...)
+	}
+}
+
+// appendFrameHeader appends the 9-byte header of a frame whose payload is
+// length bytes (RFC 9113 4.1); length is at most the peer's frame size.
+func appendFrameHeader(b []byte, length int, t http2.FrameType, flags http2.Flags, id uint32) []byte {
+	return append(b, byte(length>>16), byte(length>>8), byte(length), byte(t), byte(flags),
+		byte(id>>24), byte(id>>16), byte(id>>8), byte(id))
 }
 
 // queueRST queues RST_STREAM for s once.
