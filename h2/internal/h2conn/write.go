@@ -259,7 +259,13 @@ func (c *Conn) writeData(s *stream, p []byte, end bool) error {
 	}
 	for first := true; first || len(p) > 0; first = false {
 		n := min(len(p), c.maxFrame)
-		_ = c.wfr.WriteData(s.id, end && n == len(p), p[:n])
+		var flags http2.Flags
+		if end && n == len(p) {
+			flags = http2.FlagDataEndStream
+		}
+		// Appended here, as HEADERS is: through the Framer, every byte of a request body
+		// was copied twice.
+		c.wbuf.b = append(appendFrameHeader(c.wbuf.b, n, http2.FrameData, flags, s.id), p[:n]...)
 		p = p[n:]
 	}
 	if end {
